@@ -1,0 +1,69 @@
+// Process-wide runtime: the thread pool and the CPU instruction-set dispatch.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sbi_native {
+
+// Instruction-set paths a kernel is compiled for. Results are bit-identical across paths:
+// kernels use no FMA contraction and no reassociation (-ffp-contract=off, no fast-math).
+enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+const char* IsaName(Isa isa);
+Isa DetectedIsa();            // best path this CPU supports
+Isa ActiveIsa();              // path in use (detected unless overridden)
+bool SetActiveIsa(Isa isa);   // false if the CPU lacks it
+
+// A fixed set of worker threads plus the calling thread. ParallelFor splits [0, n) into
+// chunks of `grain` handed out by an atomic counter; one ParallelFor runs at a time.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  void ParallelFor(int64_t n, int64_t grain, int threads, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void WorkerLoop(int id);
+  void Drain();
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_;
+  std::mutex m_;
+  std::condition_variable wake_cv_, done_cv_;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  std::atomic<int64_t> next_{0};
+  int64_t n_ = 0, grain_ = 1;
+  int wanted_ = 0, working_ = 0;
+};
+
+int HardwareThreads();
+int DefaultThreads();
+void SetDefaultThreads(int threads);
+// Runs fn over [0, n) with `threads` participants (<= 0: the default).
+void ParallelFor(int64_t n, int64_t grain, int threads, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace sbi_native
+
+// Defines NAME_scalar / NAME_avx2 / NAME_avx512 wrappers around an inline range body
+// `BODY(const ARGS&, int64_t begin, int64_t end)`; `flatten` inlines the body (and what it
+// calls) into each wrapper so the compiler can vectorise it for that instruction set.
+#define SBI_MULTIVERSION(NAME, ARGS, BODY)                                                        \
+  __attribute__((flatten)) static void NAME##_scalar(const ARGS& a, int64_t b, int64_t e) {      \
+    BODY(a, b, e);                                                                                \
+  }                                                                                               \
+  __attribute__((flatten, target("avx2"))) static void NAME##_avx2(const ARGS& a, int64_t b,     \
+                                                                   int64_t e) {                   \
+    BODY(a, b, e);                                                                                \
+  }                                                                                               \
+  __attribute__((flatten, target("avx512f,avx512dq,avx512bw,avx512vl"))) static void             \
+      NAME##_avx512(const ARGS& a, int64_t b, int64_t e) {                                        \
+    BODY(a, b, e);                                                                                \
+  }
+#define SBI_MULTIVERSION_TABLE(NAME) \
+  { NAME##_scalar, NAME##_avx2, NAME##_avx512 }

@@ -1,0 +1,79 @@
+// The table of built-in native simulators. Each simulator family registers its entries with
+// SBI_REGISTER_SIMULATOR in its own translation unit under native/simulators/.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../../kernels/simulators/sim_row.h"
+#include "../runtime.h"
+
+namespace sbi_native {
+
+struct SimBatch {
+  const double* theta;      // [n, theta_dim]
+  const double* theta_ref;  // [n, theta_dim] or null
+  const double* design;     // [design_dim] (shared by all rows) or null
+  int64_t n;
+  uint64_t seed;
+  uint64_t stream_offset;  // row i uses Philox stream (stream_offset + i)
+  float* x;                // [n, x_dim]
+  double* joint_log_likelihood;  // [n] or null
+  double* joint_score;           // [n, theta_dim] or null
+  double* joint_log_ratio;       // [n] or null
+  uint8_t* failed;               // [n]: 1 where the simulation failed (x row is NaN)
+  int theta_dim, x_dim;
+};
+
+using SimRangeFn = void (*)(const SimBatch&, int64_t begin, int64_t end);
+
+struct SimulatorSpec {
+  const char* name;
+  int theta_dim;
+  int x_dim;
+  int design_dim;  // 0: none
+  bool gold;       // provides joint log-likelihood / score / log-ratio
+  double cost;     // rough relative cost per row (1 = a few hundred flops); sets the grain
+  SimRangeFn range[3];  // indexed by Isa: scalar, avx2, avx512
+};
+
+std::vector<SimulatorSpec>& SimulatorTable();
+struct SimulatorRegistrar {
+  explicit SimulatorRegistrar(const SimulatorSpec& spec) { SimulatorTable().push_back(spec); }
+};
+
+// Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e).
+template <bool (*KERNEL)(const sbi::SimRow&, sbi::PhiloxStream&)>
+inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    sbi::PhiloxStream rng(a.seed, a.stream_offset + static_cast<uint64_t>(i));
+    sbi::SimRow row;
+    row.theta = a.theta + i * a.theta_dim;
+    row.theta_ref = a.theta_ref ? a.theta_ref + i * a.theta_dim : nullptr;
+    row.design = a.design;
+    row.x = a.x + i * a.x_dim;
+    row.joint_log_likelihood = a.joint_log_likelihood ? a.joint_log_likelihood + i : nullptr;
+    row.joint_score = a.joint_score ? a.joint_score + i * a.theta_dim : nullptr;
+    row.joint_log_ratio = a.joint_log_ratio ? a.joint_log_ratio + i : nullptr;
+    bool ok = KERNEL(row, rng);
+    if (ok) {
+      for (int j = 0; j < a.x_dim; ++j)
+        if (!(row.x[j] == row.x[j]) || row.x[j] - row.x[j] != 0.0f) ok = false;  // NaN or inf
+    }
+    if (!ok)
+      for (int j = 0; j < a.x_dim; ++j) row.x[j] = __builtin_nanf("");
+    a.failed[i] = ok ? 0 : 1;
+  }
+}
+
+}  // namespace sbi_native
+
+// Registers kernel function KERNEL under NAME with the given dimensions, compiled for every ISA.
+#define SBI_REGISTER_SIMULATOR(ID, NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, KERNEL)               \
+  namespace {                                                                                            \
+  inline void ID##_rows(const ::sbi_native::SimBatch& a, int64_t b, int64_t e) {                         \
+    ::sbi_native::RunRows<KERNEL>(a, b, e);                                                              \
+  }                                                                                                      \
+  SBI_MULTIVERSION(ID##_range, ::sbi_native::SimBatch, ID##_rows)                                        \
+  ::sbi_native::SimulatorRegistrar ID##_registrar(                                                       \
+      {NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, SBI_MULTIVERSION_TABLE(ID##_range)});             \
+  }

@@ -1,0 +1,147 @@
+// simulate / simulateAsync / simulators: the N-API entry points over the simulator table.
+#include <cmath>
+#include <string>
+
+#include "../batch.h"
+#include "../napi_util.h"
+#include "registry.h"
+
+namespace sbi_native {
+
+std::vector<SimulatorSpec>& SimulatorTable() {
+  static std::vector<SimulatorSpec> table;
+  return table;
+}
+
+namespace {
+
+const SimulatorSpec& FindSimulator(Napi::Env env, const Napi::Value& v) {
+  const std::string name = GetString(v, "name");
+  for (const auto& s : SimulatorTable())
+    if (name == s.name) return s;
+  std::string known;
+  for (const auto& s : SimulatorTable()) known += (known.empty() ? "" : ", ") + std::string(s.name);
+  ThrowSbiError(env, "UNKNOWN_SIMULATOR", "Unknown simulator " + Describe(v) + "; known: " + known);
+}
+
+Napi::Value Simulators(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const auto& s : SimulatorTable()) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", s.name);
+    o.Set("thetaDim", s.theta_dim);
+    o.Set("xDim", s.x_dim);
+    o.Set("designDim", s.design_dim);
+    o.Set("gold", s.gold);
+    out.Set(k++, o);
+  }
+  return out;
+}
+
+struct Parsed {
+  SimBatch batch;
+  BatchJob job;
+  std::vector<Napi::Value> pinned;
+};
+
+void CheckFinite(Napi::Env env, const double* p, size_t len, const char* name, int dim) {
+  for (size_t i = 0; i < len; ++i)
+    if (!std::isfinite(p[i]))
+      ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but row " + std::to_string(i / dim) +
+                               ", column " + std::to_string(i % dim) + " is " + std::to_string(p[i]));
+}
+
+// Options object: { name, theta, n, seed, streamOffset?, x, failed, jointLogLikelihood?,
+// jointScore?, jointLogRatio?, thetaRef?, design?, threads? }. Output arrays are caller-owned.
+Parsed Parse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsTypedArray() || info[0].IsArray())
+    ThrowTypeError(env, "Expected an options object for `simulate` but received " +
+                            (info.Length() ? Describe(info[0]) : std::string("nothing")));
+  Napi::Object o = info[0].As<Napi::Object>();
+  const SimulatorSpec& spec = FindSimulator(env, o.Get("name"));
+  Parsed p;
+  SimBatch& b = p.batch;
+  b.theta_dim = spec.theta_dim;
+  b.x_dim = spec.x_dim;
+  b.n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
+  auto theta = GetFloat64Array(o.Get("theta"), "theta", b.n * spec.theta_dim);
+  CheckFinite(env, theta.data, theta.length, "theta", spec.theta_dim);
+  b.theta = theta.data;
+  b.seed = GetSeed(o.Get("seed"), "seed");
+  b.stream_offset = IsAbsent(o.Get("streamOffset")) ? 0 : GetSeed(o.Get("streamOffset"), "streamOffset");
+  b.x = GetFloat32Array(o.Get("x"), "x", b.n * spec.x_dim).data;
+  b.failed = GetUint8Array(o.Get("failed"), "failed", b.n).data;
+  p.pinned = {o.Get("theta"), o.Get("x"), o.Get("failed")};
+
+  auto optional_f64 = [&](const char* key, int64_t len, bool allowed) -> double* {
+    Napi::Value v = o.Get(key);
+    if (IsAbsent(v)) return nullptr;
+    if (!allowed)
+      ThrowSbiError(env, "NO_GOLD", std::string("Simulator ") + spec.name + " does not provide `" + key + "`");
+    p.pinned.push_back(v);
+    return GetFloat64Array(v, key, len).data;
+  };
+  b.joint_log_likelihood = optional_f64("jointLogLikelihood", b.n, spec.gold);
+  b.joint_score = optional_f64("jointScore", b.n * spec.theta_dim, spec.gold);
+  b.joint_log_ratio = optional_f64("jointLogRatio", b.n, spec.gold);
+  b.theta_ref = optional_f64("thetaRef", b.n * spec.theta_dim, spec.gold);
+  if (b.theta_ref) CheckFinite(env, b.theta_ref, b.n * spec.theta_dim, "thetaRef", spec.theta_dim);
+  if ((b.joint_log_ratio != nullptr) != (b.theta_ref != nullptr))
+    ThrowTypeError(env, "`jointLogRatio` and `thetaRef` must be given together");
+
+  Napi::Value design = o.Get("design");
+  if (spec.design_dim > 0) {
+    if (IsAbsent(design))
+      ThrowTypeError(env, std::string("Simulator ") + spec.name + " needs `design` (" + std::to_string(spec.design_dim) + " values)");
+    auto d = GetFloat64Array(design, "design", spec.design_dim);
+    CheckFinite(env, d.data, d.length, "design", spec.design_dim);
+    b.design = d.data;
+    p.pinned.push_back(design);
+  } else {
+    if (!IsAbsent(design)) ThrowSbiError(env, "NO_DESIGN", std::string("Simulator ") + spec.name + " has no design variables");
+    b.design = nullptr;
+  }
+
+  p.job.n = b.n;
+  p.job.threads = IsAbsent(o.Get("threads")) ? 0 : static_cast<int>(GetInteger(o.Get("threads"), "threads", 1, 1024));
+  p.job.grain = std::max<int64_t>(1, static_cast<int64_t>(4096.0 / std::max(1.0, spec.cost)));
+  const SimRangeFn fn = spec.range[static_cast<int>(ActiveIsa())];
+  const SimBatch batch = b;
+  p.job.range = [fn, batch](int64_t s, int64_t e) { fn(batch, s, e); };
+  return p;
+}
+
+int64_t CountFailed(const SimBatch& b) {
+  int64_t k = 0;
+  for (int64_t i = 0; i < b.n; ++i) k += b.failed[i];
+  return k;
+}
+
+// simulate(options) -> number of failed rows
+Napi::Value Simulate(const Napi::CallbackInfo& info) {
+  Parsed p = Parse(info);
+  RunBatch(p.job, nullptr, nullptr);
+  return Napi::Number::New(info.Env(), static_cast<double>(CountFailed(p.batch)));
+}
+
+// simulateAsync(options, onProgress?, cancelFlag?) -> Promise<number of failed rows>
+Napi::Value SimulateAsync(const Napi::CallbackInfo& info) {
+  Parsed p = Parse(info);
+  const SimBatch batch = p.batch;
+  return StartBatch(info.Env(), std::move(p.job), info[1], info[2], p.pinned, [batch](Napi::Env env) {
+    return Napi::Number::New(env, static_cast<double>(CountFailed(batch)));
+  });
+}
+
+void InitSimulate(Napi::Env env, Napi::Object exports) {
+  exports.Set("simulators", Napi::Function::New(env, Simulators, "simulators"));
+  exports.Set("simulate", Napi::Function::New(env, Simulate, "simulate"));
+  exports.Set("simulateAsync", Napi::Function::New(env, SimulateAsync, "simulateAsync"));
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(InitSimulate);
+}  // namespace sbi_native

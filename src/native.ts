@@ -1,0 +1,83 @@
+/** Loads the compiled addon (build/Release/sbi_engine.node) and hands it the error class. */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { SbiError } from './errors.js';
+
+export interface NativeSimulateOptions {
+  name: string;
+  theta: Float64Array;
+  n: number;
+  seed: number | bigint;
+  streamOffset?: number | bigint;
+  x: Float32Array;
+  failed: Uint8Array;
+  jointLogLikelihood?: Float64Array;
+  jointScore?: Float64Array;
+  jointLogRatio?: Float64Array;
+  thetaRef?: Float64Array;
+  design?: Float64Array;
+  threads?: number;
+}
+
+export interface NativeSimulatorInfo {
+  name: string;
+  thetaDim: number;
+  xDim: number;
+  designDim: number;
+  gold: boolean;
+}
+
+export type ProgressCallback = (done: number, total: number) => void;
+
+export interface NativeAddon {
+  init(options: { SbiError: typeof SbiError }): void;
+  runtimeInfo(): { hardwareThreads: number; defaultThreads: number; detectedIsa: string; activeIsa: string };
+  setThreads(threads: number): void;
+  setIsa(isa: string): void;
+  philox4x32(counters: Uint32Array, key: Uint32Array, out: Uint32Array): void;
+  sample(
+    distribution: string, params: Float64Array, n: number, seed: number | bigint,
+    streamOffset: number | bigint, out: Float64Array, threads?: number,
+  ): void;
+  sampleAsync(
+    distribution: string, params: Float64Array, n: number, seed: number | bigint,
+    streamOffset: number | bigint, out: Float64Array, threads: number | undefined,
+    onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
+  ): Promise<void>;
+  simulators(): NativeSimulatorInfo[];
+  simulate(options: NativeSimulateOptions): number;
+  simulateAsync(
+    options: NativeSimulateOptions, onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
+  ): Promise<number>;
+  // Modules added by later families extend this interface here.
+  [name: string]: unknown;
+}
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+function load(): NativeAddon {
+  const candidates = [
+    path.join(packageRoot, 'build', 'Release', 'sbi_engine.node'),
+    path.join(packageRoot, 'build', 'Debug', 'sbi_engine.node'),
+  ];
+  let lastError: unknown;
+  for (const file of candidates) {
+    try {
+      const addon = require(file) as NativeAddon;
+      addon.init({ SbiError });
+      return addon;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw new SbiError(
+    `Could not load the native addon (looked in ${candidates.join(', ')}); run \`npm install\` or \`npm run build\`. ` +
+      `Cause: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
+    'ADDON_NOT_FOUND',
+  );
+}
+
+export const native: NativeAddon = load();
+export { packageRoot };
