@@ -1,0 +1,7 @@
+/** Every built-in task, by name. Add a task by listing its definition here. */
+import type { TaskDefinition } from './task.js';
+import { twoMoons } from './two_moons.js';
+
+export const TASKS: readonly TaskDefinition[] = [
+  twoMoons,
+];
