@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+/**
+ * sbi-engine command-line interface. Contract (stable; see README): `sbi-engine <command>
+ * [options]`, options as `--name value` or `--name=value` (values may start with a minus sign),
+ * tables as CSV with a header row, `--out -` for stdout, `--seed`, `--backend`, `--threads`.
+ */
+import { realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { SbiError } from './errors.js';
+import { writeCsv, readCsvFile, type Columns } from './csv.js';
+import { getTask, listTasks, hasReferenceData } from './tasks/index.js';
+import { deriveSeed, SeedPurpose } from './seeds.js';
+import type { SimulationResult } from './simulators/simulator.js';
+
+class UsageError extends Error {}
+
+function parseNumberList(value: string, name: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const out = parts.map(Number);
+  parts.forEach((p, i) => {
+    if (p === '' || !Number.isFinite(out[i])) {
+      throw new UsageError(`--${name}: expected comma-separated finite numbers but "${p}" is not one (in "${value}")`);
+    }
+  });
+  return out;
+}
+
+function parseInteger(value: string, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = Number(value);
+  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(`--${name}: expected an integer in [${min}, ${max}] but received "${value}"`);
+  }
+  return v;
+}
+
+function parseSeed(value: string): bigint {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--seed: expected a non-negative integer but received "${value}"`);
+  const s = BigInt(value.trim());
+  if (s >= 1n << 64n) throw new UsageError(`--seed: expected an integer below 2^64 but received "${value}"`);
+  return s;
+}
+
+function checkBackend(value: string | undefined): void {
+  if (value === undefined || value === 'cpu') return;
+  if (value === 'webgpu' || value === 'cuda') {
+    throw new SbiError(`--backend ${value}: this build has only the cpu backend for simulators`, 'BACKEND_UNAVAILABLE');
+  }
+  throw new UsageError(`--backend: expected one of cpu, webgpu, cuda but received "${value}"`);
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('--seed <int>', 'random seed (non-negative integer)', '0')
+    .option('--threads <int>', 'worker threads (default: all cores)')
+    .addOption(new Option('--backend <name>', 'compute backend').default('cpu'));
+}
+
+async function commandTasks(opts: { out: string }): Promise<void> {
+  const tasks = listTasks();
+  const lines = ['name,theta_dim,x_dim,design,gold,reference,description'];
+  for (const t of tasks) {
+    const design = t.design.map((d) => `${d.name}=${d.default}`).join(' ');
+    lines.push([t.name, t.thetaDim, t.xDim, design, t.gold, hasReferenceData(t.name), `"${t.description.replace(/"/g, '""')}"`].join(','));
+  }
+  const text = lines.join('\n') + '\n';
+  if (opts.out === '-') process.stdout.write(text);
+  else writeFileSync(opts.out, text);
+}
+
+interface SimulateCliOptions {
+  task: string;
+  theta?: string;
+  thetaFile?: string;
+  fromPrior?: boolean;
+  n?: string;
+  out: string;
+  seed: string;
+  threads?: string;
+  backend?: string;
+  design?: string;
+  gold?: boolean;
+  thetaRef?: string;
+}
+
+async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
+  checkBackend(opts.backend);
+  const task = getTask(opts.task);
+  const def = task.definition;
+  const seed = parseSeed(opts.seed);
+  const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
+  const sources = [opts.theta !== undefined, opts.thetaFile !== undefined, opts.fromPrior === true].filter(Boolean).length;
+  if (sources !== 1) throw new UsageError('simulate: give exactly one of --theta, --theta-file, --from-prior');
+
+  let n = opts.n !== undefined ? parseInteger(opts.n, 'n', 1, 2 ** 40) : undefined;
+  let theta: Float64Array;
+  if (opts.fromPrior) {
+    if (n === undefined) throw new UsageError('simulate --from-prior: --n is required');
+    theta = task.prior.sample(n, { seed: deriveSeed(seed, SeedPurpose.prior), ...(threads ? { threads } : {}) });
+  } else {
+    let rows: Float64Array;
+    if (opts.theta !== undefined) {
+      rows = Float64Array.from(parseNumberList(opts.theta, 'theta'));
+      if (rows.length !== def.thetaDim) {
+        throw new UsageError(`--theta: task ${def.name} has ${def.thetaDim} parameters but ${rows.length} values were given`);
+      }
+    } else {
+      const table = readCsvFile(opts.thetaFile!);
+      if (table.cols !== def.thetaDim) {
+        throw new UsageError(`--theta-file: task ${def.name} has ${def.thetaDim} parameters but ${opts.thetaFile} has ${table.cols} columns`);
+      }
+      rows = table.data;
+    }
+    const m = rows.length / def.thetaDim;
+    if (n === undefined) {
+      if (opts.theta !== undefined) throw new UsageError('simulate --theta: --n is required');
+      n = m;
+    } else if (m !== 1 && m !== n) {
+      throw new UsageError(`--n ${n} does not match the ${m} rows of --theta-file (give --n ${m}, or a file with one row)`);
+    }
+    if (m === n) theta = rows;
+    else {
+      theta = new Float64Array(n * def.thetaDim);
+      for (let i = 0; i < n; i++) theta.set(rows, i * def.thetaDim);
+    }
+  }
+
+  let design: number[] | undefined;
+  if (opts.design !== undefined) {
+    if (def.design.length === 0) throw new UsageError(`--design: task ${def.name} has no design variables`);
+    design = parseNumberList(opts.design, 'design');
+    if (design.length !== def.design.length) {
+      throw new UsageError(`--design: task ${def.name} has ${def.design.length} design variables (${def.design.map((d) => d.name).join(', ')}) but ${design.length} values were given`);
+    }
+  } else if (def.design.length > 0) {
+    design = Array.from(task.defaultDesign);
+  }
+  let thetaRef: Float64Array | undefined;
+  if (opts.thetaRef !== undefined) {
+    if (!opts.gold) throw new UsageError('--theta-ref needs --gold');
+    thetaRef = Float64Array.from(parseNumberList(opts.thetaRef, 'theta-ref'));
+    if (thetaRef.length !== def.thetaDim) {
+      throw new UsageError(`--theta-ref: task ${def.name} has ${def.thetaDim} parameters but ${thetaRef.length} values were given`);
+    }
+  }
+  if (opts.gold && !def.gold) {
+    throw new SbiError(`--gold: task ${def.name} has no joint likelihood (tasks with gold: ${listTasks().filter((t) => t.gold).map((t) => t.name).join(', ') || 'none'})`, 'NO_GOLD');
+  }
+
+  const showProgress = process.stderr.isTTY === true && n >= 100_000;
+  const result: SimulationResult = await task.simulator.simulate(theta, {
+    seed: deriveSeed(seed, SeedPurpose.simulator),
+    ...(threads ? { threads } : {}),
+    ...(design ? { design } : {}),
+    ...(opts.gold ? { gold: true } : {}),
+    ...(thetaRef ? { thetaRef } : {}),
+    ...(showProgress ? { onProgress: (done: number, total: number) => process.stderr.write(`\rsimulated ${done}/${total}`) } : {}),
+  });
+  if (showProgress) process.stderr.write('\n');
+
+  const blocks: Columns[] = [];
+  const names = (prefix: string, k: number) => Array.from({ length: k }, (_, i) => `${prefix}_${i + 1}`);
+  if (opts.fromPrior) blocks.push({ names: names('theta', def.thetaDim), values: theta });
+  blocks.push({ names: names('x', def.xDim), values: result.x });
+  if (result.gold) {
+    blocks.push({ names: ['joint_log_likelihood'], values: result.gold.jointLogLikelihood });
+    blocks.push({ names: names('joint_score', def.thetaDim), values: result.gold.jointScore });
+    if (result.gold.jointLogRatio) blocks.push({ names: ['joint_log_ratio'], values: result.gold.jointLogRatio });
+  }
+  await writeCsv(opts.out, n, blocks);
+  if (result.failedCount > 0) {
+    process.stderr.write(`sbi-engine: warning: ${result.failedCount} of ${n} simulations failed; their x rows are nan\n`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sbi-engine')
+    .description('Simulation-based inference engine: native simulators, estimators and diagnostics')
+    .exitOverride()
+    .showHelpAfterError();
+  program
+    .command('tasks')
+    .description('list the tasks with their dimensions (CSV)')
+    .option('--out <file>', 'output file, - for stdout', '-')
+    .action(commandTasks);
+  commonOptions(
+    program
+      .command('simulate')
+      .description('simulate x for given θ, θ from a file, or θ drawn from the prior')
+      .requiredOption('--task <name>', 'task name (see `sbi-engine tasks`)')
+      .option('--theta <v1,v2,..>', 'one parameter vector, repeated --n times')
+      .option('--theta-file <file.csv>', 'parameter vectors, one per row (header row first)')
+      .option('--from-prior', 'draw θ from the task prior; output columns theta_1..,x_1..')
+      .option('--n <int>', 'number of simulations')
+      .requiredOption('--out <file.csv>', 'output file, - for stdout')
+      .option('--design <v1,..>', "design variables (e.g. √s for weinberg)")
+      .option('--gold', 'add joint_log_likelihood, joint_score_1.. (and joint_log_ratio with --theta-ref)')
+      .option('--theta-ref <v1,..>', 'reference θ for joint_log_ratio (with --gold)'),
+  ).action(commandSimulate);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`sbi-engine: ${e.message}\n`);
+      return 2;
+    }
+    const code = e instanceof SbiError ? ` [${e.code}]` : '';
+    process.stderr.write(`sbi-engine: error${code}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (also through the npm bin symlink).
+const invokedPath = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (invokedPath === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,92 @@
+// The CLI contract of DESIGN.md, exercised on the built CLI (dist/cli.js, built by `npm test`).
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCsv } from '../src/csv.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist', 'cli.js');
+
+function run(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('sbi-engine CLI', () => {
+  it('lists tasks as CSV with dimensions', () => {
+    const r = run(['tasks']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('name,theta_dim,x_dim,design,gold,reference,description');
+    expect(lines.some((l) => l.startsWith('two_moons,2,2,'))).toBe(true);
+  });
+
+  it('simulates --from-prior with theta and x columns, reproducibly for a seed', () => {
+    const a = run(['simulate', '--task', 'two_moons', '--from-prior', '--n', '50', '--seed', '7', '--out', '-']);
+    expect(a.code).toBe(0);
+    const t = parseCsv(a.stdout);
+    expect(t.header).toEqual(['theta_1', 'theta_2', 'x_1', 'x_2']);
+    expect(t.rows).toBe(50);
+    for (let i = 0; i < 50; i++) {
+      expect(Math.abs(t.data[i * 4]!)).toBeLessThanOrEqual(1);
+      expect(Math.abs(t.data[i * 4 + 1]!)).toBeLessThanOrEqual(1);
+    }
+    const b = run(['simulate', '--task=two_moons', '--from-prior', '--n=50', '--seed=7', '--out=-']);
+    expect(b.stdout).toBe(a.stdout);
+    const c = run(['simulate', '--task', 'two_moons', '--from-prior', '--n', '50', '--seed', '8', '--out', '-']);
+    expect(c.stdout).not.toBe(a.stdout);
+  });
+
+  it('accepts --theta values that start with a minus sign and writes x columns only', () => {
+    const r = run(['simulate', '--task', 'two_moons', '--theta', '-0.5,0.25', '--n', '10', '--out', '-']);
+    expect(r.code).toBe(0);
+    const t = parseCsv(r.stdout);
+    expect(t.header).toEqual(['x_1', 'x_2']);
+    expect(t.rows).toBe(10);
+  });
+
+  it('is independent of --threads', () => {
+    const a = run(['simulate', '--task', 'two_moons', '--from-prior', '--n', '20000', '--threads', '1', '--out', '-']);
+    const b = run(['simulate', '--task', 'two_moons', '--from-prior', '--n', '20000', '--threads', '2', '--out', '-']);
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it('reads --theta-file and writes to a file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+    const thetaFile = path.join(dir, 'theta.csv');
+    fs.writeFileSync(thetaFile, 'parameter_1,parameter_2\n0.1,0.2\n-0.3,0.4\n0.5,-0.6\n');
+    const out = path.join(dir, 'x.csv');
+    const r = run(['simulate', '--task', 'two_moons', '--theta-file', thetaFile, '--out', out]);
+    expect(r.code).toBe(0);
+    const t = parseCsv(fs.readFileSync(out, 'utf8'));
+    expect(t.rows).toBe(3);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('fails with a clear message and exit code 2 on bad usage', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['simulate', '--task', 'two_moons', '--theta', '0.1', '--n', '3', '--out', '-'], /2 parameters but 1/],
+      [['simulate', '--task', 'two_moons', '--theta', '0.1,abc', '--n', '3', '--out', '-'], /"abc" is not one/],
+      [['simulate', '--task', 'two_moons', '--from-prior', '--n', '-3', '--out', '-'], /--n: expected an integer/],
+      [['simulate', '--task', 'two_moons', '--from-prior', '--n', '0', '--out', '-'], /--n: expected an integer/],
+      [['simulate', '--task', 'two_moons', '--from-prior', '--theta', '0,0', '--n', '3', '--out', '-'], /exactly one of/],
+      [['simulate', '--task', 'two_moons', '--from-prior', '--n', '3', '--seed', '-1', '--out', '-'], /--seed/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('fails with exit code 1 and the error code for an unknown task', () => {
+    const r = run(['simulate', '--task', 'nope', '--from-prior', '--n', '3', '--out', '-']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/UNKNOWN_TASK/);
+    expect(r.stderr).toMatch(/two_moons/);
+  });
+});

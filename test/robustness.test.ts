@@ -1,0 +1,124 @@
+// Garbage at every native entry point: each call must throw a JS error (TypeError, RangeError
+// or SbiError) or return normally — never crash, hang or corrupt the process.
+import { afterAll, describe, expect, it } from 'vitest';
+import { native } from '../src/native.js';
+import { SbiError } from '../src/errors.js';
+
+function detached(): Float64Array {
+  const view = new Float64Array(8);
+  structuredClone(view.buffer, { transfer: [view.buffer] });
+  return view;
+}
+
+const GARBAGE: unknown[] = [
+  undefined, null, 0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 1e300, -(2 ** 63), 'x', '', true, {}, [], [1, 2],
+  () => 1, Symbol('s'), 10n, -5n, 2n ** 70n, new Float64Array(0), new Float32Array(3), new Uint8Array(5),
+  new Int32Array(1), new Uint32Array(4), detached(), new ArrayBuffer(8), new Float64Array([NaN, Infinity]),
+];
+
+const isJsError = (e: unknown) => e instanceof TypeError || e instanceof RangeError || e instanceof SbiError;
+
+async function callSafely(fn: (...a: unknown[]) => unknown, args: unknown[]): Promise<void> {
+  let result: unknown;
+  try {
+    result = fn(...args);
+  } catch (e) {
+    if (!isJsError(e)) throw new Error(`unexpected error type for args ${args.map(String).join(', ')}: ${String(e)}`);
+    return;
+  }
+  if (result instanceof Promise) {
+    try {
+      await result;
+    } catch (e) {
+      if (!isJsError(e)) throw new Error(`unexpected rejection type: ${String(e)}`);
+    }
+  }
+}
+
+// A valid call per entry point; the fuzzer replaces one argument (or one option) at a time.
+function validCalls(): Record<string, unknown[]> {
+  const sim = native.simulators()[0]!;
+  const n = 4;
+  const simOptions = {
+    name: sim.name,
+    theta: new Float64Array(n * sim.thetaDim).fill(0.1),
+    n,
+    seed: 1,
+    x: new Float32Array(n * sim.xDim),
+    failed: new Uint8Array(n),
+    ...(sim.designDim > 0 ? { design: new Float64Array(sim.designDim).fill(91) } : {}),
+  };
+  return {
+    runtimeInfo: [],
+    setThreads: [2],
+    setIsa: ['auto'],
+    philox4x32: [new Uint32Array(4), new Uint32Array(2), new Uint32Array(4)],
+    sample: ['normal', Float64Array.of(0, 1), n, 1, 0, new Float64Array(n)],
+    sampleAsync: ['normal', Float64Array.of(0, 1), n, 1, 0, new Float64Array(n), 1, undefined, undefined],
+    simulators: [],
+    simulate: [simOptions],
+    simulateAsync: [simOptions, undefined, undefined],
+  };
+}
+
+describe('native entry points survive garbage', () => {
+  afterAll(() => {
+    native.setIsa('auto');
+    native.setThreads(native.runtimeInfo().hardwareThreads);
+  });
+
+  const entryPoints = Object.keys(native).filter((k) => typeof native[k] === 'function' && k !== 'init');
+
+  it('has a valid call for every entry point (so a new one is fuzzed too)', () => {
+    const calls = validCalls();
+    for (const name of entryPoints) expect(calls, `add ${name} to validCalls()`).toHaveProperty(name);
+  });
+
+  for (const name of Object.keys(validCalls())) {
+    it(`${name}: every positional argument replaced by garbage`, async () => {
+      const fn = native[name] as (...a: unknown[]) => unknown;
+      const valid = validCalls()[name]!;
+      await callSafely(fn, []);
+      for (let i = 0; i < Math.max(1, valid.length); i++) {
+        for (const g of GARBAGE) {
+          const args = validCalls()[name]!.slice();
+          args[i] = g;
+          await callSafely(fn, args);
+        }
+      }
+    });
+  }
+
+  for (const name of ['simulate', 'simulateAsync']) {
+    it(`${name}: every option replaced by garbage, extra options, huge sizes`, async () => {
+      const fn = native[name] as (...a: unknown[]) => unknown;
+      const base = validCalls()[name]![0] as Record<string, unknown>;
+      const keys = [...Object.keys(base), 'jointLogLikelihood', 'jointScore', 'jointLogRatio', 'thetaRef', 'design', 'threads', 'streamOffset'];
+      for (const key of keys) {
+        for (const g of GARBAGE) {
+          const args = validCalls()[name]!.slice();
+          args[0] = { ...base, [key]: g };
+          await callSafely(fn, args);
+        }
+      }
+      await callSafely(fn, [{ ...base, n: 2 ** 40 }]);
+      await callSafely(fn, [{ ...base, n: 2 ** 53 }]);
+    });
+  }
+
+  it('init rejects garbage and keeps the SbiError class', () => {
+    for (const g of GARBAGE) {
+      try {
+        native.init(g as never);
+      } catch (e) {
+        expect(isJsError(e)).toBe(true);
+      }
+    }
+    native.init({ SbiError });
+    try {
+      native.simulate({ name: 'no-such-simulator' } as never);
+    } catch (e) {
+      expect(e).toBeInstanceOf(SbiError);
+    }
+  });
+});
