@@ -26,6 +26,43 @@ constexpr int kGaltonRows = 20;
 constexpr int kGaltonNails = 31;
 constexpr int kGaltonStart = 15;
 
+// s_l = sin(π l / 19), correctly rounded; s_l = s_{19−l}, so the last row, like the first, is
+// exactly a fair coin (a table: a sine per row and ball would cost more than the rest of the walk).
+SBI_HD double galton_row_weight(int row) {
+  constexpr double kWeights[10] = {0.0,
+                                   0.1645945902807339,
+                                   0.3246994692046835,
+                                   0.47594739303707356,
+                                   0.6142127126896678,
+                                   0.7357239106731316,
+                                   0.8371664782625285,
+                                   0.9157733266550574,
+                                   0.9694002659393304,
+                                   0.9965844930066698};
+  return kWeights[row < kGaltonRows / 2 ? row : kGaltonRows - 1 - row];
+}
+
+constexpr int kGaltonReach = kGaltonRows / 2;  // largest |position − start| a ball can reach
+
+// σ(±z) for the nails a ball can reach. Nail n = 15 ± k has g_n = ±g_k, g_k = 2k/30, so
+// z = 10 θ g_n takes only the values ±10 |θ| g_k, k = 0..10. The 11 exps are independent (they
+// pipeline), where one exp per row would sit on the walk's serial dependency chain.
+struct GaltonSigmoids {
+  double theta;
+  double big[kGaltonReach + 1];    // σ(10 |θ| g_k)
+  double small[kGaltonReach + 1];  // σ(−10 |θ| g_k) = 1 − big, without cancellation
+};
+
+SBI_HD void galton_sigmoids(double theta, GaltonSigmoids& out) {
+  out.theta = theta;
+  for (int k = 0; k <= kGaltonReach; ++k) {
+    const double g = 2.0 * k / static_cast<double>(kGaltonNails - 1);
+    const double e = exp(-10.0 * fabs(theta) * g);  // ≤ 1: no overflow
+    out.big[k] = 1.0 / (1.0 + e);
+    out.small[k] = e / (1.0 + e);
+  }
+}
+
 // Probabilities of going left / right at one nail, and ∂/∂θ of the left one.
 struct GaltonNail {
   double p_left;
@@ -33,17 +70,18 @@ struct GaltonNail {
   double dp_left;
 };
 
-SBI_HD GaltonNail galton_nail(int row, int nail, double theta) {
-  const double s = sin(kPi * static_cast<double>(row) / static_cast<double>(kGaltonRows - 1));
-  const double g = (2.0 * nail - (kGaltonNails - 1)) / static_cast<double>(kGaltonNails - 1);
-  const double z = 10.0 * theta * g;
-  const double sig_pos = 1.0 / (1.0 + exp(-z));  // σ(z)
-  const double sig_neg = 1.0 / (1.0 + exp(z));   // σ(−z) = 1 − σ(z), without cancellation
+SBI_HD GaltonNail galton_nail(const GaltonSigmoids& sig, int row, int position) {
+  const double s = galton_row_weight(row);
+  const int d = position - kGaltonStart;
+  const int k = d < 0 ? -d : d;
+  const bool z_nonnegative = (sig.theta >= 0.0) == (d >= 0);  // z = 10 θ (2d/30)
+  const double sig_pos = z_nonnegative ? sig.big[k] : sig.small[k];  // σ(z)
+  const double sig_neg = z_nonnegative ? sig.small[k] : sig.big[k];  // σ(−z)
   const double base = 0.5 * (1.0 - s);
   GaltonNail out;
   out.p_left = base + s * sig_pos;
   out.p_right = base + s * sig_neg;  // = 1 − p_left
-  out.dp_left = s * sig_pos * sig_neg * 10.0 * g;
+  out.dp_left = s * sig.big[k] * sig.small[k] * 10.0 * (2.0 * d / static_cast<double>(kGaltonNails - 1));
   return out;
 }
 
@@ -54,21 +92,23 @@ SBI_HD int galton_move(int row, int position, bool left) {
 }
 
 SBI_HD bool simulate_galton_board(const SimRow& row, PhiloxStream& rng) {
-  const double theta = row.theta[0];
   const bool gold = row.joint_log_likelihood || row.joint_score || row.joint_log_ratio;
+  GaltonSigmoids sig, sig_ref;
+  galton_sigmoids(row.theta[0], sig);
+  if (row.theta_ref) galton_sigmoids(row.theta_ref[0], sig_ref);
   int position = kGaltonStart;
   // Products of per-row probabilities (each ≥ (1 − sin(9π/19))/2 ≈ 1.7e-3, so 20 of them stay
   // far above underflow); one log at the end instead of one per row.
   double path_prob = 1.0, ratio = 1.0, score = 0.0;
   for (int l = 0; l < kGaltonRows; ++l) {
-    const GaltonNail nail = galton_nail(l, position, theta);
+    const GaltonNail nail = galton_nail(sig, l, position);
     const bool left = rng.uniform() < nail.p_left;
     if (gold) {
       const double p = left ? nail.p_left : nail.p_right;
       path_prob *= p;
       score += (left ? nail.dp_left : -nail.dp_left) / p;  // ∂ log p / ∂θ, ∂p_right = −∂p_left
       if (row.theta_ref) {
-        const GaltonNail ref = galton_nail(l, position, row.theta_ref[0]);
+        const GaltonNail ref = galton_nail(sig_ref, l, position);
         ratio *= p / (left ? ref.p_left : ref.p_right);
       }
     }

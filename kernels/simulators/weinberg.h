@@ -15,7 +15,7 @@
 // Sampling: exact inversion of the cubic CDF
 //   F(x) = (x + 1)(x² − x + 4 + 3b/2 (x − 1)) / 8,   1 − F(x) = (1 − x)(x² + x + 4 + 3b/2 (x + 1)) / 8,
 // F(x) = u ⇔ x³ + (3b/2) x² + 3x + (4 − 3b/2 − 8u) = 0, which is increasing in x (one real root):
-// Cardano in the cancellation-free form, then two Newton steps on whichever tail is small, clamped
+// Cardano in the cancellation-free form, then one Newton step on whichever tail is small, clamped
 // to [−1, 1]. One uniform() per row. Gold: there is no latent, so the joint log-likelihood,
 // score and log-ratio are those of p(x | θ) itself, evaluated at the float32 x that is returned.
 #pragma once
@@ -73,17 +73,16 @@ SBI_HD double weinberg_inverse_cdf(double u, double b) {
   // The cube root of larger magnitude, −sign(Q) ∛(|Q|/2 + √Δ); the other one is −P/(3A).
   const double A = Q > 0.0 ? -cbrt(0.5 * Q + sqrt_delta) : cbrt(-0.5 * Q + sqrt_delta);
   const double y = A != 0.0 ? A - P / (3.0 * A) : 0.0;
-  double x = fmin(1.0, fmax(-1.0, y - 0.5 * b));
+  const double x = fmin(1.0, fmax(-1.0, y - 0.5 * b));
+  // One Newton step against Cardano's round-off (≈ 1e-15 in x, up to ≈ 1e-12 where |b| → 2 makes
+  // the density vanish at an end): F(x) − u from the lower tail for u < 1/2, from the upper one
+  // otherwise (1 − u is exact), so the residual keeps its relative accuracy in both tails.
+  const double pdf = 0.375 * weinberg_density_shape(x, b);
+  if (!(pdf > 0.0)) return x;
   const double c = 1.5 * b;
-  for (int it = 0; it < 2; ++it) {
-    const double pdf = 0.375 * weinberg_density_shape(x, b);
-    if (!(pdf > 0.0)) break;
-    // F(x) − u, from the lower tail for u < 1/2 and from the upper one otherwise (1 − u is exact).
-    const double resid = u < 0.5 ? (x + 1.0) * (x * x - x + 4.0 + c * (x - 1.0)) * 0.125 - u
-                                 : (1.0 - u) - (1.0 - x) * (x * x + x + 4.0 + c * (x + 1.0)) * 0.125;
-    x = fmin(1.0, fmax(-1.0, x - resid / pdf));
-  }
-  return x;
+  const double resid = u < 0.5 ? (x + 1.0) * (x * x - x + 4.0 + c * (x - 1.0)) * 0.125 - u
+                               : (1.0 - u) - (1.0 - x) * (x * x + x + 4.0 + c * (x + 1.0)) * 0.125;
+  return fmin(1.0, fmax(-1.0, x - resid / pdf));
 }
 
 SBI_HD bool simulate_weinberg(const SimRow& row, PhiloxStream& rng) {
