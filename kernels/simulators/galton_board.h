@@ -4,7 +4,7 @@
 // A ball falls through R = 20 rows of a board with N = 31 nail positions (0..30), starting at
 // nail 15. At row l, nail n it goes left with probability
 //   t(l, n; θ) = (1 − s_l)/2 + s_l σ(10 θ g_n),   s_l = sin(π l / 19),   g_n = 2n/30 − 1,
-// σ the logistic function; so the first row is a fair coin and the middle rows follow θ. On even
+// σ the logistic function; the first and last rows are fair coins, the middle ones follow θ. On even
 // rows left keeps the position and right adds 1; on odd rows left subtracts 1 and right keeps it.
 // Two consecutive rows move the ball by −1, 0 or +1, so after 20 rows it lies in 15 ± 10 = 5..25:
 // the edges 0 and 30 are never reached and nothing needs clamping.
@@ -49,8 +49,10 @@ constexpr int kGaltonReach = kGaltonRows / 2;  // largest |position − start| a
 // pipeline), where one exp per row would sit on the walk's serial dependency chain.
 struct GaltonSigmoids {
   double theta;
-  double big[kGaltonReach + 1];    // σ(10 |θ| g_k)
-  double small[kGaltonReach + 1];  // σ(−10 |θ| g_k) = 1 − big, without cancellation
+  // sigma[1][k] = σ(10 |θ| g_k), sigma[0][k] = σ(−10 |θ| g_k) = 1 − sigma[1][k] without cancellation.
+  // Indexed by a 0/1 flag rather than chosen by a branch: the walk's turns are coin flips that a
+  // branch predictor cannot learn.
+  double sigma[2][kGaltonReach + 1];
 };
 
 SBI_HD void galton_sigmoids(double theta, GaltonSigmoids& out) {
@@ -58,37 +60,31 @@ SBI_HD void galton_sigmoids(double theta, GaltonSigmoids& out) {
   for (int k = 0; k <= kGaltonReach; ++k) {
     const double g = 2.0 * k / static_cast<double>(kGaltonNails - 1);
     const double e = exp(-10.0 * fabs(theta) * g);  // ≤ 1: no overflow
-    out.big[k] = 1.0 / (1.0 + e);
-    out.small[k] = e / (1.0 + e);
+    out.sigma[1][k] = 1.0 / (1.0 + e);
+    out.sigma[0][k] = e / (1.0 + e);
   }
 }
 
-// Probabilities of going left / right at one nail, and ∂/∂θ of the left one.
-struct GaltonNail {
-  double p_left;
-  double p_right;
-  double dp_left;
-};
-
-SBI_HD GaltonNail galton_nail(const GaltonSigmoids& sig, int row, int position) {
+// Probability of the turn `left` (1: left, t; 0: right, 1 − t) at row `row`, position `position`:
+// (1 − s_l)/2 + s_l σ(±z), σ(z) for left and σ(−z) for right, z = 10 θ (2d/30), d = position − 15.
+SBI_HD double galton_turn_probability(const GaltonSigmoids& sig, int row, int position, int left) {
   const double s = galton_row_weight(row);
   const int d = position - kGaltonStart;
-  const int k = d < 0 ? -d : d;
-  const bool z_nonnegative = (sig.theta >= 0.0) == (d >= 0);  // z = 10 θ (2d/30)
-  const double sig_pos = z_nonnegative ? sig.big[k] : sig.small[k];  // σ(z)
-  const double sig_neg = z_nonnegative ? sig.small[k] : sig.big[k];  // σ(−z)
-  const double base = 0.5 * (1.0 - s);
-  GaltonNail out;
-  out.p_left = base + s * sig_pos;
-  out.p_right = base + s * sig_neg;  // = 1 − p_left
-  out.dp_left = s * sig.big[k] * sig.small[k] * 10.0 * (2.0 * d / static_cast<double>(kGaltonNails - 1));
-  return out;
+  const int z_nonnegative = (sig.theta >= 0.0) == (d >= 0);
+  return 0.5 * (1.0 - s) + s * sig.sigma[z_nonnegative == left][d < 0 ? -d : d];
 }
 
-// Position after a decision at row `row` (left or right), per the even/odd rule above.
-SBI_HD int galton_move(int row, int position, bool left) {
-  if (row % 2 == 0) return left ? position : position + 1;
-  return left ? position - 1 : position;
+// ∂t/∂θ = s_l σ(z) σ(−z) · 10 g_n; the right turn's derivative is its negative.
+SBI_HD double galton_left_derivative(const GaltonSigmoids& sig, int row, int position) {
+  const int d = position - kGaltonStart;
+  const int k = d < 0 ? -d : d;
+  return galton_row_weight(row) * sig.sigma[1][k] * sig.sigma[0][k] * 10.0 *
+         (2.0 * d / static_cast<double>(kGaltonNails - 1));
+}
+
+// Position after turn `left` (1/0) at row `row`, per the even/odd rule above.
+SBI_HD int galton_move(int row, int position, int left) {
+  return row % 2 == 0 ? position + 1 - left : position - left;
 }
 
 SBI_HD bool simulate_galton_board(const SimRow& row, PhiloxStream& rng) {
@@ -101,16 +97,12 @@ SBI_HD bool simulate_galton_board(const SimRow& row, PhiloxStream& rng) {
   // far above underflow); one log at the end instead of one per row.
   double path_prob = 1.0, ratio = 1.0, score = 0.0;
   for (int l = 0; l < kGaltonRows; ++l) {
-    const GaltonNail nail = galton_nail(sig, l, position);
-    const bool left = rng.uniform() < nail.p_left;
+    const int left = rng.uniform() < galton_turn_probability(sig, l, position, 1);
     if (gold) {
-      const double p = left ? nail.p_left : nail.p_right;
+      const double p = galton_turn_probability(sig, l, position, left);
       path_prob *= p;
-      score += (left ? nail.dp_left : -nail.dp_left) / p;  // ∂ log p / ∂θ, ∂p_right = −∂p_left
-      if (row.theta_ref) {
-        const GaltonNail ref = galton_nail(sig_ref, l, position);
-        ratio *= p / (left ? ref.p_left : ref.p_right);
-      }
+      score += (2 * left - 1) * galton_left_derivative(sig, l, position) / p;  // ∂ log p / ∂θ
+      if (row.theta_ref) ratio *= p / galton_turn_probability(sig_ref, l, position, left);
     }
     position = galton_move(l, position, left);
   }
