@@ -31,7 +31,8 @@ export interface GaltonNail {
 
 /** Left/right probabilities at row `row` (0..19), nail `nail` (0..30). */
 export function galtonNail(row: number, nail: number, theta: number): GaltonNail {
-  const s = Math.sin((Math.PI * row) / (GALTON_ROWS - 1));
+  // sin(π l/19) = sin(π (19 − l)/19): the symmetric form makes the last row exactly fair, as in the kernel
+  const s = Math.sin((Math.PI * Math.min(row, GALTON_ROWS - 1 - row)) / (GALTON_ROWS - 1));
   const g = (2 * nail - (GALTON_NAILS - 1)) / (GALTON_NAILS - 1);
   const z = 10 * theta * g;
   const sigPos = 1 / (1 + Math.exp(-z));
