@@ -93,32 +93,34 @@ export function eventSize(distribution: Distribution): number {
 
 /**
  * Lower-triangular L with Σ = L Lᵀ from exactly one of `covariance`, `precision` (Σ⁻¹) or
- * `scaleTril` ([d, d] row-major). Throws RangeError / TypeError naming the field.
+ * `scaleTril` ([d, d] row-major). Throws RangeError / TypeError naming the field (after
+ * `prefix`, e.g. "parts[1].").
  */
 export function gaussianScaleTril(
   d: number,
   forms: { covariance?: unknown; precision?: unknown; scaleTril?: unknown },
+  prefix = '',
 ): Float64Array {
   const given = (['covariance', 'precision', 'scaleTril'] as const).filter((k) => forms[k] !== undefined);
   if (given.length !== 1) {
-    throw new TypeError(
-      `Expected exactly one of \`covariance\`, \`precision\` or \`scaleTril\` but received ${given.length === 0 ? 'none' : given.map((k) => `\`${k}\``).join(' and ')}`,
-    );
+    const received = given.length === 0 ? 'none' : given.map((k) => `\`${prefix}${k}\``).join(' and ');
+    throw new TypeError(`Expected exactly one of \`${prefix}covariance\`, \`${prefix}precision\` or \`${prefix}scaleTril\` but received ${received}`);
   }
   const form = given[0];
-  const m = checkNumberArray(forms[form], form, d * d);
+  const name = prefix + form;
+  const m = checkNumberArray(forms[form], name, d * d);
   if (form === 'scaleTril') {
     for (let i = 0; i < d; i++) {
-      if (!(m[i * d + i] > 0)) throw new RangeError(`Expected a positive diagonal in \`scaleTril\` but entry (${i}, ${i}) is ${m[i * d + i]}`);
+      if (!(m[i * d + i] > 0)) throw new RangeError(`Expected a positive diagonal in \`${name}\` but entry (${i}, ${i}) is ${m[i * d + i]}`);
       for (let j = i + 1; j < d; j++) {
-        if (m[i * d + j] !== 0) throw new RangeError(`Expected \`scaleTril\` to be lower-triangular but entry (${i}, ${j}) is ${m[i * d + j]}`);
+        if (m[i * d + j] !== 0) throw new RangeError(`Expected \`${name}\` to be lower-triangular but entry (${i}, ${j}) is ${m[i * d + j]}`);
       }
     }
     return m;
   }
-  const L = cholesky(checkSymmetric(m, d, form), d, form);
+  const L = cholesky(checkSymmetric(m, d, name), d, name);
   if (form === 'covariance') return L;
-  return cholesky(inverseFromCholesky(L, d), d, 'covariance (inverse of `precision`)');
+  return cholesky(inverseFromCholesky(L, d), d, `inverse of ${name}`);
 }
 
 function lowerDistribution(distribution: Distribution): NativeDistribution {
