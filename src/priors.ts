@@ -160,8 +160,10 @@ function compile(spec: PriorSpec, path: string, parts: Part[]): void {
       const low = checkNumberArray(spec.low, field('low'));
       const high = checkNumberArray(spec.high, field('high'), low.length);
       for (let i = 0; i < low.length; i++) {
-        if (!(low[i] < high[i])) {
-          throw new RangeError(`Expected \`${field('low')}[${i}]\` < \`${field('high')}[${i}]\` but received ${low[i]} and ${high[i]}`);
+        if (!(low[i] < high[i]) || !Number.isFinite(high[i] - low[i])) {
+          throw new RangeError(
+            `Expected \`${field('low')}[${i}]\` < \`${field('high')}[${i}]\` with a finite width but received ${low[i]} and ${high[i]}`,
+          );
         }
       }
       parts.push(boxUniformPart(low, high));

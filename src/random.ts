@@ -133,7 +133,9 @@ function lowerDistribution(distribution: Distribution): NativeDistribution {
     case 'uniform': {
       const low = checkFinite(d.low, 'low');
       const high = checkFinite(d.high, 'high');
-      if (!(low < high)) throw new RangeError(`Expected \`low\` < \`high\` but received low = ${low}, high = ${high}`);
+      if (!(low < high) || !Number.isFinite(high - low)) {
+        throw new RangeError(`Expected \`low\` < \`high\` with a finite width but received low = ${low}, high = ${high}`);
+      }
       return scalar('uniform', low, high);
     }
     case 'normal':

@@ -395,6 +395,7 @@ describe('validation', () => {
   const bad: Array<[string, unknown, typeof TypeError | typeof RangeError, RegExp]> = [
     ['mismatched low/high dims', { kind: 'boxUniform', low: [0, 0], high: [1] }, RangeError, /`high` to have 2 elements/],
     ['low >= high', { kind: 'boxUniform', low: [0, 2], high: [1, 2] }, RangeError, /`low\[1\]` < `high\[1\]`/],
+    ['an infinite width', { kind: 'boxUniform', low: [-1e308], high: [1e308] }, RangeError, /finite width/],
     ['NaN low', { kind: 'boxUniform', low: [NaN], high: [1] }, RangeError, /`low`/],
     ['empty box', { kind: 'boxUniform', low: [], high: [] }, RangeError, /`low`/],
     ['negative scale', { kind: 'normal', loc: [0, 0], scale: [1, -3] }, RangeError, /positive number for `scale\[1\]` but received -3/],

@@ -16,7 +16,7 @@ import {
   studentTCdf,
 } from './stats.js';
 
-const N = 200_000;
+const N = 100_000;
 const SEED = 20240611;
 
 function draw(distribution: Distribution, n = N, seed = SEED): Float64Array {
@@ -109,7 +109,7 @@ describe('continuous samplers match their distributions', () => {
     expectMoments(x10, { mean: 0, variance: 10 / 8, excessKurtosis: 1 });
     expectKs(x10, (v) => studentTCdf(v, 10));
     for (const df of [0.5, 1, 3]) {
-      const x = draw({ kind: 'studentT', df }, 100_000, SEED + 2 * df);
+      const x = draw({ kind: 'studentT', df }, 50_000, SEED + 2 * df);
       expectKs(x, (v) => studentTCdf(v, df));
     }
   });
@@ -125,9 +125,12 @@ describe('discrete samplers match their pmfs (χ² against the exact pmf)', () =
     [1e9, 0.3, 'BTRS with n = 1e9'],
     [1e9, 0.75, 'BTRS with n = 1e9, flipped'],
   ];
+  // A million samples where the rejection samplers' squeezes matter most: a squeeze off by 4%
+  // distorts the pmf by ~1e-3, which χ² on 1e5 samples cannot see but on 1e6 does.
+  const samplesFor = (mean: number) => (mean >= 1e5 ? 1_000_000 : N);
   for (const [n, p, path] of binomialCases) {
     it(`binomial(${n}, ${p}) (${path}): moments and χ²`, () => {
-      const x = draw({ kind: 'binomial', trials: n, p }, 100_000);
+      const x = draw({ kind: 'binomial', trials: n, p }, samplesFor(n * p));
       const q = 1 - p, v = n * p * q;
       expectMoments(x, { mean: n * p, variance: v, excessKurtosis: (1 - 6 * p * q) / v });
       const sd = Math.sqrt(v);
@@ -138,7 +141,7 @@ describe('discrete samplers match their pmfs (χ² against the exact pmf)', () =
 
   it('binomial with n near 2^50: moments and KS against the normal limit (tolerance from the skewness)', () => {
     const n = 2 ** 50 + 12345, p = 0.35;
-    const x = draw({ kind: 'binomial', trials: n, p }, 100_000);
+    const x = draw({ kind: 'binomial', trials: n, p });
     expectAll(x, Number.isInteger, 'an integer');
     const mu = n * p, v = n * p * (1 - p), sd = Math.sqrt(v);
     expectMoments(x, { mean: mu, variance: v, excessKurtosis: (1 - 6 * p * (1 - p)) / v });
@@ -155,7 +158,7 @@ describe('discrete samplers match their pmfs (χ² against the exact pmf)', () =
 
   for (const [lambda, path] of [[0.5, 'inversion'], [3, 'inversion'], [9.99, 'inversion'], [10, 'PTRS'], [55.5, 'PTRS'], [1e6, 'PTRS']] as const) {
     it(`poisson(${lambda}) (${path}): moments and χ²`, () => {
-      const x = draw({ kind: 'poisson', rate: lambda }, 100_000);
+      const x = draw({ kind: 'poisson', rate: lambda }, samplesFor(lambda));
       expectMoments(x, { mean: lambda, variance: lambda, excessKurtosis: 1 / lambda });
       const sd = Math.sqrt(lambda);
       expectChiSquare(x, (k) => poissonLogPmf(k, lambda), Math.max(0, Math.floor(lambda - 12 * sd)), Math.ceil(lambda + 12 * sd + 12));
@@ -164,7 +167,7 @@ describe('discrete samplers match their pmfs (χ² against the exact pmf)', () =
 
   it('poisson(1e12): moments and KS against the normal limit (tolerance from the skewness)', () => {
     const lambda = 1e12;
-    const x = draw({ kind: 'poisson', rate: lambda }, 100_000);
+    const x = draw({ kind: 'poisson', rate: lambda });
     const sd = Math.sqrt(lambda);
     expectMoments(x, { mean: lambda, variance: lambda, excessKurtosis: 1 / lambda });
     const tolerance = 10 * ((1 / sd) * 0.4 / 6 + 1 / lambda);
@@ -236,10 +239,11 @@ describe('multivariateNormal', () => {
     const b = sample({ kind: 'multivariateNormal', loc, precision: invert3(cov).flat() }, n, { seed: 7 });
     const L = cholesky3(cov);
     const c = sample({ kind: 'multivariateNormal', loc, scaleTril: L.flat() }, n, { seed: 7 });
+    let worst = 0;
     for (let i = 0; i < a.length; i++) {
-      expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-12 * (1 + Math.abs(a[i])));
-      expect(Math.abs(a[i] - c[i])).toBeLessThan(1e-12 * (1 + Math.abs(a[i])));
+      worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(a[i])), Math.abs(a[i] - c[i]) / (1 + Math.abs(a[i])));
     }
+    expect(worst).toBeLessThan(1e-12);
     expect(eventSize({ kind: 'multivariateNormal', loc, covariance: cov.flat() })).toBe(3);
   });
 });
@@ -354,11 +358,10 @@ describe('sampleAsync', () => {
         seed: 8, streamOffset: 3, onProgress: (done, total) => progress.push([done, total]),
       });
       expectSameBits(result, sync);
-      for (const [done, total] of progress) {
-        expect(total).toBe(20_000);
-        expect(done).toBeGreaterThan(0);
-        expect(done).toBeLessThanOrEqual(total);
-      }
+      // Progress events arrive before the promise settles; the last one reports every row.
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress.every(([done, total], i) => total === 20_000 && done > 0 && (i === 0 || done >= progress[i - 1][0]))).toBe(true);
+      expect(progress[progress.length - 1][0]).toBe(20_000);
     }
   });
 
@@ -388,6 +391,7 @@ describe('argument validation', () => {
     ['zero gamma rate', { kind: 'gamma', shape: 2, rate: 0 }, RangeError, /`rate`/],
     ['NaN beta', { kind: 'beta', alpha: 1, beta: NaN }, RangeError, /`beta`/],
     ['low >= high', { kind: 'uniform', low: 1, high: 1 }, RangeError, /`low` < `high`/],
+    ['infinite width', { kind: 'uniform', low: -1e308, high: 1e308 }, RangeError, /finite width/],
     ['fractional trials', { kind: 'binomial', trials: 2.5, p: 0.5 }, RangeError, /`trials`/],
     ['unsafe trials', { kind: 'binomial', trials: 2 ** 60, p: 0.5 }, RangeError, /`trials`/],
     ['p above 1', { kind: 'binomial', trials: 5, p: 1.2 }, RangeError, /probability.*`p`/],

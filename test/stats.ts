@@ -205,8 +205,9 @@ export function chiSquareCritical(df: number, alpha = ALPHA): number {
 
 /**
  * Pearson χ² goodness of fit of integer-valued samples to a pmf supported (up to negligible mass)
- * on [lo, hi]: adjacent values are pooled left to right until each cell expects ≥ 5 samples,
- * the first and last cells also take everything below lo / above hi.
+ * on [lo, hi]: adjacent values are pooled left to right until each cell expects at least
+ * max(5, n/100) samples (at most ~100 cells: many tiny cells would dilute the power against
+ * smooth distortions), the first and last cells also take everything below lo / above hi.
  */
 export function expectChiSquare(samples: ArrayLike<number>, logPmf: (k: number) => number, lo: number, hi: number): void {
   const n = samples.length;
@@ -216,18 +217,19 @@ export function expectChiSquare(samples: ArrayLike<number>, logPmf: (k: number) 
     if (!Number.isInteger(v)) expect.fail(`sample ${i} = ${v} is not an integer`);
     counts[Math.min(hi, Math.max(lo, v)) - lo] += 1;
   }
+  const minExpected = Math.max(5, n / 100);
   const cells: Array<{ observed: number; expected: number }> = [];
   let observed = 0, expected = 0;
   for (let k = lo; k <= hi; k++) {
     observed += counts[k - lo];
     expected += n * Math.exp(logPmf(k));
-    if (expected >= 5) {
+    if (expected >= minExpected) {
       cells.push({ observed, expected });
       observed = 0;
       expected = 0;
     }
   }
-  if (cells.length === 0) throw new Error('expectChiSquare: no cell reaches an expected count of 5');
+  if (cells.length === 0) throw new Error(`expectChiSquare: no cell reaches an expected count of ${minExpected}`);
   cells[cells.length - 1].observed += observed;
   cells[cells.length - 1].expected += expected;
   let stat = 0;

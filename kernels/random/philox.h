@@ -61,7 +61,7 @@ struct PhiloxStream {
 
 // GCC 12 reports `buf` as maybe-uninitialised once a sampler's rejection loop is inlined into a
 // flattened batch function; the constructor always initialises it (a false positive).
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
@@ -74,7 +74,7 @@ struct PhiloxStream {
     }
     return buf.v[used++];
   }
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #pragma GCC diagnostic pop
 #endif
   // Uniform on (0, 1) with 53 random bits (two 32-bit words).
