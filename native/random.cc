@@ -6,6 +6,7 @@
 #include "../kernels/random/samplers.h"
 #include "batch.h"
 #include "napi_util.h"
+#include "runtime.h"
 
 namespace sbi_native {
 namespace {
@@ -48,8 +49,9 @@ struct SampleArgs {
   double* out;
 };
 
-void SampleRange(const SampleArgs& a, int64_t b, int64_t e) {
-  std::vector<double> scratch(a.dist == Dist::MvnCholesky ? a.dim : 0);
+// Rows [b, e) of a batch. Compiled once per instruction-set path (SBI_MULTIVERSION); every
+// path gives bit-identical output because nothing is contracted or reassociated.
+inline void SampleRows(const SampleArgs& a, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     sbi::PhiloxStream r(a.seed, a.stream_offset + static_cast<uint64_t>(i));
     double* o = a.out + i * a.dim;
@@ -64,10 +66,14 @@ void SampleRange(const SampleArgs& a, int64_t b, int64_t e) {
       case Dist::LogNormal: o[0] = sbi::sample_lognormal(r, a.p[0], a.p[1]); break;
       case Dist::Categorical: o[0] = sbi::sample_categorical(r, a.p, a.np); break;
       case Dist::StudentT: o[0] = sbi::sample_student_t(r, a.p[0]); break;
-      case Dist::MvnCholesky: sbi::sample_mvn_cholesky(r, a.p, a.p + a.dim, a.dim, scratch.data(), o); break;
+      // The row itself holds z while it is transformed in place.
+      case Dist::MvnCholesky: sbi::sample_mvn_cholesky(r, a.p, a.p + a.dim, a.dim, o, o); break;
     }
   }
 }
+SBI_MULTIVERSION(SampleRange, SampleArgs, SampleRows)
+using SampleRangeFn = void (*)(const SampleArgs&, int64_t, int64_t);
+const SampleRangeFn kSampleRange[3] = SBI_MULTIVERSION_TABLE(SampleRange);
 
 // Cheap invariants re-checked here so that no parameter can make a sampler loop forever.
 void CheckParams(Napi::Env env, const DistSpec& d, const double* p, int np, int* dim) {
@@ -140,7 +146,8 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   job.n = n;
   job.threads = IsAbsent(info[6]) ? 0 : static_cast<int>(GetInteger(info[6], "threads", 1, 1024));
   job.grain = 4096;
-  job.range = [a](int64_t b, int64_t e) { SampleRange(a, b, e); };
+  const SampleRangeFn fn = kSampleRange[static_cast<int>(ActiveIsa())];
+  job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
   RunBatch(job, nullptr, nullptr);
   return info.Env().Undefined();
 }
@@ -155,7 +162,8 @@ Napi::Value SampleAsync(const Napi::CallbackInfo& info) {
   job.threads = IsAbsent(info[6]) ? 0 : static_cast<int>(GetInteger(info[6], "threads", 1, 1024));
   job.grain = 4096;
   // The params array is pinned, so its pointer stays valid off-thread.
-  job.range = [a](int64_t b, int64_t e) { SampleRange(a, b, e); };
+  const SampleRangeFn fn = kSampleRange[static_cast<int>(ActiveIsa())];
+  job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
   return StartBatch(info.Env(), std::move(job), info[7], info[8], pinned,
                     [](Napi::Env env) { return env.Undefined(); });
 }

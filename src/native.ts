@@ -45,6 +45,15 @@ export interface NativeAddon {
     streamOffset: number | bigint, out: Float64Array, threads: number | undefined,
     onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
   ): Promise<void>;
+  /**
+   * Prior draws (kernels/random/prior.h): `parts` holds (kind, dim, params offset) triples with
+   * kind 0 boxUniform, 1 normal, 2 logNormal, 3 multivariate normal (loc, Cholesky factor);
+   * out is [n, Σ dim]; row i uses Philox stream streamOffset + i.
+   */
+  samplePrior(
+    parts: Int32Array, params: Float64Array, n: number, seed: number | bigint,
+    streamOffset: number | bigint, out: Float64Array, threads?: number,
+  ): void;
   simulators(): NativeSimulatorInfo[];
   simulate(options: NativeSimulateOptions): number;
   simulateAsync(

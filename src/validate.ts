@@ -64,3 +64,36 @@ export function checkMatrix(a: unknown, cols: number, name: string): number {
   }
   return a.length / cols;
 }
+
+export function checkPositive(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`Expected a positive number for \`${name}\` but received ${describe(value)}`);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`Expected a positive number for \`${name}\` but received ${value}`);
+  }
+  return value;
+}
+
+export function checkProbability(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`Expected a probability in [0, 1] for \`${name}\` but received ${describe(value)}`);
+  if (!(value >= 0 && value <= 1)) throw new RangeError(`Expected a probability in [0, 1] for \`${name}\` but received ${value}`);
+  return value;
+}
+
+/** An array (or typed array) of finite numbers, copied into a Float64Array; `length` if given must match. */
+export function checkNumberArray(value: unknown, name: string, length?: number): Float64Array {
+  const isArrayLike = Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+  if (!isArrayLike) throw new TypeError(`Expected an array of numbers for \`${name}\` but received ${describe(value)}`);
+  const items = value as ArrayLike<unknown>;
+  if (length !== undefined && items.length !== length) {
+    throw new RangeError(`Expected \`${name}\` to have ${length} elements but received ${items.length}`);
+  }
+  if (length === undefined && items.length === 0) throw new RangeError(`Expected a non-empty array for \`${name}\``);
+  const out = new Float64Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    if (typeof v !== 'number') throw new TypeError(`Expected numbers in \`${name}\` but index ${i} is ${describe(v)}`);
+    if (!Number.isFinite(v)) throw new RangeError(`Expected finite values in \`${name}\` but index ${i} is ${v}`);
+    out[i] = v;
+  }
+  return out;
+}

@@ -59,6 +59,12 @@ struct PhiloxStream {
         s0(static_cast<uint32_t>(stream)), s1(static_cast<uint32_t>(stream >> 32)),
         block(first_block), buf{{0, 0, 0, 0}}, used(4), has_spare_normal(false), spare_normal(0.0) {}
 
+// GCC 12 reports `buf` as maybe-uninitialised once a sampler's rejection loop is inlined into a
+// flattened batch function; the constructor always initialises it (a false positive).
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
   SBI_HD uint32_t next_u32() {
     if (used == 4) {
       U32x4 ctr = {{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), s0, s1}};
@@ -68,6 +74,9 @@ struct PhiloxStream {
     }
     return buf.v[used++];
   }
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#pragma GCC diagnostic pop
+#endif
   // Uniform on (0, 1) with 53 random bits (two 32-bit words).
   SBI_HD double uniform() {
     const uint32_t hi = next_u32();

@@ -1,0 +1,274 @@
+/**
+ * Reference distribution functions and goodness-of-fit tests for the statistical tests.
+ * Everything here is independent of the native code: special functions from their series /
+ * continued fractions, exact pmfs, KS and χ² tests with critical values derived from n and α.
+ */
+import { expect } from 'vitest';
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log Γ(x) for x > 0: recurrence up to x ≥ 15, then the Stirling series (abs. error < 1e-14). */
+export function logGamma(x: number): number {
+  let shift = 0;
+  while (x < 15) {
+    shift += Math.log(x);
+    x += 1;
+  }
+  const x2 = x * x;
+  const series = (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * x2)) / x2) / x2) / x;
+  return (x - 0.5) * Math.log(x) - x + LOG_SQRT_2PI + series - shift;
+}
+
+const EPS = 1e-15;
+const MAX_ITER = 100_000;
+
+/** Regularised lower incomplete gamma P(a, x) = γ(a, x) / Γ(a). */
+export function gammaP(a: number, x: number): number {
+  if (x <= 0) return 0;
+  return x < a + 1 ? gammaSeries(a, x) : 1 - gammaContinuedFraction(a, x);
+}
+
+/** Regularised upper incomplete gamma Q(a, x) = 1 − P(a, x), accurate in the upper tail. */
+export function gammaQ(a: number, x: number): number {
+  if (x <= 0) return 1;
+  return x < a + 1 ? 1 - gammaSeries(a, x) : gammaContinuedFraction(a, x);
+}
+
+// P(a, x) = x^a e^(−x) / Γ(a + 1) · Σ_n x^n / ((a + 1)…(a + n))
+function gammaSeries(a: number, x: number): number {
+  let term = 1 / a, sum = term;
+  for (let n = 1; n < MAX_ITER; n++) {
+    term *= x / (a + n);
+    sum += term;
+    if (Math.abs(term) < Math.abs(sum) * EPS) break;
+  }
+  return sum * Math.exp(-x + a * Math.log(x) - logGamma(a));
+}
+
+// Q(a, x) by the Legendre continued fraction, evaluated with the modified Lentz method.
+function gammaContinuedFraction(a: number, x: number): number {
+  const tiny = 1e-300;
+  let b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+  for (let i = 1; i < MAX_ITER; i++) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < EPS) break;
+  }
+  return Math.exp(-x + a * Math.log(x) - logGamma(a)) * h;
+}
+
+/** Regularised incomplete beta I_x(a, b). */
+export function betaI(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const logFront = a * Math.log(x) + b * Math.log1p(-x) - (logGamma(a) + logGamma(b) - logGamma(a + b));
+  // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use symmetry otherwise.
+  if (x < (a + 1) / (a + b + 2)) return (Math.exp(logFront) * betaContinuedFraction(x, a, b)) / a;
+  return 1 - (Math.exp(logFront) * betaContinuedFraction(1 - x, b, a)) / b;
+}
+
+function betaContinuedFraction(x: number, a: number, b: number): number {
+  const tiny = 1e-300;
+  let c = 1, d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m < MAX_ITER; m++) {
+    const m2 = 2 * m;
+    // Even step.
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    // Odd step.
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < EPS) break;
+  }
+  return h;
+}
+
+/** Φ(z), accurate in both tails (erfc through Q(1/2, z²/2)). */
+export function normalCdf(z: number): number {
+  const tail = 0.5 * gammaQ(0.5, 0.5 * z * z);
+  return z < 0 ? tail : 1 - tail;
+}
+
+export function studentTCdf(t: number, df: number): number {
+  const tail = 0.5 * betaI(df / (df + t * t), 0.5 * df, 0.5);
+  return t < 0 ? tail : 1 - tail;
+}
+
+/** Loader's (2000) stirlerr: log n! − [(n + ½) log n − n + log √(2π)]. */
+function stirlingError(n: number): number {
+  if (n < 15) return logGamma(n + 1) - ((n + 0.5) * Math.log(n) - n + LOG_SQRT_2PI);
+  const n2 = n * n;
+  return (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * n2)) / n2) / n2) / n;
+}
+
+/** x log(x / m) + m − x, without cancellation when x ≈ m. */
+function devianceTerm(x: number, m: number): number {
+  if (Math.abs(x - m) < 0.1 * (x + m)) {
+    const v = (x - m) / (x + m);
+    let s = (x - m) * v, term = 2 * x * v;
+    for (let j = 1; j < 1000; j++) {
+      term *= v * v;
+      const next = s + term / (2 * j + 1);
+      if (next === s) break;
+      s = next;
+    }
+    return s;
+  }
+  return x * Math.log(x / m) + m - x;
+}
+
+/** log P(X = k), X ~ Binomial(n, p), accurate for any n (saddle-point form). */
+export function binomialLogPmf(k: number, n: number, p: number): number {
+  if (k < 0 || k > n) return -Infinity;
+  if (p === 0) return k === 0 ? 0 : -Infinity;
+  if (p === 1) return k === n ? 0 : -Infinity;
+  if (k === 0) return n * Math.log1p(-p);
+  if (k === n) return n * Math.log(p);
+  return (
+    stirlingError(n) - stirlingError(k) - stirlingError(n - k) -
+    devianceTerm(k, n * p) - devianceTerm(n - k, n * (1 - p)) +
+    0.5 * Math.log(n / (2 * Math.PI * k * (n - k)))
+  );
+}
+
+/** log P(X = k), X ~ Poisson(λ). */
+export function poissonLogPmf(k: number, lambda: number): number {
+  if (k < 0) return -Infinity;
+  if (k === 0) return -lambda;
+  return -stirlingError(k) - devianceTerm(k, lambda) - 0.5 * Math.log(2 * Math.PI * k);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/** Significance level of every goodness-of-fit test. */
+export const ALPHA = 1e-4;
+/** Moment checks allow this many standard errors (two-sided p ≈ 6e-7). */
+export const MOMENT_SE = 5;
+
+/** KS critical value for n samples at level α (Kolmogorov limit with Stephens' small-n correction). */
+export function ksCritical(n: number, alpha = ALPHA): number {
+  const c = Math.sqrt(-0.5 * Math.log(alpha / 2));
+  const sn = Math.sqrt(n);
+  return c / (sn + 0.12 + 0.11 / sn);
+}
+
+/** sup |F_n − F| for a continuous CDF F. */
+export function ksStatistic(samples: ArrayLike<number>, cdf: (x: number) => number): number {
+  const x = Float64Array.from(samples).sort();
+  const n = x.length;
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const f = cdf(x[i]);
+    d = Math.max(d, (i + 1) / n - f, f - i / n);
+  }
+  return d;
+}
+
+export function expectKs(samples: ArrayLike<number>, cdf: (x: number) => number, tolerance = 0): void {
+  const d = ksStatistic(samples, cdf);
+  const critical = ksCritical(samples.length) + tolerance;
+  expect(d, `KS statistic ${d} vs critical ${critical}`).toBeLessThan(critical);
+}
+
+/** Upper α-quantile of χ²(df): the x with Q(df/2, x/2) = α, by bisection. */
+export function chiSquareCritical(df: number, alpha = ALPHA): number {
+  let lo = 0, hi = df + 20 * Math.sqrt(2 * df) + 100;
+  for (let i = 0; i < 200; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (gammaQ(0.5 * df, 0.5 * mid) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * Pearson χ² goodness of fit of integer-valued samples to a pmf supported (up to negligible mass)
+ * on [lo, hi]: adjacent values are pooled left to right until each cell expects at least
+ * max(5, n/100) samples (at most ~100 cells: many tiny cells would dilute the power against
+ * smooth distortions), the first and last cells also take everything below lo / above hi.
+ */
+export function expectChiSquare(samples: ArrayLike<number>, logPmf: (k: number) => number, lo: number, hi: number): void {
+  const n = samples.length;
+  const counts = new Float64Array(hi - lo + 1);
+  for (let i = 0; i < n; i++) {
+    const v = samples[i];
+    if (!Number.isInteger(v)) expect.fail(`sample ${i} = ${v} is not an integer`);
+    counts[Math.min(hi, Math.max(lo, v)) - lo] += 1;
+  }
+  const minExpected = Math.max(5, n / 100);
+  const cells: Array<{ observed: number; expected: number }> = [];
+  let observed = 0, expected = 0;
+  for (let k = lo; k <= hi; k++) {
+    observed += counts[k - lo];
+    expected += n * Math.exp(logPmf(k));
+    if (expected >= minExpected) {
+      cells.push({ observed, expected });
+      observed = 0;
+      expected = 0;
+    }
+  }
+  if (cells.length === 0) throw new Error(`expectChiSquare: no cell reaches an expected count of ${minExpected}`);
+  cells[cells.length - 1].observed += observed;
+  cells[cells.length - 1].expected += expected;
+  let stat = 0;
+  for (const c of cells) stat += ((c.observed - c.expected) ** 2) / c.expected;
+  const df = Math.max(1, cells.length - 1);
+  const critical = chiSquareCritical(df);
+  expect(stat, `χ² = ${stat} with ${df} degrees of freedom vs critical ${critical}`).toBeLessThan(critical);
+}
+
+export function mean(x: ArrayLike<number>, stride = 1, offset = 0): number {
+  let s = 0, n = 0;
+  for (let i = offset; i < x.length; i += stride, n++) s += x[i];
+  return s / n;
+}
+
+export function variance(x: ArrayLike<number>, stride = 1, offset = 0): number {
+  const m = mean(x, stride, offset);
+  let s = 0, n = 0;
+  for (let i = offset; i < x.length; i += stride, n++) s += (x[i] - m) ** 2;
+  return s / (n - 1);
+}
+
+/**
+ * Sample mean and variance within MOMENT_SE standard errors of the truth. The standard errors
+ * come from the distribution: SE(mean) = σ/√n, SE(s²) = σ² √((κ − 1 + 2/(n − 1)) / n) with
+ * κ = 3 + excess kurtosis.
+ */
+export function expectMoments(
+  x: ArrayLike<number>,
+  truth: { mean: number; variance: number; excessKurtosis: number },
+  stride = 1,
+  offset = 0,
+): void {
+  const n = Math.floor((x.length - offset + stride - 1) / stride);
+  const m = mean(x, stride, offset);
+  const v = variance(x, stride, offset);
+  const seMean = Math.sqrt(truth.variance / n);
+  const kurtosis = 3 + truth.excessKurtosis;
+  const seVar = truth.variance * Math.sqrt((kurtosis - 1 + 2 / (n - 1)) / n);
+  expect(Math.abs(m - truth.mean), `mean ${m} vs ${truth.mean} (SE ${seMean})`).toBeLessThan(MOMENT_SE * seMean);
+  expect(Math.abs(v - truth.variance), `variance ${v} vs ${truth.variance} (SE ${seVar})`).toBeLessThan(MOMENT_SE * seVar);
+}
