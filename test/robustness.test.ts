@@ -55,6 +55,8 @@ function validCalls(): Record<string, unknown[]> {
     philox4x32: [new Uint32Array(4), new Uint32Array(2), new Uint32Array(4)],
     sample: ['normal', Float64Array.of(0, 1), n, 1, 0, new Float64Array(n)],
     sampleAsync: ['normal', Float64Array.of(0, 1), n, 1, 0, new Float64Array(n), 1, undefined, undefined],
+    // one box-uniform part over 2 dims: (kind 0, dim 2, params offset 0), params = low.., high..
+    samplePrior: [Int32Array.of(0, 2, 0), Float64Array.of(-1, -1, 1, 1), n, 1, 0, new Float64Array(2 * n)],
     simulators: [],
     simulate: [simOptions],
     simulateAsync: [simOptions, undefined, undefined],
