@@ -1,0 +1,31 @@
+/**
+ * sbi-engine: simulation-based inference on native kernels.
+ *
+ * θ and gold values are Float64Array, simulated x is Float32Array; matrices are row-major
+ * [n, dim]. Every random number comes from Philox4x32-10 keyed by (seed, stream, counter):
+ * row i of a batch uses stream streamOffset + i, so results never depend on threads.
+ */
+export { SbiError } from './errors.js';
+export { runtimeInfo, setThreads, setIsa } from './runtime.js';
+export type { RuntimeInfo, IsaPath } from './runtime.js';
+export { sample, sampleAsync, philox4x32, eventSize, gaussianScaleTril } from './random.js';
+export type { Distribution, SampleOptions, SampleAsyncOptions } from './random.js';
+export { createPrior } from './priors.js';
+export type { Prior, PriorSpec, PriorSampleOptions } from './priors.js';
+export { NativeSimulator } from './simulators/simulator.js';
+export type { Simulator, SimulateOptions, SimulationResult, GoldValues } from './simulators/simulator.js';
+export {
+  getTask,
+  listTasks,
+  simulateFromPrior,
+  hasReferenceData,
+  referenceObservation,
+  referenceParameters,
+  referencePosteriorSamples,
+  REFERENCE_OBSERVATIONS,
+} from './tasks/index.js';
+export type { Task, TaskDefinition, DesignVariable } from './tasks/index.js';
+export { deriveSeed, SeedPurpose } from './seeds.js';
+export { parseCsv, readCsvFile, writeCsv } from './csv.js';
+export type { Table, Columns } from './csv.js';
+export * as physics from './physics/index.js';
