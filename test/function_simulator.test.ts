@@ -198,7 +198,7 @@ describe('FunctionSimulator on worker threads', () => {
   });
 
   it('does not keep the process alive when close() is never called', () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/exit_without_close.ts'], {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/exit_without_close.ts', 'function'], {
       encoding: 'utf8',
       timeout: 20_000,
     });

@@ -250,8 +250,9 @@ export class FunctionSimulator implements Simulator {
   private async run(theta: Float64Array, args: UserRunArgs, options: SimulateOptions): Promise<SimulationResult> {
     if (this.closed) throw new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED');
     const { n } = args;
-    const lanes = Math.min(this.maxWorkers, args.threads ?? Infinity, n);
-    const chunkSize = this.chunkSize ?? defaultChunkSize(n, lanes, 4096);
+    const maxLanes = Math.min(this.maxWorkers, args.threads ?? Infinity, n);
+    const chunkSize = this.chunkSize ?? defaultChunkSize(n, maxLanes, 4096);
+    const lanes = Math.min(maxLanes, Math.ceil(n / chunkSize));
     const rows = new RowCollector(n, this.xDim);
     const executors = this.fn ? [this.inProcessExecutor(this.fn, theta, args)] : this.workerExecutors(lanes, theta, args);
     return runChunks(n, chunkSize, executors, rows, options.onProgress, options.signal);
