@@ -21,8 +21,6 @@ import {
 } from './rows.js';
 import type { SimulateOptions, SimulationResult, Simulator } from './simulator.js';
 
-export { BatchRng, type BatchSimulatorFunction, type SimulatorOutput } from './batch_rng.js';
-
 interface FunctionSimulatorCommon {
   /** Shown in errors; default: the export or function name. */
   name?: string;
