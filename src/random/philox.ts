@@ -4,8 +4,8 @@
  * TypeScript draw exactly the variates a native kernel would draw from the same (seed, stream).
  *
  * Only 32-bit integer arithmetic and doubles holding integers below 2^53 are used (no BigInt on
- * the hot path): the 32×32→64-bit product of a Philox round is assembled from 16-bit halves,
- * because `Math.imul` yields only the low 32 bits.
+ * the hot path): the high half of the 32×32→64-bit product of a Philox round is assembled from
+ * 16-bit halves, because `Math.imul` yields only the low 32 bits.
  */
 import { reproLog, reproSinCos2Pi } from './repro_math.js';
 
@@ -15,16 +15,16 @@ const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 const TWO_32 = 4294967296;
 
-/** High 32 bits of the 64-bit product of two unsigned 32-bit words. */
+/** High 32 bits of the 64-bit product of two unsigned 32-bit words, from 16-bit halves. */
 function mulhi32(a: number, b: number): number {
   const al = a & 0xffff;
   const ah = a >>> 16;
   const bl = b & 0xffff;
   const bh = b >>> 16;
-  const lh = al * bh; // each partial product < 2^32: exact in a double
+  const lh = al * bh; // each partial product < 2^32: exact, and `>>>` reads it as uint32
   const hl = ah * bl;
   const mid = ((al * bl) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  return (ah * bh + Math.floor(lh / 65536) + Math.floor(hl / 65536) + Math.floor(mid / 65536)) >>> 0;
+  return (ah * bh + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
 }
 
 /**
@@ -66,22 +66,32 @@ export function u64ToOpen01(hi: number, lo: number): number {
   return (bits + 0.5) * 1.1102230246251565e-16;
 }
 
-/** Splits a non-negative integer below 2^64 (a safe integer or a bigint) into 32-bit words. */
-export function splitU64(value: number | bigint, name: string): [lo: number, hi: number] {
+function checkU64(value: number | bigint, name: string): void {
   if (typeof value === 'bigint') {
     if (value < 0n || value >= 1n << 64n) throw new RangeError(`Expected \`${name}\` in [0, 2^64) but received ${value}`);
-    return [Number(value & 0xffffffffn), Number(value >> 32n)];
-  }
-  if (!Number.isSafeInteger(value) || value < 0) {
+  } else if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(`Expected a non-negative safe integer or a bigint for \`${name}\` but received ${value}`);
   }
-  return [value % TWO_32, Math.floor(value / TWO_32)];
 }
+
+/** Low 32 bits of a checked value below 2^64. */
+function low32(value: number | bigint): number {
+  return typeof value === 'bigint' ? Number(value & 0xffffffffn) : value >>> 0; // ToUint32 is mod 2^32
+}
+
+/** High 32 bits of a checked value below 2^64. */
+function high32(value: number | bigint): number {
+  return typeof value === 'bigint' ? Number(value >> 32n) : Math.floor(value / TWO_32);
+}
+
+// Scratch shared by all streams: every use is synchronous, and each isolate has its own.
+const scratchBlock = new Uint32Array(4);
+const scratchSinCos = new Float64Array(2);
 
 /**
  * Sequential draws inside one Philox stream, mirroring `sbi::PhiloxStream`: draw j is word j % 4
  * of block j / 4; block b is philox4x32_10(counter = (b_lo, b_hi, stream_lo, stream_hi),
- * key = (seed_lo, seed_hi)).
+ * key = (seed_lo, seed_hi)). Cheap to construct (plain fields, no typed arrays): make one per row.
  */
 export class PhiloxStream {
   private readonly k0: number;
@@ -90,27 +100,45 @@ export class PhiloxStream {
   private readonly s1: number;
   private blockLo: number;
   private blockHi: number;
-  private readonly buf = new Uint32Array(4);
+  // The current block's words and how many of them were used (4: none left).
+  private w0 = 0;
+  private w1 = 0;
+  private w2 = 0;
+  private w3 = 0;
   private used = 4;
   private hasSpareNormal = false;
   private spareNormal = 0;
-  private readonly sinCos = new Float64Array(2);
 
   constructor(seed: number | bigint, stream: number | bigint, firstBlock: number | bigint = 0) {
-    [this.k0, this.k1] = splitU64(seed, 'seed');
-    [this.s0, this.s1] = splitU64(stream, 'stream');
-    [this.blockLo, this.blockHi] = splitU64(firstBlock, 'firstBlock');
+    checkU64(seed, 'seed');
+    checkU64(stream, 'stream');
+    checkU64(firstBlock, 'firstBlock');
+    this.k0 = low32(seed);
+    this.k1 = high32(seed);
+    this.s0 = low32(stream);
+    this.s1 = high32(stream);
+    this.blockLo = low32(firstBlock);
+    this.blockHi = high32(firstBlock);
   }
 
   /** The next unsigned 32-bit word. */
   nextU32(): number {
     if (this.used === 4) {
-      philox4x32(this.blockLo, this.blockHi, this.s0, this.s1, this.k0, this.k1, this.buf);
+      philox4x32(this.blockLo, this.blockHi, this.s0, this.s1, this.k0, this.k1, scratchBlock);
+      this.w0 = scratchBlock[0];
+      this.w1 = scratchBlock[1];
+      this.w2 = scratchBlock[2];
+      this.w3 = scratchBlock[3];
       this.blockLo = (this.blockLo + 1) >>> 0;
       if (this.blockLo === 0) this.blockHi = (this.blockHi + 1) >>> 0;
       this.used = 0;
     }
-    return this.buf[this.used++];
+    switch (this.used++) {
+      case 0: return this.w0;
+      case 1: return this.w1;
+      case 2: return this.w2;
+      default: return this.w3;
+    }
   }
 
   /** Uniform on (0, 1) with 53 random bits (two words, the first one high), like `uniform()`. */
@@ -133,9 +161,9 @@ export class PhiloxStream {
     const u1 = this.uniform();
     const u2 = this.uniform();
     const rad = Math.sqrt(-2.0 * reproLog(u1));
-    reproSinCos2Pi(u2, this.sinCos);
-    this.spareNormal = rad * this.sinCos[0];
+    reproSinCos2Pi(u2, scratchSinCos);
+    this.spareNormal = rad * scratchSinCos[0];
     this.hasSpareNormal = true;
-    return rad * this.sinCos[1];
+    return rad * scratchSinCos[1];
   }
 }
