@@ -22,6 +22,7 @@ export interface ProcessSimulatorOptions {
   command: string;
   args?: string[];
   cwd?: string;
+  /** The program's whole environment, as in `child_process.spawn` (default: this process's). */
   env?: NodeJS.ProcessEnv;
   /** Must equal what the program reports in the handshake. */
   thetaDim: number;
