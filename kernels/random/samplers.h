@@ -1,6 +1,8 @@
 // Samplers on top of a PhiloxStream. Each consumes a data-dependent number of draws from
 // the stream it is given, so a sample's variates depend only on (seed, stream).
-//   normal         Box-Muller (both variates used: the second is kept as a spare)
+//   normal         Box-Muller (both variates used: the second is kept as a spare), on the
+//                  reproducible log and sin/cos of repro_math.h so that normals are the same bits
+//                  on every backend and in the TypeScript PhiloxStream
 //   gamma          Marsaglia & Tsang, ACM TOMS 26 (2000); shape < 1 by the u^(1/a) boost
 //   beta, t        from gamma variates, through their logarithms (no underflow for small shapes)
 //   binomial       inversion for n*min(p,q) < 10, else BTRS (Hormann, J. Stat. Comput.
@@ -11,6 +13,7 @@
 // 2^53 where log(k!) differences lose all digits.
 #pragma once
 #include "philox.h"
+#include "repro_math.h"
 
 namespace sbi {
 
@@ -25,11 +28,12 @@ SBI_HD double sample_std_normal(PhiloxStream& r) {
   }
   const double u1 = r.uniform();
   const double u2 = r.uniform();
-  const double rad = sqrt(-2.0 * log(u1));
-  const double ang = kTwoPi * u2;
-  r.spare_normal = rad * sin(ang);
+  const double rad = sqrt(-2.0 * repro_log(u1));
+  double s, c;
+  repro_sincos_2pi(u2, s, c);
+  r.spare_normal = rad * s;
   r.has_spare_normal = true;
-  return rad * cos(ang);
+  return rad * c;
 }
 
 SBI_HD double sample_normal(PhiloxStream& r, double mean, double sd) { return mean + sd * sample_std_normal(r); }
