@@ -12,8 +12,7 @@ export { sample, sampleAsync, philox4x32, eventSize, gaussianScaleTril } from '.
 export type { Distribution, SampleOptions, SampleAsyncOptions } from './random.js';
 export { createPrior } from './priors.js';
 export type { Prior, PriorSpec, PriorSampleOptions } from './priors.js';
-export { NativeSimulator } from './simulators/simulator.js';
-export type { Simulator, SimulateOptions, SimulationResult, GoldValues } from './simulators/simulator.js';
+export * from './simulators/index.js';
 export {
   getTask,
   listTasks,
