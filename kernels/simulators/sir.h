@@ -9,8 +9,8 @@
 // and is not observed, so only (S, I) is integrated, and only up to the last observed day 153
 // (sbibm solves to day 160). sbibm solves with Tsit5 at reltol = abstol = 1e-8; here the relative
 // tolerance is the same and the absolute one negligible (pure relative control: I spans 1e-13 to
-// 1e6 persons), see docs/ode.md for the accuracy. A failed solve (sbibm: a short solution, then a
-// NaN row) makes the kernel return false.
+// 1e6 persons), which keeps I within 1e-7 of the exact solution (docs/ode.md). A failed solve
+// (sbibm: a short solution, then a NaN row) makes the kernel return false.
 #pragma once
 #include "../random/samplers.h"
 #include "ode_simulator.h"
