@@ -106,37 +106,44 @@ SBI_HD double double_of(uint64_t u) {
 #endif
 }
 
+// Branch-free lane logic: a mask is all ones (true) or all zeros, and select works on the bits,
+// so lane loops vectorize without the compiler having to if-convert floating-point code.
+SBI_HD uint64_t mask_of(bool c) { return 0 - static_cast<uint64_t>(c); }
+SBI_HD double select(uint64_t mask, double if_set, double if_clear) {
+  return double_of(bits_of(if_clear) ^ ((bits_of(if_set) ^ bits_of(if_clear)) & mask));
+}
+
 // The controller needs err^−0.17 · err_prev^0.04, i.e. two powers per step: libm's pow would be
-// a third of the cost of a step. These two short approximations (pure arithmetic, relative error
-// below 1e-7, so the same bits on every ISA path) are accurate far beyond what a heuristic step
-// size needs. They assume a positive normal argument (callers clamp).
-// log2(x) = e + log2(m), m ∈ [√½, √2): log2(m) = (2/ln 2) atanh(s), s = (m − 1)/(m + 1), |s| < 0.172.
+// a third of the cost of a step and cannot be vectorized across lanes. These two short
+// approximations (pure arithmetic, so the same bits on every ISA path; errors below 2e-7) are
+// accurate far beyond what a heuristic step size needs. approx_log2 assumes a positive normal
+// argument (callers clamp).
+// log2(x) = e + log2(m), m ∈ [√½, √2): log2(m) = (2/ln 2) atanh(s), s = (m − 1)/(m + 1), |s| < 0.172,
+// by the series to s⁷ (absolute error < 5e-8).
 SBI_HD double approx_log2(double x) {
   const uint64_t b = bits_of(x);
   const double two52 = 4503599627370496.0;
   // Exponent field as a double, exactly: the bits of 2^52 + n are those of 2^52 plus n.
   const double biased = double_of(bits_of(two52) | (b >> 52)) - two52;
   double m = double_of((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
-  const bool high = m > 1.4142135623730951;
-  m = high ? 0.5 * m : m;
-  const double e = biased - (high ? 1022.0 : 1023.0);
+  const uint64_t high = mask_of(m > 1.4142135623730951);
+  m = select(high, 0.5 * m, m);
+  const double e = biased - select(high, 1022.0, 1023.0);
   const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-  // 2/ln 2 · (s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9)
+  // 2/ln 2 · (s + s³/3 + s⁵/5 + s⁷/7)
   const double c1 = 2.8853900817779268, c3 = 0.9617966939259756, c5 = 0.5770780163555854,
-               c7 = 0.4121985831111324, c9 = 0.3205988979753252;
-  return e + s * (c1 + s2 * (c3 + s2 * (c5 + s2 * (c7 + s2 * c9))));
+               c7 = 0.4121985831111324;
+  return e + s * (c1 + s2 * (c3 + s2 * (c5 + s2 * c7)));
 }
 
 // 2^y for y ∈ [−1000, 1000]: 2^n · 2^f with n = round(y), f ∈ [−½, ½], 2^f = exp(f ln 2) by its
-// Taylor series to degree 8 (relative error < 1e-10).
+// Taylor series to degree 6 (relative error < 2e-7).
 SBI_HD double approx_exp2(double y) {
   const double round_magic = 6755399441055744.0;  // 1.5 · 2^52: adding it rounds to an integer
   const double shifted = y + round_magic;
   const double n = shifted - round_magic;
   const double z = (y - n) * 0.6931471805599453;
-  const double p =
-      1.0 + z * (1.0 + z * (1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z * (1.0 / 720 +
-                                                                 z * (1.0 / 5040 + z * (1.0 / 40320))))))));
+  const double p = 1.0 + z * (1.0 + z * (1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z * (1.0 / 720))))));
   // bits(1.5·2^52 + n) − bits(1.5·2^52) = n (two's complement); 2^n has exponent field n + 1023.
   const uint64_t scale = (bits_of(shifted) - bits_of(round_magic) + 1023u) << 52;
   return p * double_of(scale);
@@ -153,8 +160,7 @@ struct Dopri5Lanes {
   double t[Lanes], h[Lanes], t_end[Lanes], h_max[Lanes], log2_err_prev[Lanes];
   double y[Dim][Lanes], k1[Dim][Lanes];
   bool running[Lanes];       // false: finished (see status) or parked (no problem)
-  bool after_reject[Lanes];  // the previous attempt was rejected
-  bool nonfinite_error[Lanes];
+  uint64_t after_reject[Lanes];  // mask: the previous attempt was rejected
   OdeStatus status[Lanes];
   Dopri5Stats stats[Lanes];
   const double* t_out[Lanes];
@@ -178,8 +184,7 @@ struct Dopri5Lanes {
       k1[i][l] = 0.0;
     }
     running[l] = false;
-    after_reject[l] = false;
-    nonfinite_error[l] = false;
+    after_reject[l] = 0;
     n_out[l] = 0;
     next_out[l] = 0;
   }
@@ -262,13 +267,13 @@ struct Dopri5Lanes {
     using namespace dopri5;
     const double rtol = opt.rtol, atol = opt.atol;
     double hs[Lanes], t_new[Lanes];
-    bool last[Lanes];
+    uint64_t last[Lanes];  // mask: the step ends at t_end
     double tmp[Dim][Lanes], k2[Dim][Lanes], k3[Dim][Lanes], k4[Dim][Lanes], k5[Dim][Lanes], k6[Dim][Lanes],
         k7[Dim][Lanes], y_new[Dim][Lanes];
     for (int l = 0; l < Lanes; ++l) {
-      last[l] = t[l] + 1.01 * h[l] >= t_end[l];
-      hs[l] = last[l] ? t_end[l] - t[l] : h[l];
-      t_new[l] = last[l] ? t_end[l] : t[l] + hs[l];
+      last[l] = mask_of(t[l] + 1.01 * h[l] >= t_end[l]);
+      hs[l] = select(last[l], t_end[l] - t[l], h[l]);
+      t_new[l] = select(last[l], t_end[l], t[l] + hs[l]);
     }
     // Each stage sums the older terms first, so only the newest one waits for f.
     for (int i = 0; i < Dim; ++i)
@@ -306,50 +311,59 @@ struct Dopri5Lanes {
         const double e = (hs[l] * e1) * k1[i][l] + (hs[l] * e3) * k3[i][l] + (hs[l] * e4) * k4[i][l] +
                          (hs[l] * e5) * k5[i][l] + (hs[l] * e6) * k6[i][l] + (hs[l] * e7) * k7[i][l];
         const double ay = fabs(y[i][l]), ay_new = fabs(y_new[i][l]);
-        const double q = e / (atol + rtol * (ay > ay_new ? ay : ay_new));
+        const double q = e / (atol + rtol * select(mask_of(ay > ay_new), ay, ay_new));
         err2[l] += q * q;
       }
 
+    // Accept or reject, and the next step size: lane-wise arithmetic only, so it vectorizes.
+    uint64_t accept[Lanes], finite_err[Lanes];  // masks
+    double log2_err[Lanes], h_next[Lanes];
     for (int l = 0; l < Lanes; ++l) {
-      err2[l] *= 1.0 / Dim;
-      const bool finite_err = err2[l] <= 1.7976931348623157e308;
-      const bool accept = err2[l] <= 1.0;
+      const double e2 = err2[l] * (1.0 / Dim);
+      finite_err[l] = mask_of(e2 <= 1.7976931348623157e308);
+      accept[l] = mask_of(e2 <= 1.0);
       // log2(err) from err², clamped to a positive normal range (g is clamped anyway).
-      const double e2 = err2[l] < 1e-300 ? 1e-300 : (finite_err ? err2[l] : 1.0);
-      const double log2_err = 0.5 * approx_log2(e2);
+      log2_err[l] = 0.5 * approx_log2(select(mask_of(e2 < 1e-300), 1e-300, select(finite_err[l], e2, 1.0)));
       // g = 0.9 · err^−kExpo · err_prev^β (accepted) or 0.9 · err^−kExpo (rejected).
-      double g = kSafety * approx_exp2(-kExpo * log2_err + (accept ? kBeta * log2_err_prev[l] : 0.0));
-      g = g < kGrowMin ? kGrowMin : (g > kGrowMax ? kGrowMax : g);
-      g = finite_err ? g : kGrowMin;
-      g = (after_reject[l] || !accept) && g > 1.0 ? 1.0 : g;
-      double h_next = hs[l] * g;
-      h_next = h_next < h_max[l] ? h_next : h_max[l];
-
-      if (accept && running[l] && next_out[l] < n_out[l] && t_out[l][next_out[l]] <= t_new[l])
+      double g = kSafety * approx_exp2(-kExpo * log2_err[l] + select(accept[l], kBeta * log2_err_prev[l], 0.0));
+      g = select(mask_of(g < kGrowMin), kGrowMin, g);
+      g = select(mask_of(g > kGrowMax), kGrowMax, g);
+      g = select(finite_err[l], g, kGrowMin);
+      g = select((after_reject[l] | ~accept[l]) & mask_of(g > 1.0), 1.0, g);
+      const double hn = hs[l] * g;
+      h_next[l] = select(mask_of(hn > h_max[l]), h_max[l], hn);
+    }
+    // Outputs passed by an accepted step (a few per solve), from the step's dense output.
+    for (int l = 0; l < Lanes; ++l)
+      if (accept[l] && running[l] && next_out[l] < n_out[l] && t_out[l][next_out[l]] <= t_new[l])
         emit(l, hs[l], t_new[l], k3, k4, k5, k6, k7, y_new);
-      for (int i = 0; i < Dim; ++i) {
-        y[i][l] = accept ? y_new[i][l] : y[i][l];
-        k1[i][l] = accept ? k7[i][l] : k1[i][l];
+    // Advance the accepted lanes (k7 = f(t_new, y_new) becomes k1).
+    for (int i = 0; i < Dim; ++i)
+      for (int l = 0; l < Lanes; ++l) {
+        y[i][l] = select(accept[l], y_new[i][l], y[i][l]);
+        k1[i][l] = select(accept[l], k7[i][l], k1[i][l]);
       }
-      t[l] = accept ? t_new[l] : t[l];
-      log2_err_prev[l] = accept ? (log2_err > kLog2MinErrPrev ? log2_err : kLog2MinErrPrev) : log2_err_prev[l];
-      after_reject[l] = !accept;
-      nonfinite_error[l] = !finite_err;
-      h[l] = h_next;
-
-      if (running[l]) {
-        if (accept) ++stats[l].accepted;
-        else ++stats[l].rejected;
-        stats[l].rhs_evals += 6;
-        if (accept && last[l]) {
-          running[l] = false;
-        } else if (stats[l].accepted + stats[l].rejected >= opt.max_steps) {
-          status[l] = OdeStatus::kTooManySteps;
-          running[l] = false;
-        } else if (!(0.1 * h_next > fabs(t[l]) * kEpsilon) || !(h_next > 1e-300)) {
-          status[l] = nonfinite_error[l] ? OdeStatus::kNonFinite : OdeStatus::kStepSizeUnderflow;
-          running[l] = false;
-        }
+    for (int l = 0; l < Lanes; ++l) {
+      t[l] = select(accept[l], t_new[l], t[l]);
+      const double floored = select(mask_of(log2_err[l] > kLog2MinErrPrev), log2_err[l], kLog2MinErrPrev);
+      log2_err_prev[l] = select(accept[l], floored, log2_err_prev[l]);
+      after_reject[l] = ~accept[l];
+      h[l] = h_next[l];
+    }
+    // Counts, and the end of each running solve: done, or failed.
+    for (int l = 0; l < Lanes; ++l) {
+      if (!running[l]) continue;
+      if (accept[l]) ++stats[l].accepted;
+      else ++stats[l].rejected;
+      stats[l].rhs_evals += 6;
+      if (accept[l] && last[l]) {
+        running[l] = false;
+      } else if (stats[l].accepted + stats[l].rejected >= opt.max_steps) {
+        status[l] = OdeStatus::kTooManySteps;
+        running[l] = false;
+      } else if (!(0.1 * h_next[l] > fabs(t[l]) * kEpsilon) || !(h_next[l] > 1e-300)) {
+        status[l] = finite_err[l] ? OdeStatus::kStepSizeUnderflow : OdeStatus::kNonFinite;
+        running[l] = false;
       }
     }
   }
