@@ -1,7 +1,7 @@
 // Registration of the ODE benchmark simulators of sbibm (kernels/simulators/sir.h,
 // lotka_volterra.h). Rows are solved kLanes at a time in lockstep (Dopri5Lanes): one explicit
 // Runge–Kutta solve is a chain of dependent operations that leaves the core mostly idle, and
-// independent lanes fill it (about 3× the throughput of one solve at a time, see docs/ode.md).
+// independent lanes fill it (about 6× the throughput of one solve at a time, see docs/ode.md).
 // A lane that finishes is refilled with the next row, so lanes rarely idle. Each row gets
 // exactly the result of its kernel simulate_<task> run alone (same operations per lane, same
 // Philox stream), whatever the lane, thread or ISA path.
@@ -70,7 +70,8 @@ inline void lotka_volterra_rows(const SimBatch& a, int64_t b, int64_t e) {
 }  // namespace
 }  // namespace sbi_native
 
-// cost: about 230 (sir) and 320 (lotka_volterra) Dormand–Prince steps of ~150 flops per row.
+// cost: about 230 (sir) and 370 (lotka_volterra) Dormand–Prince steps of ~100 flops per row (grains
+// of 40 and 27 rows; larger grains measured no faster).
 SBI_REGISTER_SIMULATOR_ROWS(sir, "sir", sbi::SirModel::kThetaDim, sbi::SirModel::kXDim, 0, false, 100.0,
                             ::sbi_native::sir_rows)
 SBI_REGISTER_SIMULATOR_ROWS(lotka_volterra, "lotka_volterra", sbi::LotkaVolterraModel::kThetaDim,
