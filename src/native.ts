@@ -59,6 +59,16 @@ export interface NativeAddon {
   simulateAsync(
     options: NativeSimulateOptions, onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
   ): Promise<number>;
+  /**
+   * Noise-free summaries of the ODE simulators before observation noise — 'sir': I(t_k) in
+   * persons (10 values); 'lotka_volterra': prey then predator at t_k (20 values) — for θ
+   * [n, thetaDim] into out [n, summaryDim]. rtol / atol default to the simulator's. Returns the
+   * number of failed solves; their rows are NaN.
+   */
+  odeSolution(
+    task: string, theta: Float64Array, n: number, rtol: number | undefined, atol: number | undefined,
+    out: Float64Array,
+  ): number;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

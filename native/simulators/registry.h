@@ -41,6 +41,19 @@ struct SimulatorRegistrar {
   explicit SimulatorRegistrar(const SimulatorSpec& spec) { SimulatorTable().push_back(spec); }
 };
 
+// Settles row i after its simulation: a failed kernel or a non-finite x makes the x row NaN
+// and flags it.
+inline void SettleRow(const SimBatch& a, int64_t i, bool ok) {
+  float* x = a.x + i * a.x_dim;
+  if (ok) {
+    for (int j = 0; j < a.x_dim; ++j)
+      if (!(x[j] == x[j]) || x[j] - x[j] != 0.0f) ok = false;  // NaN or inf
+  }
+  if (!ok)
+    for (int j = 0; j < a.x_dim; ++j) x[j] = __builtin_nanf("");
+  a.failed[i] = ok ? 0 : 1;
+}
+
 // Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e).
 template <bool (*KERNEL)(const sbi::SimRow&, sbi::PhiloxStream&)>
 inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
@@ -54,14 +67,7 @@ inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
     row.joint_log_likelihood = a.joint_log_likelihood ? a.joint_log_likelihood + i : nullptr;
     row.joint_score = a.joint_score ? a.joint_score + i * a.theta_dim : nullptr;
     row.joint_log_ratio = a.joint_log_ratio ? a.joint_log_ratio + i : nullptr;
-    bool ok = KERNEL(row, rng);
-    if (ok) {
-      for (int j = 0; j < a.x_dim; ++j)
-        if (!(row.x[j] == row.x[j]) || row.x[j] - row.x[j] != 0.0f) ok = false;  // NaN or inf
-    }
-    if (!ok)
-      for (int j = 0; j < a.x_dim; ++j) row.x[j] = __builtin_nanf("");
-    a.failed[i] = ok ? 0 : 1;
+    SettleRow(a, i, KERNEL(row, rng));
   }
 }
 
@@ -73,7 +79,15 @@ inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
   inline void ID##_rows(const ::sbi_native::SimBatch& a, int64_t b, int64_t e) {                         \
     ::sbi_native::RunRows<KERNEL>(a, b, e);                                                              \
   }                                                                                                      \
-  SBI_MULTIVERSION(ID##_range, ::sbi_native::SimBatch, ID##_rows)                                        \
+  }                                                                                                      \
+  SBI_REGISTER_SIMULATOR_ROWS(ID, NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, ID##_rows)
+
+// Registers a whole-range body ROWS(const SimBatch&, int64_t begin, int64_t end) under NAME, for
+// simulators that process several rows together (e.g. ODE solves in lockstep lanes). ROWS must
+// give each row the result RunRows would give it with the simulator's kernel, and SettleRow it.
+#define SBI_REGISTER_SIMULATOR_ROWS(ID, NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, ROWS)            \
+  namespace {                                                                                            \
+  SBI_MULTIVERSION(ID##_range, ::sbi_native::SimBatch, ROWS)                                             \
   ::sbi_native::SimulatorRegistrar ID##_registrar(                                                       \
       {NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, SBI_MULTIVERSION_TABLE(ID##_range)});             \
   }
