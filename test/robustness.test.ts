@@ -58,6 +58,7 @@ function validCalls(): Record<string, unknown[]> {
     // one box-uniform part over 2 dims: (kind 0, dim 2, params offset 0), params = low.., high..
     samplePrior: [Int32Array.of(0, 2, 0), Float64Array.of(-1, -1, 1, 1), n, 1, 0, new Float64Array(2 * n)],
     simulators: [],
+    odeSolution: ['sir', Float64Array.of(0.4, 0.125), 1, undefined, undefined, new Float64Array(10)],
     simulate: [simOptions],
     simulateAsync: [simOptions, undefined, undefined],
   };
