@@ -50,6 +50,9 @@ export interface NativeAddon {
   simulateAsync(
     options: NativeSimulateOptions, onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
   ): Promise<number>;
+  /** Branch-free kernels/common/vecmath.h functions on the active ISA path (for tests). */
+  vecmath(name: 'exp' | 'log', x: Float64Array, out: Float64Array): void;
+  vecmath(name: 'sincos2pi', x: Float64Array, out: Float64Array, out2: Float64Array): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }
