@@ -41,27 +41,48 @@ struct SimulatorRegistrar {
   explicit SimulatorRegistrar(const SimulatorSpec& spec) { SimulatorTable().push_back(spec); }
 };
 
-// Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e).
-template <bool (*KERNEL)(const sbi::SimRow&, sbi::PhiloxStream&)>
+// Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e), in tiles of
+// two passes: the kernel over the tile's rows, then the finiteness checks. The first loop has
+// no early exits, so a straight-line kernel (fixed number of draws, vecmath.h functions)
+// vectorises across rows; the row strides are the compile-time dimensions THETA_DIM and X_DIM
+// (equal to a.theta_dim and a.x_dim), so its loads and stores become plain shuffles.
+template <bool (*KERNEL)(const sbi::SimRow&, sbi::PhiloxStream&), int THETA_DIM, int X_DIM>
 inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
-  for (int64_t i = b; i < e; ++i) {
-    sbi::PhiloxStream rng(a.seed, a.stream_offset + static_cast<uint64_t>(i));
-    sbi::SimRow row;
-    row.theta = a.theta + i * a.theta_dim;
-    row.theta_ref = a.theta_ref ? a.theta_ref + i * a.theta_dim : nullptr;
-    row.design = a.design;
-    row.x = a.x + i * a.x_dim;
-    row.joint_log_likelihood = a.joint_log_likelihood ? a.joint_log_likelihood + i : nullptr;
-    row.joint_score = a.joint_score ? a.joint_score + i * a.theta_dim : nullptr;
-    row.joint_log_ratio = a.joint_log_ratio ? a.joint_log_ratio + i : nullptr;
-    bool ok = KERNEL(row, rng);
-    if (ok) {
-      for (int j = 0; j < a.x_dim; ++j)
-        if (!(row.x[j] == row.x[j]) || row.x[j] - row.x[j] != 0.0f) ok = false;  // NaN or inf
+  constexpr int64_t kTile = 256;
+  int32_t ok[kTile];
+  for (int64_t t0 = b; t0 < e; t0 += kTile) {
+    const int64_t t1 = e - t0 < kTile ? e : t0 + kTile;
+    for (int64_t i = t0; i < t1; ++i) {
+      sbi::PhiloxStream rng(a.seed, a.stream_offset + static_cast<uint64_t>(i));
+      sbi::SimRow row;
+      row.theta = a.theta + i * THETA_DIM;
+      row.theta_ref = a.theta_ref ? a.theta_ref + i * THETA_DIM : nullptr;
+      row.design = a.design;
+      row.x = a.x + i * X_DIM;
+      row.joint_log_likelihood = a.joint_log_likelihood ? a.joint_log_likelihood + i : nullptr;
+      row.joint_score = a.joint_score ? a.joint_score + i * THETA_DIM : nullptr;
+      row.joint_log_ratio = a.joint_log_ratio ? a.joint_log_ratio + i : nullptr;
+      ok[i - t0] = KERNEL(row, rng) ? 1 : 0;
     }
-    if (!ok)
-      for (int j = 0; j < a.x_dim; ++j) row.x[j] = __builtin_nanf("");
-    a.failed[i] = ok ? 0 : 1;
+    // Usually every row succeeded with finite values: one flat, vectorisable pass says so.
+    int all_good = 1;
+    for (int64_t i = t0; i < t1; ++i) all_good &= ok[i - t0];
+    const float* xt = a.x + t0 * X_DIM;
+    const int64_t len = (t1 - t0) * X_DIM;
+    for (int64_t k = 0; k < len; ++k) all_good &= (xt[k] - xt[k] == 0.0f) ? 1 : 0;  // NaN or inf: 0
+    if (all_good) {
+      for (int64_t i = t0; i < t1; ++i) a.failed[i] = 0;
+      continue;
+    }
+    for (int64_t i = t0; i < t1; ++i) {
+      float* x = a.x + i * X_DIM;
+      bool good = ok[i - t0] != 0;
+      for (int j = 0; j < X_DIM; ++j)
+        if (!(x[j] == x[j]) || x[j] - x[j] != 0.0f) good = false;  // NaN or inf
+      if (!good)
+        for (int j = 0; j < X_DIM; ++j) x[j] = __builtin_nanf("");
+      a.failed[i] = good ? 0 : 1;
+    }
   }
 }
 
@@ -71,7 +92,7 @@ inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
 #define SBI_REGISTER_SIMULATOR(ID, NAME, THETA_DIM, X_DIM, DESIGN_DIM, GOLD, COST, KERNEL)               \
   namespace {                                                                                            \
   inline void ID##_rows(const ::sbi_native::SimBatch& a, int64_t b, int64_t e) {                         \
-    ::sbi_native::RunRows<KERNEL>(a, b, e);                                                              \
+    ::sbi_native::RunRows<KERNEL, THETA_DIM, X_DIM>(a, b, e);                                            \
   }                                                                                                      \
   SBI_MULTIVERSION(ID##_range, ::sbi_native::SimBatch, ID##_rows)                                        \
   ::sbi_native::SimulatorRegistrar ID##_registrar(                                                       \
