@@ -52,8 +52,12 @@ namespace bernoulli_glm_data {
 constexpr int kSteps = ${T};      // time bins
 constexpr int kFeatures = ${D};   // offset + 9 stimulus lags
 
-// Design matrix X [${T}, ${D}] stored by column: kDesignT[j][t] = X[t][j]. Column 0 is ones,
-// column 1 + l the white-noise stimulus delayed by l bins (zero before the start).
+// Design matrix X [${T}, ${D}]: column 0 is ones, column 1 + l the white-noise stimulus delayed
+// by l bins (zero before the start). Held twice so that both products vectorise: by rows
+// (kDesign[t][j], for Xᵀ y) and by columns (kDesignT[j][t] = X[t][j], for X β).
+constexpr double kDesign[${T}][${D}] = {
+${rows.map((r) => `  {${r.map((v) => num(Math.fround(v))).join(', ')}},`).join('\n')}
+};
 constexpr double kDesignT[${D}][${T}] = {
 ${columns.map((c) => `  {\n${list(c, 6)}\n  },`).join('\n')}
 };
@@ -90,15 +94,22 @@ function slcpDistractors() {
   if (perm.length !== D + 8 || [...perm].sort((a, b) => a - b).some((v, i) => v !== i)) {
     throw new Error('permutation must be a permutation of 0..99');
   }
-  const packedLen = (D * (D + 1)) / 2;
+  // L by columns, each column from the start of its 8-row block down to the padded end
+  // (kPaddedDim, a multiple of 8), zeros above the diagonal and past the last row: every
+  // column update then covers whole aligned 8-row blocks of the result.
+  const B = 8;
+  const padded = Math.ceil(D / B) * B;
+  const colStart = Array.from({ length: D }, (_, j) => B * Math.floor(j / B));
+  const colOffset = colStart.map((_, j) => colStart.slice(0, j).reduce((a, c) => a + (padded - c), 0));
+  const packedLen = colStart.reduce((a, c) => a + (padded - c), 0);
   const packed = gmm.scale_tril.map((L, k) => {
     if (L.length !== D) throw new Error(`scale_tril[${k}] must be ${D} x ${D}`);
+    for (let i = 0; i < D; i++) {
+      for (let j = i + 1; j < D; j++) if (L[i][j] !== 0) throw new Error(`scale_tril[${k}] is not lower-triangular`);
+    }
     const out = [];
     for (let j = 0; j < D; j++) {
-      for (let i = 0; i < D; i++) {
-        if (i < j && L[i][j] !== 0) throw new Error(`scale_tril[${k}] is not lower-triangular`);
-        if (i >= j) out.push(num(L[i][j]));
-      }
+      for (let i = colStart[j]; i < padded; i++) out.push(num(i < D ? L[i][j] : 0));
     }
     return out;
   });
@@ -107,7 +118,15 @@ namespace slcp_distractors_data {
 
 constexpr int kComponents = ${K};
 constexpr int kNoiseDim = ${D};
-constexpr int kPackedTril = ${packedLen};  // kNoiseDim (kNoiseDim + 1) / 2
+constexpr int kPaddedDim = ${padded};
+constexpr int kPackedTril = ${packedLen};
+// Column j of L_k holds rows kColumnStart[j]..kPaddedDim-1, from kScaleTril[k][kColumnOffset[j]].
+constexpr int kColumnStart[${D}] = {
+${list(colStart.map(String), 23)}
+};
+constexpr int kColumnOffset[${D}] = {
+${list(colOffset.map(String), 16)}
+};
 
 // Mixture weights and Student-t degrees of freedom per component.
 constexpr double kProbs[${K}] = {
@@ -122,9 +141,9 @@ constexpr double kLoc[${K}][${D}] = {
 ${gmm.loc.map((l) => `  {\n${list(l.map(num), 4)}\n  },`).join('\n')}
 };
 
-// Lower-triangular scale factors, packed by column: column j holds rows j..${D - 1}, so
-// L[i][j] (i >= j) is kScaleTril[k][j * kNoiseDim - j * (j - 1) / 2 + (i - j)].
-constexpr double kScaleTril[${K}][${packedLen}] = {
+// Lower-triangular scale factors by columns: L_k[i][j] = kScaleTril[k][kColumnOffset[j] + i - kColumnStart[j]]
+// for kColumnStart[j] <= i < kPaddedDim (zero for i < j and i >= kNoiseDim).
+alignas(64) constexpr double kScaleTril[${K}][${packedLen}] = {
 ${packed.map((p) => `  {\n${list(p, 4)}\n  },`).join('\n')}
 };
 

@@ -5,8 +5,8 @@
 //   binomial       inversion for n*min(p,q) < 10, else BTRS (Hormann, J. Stat. Comput.
 //                  Simul. 46, 1993): exact for any n
 //   poisson        inversion for lambda < 10, else PTRS (Hormann, Insurance: Math. Econ. 12, 1993)
-// The branch-free samplers (std_normal_pair, bernoulli, uniform_fill) draw a fixed number of
-// words and use kernels/common/vecmath.h, so kernels built from them vectorise across rows.
+// The branch-free samplers (std_normal_pair / _fill, bernoulli, uniform_fill) draw a fixed
+// number of words and use kernels/common/vecmath.h, so kernels built from them vectorise.
 #pragma once
 #include "philox.h"
 
@@ -44,6 +44,43 @@ SBI_HD void sample_std_normal_pair(PhiloxStream& r, double* z0, double* z1) {
   vsincos_2pi(u2, &s, &c);
   *z0 = rho * c;
   *z1 = rho * s;
+}
+
+// out[0..n) (n even) = n/2 successive sample_std_normal_pair draws. From a block boundary the
+// words are generated up to 32 pairs (24 blocks) at a time by a loop over blocks and turned
+// into pairs by a second loop, both free of stream state, so they vectorise; a final partial
+// block is left in the stream's buffer exactly as sequential draws would leave it.
+SBI_HD void sample_std_normal_fill(PhiloxStream& r, double* out, int n) {
+  constexpr int kChunkPairs = 32;
+  const int pairs = n / 2;
+  int p = 0;
+  while (p < pairs && r.used == 4) {
+    const int q = pairs - p < kChunkPairs ? pairs - p : kChunkPairs;
+    const int blocks = (3 * q + 3) / 4;
+    uint32_t w[3 * kChunkPairs + 4];
+    for (int b = 0; b < blocks; ++b) {
+      const uint64_t ctr = r.block + static_cast<uint64_t>(b);
+      const U32x4 v = philox4x32_10({{static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), r.s0, r.s1}},
+                                    r.k0, r.k1);
+      for (int k = 0; k < 4; ++k) w[4 * b + k] = v.v[k];
+    }
+    r.block += static_cast<uint64_t>(blocks);
+    if ((3 * q) % 4 != 0) {  // the last block is partly used
+      for (int k = 0; k < 4; ++k) r.buf.v[k] = w[4 * (blocks - 1) + k];
+      r.used = (3 * q) % 4;
+    }
+    for (int i = 0; i < q; ++i) {
+      const double u1 = u64_to_open01(w[3 * i], w[3 * i + 1]);
+      const double u2 = u32_to_open01(w[3 * i + 2]);
+      const double rho = sqrt(-2.0 * vlog(u1));
+      double sn, cs;
+      vsincos_2pi(u2, &sn, &cs);
+      out[2 * (p + i)] = rho * cs;
+      out[2 * (p + i) + 1] = rho * sn;
+    }
+    p += q;
+  }
+  for (; p < pairs; ++p) sample_std_normal_pair(r, &out[2 * p], &out[2 * p + 1]);
 }
 
 // 1 with probability p, else 0 (one uniform; p outside [0, 1] acts as clamped).

@@ -34,11 +34,10 @@ SBI_HD bool simulate_bernoulli_glm(const SimRow& row, PhiloxStream& rng) {
   namespace d = bernoulli_glm_data;
   double y[d::kSteps];
   bernoulli_glm_spikes(row.theta, rng, y);
-  for (int j = 0; j < d::kFeatures; ++j) {
-    double acc = 0.0;
-    for (int t = 0; t < d::kSteps; ++t) acc += d::kDesignT[j][t] * y[t];
-    row.x[j] = static_cast<float>(acc);
-  }
+  double acc[d::kFeatures] = {};
+  for (int t = 0; t < d::kSteps; ++t)
+    for (int j = 0; j < d::kFeatures; ++j) acc[j] += d::kDesign[t][j] * y[t];
+  for (int j = 0; j < d::kFeatures; ++j) row.x[j] = static_cast<float>(acc[j]);
   return true;
 }
 
