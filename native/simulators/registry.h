@@ -44,23 +44,29 @@ struct SimulatorRegistrar {
 // Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e), in tiles of
 // two passes: the kernel over the tile's rows, then the finiteness checks. The first loop has
 // no early exits, so a straight-line kernel (fixed number of draws, vecmath.h functions)
-// vectorises across rows; the row strides are the compile-time dimensions THETA_DIM and X_DIM
-// (equal to a.theta_dim and a.x_dim), so its loads and stores become plain shuffles.
+// vectorises across rows. THETA_DIM and X_DIM are the registered dimensions (equal to
+// a.theta_dim and a.x_dim).
 template <bool (*KERNEL)(const sbi::SimRow&, sbi::PhiloxStream&), int THETA_DIM, int X_DIM>
 inline void RunRows(const SimBatch& a, int64_t b, int64_t e) {
   constexpr int64_t kTile = 256;
   int32_t ok[kTile];
+  // Row strides as compile-time constants when they are powers of two (GCC then vectorises
+  // the interleaved loads and stores with shuffles); otherwise read at run time, which GCC
+  // handles as element-wise strided accesses (it cannot vectorise interleaved groups of other
+  // sizes, such as slcp's 5 or gaussian_linear's 10).
+  const int64_t theta_stride = (THETA_DIM & (THETA_DIM - 1)) == 0 ? THETA_DIM : a.theta_dim;
+  const int64_t x_stride = (X_DIM & (X_DIM - 1)) == 0 ? X_DIM : a.x_dim;
   for (int64_t t0 = b; t0 < e; t0 += kTile) {
     const int64_t t1 = e - t0 < kTile ? e : t0 + kTile;
     for (int64_t i = t0; i < t1; ++i) {
       sbi::PhiloxStream rng(a.seed, a.stream_offset + static_cast<uint64_t>(i));
       sbi::SimRow row;
-      row.theta = a.theta + i * THETA_DIM;
-      row.theta_ref = a.theta_ref ? a.theta_ref + i * THETA_DIM : nullptr;
+      row.theta = a.theta + i * theta_stride;
+      row.theta_ref = a.theta_ref ? a.theta_ref + i * theta_stride : nullptr;
       row.design = a.design;
-      row.x = a.x + i * X_DIM;
+      row.x = a.x + i * x_stride;
       row.joint_log_likelihood = a.joint_log_likelihood ? a.joint_log_likelihood + i : nullptr;
-      row.joint_score = a.joint_score ? a.joint_score + i * THETA_DIM : nullptr;
+      row.joint_score = a.joint_score ? a.joint_score + i * theta_stride : nullptr;
       row.joint_log_ratio = a.joint_log_ratio ? a.joint_log_ratio + i : nullptr;
       ok[i - t0] = KERNEL(row, rng) ? 1 : 0;
     }
