@@ -2,6 +2,7 @@
 // means and covariances), exact likelihoods (normalisation, agreement with simulations and
 // closed forms), determinism across threads and ISA paths, dimensions, and sbibm's stored
 // observation 1 under the simulator at its true parameters.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -424,6 +425,12 @@ describe('slcp_distractors', () => {
     for (let j = 0; j < 8; j++) {
       expect(ksStatistic(column(a, 100, PERMUTATION.indexOf(j)), column(b, 8, j))).toBeLessThan(crit);
     }
+  });
+});
+
+describe('embedded task data', () => {
+  it('is what scripts/gen-task-data.mjs generates from data/sbibm (headers up to date)', () => {
+    expect(() => execFileSync(process.execPath, [path.join(here, '../scripts/gen-task-data.mjs'), '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 });
 
