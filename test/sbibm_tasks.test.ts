@@ -456,6 +456,17 @@ describe('failed rows', () => {
   });
 });
 
+describe('bernoulli_glm failed rows', () => {
+  it('flags rows whose logits are undefined (X β overflowing with both signs)', () => {
+    for (const name of ['bernoulli_glm', 'bernoulli_glm_raw']) {
+      const theta = new Float64Array(3 * 10);
+      theta.set([0, 1e308, 1e308, -1e308, 1e308, -1e308, 1e308, -1e308, 1e308, -1e308], 10);
+      const r = new NativeSimulator(name).simulateSync(theta, { seed: 1 });
+      expect(Array.from(r.failed), name).toEqual([0, 1, 0]);
+    }
+  });
+});
+
 describe('normal quantiles used above', () => {
   it('are consistent with the normal CDF', () => {
     const z = twoSidedZ(1e-4);

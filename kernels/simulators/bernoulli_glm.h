@@ -16,7 +16,8 @@
 namespace sbi {
 
 // Spike train y[0..100) ∈ {0.0, 1.0} for filter beta[0..10). One uniform per bin, in order.
-SBI_HD void bernoulli_glm_spikes(const double* beta, PhiloxStream& rng, double* y) {
+// Returns false when a logit is NaN (β so large that X β overflows with both signs).
+SBI_HD bool bernoulli_glm_spikes(const double* beta, PhiloxStream& rng, double* y) {
   namespace d = bernoulli_glm_data;
   double psi[d::kSteps];
   for (int t = 0; t < d::kSteps; ++t) psi[t] = 0.0;
@@ -28,12 +29,15 @@ SBI_HD void bernoulli_glm_spikes(const double* beta, PhiloxStream& rng, double* 
     const double p = 1.0 / (1.0 + vexp(-psi[t]));
     y[t] = bit_select(u[t] < p, 1.0, 0.0);
   }
+  int nan_logits = 0;
+  for (int t = 0; t < d::kSteps; ++t) nan_logits += psi[t] != psi[t] ? 1 : 0;
+  return nan_logits == 0;
 }
 
 SBI_HD bool simulate_bernoulli_glm(const SimRow& row, PhiloxStream& rng) {
   namespace d = bernoulli_glm_data;
   double y[d::kSteps];
-  bernoulli_glm_spikes(row.theta, rng, y);
+  if (!bernoulli_glm_spikes(row.theta, rng, y)) return false;
   double acc[d::kFeatures] = {};
   for (int t = 0; t < d::kSteps; ++t)
     for (int j = 0; j < d::kFeatures; ++j) acc[j] += d::kDesign[t][j] * y[t];
@@ -44,7 +48,7 @@ SBI_HD bool simulate_bernoulli_glm(const SimRow& row, PhiloxStream& rng) {
 SBI_HD bool simulate_bernoulli_glm_raw(const SimRow& row, PhiloxStream& rng) {
   namespace d = bernoulli_glm_data;
   double y[d::kSteps];
-  bernoulli_glm_spikes(row.theta, rng, y);
+  if (!bernoulli_glm_spikes(row.theta, rng, y)) return false;
   for (int t = 0; t < d::kSteps; ++t) row.x[t] = static_cast<float>(y[t]);
   return true;
 }
