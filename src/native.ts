@@ -69,6 +69,14 @@ export interface NativeAddon {
     task: string, theta: Float64Array, n: number, rtol: number | undefined, atol: number | undefined,
     out: Float64Array,
   ): number;
+  /** Branch-free kernels/common/vecmath.h functions on the active ISA path (for tests). */
+  vecmath(name: 'exp' | 'log', x: Float64Array, out: Float64Array): void;
+  vecmath(name: 'sincos2pi', x: Float64Array, out: Float64Array, out2: Float64Array): void;
+  /** Bulk samplers vs. the sequential draws they must equal (for tests); out holds n + 3 values. */
+  samplerFill(
+    kind: 'normal' | 'uniform', seed: number | bigint, stream: number | bigint, leadWords: number, n: number,
+    out: Float64Array, sequential: boolean,
+  ): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

@@ -5,7 +5,7 @@
 //   counter = (draw index, stream)            -> ctr[0..1] = draw index, ctr[2..3] = stream
 // Stream = sample index, so a batch's output does not depend on threads, chunking or backend.
 #pragma once
-#include "../common/portable.h"
+#include "../common/vecmath.h"
 
 namespace sbi {
 
@@ -34,13 +34,21 @@ SBI_HD U32x4 philox4x32_10(U32x4 ctr, uint32_t k0, uint32_t k1) {
   return ctr;
 }
 
-// (0, 1) open interval from 32 bits: never 0 or 1, so log() and 1/x are safe.
-SBI_HD double u32_to_open01(uint32_t x) { return (static_cast<double>(x) + 0.5) * 2.3283064365386963e-10; }
+// Exact double value of a 32-bit word, read off the bit pattern of 2^52 + x: no integer
+// conversion instruction (AVX2 has none for unsigned or 64-bit integers), so loops over
+// samples vectorise on every instruction-set path.
+SBI_HD double u32_to_double(uint32_t x) {
+  return bits_double(0x4330000000000000ull | x) - 4503599627370496.0;
+}
 
-// (0, 1) open interval with 53 random bits.
+// (0, 1) open interval from 32 bits: never 0 or 1, so log() and 1/x are safe.
+SBI_HD double u32_to_open01(uint32_t x) { return (u32_to_double(x) + 0.5) * 2.3283064365386963e-10; }
+
+// (0, 1) open interval with 53 random bits: (v + 0.5) · 2^-53 with v = (hi·2^32 + lo) >> 11,
+// formed exactly as hi·2^21 + (lo >> 11).
 SBI_HD double u64_to_open01(uint32_t hi, uint32_t lo) {
-  const uint64_t bits = ((static_cast<uint64_t>(hi) << 32) | lo) >> 11;
-  return (static_cast<double>(bits) + 0.5) * 1.1102230246251565e-16;
+  const double v = u32_to_double(hi) * 2097152.0 + u32_to_double(lo >> 11);
+  return (v + 0.5) * 1.1102230246251565e-16;
 }
 
 // Sequential draws inside one stream. Draw j of a stream is word (j % 4) of block (j / 4);

@@ -1,0 +1,178 @@
+// Branch-free elementary functions for kernels whose row loop should vectorise.
+//
+// libm calls stop the compiler from vectorising a loop (and glibc picks its own code path per
+// CPU), so kernels on the hot path use these instead. They are written with IEEE +, -, *, /,
+// integer bit operations and bit_select only, so every instruction-set path (and nvcc)
+// computes bit-identical results under -ffp-contract=off. Accuracy is about 1 ulp over the
+// whole double range (test/vecmath.test.ts checks it against Math.* and a double-double
+// reference).
+//
+// Why bit_select and not `c ? a : b`: under the default -ftrapping-math GCC may not execute a
+// floating-point operation that the source only reaches conditionally, and it turns ternaries
+// into branches (jump threading even propagates clamped constants into separate paths). Without
+// AVX-512 masking it then cannot if-convert the loop and leaves it scalar; a select done on the
+// bit patterns is plain integer work on every path.
+//
+// Techniques (standard, see J.-M. Muller, "Elementary Functions", 3rd ed., 2016). The
+// polynomial coefficients are minimax fits (Remez exchange) made by
+// scripts/fit-vecmath-polys.py, which prints each fit's error:
+//   exp:   n = round(x / ln 2) by adding 1.5·2^52; r = x − n·ln2_hi − n·ln2_lo (Cody & Waite),
+//          e^r = 1 + r + r² P(r), deg P = 10 on |r| ≤ 0.3466; times 2^n built from exponent
+//          bits in two halves so that subnormal results round once.
+//   log:   x = 2^k·m with m ∈ [√½, √2) (integer offset of the bit pattern); f = m − 1,
+//          s = f / (2 + f), log m = 2 atanh s = f − (f²/2 − s (f²/2 + s² P(s²))), deg P = 6;
+//          k·ln 2 in two parts.
+//   sincos_2pi: exact reduction u = j + q/4 + t (j, q integers, |t| ≤ 1/8, each step exact),
+//          sin 2πt = 2πt + t³ P(t²) (deg 5, the leading product kept exact by Dekker's
+//          two-product), cos 2πt = 1 + t² Q(t²) (deg 6), then rotation by the quadrant q.
+#pragma once
+#include "portable.h"
+
+namespace sbi {
+
+SBI_HD uint64_t double_bits(double x) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint64_t>(__double_as_longlong(x));
+#else
+  uint64_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return b;
+#endif
+}
+
+SBI_HD double bits_double(uint64_t b) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(b));
+#else
+  double x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+#endif
+}
+
+// c ? a : b on the bit patterns (no branch, no floating-point operation).
+SBI_HD double bit_select(bool c, double a, double b) {
+  const uint64_t mask = uint64_t{0} - static_cast<uint64_t>(c);
+  return bits_double((double_bits(a) & mask) | (double_bits(b) & ~mask));
+}
+
+namespace vecmath_detail {
+// Adding 1.5·2^52 to |v| < 2^51 rounds v to the nearest integer (ties to even) and leaves that
+// integer, in two's complement, in the low bits of the sum's bit pattern.
+constexpr double kRoundShift = 6755399441055744.0;       // 1.5·2^52
+constexpr uint64_t kRoundShiftBits = 0x4338000000000000ull;
+constexpr double kLn2Hi = 6.93147180369123816490e-01;    // 0x3FE62E42FEE00000: k·kLn2Hi exact for |k| < 2^11
+constexpr double kLn2Lo = 1.90821492927058770002e-10;    // ln 2 − kLn2Hi
+constexpr double kLog2e = 1.44269504088896338700e+00;
+constexpr double kTwoPiHi = 6.283185307179586;             // 2π rounded
+constexpr double kTwoPiLo = 2.4492935982947064e-16;        // 2π − kTwoPiHi
+constexpr double kTwoPiHiHi = 6.283185362815857;           // kTwoPiHi split in 26-bit halves
+constexpr double kTwoPiHiLo = kTwoPiHi - kTwoPiHiHi;       // exact
+
+// 2^k for integer-valued k in [-1022, 1023].
+SBI_HD double pow2_int(double k) {
+  return bits_double(double_bits(k + (1023.0 + kRoundShift)) << 52);
+}
+}  // namespace vecmath_detail
+
+// e^x for every double x (NaN in, NaN out; overflow to +inf; underflow through subnormals to 0).
+SBI_HD double vexp(double x) {
+  using namespace vecmath_detail;
+  x = bit_select(x < -746.0, -746.0, x);  // e^-746 < 2^-1075 rounds to 0; NaN passes both
+  x = bit_select(x > 710.0, 710.0, x);    // e^710 > DBL_MAX
+  const double n = (x * kLog2e + kRoundShift) - kRoundShift;  // |n| ≤ 1077
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;            // first product and difference exact
+  // e^r − 1 − r = r² P(r)
+  double p = 2.0921587713801616e-09;
+  p = p * r + 2.510521508227948e-08;
+  p = p * r + 2.755725291730977e-07;
+  p = p * r + 2.755725540463896e-06;
+  p = p * r + 2.4801587347334528e-05;
+  p = p * r + 0.00019841269874817322;
+  p = p * r + 0.00138888888888744;
+  p = p * r + 0.008333333333326136;
+  p = p * r + 0.041666666666666685;
+  p = p * r + 0.1666666666666667;
+  p = p * r + 0.5;
+  const double er = 1.0 + (r + (r * r) * p);
+  // 2^n = 2^h · 2^(n−h), both factors normal: the product rounds once, also into subnormals.
+  const double h = (n * 0.5 + kRoundShift) - kRoundShift;
+  return (er * pow2_int(h)) * pow2_int(n - h);
+}
+
+// Natural logarithm for every double x: −inf at ±0, NaN below 0 or at NaN, +inf at +inf.
+SBI_HD double vlog(double x) {
+  using namespace vecmath_detail;
+  const bool subnormal = x < 2.2250738585072014e-308;
+  const double xs = x * bit_select(subnormal, 18014398509481984.0, 1.0);  // subnormals · 2^54
+  // Offset the bits so that the mantissa field of [√½, 1) lands in the next binade's [1, √2)...
+  constexpr uint64_t kSqrtHalfBits = 0x3FE6A09E667F3BCDull;  // √½ rounded
+  const uint64_t shifted = double_bits(xs) + (0x3FF0000000000000ull - kSqrtHalfBits);
+  // ... then the exponent field is k + 1023 and the mantissa rebuilds m ∈ [√½, √2).
+  const double k = (bits_double(kRoundShiftBits | (shifted >> 52)) - kRoundShift) -
+                   bit_select(subnormal, 1023.0 + 54.0, 1023.0);
+  const double m = bits_double((shifted & 0x000FFFFFFFFFFFFFull) + kSqrtHalfBits);
+  const double f = m - 1.0;  // exact (Sterbenz)
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  // R = 2 atanh(s)/s − 2 = z P(z)  (≈ Σ_j 2 z^j / (2j + 1))
+  double q = 0.1461773676993849;
+  q = q * z + 0.15331607967937536;
+  q = q * z + 0.18182892887123378;
+  q = q * z + 0.22222211077399734;
+  q = q * z + 0.28571428626371254;
+  q = q * z + 0.39999999999898506;
+  q = q * z + 0.666666666666667;
+  const double R = z * q;
+  const double hfsq = 0.5 * f * f;
+  const double y = k * kLn2Hi - ((hfsq - (s * (hfsq + R) + k * kLn2Lo)) - f);
+  const double special = bit_select(x == 0.0, -INFINITY, bit_select(x == INFINITY, INFINITY, NAN));
+  return bit_select((x > 0.0) & (x < INFINITY), y, special);  // & not &&: no branch
+}
+
+// sin(2πu) and cos(2πu) for every finite u (NaN for NaN and ±inf).
+SBI_HD void vsincos_2pi(double u, double* sin_out, double* cos_out) {
+  using namespace vecmath_detail;
+  // u0 = u − nearest integer, exact: adding ±2^52 rounds |u| < 2^52 to an integer; larger
+  // doubles are integers already (0·u also turns ±inf into NaN).
+  const double shift = bit_select(u < 0.0, -4503599627370496.0, 4503599627370496.0);
+  const double u0 = bit_select(fabs(u) < 4503599627370496.0, u - ((u + shift) - shift), 0.0 * u);
+  // u0 = q/4 + t with q ∈ {-2, ..., 2}, |t| ≤ 1/8; both steps exact.
+  const double qs = 4.0 * u0 + kRoundShift;
+  const uint64_t quadrant = double_bits(qs) & 3u;  // q mod 4
+  const double t = u0 - (qs - kRoundShift) * 0.25;
+  const double z = t * t;
+  // sin 2πt = 2πt + t z P(z), cos 2πt = 1 + z Q(z)
+  double sp = 3.7864365072411132;
+  sp = sp * z - 15.0940543054321;
+  sp = sp * z + 42.05868918257167;
+  sp = sp * z - 76.70585973563036;
+  sp = sp * z + 81.60524927605172;
+  sp = sp * z - 41.341702240399755;
+  // Leading term t·2π exactly as p + e (Dekker's product with Veltkamp splitting; 2π =
+  // kTwoPiHi + kTwoPiLo, kTwoPiHi = kTwoPiHiHi + kTwoPiHiLo in 26-bit halves), so the only
+  // rounding of size ulp/2 left is the final sum.
+  const double tc = 134217729.0 * t;  // 2^27 + 1
+  const double t_hi = tc - (tc - t);
+  const double t_lo = t - t_hi;
+  const double p = t * kTwoPiHi;
+  const double e = ((t_hi * kTwoPiHiHi - p) + t_hi * kTwoPiHiLo + t_lo * kTwoPiHiHi) + t_lo * kTwoPiHiLo;
+  const double sin_t = p + (e + (t * kTwoPiLo + (t * z) * sp));
+  double cp = -1.6990354964312944;
+  cp = cp * z + 7.9032069632446325;
+  cp = cp * z - 26.426253276763106;
+  cp = cp * z + 60.244641352709365;
+  cp = cp * z - 85.45681720664383;
+  cp = cp * z + 64.93939402266824;
+  cp = cp * z - 19.739208802178716;
+  const double cos_t = 1.0 + z * cp;
+  // 2πu = qπ/2 + 2πt: rotate by the quadrant.
+  const bool swap = (quadrant & 1u) != 0;
+  const double s = bit_select(swap, cos_t, sin_t);
+  const double c = bit_select(swap, sin_t, cos_t);
+  // Negation flips the sign bit (no floating-point operation).
+  *sin_out = bits_double(double_bits(s) ^ ((quadrant & 2u) << 62));
+  *cos_out = bits_double(double_bits(c) ^ (((quadrant + 1u) & 2u) << 62));
+}
+
+}  // namespace sbi

@@ -1,0 +1,62 @@
+// vecmath(name, x, out, out2?): the branch-free elementary functions of kernels/common/vecmath.h
+// over an array, on the active instruction-set path (tests compare them with Math.* and
+// across paths). name: "exp" | "log" (out = f(x)) or "sincos2pi" (out = sin 2πx, out2 = cos 2πx).
+#include <string>
+
+#include "../kernels/common/vecmath.h"
+#include "napi_util.h"
+#include "runtime.h"
+
+namespace sbi_native {
+namespace {
+
+enum class VecFn { Exp, Log, SinCos2Pi };
+
+struct VecArgs {
+  VecFn fn;
+  const double* x;
+  double* out;
+  double* out2;
+};
+
+inline void VecRange(const VecArgs& a, int64_t b, int64_t e) {
+  switch (a.fn) {
+    case VecFn::Exp:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vexp(a.x[i]);
+      break;
+    case VecFn::Log:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vlog(a.x[i]);
+      break;
+    case VecFn::SinCos2Pi:
+      for (int64_t i = b; i < e; ++i) sbi::vsincos_2pi(a.x[i], &a.out[i], &a.out2[i]);
+      break;
+  }
+}
+SBI_MULTIVERSION(VecMathRange, VecArgs, VecRange)
+
+Napi::Value VecMath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = GetString(info[0], "name");
+  VecArgs a;
+  if (name == "exp") a.fn = VecFn::Exp;
+  else if (name == "log") a.fn = VecFn::Log;
+  else if (name == "sincos2pi") a.fn = VecFn::SinCos2Pi;
+  else ThrowRangeError(env, "Expected one of \"exp\", \"log\", \"sincos2pi\" for `name` but received " + Describe(info[0]));
+  auto x = GetFloat64Array(info[1], "x");
+  const int64_t n = static_cast<int64_t>(x.length);
+  a.x = x.data;
+  a.out = GetFloat64Array(info[2], "out", n).data;
+  a.out2 = a.fn == VecFn::SinCos2Pi ? GetFloat64Array(info[3], "out2", n).data : nullptr;
+  using RangeFn = void (*)(const VecArgs&, int64_t, int64_t);
+  static const RangeFn kTable[3] = SBI_MULTIVERSION_TABLE(VecMathRange);
+  kTable[static_cast<int>(ActiveIsa())](a, 0, n);
+  return env.Undefined();
+}
+
+void InitVecMath(Napi::Env env, Napi::Object exports) {
+  exports.Set("vecmath", Napi::Function::New(env, VecMath, "vecmath"));
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(InitVecMath);
+}  // namespace sbi_native
