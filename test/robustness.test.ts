@@ -58,6 +58,8 @@ function validCalls(): Record<string, unknown[]> {
     // one box-uniform part over 2 dims: (kind 0, dim 2, params offset 0), params = low.., high..
     samplePrior: [Int32Array.of(0, 2, 0), Float64Array.of(-1, -1, 1, 1), n, 1, 0, new Float64Array(2 * n)],
     simulators: [],
+    vecmath: ['exp', Float64Array.of(0.5, 1), new Float64Array(2)],
+    samplerFill: ['normal', 1, 2, 0, n, new Float64Array(n + 3), false],
     odeSolution: ['sir', Float64Array.of(0.4, 0.125), 1, undefined, undefined, new Float64Array(10)],
     simulate: [simOptions],
     simulateAsync: [simOptions, undefined, undefined],
