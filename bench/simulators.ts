@@ -28,12 +28,20 @@ const TARGETS: Record<string, number> = {
 // ODE tasks and the 100-dim tasks are expensive per row: smaller batches.
 const BATCH: Record<string, number> = { sir: 1e5, lotka_volterra: 1e5, slcp_distractors: 1e5, bernoulli_glm: 1e5, bernoulli_glm_raw: 1e5 };
 
+// Best wall time of `repeats` runs, and the process CPU time of that run (on a shared machine
+// CPU time per row is the steadier figure for single-thread runs).
 function timeBest(fn: () => void, repeats: number): number {
-  let best = Infinity;
+  return timeBestWithCpu(fn, repeats).wall;
+}
+function timeBestWithCpu(fn: () => void, repeats: number): { wall: number; cpu: number } {
+  let best = { wall: Infinity, cpu: Infinity };
   for (let r = 0; r < repeats; r++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const c = process.cpuUsage(c0);
+    if (wall < best.wall) best = { wall, cpu: (c.user + c.system) / 1e6 };
   }
   return best;
 }
@@ -42,7 +50,10 @@ interface Row {
   task: string;
   batch: number;
   native1: number;
+  cpuMicrosPerRow: number;
   native2: number;
+  /** 2 threads with gold (joint log-likelihood, score, log-ratio), for simulators that have it */
+  nativeGold2?: number;
   oracleBatch: number;
   oracle: number;
   speedup: number;
@@ -59,8 +70,13 @@ for (const def of listTasks()) {
   const opts = { seed: 2, ...(design ? { design } : {}) };
   const repeats = quick ? 1 : 3;
   task.simulator.simulateSync(theta.subarray(0, Math.min(batch, 1000) * def.thetaDim), opts); // warm-up
-  const t1 = timeBest(() => task.simulator.simulateSync(theta, { ...opts, threads: 1 }), repeats);
+  const one = timeBestWithCpu(() => task.simulator.simulateSync(theta, { ...opts, threads: 1 }), repeats);
+  const t1 = one.wall;
   const t2 = timeBest(() => task.simulator.simulateSync(theta, { ...opts, threads: 2 }), repeats);
+  const thetaRef = theta.subarray(0, def.thetaDim);
+  const tGold = def.gold
+    ? timeBest(() => task.simulator.simulateSync(theta, { ...opts, threads: 2, gold: true, thetaRef }), repeats)
+    : NaN;
   const oracle = ORACLES[def.name];
   let oracleRate = NaN;
   let oracleBatch = 0;
@@ -75,7 +91,9 @@ for (const def of listTasks()) {
     task: def.name,
     batch,
     native1: batch / t1,
+    cpuMicrosPerRow: (one.cpu / batch) * 1e6,
     native2: batch / t2,
+    ...(def.gold ? { nativeGold2: batch / tGold } : {}),
     oracleBatch,
     oracle: oracleRate,
     speedup: batch / t2 / oracleRate,
@@ -88,11 +106,11 @@ for (const def of listTasks()) {
 const fmt = (v: number) =>
   !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(1)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0);
 const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${runtimeInfo().activeIsa} path, Node ${process.version}`;
-const header = '| task | batch | native 1 thread | native 2 threads | TypeScript (1 thread) | native 2T / TS | target (2T) | met |';
-const sep = '|---|---:|---:|---:|---:|---:|---:|:---:|';
+const header = '| task | batch | native 1 thread | CPU µs/row (1T) | native 2 threads | 2T with gold | TypeScript (1 thread) | native 2T / TS | target (2T) | met |';
+const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|';
 const lines = rows.map(
   (r) =>
-    `| ${r.task} | ${r.batch.toExponential(0)} | ${fmt(r.native1)}/s | ${fmt(r.native2)}/s | ${fmt(r.oracle)}/s | ${r.speedup.toFixed(1)}× | ${r.target ? fmt(r.target) + '/s' : '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
+    `| ${r.task} | ${r.batch.toExponential(0)} | ${fmt(r.native1)}/s | ${r.cpuMicrosPerRow.toPrecision(3)} | ${fmt(r.native2)}/s | ${r.nativeGold2 ? fmt(r.nativeGold2) + '/s' : '—'} | ${fmt(r.oracle)}/s | ${r.speedup.toFixed(1)}× | ${r.target ? fmt(r.target) + '/s' : '—'} | ${r.met === undefined ? '—' : r.met ? 'yes' : 'no'} |`,
 );
 const table = [header, sep, ...lines].join('\n');
 console.log(`Machine: ${machine}\n\n${table}`);
