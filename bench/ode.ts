@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { native } from '../src/native.js';
 import { NativeSimulator } from '../src/simulators/simulator.js';
-import { Sfc32 } from '../test/oracles/sfc32.js';
+import { Rng } from '../test/oracles/rng.js';
 import { simulateSir } from '../test/oracles/sir.js';
 import { simulateLotkaVolterra } from '../test/oracles/lotka_volterra.js';
 
@@ -25,7 +25,7 @@ const TASKS = [
 ];
 
 function priorDraws(loc: number[], scale: number[], n: number): Float64Array {
-  const rng = new Sfc32(1);
+  const rng = new Rng(1);
   return Float64Array.from({ length: n * loc.length }, (_, i) => Math.exp(loc[i % loc.length]! + scale[i % loc.length]! * rng.normal()));
 }
 

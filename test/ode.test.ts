@@ -10,7 +10,7 @@ import { SbiError } from '../src/errors.js';
 import { NativeSimulator } from '../src/simulators/simulator.js';
 import { TASKS } from '../src/tasks/registry.js';
 import type { ReferenceSolution } from './oracles/ode.js';
-import { Sfc32 } from './oracles/sfc32.js';
+import { Rng } from './oracles/rng.js';
 import { simulateSir, sirLogLikelihood, sirReference } from './oracles/sir.js';
 import {
   lotkaVolterraLogLikelihood, lotkaVolterraReference, simulateLotkaVolterra,
@@ -60,7 +60,7 @@ function sbibmRow(task: string, k: number, file: string): Float64Array {
 }
 
 function priorDraws(c: OdeCase, n: number, seed: number): Float64Array {
-  const rng = new Sfc32(seed);
+  const rng = new Rng(seed);
   const theta = new Float64Array(n * c.thetaDim);
   for (let i = 0; i < theta.length; i++) {
     const j = i % c.thetaDim;
