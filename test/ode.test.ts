@@ -10,11 +10,12 @@ import { SbiError } from '../src/errors.js';
 import { NativeSimulator } from '../src/simulators/simulator.js';
 import { TASKS } from '../src/tasks/registry.js';
 import type { ReferenceSolution } from './oracles/ode.js';
-import { Sfc32 } from './oracles/sfc32.js';
+import { Rng } from './oracles/rng.js';
 import { simulateSir, sirLogLikelihood, sirReference } from './oracles/sir.js';
 import {
   lotkaVolterraLogLikelihood, lotkaVolterraReference, simulateLotkaVolterra,
 } from './oracles/lotka_volterra.js';
+import { column, ksCritical, ksTwoSampleStatistic, mean, MOMENT_SE, variance } from './helpers/statistics.js';
 
 interface OdeCase {
   task: 'sir' | 'lotka_volterra';
@@ -59,7 +60,7 @@ function sbibmRow(task: string, k: number, file: string): Float64Array {
 }
 
 function priorDraws(c: OdeCase, n: number, seed: number): Float64Array {
-  const rng = new Sfc32(seed);
+  const rng = new Rng(seed);
   const theta = new Float64Array(n * c.thetaDim);
   for (let i = 0; i < theta.length; i++) {
     const j = i % c.thetaDim;
@@ -80,36 +81,6 @@ function odeSolution(c: OdeCase, theta: Float64Array, rtol?: number): { s: Float
   const failed = native.odeSolution(c.task, theta, n, rtol, undefined, s);
   return { s, failed };
 }
-
-/** Column j of a row-major [n, d] matrix. */
-function column(x: ArrayLike<number>, n: number, d: number, j: number): Float64Array {
-  return Float64Array.from({ length: n }, (_, i) => x[i * d + j]!);
-}
-
-function meanVar(v: Float64Array): { mean: number; variance: number } {
-  let m = 0;
-  for (const a of v) m += a;
-  m /= v.length;
-  let s = 0;
-  for (const a of v) s += (a - m) * (a - m);
-  return { mean: m, variance: s / (v.length - 1) };
-}
-
-/** Two-sample Kolmogorov–Smirnov statistic sup |F_a − F_b| (ties handled: steps at distinct values). */
-function ksStatistic(a: Float64Array, b: Float64Array): number {
-  const sa = Float64Array.from(a).sort(), sb = Float64Array.from(b).sort();
-  let i = 0, j = 0, d = 0;
-  while (i < sa.length && j < sb.length) {
-    const v = Math.min(sa[i]!, sb[j]!);
-    while (i < sa.length && sa[i] === v) i++;
-    while (j < sb.length && sb[j] === v) j++;
-    d = Math.max(d, Math.abs(i / sa.length - j / sb.length));
-  }
-  return d;
-}
-
-/** KS critical value at level α for sample sizes n, m (asymptotic). */
-const ksCritical = (alpha: number, n: number, m: number) => Math.sqrt(-Math.log(alpha / 2) / 2) * Math.sqrt((n + m) / (n * m));
 
 describe.each(CASES)('$task', (c) => {
   const sim = new NativeSimulator(c.task);
@@ -167,13 +138,12 @@ describe.each(CASES)('$task', (c) => {
       const native = sim.simulateSync(repeatRow(theta, n), { seed: 5 });
       expect(native.failedCount).toBe(0);
       const oracle = c.oracle(repeatRow(theta, m), m, 5);
-      const critical = ksCritical(1e-4, n, m);
+      const critical = ksCritical((n * m) / (n + m));
       for (let j = 0; j < d; j++) {
-        const a = column(native.x, n, d, j), b = column(oracle, m, d, j);
-        const ma = meanVar(a), mb = meanVar(b);
-        const se = Math.sqrt(ma.variance / n + mb.variance / m);
-        expect(Math.abs(ma.mean - mb.mean), `mean of x_${j + 1}`).toBeLessThanOrEqual(5 * se);
-        expect(ksStatistic(a, b), `KS of x_${j + 1}`).toBeLessThanOrEqual(critical);
+        const a = column(native.x, d, j), b = column(oracle, d, j);
+        const se = Math.sqrt(variance(a) / n + variance(b) / m);
+        expect(Math.abs(mean(a) - mean(b)), `mean of x_${j + 1}`).toBeLessThanOrEqual(MOMENT_SE * se);
+        expect(ksTwoSampleStatistic(a, b), `KS of x_${j + 1}`).toBeLessThanOrEqual(critical);
       }
     });
 
@@ -223,7 +193,7 @@ describe.each(CASES)('$task', (c) => {
       const r = sim.simulateSync(repeatRow(theta, n), { seed: 100 + k });
       // Every observed value lies within the simulated marginal ranges ...
       for (let j = 0; j < d; j++) {
-        const col = column(r.x, n, d, j);
+        const col = column(r.x, d, j);
         expect(observed[j], `x_${j + 1}`).toBeGreaterThanOrEqual(Math.min(...col));
         expect(observed[j], `x_${j + 1}`).toBeLessThanOrEqual(Math.max(...col));
       }

@@ -3,16 +3,10 @@ import { createPrior, type Prior, type PriorSpec } from '../src/priors.js';
 import { sample } from '../src/random.js';
 import { native } from '../src/native.js';
 import { runtimeInfo, setIsa, type IsaPath } from '../src/runtime.js';
-import { expectKs, expectMoments, gammaP, MOMENT_SE, normalCdf } from './stats.js';
+import { column, expectKs, expectMoments, gammaP, MOMENT_SE, normalCdf } from './helpers/statistics.js';
 
 const N = 100_000;
 const SEED = 424242;
-
-function column(x: Float64Array, dim: number, j: number): Float64Array {
-  const out = new Float64Array(x.length / dim);
-  for (let i = 0; i < out.length; i++) out[i] = x[i * dim + j];
-  return out;
-}
 
 function expectSameBits(a: Float64Array, b: Float64Array): void {
   expect(a.length).toBe(b.length);

@@ -14,7 +14,7 @@ import {
   normalCdf,
   poissonLogPmf,
   studentTCdf,
-} from './stats.js';
+} from './helpers/statistics.js';
 
 const N = 100_000;
 const SEED = 20240611;

@@ -15,19 +15,17 @@ import { bernoulliGlmPriorPrecision } from '../src/tasks/bernoulli_glm.js';
 import { ORACLES } from './oracles/index.js';
 import { Rng } from './oracles/rng.js';
 import {
-  chiSquareCdfEven,
+  ALPHA,
   column,
+  gammaP,
   ksCritical,
-  ksCriticalOneSample,
-  ksOneSample,
   ksStatistic,
+  ksTwoSampleStatistic,
   moments,
-  normalCdf,
-  twoSidedZ,
-} from './helpers/stats.js';
+  normalQuantile,
+} from './helpers/statistics.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const ALPHA = 1e-4;
 const ISA_ORDER = ['scalar', 'avx2', 'avx512'] as const;
 const availableIsas = ISA_ORDER.slice(0, ISA_ORDER.indexOf(native.runtimeInfo().detectedIsa as (typeof ISA_ORDER)[number]) + 1);
 
@@ -111,9 +109,9 @@ describe.each(TASKS.filter((t) => t.name in CASES).map((t) => [t.name, t] as con
       const a = simulateNative(t, theta, n, 1000 + k);
       const b = ORACLES[name](repeatRows(theta, n), n, 2000 + k);
       const d = t.xDim;
-      const crit = ksCritical(ALPHA / d, n, n);
+      const crit = ksCritical(n / 2, ALPHA / d);
       for (let j = 0; j < d; j++) {
-        const D = ksStatistic(column(a, d, j), column(b, d, j));
+        const D = ksTwoSampleStatistic(column(a, d, j), column(b, d, j));
         expect(D, `KS statistic of x_${j + 1}`).toBeLessThan(crit);
       }
       const cols = momentColumns(t);
@@ -121,13 +119,13 @@ describe.each(TASKS.filter((t) => t.name in CASES).map((t) => [t.name, t] as con
       const ma = moments(a, d, cols, diagonalOnly);
       const mb = moments(b, d, cols, diagonalOnly);
       const c = cols.length;
-      const zMean = twoSidedZ(ALPHA / c);
+      const zMean = normalQuantile(1 - ALPHA / c / 2);
       for (let j = 0; j < c; j++) {
         const se = Math.hypot(ma.meanSe[j], mb.meanSe[j]);
         expect(Math.abs(ma.mean[j] - mb.mean[j]), `mean of x_${cols[j] + 1}`).toBeLessThanOrEqual(zMean * se + 1e-12);
       }
       const entries = diagonalOnly ? c : (c * (c + 1)) / 2;
-      const zCov = twoSidedZ(ALPHA / entries);
+      const zCov = normalQuantile(1 - ALPHA / entries / 2);
       for (let p = 0; p < c; p++) {
         for (let q = diagonalOnly ? p : 0; q <= p; q++) {
           const e = p * c + q;
@@ -211,7 +209,7 @@ function integrate2d(
 /** Simulated frequencies of boxes [a0, a1] × [b0, b1] agree with the likelihood's mass (5σ). */
 function expectBoxMassesMatch(t: TaskDefinition, theta: number[], boxes: number[][], n: number): void {
   const x = simulateNative(t, theta, n, 41);
-  const z = twoSidedZ(ALPHA / boxes.length);
+  const z = normalQuantile(1 - ALPHA / boxes.length / 2);
   for (const [a0, a1, b0, b1] of boxes) {
     const mass = integrate2d(t, theta, a0, a1, b0, b1, 400);
     let count = 0;
@@ -309,7 +307,7 @@ describe('gaussian_linear likelihood', () => {
     const ll = t.logLikelihood!(repeatRows(theta, n), x);
     const llMax = t.logLikelihood!(Float64Array.from(theta), theta)[0];
     const dev = ll.map((v) => 2 * (llMax - v));
-    expect(ksOneSample(dev, (y) => chiSquareCdfEven(y, 10))).toBeLessThan(ksCriticalOneSample(ALPHA, n));
+    expect(ksStatistic(dev, (y) => gammaP(5, y / 2))).toBeLessThan(ksCritical(n));
   });
 });
 
@@ -323,7 +321,7 @@ describe('slcp likelihood', () => {
     const ll = t.logLikelihood!(repeatRows(theta, n), x);
     const llMax = t.logLikelihood!(Float64Array.from(theta), [theta[0], theta[1], theta[0], theta[1], theta[0], theta[1], theta[0], theta[1]])[0];
     const dev = ll.map((v) => 2 * (llMax - v));
-    expect(ksOneSample(dev, (y) => chiSquareCdfEven(y, 8))).toBeLessThan(ksCriticalOneSample(ALPHA, n));
+    expect(ksStatistic(dev, (y) => gammaP(4, y / 2))).toBeLessThan(ksCritical(n));
   });
 
   it('integrates over one draw to the density of the other three', () => {
@@ -376,7 +374,7 @@ describe('bernoulli_glm', () => {
     const n = 40_000;
     const y = simulateNative(task('bernoulli_glm_raw'), beta, n, 71);
     const psi = psiOf(beta);
-    const z = twoSidedZ(ALPHA / T);
+    const z = normalQuantile(1 - ALPHA / T / 2);
     for (let s = 0; s < T; s++) {
       let count = 0;
       for (let i = 0; i < n; i++) count += y[i * T + s];
@@ -422,9 +420,9 @@ describe('slcp_distractors', () => {
     const n = 10_000;
     const a = simulateNative(task('slcp_distractors'), theta, n, 81);
     const b = simulateNative(task('slcp'), theta, n, 82);
-    const crit = ksCritical(ALPHA / 8, n, n);
+    const crit = ksCritical(n / 2, ALPHA / 8);
     for (let j = 0; j < 8; j++) {
-      expect(ksStatistic(column(a, 100, PERMUTATION.indexOf(j)), column(b, 8, j))).toBeLessThan(crit);
+      expect(ksTwoSampleStatistic(column(a, 100, PERMUTATION.indexOf(j)), column(b, 8, j))).toBeLessThan(crit);
     }
   });
 });
@@ -469,9 +467,9 @@ describe('bernoulli_glm failed rows', () => {
 });
 
 describe('normal quantiles used above', () => {
-  it('are consistent with the normal CDF', () => {
-    const z = twoSidedZ(1e-4);
-    expect(2 * (1 - normalCdf(z))).toBeCloseTo(1e-4, 9);
-    expect(z).toBeCloseTo(3.8906, 3);
+  it('match tabulated values', () => {
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963984540, 10);
+    expect(normalQuantile(1 - 1e-4 / 2)).toBeCloseTo(3.890591886413, 10);
+    expect(normalQuantile(1e-4 / 2)).toBeCloseTo(-3.890591886413, 10);
   });
 });

@@ -6,7 +6,7 @@
  * (equal to (1 − s_l)/2 + s_l σ(10 θ g_n)), the board is a table of nails per row, randomness is
  * xoshiro128**, and the exact distribution is obtained by enumerating all 2^20 paths.
  */
-import { Xoshiro128 } from './xoshiro.js';
+import { Rng } from './rng.js';
 
 const ROWS = 20;
 const NAILS = 31;
@@ -74,7 +74,7 @@ export interface GaltonSample {
 
 /** n balls at θ with gold, from xoshiro128** seeded by `seed`. */
 export function galtonSimulate(theta: number, n: number, seed: number): GaltonSample {
-  const rng = new Xoshiro128(seed);
+  const rng = new Rng(seed);
   const board = nailTable(theta);
   const out: GaltonSample = {
     x: new Float64Array(n),

@@ -1,7 +1,7 @@
 /**
  * Independent TypeScript implementations of the simulators, by task name: the statistical
  * tests' oracle and the simulator benchmark's baseline. θ is [n, thetaDim] row-major; the
- * result is x [n, xDim]. Each uses its own seeded RNG (rng.ts, sfc32.ts, xoshiro.ts), not Philox.
+ * result is x [n, xDim]. Each draws from the seeded xoshiro128** of rng.ts, not Philox.
  * The physics oracles simulate every row at the first row's θ (their cost does not depend on
  * θ, and a per-θ nail table only favours the baseline).
  */

@@ -3,10 +3,10 @@
  * native simulator and its benchmark baseline), written from sbibm's task definition: prey u and
  * predator v from (30, 1), solved by RK4 (test/oracles/ode.ts), kept at t = 0, 2.1, …, 18.9
  * (every 21st save of sbibm's 0.1 grid), x = (u(t_k), v(t_k)) each times LogNormal(0, 0.1)
- * noise around clamp(·, 1e-10, 1e4), with SFC32 Box–Muller normals.
+ * noise around clamp(·, 1e-10, 1e4), with Box–Muller normals from rng.ts.
  */
 import { referenceSolution, rk4, type OdeRhs, type ReferenceSolution } from './ode.js';
-import { Sfc32 } from './sfc32.js';
+import { Rng } from './rng.js';
 
 export const LV_TIMES: readonly number[] = Array.from({ length: 10 }, (_, k) => (21 * k) / 10);
 export const LV_NOISE = 0.1;
@@ -45,7 +45,7 @@ export const lvClamp = (v: number): number => Math.min(1e4, Math.max(1e-10, v));
  * previous row reuse its solution.
  */
 export function simulateLotkaVolterra(theta: Float64Array, n: number, seed: number): Float64Array {
-  const rng = new Sfc32(seed);
+  const rng = new Rng(seed);
   const x = new Float64Array(n * 20);
   let s = new Float64Array(20);
   for (let i = 0; i < n; i++) {

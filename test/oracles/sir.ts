@@ -3,10 +3,10 @@
  * simulator and its benchmark baseline), written from sbibm's task definition: the full
  * (S, I, R) system in sbibm's form β S I / N, solved by RK4 (test/oracles/ode.ts), I kept on
  * days 0, 17, …, 153, and x_k = Binomial(1000, I/N) drawn as a sum of 1000 Bernoulli trials
- * with SFC32 uniforms.
+ * with the oracles' xoshiro128** uniforms (rng.ts).
  */
 import { referenceSolution, rk4, type OdeRhs, type ReferenceSolution } from './ode.js';
-import { Sfc32 } from './sfc32.js';
+import { Rng } from './rng.js';
 
 export const SIR_POPULATION = 1e6;
 export const SIR_TOTAL_COUNT = 1000;
@@ -34,7 +34,7 @@ export function sirReference(theta: ArrayLike<number>, tol?: number): ReferenceS
 }
 
 /** Binomial(n, p) as the number of successes in n Bernoulli(p) trials. */
-export function binomialBySum(rng: Sfc32, n: number, p: number): number {
+export function binomialBySum(rng: Rng, n: number, p: number): number {
   let k = 0;
   for (let i = 0; i < n; i++) if (rng.uniform() < p) k++;
   return k;
@@ -46,7 +46,7 @@ export function binomialBySum(rng: Sfc32, n: number, p: number): number {
  * reuse its solution.
  */
 export function simulateSir(theta: Float64Array, n: number, seed: number): Float64Array {
-  const rng = new Sfc32(seed);
+  const rng = new Rng(seed);
   const x = new Float64Array(n * 10);
   let p = new Float64Array(10);
   for (let i = 0; i < n; i++) {

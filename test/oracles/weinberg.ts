@@ -5,7 +5,7 @@
  * (A0 (1 + x²) + A1 x) / (8 A0 / 3), and sampling is by rejection from a uniform proposal under
  * the density's maximum (it is convex in x, so the maximum is at x = ±1), with xoshiro128**.
  */
-import { Xoshiro128 } from './xoshiro.js';
+import { Rng } from './rng.js';
 
 const MZ = 91.1876;
 const GZ = 2.4952;
@@ -37,7 +37,7 @@ export function weinbergDensity(x: number, sin2w: number, sqrtS: number): number
 
 /** n values of cos θ* by rejection sampling, from xoshiro128** seeded by `seed`. */
 export function weinbergSimulate(sin2w: number, sqrtS: number, n: number, seed: number): Float64Array {
-  const rng = new Xoshiro128(seed);
+  const rng = new Rng(seed);
   const { A0, A1 } = weinbergAngularCoefficients(sin2w, sqrtS);
   const bound = 2 * A0 + Math.abs(A1);  // max over [−1, 1] of A0 (1 + x²) + A1 x
   const out = new Float64Array(n);
