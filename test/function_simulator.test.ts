@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
 import { FunctionSimulator } from '../src/simulators/function.js';
 import { gaussian, sometimesNonFinite, throwsOn666 } from './fixtures/batch_functions.js';
-import { closingAfter, rejection } from './helpers/simulators.js';
+import { closingAfter, expectExitWithoutClose, rejection } from './helpers/simulators.js';
 
 const fixtures = new URL('./fixtures/batch_functions.ts', import.meta.url);
 const D = 3;
@@ -186,13 +185,6 @@ describe('FunctionSimulator on worker threads', () => {
   });
 
   it('does not keep the process alive when close() is never called', () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/exit_without_close.ts', 'function'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(child.error).toBeUndefined();
-    expect(child.stderr).toBe('');
-    expect(child.stdout.trim()).toBe('simulated 20 rows');
-    expect(child.status).toBe(0);
+    expectExitWithoutClose('function');
   });
 });

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { ProcessSimulator, type ProcessSimulatorOptions } from '../src/simulators/process.js';
 import { formatNumber, parseNumber, parseReplyLine } from '../src/simulators/protocol.js';
-import { closingAfter, rejection } from './helpers/simulators.js';
+import { closingAfter, expectExitWithoutClose, rejection } from './helpers/simulators.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -221,13 +220,6 @@ describe('ProcessSimulator', () => {
   });
 
   it('does not keep the process alive when close() is never called', () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fixture('exit_without_close.ts'), 'process'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(child.error).toBeUndefined();
-    expect(child.stderr).toBe('');
-    expect(child.stdout.trim()).toBe('simulated 20 rows');
-    expect(child.status).toBe(0);
+    expectExitWithoutClose('process');
   });
 });
