@@ -55,10 +55,10 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  exports.Set("init", Napi::Function::New(env, Init, "init"));
-  exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  ExportFunction(env, exports, "init", Init);
+  ExportFunction(env, exports, "runtimeInfo", RuntimeInfo);
+  ExportFunction(env, exports, "setThreads", SetThreads);
+  ExportFunction(env, exports, "setIsa", SetIsa);
   for (ModuleInit init : ModuleRegistry()) init(env, exports);
   return exports;
 }

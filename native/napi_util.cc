@@ -149,4 +149,12 @@ std::string GetString(const Napi::Value& v, const char* name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+int GetThreads(const Napi::Value& v) {
+  return IsAbsent(v) ? 0 : static_cast<int>(GetInteger(v, "threads", 1, 1024));
+}
+
+void ExportFunction(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
 }  // namespace sbi_native

@@ -21,6 +21,15 @@ struct ModuleRegistrar {
 };
 #define SBI_NATIVE_MODULE(INIT) static ::sbi_native::ModuleRegistrar sbi_module_registrar_##INIT(INIT)
 
+// Sets exports[name] to a JS function named `name` that calls `fn`.
+void ExportFunction(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn);
+// A module whose only export is the function `FN`, exported as JS_NAME.
+#define SBI_NATIVE_FUNCTION(JS_NAME, FN)                                          \
+  static void sbi_export_##FN(Napi::Env env, Napi::Object exports) {             \
+    ::sbi_native::ExportFunction(env, exports, JS_NAME, FN);                     \
+  }                                                                             \
+  SBI_NATIVE_MODULE(sbi_export_##FN)
+
 // Builds an SbiError(message, code) (plain Error before init) for throwing or rejecting.
 Napi::Error MakeSbiError(Napi::Env env, const std::string& code, const std::string& message);
 [[noreturn]] void ThrowSbiError(Napi::Env env, const std::string& code, const std::string& message);
@@ -51,5 +60,7 @@ double GetNumber(const Napi::Value& v, const char* name);
 // A seed: a non-negative safe integer or a bigint below 2^64.
 uint64_t GetSeed(const Napi::Value& v, const char* name);
 std::string GetString(const Napi::Value& v, const char* name);
+// An optional thread count in [1, 1024]; 0 (the pool's default) when absent.
+int GetThreads(const Napi::Value& v);
 
 }  // namespace sbi_native

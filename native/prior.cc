@@ -77,7 +77,7 @@ Napi::Value SamplePrior(const Napi::CallbackInfo& info) {
   a.out = GetFloat64Array(info[5], "out", n * a.dim).data;
   BatchJob job;
   job.n = n;
-  job.threads = IsAbsent(info[6]) ? 0 : static_cast<int>(GetInteger(info[6], "threads", 1, 1024));
+  job.threads = GetThreads(info[6]);
   job.grain = std::max<int64_t>(64, 8192 / a.dim);
   const PriorRangeFn fn = kPriorRange[static_cast<int>(ActiveIsa())];
   job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
@@ -85,10 +85,6 @@ Napi::Value SamplePrior(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void InitPrior(Napi::Env env, Napi::Object exports) {
-  exports.Set("samplePrior", Napi::Function::New(env, SamplePrior, "samplePrior"));
-}
-
 }  // namespace
-SBI_NATIVE_MODULE(InitPrior);
+SBI_NATIVE_FUNCTION("samplePrior", SamplePrior);
 }  // namespace sbi_native

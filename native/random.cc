@@ -114,7 +114,9 @@ void CheckParams(Napi::Env env, const DistSpec& d, const double* p, int np, int*
   }
 }
 
-SampleArgs ParseSample(const Napi::CallbackInfo& info, std::vector<Napi::Value>* pinned, int64_t* n) {
+// sample(distribution, params, n, seed, streamOffset, out, threads?)
+// sampleAsync(distribution, params, n, seed, streamOffset, out, threads?, onProgress?, cancelFlag?)
+PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string name = GetString(info[0], "distribution");
   const DistSpec* spec = nullptr;
@@ -122,7 +124,7 @@ SampleArgs ParseSample(const Napi::CallbackInfo& info, std::vector<Napi::Value>*
     if (name == d.name) spec = &d;
   if (spec == nullptr) ThrowRangeError(env, "Unknown distribution " + Describe(info[0]));
   auto params = GetFloat64Array(info[1], "params", spec->n_params);
-  *n = GetInteger(info[2], "n", 0, int64_t(1) << 50);
+  const int64_t n = GetInteger(info[2], "n", 0, int64_t(1) << 50);
   SampleArgs a;
   a.dist = spec->dist;
   a.p = params.data;
@@ -130,48 +132,22 @@ SampleArgs ParseSample(const Napi::CallbackInfo& info, std::vector<Napi::Value>*
   CheckParams(env, *spec, a.p, a.np, &a.dim);
   a.seed = GetSeed(info[3], "seed");
   a.stream_offset = GetSeed(info[4], "streamOffset");
-  auto out = GetFloat64Array(info[5], "out", *n * a.dim);
-  a.out = out.data;
-  pinned->push_back(info[1]);
-  pinned->push_back(info[5]);
-  return a;
-}
-
-// sample(distribution, params, n, seed, streamOffset, out, threads?)
-Napi::Value Sample(const Napi::CallbackInfo& info) {
-  std::vector<Napi::Value> pinned;
-  int64_t n;
-  SampleArgs a = ParseSample(info, &pinned, &n);
-  BatchJob job;
-  job.n = n;
-  job.threads = IsAbsent(info[6]) ? 0 : static_cast<int>(GetInteger(info[6], "threads", 1, 1024));
-  job.grain = 4096;
+  a.out = GetFloat64Array(info[5], "out", n * a.dim).data;
+  PreparedBatch p;
+  p.job.n = n;
+  p.job.threads = GetThreads(info[6]);
+  p.job.grain = 4096;
+  // params and out are pinned, so their pointers stay valid off-thread.
   const SampleRangeFn fn = kSampleRange[static_cast<int>(ActiveIsa())];
-  job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
-  RunBatch(job, nullptr, nullptr);
-  return info.Env().Undefined();
-}
-
-// sampleAsync(distribution, params, n, seed, streamOffset, out, threads?, onProgress?, cancelFlag?)
-Napi::Value SampleAsync(const Napi::CallbackInfo& info) {
-  std::vector<Napi::Value> pinned;
-  int64_t n;
-  SampleArgs a = ParseSample(info, &pinned, &n);
-  BatchJob job;
-  job.n = n;
-  job.threads = IsAbsent(info[6]) ? 0 : static_cast<int>(GetInteger(info[6], "threads", 1, 1024));
-  job.grain = 4096;
-  // The params array is pinned, so its pointer stays valid off-thread.
-  const SampleRangeFn fn = kSampleRange[static_cast<int>(ActiveIsa())];
-  job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
-  return StartBatch(info.Env(), std::move(job), info[7], info[8], pinned,
-                    [](Napi::Env env) { return env.Undefined(); });
+  p.job.range = [fn, a](int64_t b, int64_t e) { fn(a, b, e); };
+  p.pinned = {info[1], info[5]};
+  p.result = [](Napi::Env env) { return env.Undefined(); };
+  return p;
 }
 
 void InitRandom(Napi::Env env, Napi::Object exports) {
-  exports.Set("philox4x32", Napi::Function::New(env, Philox4x32, "philox4x32"));
-  exports.Set("sample", Napi::Function::New(env, Sample, "sample"));
-  exports.Set("sampleAsync", Napi::Function::New(env, SampleAsync, "sampleAsync"));
+  ExportFunction(env, exports, "philox4x32", Philox4x32);
+  ExportBatchPair<PrepareSample, 7>(env, exports, "sample");
 }
 
 }  // namespace

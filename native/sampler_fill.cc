@@ -44,10 +44,6 @@ Napi::Value SamplerFill(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void InitSamplerFill(Napi::Env env, Napi::Object exports) {
-  exports.Set("samplerFill", Napi::Function::New(env, SamplerFill, "samplerFill"));
-}
-
 }  // namespace
-SBI_NATIVE_MODULE(InitSamplerFill);
+SBI_NATIVE_FUNCTION("samplerFill", SamplerFill);
 }  // namespace sbi_native

@@ -53,10 +53,6 @@ Napi::Value VecMath(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-void InitVecMath(Napi::Env env, Napi::Object exports) {
-  exports.Set("vecmath", Napi::Function::New(env, VecMath, "vecmath"));
-}
-
 }  // namespace
-SBI_NATIVE_MODULE(InitVecMath);
+SBI_NATIVE_FUNCTION("vecmath", VecMath);
 }  // namespace sbi_native

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
 import { FunctionSimulator } from '../src/simulators/function.js';
-import { SimulationError } from '../src/simulators/rows.js';
 import { gaussian, sometimesNonFinite, throwsOn666 } from './fixtures/batch_functions.js';
+import { closingAfter, expectExitWithoutClose, rejection } from './helpers/simulators.js';
 
 const fixtures = new URL('./fixtures/batch_functions.ts', import.meta.url);
 const D = 3;
@@ -23,16 +22,6 @@ function expectedGaussian(theta: Float64Array, seed: number, offset: number): Fl
   const z = new Float64Array(n * D);
   native.sample('mvnCholesky', params, n, seed, offset, z);
   return Float32Array.from(theta, (t, k) => t + z[k]);
-}
-
-async function rejection(p: Promise<unknown>): Promise<SimulationError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SimulationError);
-    return e as SimulationError;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('FunctionSimulator in-process', () => {
@@ -181,13 +170,11 @@ describe('FunctionSimulator on worker threads', () => {
 
   it('reports a missing export as SIMULATOR_LOAD_FAILED, naming the exports', async () => {
     const missing = new FunctionSimulator({ module: fixtures, export: 'notAFunction', thetaDim: D, xDim: D, workers: 1 });
-    try {
+    await closingAfter([missing], async () => {
       const load = await rejection(missing.simulate(thetaRows(3), { seed: 1 }));
       expect(load.code).toBe('SIMULATOR_LOAD_FAILED');
       expect(load.message).toMatch(/no function export "notAFunction" \(it exports .*gaussian/);
-    } finally {
-      await missing.close();
-    }
+    });
   });
 
   it('rejects calls after close() with SIMULATOR_CLOSED', async () => {
@@ -198,13 +185,6 @@ describe('FunctionSimulator on worker threads', () => {
   });
 
   it('does not keep the process alive when close() is never called', () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/exit_without_close.ts', 'function'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(child.error).toBeUndefined();
-    expect(child.stderr).toBe('');
-    expect(child.stdout.trim()).toBe('simulated 20 rows');
-    expect(child.status).toBe(0);
+    expectExitWithoutClose('function');
   });
 });

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { ProcessSimulator, type ProcessSimulatorOptions } from '../src/simulators/process.js';
 import { formatNumber, parseNumber, parseReplyLine } from '../src/simulators/protocol.js';
-import { SimulationError } from '../src/simulators/rows.js';
+import { closingAfter, expectExitWithoutClose, rejection } from './helpers/simulators.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -43,24 +42,6 @@ function thetaRows(n: number): Float64Array {
   return Float64Array.from({ length: 2 * n }, (_, k) => (k % 2 === 0 ? 0.1 * (k / 2) : 1 - 1e-7 * k));
 }
 
-async function rejection(p: Promise<unknown>): Promise<SimulationError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SimulationError);
-    return e as SimulationError;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-async function using<T>(sims: ProcessSimulator[], body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } finally {
-    await Promise.all(sims.map((s) => s.close()));
-  }
-}
-
 describe('protocol numbers', () => {
   it('parses decimals and every common spelling of nan and inf, and nothing else', () => {
     expect(['1', '-2.5', '.5', '5.', '1e-7', '+3E+2'].map(parseNumber)).toEqual([1, -2.5, 0.5, 5, 1e-7, 300]);
@@ -87,7 +68,7 @@ describe('protocol numbers', () => {
 describe('ProcessSimulator', () => {
   it('runs a POSIX sh/awk program: row i is seeded from (seed, streamOffset + i)', async () => {
     const sim = awkSimulator({ batchSize: 7 });
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const theta = thetaRows(60);
       const r = await sim.simulate(theta, { seed: 42, streamOffset: 1000 });
       expect(r.failedCount).toBe(0);
@@ -102,7 +83,7 @@ describe('ProcessSimulator', () => {
     const awkThree = awkSimulator({ processes: 3 });
     const nodeOne = nodeSimulator(['--chatter'], { batchSize: 150 });
     const nodeFour = nodeSimulator([], { processes: 4, batchSize: 9 });
-    await using([awkOne, awkThree, nodeOne, nodeFour], async () => {
+    await closingAfter([awkOne, awkThree, nodeOne, nodeFour], async () => {
       const [a1, a3, n1, n4] = await Promise.all([
         awkOne.simulate(theta, { seed: 5, streamOffset: 3 }),
         awkThree.simulate(theta, { seed: 5, streamOffset: 3, onProgress: (done) => seen.push(done) }),
@@ -121,7 +102,7 @@ describe('ProcessSimulator', () => {
 
   it('flags and counts rows whose x is not finite', async () => {
     const sim = nodeSimulator([], { batchSize: 4 });
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const theta = thetaRows(10);
       theta[2 * 3] = -1;
       theta[2 * 8] = -5;
@@ -135,7 +116,7 @@ describe('ProcessSimulator', () => {
   it('reports a crash mid-batch (SIMULATOR_CRASHED, status and stderr) and keeps the rows received', async () => {
     const sim = nodeSimulator(['--crash-after', '25'], { batchSize: 10 });
     const healthy = nodeSimulator();
-    await using([sim, healthy], async () => {
+    await closingAfter([sim, healthy], async () => {
       const theta = thetaRows(40);
       const e = await rejection(sim.simulate(theta, { seed: 8 }));
       expect(e.code).toBe('SIMULATOR_CRASHED');
@@ -153,7 +134,7 @@ describe('ProcessSimulator', () => {
 
   it('kills a program that hangs once the batch timeout passes (SIMULATOR_TIMEOUT), keeping the rows received', async () => {
     const sim = nodeSimulator(['--hang-after', '5'], { batchSize: 8, timeoutMs: 400 });
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const started = Date.now();
       const e = await rejection(sim.simulate(thetaRows(16), { seed: 1 }));
       expect(e.code).toBe('SIMULATOR_TIMEOUT');
@@ -179,7 +160,7 @@ describe('ProcessSimulator', () => {
 
   it('rejects garbage output with PROTOCOL_ERROR quoting the line', async () => {
     const sim = nodeSimulator(['--garbage-at', '3'], { batchSize: 6 });
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const e = await rejection(sim.simulate(thetaRows(6), { seed: 1 }));
       expect(e.code).toBe('PROTOCOL_ERROR');
       expect(e.message).toMatch(/malformed line for row 3 of batch \d+ \(rows 0\.\.5\), field 1 \("hello"\) is not a number: "hello world"/);
@@ -189,7 +170,7 @@ describe('ProcessSimulator', () => {
 
   it('rejects a row with the wrong number of columns with PROTOCOL_ERROR', async () => {
     const sim = nodeSimulator(['--columns-at', '0']);
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const e = await rejection(sim.simulate(thetaRows(2), { seed: 1 }));
       expect(e.code).toBe('PROTOCOL_ERROR');
       expect(e.message).toMatch(/row 0 .*expected a row of 2 numbers but found 3 fields: "1 2 3"/);
@@ -198,7 +179,7 @@ describe('ProcessSimulator', () => {
 
   it("passes on the program's `error` line as SIMULATOR_FAILED", async () => {
     const sim = nodeSimulator(['--error-at', '4'], { batchSize: 3 });
-    await using([sim], async () => {
+    await closingAfter([sim], async () => {
       const e = await rejection(sim.simulate(thetaRows(9), { seed: 1 }));
       expect(e.code).toBe('SIMULATOR_FAILED');
       expect(e.message).toMatch(/failed on batch \d+ \(rows 3\.\.5\): cannot simulate this row/);
@@ -209,7 +190,7 @@ describe('ProcessSimulator', () => {
   it('checks the dimensions announced in the handshake and reports programs that cannot start', async () => {
     const wrongDims = nodeSimulator(['--dims', '3', '2']);
     const missing = new ProcessSimulator({ command: 'sbi-engine-no-such-program', thetaDim: 2, xDim: 2 });
-    await using([wrongDims, missing], async () => {
+    await closingAfter([wrongDims, missing], async () => {
       const dims = await rejection(wrongDims.simulate(thetaRows(1), { seed: 1 }));
       expect(dims.code).toBe('PROTOCOL_ERROR');
       expect(dims.message).toMatch(/reports thetaDim 3 and xDim 2, but the simulator was configured with 2 and 2/);
@@ -239,13 +220,6 @@ describe('ProcessSimulator', () => {
   });
 
   it('does not keep the process alive when close() is never called', () => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fixture('exit_without_close.ts'), 'process'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(child.error).toBeUndefined();
-    expect(child.stderr).toBe('');
-    expect(child.stdout.trim()).toBe('simulated 20 rows');
-    expect(child.status).toBe(0);
+    expectExitWithoutClose('process');
   });
 });

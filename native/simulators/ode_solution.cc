@@ -67,10 +67,6 @@ Napi::Value OdeSolution(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(failed));
 }
 
-void InitOdeSolution(Napi::Env env, Napi::Object exports) {
-  exports.Set("odeSolution", Napi::Function::New(env, OdeSolution, "odeSolution"));
-}
-
 }  // namespace
-SBI_NATIVE_MODULE(InitOdeSolution);
+SBI_NATIVE_FUNCTION("odeSolution", OdeSolution);
 }  // namespace sbi_native

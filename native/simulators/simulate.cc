@@ -40,12 +40,6 @@ Napi::Value Simulators(const Napi::CallbackInfo& info) {
   return out;
 }
 
-struct Parsed {
-  SimBatch batch;
-  BatchJob job;
-  std::vector<Napi::Value> pinned;
-};
-
 void CheckFinite(Napi::Env env, const double* p, size_t len, const char* name, int dim) {
   for (size_t i = 0; i < len; ++i)
     if (!std::isfinite(p[i]))
@@ -55,15 +49,17 @@ void CheckFinite(Napi::Env env, const double* p, size_t len, const char* name, i
 
 // Options object: { name, theta, n, seed, streamOffset?, x, failed, jointLogLikelihood?,
 // jointScore?, jointLogRatio?, thetaRef?, design?, threads? }. Output arrays are caller-owned.
-Parsed Parse(const Napi::CallbackInfo& info) {
+// simulate(options) -> number of failed rows
+// simulateAsync(options, onProgress?, cancelFlag?) -> Promise<number of failed rows>
+PreparedBatch PrepareSimulate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject() || info[0].IsTypedArray() || info[0].IsArray())
     ThrowTypeError(env, "Expected an options object for `simulate` but received " +
                             (info.Length() ? Describe(info[0]) : std::string("nothing")));
   Napi::Object o = info[0].As<Napi::Object>();
   const SimulatorSpec& spec = FindSimulator(env, o.Get("name"));
-  Parsed p;
-  SimBatch& b = p.batch;
+  PreparedBatch p;
+  SimBatch b;
   b.theta_dim = spec.theta_dim;
   b.x_dim = spec.x_dim;
   b.n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
@@ -106,40 +102,21 @@ Parsed Parse(const Napi::CallbackInfo& info) {
   }
 
   p.job.n = b.n;
-  p.job.threads = IsAbsent(o.Get("threads")) ? 0 : static_cast<int>(GetInteger(o.Get("threads"), "threads", 1, 1024));
+  p.job.threads = GetThreads(o.Get("threads"));
   p.job.grain = std::max<int64_t>(1, static_cast<int64_t>(4096.0 / std::max(1.0, spec.cost)));
   const SimRangeFn fn = spec.range[static_cast<int>(ActiveIsa())];
-  const SimBatch batch = b;
-  p.job.range = [fn, batch](int64_t s, int64_t e) { fn(batch, s, e); };
+  p.job.range = [fn, b](int64_t s, int64_t e) { fn(b, s, e); };
+  p.result = [b](Napi::Env env) {
+    int64_t failed = 0;
+    for (int64_t i = 0; i < b.n; ++i) failed += b.failed[i];
+    return Napi::Number::New(env, static_cast<double>(failed));
+  };
   return p;
 }
 
-int64_t CountFailed(const SimBatch& b) {
-  int64_t k = 0;
-  for (int64_t i = 0; i < b.n; ++i) k += b.failed[i];
-  return k;
-}
-
-// simulate(options) -> number of failed rows
-Napi::Value Simulate(const Napi::CallbackInfo& info) {
-  Parsed p = Parse(info);
-  RunBatch(p.job, nullptr, nullptr);
-  return Napi::Number::New(info.Env(), static_cast<double>(CountFailed(p.batch)));
-}
-
-// simulateAsync(options, onProgress?, cancelFlag?) -> Promise<number of failed rows>
-Napi::Value SimulateAsync(const Napi::CallbackInfo& info) {
-  Parsed p = Parse(info);
-  const SimBatch batch = p.batch;
-  return StartBatch(info.Env(), std::move(p.job), info[1], info[2], p.pinned, [batch](Napi::Env env) {
-    return Napi::Number::New(env, static_cast<double>(CountFailed(batch)));
-  });
-}
-
 void InitSimulate(Napi::Env env, Napi::Object exports) {
-  exports.Set("simulators", Napi::Function::New(env, Simulators, "simulators"));
-  exports.Set("simulate", Napi::Function::New(env, Simulate, "simulate"));
-  exports.Set("simulateAsync", Napi::Function::New(env, SimulateAsync, "simulateAsync"));
+  ExportFunction(env, exports, "simulators", Simulators);
+  ExportBatchPair<PrepareSimulate, 1>(env, exports, "simulate");
 }
 
 }  // namespace

@@ -16,10 +16,8 @@ import { SbiError } from '../errors.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import { BatchRng, checkBatchOutput, streamAt, type BatchSimulatorFunction } from './batch_rng.js';
 import type { ChunkRequest, FunctionWorkerData, SerializedError, WorkerReply } from './function_messages.js';
-import {
-  checkUserSimulateArgs, defaultChunkSize, RowCollector, runChunks, type ChunkExecutor, type UserRunArgs,
-} from './rows.js';
-import type { SimulateOptions, SimulationResult, Simulator } from './simulator.js';
+import type { SimulateArgs } from './call.js';
+import { ChunkedSimulator, LanePool, type ChunkExecutor } from './rows.js';
 
 interface FunctionSimulatorCommon {
   /** Shown in errors; default: the export or function name. */
@@ -183,21 +181,19 @@ class PooledWorker {
  * `SimulationError` (code `SIMULATOR_FAILED`) whose `partial` keeps the rows already finished.
  * Calls on one simulator run one after another. `close()` terminates the worker pool.
  */
-export class FunctionSimulator implements Simulator {
+export class FunctionSimulator extends ChunkedSimulator {
   readonly name: string;
   readonly thetaDim: number;
   readonly xDim: number;
-  readonly designDim = 0;
-  readonly hasGold = false;
+  protected readonly maxLanes: number;
+  protected readonly chunkSize: number | undefined;
+  protected readonly maxDefaultChunkSize = 4096;
   private readonly fn: BatchSimulatorFunction | undefined;
   private readonly workerData: FunctionWorkerData | undefined;
-  private readonly maxWorkers: number;
-  private readonly chunkSize: number | undefined;
-  private pool: PooledWorker[] = [];
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  private readonly pool = new LanePool<PooledWorker>();
 
   constructor(options: FunctionSimulatorOptions) {
+    super();
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected an options object for FunctionSimulator but received ${describe(options)}`);
     }
@@ -210,7 +206,7 @@ export class FunctionSimulator implements Simulator {
       }
       if ('module' in options) throw new TypeError('Give either `fn` (in-process) or `module` (worker threads), not both');
       this.fn = options.fn;
-      this.maxWorkers = 1;
+      this.maxLanes = 1;
       this.name = options.name ?? (options.fn.name || 'function');
     } else if ('module' in options) {
       const exportName = options.export ?? 'default';
@@ -218,7 +214,7 @@ export class FunctionSimulator implements Simulator {
         throw new TypeError(`Expected an export name for \`export\` but received ${describe(exportName)}`);
       }
       this.workerData = { moduleUrl: moduleHref(options.module), exportName };
-      this.maxWorkers =
+      this.maxLanes =
         options.workers === undefined ? availableParallelism() : checkPositiveInteger(options.workers, 'workers', 1024);
       this.name = options.name ?? `${path.basename(new URL(this.workerData.moduleUrl).pathname)}#${exportName}`;
     } else {
@@ -231,32 +227,11 @@ export class FunctionSimulator implements Simulator {
     return this.workerData !== undefined;
   }
 
-  simulate(theta: Float64Array, options: SimulateOptions): Promise<SimulationResult> {
-    if (this.closed) return Promise.reject(new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED'));
-    let args: UserRunArgs;
-    try {
-      args = checkUserSimulateArgs(this, theta, options);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const thetaCopy = theta.slice();
-    const run = this.queue.then(() => this.run(thetaCopy, args, options));
-    this.queue = run.catch(() => undefined);
-    return run;
+  protected executors(lanes: number, theta: Float64Array, args: SimulateArgs): ChunkExecutor[] {
+    return this.fn ? [this.inProcessExecutor(this.fn, theta, args)] : this.workerExecutors(lanes, theta, args);
   }
 
-  private async run(theta: Float64Array, args: UserRunArgs, options: SimulateOptions): Promise<SimulationResult> {
-    if (this.closed) throw new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED');
-    const { n } = args;
-    const maxLanes = Math.min(this.maxWorkers, args.threads ?? Infinity, n);
-    const chunkSize = this.chunkSize ?? defaultChunkSize(n, maxLanes, 4096);
-    const lanes = Math.min(maxLanes, Math.ceil(n / chunkSize));
-    const rows = new RowCollector(n, this.xDim);
-    const executors = this.fn ? [this.inProcessExecutor(this.fn, theta, args)] : this.workerExecutors(lanes, theta, args);
-    return runChunks(n, chunkSize, executors, rows, options.onProgress, options.signal);
-  }
-
-  private inProcessExecutor(fn: BatchSimulatorFunction, theta: Float64Array, args: UserRunArgs): ChunkExecutor {
+  private inProcessExecutor(fn: BatchSimulatorFunction, theta: Float64Array, args: SimulateArgs): ChunkExecutor {
     const { thetaDim, xDim, name } = this;
     return {
       async run(start, count, rows) {
@@ -280,12 +255,10 @@ export class FunctionSimulator implements Simulator {
     };
   }
 
-  private workerExecutors(lanes: number, theta: Float64Array, args: UserRunArgs): ChunkExecutor[] {
+  private workerExecutors(lanes: number, theta: Float64Array, args: SimulateArgs): ChunkExecutor[] {
     const data = this.workerData as FunctionWorkerData;
-    this.pool = this.pool.filter((w) => !w.dead);
-    while (this.pool.length < lanes) this.pool.push(new PooledWorker(this.name, data));
     const { thetaDim, xDim } = this;
-    return this.pool.slice(0, lanes).map((worker) => ({
+    return this.pool.take(lanes, () => new PooledWorker(this.name, data)).map((worker) => ({
       async run(start, count, rows) {
         const x = await worker.runChunk({
           start,
@@ -303,13 +276,7 @@ export class FunctionSimulator implements Simulator {
     }));
   }
 
-  /** Terminates the worker threads (after the calls already started have settled). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue;
-    const pool = this.pool;
-    this.pool = [];
-    await Promise.all(pool.map((w) => w.kill()));
+  protected async shutdown(): Promise<void> {
+    await Promise.all(this.pool.drain().map((w) => w.kill()));
   }
 }

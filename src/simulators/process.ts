@@ -12,10 +12,8 @@ import { streamAt } from './batch_rng.js';
 import {
   PROTOCOL_MAGIC, PROTOCOL_VERSION, formatBatch, isIgnorableLine, parseHandshakeReply, parseReplyLine,
 } from './protocol.js';
-import {
-  checkUserSimulateArgs, defaultChunkSize, RowCollector, runChunks, type ChunkExecutor, type UserRunArgs,
-} from './rows.js';
-import type { SimulateOptions, SimulationResult, Simulator } from './simulator.js';
+import type { SimulateArgs } from './call.js';
+import { ChunkedSimulator, LanePool, type ChunkExecutor, type RowCollector } from './rows.js';
 
 export interface ProcessSimulatorOptions {
   /** The program (looked up in PATH like a shell would). */
@@ -260,7 +258,7 @@ class ProtocolProcess {
   }
 
   /** Simulates rows [start, start + count) as batch `id`, storing each row into `rows` as it arrives. */
-  runBatch(id: number, theta: Float64Array, start: number, count: number, args: UserRunArgs, rows: RowCollector): Promise<void> {
+  runBatch(id: number, theta: Float64Array, start: number, count: number, args: SimulateArgs, rows: RowCollector): Promise<void> {
     const { thetaDim, xDim, timeoutMs } = this.config;
     const what = `batch ${id} (rows ${start}..${start + count - 1})`;
     let received = 0;
@@ -326,22 +324,20 @@ class ProtocolProcess {
  * SIMULATOR_TIMEOUT, SIMULATOR_CRASHED, SIMULATOR_FAILED (an `error` line), PROTOCOL_ERROR,
  * SIMULATOR_LOAD_FAILED (not startable), ABORTED.
  */
-export class ProcessSimulator implements Simulator {
+export class ProcessSimulator extends ChunkedSimulator {
   readonly name: string;
   readonly thetaDim: number;
   readonly xDim: number;
-  readonly designDim = 0;
-  readonly hasGold = false;
+  protected readonly maxLanes: number;
+  protected readonly chunkSize: number | undefined;
+  protected readonly maxDefaultChunkSize = 1024;
   private readonly config: ProcessConfig;
-  private readonly processes: number;
-  private readonly batchSize: number | undefined;
-  private pool: ProtocolProcess[] = [];
+  private readonly pool = new LanePool<ProtocolProcess>();
   private processesStarted = 0;
   private nextBatchId = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
 
   constructor(options: ProcessSimulatorOptions) {
+    super();
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected an options object for ProcessSimulator but received ${describe(options)}`);
     }
@@ -358,8 +354,8 @@ export class ProcessSimulator implements Simulator {
     }
     this.thetaDim = checkPositiveInteger(options.thetaDim, 'thetaDim');
     this.xDim = checkPositiveInteger(options.xDim, 'xDim');
-    this.processes = options.processes === undefined ? 1 : checkPositiveInteger(options.processes, 'processes', 1024);
-    this.batchSize = options.batchSize === undefined ? undefined : checkPositiveInteger(options.batchSize, 'batchSize');
+    this.maxLanes = options.processes === undefined ? 1 : checkPositiveInteger(options.processes, 'processes', 1024);
+    this.chunkSize = options.batchSize === undefined ? undefined : checkPositiveInteger(options.batchSize, 'batchSize');
     this.name = options.name ?? options.command;
     this.config = {
       name: this.name,
@@ -376,45 +372,18 @@ export class ProcessSimulator implements Simulator {
     };
   }
 
-  simulate(theta: Float64Array, options: SimulateOptions): Promise<SimulationResult> {
-    if (this.closed) return Promise.reject(new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED'));
-    let args: UserRunArgs;
-    try {
-      args = checkUserSimulateArgs(this, theta, options);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const thetaCopy = theta.slice();
-    const run = this.queue.then(() => this.run(thetaCopy, args, options));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async run(theta: Float64Array, args: UserRunArgs, options: SimulateOptions): Promise<SimulationResult> {
-    if (this.closed) throw new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED');
-    const { n } = args;
-    const maxLanes = Math.min(this.processes, args.threads ?? Infinity, n);
-    const batchSize = this.batchSize ?? defaultChunkSize(n, maxLanes, 1024);
-    const lanes = Math.min(maxLanes, Math.ceil(n / batchSize));
-    this.pool = this.pool.filter((p) => !p.dead);
-    while (this.pool.length < lanes) this.pool.push(new ProtocolProcess(this.config, this.processesStarted++));
-    const executors: ChunkExecutor[] = this.pool.slice(0, lanes).map((proc) => ({
+  protected executors(lanes: number, theta: Float64Array, args: SimulateArgs): ChunkExecutor[] {
+    return this.pool.take(lanes, () => new ProtocolProcess(this.config, this.processesStarted++)).map((proc) => ({
       run: async (start, count, rows) => {
         await proc.started;
         await proc.runBatch(this.nextBatchId++, theta, start, count, args, rows);
       },
       abort: () => proc.kill(),
     }));
-    return runChunks(n, batchSize, executors, new RowCollector(n, this.xDim), options.onProgress, options.signal);
   }
 
-  /** Ends the programs (EOF on stdin, SIGKILL after 2 s) once the calls already started have settled. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue;
-    const pool = this.pool;
-    this.pool = [];
-    await Promise.all(pool.map((p) => p.close()));
+  /** Ends the programs (EOF on stdin, SIGKILL after 2 s). */
+  protected async shutdown(): Promise<void> {
+    await Promise.all(this.pool.drain().map((p) => p.close()));
   }
 }

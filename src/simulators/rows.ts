@@ -1,12 +1,12 @@
 /**
  * What the user-provided simulators (functions on worker threads, external processes) share:
- * argument checks, the row collector that keeps every finished row, the chunk scheduler, and
- * the error that carries the rows finished before a failure.
+ * the call queue and lane pool (`ChunkedSimulator`), the row collector that keeps every
+ * finished row, the chunk scheduler, and the error that carries the rows finished before a failure.
  */
 import { SbiError } from '../errors.js';
 import type { ProgressCallback } from '../native.js';
-import { checkFiniteArray, checkMatrix, checkPositiveInteger, checkSeed, checkThreads } from '../validate.js';
-import type { SimulateOptions, SimulationResult } from './simulator.js';
+import { abortError, checkSimulateArgs, whileAbortable, type SimulateArgs } from './call.js';
+import type { SimulateOptions, SimulationResult, Simulator } from './simulator.js';
 
 /** The rows finished before a simulation call failed or was aborted. */
 export interface PartialSimulationResult extends SimulationResult {
@@ -26,42 +26,6 @@ export class SimulationError extends SbiError {
     this.partial = partial;
     if (cause !== undefined) this.cause = cause;
   }
-}
-
-export interface UserRunArgs {
-  n: number;
-  seed: number | bigint;
-  streamOffset: number | bigint;
-  /** Cap on parallel workers or processes for this call. */
-  threads?: number;
-}
-
-/** The checks of `NativeSimulator`, for simulators without design variables or gold values. */
-export function checkUserSimulateArgs(
-  sim: { name: string; thetaDim: number },
-  theta: Float64Array,
-  options: SimulateOptions,
-): UserRunArgs {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError('Expected an options object with at least `seed` for `simulate`');
-  }
-  const n = checkMatrix(theta, sim.thetaDim, 'theta');
-  checkPositiveInteger(n, 'n (rows of theta)');
-  checkFiniteArray(theta, 'theta', sim.thetaDim);
-  const seed = checkSeed(options.seed, 'seed');
-  const streamOffset = options.streamOffset === undefined ? 0 : checkSeed(options.streamOffset, 'streamOffset');
-  if (options.design !== undefined && options.design.length > 0) {
-    throw new SbiError(`Simulator ${sim.name} has no design variables`, 'NO_DESIGN');
-  }
-  if (options.gold === true || options.thetaRef !== undefined) {
-    throw new SbiError(`Simulator ${sim.name} does not provide joint likelihoods (gold)`, 'NO_GOLD');
-  }
-  return {
-    n,
-    seed,
-    streamOffset,
-    ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
-  };
 }
 
 /**
@@ -163,10 +127,6 @@ export async function runChunks(
     failure = asSbiError(e);
     for (const executor of busy) executor.abort();
   };
-  const onAbort = () => fail(new SbiError('The operation was aborted', 'ABORTED'));
-  if (signal?.aborted) onAbort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-
   const lane = async (executor: ChunkExecutor) => {
     while (failure === undefined && next < n) {
       const start = next;
@@ -192,11 +152,7 @@ export async function runChunks(
       }
     }
   };
-  try {
-    await Promise.all(executors.map(lane));
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
+  await whileAbortable(signal, () => fail(abortError()), () => Promise.all(executors.map(lane)));
   if (failure !== undefined) {
     const f: SbiError = failure;
     throw new SimulationError(f.message, f.code, rows.partial(), f.cause ?? (f.code === 'ABORTED' ? undefined : f));
@@ -207,4 +163,84 @@ export async function runChunks(
 /** Default rows per chunk: about four chunks per lane (load balance), at most `max` rows. */
 export function defaultChunkSize(n: number, lanes: number, max: number): number {
   return Math.max(1, Math.min(max, Math.ceil(n / (4 * lanes))));
+}
+
+/** Lanes (worker threads, processes) kept between calls; dead ones are replaced. */
+export class LanePool<L extends { readonly dead: boolean }> {
+  private lanes: L[] = [];
+
+  /** `count` live lanes, starting new ones with `start`. */
+  take(count: number, start: () => L): L[] {
+    this.lanes = this.lanes.filter((lane) => !lane.dead);
+    while (this.lanes.length < count) this.lanes.push(start());
+    return this.lanes.slice(0, count);
+  }
+
+  /** Empties the pool, returning the lanes it held. */
+  drain(): L[] {
+    const lanes = this.lanes;
+    this.lanes = [];
+    return lanes;
+  }
+}
+
+/**
+ * A simulator without design variables or gold values whose calls run one after another, each
+ * split by `runChunks` into chunks over parallel lanes. Subclasses give the lanes (`executors`)
+ * and how to stop them (`shutdown`).
+ */
+export abstract class ChunkedSimulator implements Simulator {
+  abstract readonly name: string;
+  abstract readonly thetaDim: number;
+  abstract readonly xDim: number;
+  readonly designDim = 0;
+  readonly hasGold = false;
+  /** Most lanes one call uses (before the `threads` option and n cap it). */
+  protected abstract readonly maxLanes: number;
+  /** Rows per chunk set by the user; otherwise `defaultChunkSize` up to `maxDefaultChunkSize`. */
+  protected abstract readonly chunkSize: number | undefined;
+  protected abstract readonly maxDefaultChunkSize: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  /** The executors of `lanes` lanes for one call over `theta` (a copy the call owns). */
+  protected abstract executors(lanes: number, theta: Float64Array, args: SimulateArgs): ChunkExecutor[];
+  /** Stops the lanes for good; called by `close()` once no call is running. */
+  protected abstract shutdown(): Promise<void>;
+
+  simulate(theta: Float64Array, options: SimulateOptions): Promise<SimulationResult> {
+    if (this.closed) return Promise.reject(this.closedError());
+    let args: SimulateArgs;
+    try {
+      args = checkSimulateArgs(this, theta, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const thetaCopy = theta.slice();
+    const run = this.queue.then(() => this.run(thetaCopy, args, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(theta: Float64Array, args: SimulateArgs, options: SimulateOptions): Promise<SimulationResult> {
+    if (this.closed) throw this.closedError();
+    const { n } = args;
+    const maxLanes = Math.min(this.maxLanes, args.threads ?? Infinity, n);
+    const chunkSize = this.chunkSize ?? defaultChunkSize(n, maxLanes, this.maxDefaultChunkSize);
+    const lanes = Math.min(maxLanes, Math.ceil(n / chunkSize));
+    const executors = this.executors(lanes, theta, args);
+    return runChunks(n, chunkSize, executors, new RowCollector(n, this.xDim), options.onProgress, options.signal);
+  }
+
+  private closedError(): SbiError {
+    return new SbiError(`Simulator ${this.name} is closed`, 'SIMULATOR_CLOSED');
+  }
+
+  /** Stops the lanes once the calls already started have settled. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.shutdown();
+  }
 }

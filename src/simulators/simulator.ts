@@ -8,7 +8,8 @@
  */
 import { native, type ProgressCallback } from '../native.js';
 import { SbiError } from '../errors.js';
-import { checkSeed, checkThreads, checkPositiveInteger, checkFiniteArray, checkMatrix } from '../validate.js';
+import { checkFiniteArray } from '../validate.js';
+import { abortError, checkSimulateArgs, whileAbortable } from './call.js';
 
 export interface SimulateOptions {
   /** Philox key; a non-negative safe integer or a bigint below 2^64. */
@@ -83,29 +84,7 @@ export class NativeSimulator implements Simulator {
   }
 
   private prepare(theta: Float64Array, options: SimulateOptions, copyInputs: boolean) {
-    const n = checkMatrix(theta, this.thetaDim, 'theta');
-    checkPositiveInteger(n, 'n (rows of theta)');
-    checkFiniteArray(theta, 'theta', this.thetaDim);
-    checkSeed(options.seed, 'seed');
-    if (options.streamOffset !== undefined) checkSeed(options.streamOffset, 'streamOffset');
-    if (options.threads !== undefined) checkThreads(options.threads);
-    let design: Float64Array | undefined;
-    if (this.designDim > 0) {
-      if (options.design === undefined) {
-        throw new TypeError(`Simulator ${this.name} needs \`design\` (${this.designDim} values)`);
-      }
-      design = Float64Array.from(options.design);
-      if (design.length !== this.designDim) {
-        throw new RangeError(`Expected ${this.designDim} values for \`design\` but received ${design.length}`);
-      }
-      checkFiniteArray(design, 'design', this.designDim);
-    } else if (options.design !== undefined && options.design.length > 0) {
-      throw new SbiError(`Simulator ${this.name} has no design variables`, 'NO_DESIGN');
-    }
-    const gold = options.gold === true || options.thetaRef !== undefined;
-    if (gold && !this.hasGold) {
-      throw new SbiError(`Simulator ${this.name} does not provide joint likelihoods (gold)`, 'NO_GOLD');
-    }
+    const { n, seed, streamOffset, threads, design, gold } = checkSimulateArgs(this, theta, options);
     let thetaRef: Float64Array | undefined;
     if (options.thetaRef !== undefined) {
       const ref = options.thetaRef;
@@ -134,8 +113,8 @@ export class NativeSimulator implements Simulator {
       name: this.name,
       theta: copyInputs ? theta.slice() : theta,
       n,
-      seed: options.seed,
-      ...(options.streamOffset !== undefined ? { streamOffset: options.streamOffset } : {}),
+      seed,
+      streamOffset,
       x,
       failed,
       ...(goldValues
@@ -146,7 +125,7 @@ export class NativeSimulator implements Simulator {
           }
         : {}),
       ...(design ? { design } : {}),
-      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(threads !== undefined ? { threads } : {}),
     };
     return { args, result: { x, n, failed, failedCount: 0, ...(goldValues ? { gold: goldValues } : {}) } };
   }
@@ -162,15 +141,12 @@ export class NativeSimulator implements Simulator {
   async simulate(theta: Float64Array, options: SimulateOptions): Promise<SimulationResult> {
     const { args, result } = this.prepare(theta, options, true);
     const cancel = new Int32Array(1);
-    const signal = options.signal;
-    if (signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
-    const onAbort = () => Atomics.store(cancel, 0, 1);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      result.failedCount = await native.simulateAsync(args, options.onProgress, cancel);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    if (options.signal?.aborted) throw abortError();
+    result.failedCount = await whileAbortable(
+      options.signal,
+      () => Atomics.store(cancel, 0, 1),
+      () => native.simulateAsync(args, options.onProgress, cancel),
+    );
     return result;
   }
 }
