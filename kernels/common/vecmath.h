@@ -1,11 +1,15 @@
-// Branch-free elementary functions for kernels whose row loop should vectorise.
+// The kernels' elementary functions and bit helpers, branch-free so that row loops vectorise.
+// This is their only home: kernels use these rather than their own variants.
 //
-// libm calls stop the compiler from vectorising a loop (and glibc picks its own code path per
-// CPU), so kernels on the hot path use these instead. They are written with IEEE +, -, *, /,
-// integer bit operations and bit_select only, so every instruction-set path (and nvcc)
-// computes bit-identical results under -ffp-contract=off. Accuracy is about 1 ulp over the
-// whole double range (test/vecmath.test.ts checks it against Math.* and a double-double
-// reference).
+// libm calls stop the compiler from vectorising a loop, and libm's results differ in the last
+// bit between glibc (which picks its own code path per CPU), V8, CUDA and MSVC for a few percent
+// of arguments. These functions are written with IEEE +, -, *, /, integer bit operations and
+// bit_select only, so every instruction-set path (and nvcc) computes bit-identical results under
+// -ffp-contract=off (nvcc: --fmad=false). Accuracy is about 1 ulp over the whole double range
+// (test/vecmath.test.ts checks it against Math.* and a double-double reference).
+// sample_std_normal draws its Box-Muller normals with vlog and vsincos_2pi, which
+// src/random/vecmath.ts mirrors expression for expression so that the TypeScript PhiloxStream
+// draws the same bits: change both together.
 //
 // Why bit_select and not `c ? a : b`: under the default -ftrapping-math GCC may not execute a
 // floating-point operation that the source only reaches conditionally, and it turns ternaries
