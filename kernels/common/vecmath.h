@@ -54,11 +54,17 @@ SBI_HD double bits_double(uint64_t b) {
 #endif
 }
 
-// c ? a : b on the bit patterns (no branch, no floating-point operation).
-SBI_HD double bit_select(bool c, double a, double b) {
-  const uint64_t mask = uint64_t{0} - static_cast<uint64_t>(c);
+// All ones if c, else all zeros: a per-lane condition that combines with &, | and ~ and is kept
+// in integer registers (lane state such as "the last step was rejected" is stored as a mask).
+SBI_HD uint64_t bit_mask(bool c) { return uint64_t{0} - static_cast<uint64_t>(c); }
+
+// Bitwise mask ? a : b (no branch, no floating-point operation).
+SBI_HD double mask_select(uint64_t mask, double a, double b) {
   return bits_double((double_bits(a) & mask) | (double_bits(b) & ~mask));
 }
+
+// c ? a : b on the bit patterns.
+SBI_HD double bit_select(bool c, double a, double b) { return mask_select(bit_mask(c), a, b); }
 
 namespace vecmath_detail {
 // Adding 1.5·2^52 to |v| < 2^51 rounds v to the nearest integer (ties to even) and leaves that
