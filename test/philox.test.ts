@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
 import { PhiloxStream, philox4x32 } from '../src/random/philox.js';
-import { reproLog, reproSinCos2Pi } from '../src/random/repro_math.js';
+import { vlog, vsincos2Pi } from '../src/random/vecmath.js';
 
 // Known-answer vectors of Random123 (kat_vectors, philox4x32 with 10 rounds).
 const KAT: Array<{ ctr: number[]; key: number[]; out: number[] }> = [
@@ -124,35 +124,67 @@ describe('TypeScript Philox4x32-10 and PhiloxStream', () => {
   });
 });
 
-describe('reproducible log and sin/cos (repro_math)', () => {
-  it('reproLog is within 2 ulp of Math.log over all binades, subnormals included', () => {
+describe('TypeScript mirror of vecmath vlog and vsincos_2pi', () => {
+  /** Doubles over all binades (subnormals included), special values and ±0. */
+  function logArguments(): Float64Array {
     const words = testWords(40_000, 77);
-    let worst = 0;
+    const xs: number[] = [0, -0, -1, Infinity, -Infinity, NaN, 1, Math.E, Number.MIN_VALUE, 2.2250738585072014e-308,
+      2.225073858507201e-308, Number.MAX_VALUE, Math.SQRT1_2, Math.SQRT2, 1 - 2 ** -53, 1 + 2 ** -52];
     for (let i = 0; i < words.length; i += 2) {
       const mantissa = 1 + words[i] / 2 ** 32;
-      const x = mantissa * 2 ** ((words[i + 1] % 2098) - 1074);
-      if (x === 0 || x === Infinity) continue;
-      worst = Math.max(worst, ulpDistance(reproLog(x), Math.log(x)));
+      xs.push(mantissa * 2 ** ((words[i + 1] % 2098) - 1074));
+    }
+    // The Box–Muller radius argument: uniforms on (0, 1) with 53 random bits.
+    for (let i = 0; i < words.length; i += 2) xs.push(((words[i] >>> 5) * 67108864 + (words[i + 1] >>> 6) + 0.5) / 2 ** 53);
+    return Float64Array.from(xs);
+  }
+
+  it('vlog is within 2 ulp of Math.log over all binades, subnormals included', () => {
+    let worst = 0;
+    for (const x of logArguments()) {
+      if (!(x > 0) || x === Infinity) continue;
+      worst = Math.max(worst, ulpDistance(vlog(x), Math.log(x)));
     }
     expect(worst).toBeLessThanOrEqual(2);
   });
 
-  it('reproLog is exact at 1 and handles 0, negatives, infinity and NaN', () => {
-    expect(Object.is(reproLog(1), 0)).toBe(true);
-    expect(reproLog(0)).toBe(-Infinity);
-    expect(reproLog(-1)).toBeNaN();
-    expect(reproLog(Infinity)).toBe(Infinity);
-    expect(reproLog(NaN)).toBeNaN();
-    expect(reproLog(Math.E)).toBeCloseTo(1, 15);
+  it('vlog is exact at 1 and handles ±0, negatives, infinity and NaN', () => {
+    expect(Object.is(vlog(1), 0)).toBe(true);
+    expect(vlog(0)).toBe(-Infinity);
+    expect(vlog(-0)).toBe(-Infinity);
+    expect(vlog(-1)).toBeNaN();
+    expect(vlog(-Infinity)).toBeNaN();
+    expect(vlog(Infinity)).toBe(Infinity);
+    expect(vlog(NaN)).toBeNaN();
+    expect(vlog(Math.E)).toBeCloseTo(1, 15);
   });
 
-  it('reproSinCos2Pi agrees with Math.sin/cos(2πu) to 4e-16 and is exact at quarter turns', () => {
+  it('vlog equals the native vlog bit for bit', () => {
+    const xs = logArguments();
+    const out = new Float64Array(xs.length);
+    native.vecmath('log', xs, out);
+    for (let i = 0; i < xs.length; i++) {
+      const got = vlog(xs[i]);
+      if (!Object.is(got, out[i])) expect({ x: xs[i], got }).toEqual({ x: xs[i], got: out[i] });
+    }
+  });
+
+  /** Angles: Box–Muller's u in (0, 1), negative u, u > 1, large and special values. */
+  function angleArguments(): Float64Array {
+    const words = testWords(40_000, 5);
+    const us: number[] = [0, -0, 0.125, 0.25, 0.375, 0.5, 0.75, 1, -0.25, 2 ** 52, -(2 ** 52) - 2, 2 ** 52 - 0.5, 1e300,
+      Number.MIN_VALUE, Infinity, -Infinity, NaN];
+    for (const w of words) us.push((w / 2 ** 32) * 3 - 1);
+    for (const w of words) us.push((w + 0.5) * 2.3283064365386963e-10);
+    return Float64Array.from(us);
+  }
+
+  it('vsincos2Pi agrees with Math.sin/cos(2πu) to 4e-16 and is exact at quarter turns', () => {
     const sc = new Float64Array(2);
-    const words = testWords(20_000, 5);
     let worst = 0; // error relative to the rounding error of 2πu itself, which Math.sin/cos inherit
-    for (const w of words) {
-      const u = (w / 2 ** 32) * 3 - 1; // also negative u and u > 1
-      reproSinCos2Pi(u, sc);
+    for (const u of angleArguments()) {
+      if (!(Math.abs(u) <= 2)) continue;
+      vsincos2Pi(u, sc);
       const tolerance = 4e-16 * (1 + 8 * Math.abs(u));
       worst = Math.max(worst, Math.abs(sc[0] - Math.sin(2 * Math.PI * u)) / tolerance);
       worst = Math.max(worst, Math.abs(sc[1] - Math.cos(2 * Math.PI * u)) / tolerance);
@@ -160,10 +192,26 @@ describe('reproducible log and sin/cos (repro_math)', () => {
     expect(worst).toBeLessThan(1);
     const quarter: Array<[number, number, number]> = [[0, 0, 1], [0.25, 1, 0], [0.5, 0, -1], [0.75, -1, 0], [1, 0, 1]];
     for (const [u, s, c] of quarter) {
-      reproSinCos2Pi(u, sc);
+      vsincos2Pi(u, sc);
       expect([sc[0] + 0, sc[1] + 0]).toEqual([s, c]);
     }
-    reproSinCos2Pi(Infinity, sc);
-    expect(Number.isNaN(sc[0]) && Number.isNaN(sc[1])).toBe(true);
+    for (const u of [Infinity, -Infinity, NaN]) {
+      vsincos2Pi(u, sc);
+      expect(Number.isNaN(sc[0]) && Number.isNaN(sc[1])).toBe(true);
+    }
+  });
+
+  it('vsincos2Pi equals the native vsincos_2pi bit for bit', () => {
+    const us = angleArguments();
+    const sin = new Float64Array(us.length);
+    const cos = new Float64Array(us.length);
+    native.vecmath('sincos2pi', us, sin, cos);
+    const sc = new Float64Array(2);
+    for (let i = 0; i < us.length; i++) {
+      vsincos2Pi(us[i], sc);
+      if (!Object.is(sc[0], sin[i]) || !Object.is(sc[1], cos[i])) {
+        expect({ u: us[i], sin: sc[0], cos: sc[1] }).toEqual({ u: us[i], sin: sin[i], cos: cos[i] });
+      }
+    }
   });
 });

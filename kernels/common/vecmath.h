@@ -1,11 +1,15 @@
-// Branch-free elementary functions for kernels whose row loop should vectorise.
+// The kernels' elementary functions and bit helpers, branch-free so that row loops vectorise.
+// This is their only home: kernels use these rather than their own variants.
 //
-// libm calls stop the compiler from vectorising a loop (and glibc picks its own code path per
-// CPU), so kernels on the hot path use these instead. They are written with IEEE +, -, *, /,
-// integer bit operations and bit_select only, so every instruction-set path (and nvcc)
-// computes bit-identical results under -ffp-contract=off. Accuracy is about 1 ulp over the
-// whole double range (test/vecmath.test.ts checks it against Math.* and a double-double
-// reference).
+// libm calls stop the compiler from vectorising a loop, and libm's results differ in the last
+// bit between glibc (which picks its own code path per CPU), V8, CUDA and MSVC for a few percent
+// of arguments. These functions are written with IEEE +, -, *, /, integer bit operations and
+// bit_select only, so every instruction-set path (and nvcc) computes bit-identical results under
+// -ffp-contract=off (nvcc: --fmad=false). Accuracy is about 1 ulp over the whole double range
+// (test/vecmath.test.ts checks it against Math.* and a double-double reference).
+// sample_std_normal draws its Box-Muller normals with vlog and vsincos_2pi, which
+// src/random/vecmath.ts mirrors expression for expression so that the TypeScript PhiloxStream
+// draws the same bits: change both together.
 //
 // Why bit_select and not `c ? a : b`: under the default -ftrapping-math GCC may not execute a
 // floating-point operation that the source only reaches conditionally, and it turns ternaries
@@ -50,11 +54,17 @@ SBI_HD double bits_double(uint64_t b) {
 #endif
 }
 
-// c ? a : b on the bit patterns (no branch, no floating-point operation).
-SBI_HD double bit_select(bool c, double a, double b) {
-  const uint64_t mask = uint64_t{0} - static_cast<uint64_t>(c);
+// All ones if c, else all zeros: a per-lane condition that combines with &, | and ~ and is kept
+// in integer registers (lane state such as "the last step was rejected" is stored as a mask).
+SBI_HD uint64_t bit_mask(bool c) { return uint64_t{0} - static_cast<uint64_t>(c); }
+
+// Bitwise mask ? a : b (no branch, no floating-point operation).
+SBI_HD double mask_select(uint64_t mask, double a, double b) {
   return bits_double((double_bits(a) & mask) | (double_bits(b) & ~mask));
 }
+
+// c ? a : b on the bit patterns.
+SBI_HD double bit_select(bool c, double a, double b) { return mask_select(bit_mask(c), a, b); }
 
 namespace vecmath_detail {
 // Adding 1.5·2^52 to |v| < 2^51 rounds v to the nearest integer (ties to even) and leaves that

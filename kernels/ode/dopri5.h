@@ -35,6 +35,7 @@
 // one-lane case.
 #pragma once
 #include "../common/portable.h"
+#include "../common/vecmath.h"
 
 namespace sbi {
 
@@ -86,49 +87,25 @@ constexpr double kExpo = 0.2 - 0.75 * kBeta;
 constexpr double kLog2MinErrPrev = -13.287712379549449;  // log2(1e-4): floor of err_prev
 constexpr double kEpsilon = 2.220446049250313e-16;       // unit roundoff of double
 
-SBI_HD uint64_t bits_of(double x) {
-#if defined(__CUDA_ARCH__)
-  return static_cast<uint64_t>(__double_as_longlong(x));
-#else
-  uint64_t u;
-  __builtin_memcpy(&u, &x, sizeof u);
-  return u;
-#endif
-}
-
-SBI_HD double double_of(uint64_t u) {
-#if defined(__CUDA_ARCH__)
-  return __longlong_as_double(static_cast<long long>(u));
-#else
-  double x;
-  __builtin_memcpy(&x, &u, sizeof x);
-  return x;
-#endif
-}
-
-// Branch-free lane logic: a mask is all ones (true) or all zeros, and select works on the bits,
-// so lane loops vectorize without the compiler having to if-convert floating-point code.
-SBI_HD uint64_t mask_of(bool c) { return 0 - static_cast<uint64_t>(c); }
-SBI_HD double select(uint64_t mask, double if_set, double if_clear) {
-  return double_of(bits_of(if_clear) ^ ((bits_of(if_set) ^ bits_of(if_clear)) & mask));
-}
-
-// The controller needs err^−0.17 · err_prev^0.04, i.e. two powers per step: libm's pow would be
-// a third of the cost of a step and cannot be vectorized across lanes. These two short
-// approximations (pure arithmetic, so the same bits on every ISA path; errors below 2e-7) are
-// accurate far beyond what a heuristic step size needs. approx_log2 assumes a positive normal
-// argument (callers clamp).
+// Step-size controller powers. The controller needs err^−kExpo · err_prev^β, two powers per step
+// and lane. libm's pow would be a third of the cost of a step and cannot be vectorised across
+// lanes; vecmath's vlog and vexp can, but their ~1-ulp accuracy (a degree-7 log series and a
+// degree-12 exp) cost about 20% of sir's throughput (sims/s at batch 10^5, measured) for
+// nothing: the step size is a heuristic, and 2e-7 is far more than it needs. So these two
+// short approximations stay here, built on vecmath's bit helpers; like vecmath they use only
+// IEEE arithmetic and bit operations, so they give the same bits on every ISA path.
+// approx_log2 assumes a positive normal argument (callers clamp).
 // log2(x) = e + log2(m), m ∈ [√½, √2): log2(m) = (2/ln 2) atanh(s), s = (m − 1)/(m + 1), |s| < 0.172,
 // by the series to s⁷ (absolute error < 5e-8).
 SBI_HD double approx_log2(double x) {
-  const uint64_t b = bits_of(x);
+  const uint64_t b = double_bits(x);
   const double two52 = 4503599627370496.0;
   // Exponent field as a double, exactly: the bits of 2^52 + n are those of 2^52 plus n.
-  const double biased = double_of(bits_of(two52) | (b >> 52)) - two52;
-  double m = double_of((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
-  const uint64_t high = mask_of(m > 1.4142135623730951);
-  m = select(high, 0.5 * m, m);
-  const double e = biased - select(high, 1022.0, 1023.0);
+  const double biased = bits_double(double_bits(two52) | (b >> 52)) - two52;
+  double m = bits_double((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
+  const uint64_t high = bit_mask(m > 1.4142135623730951);
+  m = mask_select(high, 0.5 * m, m);
+  const double e = biased - mask_select(high, 1022.0, 1023.0);
   const double s = (m - 1.0) / (m + 1.0), s2 = s * s;
   // 2/ln 2 · (s + s³/3 + s⁵/5 + s⁷/7)
   const double c1 = 2.8853900817779268, c3 = 0.9617966939259756, c5 = 0.5770780163555854,
@@ -145,8 +122,8 @@ SBI_HD double approx_exp2(double y) {
   const double z = (y - n) * 0.6931471805599453;
   const double p = 1.0 + z * (1.0 + z * (1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z * (1.0 / 720))))));
   // bits(1.5·2^52 + n) − bits(1.5·2^52) = n (two's complement); 2^n has exponent field n + 1023.
-  const uint64_t scale = (bits_of(shifted) - bits_of(round_magic) + 1023u) << 52;
-  return p * double_of(scale);
+  const uint64_t scale = (double_bits(shifted) - double_bits(round_magic) + 1023u) << 52;
+  return p * bits_double(scale);
 }
 
 }  // namespace dopri5
@@ -271,9 +248,9 @@ struct Dopri5Lanes {
     double tmp[Dim][Lanes], k2[Dim][Lanes], k3[Dim][Lanes], k4[Dim][Lanes], k5[Dim][Lanes], k6[Dim][Lanes],
         k7[Dim][Lanes], y_new[Dim][Lanes];
     for (int l = 0; l < Lanes; ++l) {
-      last[l] = mask_of(t[l] + 1.01 * h[l] >= t_end[l]);
-      hs[l] = select(last[l], t_end[l] - t[l], h[l]);
-      t_new[l] = select(last[l], t_end[l], t[l] + hs[l]);
+      last[l] = bit_mask(t[l] + 1.01 * h[l] >= t_end[l]);
+      hs[l] = mask_select(last[l], t_end[l] - t[l], h[l]);
+      t_new[l] = mask_select(last[l], t_end[l], t[l] + hs[l]);
     }
     // Each stage sums the older terms first, so only the newest one waits for f.
     for (int i = 0; i < Dim; ++i)
@@ -311,7 +288,7 @@ struct Dopri5Lanes {
         const double e = (hs[l] * e1) * k1[i][l] + (hs[l] * e3) * k3[i][l] + (hs[l] * e4) * k4[i][l] +
                          (hs[l] * e5) * k5[i][l] + (hs[l] * e6) * k6[i][l] + (hs[l] * e7) * k7[i][l];
         const double ay = fabs(y[i][l]), ay_new = fabs(y_new[i][l]);
-        const double q = e / (atol + rtol * select(mask_of(ay > ay_new), ay, ay_new));
+        const double q = e / (atol + rtol * mask_select(bit_mask(ay > ay_new), ay, ay_new));
         err2[l] += q * q;
       }
 
@@ -320,18 +297,18 @@ struct Dopri5Lanes {
     double log2_err[Lanes], h_next[Lanes];
     for (int l = 0; l < Lanes; ++l) {
       const double e2 = err2[l] * (1.0 / Dim);
-      finite_err[l] = mask_of(e2 <= 1.7976931348623157e308);
-      accept[l] = mask_of(e2 <= 1.0);
+      finite_err[l] = bit_mask(e2 <= 1.7976931348623157e308);
+      accept[l] = bit_mask(e2 <= 1.0);
       // log2(err) from err², clamped to a positive normal range (g is clamped anyway).
-      log2_err[l] = 0.5 * approx_log2(select(mask_of(e2 < 1e-300), 1e-300, select(finite_err[l], e2, 1.0)));
+      log2_err[l] = 0.5 * approx_log2(mask_select(bit_mask(e2 < 1e-300), 1e-300, mask_select(finite_err[l], e2, 1.0)));
       // g = 0.9 · err^−kExpo · err_prev^β (accepted) or 0.9 · err^−kExpo (rejected).
-      double g = kSafety * approx_exp2(-kExpo * log2_err[l] + select(accept[l], kBeta * log2_err_prev[l], 0.0));
-      g = select(mask_of(g < kGrowMin), kGrowMin, g);
-      g = select(mask_of(g > kGrowMax), kGrowMax, g);
-      g = select(finite_err[l], g, kGrowMin);
-      g = select((after_reject[l] | ~accept[l]) & mask_of(g > 1.0), 1.0, g);
+      double g = kSafety * approx_exp2(-kExpo * log2_err[l] + mask_select(accept[l], kBeta * log2_err_prev[l], 0.0));
+      g = mask_select(bit_mask(g < kGrowMin), kGrowMin, g);
+      g = mask_select(bit_mask(g > kGrowMax), kGrowMax, g);
+      g = mask_select(finite_err[l], g, kGrowMin);
+      g = mask_select((after_reject[l] | ~accept[l]) & bit_mask(g > 1.0), 1.0, g);
       const double hn = hs[l] * g;
-      h_next[l] = select(mask_of(hn > h_max[l]), h_max[l], hn);
+      h_next[l] = mask_select(bit_mask(hn > h_max[l]), h_max[l], hn);
     }
     // Outputs passed by an accepted step (a few per solve), from the step's dense output.
     for (int l = 0; l < Lanes; ++l)
@@ -340,13 +317,13 @@ struct Dopri5Lanes {
     // Advance the accepted lanes (k7 = f(t_new, y_new) becomes k1).
     for (int i = 0; i < Dim; ++i)
       for (int l = 0; l < Lanes; ++l) {
-        y[i][l] = select(accept[l], y_new[i][l], y[i][l]);
-        k1[i][l] = select(accept[l], k7[i][l], k1[i][l]);
+        y[i][l] = mask_select(accept[l], y_new[i][l], y[i][l]);
+        k1[i][l] = mask_select(accept[l], k7[i][l], k1[i][l]);
       }
     for (int l = 0; l < Lanes; ++l) {
-      t[l] = select(accept[l], t_new[l], t[l]);
-      const double floored = select(mask_of(log2_err[l] > kLog2MinErrPrev), log2_err[l], kLog2MinErrPrev);
-      log2_err_prev[l] = select(accept[l], floored, log2_err_prev[l]);
+      t[l] = mask_select(accept[l], t_new[l], t[l]);
+      const double floored = mask_select(bit_mask(log2_err[l] > kLog2MinErrPrev), log2_err[l], kLog2MinErrPrev);
+      log2_err_prev[l] = mask_select(accept[l], floored, log2_err_prev[l]);
       after_reject[l] = ~accept[l];
       h[l] = h_next[l];
     }

@@ -1,8 +1,9 @@
 // Samplers on top of a PhiloxStream. Each consumes a data-dependent number of draws from
 // the stream it is given, so a sample's variates depend only on (seed, stream).
-//   normal         Box-Muller (both variates used: the second is kept as a spare), on the
-//                  reproducible log and sin/cos of repro_math.h so that normals are the same bits
-//                  on every backend and in the TypeScript PhiloxStream
+//   normal         Box-Muller (both variates used: the second is kept as a spare), on vlog and
+//                  vsincos_2pi of kernels/common/vecmath.h, which round the same on every backend
+//                  and in their TypeScript mirror (src/random/vecmath.ts), so normals are the
+//                  same bits in native kernels and in the TypeScript PhiloxStream
 //   gamma          Marsaglia & Tsang, ACM TOMS 26 (2000); shape < 1 by the u^(1/a) boost
 //   beta, t        from gamma variates, through their logarithms (no underflow for small shapes)
 //   binomial       inversion for n*min(p,q) < 10, else BTRS (Hormann, J. Stat. Comput.
@@ -14,8 +15,8 @@
 // The branch-free samplers (std_normal_pair / _fill, bernoulli, uniform_fill) draw a fixed
 // number of words and use kernels/common/vecmath.h, so kernels built from them vectorise.
 #pragma once
+#include "../common/vecmath.h"
 #include "philox.h"
-#include "repro_math.h"
 
 namespace sbi {
 
@@ -30,9 +31,9 @@ SBI_HD double sample_std_normal(PhiloxStream& r) {
   }
   const double u1 = r.uniform();
   const double u2 = r.uniform();
-  const double rad = sqrt(-2.0 * repro_log(u1));
+  const double rad = sqrt(-2.0 * vlog(u1));
   double s, c;
-  repro_sincos_2pi(u2, s, c);
+  vsincos_2pi(u2, &s, &c);
   r.spare_normal = rad * s;
   r.has_spare_normal = true;
   return rad * c;

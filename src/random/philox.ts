@@ -7,7 +7,7 @@
  * the hot path): the high half of the 32×32→64-bit product of a Philox round is assembled from
  * 16-bit halves, because `Math.imul` yields only the low 32 bits.
  */
-import { reproLog, reproSinCos2Pi } from './repro_math.js';
+import { vlog, vsincos2Pi } from './vecmath.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -151,7 +151,7 @@ export class PhiloxStream {
   /**
    * Standard normal by Box–Muller, like `sample_std_normal`: from u1, u2 it returns
    * √(−2 ln u1)·cos(2π u2) and keeps √(−2 ln u1)·sin(2π u2) as the next call's value (log and
-   * sin/cos from `repro_math`, so the bits equal the native sampler's).
+   * sin/cos from the mirror of `kernels/common/vecmath.h`, so the bits equal the native sampler's).
    */
   normal(): number {
     if (this.hasSpareNormal) {
@@ -160,8 +160,8 @@ export class PhiloxStream {
     }
     const u1 = this.uniform();
     const u2 = this.uniform();
-    const rad = Math.sqrt(-2.0 * reproLog(u1));
-    reproSinCos2Pi(u2, scratchSinCos);
+    const rad = Math.sqrt(-2.0 * vlog(u1));
+    vsincos2Pi(u2, scratchSinCos);
     this.spareNormal = rad * scratchSinCos[0];
     this.hasSpareNormal = true;
     return rad * scratchSinCos[1];
