@@ -84,7 +84,7 @@ export class NativeSimulator implements Simulator {
   }
 
   private prepare(theta: Float64Array, options: SimulateOptions, copyInputs: boolean) {
-    const { n, seed, streamOffset, threads, design, gold } = checkSimulateArgs(this, theta, options);
+    const { n, seed, streamOffset, threads, design, gold } = checkSimulateArgs(this, theta, options, { thetaValues: false });
     let thetaRef: Float64Array | undefined;
     if (options.thetaRef !== undefined) {
       const ref = options.thetaRef;
