@@ -67,6 +67,43 @@ describe('sbi-engine CLI', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('adds gold columns with --gold and joint_log_ratio with --theta-ref', () => {
+    const r = run(['simulate', '--task', 'galton_board', '--theta', '-0.3', '--n', '200', '--gold', '--theta-ref', '0.2', '--out', '-']);
+    expect(r.code).toBe(0);
+    const t = parseCsv(r.stdout);
+    expect(t.header).toEqual(['x_1', 'joint_log_likelihood', 'joint_score_1', 'joint_log_ratio']);
+    for (let i = 0; i < t.rows; i++) {
+      expect(t.data[i * 4 + 1]!).toBeLessThan(0);
+      expect(Number.isFinite(t.data[i * 4 + 2]!)).toBe(true);
+      expect(Number.isFinite(t.data[i * 4 + 3]!)).toBe(true);
+    }
+    const noGold = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '3', '--gold', '--out', '-']);
+    expect(noGold.code).toBe(1);
+    expect(noGold.stderr).toMatch(/NO_GOLD/);
+  });
+
+  it('sets design variables with --design and checks their number', () => {
+    const pole = run(['simulate', '--task', 'weinberg', '--theta', '0.23', '--n', '2000', '--out', '-']);
+    const offPole = run(['simulate', '--task', 'weinberg', '--theta', '0.23', '--n', '2000', '--design', '40', '--out', '-']);
+    expect(pole.code).toBe(0);
+    expect(offPole.code).toBe(0);
+    expect(offPole.stdout).not.toBe(pole.stdout);
+    const explicitPole = run(['simulate', '--task', 'weinberg', '--theta', '0.23', '--n', '2000', '--design', '91.1876', '--out', '-']);
+    expect(explicitPole.stdout).toBe(pole.stdout);
+    const bad = run(['simulate', '--task', 'weinberg', '--theta', '0.23', '--n', '3', '--design', '40,50', '--out', '-']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/1 design variables/);
+    const none = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '3', '--design', '40', '--out', '-']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no design variables/);
+  });
+
+  it('rejects --backend values it does not have with a clear error', () => {
+    const r = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '3', '--backend', 'vulkan', '--out', '-']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--backend/);
+  });
+
   it('fails with a clear message and exit code 2 on bad usage', () => {
     const cases: Array<[string[], RegExp]> = [
       [['simulate', '--task', 'two_moons', '--theta', '0.1', '--n', '3', '--out', '-'], /2 parameters but 1/],
