@@ -28,3 +28,7 @@ export { deriveSeed, SeedPurpose } from './seeds.js';
 export { parseCsv, readCsvFile, writeCsv } from './csv.js';
 export type { Table, Columns } from './csv.js';
 export * as physics from './physics/index.js';
+export { sliceSample, initChains } from './inference/mcmc.js';
+export type { BatchLogDensity, SliceSamplerOptions, SliceSamplerResult, InitChainsOptions } from './inference/mcmc.js';
+export { effectiveSampleSize, splitRhat } from './diagnostics/mcmc.js';
+export type { ChainDraws } from './diagnostics/mcmc.js';
