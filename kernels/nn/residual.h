@@ -5,7 +5,7 @@
 // Networks" (arXiv:1603.05027).
 // Backward: dT = dY; (dY1, dW2, db2) from the identity layer 2; (dA0, dW1, db1) from layer 1;
 //   dX = dY + dA0 ⊙ act'(X)   (the skip path plus the path through both layers).
-// Caller-owned memory: `saved` [3·N·D] holds A0, Z1 (the pre-activation, SiLU only) and Y1
+// Caller-owned memory: `saved` [3·N·D] holds A0, Z1 (the hidden pre-activation; the backward reads it for SiLU only) and Y1
 // between forward and backward; `scratch` [N·D] is backward workspace.
 #pragma once
 #include "dense.h"
