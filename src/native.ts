@@ -28,6 +28,18 @@ export interface NativeSimulatorInfo {
   gold: boolean;
 }
 
+export type NnArray = Float64Array | Float32Array;
+export type NnActivation = 'identity' | 'relu' | 'tanh' | 'elu' | 'silu';
+/** Adam hyperparameters; defaults as in torch.optim.Adam. */
+export interface NnAdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  decoupled?: boolean;
+}
+
 export type ProgressCallback = (done: number, total: number) => void;
 
 export interface NativeAddon {
@@ -77,6 +89,42 @@ export interface NativeAddon {
     kind: 'normal' | 'uniform', seed: number | bigint, stream: number | bigint, leadWords: number, n: number,
     out: Float64Array, sequential: boolean,
   ): void;
+  /*
+   * Neural-network kernels of kernels/nn/ on whole arrays (native/nn_ops.cc), for tests. Each
+   * runs the double instantiation on Float64Arrays and the float one on Float32Arrays; all
+   * floating-point arrays of a call share one type. Layouts: batches [n, dim] row-major, W
+   * [outDim, inDim]. Math: docs/nn.md.
+   */
+  /** y = act(x · wᵀ + b); pre receives x · wᵀ + b (required for 'silu', optional otherwise). */
+  nnDenseForward<A extends NnArray>(
+    activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
+  ): void;
+  /** dx (optional), dw, db (overwritten, summed over the batch) from dy; y unused for 'identity', pre used only for 'silu'. */
+  nnDenseBackward<A extends NnArray>(
+    activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, y: A | null, pre: A | null,
+    dy: A, dx: A | null, dw: A, db: A,
+  ): void;
+  /** Pre-activation residual block y = x + W2·act(W1·act(x) + b1) + b2; saved [3·n·dim] for the backward. */
+  nnResidualForward<A extends NnArray>(
+    activation: NnActivation, n: number, dim: number, x: A, w1: A, b1: A, w2: A, b2: A, saved: A, y: A,
+  ): void;
+  nnResidualBackward<A extends NnArray>(
+    activation: NnActivation, n: number, dim: number, x: A, w1: A, w2: A, saved: A, dy: A,
+    dx: A, dw1: A, db1: A, dw2: A, db2: A,
+  ): void;
+  /** Column means and standard deviations (n - 1 denominator, floored at minStd) of x [n, dim]. */
+  nnStandardizeFit<A extends NnArray>(n: number, dim: number, x: A, minStd: number, mean: A, std: A): void;
+  /** 'forward': output = (input - mean) / std; 'backward': output = input / std. */
+  nnStandardize<A extends NnArray>(
+    direction: 'forward' | 'backward', n: number, dim: number, mean: A, std: A, input: A, output: A,
+  ): void;
+  /** Batch-mean loss; grad (optional) receives its gradient w.r.t. pred. */
+  nnLoss<A extends NnArray>(kind: 'bce' | 'mse', n: number, dim: number, pred: A, target: A, grad?: A | null): number;
+  nnLoss<A extends NnArray>(kind: 'cross_entropy', n: number, dim: number, pred: A, target: Int32Array, grad?: A | null): number;
+  /** One Adam (decoupled: false) or AdamW (decoupled: true) step, step = 1, 2, ...; updates params, m, v in place. */
+  nnAdamStep<A extends NnArray>(params: A, grads: A, m: A, v: A, step: number, options: NnAdamOptions): void;
+  /** Scales grads by maxNorm / ‖grads‖ when ‖grads‖ > maxNorm; returns ‖grads‖ before clipping. */
+  nnClipGradNorm(grads: NnArray, maxNorm: number): number;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

@@ -39,6 +39,7 @@ async function callSafely(fn: (...a: unknown[]) => unknown, args: unknown[]): Pr
 function validCalls(): Record<string, unknown[]> {
   const sim = native.simulators()[0]!;
   const n = 4;
+  const f64 = (k: number) => Float64Array.from({ length: k }, (_, i) => 0.1 * (i + 1));
   const simOptions = {
     name: sim.name,
     theta: new Float64Array(n * sim.thetaDim).fill(0.1),
@@ -63,6 +64,16 @@ function validCalls(): Record<string, unknown[]> {
     odeSolution: ['sir', Float64Array.of(0.4, 0.125), 1, undefined, undefined, new Float64Array(10)],
     simulate: [simOptions],
     simulateAsync: [simOptions, undefined, undefined],
+    // nn ops on a batch of 2 rows, 3 inputs, 2 outputs (Float64Array: the double instantiation)
+    nnDenseForward: ['silu', 2, 3, 2, f64(6), f64(6), f64(2), f64(4), f64(4)],
+    nnDenseBackward: ['silu', 2, 3, 2, f64(6), f64(6), f64(4), f64(4), f64(4), f64(6), f64(6), f64(2)],
+    nnResidualForward: ['tanh', 2, 2, f64(4), f64(4), f64(2), f64(4), f64(2), f64(12), f64(4)],
+    nnResidualBackward: ['tanh', 2, 2, f64(4), f64(4), f64(4), f64(12), f64(4), f64(4), f64(4), f64(2), f64(4), f64(2)],
+    nnStandardizeFit: [2, 2, f64(4), 1e-14, f64(2), f64(2)],
+    nnStandardize: ['forward', 2, 2, f64(2), new Float64Array(2).fill(1), f64(4), f64(4)],
+    nnLoss: ['cross_entropy', 2, 3, new Float32Array(6), Int32Array.of(0, 2), new Float32Array(6)],
+    nnAdamStep: [f64(3), f64(3), f64(3), f64(3), 1, { lr: 1e-3, weightDecay: 0.01, decoupled: true }],
+    nnClipGradNorm: [Float64Array.of(3, 4), 5],
   };
 }
 

@@ -1,0 +1,306 @@
+// The neural-network kernels of kernels/nn/ on whole arrays, for tests: every entry point runs
+// the double instantiation on Float64Arrays and the float instantiation on Float32Arrays (all
+// floating-point arrays of one call share the type of the first). Single-threaded; the training
+// loop will call the kernels directly, not through these.
+#include <string>
+#include <vector>
+
+#include "../kernels/nn/adam.h"
+#include "../kernels/nn/dense.h"
+#include "../kernels/nn/loss.h"
+#include "../kernels/nn/residual.h"
+#include "../kernels/nn/standardize.h"
+#include "napi_util.h"
+
+namespace sbi_native {
+namespace {
+
+using sbi::nn::Activation;
+
+constexpr int64_t kMaxRows = int64_t{1} << 31;
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+
+template <class T>
+View<T> GetArray(const Napi::Value& v, const char* name, int64_t expected = -1);
+template <>
+View<double> GetArray<double>(const Napi::Value& v, const char* name, int64_t expected) {
+  return GetFloat64Array(v, name, expected);
+}
+template <>
+View<float> GetArray<float>(const Napi::Value& v, const char* name, int64_t expected) {
+  return GetFloat32Array(v, name, expected);
+}
+// Absent (undefined / null) -> nullptr, else an array of exactly `expected` elements.
+template <class T>
+T* GetOptionalArray(const Napi::Value& v, const char* name, int64_t expected) {
+  return IsAbsent(v) ? nullptr : GetArray<T>(v, name, expected).data;
+}
+
+// True for a Float32Array, false for a Float64Array; anything else is a TypeError.
+bool IsSinglePrecision(const Napi::Value& v, const char* name) {
+  if (v.IsTypedArray()) {
+    const napi_typedarray_type t = v.As<Napi::TypedArray>().TypedArrayType();
+    if (t == napi_float32_array) return true;
+    if (t == napi_float64_array) return false;
+  }
+  ThrowTypeError(v.Env(), std::string("Expected a Float64Array or Float32Array for `") + name + "` but received " +
+                              Describe(v));
+}
+
+Activation GetActivation(const Napi::Value& v) {
+  const std::string s = GetString(v, "activation");
+  if (s == "identity") return Activation::Identity;
+  if (s == "relu") return Activation::ReLU;
+  if (s == "tanh") return Activation::Tanh;
+  if (s == "elu") return Activation::ELU;
+  if (s == "silu") return Activation::SiLU;
+  ThrowRangeError(v.Env(), "Expected one of \"identity\", \"relu\", \"tanh\", \"elu\", \"silu\" for `activation` but received " +
+                               Describe(v));
+}
+
+// nnDenseForward(activation, n, inDim, outDim, x, w, b, y, pre?) — pre required for silu.
+template <class T>
+void DenseForwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t in, int64_t out) {
+  const T* x = GetArray<T>(info[4], "x", n * in).data;
+  const T* w = GetArray<T>(info[5], "w", out * in).data;
+  const T* b = GetArray<T>(info[6], "b", out).data;
+  T* y = GetArray<T>(info[7], "y", n * out).data;
+  T* pre = sbi::nn::activation_needs_preactivation(act) ? GetArray<T>(info[8], "pre", n * out).data
+                                                       : GetOptionalArray<T>(info[8], "pre", n * out);
+  sbi::nn::dense_forward(act, n, in, out, x, w, b, y, pre);
+}
+Napi::Value DenseForward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t in = GetInteger(info[2], "inDim", 1, kMaxDim);
+  const int64_t out = GetInteger(info[3], "outDim", 1, kMaxDim);
+  if (IsSinglePrecision(info[4], "x")) DenseForwardT<float>(info, act, n, in, out);
+  else DenseForwardT<double>(info, act, n, in, out);
+  return info.Env().Undefined();
+}
+
+// nnDenseBackward(activation, n, inDim, outDim, x, w, y, pre, dy, dx?, dw, db) — y unused for
+// identity, pre used (and required) only for silu.
+template <class T>
+void DenseBackwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t in, int64_t out) {
+  const T* x = GetArray<T>(info[4], "x", n * in).data;
+  const T* w = GetArray<T>(info[5], "w", out * in).data;
+  const T* y = act == Activation::Identity ? nullptr : GetArray<T>(info[6], "y", n * out).data;
+  const T* pre = sbi::nn::activation_needs_preactivation(act) ? GetArray<T>(info[7], "pre", n * out).data : nullptr;
+  const T* dy = GetArray<T>(info[8], "dy", n * out).data;
+  T* dx = GetOptionalArray<T>(info[9], "dx", n * in);
+  T* dw = GetArray<T>(info[10], "dw", out * in).data;
+  T* db = GetArray<T>(info[11], "db", out).data;
+  sbi::nn::dense_backward(act, n, in, out, x, w, y, pre, dy, dx, dw, db);
+}
+Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t in = GetInteger(info[2], "inDim", 1, kMaxDim);
+  const int64_t out = GetInteger(info[3], "outDim", 1, kMaxDim);
+  if (IsSinglePrecision(info[4], "x")) DenseBackwardT<float>(info, act, n, in, out);
+  else DenseBackwardT<double>(info, act, n, in, out);
+  return info.Env().Undefined();
+}
+
+// nnResidualForward(activation, n, dim, x, w1, b1, w2, b2, saved [3·n·dim], y)
+template <class T>
+void ResidualForwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t d) {
+  const T* x = GetArray<T>(info[3], "x", n * d).data;
+  const T* w1 = GetArray<T>(info[4], "w1", d * d).data;
+  const T* b1 = GetArray<T>(info[5], "b1", d).data;
+  const T* w2 = GetArray<T>(info[6], "w2", d * d).data;
+  const T* b2 = GetArray<T>(info[7], "b2", d).data;
+  T* saved = GetArray<T>(info[8], "saved", sbi::nn::residual_saved_size(n, d)).data;
+  T* y = GetArray<T>(info[9], "y", n * d).data;
+  sbi::nn::residual_forward(act, n, d, x, w1, b1, w2, b2, saved, y);
+}
+Napi::Value ResidualForward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t d = GetInteger(info[2], "dim", 1, kMaxDim);
+  if (IsSinglePrecision(info[3], "x")) ResidualForwardT<float>(info, act, n, d);
+  else ResidualForwardT<double>(info, act, n, d);
+  return info.Env().Undefined();
+}
+
+// nnResidualBackward(activation, n, dim, x, w1, w2, saved, dy, dx, dw1, db1, dw2, db2)
+template <class T>
+void ResidualBackwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t d) {
+  const T* x = GetArray<T>(info[3], "x", n * d).data;
+  const T* w1 = GetArray<T>(info[4], "w1", d * d).data;
+  const T* w2 = GetArray<T>(info[5], "w2", d * d).data;
+  const T* saved = GetArray<T>(info[6], "saved", sbi::nn::residual_saved_size(n, d)).data;
+  const T* dy = GetArray<T>(info[7], "dy", n * d).data;
+  T* dx = GetArray<T>(info[8], "dx", n * d).data;
+  T* dw1 = GetArray<T>(info[9], "dw1", d * d).data;
+  T* db1 = GetArray<T>(info[10], "db1", d).data;
+  T* dw2 = GetArray<T>(info[11], "dw2", d * d).data;
+  T* db2 = GetArray<T>(info[12], "db2", d).data;
+  std::vector<T> scratch(static_cast<size_t>(sbi::nn::residual_scratch_size(n, d)));
+  sbi::nn::residual_backward(act, n, d, x, w1, w2, saved, dy, scratch.data(), dx, dw1, db1, dw2, db2);
+}
+Napi::Value ResidualBackward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t d = GetInteger(info[2], "dim", 1, kMaxDim);
+  if (IsSinglePrecision(info[3], "x")) ResidualBackwardT<float>(info, act, n, d);
+  else ResidualBackwardT<double>(info, act, n, d);
+  return info.Env().Undefined();
+}
+
+double GetPositiveNumber(const Napi::Value& v, const char* name) {
+  const double d = GetNumber(v, name);
+  if (!(d > 0)) ThrowRangeError(v.Env(), std::string("Expected a positive number for `") + name + "` but received " + Describe(v));
+  return d;
+}
+
+// nnStandardizeFit(n, dim, x, minStd, mean, std)
+template <class T>
+void StandardizeFitT(const Napi::CallbackInfo& info, int64_t n, int64_t d) {
+  const T* x = GetArray<T>(info[2], "x", n * d).data;
+  const T min_std = T(GetPositiveNumber(info[3], "minStd"));
+  T* mean = GetArray<T>(info[4], "mean", d).data;
+  T* std_dev = GetArray<T>(info[5], "std", d).data;
+  sbi::nn::standardize_fit(n, d, x, min_std, mean, std_dev);
+}
+Napi::Value StandardizeFit(const Napi::CallbackInfo& info) {
+  const int64_t n = GetInteger(info[0], "n", 1, kMaxRows);
+  const int64_t d = GetInteger(info[1], "dim", 1, kMaxDim);
+  if (IsSinglePrecision(info[2], "x")) StandardizeFitT<float>(info, n, d);
+  else StandardizeFitT<double>(info, n, d);
+  return info.Env().Undefined();
+}
+
+// nnStandardize(direction, n, dim, mean, std, input, output): 'forward' input x -> output z,
+// 'backward' input dz -> output dx.
+template <class T>
+void StandardizeT(const Napi::CallbackInfo& info, bool forward, int64_t n, int64_t d) {
+  const T* mean = GetArray<T>(info[3], "mean", d).data;
+  const T* std_dev = GetArray<T>(info[4], "std", d).data;
+  for (int64_t j = 0; j < d; ++j)
+    if (!(std_dev[j] > T(0)))
+      ThrowRangeError(info.Env(), "Expected every element of `std` to be positive but std[" + std::to_string(j) +
+                                      "] = " + std::to_string(double(std_dev[j])));
+  const T* input = GetArray<T>(info[5], "input", n * d).data;
+  T* output = GetArray<T>(info[6], "output", n * d).data;
+  if (forward) sbi::nn::standardize_forward(n, d, mean, std_dev, input, output);
+  else sbi::nn::standardize_backward(n, d, std_dev, input, output);
+}
+Napi::Value Standardize(const Napi::CallbackInfo& info) {
+  const std::string dir = GetString(info[0], "direction");
+  if (dir != "forward" && dir != "backward")
+    ThrowRangeError(info.Env(), "Expected \"forward\" or \"backward\" for `direction` but received " + Describe(info[0]));
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t d = GetInteger(info[2], "dim", 1, kMaxDim);
+  if (IsSinglePrecision(info[3], "mean")) StandardizeT<float>(info, dir == "forward", n, d);
+  else StandardizeT<double>(info, dir == "forward", n, d);
+  return info.Env().Undefined();
+}
+
+// nnLoss(kind, n, dim, pred, target, grad?) -> batch-mean loss. kind 'bce' | 'mse': target like
+// pred [n, dim]; 'cross_entropy': pred [n, dim] logits, target an Int32Array of labels [n].
+enum class LossKind { Bce, CrossEntropy, Mse };
+template <class T>
+double LossT(const Napi::CallbackInfo& info, LossKind kind, int64_t n, int64_t d) {
+  const T* pred = GetArray<T>(info[3], "pred", n * d).data;
+  T* grad = GetOptionalArray<T>(info[5], "grad", n * d);
+  if (kind == LossKind::CrossEntropy) {
+    const int32_t* labels = GetInt32Array(info[4], "target", n).data;
+    for (int64_t r = 0; r < n; ++r)
+      if (labels[r] < 0 || labels[r] >= d)
+        ThrowRangeError(info.Env(), "Expected every label in `target` to be in [0, " + std::to_string(d) + ") but target[" +
+                                        std::to_string(r) + "] = " + std::to_string(labels[r]));
+    return double(sbi::nn::cross_entropy(n, d, pred, labels, grad));
+  }
+  const T* target = GetArray<T>(info[4], "target", n * d).data;
+  return double(kind == LossKind::Bce ? sbi::nn::bce_with_logits(n, d, pred, target, grad)
+                                      : sbi::nn::mse(n, d, pred, target, grad));
+}
+Napi::Value Loss(const Napi::CallbackInfo& info) {
+  const std::string name = GetString(info[0], "kind");
+  LossKind kind;
+  if (name == "bce") kind = LossKind::Bce;
+  else if (name == "cross_entropy") kind = LossKind::CrossEntropy;
+  else if (name == "mse") kind = LossKind::Mse;
+  else ThrowRangeError(info.Env(), "Expected one of \"bce\", \"cross_entropy\", \"mse\" for `kind` but received " + Describe(info[0]));
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t d = GetInteger(info[2], "dim", 1, kMaxDim);
+  const double value = IsSinglePrecision(info[3], "pred") ? LossT<float>(info, kind, n, d) : LossT<double>(info, kind, n, d);
+  return Napi::Number::New(info.Env(), value);
+}
+
+// An optional number option in [lo, hi] (hi_open: below hi), `fallback` when absent.
+double GetOption(const Napi::Object& o, const char* key, double fallback, double lo, double hi, bool hi_open) {
+  const Napi::Value v = o.Get(key);
+  if (IsAbsent(v)) return fallback;
+  const double d = GetNumber(v, key);
+  if (d < lo || d > hi || (hi_open && d == hi))
+    ThrowRangeError(o.Env(), std::string("Expected `") + key + "` in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                 (hi_open ? ")" : "]") + " but received " + Describe(v));
+  return d;
+}
+
+// nnAdamStep(params, grads, m, v, step, { lr, beta1?, beta2?, eps?, weightDecay?, decoupled? })
+template <class T>
+void AdamT(const Napi::CallbackInfo& info, const sbi::nn::AdamConfig& c, int64_t step) {
+  View<T> theta = GetArray<T>(info[0], "params");
+  const int64_t p = static_cast<int64_t>(theta.length);
+  const T* g = GetArray<T>(info[1], "grads", p).data;
+  T* m = GetArray<T>(info[2], "m", p).data;
+  T* v = GetArray<T>(info[3], "v", p).data;
+  sbi::nn::adam_step(c, step, p, theta.data, g, m, v);
+}
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool single = IsSinglePrecision(info[0], "params");
+  const int64_t step = GetInteger(info[4], "step", 1, int64_t{1} << 53);
+  if (!info[5].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[5]));
+  const Napi::Object o = info[5].As<Napi::Object>();
+  if (IsAbsent(o.Get("lr"))) ThrowTypeError(env, "Expected a number for `lr` but received undefined");
+  sbi::nn::AdamConfig c;
+  c.lr = GetOption(o, "lr", c.lr, 0, 1e300, false);
+  c.beta1 = GetOption(o, "beta1", c.beta1, 0, 1, true);
+  c.beta2 = GetOption(o, "beta2", c.beta2, 0, 1, true);
+  c.eps = GetOption(o, "eps", c.eps, 0, 1e300, false);
+  c.weight_decay = GetOption(o, "weightDecay", c.weight_decay, 0, 1e300, false);
+  const Napi::Value dec = o.Get("decoupled");
+  if (!IsAbsent(dec)) {
+    if (!dec.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `decoupled` but received " + Describe(dec));
+    c.decoupled = dec.As<Napi::Boolean>().Value();
+  }
+  if (single) AdamT<float>(info, c, step);
+  else AdamT<double>(info, c, step);
+  return env.Undefined();
+}
+
+// nnClipGradNorm(grads, maxNorm) -> the norm before clipping.
+Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
+  const bool single = IsSinglePrecision(info[0], "grads");
+  const double max_norm = GetPositiveNumber(info[1], "maxNorm");
+  double norm;
+  if (single) {
+    View<float> g = GetFloat32Array(info[0], "grads");
+    norm = sbi::nn::clip_grad_norm(static_cast<int64_t>(g.length), g.data, max_norm);
+  } else {
+    View<double> g = GetFloat64Array(info[0], "grads");
+    norm = sbi::nn::clip_grad_norm(static_cast<int64_t>(g.length), g.data, max_norm);
+  }
+  return Napi::Number::New(info.Env(), norm);
+}
+
+void InitNnOps(Napi::Env env, Napi::Object exports) {
+  ExportFunction(env, exports, "nnDenseForward", DenseForward);
+  ExportFunction(env, exports, "nnDenseBackward", DenseBackward);
+  ExportFunction(env, exports, "nnResidualForward", ResidualForward);
+  ExportFunction(env, exports, "nnResidualBackward", ResidualBackward);
+  ExportFunction(env, exports, "nnStandardizeFit", StandardizeFit);
+  ExportFunction(env, exports, "nnStandardize", Standardize);
+  ExportFunction(env, exports, "nnLoss", Loss);
+  ExportFunction(env, exports, "nnAdamStep", AdamStep);
+  ExportFunction(env, exports, "nnClipGradNorm", ClipGradNorm);
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(InitNnOps);
+}  // namespace sbi_native
