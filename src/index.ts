@@ -32,3 +32,5 @@ export { sliceSample, initChains } from './inference/mcmc.js';
 export type { BatchLogDensity, SliceSamplerOptions, SliceSamplerResult, InitChainsOptions } from './inference/mcmc.js';
 export { effectiveSampleSize, splitRhat } from './diagnostics/mcmc.js';
 export type { ChainDraws } from './diagnostics/mcmc.js';
+export { encodeModelFile, decodeModelFile, saveModelFile, loadModelFile, FORMAT_VERSION } from './io/model_file.js';
+export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
