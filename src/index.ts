@@ -28,3 +28,4 @@ export { deriveSeed, SeedPurpose } from './seeds.js';
 export { parseCsv, readCsvFile, writeCsv } from './csv.js';
 export type { Table, Columns } from './csv.js';
 export * as physics from './physics/index.js';
+export * as flows from './flows/transforms.js';
