@@ -34,3 +34,4 @@ export { effectiveSampleSize, splitRhat } from './diagnostics/mcmc.js';
 export type { ChainDraws } from './diagnostics/mcmc.js';
 export { encodeModelFile, decodeModelFile, saveModelFile, loadModelFile, FORMAT_VERSION } from './io/model_file.js';
 export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
+export * as flows from './flows/transforms.js';

@@ -125,6 +125,21 @@ export interface NativeAddon {
   nnAdamStep<A extends NnArray>(params: A, grads: A, m: A, v: A, step: number, options: NnAdamOptions): void;
   /** Scales grads by maxNorm / ‖grads‖ when ‖grads‖ > maxNorm; returns ‖grads‖ before clipping. */
   nnClipGradNorm(grads: NnArray, maxNorm: number): number;
+  /**
+   * Elementwise flow transforms of kernels/flows/ over n elements, in the arrays' precision
+   * (all Float64Array or all Float32Array). 'rqSpline': hyper = [bins, bound, minBinWidth,
+   * minBinHeight, minDerivative], params [n, 3·bins − 1]; 'affine': hyper = [scaleBound], params
+   * [n, 2]. 'forward' writes y and the elementwise log|dy/dx| (either may be null to run the
+   * value-only or log-det-only kernel); 'inverse' takes y in `x` and writes x and log|dx/dy|.
+   */
+  flowTransform<A extends Float64Array | Float32Array>(
+    transform: 'rqSpline' | 'affine', direction: 'forward' | 'inverse', hyper: Float64Array, x: A, params: A,
+    y: A | null, ladj: A | null,
+  ): void;
+  /** Backward of the forward pass: dL/dx [n] and dL/dparams [n, P] from dL/dy and dL/dlog|dy/dx| [n]. */
+  flowTransformBackward<A extends Float64Array | Float32Array>(
+    transform: 'rqSpline' | 'affine', hyper: Float64Array, x: A, params: A, gy: A, gl: A, gx: A, gparams: A,
+  ): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

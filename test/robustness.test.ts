@@ -63,6 +63,10 @@ function validCalls(): Record<string, unknown[]> {
     samplerFill: ['normal', 1, 2, 0, n, new Float64Array(n + 3), false],
     odeSolution: ['sir', Float64Array.of(0.4, 0.125), 1, undefined, undefined, new Float64Array(10)],
     simulate: [simOptions],
+    flowTransform: ['rqSpline', 'forward', Float64Array.of(3, 2, 1e-3, 1e-3, 1e-3), Float64Array.of(-3, 0.5),
+      new Float64Array(2 * 8), new Float64Array(2), new Float64Array(2)],
+    flowTransformBackward: ['affine', Float64Array.of(5), Float32Array.of(0.5, 1), new Float32Array(4),
+      new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(4)],
     simulateAsync: [simOptions, undefined, undefined],
     // nn ops on a batch of 2 rows, 3 inputs, 2 outputs (Float64Array: the double instantiation)
     nnDenseForward: ['silu', 2, 3, 2, f64(6), f64(6), f64(2), f64(4), f64(4)],

@@ -140,6 +140,25 @@ SBI_HD double vlog(double x) {
   return bit_select((x > 0.0) & (x < INFINITY), y, special);  // & not &&: no branch
 }
 
+// Single-precision e^x and log x for kernels templated on the precision: the double result
+// rounded to float.
+SBI_HD float vexp(float x) { return static_cast<float>(vexp(static_cast<double>(x))); }
+SBI_HD float vlog(float x) { return static_cast<float>(vlog(static_cast<double>(x))); }
+
+// softplus(u) = log(1 + e^u) = max(u, 0) + log(1 + e^-|u|), without overflow for large u.
+template <class T>
+SBI_HD T softplus(T u) {
+  const T pos = u > T(0) ? u : T(0);
+  const T neg_abs = u > T(0) ? -u : u;
+  return pos + vlog(T(1) + vexp(neg_abs));
+}
+// The logistic sigmoid 1 / (1 + e^-u) = d softplus / du, without overflow for either sign.
+template <class T>
+SBI_HD T logistic(T u) {
+  const T e = vexp(u > T(0) ? -u : u);
+  return u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
 // sin(2πu) and cos(2πu) for every finite u (NaN for NaN and ±inf).
 SBI_HD void vsincos_2pi(double u, double* sin_out, double* cos_out) {
   using namespace vecmath_detail;
