@@ -32,3 +32,5 @@ export { sliceSample, initChains } from './inference/mcmc.js';
 export type { BatchLogDensity, SliceSamplerOptions, SliceSamplerResult, InitChainsOptions } from './inference/mcmc.js';
 export { effectiveSampleSize, splitRhat } from './diagnostics/mcmc.js';
 export type { ChainDraws } from './diagnostics/mcmc.js';
+export { c2st, mmd } from './diagnostics/c2st.js';
+export type { C2stOptions } from './diagnostics/c2st.js';
