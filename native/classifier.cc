@@ -52,8 +52,12 @@ PreparedBatch PrepareCrossValidate(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[4].As<Napi::Object>();
   cv->seed = GetSeed(o.Get("seed"), "seed");
   const int folds = static_cast<int>(GetInteger(o.Get("folds"), "folds", 2, std::min<int64_t>(cv->n, 1000)));
-  cv->config.hidden_width = static_cast<int64_t>(GetNumberOption(o, "hiddenWidth", 10.0 * cv->dim, 1, 1 << 16, false));
-  cv->config.max_epochs = static_cast<int64_t>(GetNumberOption(o, "maxEpochs", 10000, 1, 1e9, false));
+  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t hi) {
+    const Napi::Value v = o.Get(key);
+    return IsAbsent(v) ? fallback : GetInteger(v, key, 1, hi);
+  };
+  cv->config.hidden_width = integer_option("hiddenWidth", 10 * cv->dim, 4096);
+  cv->config.max_epochs = integer_option("maxEpochs", cv->config.max_epochs, 1000000000);
   const int threads = GetThreads(o.Get("threads"));
   // The async variant's cancel flag (argument 6) is also polled inside each fold's epoch loop.
   if (!IsAbsent(info[6])) cv->cancel = GetInt32Array(info[6], "cancelFlag", 1).data;

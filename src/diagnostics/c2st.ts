@@ -43,7 +43,8 @@ function columnMoments(x: Float64Array, dim: number): { mean: Float64Array; std:
   const n = x.length / dim;
   const mean = new Float64Array(dim);
   const std = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += x[i * dim + j]! / n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += x[i * dim + j]!;
+  for (let j = 0; j < dim; j++) mean[j] /= n;
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) std[j] += (x[i * dim + j]! - mean[j]!) ** 2;
   for (let j = 0; j < dim; j++) std[j] = Math.sqrt(std[j]! / (n - 1));
   return { mean, std };
@@ -63,7 +64,9 @@ export async function c2st(X: Float64Array, Y: Float64Array, dim: number, option
   const ny = checkSamples(Y, dim, 'Y', folds);
   const { mean, std } = columnMoments(X, dim);
   for (let j = 0; j < dim; j++) {
-    if (!(std[j]! > 0)) throw new RangeError(`Expected column ${j} of \`X\` to vary (it is z-scored by its std) but it is constant`);
+    let varies = false;
+    for (let i = 1; i < nx && !varies; i++) varies = X[i * dim + j] !== X[j];
+    if (!varies) throw new RangeError(`Expected column ${j} of \`X\` to vary (it is z-scored by its std) but it is constant`);
   }
   const n = nx + ny;
   const data = new Float64Array(n * dim);
