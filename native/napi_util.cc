@@ -133,6 +133,16 @@ double GetNumber(const Napi::Value& v, const char* name) {
   return d;
 }
 
+double GetNumberOption(const Napi::Object& o, const char* key, double fallback, double lo, double hi, bool hi_open) {
+  const Napi::Value v = o.Get(key);
+  if (IsAbsent(v)) return fallback;
+  const double d = GetNumber(v, key);
+  if (d < lo || d > hi || (hi_open && d == hi))
+    ThrowRangeError(o.Env(), std::string("Expected `") + key + "` in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                 (hi_open ? ")" : "]") + " but received " + Describe(v));
+  return d;
+}
+
 uint64_t GetSeed(const Napi::Value& v, const char* name) {
   Napi::Env env = v.Env();
   if (v.IsBigInt()) {

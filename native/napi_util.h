@@ -59,6 +59,8 @@ int64_t GetInteger(const Napi::Value& v, const char* name, int64_t lo, int64_t h
 double GetNumber(const Napi::Value& v, const char* name);
 // A seed: a non-negative safe integer or a bigint below 2^64.
 uint64_t GetSeed(const Napi::Value& v, const char* name);
+// An optional number property `key` of `o` in [lo, hi] (hi_open: below hi); `fallback` when absent.
+double GetNumberOption(const Napi::Object& o, const char* key, double fallback, double lo, double hi, bool hi_open);
 std::string GetString(const Napi::Value& v, const char* name);
 // An optional thread count in [1, 1024]; 0 (the pool's default) when absent.
 int GetThreads(const Napi::Value& v);

@@ -8,6 +8,7 @@
 #include "../kernels/nn/adam.h"
 #include "../kernels/nn/dense.h"
 #include "../kernels/nn/loss.h"
+#include "../kernels/nn/mlp.h"
 #include "../kernels/nn/residual.h"
 #include "../kernels/nn/standardize.h"
 #include "napi_util.h"
@@ -230,15 +231,61 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), value);
 }
 
-// An optional number option in [lo, hi] (hi_open: below hi), `fallback` when absent.
-double GetOption(const Napi::Object& o, const char* key, double fallback, double lo, double hi, bool hi_open) {
-  const Napi::Value v = o.Get(key);
-  if (IsAbsent(v)) return fallback;
-  const double d = GetNumber(v, key);
-  if (d < lo || d > hi || (hi_open && d == hi))
-    ThrowRangeError(o.Env(), std::string("Expected `") + key + "` in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                                 (hi_open ? ")" : "]") + " but received " + Describe(v));
-  return d;
+// Layer widths of an MLP from an Int32Array [L + 1] (L >= 1, each in [1, kMaxDim]).
+std::vector<int64_t> GetLayerSizes(const Napi::Value& v) {
+  const View<int32_t> s = GetInt32Array(v, "sizes");
+  if (s.length < 2 || s.length > 65)
+    ThrowRangeError(v.Env(), "Expected 2 to 65 layer widths for `sizes` but received " + Describe(v));
+  std::vector<int64_t> sizes(s.length);
+  for (size_t i = 0; i < s.length; ++i) {
+    if (s.data[i] < 1 || s.data[i] > 4096)
+      ThrowRangeError(v.Env(), "Expected layer widths in [1, 4096] but sizes[" + std::to_string(i) + "] is " +
+                                   std::to_string(s.data[i]));
+    sizes[i] = s.data[i];
+  }
+  return sizes;
+}
+
+// nnMlpForward(activation, sizes, n, x, params, saved, out) — out [n, sizes[L]] gets the output.
+template <class T>
+void MlpForwardT(const Napi::CallbackInfo& info, Activation act, const std::vector<int64_t>& sizes, int64_t n) {
+  const int layers = static_cast<int>(sizes.size()) - 1;
+  const T* x = GetArray<T>(info[3], "x", n * sizes[0]).data;
+  const T* params = GetArray<T>(info[4], "params", sbi::nn::mlp_param_count(layers, sizes.data())).data;
+  T* saved = GetArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
+  T* out = GetArray<T>(info[6], "out", n * sizes[layers]).data;
+  const T* y = sbi::nn::mlp_forward(act, layers, sizes.data(), n, x, params, saved);
+  for (int64_t i = 0; i < n * sizes[layers]; ++i) out[i] = y[i];
+}
+Napi::Value MlpForward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const std::vector<int64_t> sizes = GetLayerSizes(info[1]);
+  const int64_t n = GetInteger(info[2], "n", 1, int64_t{1} << 24);
+  if (IsSinglePrecision(info[3], "x")) MlpForwardT<float>(info, act, sizes, n);
+  else MlpForwardT<double>(info, act, sizes, n);
+  return info.Env().Undefined();
+}
+
+// nnMlpBackward(activation, sizes, n, x, params, saved, dout, grads) — grads overwritten.
+template <class T>
+void MlpBackwardT(const Napi::CallbackInfo& info, Activation act, const std::vector<int64_t>& sizes, int64_t n) {
+  const int layers = static_cast<int>(sizes.size()) - 1;
+  const int64_t p = sbi::nn::mlp_param_count(layers, sizes.data());
+  const T* x = GetArray<T>(info[3], "x", n * sizes[0]).data;
+  const T* params = GetArray<T>(info[4], "params", p).data;
+  const T* saved = GetArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
+  const T* dout = GetArray<T>(info[6], "dout", n * sizes[layers]).data;
+  T* grads = GetArray<T>(info[7], "grads", p).data;
+  std::vector<T> scratch(sbi::nn::mlp_scratch_size(layers, sizes.data(), n));
+  sbi::nn::mlp_backward(act, layers, sizes.data(), n, x, params, saved, dout, grads, scratch.data());
+}
+Napi::Value MlpBackward(const Napi::CallbackInfo& info) {
+  const Activation act = GetActivation(info[0]);
+  const std::vector<int64_t> sizes = GetLayerSizes(info[1]);
+  const int64_t n = GetInteger(info[2], "n", 1, int64_t{1} << 24);
+  if (IsSinglePrecision(info[3], "x")) MlpBackwardT<float>(info, act, sizes, n);
+  else MlpBackwardT<double>(info, act, sizes, n);
+  return info.Env().Undefined();
 }
 
 // nnAdamStep(params, grads, m, v, step, { lr, beta1?, beta2?, eps?, weightDecay?, decoupled? })
@@ -259,11 +306,11 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[5].As<Napi::Object>();
   if (IsAbsent(o.Get("lr"))) ThrowTypeError(env, "Expected a number for `lr` but received undefined");
   sbi::nn::AdamConfig c;
-  c.lr = GetOption(o, "lr", c.lr, 0, 1e300, false);
-  c.beta1 = GetOption(o, "beta1", c.beta1, 0, 1, true);
-  c.beta2 = GetOption(o, "beta2", c.beta2, 0, 1, true);
-  c.eps = GetOption(o, "eps", c.eps, 0, 1e300, false);
-  c.weight_decay = GetOption(o, "weightDecay", c.weight_decay, 0, 1e300, false);
+  c.lr = GetNumberOption(o, "lr", c.lr, 0, 1e300, false);
+  c.beta1 = GetNumberOption(o, "beta1", c.beta1, 0, 1, true);
+  c.beta2 = GetNumberOption(o, "beta2", c.beta2, 0, 1, true);
+  c.eps = GetNumberOption(o, "eps", c.eps, 0, 1e300, false);
+  c.weight_decay = GetNumberOption(o, "weightDecay", c.weight_decay, 0, 1e300, false);
   const Napi::Value dec = o.Get("decoupled");
   if (!IsAbsent(dec)) {
     if (!dec.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `decoupled` but received " + Describe(dec));
@@ -297,6 +344,8 @@ void InitNnOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "nnStandardizeFit", StandardizeFit);
   ExportFunction(env, exports, "nnStandardize", Standardize);
   ExportFunction(env, exports, "nnLoss", Loss);
+  ExportFunction(env, exports, "nnMlpForward", MlpForward);
+  ExportFunction(env, exports, "nnMlpBackward", MlpBackward);
   ExportFunction(env, exports, "nnAdamStep", AdamStep);
   ExportFunction(env, exports, "nnClipGradNorm", ClipGradNorm);
 }

@@ -12,6 +12,7 @@ import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData } from './tasks/index.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
+import { c2st } from './diagnostics/c2st.js';
 
 class UsageError extends Error {}
 
@@ -173,6 +174,28 @@ async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
   }
 }
 
+interface C2stCliOptions {
+  seed: string;
+  threads?: string;
+  backend?: string;
+  folds: string;
+}
+
+async function commandC2st(fileA: string, fileB: string, opts: C2stCliOptions): Promise<void> {
+  checkBackend(opts.backend);
+  const seed = parseSeed(opts.seed);
+  const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
+  const folds = parseInteger(opts.folds, 'folds', 2, 1000);
+  const a = readCsvFile(fileA);
+  const b = readCsvFile(fileB);
+  if (a.cols !== b.cols) throw new UsageError(`c2st: ${fileA} has ${a.cols} columns but ${fileB} has ${b.cols}`);
+  for (const [t, file] of [[a, fileA], [b, fileB]] as const) {
+    if (t.rows < folds) throw new UsageError(`c2st: ${file} has ${t.rows} rows but ${folds}-fold cross-validation needs at least ${folds}`);
+  }
+  const accuracy = await c2st(a.data, b.data, a.cols, { seed, folds, ...(threads ? { threads } : {}) });
+  process.stdout.write(`${accuracy}\n`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('sbi-engine')
     .description('Simulation-based inference engine: native simulators, estimators and diagnostics')
@@ -197,6 +220,14 @@ export function buildProgram(): Command {
       .option('--gold', 'add joint_log_likelihood, joint_score_1.. (and joint_log_ratio with --theta-ref)')
       .option('--theta-ref <v1,..>', 'reference θ for joint_log_ratio (with --gold)'),
   ).action(commandSimulate);
+  commonOptions(
+    program
+      .command('c2st')
+      .description("classifier two-sample test accuracy of B against the reference A (sbibm's c2st; 0.5 = indistinguishable)")
+      .argument('<A.csv>', 'reference samples, one per row (header row first)')
+      .argument('<B.csv>', 'samples to compare, same columns')
+      .option('--folds <int>', 'cross-validation folds', '5'),
+  ).action(commandC2st);
   return program;
 }
 

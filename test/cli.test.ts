@@ -126,4 +126,32 @@ describe('sbi-engine CLI', () => {
     expect(r.stderr).toMatch(/UNKNOWN_TASK/);
     expect(r.stderr).toMatch(/two_moons/);
   });
+
+  it('c2st prints the accuracy of two CSV samples, reproducibly for a seed, near 0.5 for one distribution', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+    const a = path.join(dir, 'a.csv');
+    const b = path.join(dir, 'b.csv');
+    const c = path.join(dir, 'c.csv');
+    // Deterministic, well-spread rows: A and C interleave on one grid, B is A shifted by 3.
+    const rows = (shift: number, phase: number) =>
+      ['u,v', ...Array.from({ length: 100 }, (_, i) => `${((i * 37) % 100) / 25 + shift + phase},${((i * 61) % 100) / 25 + phase}`)].join('\n');
+    fs.writeFileSync(a, rows(0, 0));
+    fs.writeFileSync(b, rows(3, 0));
+    fs.writeFileSync(c, rows(0, 0.02));
+    const far = run(['c2st', a, b, '--seed', '3']);
+    expect(far.code).toBe(0);
+    const accuracy = Number(far.stdout.trim());
+    expect(accuracy).toBeGreaterThan(0.8); // 3 of the 4 units of range shifted: mostly separable
+    expect(run(['c2st', a, b, '--seed=3']).stdout).toBe(far.stdout);
+    // One distribution: the 200 held-out predictions are right about half the time (5 s.e. = 0.18).
+    const near = Number(run(['c2st', a, c]).stdout.trim());
+    expect(Math.abs(near - 0.5)).toBeLessThan(0.18);
+    const missing = run(['c2st', a]);
+    expect(missing.code).toBe(2);
+    fs.writeFileSync(c, 'u\n1\n2\n3\n4\n5\n6\n');
+    const mismatch = run(['c2st', a, c]);
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr).toMatch(/2 columns but .* has 1/);
+    expect(run(['c2st', a, path.join(dir, 'nope.csv')]).code).toBe(1);
+  });
 });

@@ -76,6 +76,13 @@ function validCalls(): Record<string, unknown[]> {
     nnStandardizeFit: [2, 2, f64(4), 1e-14, f64(2), f64(2)],
     nnStandardize: ['forward', 2, 2, f64(2), new Float64Array(2).fill(1), f64(4), f64(4)],
     nnLoss: ['cross_entropy', 2, 3, new Float32Array(6), Int32Array.of(0, 2), new Float32Array(6)],
+    nnMlpForward: ['silu', Int32Array.of(2, 3, 1), 2, f64(4), f64(13), f64(14), f64(2)],
+    nnMlpBackward: ['silu', Int32Array.of(2, 3, 1), 2, f64(4), f64(13), f64(14), f64(2), f64(13)],
+    // 8 rows, 1 column, 2 folds, 2 epochs: fast enough to fuzz every argument
+    classifierCrossValidate: [f64(8), Uint8Array.of(0, 1, 0, 1, 0, 1, 0, 1), 8, 1, { seed: 1, folds: 2, maxEpochs: 2 }],
+    classifierCrossValidateAsync: [
+      f64(8), Uint8Array.of(0, 1, 0, 1, 0, 1, 0, 1), 8, 1, { seed: 1, folds: 2, maxEpochs: 2, threads: 2 }, undefined, new Int32Array(1),
+    ],
     nnAdamStep: [f64(3), f64(3), f64(3), f64(3), 1, { lr: 1e-3, weightDecay: 0.01, decoupled: true }],
     nnClipGradNorm: [Float64Array.of(3, 4), 5],
   };

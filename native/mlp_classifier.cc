@@ -1,0 +1,176 @@
+#include "mlp_classifier.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "../kernels/nn/adam.h"
+#include "../kernels/nn/loss.h"
+#include "../kernels/nn/mlp.h"
+#include "../kernels/random/philox.h"
+
+namespace sbi_native {
+namespace {
+
+using sbi::nn::Activation;
+
+bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+
+std::vector<int64_t> LayerSizes(const ClassifierConfig& c, int64_t dim) {
+  std::vector<int64_t> sizes(c.hidden_layers + 2, c.hidden_width);
+  sizes.front() = dim;
+  sizes.back() = 1;
+  return sizes;
+}
+
+// Uniform integer in [0, k) from 53 random bits (bias below k · 2^-53).
+int64_t UniformIndex(sbi::PhiloxStream& rng, int64_t k) {
+  return std::min<int64_t>(k - 1, static_cast<int64_t>(rng.uniform() * static_cast<double>(k)));
+}
+
+template <class T>
+void ShuffleInPlace(sbi::PhiloxStream& rng, T* a, int64_t n) {
+  for (int64_t i = n - 1; i > 0; --i) std::swap(a[i], a[UniformIndex(rng, i + 1)]);
+}
+
+// sklearn's _init_coef for non-logistic activations: W and b ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out))
+// (Glorot & Bengio 2010), every layer including the output.
+void GlorotUniform(const std::vector<int64_t>& sizes, sbi::PhiloxStream& rng, float* params) {
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const int64_t fan_in = sizes[l], fan_out = sizes[l + 1];
+    const double r = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+    for (int64_t i = 0; i < fan_out * (fan_in + 1); ++i) *params++ = static_cast<float>((2.0 * rng.uniform() - 1.0) * r);
+  }
+}
+
+}  // namespace
+
+ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_t dim, const float* x,
+                                    const uint8_t* labels, uint64_t seed, uint64_t stream, const int32_t* cancel) {
+  const std::vector<int64_t> sizes = LayerSizes(c, dim);
+  const int layers = c.hidden_layers + 1;
+  const int64_t batch = std::max<int64_t>(1, std::min(c.batch_size, n));
+  const int64_t p = sbi::nn::mlp_param_count(layers, sizes.data());
+
+  ClassifierFit fit;
+  fit.params.resize(p);
+  std::vector<float> grads(p), m(p, 0.0f), v(p, 0.0f);
+  std::vector<float> xb(batch * dim), tb(batch), dlogit(batch);
+  std::vector<float> saved(sbi::nn::mlp_saved_size(Activation::ReLU, layers, sizes.data(), batch));
+  std::vector<float> scratch(sbi::nn::mlp_scratch_size(layers, sizes.data(), batch));
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+
+  sbi::PhiloxStream rng(seed, stream);
+  GlorotUniform(sizes, rng, fit.params.data());
+
+  sbi::nn::AdamConfig adam;
+  adam.lr = c.lr;
+  adam.beta1 = c.beta1;
+  adam.beta2 = c.beta2;
+  double best = std::numeric_limits<double>::infinity();
+  int64_t no_improvement = 0, step = 0;
+  for (int64_t epoch = 0; epoch < c.max_epochs; ++epoch) {
+    if (Cancelled(cancel)) {
+      fit.cancelled = true;
+      return fit;
+    }
+    ShuffleInPlace(rng, order.data(), n);
+    double loss_sum = 0.0;
+    for (int64_t start = 0; start < n; start += batch) {
+      const int64_t nb = std::min(batch, n - start);
+      for (int64_t r = 0; r < nb; ++r) {
+        const int64_t i = order[start + r];
+        std::copy(x + i * dim, x + (i + 1) * dim, xb.data() + r * dim);
+        tb[r] = static_cast<float>(labels[i]);
+      }
+      const float* logits = sbi::nn::mlp_forward(Activation::ReLU, layers, sizes.data(), nb, xb.data(),
+                                                 fit.params.data(), saved.data());
+      double loss = sbi::nn::bce_with_logits(nb, int64_t{1}, logits, tb.data(), dlogit.data());
+      sbi::nn::mlp_backward(Activation::ReLU, layers, sizes.data(), nb, xb.data(), fit.params.data(), saved.data(),
+                            dlogit.data(), grads.data(), scratch.data());
+      // sklearn's L2 term on the batch-mean loss: + (alpha / 2 nb) ‖W‖², gradient (alpha / nb) W,
+      // weights only (adam.h's weight_decay would also decay the biases).
+      const float l2 = static_cast<float>(c.alpha / static_cast<double>(nb));
+      double w_sq = 0.0;
+      int64_t off = 0;
+      for (int l = 0; l < layers; ++l) {
+        const int64_t nw = sizes[l + 1] * sizes[l];
+        for (int64_t k = off; k < off + nw; ++k) {
+          w_sq += static_cast<double>(fit.params[k]) * fit.params[k];
+          grads[k] += l2 * fit.params[k];
+        }
+        off += nw + sizes[l + 1];
+      }
+      loss += 0.5 * c.alpha * w_sq / static_cast<double>(nb);
+      loss_sum += loss * static_cast<double>(nb);
+      // sklearn's Adam puts ε outside the bias correction of v: θ -= lr_t m / (sqrt(v) + ε) with
+      // lr_t = lr sqrt(1 - β2ᵗ) / (1 - β1ᵗ). adam.h divides sqrt(v) by sqrt(1 - β2ᵗ) before adding
+      // ε, so ε / sqrt(1 - β2ᵗ) there is sklearn's ε here.
+      ++step;
+      adam.eps = c.eps / std::sqrt(1.0 - std::pow(c.beta2, static_cast<double>(step)));
+      sbi::nn::adam_step(adam, step, p, fit.params.data(), grads.data(), m.data(), v.data());
+    }
+    const double epoch_loss = loss_sum / static_cast<double>(n);
+    if (epoch == 0) fit.first_loss = epoch_loss;
+    fit.last_loss = epoch_loss;
+    fit.epochs = epoch + 1;
+    // sklearn's _update_no_improvement_count (early_stopping=False) and its stop test.
+    no_improvement = epoch_loss > best - c.tol ? no_improvement + 1 : 0;
+    best = std::min(best, epoch_loss);
+    if (no_improvement > c.patience) break;
+  }
+  return fit;
+}
+
+double ClassifierAccuracy(const ClassifierConfig& c, const ClassifierFit& fit, int64_t n, int64_t dim, const float* x,
+                          const uint8_t* labels) {
+  const std::vector<int64_t> sizes = LayerSizes(c, dim);
+  const int layers = c.hidden_layers + 1;
+  constexpr int64_t kChunk = 1024;
+  std::vector<float> saved(sbi::nn::mlp_saved_size(Activation::ReLU, layers, sizes.data(), kChunk));
+  int64_t correct = 0;
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t nb = std::min(kChunk, n - start);
+    const float* logits = sbi::nn::mlp_forward(Activation::ReLU, layers, sizes.data(), nb, x + start * dim,
+                                               fit.params.data(), saved.data());
+    for (int64_t r = 0; r < nb; ++r) correct += (logits[r] > 0.0f ? 1 : 0) == labels[start + r] ? 1 : 0;
+  }
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+void AssignFolds(int64_t n, int folds, uint64_t seed, int32_t* fold_of) {
+  std::vector<int64_t> perm(n);
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  sbi::PhiloxStream rng(seed, 0);
+  ShuffleInPlace(rng, perm.data(), n);
+  int64_t start = 0;
+  for (int f = 0; f < folds; ++f) {
+    const int64_t size = n / folds + (f < n % folds ? 1 : 0);
+    for (int64_t k = start; k < start + size; ++k) fold_of[perm[k]] = f;
+    start += size;
+  }
+}
+
+FoldResult RunFold(const ClassifierConfig& c, int64_t n, int64_t dim, const double* x, const uint8_t* labels,
+                   const int32_t* fold_of, int fold, uint64_t seed, const int32_t* cancel) {
+  std::vector<float> train_x, test_x;
+  std::vector<uint8_t> train_t, test_t;
+  for (int64_t i = 0; i < n; ++i) {
+    auto& xs = fold_of[i] == fold ? test_x : train_x;
+    (fold_of[i] == fold ? test_t : train_t).push_back(labels[i]);
+    for (int64_t j = 0; j < dim; ++j) xs.push_back(static_cast<float>(x[i * dim + j]));
+  }
+  const int64_t n_train = static_cast<int64_t>(train_t.size()), n_test = static_cast<int64_t>(test_t.size());
+  const ClassifierFit fit =
+      TrainBinaryClassifier(c, n_train, dim, train_x.data(), train_t.data(), seed, static_cast<uint64_t>(fold) + 1, cancel);
+  FoldResult r;
+  r.cancelled = fit.cancelled;
+  r.epochs = fit.epochs;
+  r.first_loss = fit.first_loss;
+  r.last_loss = fit.last_loss;
+  if (!fit.cancelled) r.accuracy = ClassifierAccuracy(c, fit, n_test, dim, test_x.data(), test_t.data());
+  return r;
+}
+
+}  // namespace sbi_native
