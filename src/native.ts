@@ -169,6 +169,7 @@ export interface NativeAddon {
   flowTransformBackward<A extends Float64Array | Float32Array>(
     transform: 'rqSpline' | 'affine', hyper: Float64Array, x: A, params: A, gy: A, gl: A, gx: A, gparams: A,
   ): void;
+  /**
    * k-fold cross-validated accuracy of sklearn's default MLPClassifier (two ReLU hidden layers of
    * hiddenWidth units, default 10·dim; Adam; L2 1e-4; batches of 200; stop after 11 epochs
    * without a 1e-4 loss improvement, or maxEpochs, default 10000) on x [n, dim] with labels
