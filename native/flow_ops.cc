@@ -28,16 +28,6 @@ struct TransformSpec {
   double scale_bound;                  // affine
 };
 
-template <class T>
-View<T> GetArray(const Napi::Value& v, const char* name, int64_t expected);
-template <>
-View<double> GetArray<double>(const Napi::Value& v, const char* name, int64_t expected) {
-  return GetFloat64Array(v, name, expected);
-}
-template <>
-View<float> GetArray<float>(const Napi::Value& v, const char* name, int64_t expected) {
-  return GetFloat32Array(v, name, expected);
-}
 
 // True for a Float32Array, false for a Float64Array; anything else is a TypeError.
 bool IsSinglePrecision(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -106,13 +96,13 @@ void Run(int64_t n, int params_per_element, std::function<void(int64_t, int64_t)
 
 template <class T>
 void Apply(Napi::Env env, const TransformSpec& spec, bool inverse, const Napi::CallbackInfo& info) {
-  auto x = GetArray<T>(info[3], "x", -1);
+  auto x = GetFloatArray<T>(info[3], "x", -1);
   const int64_t n = static_cast<int64_t>(x.length);
   const int p = spec.params_per_element;
   const T* xs = x.data;
-  const T* params = GetArray<T>(info[4], "params", n * p).data;
-  T* y = IsAbsent(info[5]) ? nullptr : GetArray<T>(info[5], "y", n).data;
-  T* ladj = IsAbsent(info[6]) ? nullptr : GetArray<T>(info[6], "ladj", n).data;
+  const T* params = GetFloatArray<T>(info[4], "params", n * p).data;
+  T* y = IsAbsent(info[5]) ? nullptr : GetFloatArray<T>(info[5], "y", n).data;
+  T* ladj = IsAbsent(info[6]) ? nullptr : GetFloatArray<T>(info[6], "ladj", n).data;
   if (inverse ? (!y || !ladj) : (!y && !ladj))
     ThrowTypeError(env, inverse ? "Expected both `y` and `ladj` for the inverse" : "Expected `y` or `ladj` (or both)");
   if (spec.kind == Transform::RqSpline) {
@@ -142,15 +132,15 @@ void Apply(Napi::Env env, const TransformSpec& spec, bool inverse, const Napi::C
 
 template <class T>
 void Backward(const TransformSpec& spec, const Napi::CallbackInfo& info) {
-  auto x = GetArray<T>(info[2], "x", -1);
+  auto x = GetFloatArray<T>(info[2], "x", -1);
   const int64_t n = static_cast<int64_t>(x.length);
   const int p = spec.params_per_element;
   const T* xs = x.data;
-  const T* params = GetArray<T>(info[3], "params", n * p).data;
-  const T* gy = GetArray<T>(info[4], "gy", n).data;
-  const T* gl = GetArray<T>(info[5], "gl", n).data;
-  T* gx = GetArray<T>(info[6], "gx", n).data;
-  T* gparams = GetArray<T>(info[7], "gparams", n * p).data;
+  const T* params = GetFloatArray<T>(info[3], "params", n * p).data;
+  const T* gy = GetFloatArray<T>(info[4], "gy", n).data;
+  const T* gl = GetFloatArray<T>(info[5], "gl", n).data;
+  T* gx = GetFloatArray<T>(info[6], "gx", n).data;
+  T* gparams = GetFloatArray<T>(info[7], "gparams", n * p).data;
   if (spec.kind == Transform::RqSpline) {
     const sbi::RqSplineConfig<T> c = SplineConfig<T>(spec);
     Run(n, p, [=](int64_t b, int64_t e) {

@@ -51,7 +51,19 @@ View<float> GetFloat32Array(const Napi::Value& v, const char* name, int64_t expe
 View<uint8_t> GetUint8Array(const Napi::Value& v, const char* name, int64_t expected = -1);
 View<uint32_t> GetUint32Array(const Napi::Value& v, const char* name, int64_t expected = -1);
 View<int32_t> GetInt32Array(const Napi::Value& v, const char* name, int64_t expected = -1);
-bool IsAbsent(const Napi::Value& v);  // undefined or null
+bool IsAbsent(const Napi::Value& v);
+
+// The Float64Array / Float32Array for kernels templated on their float type T.
+template <class T>
+View<T> GetFloatArray(const Napi::Value& v, const char* name, int64_t expected = -1);
+template <>
+inline View<double> GetFloatArray<double>(const Napi::Value& v, const char* name, int64_t expected) {
+  return GetFloat64Array(v, name, expected);
+}
+template <>
+inline View<float> GetFloatArray<float>(const Napi::Value& v, const char* name, int64_t expected) {
+  return GetFloat32Array(v, name, expected);
+}  // undefined or null
 
 // An integer number in [lo, hi].
 int64_t GetInteger(const Napi::Value& v, const char* name, int64_t lo, int64_t hi);

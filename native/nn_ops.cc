@@ -21,20 +21,10 @@ using sbi::nn::Activation;
 constexpr int64_t kMaxRows = int64_t{1} << 31;
 constexpr int64_t kMaxDim = int64_t{1} << 24;
 
-template <class T>
-View<T> GetArray(const Napi::Value& v, const char* name, int64_t expected = -1);
-template <>
-View<double> GetArray<double>(const Napi::Value& v, const char* name, int64_t expected) {
-  return GetFloat64Array(v, name, expected);
-}
-template <>
-View<float> GetArray<float>(const Napi::Value& v, const char* name, int64_t expected) {
-  return GetFloat32Array(v, name, expected);
-}
 // Absent (undefined / null) -> nullptr, else an array of exactly `expected` elements.
 template <class T>
 T* GetOptionalArray(const Napi::Value& v, const char* name, int64_t expected) {
-  return IsAbsent(v) ? nullptr : GetArray<T>(v, name, expected).data;
+  return IsAbsent(v) ? nullptr : GetFloatArray<T>(v, name, expected).data;
 }
 
 // True for a Float32Array, false for a Float64Array; anything else is a TypeError.
@@ -62,11 +52,11 @@ Activation GetActivation(const Napi::Value& v) {
 // nnDenseForward(activation, n, inDim, outDim, x, w, b, y, pre?) — pre required for silu.
 template <class T>
 void DenseForwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t in, int64_t out) {
-  const T* x = GetArray<T>(info[4], "x", n * in).data;
-  const T* w = GetArray<T>(info[5], "w", out * in).data;
-  const T* b = GetArray<T>(info[6], "b", out).data;
-  T* y = GetArray<T>(info[7], "y", n * out).data;
-  T* pre = sbi::nn::activation_needs_preactivation(act) ? GetArray<T>(info[8], "pre", n * out).data
+  const T* x = GetFloatArray<T>(info[4], "x", n * in).data;
+  const T* w = GetFloatArray<T>(info[5], "w", out * in).data;
+  const T* b = GetFloatArray<T>(info[6], "b", out).data;
+  T* y = GetFloatArray<T>(info[7], "y", n * out).data;
+  T* pre = sbi::nn::activation_needs_preactivation(act) ? GetFloatArray<T>(info[8], "pre", n * out).data
                                                        : GetOptionalArray<T>(info[8], "pre", n * out);
   sbi::nn::dense_forward(act, n, in, out, x, w, b, y, pre);
 }
@@ -84,14 +74,14 @@ Napi::Value DenseForward(const Napi::CallbackInfo& info) {
 // identity, pre used (and required) only for silu.
 template <class T>
 void DenseBackwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t in, int64_t out) {
-  const T* x = GetArray<T>(info[4], "x", n * in).data;
-  const T* w = GetArray<T>(info[5], "w", out * in).data;
-  const T* y = act == Activation::Identity ? nullptr : GetArray<T>(info[6], "y", n * out).data;
-  const T* pre = sbi::nn::activation_needs_preactivation(act) ? GetArray<T>(info[7], "pre", n * out).data : nullptr;
-  const T* dy = GetArray<T>(info[8], "dy", n * out).data;
+  const T* x = GetFloatArray<T>(info[4], "x", n * in).data;
+  const T* w = GetFloatArray<T>(info[5], "w", out * in).data;
+  const T* y = act == Activation::Identity ? nullptr : GetFloatArray<T>(info[6], "y", n * out).data;
+  const T* pre = sbi::nn::activation_needs_preactivation(act) ? GetFloatArray<T>(info[7], "pre", n * out).data : nullptr;
+  const T* dy = GetFloatArray<T>(info[8], "dy", n * out).data;
   T* dx = GetOptionalArray<T>(info[9], "dx", n * in);
-  T* dw = GetArray<T>(info[10], "dw", out * in).data;
-  T* db = GetArray<T>(info[11], "db", out).data;
+  T* dw = GetFloatArray<T>(info[10], "dw", out * in).data;
+  T* db = GetFloatArray<T>(info[11], "db", out).data;
   sbi::nn::dense_backward(act, n, in, out, x, w, y, pre, dy, dx, dw, db);
 }
 Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
@@ -107,13 +97,13 @@ Napi::Value DenseBackward(const Napi::CallbackInfo& info) {
 // nnResidualForward(activation, n, dim, x, w1, b1, w2, b2, saved [3·n·dim], y)
 template <class T>
 void ResidualForwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t d) {
-  const T* x = GetArray<T>(info[3], "x", n * d).data;
-  const T* w1 = GetArray<T>(info[4], "w1", d * d).data;
-  const T* b1 = GetArray<T>(info[5], "b1", d).data;
-  const T* w2 = GetArray<T>(info[6], "w2", d * d).data;
-  const T* b2 = GetArray<T>(info[7], "b2", d).data;
-  T* saved = GetArray<T>(info[8], "saved", sbi::nn::residual_saved_size(n, d)).data;
-  T* y = GetArray<T>(info[9], "y", n * d).data;
+  const T* x = GetFloatArray<T>(info[3], "x", n * d).data;
+  const T* w1 = GetFloatArray<T>(info[4], "w1", d * d).data;
+  const T* b1 = GetFloatArray<T>(info[5], "b1", d).data;
+  const T* w2 = GetFloatArray<T>(info[6], "w2", d * d).data;
+  const T* b2 = GetFloatArray<T>(info[7], "b2", d).data;
+  T* saved = GetFloatArray<T>(info[8], "saved", sbi::nn::residual_saved_size(n, d)).data;
+  T* y = GetFloatArray<T>(info[9], "y", n * d).data;
   sbi::nn::residual_forward(act, n, d, x, w1, b1, w2, b2, saved, y);
 }
 Napi::Value ResidualForward(const Napi::CallbackInfo& info) {
@@ -128,16 +118,16 @@ Napi::Value ResidualForward(const Napi::CallbackInfo& info) {
 // nnResidualBackward(activation, n, dim, x, w1, w2, saved, dy, dx, dw1, db1, dw2, db2)
 template <class T>
 void ResidualBackwardT(const Napi::CallbackInfo& info, Activation act, int64_t n, int64_t d) {
-  const T* x = GetArray<T>(info[3], "x", n * d).data;
-  const T* w1 = GetArray<T>(info[4], "w1", d * d).data;
-  const T* w2 = GetArray<T>(info[5], "w2", d * d).data;
-  const T* saved = GetArray<T>(info[6], "saved", sbi::nn::residual_saved_size(n, d)).data;
-  const T* dy = GetArray<T>(info[7], "dy", n * d).data;
-  T* dx = GetArray<T>(info[8], "dx", n * d).data;
-  T* dw1 = GetArray<T>(info[9], "dw1", d * d).data;
-  T* db1 = GetArray<T>(info[10], "db1", d).data;
-  T* dw2 = GetArray<T>(info[11], "dw2", d * d).data;
-  T* db2 = GetArray<T>(info[12], "db2", d).data;
+  const T* x = GetFloatArray<T>(info[3], "x", n * d).data;
+  const T* w1 = GetFloatArray<T>(info[4], "w1", d * d).data;
+  const T* w2 = GetFloatArray<T>(info[5], "w2", d * d).data;
+  const T* saved = GetFloatArray<T>(info[6], "saved", sbi::nn::residual_saved_size(n, d)).data;
+  const T* dy = GetFloatArray<T>(info[7], "dy", n * d).data;
+  T* dx = GetFloatArray<T>(info[8], "dx", n * d).data;
+  T* dw1 = GetFloatArray<T>(info[9], "dw1", d * d).data;
+  T* db1 = GetFloatArray<T>(info[10], "db1", d).data;
+  T* dw2 = GetFloatArray<T>(info[11], "dw2", d * d).data;
+  T* db2 = GetFloatArray<T>(info[12], "db2", d).data;
   std::vector<T> scratch(static_cast<size_t>(sbi::nn::residual_scratch_size(n, d)));
   sbi::nn::residual_backward(act, n, d, x, w1, w2, saved, dy, scratch.data(), dx, dw1, db1, dw2, db2);
 }
@@ -159,10 +149,10 @@ double GetPositiveNumber(const Napi::Value& v, const char* name) {
 // nnStandardizeFit(n, dim, x, minStd, mean, std)
 template <class T>
 void StandardizeFitT(const Napi::CallbackInfo& info, int64_t n, int64_t d) {
-  const T* x = GetArray<T>(info[2], "x", n * d).data;
+  const T* x = GetFloatArray<T>(info[2], "x", n * d).data;
   const T min_std = T(GetPositiveNumber(info[3], "minStd"));
-  T* mean = GetArray<T>(info[4], "mean", d).data;
-  T* std_dev = GetArray<T>(info[5], "std", d).data;
+  T* mean = GetFloatArray<T>(info[4], "mean", d).data;
+  T* std_dev = GetFloatArray<T>(info[5], "std", d).data;
   sbi::nn::standardize_fit(n, d, x, min_std, mean, std_dev);
 }
 Napi::Value StandardizeFit(const Napi::CallbackInfo& info) {
@@ -177,14 +167,14 @@ Napi::Value StandardizeFit(const Napi::CallbackInfo& info) {
 // 'backward' input dz -> output dx.
 template <class T>
 void StandardizeT(const Napi::CallbackInfo& info, bool forward, int64_t n, int64_t d) {
-  const T* mean = GetArray<T>(info[3], "mean", d).data;
-  const T* std_dev = GetArray<T>(info[4], "std", d).data;
+  const T* mean = GetFloatArray<T>(info[3], "mean", d).data;
+  const T* std_dev = GetFloatArray<T>(info[4], "std", d).data;
   for (int64_t j = 0; j < d; ++j)
     if (!(std_dev[j] > T(0)))
       ThrowRangeError(info.Env(), "Expected every element of `std` to be positive but std[" + std::to_string(j) +
                                       "] = " + std::to_string(double(std_dev[j])));
-  const T* input = GetArray<T>(info[5], "input", n * d).data;
-  T* output = GetArray<T>(info[6], "output", n * d).data;
+  const T* input = GetFloatArray<T>(info[5], "input", n * d).data;
+  T* output = GetFloatArray<T>(info[6], "output", n * d).data;
   if (forward) sbi::nn::standardize_forward(n, d, mean, std_dev, input, output);
   else sbi::nn::standardize_backward(n, d, std_dev, input, output);
 }
@@ -204,7 +194,7 @@ Napi::Value Standardize(const Napi::CallbackInfo& info) {
 enum class LossKind { Bce, CrossEntropy, Mse };
 template <class T>
 double LossT(const Napi::CallbackInfo& info, LossKind kind, int64_t n, int64_t d) {
-  const T* pred = GetArray<T>(info[3], "pred", n * d).data;
+  const T* pred = GetFloatArray<T>(info[3], "pred", n * d).data;
   T* grad = GetOptionalArray<T>(info[5], "grad", n * d);
   if (kind == LossKind::CrossEntropy) {
     const int32_t* labels = GetInt32Array(info[4], "target", n).data;
@@ -214,7 +204,7 @@ double LossT(const Napi::CallbackInfo& info, LossKind kind, int64_t n, int64_t d
                                         std::to_string(r) + "] = " + std::to_string(labels[r]));
     return double(sbi::nn::cross_entropy(n, d, pred, labels, grad));
   }
-  const T* target = GetArray<T>(info[4], "target", n * d).data;
+  const T* target = GetFloatArray<T>(info[4], "target", n * d).data;
   return double(kind == LossKind::Bce ? sbi::nn::bce_with_logits(n, d, pred, target, grad)
                                       : sbi::nn::mse(n, d, pred, target, grad));
 }
@@ -250,10 +240,10 @@ std::vector<int64_t> GetLayerSizes(const Napi::Value& v) {
 template <class T>
 void MlpForwardT(const Napi::CallbackInfo& info, Activation act, const std::vector<int64_t>& sizes, int64_t n) {
   const int layers = static_cast<int>(sizes.size()) - 1;
-  const T* x = GetArray<T>(info[3], "x", n * sizes[0]).data;
-  const T* params = GetArray<T>(info[4], "params", sbi::nn::mlp_param_count(layers, sizes.data())).data;
-  T* saved = GetArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
-  T* out = GetArray<T>(info[6], "out", n * sizes[layers]).data;
+  const T* x = GetFloatArray<T>(info[3], "x", n * sizes[0]).data;
+  const T* params = GetFloatArray<T>(info[4], "params", sbi::nn::mlp_param_count(layers, sizes.data())).data;
+  T* saved = GetFloatArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
+  T* out = GetFloatArray<T>(info[6], "out", n * sizes[layers]).data;
   const T* y = sbi::nn::mlp_forward(act, layers, sizes.data(), n, x, params, saved);
   for (int64_t i = 0; i < n * sizes[layers]; ++i) out[i] = y[i];
 }
@@ -271,11 +261,11 @@ template <class T>
 void MlpBackwardT(const Napi::CallbackInfo& info, Activation act, const std::vector<int64_t>& sizes, int64_t n) {
   const int layers = static_cast<int>(sizes.size()) - 1;
   const int64_t p = sbi::nn::mlp_param_count(layers, sizes.data());
-  const T* x = GetArray<T>(info[3], "x", n * sizes[0]).data;
-  const T* params = GetArray<T>(info[4], "params", p).data;
-  const T* saved = GetArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
-  const T* dout = GetArray<T>(info[6], "dout", n * sizes[layers]).data;
-  T* grads = GetArray<T>(info[7], "grads", p).data;
+  const T* x = GetFloatArray<T>(info[3], "x", n * sizes[0]).data;
+  const T* params = GetFloatArray<T>(info[4], "params", p).data;
+  const T* saved = GetFloatArray<T>(info[5], "saved", sbi::nn::mlp_saved_size(act, layers, sizes.data(), n)).data;
+  const T* dout = GetFloatArray<T>(info[6], "dout", n * sizes[layers]).data;
+  T* grads = GetFloatArray<T>(info[7], "grads", p).data;
   std::vector<T> scratch(sbi::nn::mlp_scratch_size(layers, sizes.data(), n));
   sbi::nn::mlp_backward(act, layers, sizes.data(), n, x, params, saved, dout, grads, scratch.data());
 }
@@ -291,11 +281,11 @@ Napi::Value MlpBackward(const Napi::CallbackInfo& info) {
 // nnAdamStep(params, grads, m, v, step, { lr, beta1?, beta2?, eps?, weightDecay?, decoupled? })
 template <class T>
 void AdamT(const Napi::CallbackInfo& info, const sbi::nn::AdamConfig& c, int64_t step) {
-  View<T> theta = GetArray<T>(info[0], "params");
+  View<T> theta = GetFloatArray<T>(info[0], "params");
   const int64_t p = static_cast<int64_t>(theta.length);
-  const T* g = GetArray<T>(info[1], "grads", p).data;
-  T* m = GetArray<T>(info[2], "m", p).data;
-  T* v = GetArray<T>(info[3], "v", p).data;
+  const T* g = GetFloatArray<T>(info[1], "grads", p).data;
+  T* m = GetFloatArray<T>(info[2], "m", p).data;
+  T* v = GetFloatArray<T>(info[3], "v", p).data;
   sbi::nn::adam_step(c, step, p, theta.data, g, m, v);
 }
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {

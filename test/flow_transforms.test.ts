@@ -1,6 +1,7 @@
 // One contract over every flow transform (src/flows/transforms.ts): add a case to CASES and it is
 // tested. Double precision for the exact checks (round trip, finite-difference Jacobian and
 // gradients), float against double for the single-precision kernels.
+import { Rng } from './oracles/rng.js';
 import { describe, expect, it } from 'vitest';
 import {
   ElementwiseAffine,
@@ -10,16 +11,10 @@ import {
   type FloatArray,
 } from '../src/flows/transforms.js';
 
-// mulberry32: a small seeded generator for test inputs (independent of the engine's Philox).
+// Test inputs from the oracles' generator (independent of the engine's Philox).
 function uniforms(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 function normals(seed: number): () => number {
   const u = uniforms(seed);

@@ -2,21 +2,16 @@
 // hand-written backward passes against central finite differences in double precision, the
 // float instantiation against the double one, losses against closed forms, Adam / AdamW
 // against a TypeScript transcription of the update rule.
+import { Rng } from './oracles/rng.js';
 import { describe, expect, it } from 'vitest';
 import { native, type NnActivation, type NnArray } from '../src/native.js';
 
 const ACTIVATIONS: NnActivation[] = ['identity', 'relu', 'tanh', 'elu', 'silu'];
 
-// mulberry32: a small fixed-seed generator of its own, independent of the engine's Philox.
+// Test inputs from the oracles' generator (independent of the engine's Philox).
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 const uniform = (next: () => number, n: number, lo = -1, hi = 1) =>
   Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
