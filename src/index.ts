@@ -35,3 +35,5 @@ export type { ChainDraws } from './diagnostics/mcmc.js';
 export { encodeModelFile, decodeModelFile, saveModelFile, loadModelFile, FORMAT_VERSION } from './io/model_file.js';
 export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
 export * as flows from './flows/transforms.js';
+export { MAF } from './flows/maf.js';
+export type { MAFConfig, MAFTransform, MAFActivation, MAFInitOptions } from './flows/maf.js';
