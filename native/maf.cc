@@ -33,7 +33,8 @@ namespace {
 constexpr int64_t kMaxRows = int64_t{1} << 31;
 constexpr double kMaxParams = double(int64_t{1} << 28);
 constexpr int64_t kChunkRows = 64;       // log-prob and sampling
-constexpr int64_t kGradChunkRows = 256;  // backward: one parameter gradient per chunk
+constexpr int64_t kGradChunkRows = 256;  // backward: at least this many rows per chunk ...
+constexpr int64_t kMaxGradChunks = 64;   // ... and at most this many chunks (one gradient each)
 
 struct MafSpec {
   sbi::MafShape shape;
@@ -162,14 +163,17 @@ double LogProbBackward(Napi::Env env, const MafSpec& s, const Napi::CallbackInfo
   T* g_x = IsAbsent(info[8]) ? nullptr : GetArray<T>(info[8], "gX", g_x_len).data;
   const T* th = theta.data;
   const T* x = static_cast<const T*>(ctx.data);
-  const int64_t chunks = (n + kGradChunkRows - 1) / kGradChunkRows;
+  // At most kMaxGradChunks chunks, so the per-chunk gradients take at most that many parameter
+  // vectors; the chunking depends on n only, never on the thread count.
+  const int64_t chunk_rows = std::max(kGradChunkRows, (n + kMaxGradChunks - 1) / kMaxGradChunks);
+  const int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
   // Per chunk: its parameter gradient, its loss and (broadcast context) its context gradient.
   std::vector<T> g_chunks(static_cast<size_t>(chunks * s.param_count));
   std::vector<T> gx_chunks(static_cast<size_t>(ctx.stride == 0 && g_x ? chunks * C : 0));
   std::vector<T> losses(static_cast<size_t>(chunks));
   const T scale = T(1) / static_cast<T>(n);
   WithElement<T>(s, [&](const auto& e) {
-    ForChunks(n, kGradChunkRows, [&](int64_t c, int64_t r0, int64_t rows) {
+    ForChunks(n, chunk_rows, [&](int64_t c, int64_t r0, int64_t rows) {
       std::vector<T> work(static_cast<size_t>(sbi::maf_workspace_size(s.shape, rows)));
       std::vector<T> log_prob(static_cast<size_t>(rows));
       T* gx = !g_x ? nullptr : ctx.stride == 0 ? gx_chunks.data() + c * C : g_x + r0 * C;

@@ -115,9 +115,10 @@ SBI_HD void maf_log_prob(const MafShape& s, const E& e, int64_t n, const T* para
   const nn::MadeShape& m = s.made;
   const int D = m.dim, W = m.dim + m.context, P = m.params_per_dim;
   const int64_t made_count = nn::made_param_count(m);
+  T* in0 = maf_work(s, n, work, 0).in;
   for (int64_t r = 0; r < n; ++r) {
     log_prob[r] = T(0);
-    for (int d = 0; d < D; ++d) maf_work(s, n, work, 0).in[r * W + d] = theta[r * D + d];
+    for (int d = 0; d < D; ++d) in0[r * W + d] = theta[r * D + d];
   }
   for (int k = 0; k < s.layers; ++k) {
     const MafWork<T> w = maf_work(s, n, work, k);
