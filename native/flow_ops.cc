@@ -14,77 +14,10 @@
 #include "../kernels/flows/affine.h"
 #include "../kernels/flows/rq_spline.h"
 #include "batch.h"
-#include "napi_util.h"
+#include "flow_spec.h"
 
 namespace sbi_native {
 namespace {
-
-enum class Transform { RqSpline, Affine };
-
-struct TransformSpec {
-  Transform kind;
-  int params_per_element;
-  sbi::RqSplineConfig<double> spline;  // rqSpline
-  double scale_bound;                  // affine
-};
-
-
-// True for a Float32Array, false for a Float64Array; anything else is a TypeError.
-bool IsSinglePrecision(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (v.IsTypedArray()) {
-    const napi_typedarray_type t = v.As<Napi::TypedArray>().TypedArrayType();
-    if (t == napi_float32_array) return true;
-    if (t == napi_float64_array) return false;
-  }
-  ThrowTypeError(env, std::string("Expected a Float64Array or Float32Array for `") + name + "` but received " +
-                          Describe(v));
-}
-
-TransformSpec GetSpec(Napi::Env env, const Napi::Value& name_v, const Napi::Value& hyper_v) {
-  const std::string name = GetString(name_v, "transform");
-  auto hyper = GetFloat64Array(hyper_v, "hyper");
-  for (size_t i = 0; i < hyper.length; ++i)
-    if (!std::isfinite(hyper.data[i]))
-      ThrowRangeError(env, "Expected finite values in `hyper` but index " + std::to_string(i) + " is " +
-                               std::to_string(hyper.data[i]));
-  TransformSpec s{};
-  auto need = [&](size_t count, const char* layout) {
-    if (hyper.length != count)
-      ThrowRangeError(env, "Expected `hyper` = " + std::string(layout) + " for " + name + " but it has " +
-                               std::to_string(hyper.length) + " values");
-  };
-  if (name == "rqSpline") {
-    need(5, "[bins, bound, minBinWidth, minBinHeight, minDerivative]");
-    const double bins = hyper.data[0];
-    if (!(bins >= 1 && bins <= 1024 && bins == std::floor(bins)))
-      ThrowRangeError(env, "Expected an integer in [1, 1024] for `bins` but received " + std::to_string(bins));
-    s.kind = Transform::RqSpline;
-    s.spline = {static_cast<int>(bins), hyper.data[1], hyper.data[2], hyper.data[3], hyper.data[4]};
-    if (!(s.spline.bound > 0)) ThrowRangeError(env, "Expected a positive `bound` but received " + std::to_string(s.spline.bound));
-    for (double m : {s.spline.min_bin_width, s.spline.min_bin_height})
-      if (!(m >= 0 && m * bins < 1))
-        ThrowRangeError(env, "Expected `minBinWidth` and `minBinHeight` in [0, 1/bins) but received " + std::to_string(m));
-    if (!(s.spline.min_derivative >= 0))
-      ThrowRangeError(env, "Expected a non-negative `minDerivative` but received " + std::to_string(s.spline.min_derivative));
-    s.params_per_element = sbi::rq_spline_param_count(s.spline.bins);
-  } else if (name == "affine") {
-    need(1, "[scaleBound]");
-    s.kind = Transform::Affine;
-    s.scale_bound = hyper.data[0];
-    if (!(s.scale_bound > 0 && s.scale_bound <= 80))
-      ThrowRangeError(env, "Expected `scaleBound` in (0, 80] but received " + std::to_string(s.scale_bound));
-    s.params_per_element = sbi::kAffineParamCount;
-  } else {
-    ThrowRangeError(env, "Expected \"rqSpline\" or \"affine\" for `transform` but received " + Describe(name_v));
-  }
-  return s;
-}
-
-template <class T>
-sbi::RqSplineConfig<T> SplineConfig(const TransformSpec& s) {
-  return {s.spline.bins, static_cast<T>(s.spline.bound), static_cast<T>(s.spline.min_bin_width),
-          static_cast<T>(s.spline.min_bin_height), static_cast<T>(s.spline.min_derivative)};
-}
 
 void Run(int64_t n, int params_per_element, std::function<void(int64_t, int64_t)> range) {
   BatchJob job;
@@ -158,7 +91,7 @@ void Backward(const TransformSpec& spec, const Napi::CallbackInfo& info) {
 
 Napi::Value FlowTransform(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const TransformSpec spec = GetSpec(env, info[0], info[2]);
+  const TransformSpec spec = GetTransformSpec(env, info[0], info[2]);
   const std::string direction = GetString(info[1], "direction");
   if (direction != "forward" && direction != "inverse")
     ThrowRangeError(env, "Expected \"forward\" or \"inverse\" for `direction` but received " + Describe(info[1]));
@@ -169,7 +102,7 @@ Napi::Value FlowTransform(const Napi::CallbackInfo& info) {
 
 Napi::Value FlowTransformBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const TransformSpec spec = GetSpec(env, info[0], info[1]);
+  const TransformSpec spec = GetTransformSpec(env, info[0], info[1]);
   if (IsSinglePrecision(env, info[2], "x")) Backward<float>(spec, info);
   else Backward<double>(spec, info);
   return env.Undefined();

@@ -37,3 +37,5 @@ export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
 export * as flows from './flows/transforms.js';
 export { c2st, mmd } from './diagnostics/c2st.js';
 export type { C2stOptions } from './diagnostics/c2st.js';
+export { MAF } from './flows/maf.js';
+export type { MAFConfig, MAFTransform, MAFActivation, MAFInitOptions } from './flows/maf.js';

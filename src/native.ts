@@ -182,6 +182,36 @@ export interface NativeAddon {
     x: Float64Array, labels: Uint8Array, n: number, dim: number, options: NativeCrossValidateOptions,
     onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
   ): Promise<NativeCrossValidateResult>;
+  /**
+   * Conditional MAF / autoregressive spline flow (kernels/flows/maf.h, native/maf.cc), in the
+   * precision of `params`. arch = [dim, contextDim, hidden, hiddenLayers, layers, activation]
+   * (activation 0 identity, 1 relu, 2 tanh, 3 elu, 4 silu); transform and hyper as flowTransform.
+   * params: the layers' MADE vectors one after another (docs/flows.md), masked weights exactly 0.
+   * x: one context [contextDim] for every row or [n, contextDim]; may be null if contextDim = 0.
+   */
+  mafParamCount(arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array): number;
+  /** mask[j] = 1 where params[j] is trainable, 0 where it is a masked weight. */
+  mafParamMask(arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, mask: Uint8Array): void;
+  /** log q(theta | x) per row [n]; the base point u [n, dim] into `base` when given. */
+  mafLogProb<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, theta: A, x: A | null,
+    logProb: A, base?: A | null,
+  ): void;
+  /** Mean −log q(theta | x) over the rows (returned) and its gradients (overwritten). */
+  mafLogProbBackward<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, theta: A, x: A | null,
+    gParams: A, gTheta?: A | null, gX?: A | null,
+  ): number;
+  /** n draws theta ~ q(theta | x) [n, dim] (row i: Philox stream i of seed) and their log q. */
+  mafSample<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, x: A | null, n: number,
+    seed: number | bigint, theta: A, logProb?: A | null,
+  ): void;
+  /** The outputs [n, dim, P] of layer `layer`'s MADE at its inputs [n, dim] (in that layer's order). */
+  mafConditioner<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, layer: number, input: A,
+    x: A | null, out: A,
+  ): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

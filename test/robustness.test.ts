@@ -68,6 +68,17 @@ function validCalls(): Record<string, unknown[]> {
     flowTransformBackward: ['affine', Float64Array.of(5), Float32Array.of(0.5, 1), new Float32Array(4),
       new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(4)],
     simulateAsync: [simOptions, undefined, undefined],
+    // a 2-layer MAF over 2 dims with 1 context input, 3 hidden units (56 parameters, all zero)
+    mafParamCount: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5)],
+    mafParamMask: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Uint8Array(56)],
+    mafLogProb: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float64Array(56), f64(4), f64(1),
+      new Float64Array(2), new Float64Array(4)],
+    mafLogProbBackward: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float32Array(56),
+      Float32Array.of(0.1, 0.2, 0.3, 0.4), Float32Array.of(1, 2), new Float32Array(56), new Float32Array(4), new Float32Array(2)],
+    mafSample: [Int32Array.of(2, 1, 3, 1, 2, 2), 'rqSpline', Float64Array.of(2, 3, 1e-3, 1e-3, 1e-3),
+      new Float64Array(2 * (3 * 4 + 2 * 5 * 4)), f64(1), n, 1, new Float64Array(2 * n), new Float64Array(n)],
+    mafConditioner: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float64Array(56), 1, f64(4), f64(1),
+      new Float64Array(8)],
     // nn ops on a batch of 2 rows, 3 inputs, 2 outputs (Float64Array: the double instantiation)
     nnDenseForward: ['silu', 2, 3, 2, f64(6), f64(6), f64(2), f64(4), f64(4)],
     nnDenseBackward: ['silu', 2, 3, 2, f64(6), f64(6), f64(4), f64(4), f64(4), f64(6), f64(6), f64(2)],
