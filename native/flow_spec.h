@@ -1,12 +1,15 @@
 // Parsing of an elementwise flow transform's name and hyperparameters at the N-API boundary,
-// shared by flow_ops.cc (single transforms) and maf.cc (autoregressive flows), plus the typed
-// array getters both need in either precision.
+// shared by flow_ops.cc (single transforms), maf.cc (autoregressive flows) and train_flow.cc
+// (their training), plus the MAF architecture and parameter checks of the last two.
 #pragma once
 #include <napi.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../kernels/flows/affine.h"
+#include "../kernels/flows/maf.h"
 #include "../kernels/flows/rq_spline.h"
 #include "napi_util.h"
 
@@ -33,5 +36,30 @@ sbi::RqSplineConfig<T> SplineConfig(const TransformSpec& s) {
 
 // True for a Float32Array, false for a Float64Array; anything else is a TypeError.
 bool IsSinglePrecision(Napi::Env env, const Napi::Value& v, const char* name);
+
+// A conditional MAF's architecture as maf.cc's entry points take it: arguments 0..2 are
+// arch = Int32Array [dim, contextDim, hidden, hiddenLayers, layers, activation], the transform's
+// name and its hyperparameters (every value checked; at most 2^28 parameters).
+struct MafSpec {
+  sbi::MafShape shape;
+  TransformSpec transform;
+  int64_t param_count;
+};
+MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info);
+
+// The flow's parameter vector `v` in precision T (param_count values) with its masked weights
+// exactly 0 (RangeError otherwise); `mask` receives one MADE's mask (1 = trainable).
+template <class T>
+inline const T* GetParams(Napi::Env env, const MafSpec& s, const Napi::Value& v, std::vector<uint8_t>& mask) {
+  const T* p = GetFloatArray<T>(v, "params", s.param_count).data;
+  const int64_t made_count = sbi::nn::made_param_count(s.shape.made);
+  mask.resize(static_cast<size_t>(made_count));
+  sbi::nn::made_build_mask(s.shape.made, mask.data());
+  for (int64_t j = 0; j < s.param_count; ++j)
+    if (!mask[j % made_count] && p[j] != T(0))
+      ThrowRangeError(env, "Expected masked weights to be exactly 0 but `params[" + std::to_string(j) + "]` is " +
+                               std::to_string(static_cast<double>(p[j])));
+  return p;
+}
 
 }  // namespace sbi_native

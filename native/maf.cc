@@ -28,21 +28,9 @@
 #include "flow_spec.h"
 
 namespace sbi_native {
-namespace {
-
-constexpr int64_t kMaxRows = int64_t{1} << 31;
-constexpr double kMaxParams = double(int64_t{1} << 28);
-constexpr int64_t kChunkRows = 64;       // log-prob and sampling
-constexpr int64_t kGradChunkRows = 256;  // backward: at least this many rows per chunk ...
-constexpr int64_t kMaxGradChunks = 64;   // ... and at most this many chunks (one gradient each)
-
-struct MafSpec {
-  sbi::MafShape shape;
-  TransformSpec transform;
-  int64_t param_count;
-};
 
 MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info) {
+  constexpr double kMaxParams = double(int64_t{1} << 28);
   auto arch = GetInt32Array(info[0], "arch", 6);
   const int32_t* a = arch.data;
   auto check = [&](int i, const char* name, int32_t lo, int32_t hi) {
@@ -71,18 +59,12 @@ MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info) {
   return s;
 }
 
-template <class T>
-const T* GetParams(Napi::Env env, const MafSpec& s, const Napi::Value& v, std::vector<uint8_t>& mask) {
-  const T* p = GetFloatArray<T>(v, "params", s.param_count).data;
-  const int64_t made_count = sbi::nn::made_param_count(s.shape.made);
-  mask.resize(static_cast<size_t>(made_count));
-  sbi::nn::made_build_mask(s.shape.made, mask.data());
-  for (int64_t j = 0; j < s.param_count; ++j)
-    if (!mask[j % made_count] && p[j] != T(0))
-      ThrowRangeError(env, "Expected masked weights to be exactly 0 but `params[" + std::to_string(j) + "]` is " +
-                               std::to_string(static_cast<double>(p[j])));
-  return p;
-}
+namespace {
+
+constexpr int64_t kMaxRows = int64_t{1} << 31;
+constexpr int64_t kChunkRows = 64;       // log-prob and sampling
+constexpr int64_t kGradChunkRows = 256;  // backward: at least this many rows per chunk ...
+constexpr int64_t kMaxGradChunks = 64;   // ... and at most this many chunks (one gradient each)
 
 struct Context {
   const void* data;

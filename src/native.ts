@@ -56,6 +56,40 @@ export interface NativeCrossValidateResult {
   lastLoss: Float64Array;
 }
 
+/** Options of `mafTrain`; defaults are sbi's (batch 200, lr 5e-4, 10 % validation, 20 epochs patience, clip 5). */
+export interface NativeMafTrainOptions {
+  seed: number | bigint;
+  maxEpochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  validationFraction?: number;
+  stopAfterEpochs?: number;
+  clipMaxNorm?: number;
+  threads?: number;
+}
+
+/** Mean −log q(θ | x) of the original θ (z-scoring's Jacobian included) after an epoch. */
+export interface NativeEpochLosses {
+  epoch: number;
+  trainLoss: number;
+  validationLoss: number;
+}
+
+export interface NativeMafTrainResult {
+  /** The parameters of the epoch with the lowest validation loss. */
+  params: Float32Array;
+  epochs: number;
+  bestEpoch: number;
+  bestValidationLoss: number;
+  trainLoss: Float64Array;
+  validationLoss: Float64Array;
+  /** z-scoring of θ and x: column means and standard deviations of the training rows. */
+  thetaMean: Float64Array;
+  thetaStd: Float64Array;
+  xMean: Float64Array;
+  xStd: Float64Array;
+}
+
 export type ProgressCallback = (done: number, total: number) => void;
 
 export interface NativeAddon {
@@ -212,6 +246,17 @@ export interface NativeAddon {
     arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, layer: number, input: A,
     x: A | null, out: A,
   ): void;
+  /**
+   * Maximum-likelihood training of a conditional MAF (native/flow_trainer.h) off the event loop:
+   * θ and x z-scored with the training rows' statistics, a validation split, Adam, gradient
+   * clipping, early stopping; resolves with the best epoch's parameters. A set cancelFlag[0]
+   * rejects the promise with SbiError ABORTED within one batch.
+   */
+  mafTrain(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: Float32Array, theta: Float32Array,
+    x: Float32Array, options: NativeMafTrainOptions, onEpoch: ((e: NativeEpochLosses) => void) | undefined,
+    cancelFlag: Int32Array | undefined,
+  ): Promise<NativeMafTrainResult>;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

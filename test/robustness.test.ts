@@ -79,6 +79,10 @@ function validCalls(): Record<string, unknown[]> {
       new Float64Array(2 * (3 * 4 + 2 * 5 * 4)), f64(1), n, 1, new Float64Array(2 * n), new Float64Array(n)],
     mafConditioner: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float64Array(56), 1, f64(4), f64(1),
       new Float64Array(8)],
+    // 20 rows of the same 2-layer MAF (2 validation rows), at most 2 epochs
+    mafTrain: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float32Array(56),
+      Float32Array.from({ length: 40 }, (_, i) => Math.sin(i)), Float32Array.from({ length: 20 }, (_, i) => Math.cos(i)),
+      { seed: 1, maxEpochs: 2, batchSize: 8 }, undefined, new Int32Array(1)],
     // nn ops on a batch of 2 rows, 3 inputs, 2 outputs (Float64Array: the double instantiation)
     nnDenseForward: ['silu', 2, 3, 2, f64(6), f64(6), f64(2), f64(4), f64(4)],
     nnDenseBackward: ['silu', 2, 3, 2, f64(6), f64(6), f64(4), f64(4), f64(4), f64(6), f64(6), f64(2)],

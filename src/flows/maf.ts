@@ -55,8 +55,10 @@ export class MAF {
   /** 1 where params[j] is trainable, 0 for the masked weights (always exactly 0). */
   readonly mask: Uint8Array;
   params: FloatArray;
-  private readonly arch: Int32Array;
-  private readonly hyper: Float64Array;
+  /** The architecture as the native entry points take it: [dim, contextDim, hidden, hiddenLayers, layers, activation]. */
+  readonly arch: Int32Array;
+  /** The transform's hyperparameters as the native entry points take them. */
+  readonly hyper: Float64Array;
 
   constructor(config: MAFConfig, options: MAFInitOptions = {}) {
     if (typeof config !== 'object' || config === null) throw new TypeError(`Expected a MAF config object but received ${describe(config)}`);

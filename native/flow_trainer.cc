@@ -1,0 +1,218 @@
+#include "flow_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "../kernels/nn/adam.h"
+#include "../kernels/nn/standardize.h"
+#include "../kernels/random/philox.h"
+#include "flow_spec.h"
+#include "runtime.h"
+
+namespace sbi_native {
+namespace {
+
+constexpr int64_t kTrainChunkRows = 50;  // rows per gradient chunk (a 200-row batch: 4 chunks)
+constexpr int64_t kEvalChunkRows = 256;  // rows per validation log-prob chunk
+constexpr double kMinStd = 1e-14;        // sbi's floor for z-scoring
+
+bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+
+// Fisher–Yates with indices from 53 random bits (bias below k · 2^-53).
+void Shuffle(sbi::PhiloxStream& rng, int64_t* a, int64_t n) {
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = std::min<int64_t>(i, static_cast<int64_t>(rng.uniform() * static_cast<double>(i + 1)));
+    std::swap(a[i], a[j]);
+  }
+}
+
+// Column mean and std of the rows `rows` of a [*, dim] float matrix, in double.
+void FitStandardizer(const float* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
+                     std::vector<double>& std_dev) {
+  std::vector<double> gathered(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j) gathered[r * dim + j] = a[rows[r] * dim + j];
+  mean.assign(dim, 0.0);
+  std_dev.assign(dim, 0.0);
+  if (dim > 0)
+    sbi::nn::standardize_fit<double>(static_cast<int64_t>(rows.size()), dim, gathered.data(), kMinStd, mean.data(),
+                                     std_dev.data());
+}
+
+// Rows `rows` of a [*, dim] matrix, z-scored, into out [rows.size(), dim].
+void Standardize(const float* a, int64_t dim, const std::vector<int64_t>& rows, const std::vector<double>& mean,
+                 const std::vector<double>& std_dev, std::vector<float>& out) {
+  out.resize(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j)
+      out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
+}
+
+template <class E>
+class Trainer {
+ public:
+  Trainer(const sbi::MafShape& s, const E& e, const uint8_t* mask, const FlowTrainConfig& c)
+      : s_(s), e_(e), mask_(mask), c_(c), P_(sbi::maf_param_count(s)) {
+    const int64_t batch = c.batch_size;
+    const int64_t chunks = (batch + kTrainChunkRows - 1) / kTrainChunkRows;
+    grads_.assign(chunks, std::vector<float>(P_));
+    work_.assign(std::max<int64_t>(chunks, 1),
+                 std::vector<float>(sbi::maf_workspace_size(s, std::max(kTrainChunkRows, kEvalChunkRows))));
+    log_prob_.assign(work_.size(), std::vector<float>(std::max(kTrainChunkRows, kEvalChunkRows)));
+    losses_.resize(chunks);
+  }
+
+  // Batch-mean NLL of z-scored rows theta [nb, D], x [nb, C]; its gradient into `grad`.
+  double LossAndGrad(int64_t nb, const float* theta, const float* x, float* grad) {
+    const int D = s_.made.dim, C = s_.made.context;
+    const int64_t chunks = (nb + kTrainChunkRows - 1) / kTrainChunkRows;
+    const float scale = 1.0f / static_cast<float>(nb);
+    ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t r0 = k * kTrainChunkRows, rows = std::min(kTrainChunkRows, nb - r0);
+        losses_[k] = sbi::maf_nll_backward(s_, e_, rows, params_.data(), mask_, theta + r0 * D,
+                                           C > 0 ? x + r0 * C : nullptr, C, scale, grads_[k].data(),
+                                           static_cast<float*>(nullptr), static_cast<float*>(nullptr),
+                                           log_prob_[k].data(), work_[k].data());
+      }
+    });
+    double loss = 0.0;
+    std::copy(grads_[0].begin(), grads_[0].end(), grad);
+    loss += losses_[0];
+    for (int64_t k = 1; k < chunks; ++k) {
+      loss += losses_[k];
+      for (int64_t j = 0; j < P_; ++j) grad[j] += grads_[k][j];
+    }
+    return loss;
+  }
+
+  // Mean NLL of z-scored rows (fixed chunks, summed in order).
+  double MeanNll(int64_t n, const float* theta, const float* x) {
+    const int D = s_.made.dim, C = s_.made.context;
+    const int64_t chunks = (n + kEvalChunkRows - 1) / kEvalChunkRows;
+    std::vector<double> sums(chunks);
+    const int64_t slots = static_cast<int64_t>(work_.size());
+    // Chunks run in waves of `slots` (one workspace each), so the order of the sums stays fixed.
+    for (int64_t w0 = 0; w0 < chunks; w0 += slots) {
+      const int64_t wn = std::min(slots, chunks - w0);
+      ParallelFor(wn, 1, c_.threads, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          const int64_t k = w0 + i, r0 = k * kEvalChunkRows, rows = std::min(kEvalChunkRows, n - r0);
+          sbi::maf_log_prob(s_, e_, rows, params_.data(), theta + r0 * D, C > 0 ? x + r0 * C : nullptr, C,
+                            log_prob_[i].data(), static_cast<float*>(nullptr), work_[i].data());
+          double sum = 0.0;
+          for (int64_t r = 0; r < rows; ++r) sum -= log_prob_[i][r];
+          sums[k] = sum;
+        }
+      });
+    }
+    double total = 0.0;
+    for (double v : sums) total += v;
+    return total / static_cast<double>(n);
+  }
+
+  std::vector<float> params_;
+
+ private:
+  const sbi::MafShape& s_;
+  const E& e_;
+  const uint8_t* mask_;
+  const FlowTrainConfig& c_;
+  const int64_t P_;
+  std::vector<std::vector<float>> grads_, work_, log_prob_;
+  std::vector<float> losses_;
+};
+
+template <class E>
+FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, const FlowTrainConfig& c, int64_t n,
+                      const float* theta, const float* x, const float* init_params, uint64_t seed,
+                      const int32_t* cancel, const std::function<void(const EpochLosses&)>& on_epoch) {
+  const int D = s.made.dim, C = s.made.context;
+  const int64_t P = sbi::maf_param_count(s);
+  FlowTrainResult result;
+  // Split: the first n_train rows of a random permutation train, the rest validate.
+  const int64_t n_val = ValidationRows(n, c.validation_fraction), n_train = n - n_val;
+  std::vector<int64_t> perm(n);
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  sbi::PhiloxStream split_rng(seed, 0);
+  Shuffle(split_rng, perm.data(), n);
+  const std::vector<int64_t> train_rows(perm.begin(), perm.begin() + n_train), val_rows(perm.begin() + n_train, perm.end());
+  FitStandardizer(theta, D, train_rows, result.theta_mean, result.theta_std);
+  FitStandardizer(x, C, train_rows, result.x_mean, result.x_std);
+  double log_std_sum = 0.0;  // the Jacobian of z-scoring θ: log q(θ | x) = log q_z − Σ log std
+  for (int d = 0; d < D; ++d) log_std_sum += std::log(result.theta_std[d]);
+  std::vector<float> train_theta, train_x, val_theta, val_x;
+  Standardize(theta, D, train_rows, result.theta_mean, result.theta_std, train_theta);
+  Standardize(x, C, train_rows, result.x_mean, result.x_std, train_x);
+  Standardize(theta, D, val_rows, result.theta_mean, result.theta_std, val_theta);
+  Standardize(x, C, val_rows, result.x_mean, result.x_std, val_x);
+
+  const int64_t batch = std::min(c.batch_size, n_train);
+  Trainer<E> trainer(s, e, mask, c);
+  trainer.params_.assign(init_params, init_params + P);
+  result.params = trainer.params_;
+  std::vector<float> grad(P), m(P, 0.0f), v(P, 0.0f), batch_theta(batch * D), batch_x(batch * C);
+  std::vector<int64_t> order(n_train);
+  for (int64_t i = 0; i < n_train; ++i) order[i] = i;
+  sbi::PhiloxStream shuffle_rng(seed, 1);
+  sbi::nn::AdamConfig adam;
+  adam.lr = c.learning_rate;
+  result.best_validation_loss = std::numeric_limits<double>::infinity();
+  int64_t since_best = 0, step = 0;
+  for (int64_t epoch = 1; epoch <= c.max_epochs; ++epoch) {
+    Shuffle(shuffle_rng, order.data(), n_train);
+    double loss_sum = 0.0;
+    for (int64_t start = 0; start < n_train; start += batch) {
+      if (Cancelled(cancel)) {
+        result.cancelled = true;
+        return result;
+      }
+      const int64_t nb = std::min(batch, n_train - start);
+      for (int64_t r = 0; r < nb; ++r) {
+        const int64_t i = order[start + r];
+        std::copy(&train_theta[i * D], &train_theta[i * D] + D, &batch_theta[r * D]);
+        if (C > 0) std::copy(&train_x[i * C], &train_x[i * C] + C, &batch_x[r * C]);
+      }
+      loss_sum += trainer.LossAndGrad(nb, batch_theta.data(), batch_x.data(), grad.data()) * static_cast<double>(nb);
+      sbi::nn::clip_grad_norm(P, grad.data(), c.clip_max_norm);
+      sbi::nn::adam_step(adam, ++step, P, trainer.params_.data(), grad.data(), m.data(), v.data());
+    }
+    const EpochLosses losses{epoch, loss_sum / static_cast<double>(n_train) + log_std_sum,
+                             trainer.MeanNll(n_val, val_theta.data(), val_x.data()) + log_std_sum};
+    result.train_loss.push_back(losses.train_loss);
+    result.validation_loss.push_back(losses.validation_loss);
+    // A NaN validation loss never counts as an improvement.
+    if (losses.validation_loss < result.best_validation_loss) {
+      result.best_validation_loss = losses.validation_loss;
+      result.best_epoch = epoch;
+      result.params = trainer.params_;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    if (on_epoch) on_epoch(losses);
+    if (since_best >= c.stop_after_epochs) break;
+  }
+  return result;
+}
+
+}  // namespace
+
+int64_t ValidationRows(int64_t n, double fraction) {
+  return static_cast<int64_t>(std::floor(fraction * static_cast<double>(n)));
+}
+
+FlowTrainResult TrainFlow(const sbi::MafShape& shape, const TransformSpec& transform, const uint8_t* made_mask,
+                          const FlowTrainConfig& config, int64_t n, const float* theta, const float* x,
+                          const float* init_params, uint64_t seed, const int32_t* cancel,
+                          const std::function<void(const EpochLosses&)>& on_epoch) {
+  if (transform.kind == Transform::Affine) {
+    const sbi::AffineElement<float> e{static_cast<float>(transform.scale_bound)};
+    return Train(shape, e, made_mask, config, n, theta, x, init_params, seed, cancel, on_epoch);
+  }
+  const sbi::RqSplineElement<float> e{SplineConfig<float>(transform)};
+  return Train(shape, e, made_mask, config, n, theta, x, init_params, seed, cancel, on_epoch);
+}
+
+}  // namespace sbi_native

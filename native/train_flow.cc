@@ -1,0 +1,181 @@
+// N-API boundary of the conditional MAF's training loop (native/flow_trainer.h):
+//   mafTrain(arch, transform, hyper, params Float32Array, theta Float32Array [n·dim],
+//            x Float32Array [n·contextDim], options, onEpoch, cancelFlag) -> Promise of
+//     { params: Float32Array (the best epoch's), epochs, bestEpoch, bestValidationLoss,
+//       trainLoss, validationLoss: Float64Array per epoch,
+//       thetaMean, thetaStd, xMean, xStd: Float64Array (the z-scoring of the training rows) }
+//   arch, transform, hyper as in maf.cc; options { seed, maxEpochs?, batchSize?, learningRate?,
+//   validationFraction?, stopAfterEpochs?, clipMaxNorm?, threads? } (defaults: sbi's, see
+//   flow_trainer.h); onEpoch (function or undefined) is called with { epoch, trainLoss,
+//   validationLoss } after every epoch; a set cancelFlag[0] stops before the next batch and the
+//   promise rejects with SbiError ABORTED. The loop runs on a libuv worker thread (which never
+//   touches N-API) and uses the thread pool for the chunks of each batch.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flow_spec.h"
+#include "flow_trainer.h"
+#include "napi_util.h"
+
+namespace sbi_native {
+namespace {
+
+constexpr int64_t kMaxRows = int64_t{1} << 31;
+
+struct TrainJob {
+  sbi::MafShape shape;
+  TransformSpec transform;
+  std::vector<uint8_t> mask;
+  FlowTrainConfig config;
+  int64_t n = 0;
+  std::vector<float> theta, x, params;  // copies: JS may change its arrays while training runs
+  uint64_t seed = 0;
+  FlowTrainResult result;
+};
+
+Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a[i] = v[i];
+  return a;
+}
+
+class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochLosses> {
+ public:
+  TrainWorker(Napi::Env env, std::unique_ptr<TrainJob> job)
+      : Napi::AsyncProgressQueueWorker<EpochLosses>(env), job_(std::move(job)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void SetOnEpoch(Napi::Function fn) { on_epoch_ = Napi::Persistent(fn); }
+  void SetCancelFlag(Napi::Int32Array flag) {
+    cancel_ref_ = Napi::Persistent(flag.As<Napi::Object>());
+    cancel_ = flag.Data();
+  }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    const bool report = !on_epoch_.IsEmpty();
+    TrainJob& j = *job_;
+    j.result = TrainFlow(j.shape, j.transform, j.mask.data(), j.config, j.n, j.theta.data(), j.x.data(),
+                         j.params.data(), j.seed, cancel_, [&](const EpochLosses& e) {
+                           if (report) progress.Send(&e, 1);
+                         });
+  }
+  void OnProgress(const EpochLosses* data, size_t count) override {
+    if (on_epoch_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count; ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("epoch", static_cast<double>(data[i].epoch));
+      o.Set("trainLoss", data[i].train_loss);
+      o.Set("validationLoss", data[i].validation_loss);
+      try {
+        on_epoch_.Call({o});
+      } catch (const Napi::Error&) {
+        // An exception thrown by the user's callback must not stop training.
+      }
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    const FlowTrainResult& r = job_->result;
+    if (r.cancelled) {
+      deferred_.Reject(MakeSbiError(env, "ABORTED", "The operation was aborted").Value());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Float32Array params = Napi::Float32Array::New(env, r.params.size());
+    std::copy(r.params.begin(), r.params.end(), params.Data());
+    o.Set("params", params);
+    o.Set("epochs", static_cast<double>(r.train_loss.size()));
+    o.Set("bestEpoch", static_cast<double>(r.best_epoch));
+    o.Set("bestValidationLoss", r.best_validation_loss);
+    o.Set("trainLoss", ToFloat64Array(env, r.train_loss));
+    o.Set("validationLoss", ToFloat64Array(env, r.validation_loss));
+    o.Set("thetaMean", ToFloat64Array(env, r.theta_mean));
+    o.Set("thetaStd", ToFloat64Array(env, r.theta_std));
+    o.Set("xMean", ToFloat64Array(env, r.x_mean));
+    o.Set("xStd", ToFloat64Array(env, r.x_std));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<TrainJob> job_;
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference on_epoch_;
+  Napi::ObjectReference cancel_ref_;
+  const int32_t* cancel_ = nullptr;
+};
+
+Napi::Value MafTrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<TrainJob>();
+  const MafSpec s = GetMafSpec(env, info);
+  if (IsSinglePrecision(env, info[3], "params") == false)
+    ThrowTypeError(env, "Expected a Float32Array for `params` (training runs in float) but received a Float64Array");
+  job->shape = s.shape;
+  job->transform = s.transform;
+  const float* params = GetParams<float>(env, s, info[3], job->mask);
+  job->params.assign(params, params + s.param_count);
+  const int D = s.shape.made.dim, C = s.shape.made.context;
+  const View<float> theta = GetFloat32Array(info[4], "theta", -1);
+  if (theta.length == 0 || theta.length % D != 0 || static_cast<int64_t>(theta.length / D) > kMaxRows)
+    ThrowRangeError(env, "Expected `theta` to hold a positive multiple of dim = " + std::to_string(D) +
+                             " values but received " + std::to_string(theta.length));
+  job->n = static_cast<int64_t>(theta.length / D);
+  const View<float> x = GetFloat32Array(info[5], "x", job->n * C);
+  job->theta.assign(theta.data, theta.data + theta.length);
+  job->x.assign(x.data, x.data + x.length);
+
+  if (!info[6].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[6]));
+  const Napi::Object o = info[6].As<Napi::Object>();
+  job->seed = GetSeed(o.Get("seed"), "seed");
+  FlowTrainConfig& c = job->config;
+  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+    const Napi::Value v = o.Get(key);
+    return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
+  };
+  c.max_epochs = integer_option("maxEpochs", c.max_epochs, 1, c.max_epochs);
+  c.batch_size = integer_option("batchSize", c.batch_size, 1, 1 << 20);
+  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, c.max_epochs);
+  c.learning_rate = GetNumberOption(o, "learningRate", c.learning_rate, 0.0, 1.0, false);
+  if (!(c.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
+  c.validation_fraction = GetNumberOption(o, "validationFraction", c.validation_fraction, 0.0, 1.0, true);
+  c.clip_max_norm = GetNumberOption(o, "clipMaxNorm", c.clip_max_norm, 0.0, 1e300, false);
+  if (!(c.clip_max_norm > 0.0)) ThrowRangeError(env, "Expected a positive `clipMaxNorm` but received 0");
+  c.threads = GetThreads(o.Get("threads"));
+  const int64_t n_val = ValidationRows(job->n, c.validation_fraction);
+  if (n_val < 1 || job->n - n_val < 2)
+    ThrowRangeError(env, "Expected enough rows for a validation split (at least 1 validation and 2 training rows) but " +
+                             std::to_string(job->n) + " rows with validationFraction " +
+                             std::to_string(c.validation_fraction) + " give " + std::to_string(n_val) + " validation rows");
+  for (size_t i = 0; i < job->theta.size(); ++i)
+    if (!std::isfinite(job->theta[i])) ThrowRangeError(env, "Expected finite values in `theta` but index " + std::to_string(i) + " is not");
+  for (size_t i = 0; i < job->x.size(); ++i)
+    if (!std::isfinite(job->x[i])) ThrowRangeError(env, "Expected finite values in `x` but index " + std::to_string(i) + " is not");
+
+  const Napi::Value on_epoch = info[7], cancel_flag = info[8];
+  if (!IsAbsent(on_epoch) && !on_epoch.IsFunction())
+    ThrowTypeError(env, "Expected a function or undefined for `onEpoch` but received " + Describe(on_epoch));
+  Napi::Int32Array flag;
+  if (!IsAbsent(cancel_flag)) {
+    GetInt32Array(cancel_flag, "cancelFlag", 1);
+    flag = cancel_flag.As<Napi::Int32Array>();
+  }
+  auto* worker = new TrainWorker(env, std::move(job));
+  if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
+  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+SBI_NATIVE_FUNCTION("mafTrain", MafTrain);
+}  // namespace sbi_native
