@@ -38,4 +38,6 @@ export * as flows from './flows/transforms.js';
 export { c2st, mmd } from './diagnostics/c2st.js';
 export type { C2stOptions } from './diagnostics/c2st.js';
 export { MAF } from './flows/maf.js';
+export { NPE, NPEPosterior } from './inference/npe.js';
+export type { NPEOptions, NPETrainOptions, NPETrainSummary, PosteriorSampleOptions, DensityEstimatorKind } from './inference/npe.js';
 export type { MAFConfig, MAFTransform, MAFActivation, MAFInitOptions } from './flows/maf.js';
