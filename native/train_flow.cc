@@ -143,7 +143,7 @@ Napi::Value MafTrain(const Napi::CallbackInfo& info) {
   };
   c.max_epochs = integer_option("maxEpochs", c.max_epochs, 1, c.max_epochs);
   c.batch_size = integer_option("batchSize", c.batch_size, 1, 1 << 20);
-  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, c.max_epochs);
+  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, (int64_t{1} << 31) - 1);
   c.learning_rate = GetNumberOption(o, "learningRate", c.learning_rate, 0.0, 1.0, false);
   if (!(c.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
   c.validation_fraction = GetNumberOption(o, "validationFraction", c.validation_fraction, 0.0, 1.0, true);
