@@ -6,7 +6,7 @@
 
 #include "../kernels/nn/adam.h"
 #include "../kernels/nn/standardize.h"
-#include "../kernels/random/philox.h"
+#include "../kernels/random/samplers.h"
 #include "flow_spec.h"
 #include "runtime.h"
 
@@ -18,14 +18,6 @@ constexpr int64_t kEvalChunkRows = 256;  // rows per validation log-prob chunk
 constexpr double kMinStd = 1e-14;        // sbi's floor for z-scoring
 
 bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
-
-// Fisher–Yates with indices from 53 random bits (bias below k · 2^-53).
-void Shuffle(sbi::PhiloxStream& rng, int64_t* a, int64_t n) {
-  for (int64_t i = n - 1; i > 0; --i) {
-    const int64_t j = std::min<int64_t>(i, static_cast<int64_t>(rng.uniform() * static_cast<double>(i + 1)));
-    std::swap(a[i], a[j]);
-  }
-}
 
 // Column mean and std of the rows `rows` of a [*, dim] float matrix, in double.
 void FitStandardizer(const float* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
@@ -136,7 +128,7 @@ FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, c
   std::vector<int64_t> perm(n);
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
   sbi::PhiloxStream split_rng(seed, 0);
-  Shuffle(split_rng, perm.data(), n);
+  sbi::shuffle(split_rng, perm.data(), n);
   const std::vector<int64_t> train_rows(perm.begin(), perm.begin() + n_train), val_rows(perm.begin() + n_train, perm.end());
   FitStandardizer(theta, D, train_rows, result.theta_mean, result.theta_std);
   FitStandardizer(x, C, train_rows, result.x_mean, result.x_std);
@@ -161,7 +153,7 @@ FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, c
   result.best_validation_loss = std::numeric_limits<double>::infinity();
   int64_t since_best = 0, step = 0;
   for (int64_t epoch = 1; epoch <= c.max_epochs; ++epoch) {
-    Shuffle(shuffle_rng, order.data(), n_train);
+    sbi::shuffle(shuffle_rng, order.data(), n_train);
     double loss_sum = 0.0;
     for (int64_t start = 0; start < n_train; start += batch) {
       if (Cancelled(cancel)) {

@@ -7,7 +7,7 @@
 #include "../kernels/nn/adam.h"
 #include "../kernels/nn/loss.h"
 #include "../kernels/nn/mlp.h"
-#include "../kernels/random/philox.h"
+#include "../kernels/random/samplers.h"
 
 namespace sbi_native {
 namespace {
@@ -21,16 +21,6 @@ std::vector<int64_t> LayerSizes(const ClassifierConfig& c, int64_t dim) {
   sizes.front() = dim;
   sizes.back() = 1;
   return sizes;
-}
-
-// Uniform integer in [0, k) from 53 random bits (bias below k · 2^-53).
-int64_t UniformIndex(sbi::PhiloxStream& rng, int64_t k) {
-  return std::min<int64_t>(k - 1, static_cast<int64_t>(rng.uniform() * static_cast<double>(k)));
-}
-
-template <class T>
-void ShuffleInPlace(sbi::PhiloxStream& rng, T* a, int64_t n) {
-  for (int64_t i = n - 1; i > 0; --i) std::swap(a[i], a[UniformIndex(rng, i + 1)]);
 }
 
 // sklearn's _init_coef for non-logistic activations: W and b ~ U(-r, r), r = sqrt(6 / (fan_in + fan_out))
@@ -75,7 +65,7 @@ ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_
       fit.cancelled = true;
       return fit;
     }
-    ShuffleInPlace(rng, order.data(), n);
+    sbi::shuffle(rng, order.data(), n);
     double loss_sum = 0.0;
     for (int64_t start = 0; start < n; start += batch) {
       const int64_t nb = std::min(batch, n - start);
@@ -143,7 +133,7 @@ void AssignFolds(int64_t n, int folds, uint64_t seed, int32_t* fold_of) {
   std::vector<int64_t> perm(n);
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
   sbi::PhiloxStream rng(seed, 0);
-  ShuffleInPlace(rng, perm.data(), n);
+  sbi::shuffle(rng, perm.data(), n);
   int64_t start = 0;
   for (int f = 0; f < folds; ++f) {
     const int64_t size = n / folds + (f < n % folds ? 1 : 0);

@@ -340,4 +340,21 @@ SBI_HD void sample_mvn_cholesky(PhiloxStream& r, const double* mean, const doubl
   }
 }
 
+// Uniform index in [0, k) from 53 random bits (bias below k * 2^-53).
+SBI_HD int64_t sample_index(PhiloxStream& r, int64_t k) {
+  const int64_t i = static_cast<int64_t>(r.uniform() * static_cast<double>(k));
+  return i < k - 1 ? i : k - 1;
+}
+
+// Fisher-Yates shuffle of a[0..n).
+template <class T>
+SBI_HD void shuffle(PhiloxStream& r, T* a, int64_t n) {
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = sample_index(r, i + 1);
+    const T t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
 }  // namespace sbi
