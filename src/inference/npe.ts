@@ -10,10 +10,13 @@
  */
 import { SbiError } from '../errors.js';
 import { MAF } from '../flows/maf.js';
-import type { MAFTransform } from '../flows/maf.js';
+import type { MAFConfig, MAFTransform } from '../flows/maf.js';
 import { native } from '../native.js';
 import type { NativeEpochLosses, NativeMafTrainResult } from '../native.js';
-import type { Prior } from '../priors.js';
+import { createPrior } from '../priors.js';
+import type { Prior, PriorSpec } from '../priors.js';
+import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
+import type { ModelFile } from '../io/model_file.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import {
@@ -82,7 +85,7 @@ export class NPE {
   private xDimension: number | undefined;
   private kept = 0;
   private excluded = 0;
-  private trained: { flow: MAF; fit: NativeMafTrainResult } | undefined;
+  private trained: { flow: MAF; fit: NativeMafTrainResult; summary: NPETrainSummary } | undefined;
 
   constructor(options: NPEOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`prior\` but received ${describe(options)}`);
@@ -192,8 +195,7 @@ export class NPE {
     const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
       native.mafTrain(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float32Array, theta, x, nativeOptions, options.onEpoch, cancel));
     flow.params = fit.params;
-    this.trained = { flow, fit };
-    return {
+    const summary: NPETrainSummary = {
       epochs: fit.epochs,
       bestEpoch: fit.bestEpoch,
       bestValidationLoss: fit.bestValidationLoss,
@@ -202,12 +204,46 @@ export class NPE {
       simulations: this.kept,
       excludedSimulations: this.excluded,
     };
+    this.trained = { flow, fit, summary };
+    return { ...summary, trainLoss: summary.trainLoss.slice(), validationLoss: summary.validationLoss.slice() };
+  }
+
+  /**
+   * Writes the trained estimator to `path` (src/io/model_file.ts, kind "NPE/maf" or "NPE/nsf"):
+   * prior spec, flow configuration, parameters, z-scoring statistics and training summary. The
+   * simulations are not stored. Throws SbiError NOT_TRAINED before training.
+   */
+  save(path: string): void {
+    this.buildPosterior().save(path);
+  }
+
+  /**
+   * Reads an estimator written by `save` (or `NPEPosterior.save`). Its `buildPosterior()` samples
+   * and evaluates bit for bit like the original; it holds no simulations (`train` needs new ones).
+   * SbiError: the container's codes for a missing, corrupt or foreign file, WRONG_MODEL_KIND for
+   * another kind, INVALID_MODEL_FILE for inconsistent contents.
+   */
+  static load(path: string): NPE {
+    return NPE.fromModel(readNpeModel(loadModelFile(path)));
+  }
+
+  /** `load` from the bytes of a model file. */
+  static decode(bytes: Uint8Array): NPE {
+    return NPE.fromModel(readNpeModel(decodeModelFile(bytes)));
+  }
+
+  private static fromModel(m: NpeModel): NPE {
+    const npe = new NPE({
+      prior: m.prior, densityEstimator: m.densityEstimator, hidden: m.flow.hidden, layers: m.flow.layers, hiddenLayers: m.flow.hiddenLayers,
+    });
+    npe.trained = { flow: m.flow, fit: m.fit, summary: m.summary };
+    return npe;
   }
 
   /** The posterior of the last training: q(θ | x) restricted to the prior's support. */
   buildPosterior(): NPEPosterior {
     if (!this.trained) throw new SbiError('NPE is not trained yet; call `await npe.train({ seed })` first', 'NOT_TRAINED');
-    return new NPEPosterior(this.prior, this.trained.flow, this.trained.fit);
+    return new NPEPosterior(this.prior, this.trained.flow, this.trained.fit, this.trained.summary);
   }
 }
 
@@ -222,7 +258,14 @@ export class NPEPosterior {
   readonly xDim: number;
   private readonly logStdSum: number;
 
-  constructor(readonly prior: Prior, private readonly flow: MAF, private readonly fit: NativeMafTrainResult) {
+  /** The training this posterior came from (simulation counts and losses per epoch). */
+  readonly summary: NPETrainSummary;
+
+  constructor(readonly prior: Prior, private readonly flow: MAF, private readonly fit: NativeMafTrainResult, summary?: NPETrainSummary) {
+    this.summary = summary ?? {
+      epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
+      validationLoss: fit.validationLoss, simulations: 0, excludedSimulations: 0,
+    };
     this.dim = flow.dim;
     this.xDim = flow.contextDim;
     this.logStdSum = fit.thetaStd.reduce((s, v) => s + Math.log(v), 0);
@@ -282,6 +325,66 @@ export class NPEPosterior {
     return out;
   }
 
+  /** "NPE/maf" or "NPE/nsf": the model file kind `save` writes. */
+  get kind(): string {
+    return this.flow.transform.kind === 'rqSpline' ? NPE_KINDS.nsf : NPE_KINDS.maf;
+  }
+
+  /** The model file contents `save` writes (see NPE.save). */
+  toModelFile(): ModelFile {
+    const f = this.flow;
+    const s = this.summary;
+    return {
+      kind: this.kind,
+      metadata: {
+        npeFileVersion: NPE_FILE_VERSION,
+        prior: this.prior.spec,
+        densityEstimator: f.transform.kind === 'rqSpline' ? 'nsf' : 'maf',
+        flow: {
+          dim: f.dim, contextDim: f.contextDim, hidden: f.hidden, hiddenLayers: f.hiddenLayers, layers: f.layers,
+          activation: f.activation, transform: f.transform, paramCount: f.paramCount,
+        },
+        training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
+      },
+      tensors: {
+        // Parameters as trained (float32), statistics and losses as float64: exact bits.
+        params: { data: Float32Array.from(f.params), shape: [f.paramCount] },
+        thetaMean: { data: this.fit.thetaMean, shape: [f.dim] },
+        thetaStd: { data: this.fit.thetaStd, shape: [f.dim] },
+        xMean: { data: this.fit.xMean, shape: [f.contextDim] },
+        xStd: { data: this.fit.xStd, shape: [f.contextDim] },
+        trainLoss: { data: s.trainLoss, shape: [s.trainLoss.length] },
+        validationLoss: { data: s.validationLoss, shape: [s.validationLoss.length] },
+        bestValidationLoss: { data: Float64Array.of(s.bestValidationLoss), shape: [1] },
+      },
+    };
+  }
+
+  /** The bytes `save` writes. */
+  encode(): Uint8Array {
+    return encodeModelFile(this.toModelFile());
+  }
+
+  /** Writes this posterior's estimator to `path`; `NPEPosterior.load` or `NPE.load` read it. */
+  save(path: string): void {
+    saveModelFile(path, this.toModelFile());
+  }
+
+  /** Reads a posterior written by `save` (errors as NPE.load). */
+  static load(path: string): NPEPosterior {
+    return NPEPosterior.fromModelFile(loadModelFile(path));
+  }
+
+  static decode(bytes: Uint8Array): NPEPosterior {
+    return NPEPosterior.fromModelFile(decodeModelFile(bytes));
+  }
+
+  /** Builds the posterior from decoded model file contents, checking that they are consistent. */
+  static fromModelFile(file: ModelFile): NPEPosterior {
+    const m = readNpeModel(file);
+    return new NPEPosterior(m.prior, m.flow, m.fit, m.summary);
+  }
+
   /** The observation z-scored like the training x, as the flow's broadcast context. */
   private context(x: unknown): Float32Array {
     const isArray = Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
@@ -296,6 +399,106 @@ export class NPEPosterior {
     }
     return out;
   }
+}
+
+const NPE_KINDS = { maf: 'NPE/maf', nsf: 'NPE/nsf' } as const;
+/** Version of the NPE layout inside the container (metadata.npeFileVersion). */
+const NPE_FILE_VERSION = 1;
+
+interface NpeModel {
+  prior: Prior;
+  densityEstimator: DensityEstimatorKind;
+  flow: MAF;
+  fit: NativeMafTrainResult;
+  summary: NPETrainSummary;
+}
+
+const invalid = (why: string) => new SbiError(`Invalid NPE model file: ${why}`, 'INVALID_MODEL_FILE');
+
+/** Validates decoded NPE model file contents and rebuilds prior, flow and statistics. */
+function readNpeModel(file: ModelFile): NpeModel {
+  if (file.kind !== NPE_KINDS.maf && file.kind !== NPE_KINDS.nsf) {
+    throw new SbiError(`Expected a model file of kind "${NPE_KINDS.maf}" or "${NPE_KINDS.nsf}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
+  }
+  const meta = file.metadata;
+  if (meta.npeFileVersion !== NPE_FILE_VERSION) {
+    throw new SbiError(`Unsupported NPE layout version ${describe(meta.npeFileVersion)} (this build reads ${NPE_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
+  }
+  const densityEstimator: DensityEstimatorKind = file.kind === NPE_KINDS.nsf ? 'nsf' : 'maf';
+  if (meta.densityEstimator !== densityEstimator) {
+    throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
+  }
+  let prior: Prior;
+  try {
+    prior = createPrior(meta.prior as PriorSpec);
+  } catch (e) {
+    throw invalid(`bad prior spec (${(e as Error).message})`);
+  }
+  const cfg = meta.flow as Record<string, unknown> | undefined;
+  if (typeof cfg !== 'object' || cfg === null) throw invalid('no flow configuration');
+  const transform = cfg.transform as MAFConfig['transform'];
+  const expectedTransform = densityEstimator === 'nsf' ? 'rqSpline' : 'affine';
+  if (typeof transform !== 'object' || transform === null || transform.kind !== expectedTransform) {
+    throw invalid(`flow transform ${describe((transform as { kind?: unknown } | undefined)?.kind)} does not match the kind "${file.kind}"`);
+  }
+  let flow: MAF;
+  try {
+    flow = new MAF({
+      dim: cfg.dim as number, contextDim: cfg.contextDim as number, hidden: cfg.hidden as number, hiddenLayers: cfg.hiddenLayers as number,
+      layers: cfg.layers as number, activation: cfg.activation as MAFConfig['activation'], transform,
+    }, { precision: 'float32' });
+  } catch (e) {
+    throw invalid(`bad flow configuration (${(e as Error).message})`);
+  }
+  if (flow.contextDim < 1) throw invalid('flow has no context (contextDim 0)');
+  if (prior.dim !== flow.dim) throw invalid(`prior has ${prior.dim} dimensions but the flow models ${flow.dim}`);
+  if (cfg.paramCount !== flow.paramCount) {
+    throw invalid(`paramCount ${describe(cfg.paramCount)} does not match the flow configuration (${flow.paramCount} parameters)`);
+  }
+  const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
+    const t = file.tensors[name];
+    if (!t) throw invalid(`tensor "${name}" is missing`);
+    if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
+      throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
+    }
+    return t.data as T;
+  };
+  const params = tensor('params', Float32Array, flow.paramCount);
+  for (let j = 0; j < params.length; j++) {
+    if (!Number.isFinite(params[j]!)) throw invalid(`parameter ${j} is ${params[j]}`);
+    if (flow.mask[j] === 0 && params[j] !== 0) throw invalid(`masked parameter ${j} is ${params[j]} (must be 0): the parameters do not fit the architecture`);
+  }
+  const stats = (name: string, length: number, positive: boolean) => {
+    const v = tensor(name, Float64Array, length);
+    v.forEach((a, i) => {
+      if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
+    });
+    return v;
+  };
+  const thetaMean = stats('thetaMean', flow.dim, false);
+  const thetaStd = stats('thetaStd', flow.dim, true);
+  const xMean = stats('xMean', flow.contextDim, false);
+  const xStd = stats('xStd', flow.contextDim, true);
+  const training = meta.training as Record<string, unknown> | undefined;
+  if (typeof training !== 'object' || training === null) throw invalid('no training summary');
+  const count = (name: string, min: number) => {
+    const v = training[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
+    return v;
+  };
+  const epochs = count('epochs', 1);
+  const bestEpoch = count('bestEpoch', 1);
+  if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
+  const trainLoss = tensor('trainLoss', Float64Array, epochs);
+  const validationLoss = tensor('validationLoss', Float64Array, epochs);
+  const bestValidationLoss = tensor('bestValidationLoss', Float64Array, 1)[0]!;
+  flow.params = params;
+  const fit: NativeMafTrainResult = { params, epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss, thetaMean, thetaStd, xMean, xStd };
+  const summary: NPETrainSummary = {
+    epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
+    simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
+  };
+  return { prior, densityEstimator, flow, fit, summary };
 }
 
 function concat(parts: Float64Array[]): Float64Array {
