@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
-import { getTask, listTasks, hasReferenceData } from './tasks/index.js';
+import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
+import { NPE } from './inference/npe.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
 import { c2st } from './diagnostics/c2st.js';
@@ -174,6 +175,83 @@ async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
   }
 }
 
+/** Methods of the contract; only those in IMPLEMENTED_METHODS run yet. */
+const METHODS = ['npe', 'snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre'] as const;
+const IMPLEMENTED_METHODS = ['npe'];
+
+interface InferCliOptions {
+  task: string;
+  method: string;
+  budget: string;
+  observation?: string;
+  xFile?: string;
+  samples: string;
+  out: string;
+  seed: string;
+  threads?: string;
+  backend?: string;
+  densityEstimator: string;
+  save?: string;
+  maxEpochs?: string;
+}
+
+async function commandInfer(opts: InferCliOptions): Promise<void> {
+  checkBackend(opts.backend);
+  if (!(METHODS as readonly string[]).includes(opts.method)) {
+    throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
+  }
+  if (!IMPLEMENTED_METHODS.includes(opts.method)) {
+    throw new SbiError(`--method ${opts.method} is not implemented yet; implemented: ${IMPLEMENTED_METHODS.join(', ')}`, 'METHOD_NOT_IMPLEMENTED');
+  }
+  const seed = parseSeed(opts.seed);
+  const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
+  // NPE needs ⌊0.1 n⌋ ≥ 1 validation rows.
+  const budget = parseInteger(opts.budget, 'budget', 10, 2 ** 31 - 1);
+  const samples = parseInteger(opts.samples, 'samples', 1, 2 ** 31);
+  const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 2 ** 31 - 1) : undefined;
+  const estimator = opts.densityEstimator;
+  if (estimator !== 'maf' && estimator !== 'nsf') throw new UsageError(`--density-estimator: expected maf or nsf but received "${estimator}"`);
+  if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
+
+  const task = getTask(opts.task);
+  const def = task.definition;
+  let x: Float64Array;
+  if (opts.observation !== undefined) {
+    const k = parseInteger(opts.observation, 'observation', 1, 5);
+    x = referenceObservation(def.name, k);
+  } else {
+    const table = readCsvFile(opts.xFile!);
+    if (table.cols !== def.xDim || table.rows !== 1) {
+      throw new UsageError(`--x-file: task ${def.name} needs one observation of ${def.xDim} values (one row) but ${opts.xFile} has ${table.rows} rows of ${table.cols} columns`);
+    }
+    x = table.data;
+  }
+  if (x.length !== def.xDim) throw new SbiError(`The observation of task ${def.name} has ${x.length} values but its simulator gives ${def.xDim}`, 'BAD_OBSERVATION');
+  x.forEach((v, j) => {
+    if (!Number.isFinite(v)) throw new UsageError(`observation: value ${j + 1} is ${v}; expected finite numbers`);
+  });
+
+  const sims = await simulateFromPrior(task, budget, { seed, ...(threads ? { threads } : {}) });
+  if (sims.failedCount > 0) {
+    process.stderr.write(`sbi-engine: warning: ${sims.failedCount} of ${budget} simulations failed and are not trained on\n`);
+  }
+  const npe = new NPE({ prior: task.prior, densityEstimator: estimator });
+  npe.appendSimulations(sims.theta, sims.x, def.xDim);
+  const showProgress = process.stderr.isTTY === true;
+  await npe.train({
+    seed,
+    ...(threads ? { threads } : {}),
+    ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+    ...(showProgress
+      ? { onEpoch: (e) => process.stderr.write(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss.toFixed(4)}\n`) }
+      : {}),
+  });
+  if (opts.save !== undefined) npe.save(opts.save);
+  const theta = npe.buildPosterior().sample(samples, { x, seed });
+  const names = Array.from({ length: def.thetaDim }, (_, i) => `parameter_${i + 1}`);
+  await writeCsv(opts.out, samples, [{ names, values: theta }]);
+}
+
 interface C2stCliOptions {
   seed: string;
   threads?: string;
@@ -220,6 +298,22 @@ export function buildProgram(): Command {
       .option('--gold', 'add joint_log_likelihood, joint_score_1.. (and joint_log_ratio with --theta-ref)')
       .option('--theta-ref <v1,..>', 'reference θ for joint_log_ratio (with --gold)'),
   ).action(commandSimulate);
+  commonOptions(
+    program
+      .command('infer')
+      .description('simulate --budget draws from the task prior, train the estimator and sample its posterior at the observation')
+      .requiredOption('--task <name>', 'task name (see `sbi-engine tasks`)')
+      .requiredOption('--method <name>', `inference method: ${METHODS.join(', ')} (implemented: ${IMPLEMENTED_METHODS.join(', ')})`)
+      .requiredOption('--budget <int>', 'number of simulations')
+      .option('--observation <k>', "the task's reference observation k (1..5)")
+      .option('--x-file <file.csv>', 'the observation as one CSV row (header row first)')
+      .requiredOption('--samples <int>', 'posterior samples to write')
+      .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
+      .option('--density-estimator <maf|nsf>', 'npe: the conditional flow', 'maf')
+      .option('--save <model.bin>', 'also write the trained estimator (NPE.load reads it)')
+      // Caps training epochs (default: early stopping only); for quick runs and tests.
+      .addOption(new Option('--max-epochs <int>').hideHelp()),
+  ).action(commandInfer);
   commonOptions(
     program
       .command('c2st')

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../src/csv.js';
+import { NPE } from '../src/inference/npe.js';
+import { referenceObservation } from '../src/tasks/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -153,5 +155,90 @@ describe('sbi-engine CLI', () => {
     expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toMatch(/2 columns but .* has 1/);
     expect(run(['c2st', a, path.join(dir, 'nope.csv')]).code).toBe(1);
+  });
+
+  describe('infer', () => {
+    // --max-epochs (hidden) keeps these runs at a fraction of a second.
+    const base = ['infer', '--task', 'two_moons', '--method', 'npe', '--budget', '500', '--samples', '200', '--max-epochs', '5', '--out', '-'];
+
+    it('writes --samples posterior draws with header parameter_1.., inside the prior, reproducibly for a seed and any --threads', () => {
+      const a = run([...base, '--observation', '1', '--seed', '3']);
+      expect(a.code, a.stderr).toBe(0);
+      expect(a.stderr).toBe(''); // no progress lines when stderr is not a TTY
+      const t = parseCsv(a.stdout);
+      expect(t.header).toEqual(['parameter_1', 'parameter_2']);
+      expect(t.rows).toBe(200);
+      for (const v of t.data) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+      expect(new Set(t.data).size).toBe(400);
+      expect(run([...base, '--observation=1', '--seed=3', '--threads', '1']).stdout).toBe(a.stdout);
+      expect(run([...base, '--observation', '1', '--seed', '4']).stdout).not.toBe(a.stdout);
+      expect(run([...base, '--observation', '2', '--seed', '3']).stdout).not.toBe(a.stdout);
+      const nsf = run([...base, '--observation', '1', '--seed', '3', '--density-estimator', 'nsf']);
+      expect(nsf.code, nsf.stderr).toBe(0);
+      expect(parseCsv(nsf.stdout).rows).toBe(200);
+      expect(nsf.stdout).not.toBe(a.stdout);
+    });
+
+    it('reads the observation from --x-file and saves the estimator with --save (NPE.load samples the same rows)', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+      const xFile = path.join(dir, 'x.csv');
+      const x = referenceObservation('two_moons', 1);
+      fs.writeFileSync(xFile, `x_1,x_2\n${x[0]},${x[1]}\n`);
+      const model = path.join(dir, 'model.bin');
+      const out = path.join(dir, 'post.csv');
+      const r = run(['infer', '--task', 'two_moons', '--method', 'npe', '--budget', '500', '--samples', '200', '--max-epochs', '5',
+        '--x-file', xFile, '--seed', '3', '--save', model, '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const text = fs.readFileSync(out, 'utf8');
+      expect(text).toBe(run([...base, '--observation', '1', '--seed', '3']).stdout);
+      const loaded = NPE.load(model);
+      expect(loaded.densityEstimator).toBe('maf');
+      expect(loaded.buildPosterior().summary).toMatchObject({ epochs: 5, simulations: 500 });
+      expect(loaded.buildPosterior().sample(200, { x, seed: 3n })).toEqual(parseCsv(text).data);
+      fs.rmSync(dir, { recursive: true });
+    });
+
+    it('answers the contract\'s other methods with METHOD_NOT_IMPLEMENTED (exit 1) naming npe', () => {
+      for (const method of ['snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre']) {
+        const r = run(['infer', '--task', 'two_moons', '--method', method, '--budget', '500', '--observation', '1', '--samples', '10', '--out', '-']);
+        expect(r.code, method).toBe(1);
+        expect(r.stderr).toMatch(/METHOD_NOT_IMPLEMENTED/);
+        expect(r.stderr).toMatch(new RegExp(`${method} is not implemented yet; implemented: npe`));
+        expect(r.stdout).toBe('');
+      }
+    });
+
+    it('fails with exit code 2 on bad usage and 1 for a task without reference observations', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+      const wide = path.join(dir, 'wide.csv');
+      fs.writeFileSync(wide, 'a,b,c\n1,2,3\n');
+      const two = path.join(dir, 'two.csv');
+      fs.writeFileSync(two, 'a,b\n0.1,0.2\n0.3,0.4\n');
+      const args = (...extra: string[]) => ['infer', '--task', 'two_moons', '--samples', '10', '--out', '-', ...extra];
+      const cases: Array<[string[], RegExp]> = [
+        [args('--method', 'abc', '--budget', '500', '--observation', '1'), /--method: expected one of npe, snpe, .*"abc"/],
+        [args('--method', 'npe', '--budget', '0', '--observation', '1'), /--budget: expected an integer/],
+        [args('--method', 'npe', '--budget', '5', '--observation', '1'), /--budget: expected an integer in \[10,/],
+        [args('--method', 'npe', '--budget', '1e3', '--observation', '1'), /--budget/],
+        [args('--method', 'npe', '--budget', '500', '--observation', '6'), /--observation: expected an integer in \[1, 5\]/],
+        [args('--method', 'npe', '--budget', '500', '--observation', 'one'), /--observation/],
+        [args('--method', 'npe', '--budget', '500'), /exactly one of --observation, --x-file/],
+        [args('--method', 'npe', '--budget', '500', '--observation', '1', '--x-file', two), /exactly one of/],
+        [args('--method', 'npe', '--budget', '500', '--x-file', wide), /2 values \(one row\) but .* 1 rows of 3 columns/],
+        [args('--method', 'npe', '--budget', '500', '--x-file', two), /2 rows of 2 columns/],
+        [args('--method', 'npe', '--budget', '500', '--observation', '1', '--density-estimator', 'realnvp'), /--density-estimator/],
+        [args('--budget', '500', '--observation', '1'), /--method/],
+      ];
+      for (const [a, message] of cases) {
+        const r = run(a);
+        expect(r.code, a.join(' ')).toBe(2);
+        expect(r.stderr, a.join(' ')).toMatch(message);
+      }
+      const noReference = run(['infer', '--task', 'galton_board', '--method', 'npe', '--budget', '500', '--observation', '1', '--samples', '10', '--out', '-']);
+      expect(noReference.code).toBe(1);
+      expect(noReference.stderr).toMatch(/NO_REFERENCE/);
+      expect(run(args('--method', 'npe', '--budget', '500', '--x-file', path.join(dir, 'nope.csv'))).code).toBe(1);
+      fs.rmSync(dir, { recursive: true });
+    });
   });
 });
