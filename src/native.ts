@@ -59,10 +59,12 @@ export interface NativeCrossValidateResult {
 /** Options of `mafTrain`; defaults are sbi's (batch 200, lr 5e-4, 10 % validation, 20 epochs patience, clip 5). */
 export interface NativeMafTrainOptions {
   seed: number | bigint;
+  /** Epoch cap (default 2^31 − 1, as sbi: early stopping ends training). */
   maxEpochs?: number;
   batchSize?: number;
   learningRate?: number;
   validationFraction?: number;
+  /** Epochs without a lower validation loss before stopping (default 20). */
   stopAfterEpochs?: number;
   clipMaxNorm?: number;
   threads?: number;

@@ -12,7 +12,7 @@ import { SbiError } from '../errors.js';
 import { MAF } from '../flows/maf.js';
 import type { MAFConfig, MAFTransform } from '../flows/maf.js';
 import { native } from '../native.js';
-import type { NativeEpochLosses, NativeMafTrainResult } from '../native.js';
+import type { NativeEpochLosses, NativeMafTrainOptions, NativeMafTrainResult } from '../native.js';
 import { createPrior } from '../priors.js';
 import type { Prior, PriorSpec } from '../priors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
@@ -37,17 +37,8 @@ export interface NPEOptions {
   hiddenLayers?: number;
 }
 
-export interface NPETrainOptions {
-  seed: number | bigint;
-  /** Epoch cap (default 2^31 − 1, as sbi: early stopping ends training). */
-  maxEpochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  validationFraction?: number;
-  /** Epochs without a lower validation loss before stopping (default 20). */
-  stopAfterEpochs?: number;
-  clipMaxNorm?: number;
-  threads?: number;
+/** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
+export interface NPETrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
 }
