@@ -10,7 +10,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { NPE } from './inference/npe.js';
+import { METHODS, implementedMethods, isMethodName, runMethod } from './inference/methods.js';
+import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
 import { c2st } from './diagnostics/c2st.js';
@@ -175,10 +176,6 @@ async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
   }
 }
 
-/** Methods of the contract; only those in IMPLEMENTED_METHODS run yet. */
-const METHODS = ['npe', 'snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre'] as const;
-const IMPLEMENTED_METHODS = ['npe'];
-
 interface InferCliOptions {
   task: string;
   method: string;
@@ -193,22 +190,24 @@ interface InferCliOptions {
   densityEstimator: string;
   save?: string;
   maxEpochs?: string;
+  rounds?: string;
 }
 
 async function commandInfer(opts: InferCliOptions): Promise<void> {
   checkBackend(opts.backend);
-  if (!(METHODS as readonly string[]).includes(opts.method)) {
+  if (!isMethodName(opts.method)) {
     throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   }
-  if (!IMPLEMENTED_METHODS.includes(opts.method)) {
-    throw new SbiError(`--method ${opts.method} is not implemented yet; implemented: ${IMPLEMENTED_METHODS.join(', ')}`, 'METHOD_NOT_IMPLEMENTED');
+  if (!implementedMethods().includes(opts.method)) {
+    throw new SbiError(`--method ${opts.method} is not implemented yet; implemented: ${implementedMethods().join(', ')}`, 'METHOD_NOT_IMPLEMENTED');
   }
   const seed = parseSeed(opts.seed);
   const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
-  // NPE needs ⌊0.1 n⌋ ≥ 1 validation rows.
+  // Training needs ⌊0.1 n⌋ ≥ 1 validation rows.
   const budget = parseInteger(opts.budget, 'budget', 10, 2 ** 31 - 1);
   const samples = parseInteger(opts.samples, 'samples', 1, 2 ** 31);
   const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 2 ** 31 - 1) : undefined;
+  const rounds = opts.rounds !== undefined ? parseInteger(opts.rounds, 'rounds', 1, 1000) : undefined;
   const estimator = opts.densityEstimator;
   if (estimator !== 'maf' && estimator !== 'nsf') throw new UsageError(`--density-estimator: expected maf or nsf but received "${estimator}"`);
   if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
@@ -231,25 +230,25 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
     if (!Number.isFinite(v)) throw new UsageError(`observation: value ${j + 1} is ${v}; expected finite numbers`);
   });
 
-  const sims = await simulateFromPrior(task, budget, { seed, ...(threads ? { threads } : {}) });
-  if (sims.failedCount > 0) {
-    process.stderr.write(`sbi-engine: warning: ${sims.failedCount} of ${budget} simulations failed and are not trained on\n`);
+  const progress = new ProgressLine(process.stderr);
+  let result;
+  try {
+    result = await runMethod(task, {
+      method: opts.method, budget, x, samples, seed, densityEstimator: estimator,
+      ...(threads ? { threads } : {}),
+      ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+      ...(rounds !== undefined ? { rounds } : {}),
+      ...(progress.enabled ? { onProgress: progress.update } : {}),
+    });
+  } finally {
+    progress.end();
   }
-  const npe = new NPE({ prior: task.prior, densityEstimator: estimator });
-  npe.appendSimulations(sims.theta, sims.x, def.xDim);
-  const showProgress = process.stderr.isTTY === true;
-  await npe.train({
-    seed,
-    ...(threads ? { threads } : {}),
-    ...(maxEpochs !== undefined ? { maxEpochs } : {}),
-    ...(showProgress
-      ? { onEpoch: (e) => process.stderr.write(`epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, validation loss ${e.validationLoss.toFixed(4)}\n`) }
-      : {}),
-  });
-  if (opts.save !== undefined) npe.save(opts.save);
-  const theta = npe.buildPosterior().sample(samples, { x, seed });
+  if (result.excludedSimulations > 0) {
+    process.stderr.write(`sbi-engine: warning: ${result.excludedSimulations} of ${budget} simulations failed and were not trained on\n`);
+  }
+  if (opts.save !== undefined) result.save(opts.save);
   const names = Array.from({ length: def.thetaDim }, (_, i) => `parameter_${i + 1}`);
-  await writeCsv(opts.out, samples, [{ names, values: theta }]);
+  await writeCsv(opts.out, samples, [{ names, values: result.samples }]);
 }
 
 interface C2stCliOptions {
@@ -303,13 +302,14 @@ export function buildProgram(): Command {
       .command('infer')
       .description('simulate --budget draws from the task prior, train the estimator and sample its posterior at the observation')
       .requiredOption('--task <name>', 'task name (see `sbi-engine tasks`)')
-      .requiredOption('--method <name>', `inference method: ${METHODS.join(', ')} (implemented: ${IMPLEMENTED_METHODS.join(', ')})`)
+      .requiredOption('--method <name>', `inference method: ${METHODS.join(', ')} (implemented: ${implementedMethods().join(', ')})`)
       .requiredOption('--budget <int>', 'number of simulations')
       .option('--observation <k>', "the task's reference observation k (1..5)")
       .option('--x-file <file.csv>', 'the observation as one CSV row (header row first)')
       .requiredOption('--samples <int>', 'posterior samples to write')
       .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
-      .option('--density-estimator <maf|nsf>', 'npe: the conditional flow', 'maf')
+      .option('--density-estimator <maf|nsf>', 'npe, snpe, nle, snle: the conditional flow', 'maf')
+      .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
       .option('--save <model.bin>', 'also write the trained estimator (NPE.load reads it)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.
       .addOption(new Option('--max-epochs <int>').hideHelp()),
