@@ -6,16 +6,12 @@
  *
  *   npm run bench:simulators [-- --quick]
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { getTask, listTasks } from '../src/tasks/index.js';
 import { runtimeInfo } from '../src/runtime.js';
+import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 import { ORACLES } from '../test/oracles/index.js';
 
 const quick = process.argv.includes('--quick');
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 // Targets from the foundation issue (2-core machine, simulations per second on 2 threads).
 const TARGETS: Record<string, number> = {
@@ -105,7 +101,7 @@ for (const def of listTasks()) {
 
 const fmt = (v: number) =>
   !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(1)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0);
-const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${runtimeInfo().activeIsa} path, Node ${process.version}`;
+const machine = machineDescription();
 const header = '| task | batch | native 1 thread | CPU µs/row (1T) | native 2 threads | 2T with gold | TypeScript (1 thread) | native 2T / TS | target (2T) | met |';
 const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|';
 const lines = rows.map(
@@ -115,17 +111,7 @@ const lines = rows.map(
 const table = [header, sep, ...lines].join('\n');
 console.log(`Machine: ${machine}\n\n${table}`);
 
-const resultsDir = path.join(here, 'results');
-fs.mkdirSync(resultsDir, { recursive: true });
 if (!quick) {
-  fs.writeFileSync(
-    path.join(resultsDir, 'simulators.json'),
-    JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2) + '\n',
-  );
-  const readme = path.join(here, 'README.md');
-  const begin = '<!-- simulators:begin -->';
-  const end = '<!-- simulators:end -->';
-  const block = `${begin}\nMeasured ${new Date().toISOString().slice(0, 10)} on ${machine}. Simulations per second (best of 3); the TypeScript column is the straightforward implementation in test/oracles/, measured in the same run on a tenth of the batch.\n\n${table}\n${end}`;
-  const text = fs.existsSync(readme) ? fs.readFileSync(readme, 'utf8') : '';
-  fs.writeFileSync(readme, text.includes(begin) ? text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${text}\n${block}\n`);
+  writeResults('simulators.json', { date: new Date().toISOString(), machine, rows });
+  replaceReadmeBlock('simulators', `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Simulations per second (best of 3); the TypeScript column is the straightforward implementation in test/oracles/, measured in the same run on a tenth of the batch.\n\n${table}`);
 }
