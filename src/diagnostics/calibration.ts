@@ -41,8 +41,8 @@ export interface CalibrationPosterior {
 export interface CalibrationOptions {
   /** θ_i from the prior, [N, dim] row-major. */
   theta: Float64Array;
-  /** x_i simulated at θ_i, [N, xDim] row-major. */
-  x: Float64Array;
+  /** x_i simulated at θ_i, [N, xDim] row-major (simulators return float32). */
+  x: Float64Array | Float32Array;
   xDim: number;
   /** L: posterior draws per observation. */
   samplesPerObservation: number;
@@ -134,7 +134,9 @@ function checkInputs(posterior: unknown, options: unknown, needLogProb: boolean)
   }
   const o = options as CalibrationOptions;
   const xDim = checkPositiveInteger(o.xDim, 'xDim', 1 << 24);
-  if (!(o.x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` ([N, ${xDim}] row-major) but received ${describe(o.x)}`);
+  if (!(o.x instanceof Float64Array || o.x instanceof Float32Array)) {
+    throw new TypeError(`Expected a Float64Array or Float32Array for \`x\` ([N, ${xDim}] row-major) but received ${describe(o.x)}`);
+  }
   if (o.x.length === 0 || o.x.length % xDim !== 0) {
     throw new RangeError(`Expected \`x\` to hold a positive multiple of xDim = ${xDim} values but received ${o.x.length}`);
   }
@@ -202,7 +204,7 @@ async function computeRanks(
   const rows = new Float64Array((L + 1) * dim);
   for (let i = 0; i < n; i++) {
     if (options.signal?.aborted) throw abortError();
-    const x = options.x.slice(i * xDim, (i + 1) * xDim);
+    const x = Float64Array.from(options.x.subarray(i * xDim, (i + 1) * xDim));
     const truth = options.theta.subarray(i * dim, (i + 1) * dim);
     const draws = drawsOf(
       await posterior.sample(L, { x, seed: deriveSeed(base, i), ...(options.signal ? { signal: options.signal } : {}) }), L, dim, i,
