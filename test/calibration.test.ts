@@ -7,6 +7,7 @@ import { chiSquareSurvival, gammaP, gammaQ, logGamma } from '../src/special.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { SbiError } from '../src/errors.js';
 import { NPE } from '../src/inference/npe.js';
+import type { MCMCPosterior } from '../src/inference/mcmc_posterior.js';
 import { getTask, simulateFromPrior } from '../src/tasks/index.js';
 
 // θ ~ N(0, I₂), x | θ ~ N(θ, σ² I₂): θ | x ~ N(x / (1 + σ²), σ² / (1 + σ²) I₂).
@@ -83,6 +84,11 @@ describe('sbc', () => {
     expect(over.logProb!.mean).toBeGreaterThan(0.6);
     for (const u of under.dimensions) expect(u.std).toBeLessThan(under.uniformStd);
     expect(under.logProb!.mean).toBeLessThan(0.4);
+  });
+
+  it('accepts MCMCPosterior (async, { samples }) as it is (checked by the typecheck)', () => {
+    const fits: MCMCPosterior extends CalibrationPosterior ? true : false = true;
+    expect(fits).toBe(true);
   });
 
   it('is deterministic for a seed, takes async { samples } posteriors and reports progress', async () => {
