@@ -37,6 +37,17 @@ export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
 export * as flows from './flows/transforms.js';
 export { c2st, mmd } from './diagnostics/c2st.js';
 export type { C2stOptions } from './diagnostics/c2st.js';
+export { sbc, expectedCoverage, coverageFromRanks } from './diagnostics/calibration.js';
+export type {
+  CalibrationPosterior, CalibrationOptions, SbcOptions, CoverageOptions, SbcResult, CoverageResult, RankUniformity, PosteriorDraws,
+} from './diagnostics/calibration.js';
+export { chiSquareSurvival, gammaP, gammaQ, logGamma } from './special.js';
+export { MCMCPosterior } from './inference/mcmc_posterior.js';
+export type { PotentialFunction, MCMCSampleOptions, MCMCSampleResult } from './inference/mcmc_posterior.js';
+export { METHODS, runMethod, implementedMethods } from './inference/methods.js';
+export type { MethodName, RunMethodOptions, MethodRunResult } from './inference/methods.js';
+export { formatProgress, ProgressLine } from './progress.js';
+export type { ProgressEvent, ProgressPhase, ProgressCallback } from './progress.js';
 export { MAF } from './flows/maf.js';
 export { NPE, NPEPosterior } from './inference/npe.js';
 export type { NPEOptions, NPETrainOptions, NPETrainSummary, PosteriorSampleOptions, DensityEstimatorKind } from './inference/npe.js';

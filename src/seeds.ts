@@ -12,6 +12,8 @@ export const SeedPurpose = {
   simulator: 2,
   training: 3,
   sampling: 4,
+  /** Random tie-breaking of SBC ranks (src/diagnostics/calibration.ts). */
+  rankTies: 16,
 } as const;
 
 export function deriveSeed(seed: number | bigint, purpose: number): bigint {

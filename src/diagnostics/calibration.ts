@@ -111,8 +111,6 @@ export interface CoverageResult {
   logProbRanks: Int32Array;
 }
 
-// Purpose ids 1..4 are SeedPurpose's; tie-breaking gets its own key.
-const TIE_BREAK_PURPOSE = 16;
 
 interface CheckedInputs {
   n: number;
@@ -198,7 +196,7 @@ async function computeRanks(
 ): Promise<{ ranks: Int32Array; logProbRanks?: Int32Array }> {
   const { n, dim, xDim, L } = c;
   const base = deriveSeed(c.seed, SeedPurpose.sampling);
-  const tieKey = deriveSeed(c.seed, TIE_BREAK_PURPOSE);
+  const tieKey = deriveSeed(c.seed, SeedPurpose.rankTies);
   const ranks = new Int32Array(n * dim);
   const logProbRanks = withLogProb ? new Int32Array(n) : undefined;
   const rows = new Float64Array((L + 1) * dim);
