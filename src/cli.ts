@@ -10,7 +10,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { METHODS, implementedMethods, isMethodName, runMethod } from './inference/methods.js';
+import { METHODS, SEQUENTIAL_METHODS, implementedMethods, isMethodName, runMethod, trainMethod } from './inference/methods.js';
+import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
@@ -251,6 +252,85 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   await writeCsv(opts.out, samples, [{ names, values: result.samples }]);
 }
 
+interface CoverageCliOptions {
+  task: string;
+  method: string;
+  budget: string;
+  observations: string;
+  samples: string;
+  levels?: string;
+  bins?: string;
+  out: string;
+  ranksOut?: string;
+  seed: string;
+  threads?: string;
+  backend?: string;
+  densityEstimator: string;
+  maxEpochs?: string;
+}
+
+async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
+  checkBackend(opts.backend);
+  if (!isMethodName(opts.method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
+  if (SEQUENTIAL_METHODS.includes(opts.method)) {
+    throw new UsageError(`--method ${opts.method}: coverage needs an amortised estimator (npe, nle, nre-a, nre-b, nre-c, bnre); a sequential one is only valid at its own observation`);
+  }
+  const seed = parseSeed(opts.seed);
+  const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
+  const budget = parseInteger(opts.budget, 'budget', 10, 2 ** 31 - 1);
+  const observations = parseInteger(opts.observations, 'observations', 2, 1e7);
+  const samples = parseInteger(opts.samples, 'samples', 1, 1e7);
+  const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 2 ** 31 - 1) : undefined;
+  const bins = opts.bins !== undefined ? parseInteger(opts.bins, 'bins', 2, samples + 1) : undefined;
+  const levels = opts.levels !== undefined ? parseNumberList(opts.levels, 'levels') : undefined;
+  levels?.forEach((a) => {
+    if (!(a > 0 && a < 1)) throw new UsageError(`--levels: expected levels in (0, 1) but received ${a}`);
+  });
+  const estimator = opts.densityEstimator;
+  if (estimator !== 'maf' && estimator !== 'nsf') throw new UsageError(`--density-estimator: expected maf or nsf but received "${estimator}"`);
+  const task = getTask(opts.task);
+  const progress = new ProgressLine(process.stderr);
+  try {
+    const trained = await trainMethod(task, {
+      method: opts.method, budget, seed, densityEstimator: estimator,
+      ...(threads ? { threads } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+      ...(progress.enabled ? { onProgress: progress.update } : {}),
+    });
+    // Fresh test pairs, independent of the training simulations.
+    const pairs = await simulateFromPrior(task, observations, { seed: deriveSeed(seed, SeedPurpose.calibration), ...(threads ? { threads } : {}) });
+    const posterior = {
+      sample: (n: number, o: { x: Float64Array; seed: bigint }) => trained.posterior.sample(n, o),
+      logProb: (theta: Float64Array, o: { x: Float64Array }) => trained.posterior.logProb(theta, o),
+    };
+    const result = await sbc(posterior, {
+      theta: pairs.theta, x: pairs.x, xDim: task.definition.xDim, samplesPerObservation: samples, seed,
+      ...(bins !== undefined ? { bins } : {}),
+      ...(progress.enabled ? { onProgress: (done: number, total: number) => progress.update({ phase: 'sample', round: 1, rounds: 1, done, total }) } : {}),
+    });
+    progress.end();
+    const coverage = coverageFromRanks(result.logProbRanks!, samples, levels);
+    await writeCsv(opts.out, coverage.levels.length, [
+      { names: ['level'], values: coverage.levels },
+      { names: ['coverage'], values: coverage.coverage },
+      { names: ['standard_error'], values: coverage.standardError },
+      { names: ['conservative'], values: Float64Array.from(coverage.conservative, (c) => (c ? 1 : 0)) },
+    ]);
+    if (opts.ranksOut !== undefined) {
+      const dim = result.dim;
+      const ranks = new Float64Array(observations * (dim + 1));
+      for (let i = 0; i < observations; i++) {
+        for (let d = 0; d < dim; d++) ranks[i * (dim + 1) + d] = result.ranks[i * dim + d]!;
+        ranks[i * (dim + 1) + dim] = result.logProbRanks![i]!;
+      }
+      await writeCsv(opts.ranksOut, observations, [{ names: [...Array.from({ length: dim }, (_, d) => `rank_${d + 1}`), 'logprob_rank'], values: ranks }]);
+    }
+    const p = result.dimensions.map((u, d) => `sbc_p_${d + 1}=${u.pValue.toPrecision(3)}`).join(' ');
+    process.stderr.write(`calibration_error=${coverage.calibrationError.toFixed(4)} ${p} logprob_rank_p=${result.logProb!.pValue.toPrecision(3)}\n`);
+  } finally {
+    progress.end();
+  }
+}
+
 interface C2stCliOptions {
   seed: string;
   threads?: string;
@@ -314,6 +394,22 @@ export function buildProgram(): Command {
       // Caps training epochs (default: early stopping only); for quick runs and tests.
       .addOption(new Option('--max-epochs <int>').hideHelp()),
   ).action(commandInfer);
+  commonOptions(
+    program
+      .command('coverage')
+      .description('train an amortised estimator, then simulation-based calibration and expected coverage on fresh prior-predictive pairs')
+      .requiredOption('--task <name>', 'task name (see `sbi-engine tasks`)')
+      .requiredOption('--method <name>', 'amortised method: npe, nle, nre-a, nre-b, nre-c, bnre')
+      .requiredOption('--budget <int>', 'training simulations')
+      .requiredOption('--observations <int>', 'test pairs (θ_i, x_i) from the prior predictive')
+      .requiredOption('--samples <int>', 'posterior draws per test pair (L)')
+      .requiredOption('--out <file.csv>', 'coverage table (level,coverage,standard_error,conservative), - for stdout')
+      .option('--levels <a1,a2,..>', 'credibility levels in (0, 1) (default 0.05,0.10,..,0.95)')
+      .option('--bins <int>', 'SBC histogram bins')
+      .option('--ranks-out <file.csv>', 'also write the ranks (rank_1..rank_D,logprob_rank)')
+      .option('--density-estimator <maf|nsf>', 'npe, nle: the conditional flow', 'maf')
+      .addOption(new Option('--max-epochs <int>').hideHelp()),
+  ).action(commandCoverage);
   commonOptions(
     program
       .command('c2st')

@@ -208,6 +208,34 @@ describe('sbi-engine CLI', () => {
       }
     });
 
+    it('coverage: trains an amortised estimator and writes the coverage table, ranks and an SBC summary', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+      const ranks = path.join(dir, 'ranks.csv');
+      const args = ['coverage', '--task', 'gaussian_linear', '--method', 'npe', '--budget', '500', '--observations', '40', '--samples', '19',
+        '--levels', '0.5,0.9', '--max-epochs', '5', '--seed', '2', '--out', '-', '--ranks-out', ranks];
+      const r = run(args);
+      expect(r.code, r.stderr).toBe(0);
+      const t = parseCsv(r.stdout);
+      expect(t.header).toEqual(['level', 'coverage', 'standard_error', 'conservative']);
+      expect(Array.from(t.data.filter((_, i) => i % 4 === 0))).toEqual([0.5, 0.9]);
+      for (let i = 0; i < 2; i++) {
+        const c = t.data[i * 4 + 1]!;
+        expect(c * 40).toBeCloseTo(Math.round(c * 40), 9); // a fraction of the 40 pairs (boundary ranks count fractionally)
+        expect(c).toBeGreaterThanOrEqual(0);
+        expect(c).toBeLessThanOrEqual(1);
+      }
+      expect(r.stderr).toMatch(/calibration_error=\d\.\d{4} sbc_p_1=\S+ .* sbc_p_10=\S+ logprob_rank_p=\S+/);
+      const rk = parseCsv(fs.readFileSync(ranks, 'utf8'));
+      expect(rk.header).toEqual([...Array.from({ length: 10 }, (_, d) => `rank_${d + 1}`), 'logprob_rank']);
+      expect(rk.rows).toBe(40);
+      expect(rk.data.every((v) => Number.isInteger(v) && v >= 0 && v <= 19)).toBe(true);
+      expect(run(args).stdout).toBe(r.stdout);
+      const seq = run(['coverage', '--task', 'two_moons', '--method', 'snpe', '--budget', '500', '--observations', '10', '--samples', '10', '--out', '-']);
+      expect(seq.code).toBe(2);
+      expect(seq.stderr).toMatch(/needs an amortised estimator/);
+      fs.rmSync(dir, { recursive: true });
+    });
+
     it('fails with exit code 2 on bad usage and 1 for a task without reference observations', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
       const wide = path.join(dir, 'wide.csv');
