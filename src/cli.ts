@@ -16,6 +16,7 @@ import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
 import { c2st } from './diagnostics/c2st.js';
+import { addTrellisCommands } from './trellis/cli.js';
 
 class UsageError extends Error {}
 
@@ -418,6 +419,7 @@ export function buildProgram(): Command {
       .argument('<B.csv>', 'samples to compare, same columns')
       .option('--folds <int>', 'cross-validation folds', '5'),
   ).action(commandC2st);
+  addTrellisCommands(program);
   return program;
 }
 

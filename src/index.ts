@@ -52,3 +52,14 @@ export { MAF } from './flows/maf.js';
 export { NPE, NPEPosterior } from './inference/npe.js';
 export type { NPEOptions, NPETrainOptions, NPETrainSummary, PosteriorSampleOptions, DensityEstimatorKind } from './inference/npe.js';
 export type { MAFConfig, MAFTransform, MAFActivation, MAFInitOptions } from './flows/maf.js';
+
+// Trellis: exact inference over hierarchical clusterings, and the Ginkgo jet simulator.
+export { simulateGinkgo, simulateGinkgoAsync, GINKGO_PRESETS } from './trellis/ginkgo.js';
+export type { GinkgoModel, GinkgoRoot, GinkgoSimulateOptions, GinkgoJet, GinkgoGold, GinkgoBatch } from './trellis/ginkgo.js';
+export {
+  runTrellis, runTrellisAsync, beamSearch, greedyClustering, splitEnergies, hierarchyLogLikelihood, clusterMarginals,
+  TRELLIS_MAX_LEAVES,
+} from './trellis/trellis.js';
+export type { TrellisModel, GaussianLinkageModel, Leaves, TrellisOptions, TrellisAsyncOptions, TrellisResult } from './trellis/trellis.js';
+export { splitsToTree, treeToSplits, treeKey, type NestedTree } from './trellis/hierarchy.js';
+export { lambdaGridPosterior, type LambdaGridOptions, type LambdaGridResult } from './trellis/lambda.js';

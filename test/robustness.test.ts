@@ -49,6 +49,12 @@ function validCalls(): Record<string, unknown[]> {
     failed: new Uint8Array(n),
     ...(sim.designDim > 0 ? { design: new Float64Array(sim.designDim).fill(91) } : {}),
   };
+  const ginkgoOptions = {
+    n, seed: 1, lambda: 1.5, lambdaRoot: 3, tCut: 16, mass: 80, momentum: 400, minLeaves: 1, maxLeaves: 8, maxTries: 3,
+    momenta: new Float64Array(n * 15 * 4), t: new Float64Array(n * 15), children: new Int32Array(n * 15 * 2),
+    nodes: new Int32Array(n), failed: new Uint8Array(n), jointLogLikelihood: new Float64Array(n), jointScore: new Float64Array(2 * n),
+  };
+  const jetLeaves = Float64Array.of(100, 60, 0, 0, 100, 0, 60, 0, 50, 0, 0, 49, 80, 40, 40, 40);
   return {
     runtimeInfo: [],
     setThreads: [2],
@@ -100,6 +106,14 @@ function validCalls(): Record<string, unknown[]> {
     ],
     nnAdamStep: [f64(3), f64(3), f64(3), f64(3), 1, { lr: 1e-3, weightDecay: 0.01, decoupled: true }],
     nnClipGradNorm: [Float64Array.of(3, 4), 5],
+    // Ginkgo: 4 jets of at most 8 leaves (M = 15 node slots each)
+    ginkgoSimulate: [ginkgoOptions],
+    ginkgoSimulateAsync: [ginkgoOptions, undefined, undefined],
+    // the trellis on 4 leaves (a W-jet-like set: masses below t_cut, pairs above)
+    trellis: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), { marginals: true, samples: 2, seed: 1 }],
+    trellisAsync: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), { marginals: true, samples: 2, seed: 1 }, undefined, new Int32Array(1)],
+    trellisBeam: [jetLeaves, 'gaussian', Float64Array.of(1), 3],
+    trellisEnergy: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), Uint32Array.of(15, 3, 3, 1, 12, 4)],
   };
 }
 
@@ -147,6 +161,26 @@ describe('native entry points survive garbage', () => {
       await callSafely(fn, [{ ...base, n: 2 ** 53 }]);
     });
   }
+
+  for (const name of ['ginkgoSimulate', 'ginkgoSimulateAsync']) {
+    it(`${name}: every option replaced by garbage`, async () => {
+      const fn = native[name] as (...a: unknown[]) => unknown;
+      const base = validCalls()[name]![0] as Record<string, unknown>;
+      for (const key of [...Object.keys(base), 'reference', 'jointLogRatio', 'threads', 'streamOffset']) {
+        for (const g of GARBAGE) {
+          const args = validCalls()[name]!.slice();
+          args[0] = { ...base, [key]: g };
+          await callSafely(fn, args);
+        }
+      }
+    });
+  }
+
+  it('trellis: every option replaced by garbage', async () => {
+    const [leaves, energy, params, options] = validCalls().trellis!;
+    for (const key of ['marginals', 'samples', 'seed', 'threads'])
+      for (const g of GARBAGE) await callSafely(native.trellis as (...a: unknown[]) => unknown, [leaves, energy, params, { ...(options as object), [key]: g }]);
+  });
 
   it('init rejects garbage and keeps the SbiError class', () => {
     for (const g of GARBAGE) {

@@ -1,0 +1,435 @@
+// N-API boundary of the trellis (kernels/trellis/): exact inference over hierarchical clusterings.
+//   trellis(leaves, energy, params, options) -> result          (on the thread pool, blocking)
+//   trellisAsync(leaves, energy, params, options, onProgress, cancelFlag) -> Promise of result
+//     leaves Float64Array [N·4], 1 <= N <= 22; energy 'ginkgo' (params [λ, λ_root, t_cut]) or
+//     'gaussian' (params [σ]); options { threads?, marginals?: boolean, samples?: integer, seed? }.
+//     result { logZ, count: decimal string, mapLogLH, mapSplits: Uint32Array [2(N-1)] | null,
+//              marginals?: Float64Array [2^N] (P(cluster) by bitmask), samples?: Uint32Array
+//              [K·2(N-1)], splitsEvaluated }. Splits are (parent mask, part holding its lowest leaf).
+//     onProgress(done, total) counts levels (set sizes) of the inside and outside passes.
+//   trellisBeam(leaves, energy, params, width) -> { logLH, splits: Uint32Array | null }  (width 1: greedy)
+//   trellisEnergy(leaves, energy, params, splits Uint32Array [2K]) -> Float64Array [K] of ψ per split
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "../kernels/trellis/beam.h"
+#include "../kernels/trellis/trellis.h"
+#include "napi_util.h"
+#include "runtime.h"
+
+namespace sbi_native {
+namespace {
+
+enum class EnergyKind { Ginkgo, Gaussian };
+
+struct EnergySpec {
+  EnergyKind kind = EnergyKind::Ginkgo;
+  sbi::GinkgoModel ginkgo;
+  double sigma = 1.0;
+};
+
+EnergySpec GetEnergy(Napi::Env env, const Napi::Value& name_value, const Napi::Value& params_value) {
+  const std::string name = GetString(name_value, "energy");
+  EnergySpec e;
+  if (name == "ginkgo") {
+    const View<double> p = GetFloat64Array(params_value, "params", 3);
+    if (!(p.data[0] > 0.0 && p.data[1] > 0.0 && p.data[2] >= 0.0) || !std::isfinite(p.data[0]) ||
+        !std::isfinite(p.data[1]) || !std::isfinite(p.data[2]))
+      ThrowRangeError(env, "Expected `params` = [lambda > 0, lambdaRoot > 0, tCut >= 0] (finite) for energy 'ginkgo' but received [" +
+                               std::to_string(p.data[0]) + ", " + std::to_string(p.data[1]) + ", " + std::to_string(p.data[2]) + "]");
+    e.kind = EnergyKind::Ginkgo;
+    e.ginkgo.lambda = p.data[0];
+    e.ginkgo.lambda_root = p.data[1];
+    e.ginkgo.t_cut = p.data[2];
+  } else if (name == "gaussian") {
+    const View<double> p = GetFloat64Array(params_value, "params", 1);
+    if (!(p.data[0] > 1e-150 && p.data[0] < 1e150))
+      ThrowRangeError(env, "Expected `params` = [sigma] with sigma in (1e-150, 1e150) for energy 'gaussian' but received [" +
+                               std::to_string(p.data[0]) + "]");
+    e.kind = EnergyKind::Gaussian;
+    e.sigma = p.data[0];
+  } else {
+    ThrowSbiError(env, "UNKNOWN_ENERGY", "Unknown energy " + Describe(name_value) + "; known: ginkgo, gaussian");
+  }
+  return e;
+}
+
+template <class F>
+void WithEnergy(const EnergySpec& spec, F&& f) {
+  if (spec.kind == EnergyKind::Ginkgo)
+    f(sbi::GinkgoEnergy(spec.ginkgo));
+  else
+    f(sbi::GaussianLinkageEnergy(spec.sigma));
+}
+
+// Leaves [N·4], finite, 1 <= N <= max_leaves.
+std::vector<double> GetLeaves(Napi::Env env, const Napi::Value& v, int max_leaves, int* n) {
+  const View<double> a = GetFloat64Array(v, "leaves");
+  if (a.length == 0 || a.length % sbi::kLeafValues != 0 || a.length / sbi::kLeafValues > static_cast<size_t>(max_leaves))
+    ThrowRangeError(env, "Expected `leaves` to hold N · 4 values with 1 <= N <= " + std::to_string(max_leaves) +
+                             " (the trellis's limit: 2^N sets in memory, 3^N split evaluations) but received " +
+                             std::to_string(a.length) + " values");
+  for (size_t i = 0; i < a.length; ++i)
+    if (!std::isfinite(a.data[i]))
+      ThrowRangeError(env, "Expected finite values in `leaves` but leaf " + std::to_string(i / 4) + ", component " +
+                               std::to_string(i % 4) + " is " + std::to_string(a.data[i]));
+  *n = static_cast<int>(a.length / sbi::kLeafValues);
+  return std::vector<double>(a.data, a.data + a.length);
+}
+
+struct TrellisJob {
+  EnergySpec energy;
+  int n = 0;
+  std::vector<double> leaves;
+  bool marginals = false;
+  int64_t samples = 0;
+  uint64_t seed = 0;
+  int threads = 0;
+  // results
+  double log_z = 0, map_energy = 0;
+  std::string count;
+  bool has_map = false;
+  std::vector<uint32_t> map_splits, sample_splits;
+  std::vector<double> marginal;
+  uint64_t evaluated = 0;
+  bool cancelled = false;
+  std::string error;
+};
+
+std::string ToDecimal(sbi::U128 v) {
+  std::string s;
+  do s.push_back(static_cast<char>('0' + sbi::u128_divmod10(v)));
+  while (!sbi::u128_is_zero(v));
+  std::reverse(s.begin(), s.end());
+  return s;
+}
+
+bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+
+using Progress = std::function<void(int64_t, int64_t)>;
+
+template <class E>
+void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Progress& progress) {
+  using Subset = typename E::Subset;
+  const int n = j.n;
+  const uint32_t sets = uint32_t{1} << n, full = sets - 1u;
+  std::vector<Subset> subsets(sets);
+  std::vector<double> log_z(sets), map_energy(sets), log_out(j.marginals ? sets : 0);
+  std::vector<uint32_t> map_left(sets);
+  std::vector<sbi::U128> count(sets);
+  sbi::TrellisTables t{log_z.data(), map_energy.data(), map_left.data(), count.data(), j.marginals ? log_out.data() : nullptr};
+  sbi::trellis_subset_features(energy, j.leaves.data(), n, subsets.data());
+
+  // sets ordered by size (counting sort): level k is order[start[k] .. start[k + 1])
+  std::vector<uint32_t> order(sets), start(n + 2, 0);
+  for (uint32_t s = 1; s < sets; ++s) ++start[__builtin_popcount(s) + 1];
+  for (int k = 1; k <= n + 1; ++k) start[k] += start[k - 1];
+  {
+    std::vector<uint32_t> fill(start.begin(), start.end());
+    for (uint32_t s = 1; s < sets; ++s) order[fill[__builtin_popcount(s)]++] = s;
+  }
+  const int64_t total = j.marginals ? 2 * n : n;
+  std::atomic<uint64_t> evaluated{0};
+  auto level = [&](int size, bool outside) {
+    const int64_t begin = start[size], count_in_level = start[size + 1] - start[size];
+    const int64_t grain = std::max<int64_t>(1, 8192 >> std::min(size, 13));
+    ParallelFor(count_in_level, grain, j.threads, [&](int64_t b, int64_t e) {
+      uint64_t local = 0;
+      for (int64_t i = b; i < e; ++i) {
+        if (Cancelled(cancel)) break;
+        const uint32_t s = order[begin + i];
+        local += outside ? sbi::trellis_outside(energy, subsets.data(), s, full, t)
+                         : sbi::trellis_inside(energy, subsets.data(), s, full, t);
+      }
+      evaluated.fetch_add(local, std::memory_order_relaxed);
+    });
+  };
+  int64_t done = 0;
+  for (int size = 1; size <= n; ++size) {
+    level(size, false);
+    if (Cancelled(cancel)) return void(j.cancelled = true);
+    progress(++done, total);
+  }
+  j.log_z = log_z[full];
+  j.map_energy = map_energy[full];
+  j.count = ToDecimal(count[full]);
+  std::vector<uint32_t> stack(2 * n + 2);
+  j.map_splits.assign(2 * (n - 1), 0);
+  j.has_map = n == 1 || sbi::trellis_map_splits(t, full, j.map_splits.data(), stack.data()) == n - 1;
+  if (j.marginals) {
+    for (int size = n; size >= 1; --size) {
+      level(size, true);
+      if (Cancelled(cancel)) return void(j.cancelled = true);
+      progress(++done, total);
+    }
+    j.marginal.assign(sets, 0.0);
+    j.marginal[0] = 0.0;
+    for (uint32_t s = 1; s < sets; ++s) {
+      const double v = log_z[s] + log_out[s] - log_z[full];
+      j.marginal[s] = v > -INFINITY ? std::exp(v) : 0.0;
+    }
+  }
+  if (j.samples > 0 && log_z[full] > -INFINITY) {
+    const int64_t per = 2 * (n - 1);
+    j.sample_splits.assign(static_cast<size_t>(j.samples * per), 0);
+    ParallelFor(j.samples, 16, j.threads, [&](int64_t b, int64_t e) {
+      std::vector<uint32_t> st(2 * n + 2);
+      for (int64_t k = b; k < e; ++k) {
+        if (Cancelled(cancel)) break;
+        sbi::PhiloxStream rng(j.seed, static_cast<uint64_t>(k));
+        sbi::trellis_sample(energy, subsets.data(), full, t, rng, j.sample_splits.data() + k * per, st.data());
+      }
+    });
+    if (Cancelled(cancel)) return void(j.cancelled = true);
+  }
+  j.evaluated = evaluated.load();
+}
+
+void Execute(TrellisJob& j, const int32_t* cancel, const Progress& progress) {
+  try {
+    WithEnergy(j.energy, [&](const auto& e) { RunTrellis(e, j, cancel, progress); });
+  } catch (const std::bad_alloc&) {
+    j.error = "Out of memory for the trellis tables of N = " + std::to_string(j.n) + " leaves (2^N sets)";
+  }
+}
+
+std::unique_ptr<TrellisJob> PrepareTrellis(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto j = std::make_unique<TrellisJob>();
+  j->leaves = GetLeaves(env, info[0], sbi::kTrellisMaxLeaves, &j->n);
+  j->energy = GetEnergy(env, info[1], info[2]);
+  if (!IsAbsent(info[3])) {
+    if (!info[3].IsObject() || info[3].IsArray() || info[3].IsTypedArray() || info[3].IsFunction())
+      ThrowTypeError(env, "Expected an options object or undefined for `options` but received " + Describe(info[3]));
+    const Napi::Object o = info[3].As<Napi::Object>();
+    j->threads = GetThreads(o.Get("threads"));
+    const Napi::Value m = o.Get("marginals");
+    if (!IsAbsent(m)) {
+      if (!m.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `marginals` but received " + Describe(m));
+      j->marginals = m.As<Napi::Boolean>().Value();
+    }
+    if (!IsAbsent(o.Get("samples"))) j->samples = GetInteger(o.Get("samples"), "samples", 0, int64_t(1) << 24);
+    if (j->samples > 0) j->seed = GetSeed(o.Get("seed"), "seed");
+  }
+  return j;
+}
+
+Napi::Value TrellisResult(Napi::Env env, const TrellisJob& j) {
+  if (!j.error.empty()) ThrowSbiError(env, "OUT_OF_MEMORY", j.error);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("logZ", j.log_z);
+  o.Set("count", j.count);
+  o.Set("mapLogLH", j.map_energy);
+  if (j.has_map) {
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, j.map_splits.size());
+    std::copy(j.map_splits.begin(), j.map_splits.end(), a.Data());
+    o.Set("mapSplits", a);
+  } else {
+    o.Set("mapSplits", env.Null());
+  }
+  if (j.marginals) {
+    Napi::Float64Array a = Napi::Float64Array::New(env, j.marginal.size());
+    std::copy(j.marginal.begin(), j.marginal.end(), a.Data());
+    o.Set("marginals", a);
+  }
+  if (j.samples > 0) {
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, j.sample_splits.size());
+    std::copy(j.sample_splits.begin(), j.sample_splits.end(), a.Data());
+    o.Set("samples", a);
+  }
+  o.Set("splitsEvaluated", static_cast<double>(j.evaluated));
+  return o;
+}
+
+Napi::Value Trellis(const Napi::CallbackInfo& info) {
+  auto j = PrepareTrellis(info);
+  Execute(*j, nullptr, [](int64_t, int64_t) {});
+  return TrellisResult(info.Env(), *j);
+}
+
+struct ProgressStep {
+  int64_t done, total;
+};
+
+class TrellisWorker : public Napi::AsyncProgressWorker<ProgressStep> {
+ public:
+  TrellisWorker(Napi::Env env, std::unique_ptr<TrellisJob> job)
+      : Napi::AsyncProgressWorker<ProgressStep>(env), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void SetProgress(Napi::Function fn) { progress_ = Napi::Persistent(fn); }
+  void SetCancelFlag(Napi::Int32Array flag) {
+    cancel_ref_ = Napi::Persistent(flag.As<Napi::Object>());
+    cancel_ = flag.Data();
+  }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    const bool report = !progress_.IsEmpty();
+    sbi_native::Execute(*job_, cancel_, [&](int64_t done, int64_t total) {
+      if (report) {
+        ProgressStep p{done, total};
+        progress.Send(&p, 1);
+      }
+    });
+  }
+  void OnProgress(const ProgressStep* data, size_t count) override {
+    if (count == 0 || progress_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      progress_.Call({Napi::Number::New(env, static_cast<double>(data[count - 1].done)),
+                      Napi::Number::New(env, static_cast<double>(data[count - 1].total))});
+    } catch (const Napi::Error&) {
+      // An exception thrown by the user's callback must not stop the run.
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (job_->cancelled) {
+      deferred_.Reject(MakeSbiError(env, "ABORTED", "The operation was aborted").Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(TrellisResult(env, *job_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<TrellisJob> job_;
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference progress_;
+  Napi::ObjectReference cancel_ref_;
+  const int32_t* cancel_ = nullptr;
+};
+
+Napi::Value TrellisAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto j = PrepareTrellis(info);
+  const Napi::Value on_progress = info[4], cancel_flag = info[5];
+  if (!IsAbsent(on_progress) && !on_progress.IsFunction())
+    ThrowTypeError(env, "Expected a function or undefined for `onProgress` but received " + Describe(on_progress));
+  Napi::Int32Array flag;
+  if (!IsAbsent(cancel_flag)) {
+    GetInt32Array(cancel_flag, "cancelFlag", 1);
+    flag = cancel_flag.As<Napi::Int32Array>();
+  }
+  auto* worker = new TrellisWorker(env, std::move(j));
+  if (on_progress.IsFunction()) worker->SetProgress(on_progress.As<Napi::Function>());
+  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+constexpr int kBeamMaxWidth = 1024;
+
+Napi::Value TrellisBeam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 0;
+  const std::vector<double> leaves = GetLeaves(env, info[0], 32, &n);
+  const EnergySpec spec = GetEnergy(env, info[1], info[2]);
+  const int width = static_cast<int>(GetInteger(info[3], "width", 1, kBeamMaxWidth));
+  double energy_value = 0.0;
+  std::vector<uint32_t> splits(2 * (n - 1));
+  WithEnergy(spec, [&](const auto& e) {
+    using E = std::decay_t<decltype(e)>;
+    using Subset = typename E::Subset;
+    std::vector<uint32_t> masks[2], sp[2];
+    std::vector<Subset> feats[2];
+    std::vector<double> score[2];
+    std::vector<uint64_t> hash[2];
+    sbi::BeamWorkspace<E> w;
+    for (int g = 0; g < 2; ++g) {
+      masks[g].resize(static_cast<size_t>(width) * n);
+      feats[g].resize(static_cast<size_t>(width) * n);
+      sp[g].resize(static_cast<size_t>(width) * 2 * n);
+      score[g].resize(width);
+      hash[g].resize(width);
+      w.masks[g] = masks[g].data();
+      w.features[g] = feats[g].data();
+      w.splits[g] = sp[g].data();
+      w.score[g] = score[g].data();
+      w.hash[g] = hash[g].data();
+    }
+    std::vector<double> cs(width);
+    std::vector<uint64_t> ch(width);
+    std::vector<int32_t> cst(width), ci(width), cj(width);
+    w.cand_score = cs.data();
+    w.cand_hash = ch.data();
+    w.cand_state = cst.data();
+    w.cand_i = ci.data();
+    w.cand_j = cj.data();
+    energy_value = sbi::beam_search(e, leaves.data(), n, width, w, splits.data());
+  });
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("logLH", energy_value);
+  if (energy_value > -INFINITY) {
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, splits.size());
+    std::copy(splits.begin(), splits.end(), a.Data());
+    o.Set("splits", a);
+  } else {
+    o.Set("splits", env.Null());
+  }
+  return o;
+}
+
+Napi::Value TrellisEnergy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 0;
+  const std::vector<double> leaves = GetLeaves(env, info[0], 32, &n);
+  const EnergySpec spec = GetEnergy(env, info[1], info[2]);
+  const View<uint32_t> splits = GetUint32Array(info[3], "splits");
+  if (splits.length % 2 != 0) ThrowRangeError(env, "Expected `splits` to hold (parent, part) pairs but received " + std::to_string(splits.length) + " values");
+  const uint32_t full = n == 32 ? 0xffffffffu : (uint32_t{1} << n) - 1u;
+  for (size_t k = 0; k < splits.length; k += 2) {
+    const uint32_t p = splits.data[k], a = splits.data[k + 1];
+    if ((p & ~full) != 0 || a == 0 || (a & ~p) != 0 || a == p)
+      ThrowRangeError(env, "Expected split " + std::to_string(k / 2) + " to be (parent ⊆ leaves, ∅ ≠ part ⊊ parent) but received (" +
+                               std::to_string(p) + ", " + std::to_string(a) + ")");
+  }
+  Napi::Float64Array out = Napi::Float64Array::New(env, splits.length / 2);
+  WithEnergy(spec, [&](const auto& e) {
+    using Subset = typename std::decay_t<decltype(e)>::Subset;
+    auto features = [&](uint32_t mask) {
+      Subset acc{}, leaf{}, next{};
+      bool first = true;
+      for (int i = 0; i < n; ++i)
+        if (mask & (uint32_t{1} << i)) {
+          e.leaf(leaves.data() + sbi::kLeafValues * i, leaf);
+          if (first) acc = leaf;
+          else {
+            e.merge(acc, leaf, next);
+            acc = next;
+          }
+          first = false;
+        }
+      return acc;
+    };
+    for (size_t k = 0; k < splits.length; k += 2) {
+      const uint32_t p = splits.data[k], a = splits.data[k + 1];
+      const Subset fp = features(p), fa = features(a), fb = features(p ^ a);
+      out[k / 2] = e.can_split(fp) ? e.psi(fa, fb, fp, p == full) : -INFINITY;
+    }
+  });
+  return out;
+}
+
+void InitTrellis(Napi::Env env, Napi::Object exports) {
+  ExportFunction(env, exports, "trellis", Trellis);
+  ExportFunction(env, exports, "trellisAsync", TrellisAsync);
+  ExportFunction(env, exports, "trellisBeam", TrellisBeam);
+  ExportFunction(env, exports, "trellisEnergy", TrellisEnergy);
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(InitTrellis);
+}  // namespace sbi_native
