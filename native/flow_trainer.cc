@@ -41,6 +41,88 @@ void Standardize(const float* a, int64_t dim, const std::vector<int64_t>& rows, 
       out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
 }
 
+// One batch's gradient chunks [b, e) and one wave of validation chunks: the training hot loop,
+// compiled for the scalar / AVX2 / AVX-512 paths (runtime.h) so the dense tiles and
+// activations use the widest registers. Bit-identical on every path (-ffp-contract=off).
+template <class E>
+struct ChunkArgs {
+  const sbi::MafShape* s;
+  const E* e;
+  const float* params;
+  const uint8_t* mask;
+  const float* theta;
+  const float* x;
+  int64_t rows_total;   // nb (gradient) or n (evaluation)
+  int64_t chunk_rows;   // kTrainChunkRows or kEvalChunkRows
+  int64_t first_chunk;  // evaluation: the wave's first chunk
+  float scale;
+  std::vector<std::vector<float>>* grads;
+  std::vector<std::vector<float>>* work;
+  std::vector<std::vector<float>>* log_prob;
+  float* losses;   // gradient: per chunk
+  double* sums;    // evaluation: per chunk
+};
+
+template <class E>
+inline void GradChunkRange(const ChunkArgs<E>& a, int64_t b, int64_t e) {
+  const int D = a.s->made.dim, C = a.s->made.context;
+  for (int64_t k = b; k < e; ++k) {
+    const int64_t r0 = k * a.chunk_rows, rows = std::min(a.chunk_rows, a.rows_total - r0);
+    a.losses[k] = sbi::maf_nll_backward(*a.s, *a.e, rows, a.params, a.mask, a.theta + r0 * D,
+                                        C > 0 ? a.x + r0 * C : nullptr, C, a.scale, (*a.grads)[k].data(),
+                                        static_cast<float*>(nullptr), static_cast<float*>(nullptr),
+                                        (*a.log_prob)[k].data(), (*a.work)[k].data());
+  }
+}
+
+template <class E>
+inline void EvalChunkRange(const ChunkArgs<E>& a, int64_t b, int64_t e) {
+  const int D = a.s->made.dim, C = a.s->made.context;
+  for (int64_t i = b; i < e; ++i) {
+    const int64_t k = a.first_chunk + i, r0 = k * a.chunk_rows, rows = std::min(a.chunk_rows, a.rows_total - r0);
+    float* lp = (*a.log_prob)[i].data();
+    sbi::maf_log_prob(*a.s, *a.e, rows, a.params, a.theta + r0 * D, C > 0 ? a.x + r0 * C : nullptr, C, lp,
+                      static_cast<float*>(nullptr), (*a.work)[i].data());
+    double sum = 0.0;
+    for (int64_t r = 0; r < rows; ++r) sum -= lp[r];
+    a.sums[k] = sum;
+  }
+}
+
+using AffineArgs = ChunkArgs<sbi::AffineElement<float>>;
+using SplineArgs = ChunkArgs<sbi::RqSplineElement<float>>;
+SBI_MULTIVERSION(AffineGrad, AffineArgs, GradChunkRange)
+SBI_MULTIVERSION(SplineGrad, SplineArgs, GradChunkRange)
+SBI_MULTIVERSION(AffineEval, AffineArgs, EvalChunkRange)
+SBI_MULTIVERSION(SplineEval, SplineArgs, EvalChunkRange)
+
+template <class E>
+struct ChunkKernels;
+template <>
+struct ChunkKernels<sbi::AffineElement<float>> {
+  using Fn = void (*)(const AffineArgs&, int64_t, int64_t);
+  static Fn grad() {
+    static const Fn kTable[3] = SBI_MULTIVERSION_TABLE(AffineGrad);
+    return kTable[static_cast<int>(ActiveIsa())];
+  }
+  static Fn eval() {
+    static const Fn kTable[3] = SBI_MULTIVERSION_TABLE(AffineEval);
+    return kTable[static_cast<int>(ActiveIsa())];
+  }
+};
+template <>
+struct ChunkKernels<sbi::RqSplineElement<float>> {
+  using Fn = void (*)(const SplineArgs&, int64_t, int64_t);
+  static Fn grad() {
+    static const Fn kTable[3] = SBI_MULTIVERSION_TABLE(SplineGrad);
+    return kTable[static_cast<int>(ActiveIsa())];
+  }
+  static Fn eval() {
+    static const Fn kTable[3] = SBI_MULTIVERSION_TABLE(SplineEval);
+    return kTable[static_cast<int>(ActiveIsa())];
+  }
+};
+
 template <class E>
 class Trainer {
  public:
@@ -57,18 +139,12 @@ class Trainer {
 
   // Batch-mean NLL of z-scored rows theta [nb, D], x [nb, C]; its gradient into `grad`.
   double LossAndGrad(int64_t nb, const float* theta, const float* x, float* grad) {
-    const int D = s_.made.dim, C = s_.made.context;
     const int64_t chunks = (nb + kTrainChunkRows - 1) / kTrainChunkRows;
     const float scale = 1.0f / static_cast<float>(nb);
-    ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const int64_t r0 = k * kTrainChunkRows, rows = std::min(kTrainChunkRows, nb - r0);
-        losses_[k] = sbi::maf_nll_backward(s_, e_, rows, params_.data(), mask_, theta + r0 * D,
-                                           C > 0 ? x + r0 * C : nullptr, C, scale, grads_[k].data(),
-                                           static_cast<float*>(nullptr), static_cast<float*>(nullptr),
-                                           log_prob_[k].data(), work_[k].data());
-      }
-    });
+    const ChunkArgs<E> args{&s_, &e_, params_.data(), mask_, theta, x, nb, kTrainChunkRows, 0, scale,
+                            &grads_, &work_, &log_prob_, losses_.data(), nullptr};
+    const auto kernel = ChunkKernels<E>::grad();
+    ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) { kernel(args, b, e); });
     double loss = 0.0;
     std::copy(grads_[0].begin(), grads_[0].end(), grad);
     loss += losses_[0];
@@ -81,23 +157,16 @@ class Trainer {
 
   // Mean NLL of z-scored rows (fixed chunks, summed in order).
   double MeanNll(int64_t n, const float* theta, const float* x) {
-    const int D = s_.made.dim, C = s_.made.context;
     const int64_t chunks = (n + kEvalChunkRows - 1) / kEvalChunkRows;
     std::vector<double> sums(chunks);
     const int64_t slots = static_cast<int64_t>(work_.size());
     // Chunks run in waves of `slots` (one workspace each), so the order of the sums stays fixed.
     for (int64_t w0 = 0; w0 < chunks; w0 += slots) {
       const int64_t wn = std::min(slots, chunks - w0);
-      ParallelFor(wn, 1, c_.threads, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          const int64_t k = w0 + i, r0 = k * kEvalChunkRows, rows = std::min(kEvalChunkRows, n - r0);
-          sbi::maf_log_prob(s_, e_, rows, params_.data(), theta + r0 * D, C > 0 ? x + r0 * C : nullptr, C,
-                            log_prob_[i].data(), static_cast<float*>(nullptr), work_[i].data());
-          double sum = 0.0;
-          for (int64_t r = 0; r < rows; ++r) sum -= log_prob_[i][r];
-          sums[k] = sum;
-        }
-      });
+      const ChunkArgs<E> args{&s_, &e_, params_.data(), mask_, theta, x, n, kEvalChunkRows, w0, 1.0f,
+                              nullptr, &work_, &log_prob_, nullptr, sums.data()};
+      const auto kernel = ChunkKernels<E>::eval();
+      ParallelFor(wn, 1, c_.threads, [&](int64_t b, int64_t e) { kernel(args, b, e); });
     }
     double total = 0.0;
     for (double v : sums) total += v;

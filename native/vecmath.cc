@@ -1,6 +1,8 @@
 // vecmath(name, x, out, out2?): the branch-free elementary functions of kernels/common/vecmath.h
 // over an array, on the active instruction-set path (tests compare them with Math.* and
-// across paths). name: "exp" | "log" (out = f(x)) or "sincos2pi" (out = sin 2πx, out2 = cos 2πx).
+// across paths). name: "exp" | "log" | "expm1" | "tanh" | "logistic" (out = f(x)), the same
+// with an "f" suffix for the single-precision versions (x rounded to float, out = the float
+// result), or "sincos2pi" (out = sin 2πx, out2 = cos 2πx).
 #include <string>
 
 #include "../kernels/common/vecmath.h"
@@ -10,7 +12,7 @@
 namespace sbi_native {
 namespace {
 
-enum class VecFn { Exp, Log, SinCos2Pi };
+enum class VecFn { Exp, Log, SinCos2Pi, Expm1, Tanh, Logistic, Expm1F, TanhF, LogisticF };
 
 struct VecArgs {
   VecFn fn;
@@ -30,6 +32,24 @@ inline void VecRange(const VecArgs& a, int64_t b, int64_t e) {
     case VecFn::SinCos2Pi:
       for (int64_t i = b; i < e; ++i) sbi::vsincos_2pi(a.x[i], &a.out[i], &a.out2[i]);
       break;
+    case VecFn::Expm1:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vexpm1(a.x[i]);
+      break;
+    case VecFn::Tanh:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vtanh(a.x[i]);
+      break;
+    case VecFn::Logistic:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::logistic(a.x[i]);
+      break;
+    case VecFn::Expm1F:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vexpm1(static_cast<float>(a.x[i]));
+      break;
+    case VecFn::TanhF:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vtanh(static_cast<float>(a.x[i]));
+      break;
+    case VecFn::LogisticF:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::logistic(static_cast<float>(a.x[i]));
+      break;
   }
 }
 SBI_MULTIVERSION(VecMathRange, VecArgs, VecRange)
@@ -41,7 +61,16 @@ Napi::Value VecMath(const Napi::CallbackInfo& info) {
   if (name == "exp") a.fn = VecFn::Exp;
   else if (name == "log") a.fn = VecFn::Log;
   else if (name == "sincos2pi") a.fn = VecFn::SinCos2Pi;
-  else ThrowRangeError(env, "Expected one of \"exp\", \"log\", \"sincos2pi\" for `name` but received " + Describe(info[0]));
+  else if (name == "expm1") a.fn = VecFn::Expm1;
+  else if (name == "tanh") a.fn = VecFn::Tanh;
+  else if (name == "logistic") a.fn = VecFn::Logistic;
+  else if (name == "expm1f") a.fn = VecFn::Expm1F;
+  else if (name == "tanhf") a.fn = VecFn::TanhF;
+  else if (name == "logisticf") a.fn = VecFn::LogisticF;
+  else
+    ThrowRangeError(env,
+                    "Expected one of \"exp\", \"log\", \"sincos2pi\", \"expm1\", \"tanh\", \"logistic\", "
+                    "\"expm1f\", \"tanhf\", \"logisticf\" for `name` but received " + Describe(info[0]));
   auto x = GetFloat64Array(info[1], "x");
   const int64_t n = static_cast<int64_t>(x.length);
   a.x = x.data;

@@ -134,7 +134,11 @@ export interface NativeAddon {
     out: Float64Array,
   ): number;
   /** Branch-free kernels/common/vecmath.h functions on the active ISA path (for tests). */
-  vecmath(name: 'exp' | 'log', x: Float64Array, out: Float64Array): void;
+  vecmath(
+    name: 'exp' | 'log' | 'expm1' | 'tanh' | 'logistic' | 'expm1f' | 'tanhf' | 'logisticf',
+    x: Float64Array,
+    out: Float64Array,
+  ): void;
   vecmath(name: 'sincos2pi', x: Float64Array, out: Float64Array, out2: Float64Array): void;
   /** Bulk samplers vs. the sequential draws they must equal (for tests); out holds n + 3 values. */
   samplerFill(

@@ -1,6 +1,7 @@
 // NPE (src/inference/npe.ts) trained by the native loop (native/flow_trainer.h).
 import { describe, expect, it } from 'vitest';
 import { NPE } from '../src/inference/npe.js';
+import { native } from '../src/native.js';
 import { SbiError } from '../src/errors.js';
 import { createPrior } from '../src/priors.js';
 import { PhiloxStream } from '../src/random/philox.js';
@@ -61,6 +62,28 @@ describe('NPE training', () => {
     expect(b.s.trainLoss).toEqual(a.s.trainLoss);
     expect(b.samples).toEqual(a.samples);
     expect(c.s.validationLoss).not.toEqual(a.s.validationLoss);
+  });
+
+  it('trains to the same bits on every instruction-set path (scalar, AVX2, AVX-512), MAF and NSF', async () => {
+    const isas = ['scalar', 'avx2', 'avx512'] as const;
+    const available = isas.slice(0, isas.indexOf(native.runtimeInfo().detectedIsa as (typeof isas)[number]) + 1);
+    try {
+      for (const densityEstimator of ['maf', 'nsf'] as const) {
+        let first: number[] | undefined;
+        for (const isa of available) {
+          native.setIsa(isa);
+          const { theta, x } = toySimulations(600, 5);
+          const npe = new NPE({ prior: toyPrior(), densityEstimator });
+          npe.appendSimulations(theta, x);
+          const s = await npe.train({ seed: 2, maxEpochs: 2, threads: 1 });
+          const got = [...s.trainLoss, ...s.validationLoss];
+          if (!first) first = got;
+          else expect(got, `${densityEstimator} on ${isa}`).toEqual(first);
+        }
+      }
+    } finally {
+      native.setIsa('auto');
+    }
   });
 
   it('rejects with SbiError ABORTED when the signal aborts (during training or before)', async () => {

@@ -216,6 +216,88 @@ describe('vecmath (kernels/common/vecmath.h)', () => {
   });
 });
 
+/** Distance in units in the last place between two floats. */
+function ulpDistanceF(a: number, b: number): number {
+  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return 0;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat32(0, a);
+  view.setFloat32(4, b);
+  const ordinal = (i: number) => (i < 0 ? -(i & 0x7fffffff) : i);
+  return Math.abs(ordinal(view.getInt32(0)) - ordinal(view.getInt32(4)));
+}
+
+describe('vexpm1, vtanh, logistic (the network activations, kernels/common/vecmath.h)', () => {
+  afterEach(() => native.setIsa('auto'));
+  const logisticRef = (x: number) => 1 / (1 + Math.exp(-x));
+  // Ranges: the reduction's cases (|x| small, moderate, large), the tails up to saturation.
+  const wide = inputs(200_000, 11, (u) => (u - 0.5) * 80);
+  const moderate = inputs(200_000, 12, (u) => (u - 0.5) * 3);
+  const tiny = inputs(50_000, 13, (u) => (u - 0.5) * 2 ** -(1 + Math.floor(u * 1e6) % 60));
+  // Float references: the double functions rounded to float are correctly rounded but for ties.
+  const cases = [
+    { name: 'expm1', ref: Math.expm1, ulps: 3, floatUlps: 2, sets: [wide, moderate, tiny, inputs(50_000, 14, (u) => 700 * u)] },
+    { name: 'tanh', ref: Math.tanh, ulps: 4, floatUlps: 2, sets: [wide, moderate, tiny] },
+    { name: 'logistic', ref: logisticRef, ulps: 4, floatUlps: 3, sets: [wide, moderate, tiny, inputs(50_000, 15, (u) => -700 * u)] },
+  ] as const;
+  for (const c of cases) {
+    it(`double ${c.name} is within ${c.ulps} ulp of the Math.* reference over wide ranges and the tails`, () => {
+      for (const x of c.sets) {
+        const out = new Float64Array(x.length);
+        native.vecmath(c.name, x, out);
+        const r = maxUlp(out, (i) => c.ref(x[i]));
+        expect(r.max, `x = ${x[r.at]}`).toBeLessThanOrEqual(c.ulps);
+      }
+    });
+    it(`float ${c.name}f is within ${c.floatUlps} ulp of the correctly rounded float result`, () => {
+      for (const xd of c.sets) {
+        // Inputs in float, away from the float overflow of expm1 (88.72) and the subnormal logistic.
+        const x = Float64Array.from(xd, (v) => Math.fround(c.name === 'expm1' ? Math.min(v, 88.7) : Math.max(v, -87)));
+        const out = new Float64Array(x.length);
+        native.vecmath(`${c.name}f` as 'expm1f', x, out);
+        let worst = 0;
+        let at = 0;
+        for (let i = 0; i < x.length; i++) {
+          const d = ulpDistanceF(out[i], Math.fround(c.ref(x[i])));
+          if (d > worst) [worst, at] = [d, i];
+        }
+        expect(worst, `x = ${x[at]}`).toBeLessThanOrEqual(c.floatUlps);
+      }
+    });
+  }
+
+  it('handle ±0, ±inf and NaN in both precisions', () => {
+    const x = Float64Array.of(0, -0, Infinity, -Infinity, NaN, 1e300, -1e300);
+    const want: Record<string, number[]> = {
+      expm1: [0, -0, Infinity, -1, NaN, Infinity, -1],
+      tanh: [0, -0, 1, -1, NaN, 1, -1],
+      logistic: [0.5, 0.5, 1, 0, NaN, 1, 0],
+    };
+    for (const [name, values] of Object.entries(want)) {
+      for (const suffix of ['', 'f']) {
+        const out = new Float64Array(x.length);
+        native.vecmath(`${name}${suffix}` as 'expm1', x, out);
+        expect(Array.from(out), `${name}${suffix}`).toEqual(values);  // toEqual tells 0 from -0
+      }
+    }
+  });
+
+  it('give bit-identical results on every ISA path', () => {
+    const x = Float64Array.from([...wide.subarray(0, 20_000), ...tiny.subarray(0, 5_000)]);
+    let first: Float64Array[] | undefined;
+    for (const isa of availableIsas) {
+      native.setIsa(isa);
+      const outs = ['expm1', 'tanh', 'logistic', 'expm1f', 'tanhf', 'logisticf'].map((name) => {
+        const out = new Float64Array(x.length);
+        native.vecmath(name as 'expm1', x, out);
+        return out;
+      });
+      if (!first) first = outs;
+      else outs.forEach((o, k) => expect(o, isa).toEqual(first![k]));
+    }
+  });
+});
+
 describe('Philox word-to-uniform conversion (kernels/random/philox.h)', () => {
   it('uniform() is (((hi << 32 | lo) >> 11) + 0.5) · 2^-53 of the stream\'s first two words', () => {
     const n = 20_000;

@@ -66,6 +66,32 @@ SBI_HD double mask_select(uint64_t mask, double a, double b) {
 // c ? a : b on the bit patterns.
 SBI_HD double bit_select(bool c, double a, double b) { return mask_select(bit_mask(c), a, b); }
 
+SBI_HD uint32_t float_bits(float x) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint32_t>(__float_as_uint(x));
+#else
+  uint32_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  return b;
+#endif
+}
+
+SBI_HD float bits_float(uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(b);
+#else
+  float x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+#endif
+}
+
+// c ? a : b on float bit patterns (the single-precision kernels' select).
+SBI_HD float bit_select(bool c, float a, float b) {
+  const uint32_t m = 0u - static_cast<uint32_t>(c);
+  return bits_float((float_bits(a) & m) | (float_bits(b) & ~m));
+}
+
 namespace vecmath_detail {
 // Adding 1.5·2^52 to |v| < 2^51 rounds v to the nearest integer (ties to even) and leaves that
 // integer, in two's complement, in the low bits of the sum's bit pattern.
@@ -78,21 +104,21 @@ constexpr double kTwoPiHi = 6.283185307179586;             // 2π rounded
 constexpr double kTwoPiLo = 2.4492935982947064e-16;        // 2π − kTwoPiHi
 constexpr double kTwoPiHiHi = 6.283185362815857;           // kTwoPiHi split in 26-bit halves
 constexpr double kTwoPiHiLo = kTwoPiHi - kTwoPiHiHi;       // exact
+constexpr float kRoundShiftF = 12582912.0f;                 // 1.5·2^23
+constexpr float kLn2HiF = 0.693145751953125f;               // 0x3F317200: n·kLn2HiF exact for |n| < 2^9
+constexpr float kLn2LoF = 1.4286068203094172e-06f;          // ln 2 − kLn2HiF
+constexpr float kLog2eF = 1.44269504088896341f;
 
 // 2^k for integer-valued k in [-1022, 1023].
 SBI_HD double pow2_int(double k) {
   return bits_double(double_bits(k + (1023.0 + kRoundShift)) << 52);
 }
-}  // namespace vecmath_detail
 
-// e^x for every double x (NaN in, NaN out; overflow to +inf; underflow through subnormals to 0).
-SBI_HD double vexp(double x) {
-  using namespace vecmath_detail;
-  x = bit_select(x < -746.0, -746.0, x);  // e^-746 < 2^-1075 rounds to 0; NaN passes both
-  x = bit_select(x > 710.0, 710.0, x);    // e^710 > DBL_MAX
-  const double n = (x * kLog2e + kRoundShift) - kRoundShift;  // |n| ≤ 1077
-  const double r = (x - n * kLn2Hi) - n * kLn2Lo;            // first product and difference exact
-  // e^r − 1 − r = r² P(r)
+// 2^k for integer-valued float k in [-126, 127].
+SBI_HD float pow2_int(float k) { return bits_float(float_bits(k + (127.0f + kRoundShiftF)) << 23); }
+
+// e^r − 1 on the reduced range |r| ≤ 0.3466 (e^r − 1 − r = r² P(r)).
+SBI_HD double expm1_reduced(double r) {
   double p = 2.0921587713801616e-09;
   p = p * r + 2.510521508227948e-08;
   p = p * r + 2.755725291730977e-07;
@@ -104,7 +130,30 @@ SBI_HD double vexp(double x) {
   p = p * r + 0.041666666666666685;
   p = p * r + 0.1666666666666667;
   p = p * r + 0.5;
-  const double er = 1.0 + (r + (r * r) * p);
+  return r + (r * r) * p;
+}
+
+// e^r − 1 in single precision on |r| ≤ 0.347: r + r² P(r) with P the Taylor polynomial of degree 5,
+// whose truncation error (r⁸/8! ≈ 5e-9) is below a tenth of an ulp of the result.
+SBI_HD float expm1_reduced(float r) {
+  float p = 1.9841270e-4f;  // 1/7!
+  p = p * r + 1.3888889e-3f;
+  p = p * r + 8.3333333e-3f;
+  p = p * r + 4.1666667e-2f;
+  p = p * r + 1.6666667e-1f;
+  p = p * r + 0.5f;
+  return r + (r * r) * p;
+}
+}  // namespace vecmath_detail
+
+// e^x for every double x (NaN in, NaN out; overflow to +inf; underflow through subnormals to 0).
+SBI_HD double vexp(double x) {
+  using namespace vecmath_detail;
+  x = bit_select(x < -746.0, -746.0, x);  // e^-746 < 2^-1075 rounds to 0; NaN passes both
+  x = bit_select(x > 710.0, 710.0, x);    // e^710 > DBL_MAX
+  const double n = (x * kLog2e + kRoundShift) - kRoundShift;  // |n| ≤ 1077
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;            // first product and difference exact
+  const double er = 1.0 + expm1_reduced(r);
   // 2^n = 2^h · 2^(n−h), both factors normal: the product rounds once, also into subnormals.
   const double h = (n * 0.5 + kRoundShift) - kRoundShift;
   return (er * pow2_int(h)) * pow2_int(n - h);
@@ -145,18 +194,82 @@ SBI_HD double vlog(double x) {
 SBI_HD float vexp(float x) { return static_cast<float>(vexp(static_cast<double>(x))); }
 SBI_HD float vlog(float x) { return static_cast<float>(vlog(static_cast<double>(x))); }
 
+// e^x − 1 without cancellation near 0, for every double x (NaN in, NaN out; −1 below −40, where
+// e^x is under half an ulp of 1; overflow to +inf). With x = n ln 2 + r:
+//   e^x − 1 = 2^n (e^r − 1) + (2^n − 1)     for n ≤ 53, where 2^n − 1 is exact,
+//           = e^x − 1 as in vexp            above, where the −1 is at most an ulp.
+SBI_HD double vexpm1(double x) {
+  using namespace vecmath_detail;
+  x = bit_select(x < -40.0, -40.0, x);
+  x = bit_select(x > 710.0, 710.0, x);
+  const double n = (x * kLog2e + kRoundShift) - kRoundShift;
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;
+  const double em1 = expm1_reduced(r);
+  const bool large = n > 53.0;
+  const double t = pow2_int(bit_select(large, 0.0, n));  // 2^n within range on both paths
+  const double small_result = t * em1 + (t - 1.0);
+  const double h = (n * 0.5 + kRoundShift) - kRoundShift;
+  const double large_result = ((1.0 + em1) * pow2_int(h)) * pow2_int(n - h) - 1.0;
+  return bit_select(x == 0.0, x, bit_select(large, large_result, small_result));  // keeps −0
+}
+
+// The same in single precision, computed in float (twice the SIMD lanes of the double path):
+// −1 below −30, overflow to +inf above ~88.72; within 2 ulp.
+SBI_HD float vexpm1(float x) {
+  using namespace vecmath_detail;
+  x = bit_select(x < -30.0f, -30.0f, x);
+  x = bit_select(x > 89.0f, 89.0f, x);
+  const float n = (x * kLog2eF + kRoundShiftF) - kRoundShiftF;  // |n| ≤ 128
+  const float r = (x - n * kLn2HiF) - n * kLn2LoF;
+  const float em1 = expm1_reduced(r);
+  const bool large = n > 24.0f;
+  const float t = pow2_int(bit_select(large, 0.0f, n));
+  const float small_result = t * em1 + (t - 1.0f);
+  const float h = (n * 0.5f + kRoundShiftF) - kRoundShiftF;  // 2^n in two factors: 2^128 is no float
+  const float large_result = ((1.0f + em1) * pow2_int(h)) * pow2_int(n - h) - 1.0f;
+  return bit_select(x == 0.0f, x, bit_select(large, large_result, small_result));
+}
+
+namespace vecmath_detail {
+SBI_HD double copy_sign_bit(double magnitude, double sign_of) {
+  return bits_double(double_bits(magnitude) | (double_bits(sign_of) & 0x8000000000000000ull));
+}
+SBI_HD float copy_sign_bit(float magnitude, float sign_of) {
+  return bits_float(float_bits(magnitude) | (float_bits(sign_of) & 0x80000000u));
+}
+SBI_HD double abs_bits(double x) { return bits_double(double_bits(x) & 0x7FFFFFFFFFFFFFFFull); }
+SBI_HD float abs_bits(float x) { return bits_float(float_bits(x) & 0x7FFFFFFFu); }
+// Beyond this |x|, tanh x rounds to ±1 (1 − tanh x ≈ 2e^−2|x| is under half an ulp of 1).
+template <class T> struct TanhSaturation;
+template <> struct TanhSaturation<double> { static constexpr double value = 19.5; };
+template <> struct TanhSaturation<float> { static constexpr float value = 9.5f; };
+}  // namespace vecmath_detail
+
+// tanh x = sign(x) · e / (e + 2), e = e^{2|x|} − 1: no cancellation at small |x| (e ≈ 2|x|), no
+// overflow (|x| saturates where tanh rounds to 1). Keeps ±0, ±inf → ±1, NaN → NaN. A few ulp.
+template <class T>
+SBI_HD T vtanh(T x) {
+  using namespace vecmath_detail;
+  T a = abs_bits(x);
+  a = bit_select(a > TanhSaturation<T>::value, TanhSaturation<T>::value, a);  // NaN passes
+  const T e = vexpm1(a + a);
+  return copy_sign_bit(e / (e + T(2)), x);
+}
+
+// The logistic sigmoid 1 / (1 + e^−u) = 1 / (2 + (e^−u − 1)) = d softplus / du, branch-free:
+// 1 where e^−u is below an ulp; 0 where e^−u overflows (u < −88.7 in float, −709.7 in double,
+// where the exact value is subnormal). A few ulp elsewhere.
+template <class T>
+SBI_HD T logistic(T u) {
+  return T(1) / (T(2) + vexpm1(-u));
+}
+
 // softplus(u) = log(1 + e^u) = max(u, 0) + log(1 + e^-|u|), without overflow for large u.
 template <class T>
 SBI_HD T softplus(T u) {
   const T pos = u > T(0) ? u : T(0);
   const T neg_abs = u > T(0) ? -u : u;
   return pos + vlog(T(1) + vexp(neg_abs));
-}
-// The logistic sigmoid 1 / (1 + e^-u) = d softplus / du, without overflow for either sign.
-template <class T>
-SBI_HD T logistic(T u) {
-  const T e = vexp(u > T(0) ? -u : u);
-  return u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
 }
 
 // sin(2πu) and cos(2πu) for every finite u (NaN for NaN and ±inf).

@@ -22,7 +22,7 @@ SBI_HD T bce_with_logits(int64_t n, int64_t dim, const T* z, const T* t, T* grad
   for (int64_t i = 0; i < count; ++i) {
     const T zi = z[i];
     sum += (zi > T(0) ? zi : T(0)) - zi * t[i] + std::log1p(std::exp(-std::fabs(zi)));
-    if (grad) grad[i] = (sigmoid(zi) - t[i]) * inv;
+    if (grad) grad[i] = (logistic(zi) - t[i]) * inv;
   }
   return sum * inv;
 }

@@ -23,7 +23,7 @@ SBI_HD void residual_forward(Activation act, int64_t n, int64_t dim, const T* x,
   T* a0 = saved;
   T* z1 = saved + nd;
   T* y1 = saved + 2 * nd;
-  for (int64_t i = 0; i < nd; ++i) a0[i] = activate(act, x[i]);
+  activate_row(act, nd, x, a0);
   dense_forward(act, n, dim, dim, a0, w1, b1, y1, z1);
   dense_forward(Activation::Identity, n, dim, dim, y1, w2, b2, y, static_cast<T*>(nullptr));
   for (int64_t i = 0; i < nd; ++i) y[i] += x[i];
@@ -40,7 +40,8 @@ SBI_HD void residual_backward(Activation act, int64_t n, int64_t dim, const T* x
   dense_backward(Activation::Identity, n, dim, dim, y1, w2, static_cast<const T*>(nullptr),
                  static_cast<const T*>(nullptr), dy, dy1, dw2, db2);
   dense_backward(act, n, dim, dim, a0, w1, y1, z1, dy1, dx, dw1, db1);  // dx holds dA0
-  for (int64_t i = 0; i < nd; ++i) dx[i] = dy[i] + dx[i] * activation_derivative(act, x[i], a0[i]);
+  activation_backward_row(act, nd, x, a0, dx, dx);  // dA0 ⊙ act'(X)
+  for (int64_t i = 0; i < nd; ++i) dx[i] = dy[i] + dx[i];
 }
 
 }  // namespace nn
