@@ -14,6 +14,8 @@ export const SeedPurpose = {
   sampling: 4,
   /** Random tie-breaking of SBC ranks (src/diagnostics/calibration.ts). */
   rankTies: 16,
+  /** Per-round keys of sequential methods (src/inference/sequential.ts). */
+  rounds: 17,
 } as const;
 
 export function deriveSeed(seed: number | bigint, purpose: number): bigint {
