@@ -35,6 +35,10 @@ export interface PosteriorSampleOptions {
   minAcceptance?: number;
   /** Proposals drawn before the acceptance rate is judged. Default 100 000. */
   minProposals?: number;
+  /** Below this acceptance rate a warning (code SBI_LOW_ACCEPTANCE) is emitted, once per call. Default 0.01. */
+  warnAcceptance?: number;
+  /** Wall-clock limit: SbiError SAMPLING_TIMEOUT when n samples are not accepted by then. Default 60 000 ms. */
+  timeLimitMs?: number;
 }
 
 export class NPE {
@@ -150,30 +154,57 @@ export class NPEPosterior {
     const seed = deriveSeed(checkSeed(options.seed), SeedPurpose.sampling);
     const minAcceptance = options.minAcceptance === undefined ? 1e-4 : checkProbability(options.minAcceptance, 'minAcceptance');
     const minProposals = options.minProposals === undefined ? 100_000 : checkPositiveInteger(options.minProposals, 'minProposals');
+    const warnAcceptance = options.warnAcceptance === undefined ? 0.01 : checkProbability(options.warnAcceptance, 'warnAcceptance');
+    const timeLimitMs = options.timeLimitMs ?? 60_000;
+    if (typeof timeLimitMs !== 'number' || !(timeLimitMs >= 0)) {
+      throw new RangeError(`Expected a non-negative number of milliseconds (or Infinity) for \`timeLimitMs\` but received ${describe(timeLimitMs)}`);
+    }
     const context = this.context(options.x);
     const D = this.dim;
     const out = new Float64Array(n * D);
+    const start = performance.now();
     let accepted = 0;
     let proposed = 0;
+    // Proposals inside the support, also those beyond the n-th: the acceptance rate's numerator.
+    let inside = 0;
+    let warned = false;
     for (let round = 0; accepted < n; round++) {
-      const rate = proposed === 0 ? 1 : Math.max(accepted / proposed, minAcceptance);
+      const rate = proposed === 0 ? 1 : Math.max(inside / proposed, minAcceptance);
       const m = Math.min(Math.max(Math.ceil((1.2 * (n - accepted)) / rate), 256), 1 << 20);
       const z = this.flow.sample(m, context, { seed: deriveSeed(seed, round) });
       const theta = new Float64Array(m * D);
       for (let i = 0; i < m; i++) {
         for (let d = 0; d < D; d++) theta[i * D + d] = this.fit.thetaMean[d]! + this.fit.thetaStd[d]! * z[i * D + d]!;
       }
-      const inside = this.prior.inSupport(theta);
-      for (let i = 0; i < m && accepted < n; i++) {
-        if (inside[i]) out.set(theta.subarray(i * D, (i + 1) * D), D * accepted++);
+      const inSupport = this.prior.inSupport(theta);
+      for (let i = 0; i < m; i++) {
+        if (!inSupport[i]) continue;
+        inside++;
+        if (accepted < n) out.set(theta.subarray(i * D, (i + 1) * D), D * accepted++);
       }
       proposed += m;
-      if (accepted < n && proposed >= minProposals && accepted / proposed < minAcceptance) {
+      const percent = ((100 * inside) / proposed).toPrecision(2);
+      if (!warned && inside / proposed < warnAcceptance) {
+        warned = true;
+        process.emitWarning(
+          `Only ${inside} of ${proposed} posterior samples (${percent} %) fell inside the prior's support: the estimator puts most of ` +
+            'its mass outside the prior (leakage), so sampling is slow and the posterior may be poor. Train with more simulations.',
+          { code: 'SBI_LOW_ACCEPTANCE' },
+        );
+      }
+      if (accepted < n && proposed >= minProposals && inside / proposed < minAcceptance) {
         throw new SbiError(
-          `Only ${accepted} of ${proposed} posterior samples (${((100 * accepted) / proposed).toPrecision(2)} %) fell inside the prior's support, ` +
+          `Only ${inside} of ${proposed} posterior samples (${percent} %) fell inside the prior's support, ` +
             `below minAcceptance = ${minAcceptance}: the estimator puts almost all its mass outside the prior (leakage). ` +
             'Train with more simulations, or check that x matches the simulations.',
           'LOW_ACCEPTANCE',
+        );
+      }
+      if (accepted < n && performance.now() - start >= timeLimitMs) {
+        throw new SbiError(
+          `Posterior sampling stopped after timeLimitMs = ${timeLimitMs}: ${accepted} of the ${n} samples requested were accepted ` +
+            `(${inside} of ${proposed} proposals, ${percent} %, inside the prior's support). Raise \`timeLimitMs\`, or train with more simulations.`,
+          'SAMPLING_TIMEOUT',
         );
       }
     }
