@@ -49,6 +49,7 @@ if (which !== 'nle') {
     x: xo, rounds, simulationsPerRound: Math.round(budget / rounds), seed,
     onRound: (i) => {
       perRound.push({ round: i.round, seconds: seconds(tr), ...(i.truncation ? { acceptance: Number(i.truncation.acceptance.toPrecision(3)) } : {}) });
+      console.error(JSON.stringify(perRound[perRound.length - 1]));
       tr = performance.now();
     },
   });
