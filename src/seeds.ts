@@ -16,6 +16,8 @@ export const SeedPurpose = {
   rankTies: 16,
   /** Fresh prior-predictive test pairs of `sbi-engine coverage`. */
   calibration: 17,
+  /** Per-round keys of sequential methods (src/inference/sequential.ts). */
+  rounds: 18,
 } as const;
 
 export function deriveSeed(seed: number | bigint, purpose: number): bigint {

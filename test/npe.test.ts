@@ -1,5 +1,5 @@
 // NPE (src/inference/npe.ts) trained by the native loop (native/flow_trainer.h).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NPE } from '../src/inference/npe.js';
 import { native } from '../src/native.js';
 import { SbiError } from '../src/errors.js';
@@ -176,6 +176,23 @@ describe('NPE posterior', () => {
     const collapsed = () => post.sample(100, { x: [-0.8], seed: 2, minProposals: 20000, minAcceptance: 0.01 });
     expect(collapsed).toThrow(/fell inside the prior's support, below minAcceptance = 0.01/);
     expect(collapsed).toThrow(expect.objectContaining({ code: 'LOW_ACCEPTANCE' }));
+    // Below warnAcceptance (1 %): one warning per call, saying what it means.
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(collapsed).toThrow();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![0]).toMatch(/leakage/);
+      expect(warn.mock.calls[0]![1]).toMatchObject({ code: 'SBI_LOW_ACCEPTANCE' });
+      warn.mockClear();
+      post.sample(500, { x: [0.5], seed: 2 });
+      expect(warn).not.toHaveBeenCalled();
+      // The time limit ends sampling that cannot finish and says how far it got.
+      const slow = () => post.sample(100, { x: [-0.8], seed: 2, minAcceptance: 0, timeLimitMs: 0 });
+      expect(slow).toThrow(expect.objectContaining({ code: 'SAMPLING_TIMEOUT', message: expect.stringMatching(/\d+ of the 100 samples requested were accepted/) }));
+      expect(() => post.sample(10, { x: [0.5], seed: 2, timeLimitMs: -1 })).toThrow(/`timeLimitMs`/);
+    } finally {
+      warn.mockRestore();
+    }
     expect(() => post.sample(10, { x: [1, 2], seed: 1 })).toThrow(/Expected 1 values for `x`/);
   });
 

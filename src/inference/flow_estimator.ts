@@ -1,0 +1,374 @@
+/**
+ * What the flow-based estimators share. NPE models q(θ | x) and NLE models q(x | θ): both are a
+ * conditional MAF / NSF q(v | c) trained natively (native/flow_trainer.h) on z-scored pairs
+ * (v, c), fed from the same store of simulations, saved in the same model-file layout. Only the
+ * roles differ: `variable: 'theta'` (NPE) or `variable: 'x'` (NLE).
+ */
+import { SbiError } from '../errors.js';
+import { MAF } from '../flows/maf.js';
+import type { MAFConfig, MAFTransform } from '../flows/maf.js';
+import type { ModelFile } from '../io/model_file.js';
+import { native } from '../native.js';
+import type { NativeEpochLosses, NativeMafTrainOptions, NativeMafTrainResult } from '../native.js';
+import { createPrior } from '../priors.js';
+import type { Prior, PriorSpec } from '../priors.js';
+import { deriveSeed, SeedPurpose } from '../seeds.js';
+import { abortError, whileAbortable } from '../simulators/call.js';
+import {
+  checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
+} from '../validate.js';
+
+export type DensityEstimatorKind = 'maf' | 'nsf';
+
+export interface FlowEstimatorOptions {
+  prior: Prior;
+  /** 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3). */
+  densityEstimator?: DensityEstimatorKind;
+  /** Hidden units per MADE layer (default 50, as sbi). */
+  hidden?: number;
+  /** Flow layers (default 5, as sbi). */
+  layers?: number;
+  /** Hidden layers per MADE (default 2). */
+  hiddenLayers?: number;
+}
+
+export interface FlowArchitecture {
+  hidden: number;
+  layers: number;
+  hiddenLayers: number;
+}
+
+/** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
+export interface FlowTrainOptions extends NativeMafTrainOptions {
+  onEpoch?: (losses: NativeEpochLosses) => void;
+  signal?: AbortSignal;
+}
+
+export interface FlowTrainSummary {
+  epochs: number;
+  bestEpoch: number;
+  /** Mean −log q of the modelled variable (θ for NPE, x for NLE) over the validation rows at the best epoch. */
+  bestValidationLoss: number;
+  trainLoss: Float64Array;
+  validationLoss: Float64Array;
+  /** Simulations trained on (training and validation rows) and those excluded as non-finite. */
+  simulations: number;
+  excludedSimulations: number;
+}
+
+const NSF_TRANSFORM: MAFTransform = { kind: 'rqSpline', bins: 10, bound: 3 };
+
+/** Checks the constructor options of NPE / NLE. */
+export function readEstimatorOptions(options: unknown): { prior: Prior; densityEstimator: DensityEstimatorKind; architecture: FlowArchitecture } {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`prior\` but received ${describe(options)}`);
+  const o = options as FlowEstimatorOptions;
+  const prior = o.prior;
+  if (typeof prior !== 'object' || prior === null || typeof prior.inSupport !== 'function' || typeof prior.dim !== 'number') {
+    throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
+  }
+  const kind = o.densityEstimator ?? 'maf';
+  if (kind !== 'maf' && kind !== 'nsf') throw new RangeError(`Expected "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  return {
+    prior,
+    densityEstimator: kind,
+    architecture: {
+      hidden: checkPositiveInteger(o.hidden ?? 50, 'hidden', 1 << 16),
+      layers: checkPositiveInteger(o.layers ?? 5, 'layers', 256),
+      hiddenLayers: checkPositiveInteger(o.hiddenLayers ?? 2, 'hiddenLayers', 64),
+    },
+  };
+}
+
+/** Simulations (θ, x) appended over rounds; rows with a non-finite x are excluded and counted. */
+export class SimulationStore {
+  private thetaRows: Float64Array[] = [];
+  private xRows: Float64Array[] = [];
+  xDim: number | undefined;
+  /** Rows kept for training, and rows excluded because x held NaN or ±Infinity. */
+  kept = 0;
+  excluded = 0;
+
+  constructor(readonly thetaDim: number) {}
+
+  /** Adds θ [n, thetaDim] (finite) and x [n, xDim]; see NPE.appendSimulations. */
+  append(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): { added: number; excluded: number } {
+    const D = this.thetaDim;
+    const n = checkMatrix(theta, D, 'theta');
+    checkFiniteArray(theta, 'theta', D);
+    if (!(x instanceof Float64Array || x instanceof Float32Array)) {
+      throw new TypeError(`Expected a Float64Array or Float32Array for \`x\` ([n, xDim] row-major) but received ${describe(x)}`);
+    }
+    if (x.length === 0 || x.length % n !== 0) {
+      throw new RangeError(`Expected \`x\` to hold n · xDim values with n = ${n} (the rows of theta) but received ${x.length}`);
+    }
+    const dim = x.length / n;
+    if (xDim !== undefined && checkPositiveInteger(xDim, 'xDim') !== dim) {
+      throw new RangeError(`Expected \`x\` to hold ${n} rows of xDim = ${xDim} values but it holds ${x.length}`);
+    }
+    if (this.xDim !== undefined && dim !== this.xDim) {
+      throw new RangeError(`Expected \`x\` to hold rows of ${this.xDim} values (as the simulations appended before) but received ${x.length} values for ${n} rows`);
+    }
+    this.xDim = dim;
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let finite = true;
+      for (let j = 0; j < dim && finite; j++) finite = Number.isFinite(x[i * dim + j]!);
+      if (finite) keep.push(i);
+    }
+    const t = new Float64Array(keep.length * D);
+    const xs = new Float64Array(keep.length * dim);
+    keep.forEach((i, r) => {
+      t.set(theta.subarray(i * D, (i + 1) * D), r * D);
+      for (let j = 0; j < dim; j++) xs[r * dim + j] = x[i * dim + j]!;
+    });
+    this.thetaRows.push(t);
+    this.xRows.push(xs);
+    this.kept += keep.length;
+    this.excluded += n - keep.length;
+    return { added: keep.length, excluded: n - keep.length };
+  }
+
+  /** Every kept θ [kept, thetaDim] and x [kept, xDim]; throws NO_SIMULATIONS when there are none. */
+  data(label: string): { theta: Float64Array; x: Float64Array; xDim: number } {
+    if (this.xDim === undefined || this.kept === 0) {
+      throw new SbiError(
+        `${label} has no simulations to train on${this.excluded > 0 ? ` (all ${this.excluded} had non-finite x)` : ''}; call appendSimulations first`,
+        'NO_SIMULATIONS',
+      );
+    }
+    return { theta: concat(this.thetaRows), x: concat(this.xRows), xDim: this.xDim };
+  }
+}
+
+/**
+ * Trains a fresh conditional flow q(variable | context) on [n, variableDim] and [n, contextDim]
+ * rows (z-scored natively; the fit's `theta*` statistics are the variable's, `x*` the context's).
+ */
+export async function trainConditionalFlow(
+  variable: Float64Array, context: Float64Array, dims: { variable: number; context: number },
+  densityEstimator: DensityEstimatorKind, architecture: FlowArchitecture, options: FlowTrainOptions,
+): Promise<{ flow: MAF; fit: NativeMafTrainResult }> {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`seed\` for \`train\` but received ${describe(options)}`);
+  const seed = checkSeed(options.seed);
+  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
+    throw new TypeError(`Expected a function for \`onEpoch\` but received ${describe(options.onEpoch)}`);
+  }
+  // The native loop draws the split and shuffles from streams 0 and 1 of the training key; the
+  // initialisation (stream = layer) uses a key derived from it.
+  const trainingSeed = deriveSeed(seed, SeedPurpose.training);
+  const nativeOptions = {
+    seed: trainingSeed,
+    ...(options.maxEpochs !== undefined ? { maxEpochs: checkPositiveInteger(options.maxEpochs, 'maxEpochs', 2 ** 31 - 1) } : {}),
+    ...(options.batchSize !== undefined ? { batchSize: checkPositiveInteger(options.batchSize, 'batchSize', 1 << 20) } : {}),
+    ...(options.learningRate !== undefined ? { learningRate: checkPositive(options.learningRate, 'learningRate') } : {}),
+    ...(options.validationFraction !== undefined ? { validationFraction: checkProbability(options.validationFraction, 'validationFraction') } : {}),
+    ...(options.stopAfterEpochs !== undefined ? { stopAfterEpochs: checkPositiveInteger(options.stopAfterEpochs, 'stopAfterEpochs') } : {}),
+    ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
+    ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
+  };
+  const flow = new MAF({
+    dim: dims.variable,
+    contextDim: dims.context,
+    ...architecture,
+    ...(densityEstimator === 'nsf' ? { transform: NSF_TRANSFORM } : {}),
+  }, { seed: deriveSeed(trainingSeed, 1), precision: 'float32' });
+  const v = Float32Array.from(variable);
+  const c = Float32Array.from(context);
+  if (options.signal?.aborted) throw abortError();
+  const cancel = new Int32Array(1);
+  const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+    native.mafTrain(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float32Array, v, c, nativeOptions, options.onEpoch, cancel));
+  flow.params = fit.params;
+  return { flow, fit };
+}
+
+/** The summary of a native fit over `store`'s simulations. */
+export function trainSummary(fit: NativeMafTrainResult, store: SimulationStore): FlowTrainSummary {
+  return {
+    epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
+    validationLoss: fit.validationLoss, simulations: store.kept, excludedSimulations: store.excluded,
+  };
+}
+
+/** A copy a caller may keep (the loss arrays are not shared with the estimator). */
+export function copySummary(s: FlowTrainSummary): FlowTrainSummary {
+  return { ...s, trainLoss: s.trainLoss.slice(), validationLoss: s.validationLoss.slice() };
+}
+
+/** A trained flow estimator as a model file holds it. */
+export interface FlowModel {
+  prior: Prior;
+  densityEstimator: DensityEstimatorKind;
+  flow: MAF;
+  /** z-scoring as the native fit names it: theta* = the flow's variable, x* = its context. */
+  fit: NativeMafTrainResult;
+  summary: FlowTrainSummary;
+}
+
+/** How an estimator lays out its model file: kinds, version key, and which of θ / x the flow models. */
+export interface FlowModelLayout {
+  label: string;
+  kinds: { maf: string; nsf: string };
+  versionKey: string;
+  version: number;
+  variable: 'theta' | 'x';
+}
+
+/** Tensor names of the variable's and the context's statistics (the data's names, θ or x). */
+function statNames(layout: FlowModelLayout) {
+  const [v, c] = layout.variable === 'theta' ? ['theta', 'x'] : ['x', 'theta'];
+  return { variableMean: `${v}Mean`, variableStd: `${v}Std`, contextMean: `${c}Mean`, contextStd: `${c}Std` };
+}
+
+export function flowModelKind(layout: FlowModelLayout, flow: MAF): string {
+  return flow.transform.kind === 'rqSpline' ? layout.kinds.nsf : layout.kinds.maf;
+}
+
+/** The model file of a trained estimator: prior spec, flow configuration, parameters, z-scoring, losses. */
+export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'densityEstimator'>): ModelFile {
+  const f = m.flow;
+  const s = m.summary;
+  const names = statNames(layout);
+  return {
+    kind: flowModelKind(layout, f),
+    metadata: {
+      [layout.versionKey]: layout.version,
+      prior: m.prior.spec,
+      densityEstimator: f.transform.kind === 'rqSpline' ? 'nsf' : 'maf',
+      flow: {
+        dim: f.dim, contextDim: f.contextDim, hidden: f.hidden, hiddenLayers: f.hiddenLayers, layers: f.layers,
+        activation: f.activation, transform: f.transform, paramCount: f.paramCount,
+      },
+      training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
+    },
+    tensors: {
+      // Parameters as trained (float32), statistics and losses as float64: exact bits.
+      params: { data: Float32Array.from(f.params), shape: [f.paramCount] },
+      [names.variableMean]: { data: m.fit.thetaMean, shape: [f.dim] },
+      [names.variableStd]: { data: m.fit.thetaStd, shape: [f.dim] },
+      [names.contextMean]: { data: m.fit.xMean, shape: [f.contextDim] },
+      [names.contextStd]: { data: m.fit.xStd, shape: [f.contextDim] },
+      trainLoss: { data: s.trainLoss, shape: [s.trainLoss.length] },
+      validationLoss: { data: s.validationLoss, shape: [s.validationLoss.length] },
+      bestValidationLoss: { data: Float64Array.of(s.bestValidationLoss), shape: [1] },
+    },
+  };
+}
+
+/** Validates decoded model file contents of `layout` and rebuilds prior, flow and statistics. */
+export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowModel {
+  const { label, kinds } = layout;
+  const invalid = (why: string) => new SbiError(`Invalid ${label} model file: ${why}`, 'INVALID_MODEL_FILE');
+  if (file.kind !== kinds.maf && file.kind !== kinds.nsf) {
+    throw new SbiError(`Expected a model file of kind "${kinds.maf}" or "${kinds.nsf}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
+  }
+  const meta = file.metadata;
+  if (meta[layout.versionKey] !== layout.version) {
+    throw new SbiError(`Unsupported ${label} layout version ${describe(meta[layout.versionKey])} (this build reads ${layout.version})`, 'UNSUPPORTED_MODEL_VERSION');
+  }
+  const densityEstimator: DensityEstimatorKind = file.kind === kinds.nsf ? 'nsf' : 'maf';
+  if (meta.densityEstimator !== densityEstimator) {
+    throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
+  }
+  let prior: Prior;
+  try {
+    prior = createPrior(meta.prior as PriorSpec);
+  } catch (e) {
+    throw invalid(`bad prior spec (${(e as Error).message})`);
+  }
+  const cfg = meta.flow as Record<string, unknown> | undefined;
+  if (typeof cfg !== 'object' || cfg === null) throw invalid('no flow configuration');
+  const transform = cfg.transform as MAFConfig['transform'];
+  const expectedTransform = densityEstimator === 'nsf' ? 'rqSpline' : 'affine';
+  if (typeof transform !== 'object' || transform === null || transform.kind !== expectedTransform) {
+    throw invalid(`flow transform ${describe((transform as { kind?: unknown } | undefined)?.kind)} does not match the kind "${file.kind}"`);
+  }
+  let flow: MAF;
+  try {
+    flow = new MAF({
+      dim: cfg.dim as number, contextDim: cfg.contextDim as number, hidden: cfg.hidden as number, hiddenLayers: cfg.hiddenLayers as number,
+      layers: cfg.layers as number, activation: cfg.activation as MAFConfig['activation'], transform,
+    }, { precision: 'float32' });
+  } catch (e) {
+    throw invalid(`bad flow configuration (${(e as Error).message})`);
+  }
+  if (flow.contextDim < 1) throw invalid('flow has no context (contextDim 0)');
+  const thetaDim = layout.variable === 'theta' ? flow.dim : flow.contextDim;
+  if (prior.dim !== thetaDim) throw invalid(`prior has ${prior.dim} dimensions but the flow's θ has ${thetaDim}`);
+  if (cfg.paramCount !== flow.paramCount) {
+    throw invalid(`paramCount ${describe(cfg.paramCount)} does not match the flow configuration (${flow.paramCount} parameters)`);
+  }
+  const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
+    const t = file.tensors[name];
+    if (!t) throw invalid(`tensor "${name}" is missing`);
+    if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
+      throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
+    }
+    return t.data as T;
+  };
+  const params = tensor('params', Float32Array, flow.paramCount);
+  for (let j = 0; j < params.length; j++) {
+    if (!Number.isFinite(params[j]!)) throw invalid(`parameter ${j} is ${params[j]}`);
+    if (flow.mask[j] === 0 && params[j] !== 0) throw invalid(`masked parameter ${j} is ${params[j]} (must be 0): the parameters do not fit the architecture`);
+  }
+  const stats = (name: string, length: number, positive: boolean) => {
+    const v = tensor(name, Float64Array, length);
+    v.forEach((a, i) => {
+      if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
+    });
+    return v;
+  };
+  const names = statNames(layout);
+  const variableMean = stats(names.variableMean, flow.dim, false);
+  const variableStd = stats(names.variableStd, flow.dim, true);
+  const contextMean = stats(names.contextMean, flow.contextDim, false);
+  const contextStd = stats(names.contextStd, flow.contextDim, true);
+  const training = meta.training as Record<string, unknown> | undefined;
+  if (typeof training !== 'object' || training === null) throw invalid('no training summary');
+  const count = (name: string, min: number) => {
+    const v = training[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
+    return v;
+  };
+  const epochs = count('epochs', 1);
+  const bestEpoch = count('bestEpoch', 1);
+  if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
+  const trainLoss = tensor('trainLoss', Float64Array, epochs);
+  const validationLoss = tensor('validationLoss', Float64Array, epochs);
+  const bestValidationLoss = tensor('bestValidationLoss', Float64Array, 1)[0]!;
+  flow.params = params;
+  const fit: NativeMafTrainResult = {
+    params, epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
+    thetaMean: variableMean, thetaStd: variableStd, xMean: contextMean, xStd: contextStd,
+  };
+  const summary: FlowTrainSummary = {
+    epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
+    simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
+  };
+  return { prior, densityEstimator, flow, fit, summary };
+}
+
+/** An observation checked against `dim` and z-scored with (mean, std) into a float32 row. */
+export function zScoredObservation(x: unknown, dim: number, mean: Float64Array, std: Float64Array): Float32Array {
+  const isArray = Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
+  if (!isArray) throw new TypeError(`Expected the observation \`x\` (${dim} numbers) but received ${describe(x)}`);
+  const xs = x as ArrayLike<unknown>;
+  if (xs.length !== dim) throw new RangeError(`Expected ${dim} values for \`x\` (as in the simulations) but received ${xs.length}`);
+  const out = new Float32Array(dim);
+  for (let j = 0; j < dim; j++) {
+    const v = xs[j];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers in \`x\` but index ${j} is ${describe(v)}`);
+    out[j] = (v - mean[j]!) / std[j]!;
+  }
+  return out;
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
