@@ -92,6 +92,17 @@ export interface NativeMafTrainResult {
   xStd: Float64Array;
 }
 
+/** NRE's loss (kernels/nn/ratio_loss.h): variant, NRE-B atoms / NRE-C classes, NRE-C's γ, BNRE's λ. */
+export interface NativeRatioLoss {
+  variant: 'a' | 'b' | 'c' | 'bnre';
+  classes?: number;
+  gamma?: number;
+  lambda?: number;
+}
+
+/** The classifier's fit: like NativeMafTrainResult, losses being the NRE loss per row. */
+export type NativeRatioTrainResult = NativeMafTrainResult;
+
 export type ProgressCallback = (done: number, total: number) => void;
 
 export interface NativeAddon {
@@ -263,6 +274,18 @@ export interface NativeAddon {
     x: Float32Array, options: NativeMafTrainOptions, onEpoch: ((e: NativeEpochLosses) => void) | undefined,
     cancelFlag: Int32Array | undefined,
   ): Promise<NativeMafTrainResult>;
+  /** Batch-mean NRE loss of logits [n, per-row logits] and its gradient (tests; native/nre.cc). */
+  nreLoss(variant: NativeRatioLoss['variant'], n: number, classes: number, gamma: number, lambda: number,
+    logits: Float64Array | Float32Array, grad?: Float64Array | Float32Array): number;
+  /** The ReLU residual classifier arch = [in, hidden, blocks]: y [n] and, with dy, the parameter gradient (tests). */
+  nreNetForward(arch: Int32Array, n: number, params: Float64Array | Float32Array, x: Float64Array | Float32Array,
+    y: Float64Array | Float32Array, dy?: Float64Array | Float32Array, grads?: Float64Array | Float32Array): void;
+  /** Trains the ratio classifier arch = [thetaDim, xDim, hidden, blocks] off the event loop (native/ratio_trainer.h). */
+  nreTrain(arch: Int32Array, loss: NativeRatioLoss, theta: Float64Array, x: Float64Array, options: NativeMafTrainOptions,
+    onEpoch: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<NativeRatioTrainResult>;
+  /** out[i] = log r(θ_i, x_i); x holds one row per θ row or a single observation for all. */
+  nreLogRatio(arch: Int32Array, params: Float32Array, thetaMean: Float64Array, thetaStd: Float64Array, xMean: Float64Array,
+    xStd: Float64Array, theta: Float64Array, x: Float64Array, out: Float64Array, threads?: number): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

@@ -104,6 +104,14 @@ function validCalls(): Record<string, unknown[]> {
     classifierCrossValidateAsync: [
       f64(8), Uint8Array.of(0, 1, 0, 1, 0, 1, 0, 1), 8, 1, { seed: 1, folds: 2, maxEpochs: 2, threads: 2 }, undefined, new Int32Array(1),
     ],
+    // NRE: a loss on 2 rows, the classifier arch [in 3, hidden 2, 1 block] (23 parameters), and a
+    // 20-row training (θ 2-D, x 1-D, hidden 3, 1 block: 40 parameters) of at most 2 epochs
+    nreLoss: ['c', 2, 2, 0.5, 0, f64(8), new Float64Array(8)],
+    nreNetForward: [Int32Array.of(3, 2, 1), 2, f64(23), f64(6), new Float64Array(2), f64(2), new Float64Array(23)],
+    nreTrain: [Int32Array.of(2, 1, 3, 1), { variant: 'a' }, Float64Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+      Float64Array.from({ length: 20 }, (_, i) => Math.cos(i)), { seed: 1, maxEpochs: 2, batchSize: 8, validationFraction: 0.2 },
+      undefined, new Int32Array(1)],
+    nreLogRatio: [Int32Array.of(2, 1, 3, 1), new Float32Array(40), f64(2), f64(2), f64(1), f64(1), f64(4), f64(1), new Float64Array(2), 2],
     nnAdamStep: [f64(3), f64(3), f64(3), f64(3), 1, { lr: 1e-3, weightDecay: 0.01, decoupled: true }],
     nnClipGradNorm: [Float64Array.of(3, 4), 5],
     // Ginkgo: 4 jets of at most 8 leaves (M = 15 node slots each)

@@ -1,0 +1,343 @@
+// N-API boundary of neural ratio estimation (native/ratio_trainer.h, kernels/nn/ratio_loss.h,
+// kernels/nn/resnet.h):
+//   nreLoss(variant, n, classes, gamma, lambda, logits, grad?) -> batch-mean loss; logits [n, A]
+//     (A: 2 for "a" / "bnre", classes for "b", 2·classes for "c"); grad like logits or undefined.
+//     Float64Array runs the double instantiation, Float32Array the float one (for tests).
+//   nreNetForward(arch [in, hidden, blocks], n, params, x [n·in], y [n], dy?, grads?) — the ReLU
+//     residual classifier's forward into y and, when dy is given, its parameter gradient (tests).
+//   nreTrain(arch [thetaDim, xDim, hidden, blocks], loss { variant, classes?, gamma?, lambda? },
+//            theta Float64Array [n·thetaDim], x Float64Array [n·xDim], options, onEpoch, cancelFlag)
+//     -> Promise of { params: Float32Array (best epoch), epochs, bestEpoch, bestValidationLoss,
+//        trainLoss, validationLoss, thetaMean, thetaStd, xMean, xStd }; options, onEpoch and the
+//        cancel flag as mafTrain (native/train_flow.cc).
+//   nreLogRatio(arch, params Float32Array, thetaMean, thetaStd, xMean, xStd, theta [n·thetaDim],
+//               x [n·xDim] or [xDim] (one observation for every row), out [n], threads?) — the
+//     classifier's logit f(θ_i, x_i) = log r(θ_i, x_i) per row, on the thread pool.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "batch.h"
+#include "napi_util.h"
+#include "ratio_trainer.h"
+
+namespace sbi_native {
+namespace {
+
+using sbi::nn::RatioLoss;
+using sbi::nn::RatioLossConfig;
+
+constexpr int64_t kMaxRows = int64_t{1} << 31;
+constexpr int64_t kMaxDim = int64_t{1} << 16;
+
+bool IsFloat32(const Napi::Value& v, const char* name) {
+  if (v.IsTypedArray()) {
+    const napi_typedarray_type t = v.As<Napi::TypedArray>().TypedArrayType();
+    if (t == napi_float32_array) return true;
+    if (t == napi_float64_array) return false;
+  }
+  ThrowTypeError(v.Env(), std::string("Expected a Float64Array or Float32Array for `") + name + "` but received " + Describe(v));
+}
+
+RatioLoss GetVariant(const Napi::Value& v) {
+  const std::string s = GetString(v, "variant");
+  if (s == "a") return RatioLoss::A;
+  if (s == "b") return RatioLoss::B;
+  if (s == "c") return RatioLoss::C;
+  if (s == "bnre") return RatioLoss::Balanced;
+  ThrowRangeError(v.Env(), "Expected one of \"a\", \"b\", \"c\", \"bnre\" for `variant` but received " + Describe(v));
+}
+
+// classes: NRE-B's atoms (>= 2), NRE-C's classes (>= 1); gamma > 0; lambda >= 0.
+RatioLossConfig MakeLoss(Napi::Env env, RatioLoss kind, int64_t classes, double gamma, double lambda) {
+  RatioLossConfig c;
+  c.kind = kind;
+  const int64_t lo = kind == RatioLoss::B ? 2 : 1;
+  if (classes < lo || classes > sbi::nn::kRatioMaxClasses)
+    ThrowRangeError(env, "Expected `classes` in [" + std::to_string(lo) + ", " + std::to_string(sbi::nn::kRatioMaxClasses) +
+                             "] but received " + std::to_string(classes));
+  if (!(gamma > 0.0)) ThrowRangeError(env, "Expected a positive `gamma` but received " + std::to_string(gamma));
+  if (!(lambda >= 0.0)) ThrowRangeError(env, "Expected a non-negative `lambda` but received " + std::to_string(lambda));
+  c.classes = static_cast<int>(classes);
+  c.gamma = gamma;
+  c.lambda = lambda;
+  return c;
+}
+
+template <class T>
+double LossT(const Napi::CallbackInfo& info, const RatioLossConfig& c, int64_t n) {
+  const int64_t count = n * sbi::nn::ratio_logits_per_row(c);
+  const T* z = GetFloatArray<T>(info[5], "logits", count).data;
+  T* grad = IsAbsent(info[6]) ? nullptr : GetFloatArray<T>(info[6], "grad", count).data;
+  return static_cast<double>(sbi::nn::ratio_loss<T>(c, n, z, grad));
+}
+
+Napi::Value NreLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RatioLoss kind = GetVariant(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t classes = GetInteger(info[2], "classes", 1, 1 << 20);
+  const RatioLossConfig c = MakeLoss(env, kind, classes, GetNumber(info[3], "gamma"), GetNumber(info[4], "lambda"));
+  const double loss = IsFloat32(info[5], "logits") ? LossT<float>(info, c, n) : LossT<double>(info, c, n);
+  return Napi::Number::New(env, loss);
+}
+
+template <class T>
+void NetT(const Napi::CallbackInfo& info, const sbi::nn::ResNetShape& s, int64_t n) {
+  const T* params = GetFloatArray<T>(info[2], "params", sbi::nn::resnet_param_count(s)).data;
+  const T* x = GetFloatArray<T>(info[3], "x", n * s.in).data;
+  T* y = GetFloatArray<T>(info[4], "y", n).data;
+  std::vector<T> saved(sbi::nn::resnet_saved_size(s, n));
+  sbi::nn::resnet_forward(s, n, params, x, saved.data(), y);
+  if (IsAbsent(info[5])) return;
+  const T* dy = GetFloatArray<T>(info[5], "dy", n).data;
+  T* grads = GetFloatArray<T>(info[6], "grads", sbi::nn::resnet_param_count(s)).data;
+  std::vector<T> scratch(sbi::nn::resnet_scratch_size(s, n));
+  sbi::nn::resnet_backward(s, n, params, x, saved.data(), dy, grads, scratch.data());
+}
+
+Napi::Value NreNetForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const View<int32_t> arch = GetInt32Array(info[0], "arch", 3);
+  if (arch.data[0] < 1 || arch.data[0] > kMaxDim || arch.data[1] < 1 || arch.data[1] > 4096 || arch.data[2] < 0 ||
+      arch.data[2] > 64)
+    ThrowRangeError(env, "Expected `arch` = [in in [1, 65536], hidden in [1, 4096], blocks in [0, 64]] but received [" +
+                             std::to_string(arch.data[0]) + ", " + std::to_string(arch.data[1]) + ", " +
+                             std::to_string(arch.data[2]) + "]");
+  const sbi::nn::ResNetShape s{arch.data[0], arch.data[1], 1, arch.data[2], sbi::nn::Activation::ReLU};
+  const int64_t n = GetInteger(info[1], "n", 1, 1 << 20);
+  if (IsFloat32(info[2], "params")) NetT<float>(info, s, n);
+  else NetT<double>(info, s, n);
+  return env.Undefined();
+}
+
+RatioNetShape GetShape(const Napi::Value& v) {
+  const View<int32_t> a = GetInt32Array(v, "arch", 4);
+  if (a.data[0] < 1 || a.data[0] > kMaxDim || a.data[1] < 1 || a.data[1] > kMaxDim || a.data[2] < 1 || a.data[2] > 4096 ||
+      a.data[3] < 0 || a.data[3] > 64)
+    ThrowRangeError(v.Env(), "Expected `arch` = [thetaDim in [1, 65536], xDim in [1, 65536], hidden in [1, 4096], blocks in "
+                             "[0, 64]] but received [" + std::to_string(a.data[0]) + ", " + std::to_string(a.data[1]) +
+                                 ", " + std::to_string(a.data[2]) + ", " + std::to_string(a.data[3]) + "]");
+  RatioNetShape s;
+  s.theta_dim = a.data[0];
+  s.x_dim = a.data[1];
+  s.hidden = a.data[2];
+  s.blocks = a.data[3];
+  return s;
+}
+
+// Rows of a [rows, dim] Float64Array with only finite values.
+int64_t GetFiniteRows(const Napi::Value& v, const char* name, int64_t dim) {
+  const View<double> a = GetFloat64Array(v, name, -1);
+  if (a.length == 0 || a.length % dim != 0 || static_cast<int64_t>(a.length / dim) > kMaxRows)
+    ThrowRangeError(v.Env(), std::string("Expected `") + name + "` to hold a positive multiple of " + std::to_string(dim) +
+                                 " values but received " + std::to_string(a.length));
+  for (size_t i = 0; i < a.length; ++i)
+    if (!std::isfinite(a.data[i]))
+      ThrowRangeError(v.Env(), std::string("Expected finite values in `") + name + "` but index " + std::to_string(i) + " is " +
+                                   std::to_string(a.data[i]));
+  return static_cast<int64_t>(a.length / dim);
+}
+
+struct TrainJob {
+  RatioNetShape shape;
+  RatioLossConfig loss;
+  training::Config config;
+  int64_t n = 0;
+  std::vector<double> theta, x;  // copies: JS may change its arrays while training runs
+  uint64_t seed = 0;
+  RatioTrainResult result;
+};
+
+Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+class TrainWorker : public Napi::AsyncProgressQueueWorker<training::Epoch> {
+ public:
+  TrainWorker(Napi::Env env, std::unique_ptr<TrainJob> job)
+      : Napi::AsyncProgressQueueWorker<training::Epoch>(env), job_(std::move(job)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void SetOnEpoch(Napi::Function fn) { on_epoch_ = Napi::Persistent(fn); }
+  void SetCancelFlag(Napi::Int32Array flag) {
+    cancel_ref_ = Napi::Persistent(flag.As<Napi::Object>());
+    cancel_ = flag.Data();
+  }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    const bool report = !on_epoch_.IsEmpty();
+    TrainJob& j = *job_;
+    j.result = TrainRatio(j.shape, j.loss, j.config, j.n, j.theta.data(), j.x.data(), j.seed, cancel_,
+                          [&](const training::Epoch& e) {
+                            if (report) progress.Send(&e, 1);
+                          });
+  }
+  void OnProgress(const training::Epoch* data, size_t count) override {
+    if (on_epoch_.IsEmpty()) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count; ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("epoch", static_cast<double>(data[i].epoch));
+      o.Set("trainLoss", data[i].train_loss);
+      o.Set("validationLoss", data[i].validation_loss);
+      try {
+        on_epoch_.Call({o});
+      } catch (const Napi::Error&) {
+        // An exception thrown by the user's callback must not stop training.
+      }
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    const training::Result& r = job_->result.fit;
+    const RatioStats& st = job_->result.stats;
+    if (r.cancelled) {
+      deferred_.Reject(MakeSbiError(env, "ABORTED", "The operation was aborted").Value());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Float32Array params = Napi::Float32Array::New(env, r.params.size());
+    std::copy(r.params.begin(), r.params.end(), params.Data());
+    o.Set("params", params);
+    o.Set("epochs", static_cast<double>(r.train_loss.size()));
+    o.Set("bestEpoch", static_cast<double>(r.best_epoch));
+    o.Set("bestValidationLoss", r.best_validation_loss);
+    o.Set("trainLoss", ToFloat64Array(env, r.train_loss));
+    o.Set("validationLoss", ToFloat64Array(env, r.validation_loss));
+    o.Set("thetaMean", ToFloat64Array(env, st.theta_mean));
+    o.Set("thetaStd", ToFloat64Array(env, st.theta_std));
+    o.Set("xMean", ToFloat64Array(env, st.x_mean));
+    o.Set("xStd", ToFloat64Array(env, st.x_std));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::unique_ptr<TrainJob> job_;
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference on_epoch_;
+  Napi::ObjectReference cancel_ref_;
+  const int32_t* cancel_ = nullptr;
+};
+
+Napi::Value NreTrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<TrainJob>();
+  job->shape = GetShape(info[0]);
+  if (!info[1].IsObject()) ThrowTypeError(env, "Expected a loss object { variant, classes?, gamma?, lambda? } for `loss` but received " + Describe(info[1]));
+  const Napi::Object lo = info[1].As<Napi::Object>();
+  const RatioLoss kind = GetVariant(lo.Get("variant"));
+  const Napi::Value classes = lo.Get("classes");
+  const int64_t default_classes = kind == RatioLoss::B ? 10 : kind == RatioLoss::C ? 5 : 2;
+  job->loss = MakeLoss(env, kind, IsAbsent(classes) ? default_classes : GetInteger(classes, "classes", 1, 1 << 20),
+                       GetNumberOption(lo, "gamma", 1.0, 0.0, 1e300, false),
+                       GetNumberOption(lo, "lambda", 100.0, 0.0, 1e300, false));
+  const int D = job->shape.theta_dim, C = job->shape.x_dim;
+  job->n = GetFiniteRows(info[2], "theta", D);
+  const View<double> theta = GetFloat64Array(info[2], "theta", job->n * D);
+  const View<double> x = GetFloat64Array(info[3], "x", job->n * C);
+  GetFiniteRows(info[3], "x", C);
+  job->theta.assign(theta.data, theta.data + theta.length);
+  job->x.assign(x.data, x.data + x.length);
+
+  if (!info[4].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[4]));
+  const Napi::Object o = info[4].As<Napi::Object>();
+  job->seed = GetSeed(o.Get("seed"), "seed");
+  training::Config& c = job->config;
+  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+    const Napi::Value v = o.Get(key);
+    return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
+  };
+  c.max_epochs = integer_option("maxEpochs", c.max_epochs, 1, c.max_epochs);
+  c.batch_size = integer_option("batchSize", c.batch_size, 1, 1 << 20);
+  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, (int64_t{1} << 31) - 1);
+  c.learning_rate = GetNumberOption(o, "learningRate", c.learning_rate, 0.0, 1.0, false);
+  if (!(c.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
+  c.validation_fraction = GetNumberOption(o, "validationFraction", c.validation_fraction, 0.0, 1.0, true);
+  c.clip_max_norm = GetNumberOption(o, "clipMaxNorm", c.clip_max_norm, 0.0, 1e300, false);
+  if (!(c.clip_max_norm > 0.0)) ThrowRangeError(env, "Expected a positive `clipMaxNorm` but received 0");
+  c.threads = GetThreads(o.Get("threads"));
+  const int64_t min_rows = RatioMinBatchRows(job->loss);
+  if (c.batch_size < min_rows)
+    ThrowRangeError(env, "Expected `batchSize` of at least " + std::to_string(min_rows) +
+                             " (the contrasting pairs of this loss come from other rows of the batch) but received " +
+                             std::to_string(c.batch_size));
+  const int64_t n_val = training::ValidationRows(job->n, c.validation_fraction);
+  if (n_val < min_rows || job->n - n_val < min_rows)
+    ThrowRangeError(env, "Expected enough rows for the validation split (at least " + std::to_string(min_rows) +
+                             " validation and training rows for this loss) but " + std::to_string(job->n) +
+                             " rows with validationFraction " + std::to_string(c.validation_fraction) + " give " +
+                             std::to_string(n_val) + " validation rows");
+
+  const Napi::Value on_epoch = info[5], cancel_flag = info[6];
+  if (!IsAbsent(on_epoch) && !on_epoch.IsFunction())
+    ThrowTypeError(env, "Expected a function or undefined for `onEpoch` but received " + Describe(on_epoch));
+  Napi::Int32Array flag;
+  if (!IsAbsent(cancel_flag)) {
+    GetInt32Array(cancel_flag, "cancelFlag", 1);
+    flag = cancel_flag.As<Napi::Int32Array>();
+  }
+  auto* worker = new TrainWorker(env, std::move(job));
+  if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
+  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+std::vector<double> GetStats(const Napi::Value& v, const char* name, int64_t dim, bool positive) {
+  const View<double> a = GetFloat64Array(v, name, dim);
+  for (int64_t i = 0; i < dim; ++i)
+    if (!std::isfinite(a.data[i]) || (positive && !(a.data[i] > 0.0)))
+      ThrowRangeError(v.Env(), std::string("Expected ") + (positive ? "positive" : "finite") + " values in `" + name +
+                                   "` but index " + std::to_string(i) + " is " + std::to_string(a.data[i]));
+  return std::vector<double>(a.data, a.data + dim);
+}
+
+Napi::Value NreLogRatio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RatioNetShape s = GetShape(info[0]);
+  const View<float> params = GetFloat32Array(info[1], "params", sbi::nn::resnet_param_count(ResNetOf(s)));
+  RatioStats st;
+  st.theta_mean = GetStats(info[2], "thetaMean", s.theta_dim, false);
+  st.theta_std = GetStats(info[3], "thetaStd", s.theta_dim, true);
+  st.x_mean = GetStats(info[4], "xMean", s.x_dim, false);
+  st.x_std = GetStats(info[5], "xStd", s.x_dim, true);
+  const int64_t n = GetFiniteRows(info[6], "theta", s.theta_dim);
+  const double* theta = GetFloat64Array(info[6], "theta").data;
+  const View<double> x = GetFloat64Array(info[7], "x");
+  const bool broadcast = static_cast<int64_t>(x.length) == s.x_dim;
+  if (!broadcast && static_cast<int64_t>(x.length) != n * s.x_dim)
+    ThrowRangeError(env, "Expected `x` to hold xDim = " + std::to_string(s.x_dim) + " values (one observation) or " +
+                             std::to_string(n * s.x_dim) + " (one per θ row) but received " + std::to_string(x.length));
+  GetFiniteRows(info[7], "x", s.x_dim);
+  double* out = GetFloat64Array(info[8], "out", n).data;
+  const std::vector<float> p(params.data, params.data + params.length);
+  BatchJob job;
+  job.n = n;
+  job.threads = GetThreads(info[9]);
+  job.grain = 128;
+  job.range = [&](int64_t b, int64_t e) { RatioLogits(s, p.data(), st, b, e, theta, x.data, broadcast, out); };
+  RunBatch(job, nullptr, nullptr);
+  return env.Undefined();
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  ExportFunction(env, exports, "nreLoss", NreLoss);
+  ExportFunction(env, exports, "nreNetForward", NreNetForward);
+  ExportFunction(env, exports, "nreTrain", NreTrain);
+  ExportFunction(env, exports, "nreLogRatio", NreLogRatio);
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(Init);
+}  // namespace sbi_native

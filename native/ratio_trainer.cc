@@ -1,0 +1,209 @@
+#include "ratio_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "../kernels/nn/standardize.h"
+#include "../kernels/random/samplers.h"
+
+namespace sbi_native {
+namespace {
+
+constexpr int64_t kPairChunk = 128;  // classifier rows per forward / backward chunk
+constexpr double kMinStd = 1e-14;    // sbi's floor for z-scoring
+
+void FitColumns(const double* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
+                std::vector<double>& std_dev) {
+  std::vector<double> gathered(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j) gathered[r * dim + j] = a[rows[r] * dim + j];
+  mean.assign(dim, 0.0);
+  std_dev.assign(dim, 0.0);
+  sbi::nn::standardize_fit<double>(static_cast<int64_t>(rows.size()), dim, gathered.data(), kMinStd, mean.data(),
+                                   std_dev.data());
+}
+
+std::vector<float> ZScore(const double* a, int64_t dim, const std::vector<int64_t>& rows, const std::vector<double>& mean,
+                          const std::vector<double>& std_dev) {
+  std::vector<float> out(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j) out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
+  return out;
+}
+
+// Fills out[0..count) with distinct batch positions in [0, nb) other than `self`.
+void DrawContrasts(sbi::PhiloxStream& rng, int64_t nb, int64_t self, int count, int64_t* out) {
+  for (int k = 0; k < count;) {
+    int64_t j = sbi::sample_index(rng, nb - 1);
+    if (j >= self) ++j;
+    bool seen = false;
+    for (int q = 0; q < k && !seen; ++q) seen = out[q] == j;
+    if (!seen) out[k++] = j;
+  }
+}
+
+class RatioModel {
+ public:
+  RatioModel(const RatioNetShape& s, const sbi::nn::RatioLossConfig& loss, const training::Config& c, const double* theta,
+             const double* x)
+      : s_(s), net_(ResNetOf(s)), loss_(loss), c_(c), theta_(theta), x_(x),
+        per_row_(sbi::nn::ratio_logits_per_row(loss)) {}
+
+  int64_t ParamCount() const { return sbi::nn::resnet_param_count(net_); }
+  int64_t MinBatchRows() const { return RatioMinBatchRows(loss_); }
+
+  void Prepare(const std::vector<int64_t>& train_rows, const std::vector<int64_t>& val_rows, uint64_t seed) {
+    seed_ = seed;
+    FitColumns(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
+    FitColumns(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
+    train_theta_ = ZScore(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
+    train_x_ = ZScore(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
+    val_theta_ = ZScore(theta_, s_.theta_dim, val_rows, stats.theta_mean, stats.theta_std);
+    val_x_ = ZScore(x_, s_.x_dim, val_rows, stats.x_mean, stats.x_std);
+    n_val_ = static_cast<int64_t>(val_rows.size());
+  }
+
+  void InitialParams(float* params) {
+    sbi::PhiloxStream rng(seed_, 4);
+    const int64_t H = net_.hidden;
+    float* p = params;
+    const auto fill = [&rng, &p](int64_t count, double bound) {
+      for (int64_t i = 0; i < count; ++i) *p++ = static_cast<float>(bound * (2.0 * rng.uniform() - 1.0));
+    };
+    const double in_bound = 1.0 / std::sqrt(static_cast<double>(net_.in)), h_bound = 1.0 / std::sqrt(double(H));
+    fill(H * (net_.in + 1), in_bound);
+    for (int b = 0; b < net_.blocks; ++b) {
+      fill(H * (H + 1), h_bound);
+      fill(H * (H + 1), 1e-3);
+    }
+    fill(net_.out * (H + 1), h_bound);
+  }
+
+  double LossAndGrad(const float* params, const int64_t* rows, int64_t nb, sbi::PhiloxStream& rng, float* grad) {
+    return BatchLoss(params, train_theta_.data(), train_x_.data(), rows, nb, rng, grad);
+  }
+
+  double ValidationLoss(const float* params) {
+    sbi::PhiloxStream rng(seed_, 3);
+    const int64_t batch = std::max(c_.batch_size, MinBatchRows());
+    std::vector<int64_t> rows(n_val_);
+    for (int64_t i = 0; i < n_val_; ++i) rows[i] = i;
+    double sum = 0.0;
+    for (int64_t start = 0; start < n_val_;) {
+      int64_t nb = std::min(batch, n_val_ - start);
+      if (n_val_ - start - nb < MinBatchRows()) nb = n_val_ - start;  // a small remainder joins this batch
+      sum += BatchLoss(params, val_theta_.data(), val_x_.data(), rows.data() + start, nb, rng, nullptr) *
+             static_cast<double>(nb);
+      start += nb;
+    }
+    return sum / static_cast<double>(n_val_);
+  }
+
+  RatioStats stats;
+
+ private:
+  // Loss of rows rows[0..nb) of the z-scored zt / zx (and its gradient if grad is not null).
+  double BatchLoss(const float* params, const float* zt, const float* zx, const int64_t* rows, int64_t nb,
+                   sbi::PhiloxStream& rng, float* grad) {
+    const int A = per_row_, D = s_.theta_dim, C = s_.x_dim;
+    const int64_t pairs = nb * A;
+    pair_theta_.resize(pairs);
+    pair_x_.resize(pairs);
+    int64_t partners[2 * sbi::nn::kRatioMaxClasses];
+    const int first = loss_.kind == sbi::nn::RatioLoss::C ? loss_.classes - 1 : A - 1;
+    const int second = loss_.kind == sbi::nn::RatioLoss::C ? loss_.classes : 0;
+    for (int64_t r = 0; r < nb; ++r) {
+      DrawContrasts(rng, nb, r, first, partners);
+      DrawContrasts(rng, nb, r, second, partners + first);
+      int64_t* pt = &pair_theta_[r * A];
+      pt[0] = rows[r];
+      for (int k = 0; k < first + second; ++k) pt[1 + k] = rows[partners[k]];
+      for (int a = 0; a < A; ++a) pair_x_[r * A + a] = rows[r];
+    }
+    const int64_t chunks = (pairs + kPairChunk - 1) / kPairChunk;
+    if (static_cast<int64_t>(input_.size()) < chunks) {
+      input_.resize(chunks);
+      saved_.resize(chunks);
+      scratch_.resize(chunks);
+    }
+    logits_.resize(pairs);
+    dlogits_.resize(pairs);
+    const int64_t in = net_.in;
+    ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
+        input_[k].resize(kPairChunk * in);
+        saved_[k].resize(sbi::nn::resnet_saved_size(net_, kPairChunk));
+        for (int64_t q = 0; q < m; ++q) {
+          float* row = &input_[k][q * in];
+          std::copy(zt + pair_theta_[p0 + q] * D, zt + (pair_theta_[p0 + q] + 1) * D, row);
+          std::copy(zx + pair_x_[p0 + q] * C, zx + (pair_x_[p0 + q] + 1) * C, row + D);
+        }
+        sbi::nn::resnet_forward(net_, m, params, input_[k].data(), saved_[k].data(), &logits_[p0]);
+      }
+    });
+    const double loss = sbi::nn::ratio_loss<float>(loss_, nb, logits_.data(), grad ? dlogits_.data() : nullptr);
+    if (!grad) return loss;
+    training::SumChunkGradients(chunks, ParamCount(), c_.threads, grads_, grad, [&](int64_t k, float* g) {
+      const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
+      scratch_[k].resize(sbi::nn::resnet_scratch_size(net_, kPairChunk));
+      sbi::nn::resnet_backward(net_, m, params, input_[k].data(), saved_[k].data(), &dlogits_[p0], g, scratch_[k].data());
+      return 0.0;
+    });
+    return loss;
+  }
+
+  const RatioNetShape s_;
+  const sbi::nn::ResNetShape net_;
+  const sbi::nn::RatioLossConfig loss_;
+  const training::Config& c_;
+  const double* theta_;
+  const double* x_;
+  const int per_row_;
+  uint64_t seed_ = 0;
+  int64_t n_val_ = 0;
+  std::vector<float> train_theta_, train_x_, val_theta_, val_x_, logits_, dlogits_;
+  std::vector<int64_t> pair_theta_, pair_x_;
+  std::vector<std::vector<float>> input_, saved_, scratch_, grads_;
+};
+
+}  // namespace
+
+sbi::nn::ResNetShape ResNetOf(const RatioNetShape& s) {
+  return sbi::nn::ResNetShape{s.theta_dim + s.x_dim, s.hidden, 1, s.blocks, sbi::nn::Activation::ReLU};
+}
+
+int64_t RatioMinBatchRows(const sbi::nn::RatioLossConfig& loss) { return sbi::nn::ratio_contrasts_per_set(loss) + 1; }
+
+RatioTrainResult TrainRatio(const RatioNetShape& shape, const sbi::nn::RatioLossConfig& loss,
+                            const training::Config& config, int64_t n, const double* theta, const double* x,
+                            uint64_t seed, const int32_t* cancel,
+                            const std::function<void(const training::Epoch&)>& on_epoch) {
+  RatioModel model(shape, loss, config, theta, x);
+  RatioTrainResult r;
+  r.fit = training::Train(model, config, n, seed, cancel, on_epoch);
+  r.stats = model.stats;
+  return r;
+}
+
+void RatioLogits(const RatioNetShape& shape, const float* params, const RatioStats& stats, int64_t begin, int64_t end,
+                 const double* theta, const double* x, bool x_broadcast, double* out) {
+  const sbi::nn::ResNetShape net = ResNetOf(shape);
+  const int D = shape.theta_dim, C = shape.x_dim;
+  const int64_t rows = std::min<int64_t>(kPairChunk, end - begin);
+  std::vector<float> input(rows * net.in), saved(sbi::nn::resnet_saved_size(net, rows)), logits(rows);
+  for (int64_t r0 = begin; r0 < end; r0 += rows) {
+    const int64_t m = std::min(rows, end - r0);
+    for (int64_t q = 0; q < m; ++q) {
+      const double* t = theta + (r0 + q) * D;
+      const double* xr = x_broadcast ? x : x + (r0 + q) * C;
+      float* row = &input[q * net.in];
+      for (int d = 0; d < D; ++d) row[d] = static_cast<float>((t[d] - stats.theta_mean[d]) / stats.theta_std[d]);
+      for (int j = 0; j < C; ++j) row[D + j] = static_cast<float>((xr[j] - stats.x_mean[j]) / stats.x_std[j]);
+    }
+    sbi::nn::resnet_forward(net, m, params, input.data(), saved.data(), logits.data());
+    for (int64_t q = 0; q < m; ++q) out[r0 + q] = logits[q];
+  }
+}
+
+}  // namespace sbi_native

@@ -1,0 +1,514 @@
+/**
+ * Neural ratio estimation (NRE): a classifier f(θ, x) trained to tell joint pairs (θ, x) ~ p(θ, x)
+ * from contrasting pairs whose θ comes from another simulation, so that f ≈ log r(θ, x) =
+ * log p(x | θ) / p(x), and the posterior is p(θ | x_o) ∝ r(θ, x_o) p(θ), sampled by MCMC.
+ * Losses (kernels/nn/ratio_loss.h, docs/nre.md):
+ *   'a'    NRE-A, Hermans, Begy, Louppe 2020, arXiv:1903.04057 (binary cross-entropy)
+ *   'b'    NRE-B, Durkan, Murray, Papamakarios 2020, arXiv:2002.03712 (K atoms, default 10)
+ *   'c'    NRE-C, Miller, Weniger, Forré 2022, arXiv:2210.06170 (K classes, default 5; γ = 1)
+ *   'bnre' BNRE, Delaunoy et al. 2022, arXiv:2208.13624 (NRE-A + λ · balance², λ = 100)
+ * The classifier is sbi's default: a residual network (50 hidden units, 2 blocks, ReLU) on the
+ * z-scored [θ, x], trained natively (native/ratio_trainer.h) with sbi's training defaults.
+ *
+ * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
+ */
+import { SbiError } from '../errors.js';
+import { native } from '../native.js';
+import type { NativeEpochLosses, NativeMafTrainOptions, NativeRatioLoss, NativeRatioTrainResult } from '../native.js';
+import { createPrior } from '../priors.js';
+import type { Prior, PriorSpec } from '../priors.js';
+import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
+import type { ModelFile } from '../io/model_file.js';
+import { deriveSeed, SeedPurpose } from '../seeds.js';
+import { abortError, whileAbortable } from '../simulators/call.js';
+import {
+  checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
+} from '../validate.js';
+import { MCMCPosterior } from './mcmc_posterior.js';
+import type { MCMCSampleOptions } from './mcmc_posterior.js';
+
+export type NREVariant = 'a' | 'b' | 'c' | 'bnre';
+
+export interface NREOptions {
+  prior: Prior;
+  /** The loss (default 'b', as sbi's NRE). */
+  variant?: NREVariant;
+  /** NRE-B: atoms per x, the joint θ and numAtoms − 1 contrasts (default 10). */
+  numAtoms?: number;
+  /** NRE-C: contrasting classes K (default 5). */
+  numClasses?: number;
+  /** NRE-C: weight of the independent class (default 1). */
+  gamma?: number;
+  /** BNRE: strength λ of the balance penalty (default 100). */
+  regularizationStrength?: number;
+  /** Hidden units of the residual classifier (default 50). */
+  hidden?: number;
+  /** Residual blocks (default 2). */
+  blocks?: number;
+}
+
+/** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
+export interface NRETrainOptions extends NativeMafTrainOptions {
+  onEpoch?: (losses: NativeEpochLosses) => void;
+  signal?: AbortSignal;
+}
+
+export interface NRETrainSummary {
+  epochs: number;
+  bestEpoch: number;
+  /** The loss over the validation rows (fixed contrasting pairs) at the best epoch. */
+  bestValidationLoss: number;
+  trainLoss: Float64Array;
+  validationLoss: Float64Array;
+  /** Simulations trained on (training and validation rows) and those excluded as non-finite. */
+  simulations: number;
+  excludedSimulations: number;
+}
+
+interface RatioConfig {
+  variant: NREVariant;
+  classes: number;
+  gamma: number;
+  lambda: number;
+  hidden: number;
+  blocks: number;
+}
+
+/** A trained classifier: log r(θ, x) for many rows at once. */
+export class RatioEstimator {
+  readonly arch: Int32Array;
+
+  constructor(
+    readonly thetaDim: number, readonly xDim: number, readonly config: RatioConfig, readonly fit: NativeRatioTrainResult,
+  ) {
+    this.arch = Int32Array.of(thetaDim, xDim, config.hidden, config.blocks);
+  }
+
+  /**
+   * f(θ_i, x_i) = log r(θ_i, x_i) for θ [rows, thetaDim]; x holds one row per θ row or a single
+   * observation [xDim] shared by all rows (not copied per row).
+   */
+  logRatio(theta: Float64Array, rows: number, x: Float64Array, threads?: number): Float64Array {
+    const out = new Float64Array(rows);
+    const f = this.fit;
+    const t = theta.length === rows * this.thetaDim ? theta : theta.subarray(0, rows * this.thetaDim);
+    native.nreLogRatio(this.arch, f.params, f.thetaMean, f.thetaStd, f.xMean, f.xStd, t, x, out, threads);
+    return out;
+  }
+}
+
+export class NRE {
+  readonly prior: Prior;
+  readonly variant: NREVariant;
+  private readonly config: RatioConfig;
+  private thetaRows: Float64Array[] = [];
+  private xRows: Float64Array[] = [];
+  private xDimension: number | undefined;
+  private kept = 0;
+  private excluded = 0;
+  private trained: { estimator: RatioEstimator; summary: NRETrainSummary } | undefined;
+
+  constructor(options: NREOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`prior\` but received ${describe(options)}`);
+    const prior = options.prior;
+    if (typeof prior !== 'object' || prior === null || typeof prior.inSupport !== 'function' || typeof prior.dim !== 'number') {
+      throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
+    }
+    this.prior = prior;
+    const variant = options.variant ?? 'b';
+    if (!['a', 'b', 'c', 'bnre'].includes(variant as string)) {
+      throw new RangeError(`Expected "a", "b", "c" or "bnre" for \`variant\` but received ${describe(variant)}`);
+    }
+    this.variant = variant;
+    const classes = variant === 'b'
+      ? checkPositiveInteger(options.numAtoms ?? 10, 'numAtoms', 64)
+      : variant === 'c' ? checkPositiveInteger(options.numClasses ?? 5, 'numClasses', 64) : 2;
+    if (variant === 'b' && classes < 2) throw new RangeError(`Expected at least 2 for \`numAtoms\` (the joint θ and a contrast) but received ${classes}`);
+    this.config = {
+      variant,
+      classes,
+      gamma: checkPositive(options.gamma ?? 1, 'gamma'),
+      lambda: options.regularizationStrength === undefined ? 100 : checkNonNegative(options.regularizationStrength, 'regularizationStrength'),
+      hidden: checkPositiveInteger(options.hidden ?? 50, 'hidden', 4096),
+      blocks: checkPositiveInteger(options.blocks ?? 2, 'blocks', 64),
+    };
+  }
+
+  /** Simulations appended so far that will be trained on. */
+  get simulations(): number {
+    return this.kept;
+  }
+
+  /** Simulations excluded because a value of their x was NaN or ±Infinity. */
+  get excludedSimulations(): number {
+    return this.excluded;
+  }
+
+  /**
+   * Adds simulations θ [n, prior.dim] (finite) and x [n, xDim]. Rows whose x holds a non-finite
+   * value (failed simulations) are excluded, counted and reported, never trained on.
+   */
+  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): { added: number; excluded: number } {
+    const n = checkMatrix(theta, this.prior.dim, 'theta');
+    checkFiniteArray(theta, 'theta', this.prior.dim);
+    if (!(x instanceof Float64Array || x instanceof Float32Array)) {
+      throw new TypeError(`Expected a Float64Array or Float32Array for \`x\` ([n, xDim] row-major) but received ${describe(x)}`);
+    }
+    if (x.length === 0 || x.length % n !== 0) {
+      throw new RangeError(`Expected \`x\` to hold n · xDim values with n = ${n} (the rows of theta) but received ${x.length}`);
+    }
+    const dim = x.length / n;
+    if (xDim !== undefined && checkPositiveInteger(xDim, 'xDim') !== dim) {
+      throw new RangeError(`Expected \`x\` to hold ${n} rows of xDim = ${xDim} values but it holds ${x.length}`);
+    }
+    if (this.xDimension !== undefined && dim !== this.xDimension) {
+      throw new RangeError(`Expected rows of ${this.xDimension} values in \`x\` (as in earlier simulations) but received ${dim} per row`);
+    }
+    this.xDimension = dim;
+    const keep: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let finite = true;
+      for (let j = 0; j < dim && finite; j++) finite = Number.isFinite(x[i * dim + j]!);
+      if (finite) keep.push(i);
+    }
+    const t = new Float64Array(keep.length * this.prior.dim);
+    const xs = new Float64Array(keep.length * dim);
+    keep.forEach((i, r) => {
+      t.set(theta.subarray(i * this.prior.dim, (i + 1) * this.prior.dim), r * this.prior.dim);
+      for (let j = 0; j < dim; j++) xs[r * dim + j] = x[i * dim + j]!;
+    });
+    this.thetaRows.push(t);
+    this.xRows.push(xs);
+    this.kept += keep.length;
+    this.excluded += n - keep.length;
+    return { added: keep.length, excluded: n - keep.length };
+  }
+
+  /** Trains the classifier on every simulation appended so far (from a fresh initialisation). */
+  async train(options: NRETrainOptions): Promise<NRETrainSummary> {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`seed\` for \`train\` but received ${describe(options)}`);
+    const seed = checkSeed(options.seed);
+    if (this.xDimension === undefined || this.kept === 0) {
+      throw new SbiError(
+        `NRE has no simulations to train on${this.excluded > 0 ? ` (all ${this.excluded} had non-finite x)` : ''}; call appendSimulations first`,
+        'NO_SIMULATIONS',
+      );
+    }
+    if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
+      throw new TypeError(`Expected a function for \`onEpoch\` but received ${describe(options.onEpoch)}`);
+    }
+    const nativeOptions = {
+      // Streams 0..4 of this key: split, shuffles, contrasts, validation contrasts, initialisation.
+      seed: deriveSeed(seed, SeedPurpose.training),
+      ...(options.maxEpochs !== undefined ? { maxEpochs: checkPositiveInteger(options.maxEpochs, 'maxEpochs', 2 ** 31 - 1) } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: checkPositiveInteger(options.batchSize, 'batchSize', 1 << 20) } : {}),
+      ...(options.learningRate !== undefined ? { learningRate: checkPositive(options.learningRate, 'learningRate') } : {}),
+      ...(options.validationFraction !== undefined ? { validationFraction: checkProbability(options.validationFraction, 'validationFraction') } : {}),
+      ...(options.stopAfterEpochs !== undefined ? { stopAfterEpochs: checkPositiveInteger(options.stopAfterEpochs, 'stopAfterEpochs') } : {}),
+      ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
+      ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
+    };
+    const c = this.config;
+    const loss: NativeRatioLoss = { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda };
+    const arch = Int32Array.of(this.prior.dim, this.xDimension, c.hidden, c.blocks);
+    const theta = concat(this.thetaRows);
+    const x = concat(this.xRows);
+    if (options.signal?.aborted) throw abortError();
+    const cancel = new Int32Array(1);
+    const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+      native.nreTrain(arch, loss, theta, x, nativeOptions, options.onEpoch, cancel));
+    const summary: NRETrainSummary = {
+      epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
+      validationLoss: fit.validationLoss, simulations: this.kept, excludedSimulations: this.excluded,
+    };
+    this.trained = { estimator: new RatioEstimator(this.prior.dim, this.xDimension, c, fit), summary };
+    return { ...summary, trainLoss: summary.trainLoss.slice(), validationLoss: summary.validationLoss.slice() };
+  }
+
+  /** The trained classifier (SbiError NOT_TRAINED before training). */
+  get estimator(): RatioEstimator {
+    if (!this.trained) throw new SbiError('NRE is not trained yet; call `await nre.train({ seed })` first', 'NOT_TRAINED');
+    return this.trained.estimator;
+  }
+
+  /** The training summary of the last `train` (or of the loaded file). */
+  get summary(): NRETrainSummary {
+    if (!this.trained) throw new SbiError('NRE is not trained yet; call `await nre.train({ seed })` first', 'NOT_TRAINED');
+    return this.trained.summary;
+  }
+
+  /**
+   * The posterior p(θ | x) ∝ r(θ, x) p(θ) as an MCMCPosterior (slice sampling with sbibm's
+   * settings). Its `logProb` is UNNORMALISED: log r(θ, x) + log p(θ), off by a constant in θ.
+   */
+  buildPosterior(): MCMCPosterior {
+    const estimator = this.estimator;
+    return new MCMCPosterior(this.prior, estimator.xDim, (theta, rows, x) => estimator.logRatio(theta, rows, x));
+  }
+
+  /** "NRE/a", "NRE/b", "NRE/c" or "NRE/bnre": the model file kind `save` writes. */
+  get kind(): string {
+    return `NRE/${this.variant}`;
+  }
+
+  /** The model file contents (src/io/model_file.ts): prior spec, loss and network, parameters, z-scoring, summary. */
+  toModelFile(): ModelFile {
+    const e = this.estimator;
+    const s = this.summary;
+    const c = e.config;
+    return {
+      kind: this.kind,
+      metadata: {
+        nreFileVersion: NRE_FILE_VERSION,
+        prior: this.prior.spec,
+        loss: { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda },
+        classifier: { thetaDim: e.thetaDim, xDim: e.xDim, hidden: c.hidden, blocks: c.blocks, paramCount: e.fit.params.length },
+        training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
+      },
+      tensors: {
+        params: { data: e.fit.params, shape: [e.fit.params.length] },
+        thetaMean: { data: e.fit.thetaMean, shape: [e.thetaDim] },
+        thetaStd: { data: e.fit.thetaStd, shape: [e.thetaDim] },
+        xMean: { data: e.fit.xMean, shape: [e.xDim] },
+        xStd: { data: e.fit.xStd, shape: [e.xDim] },
+        trainLoss: { data: s.trainLoss, shape: [s.epochs] },
+        validationLoss: { data: s.validationLoss, shape: [s.epochs] },
+        bestValidationLoss: { data: Float64Array.of(s.bestValidationLoss), shape: [1] },
+      },
+    };
+  }
+
+  encode(): Uint8Array {
+    return encodeModelFile(this.toModelFile());
+  }
+
+  /** Writes the trained estimator to `path` (the simulations are not stored). */
+  save(path: string): void {
+    saveModelFile(path, this.toModelFile());
+  }
+
+  /** Reads an estimator written by `save`; its posterior evaluates bit for bit like the original's. */
+  static load(path: string): NRE {
+    return NRE.fromModelFile(loadModelFile(path));
+  }
+
+  static decode(bytes: Uint8Array): NRE {
+    return NRE.fromModelFile(decodeModelFile(bytes));
+  }
+
+  /** Rebuilds an NRE from model file contents, checking that they are consistent. */
+  static fromModelFile(file: ModelFile): NRE {
+    const variant = NRE_VARIANTS.find((v) => file.kind === `NRE/${v}`);
+    if (variant === undefined) {
+      throw new SbiError(`Expected a model file of kind ${NRE_VARIANTS.map((v) => `"NRE/${v}"`).join(', ')} but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
+    }
+    const meta = file.metadata;
+    if (meta.nreFileVersion !== NRE_FILE_VERSION) {
+      throw new SbiError(`Unsupported NRE layout version ${describe(meta.nreFileVersion)} (this build reads ${NRE_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
+    }
+    let prior: Prior;
+    try {
+      prior = createPrior(meta.prior as PriorSpec);
+    } catch (e) {
+      throw invalid(`bad prior spec (${(e as Error).message})`);
+    }
+    const loss = meta.loss as Record<string, number> | undefined;
+    const net = meta.classifier as Record<string, number> | undefined;
+    if (typeof loss !== 'object' || loss === null || typeof net !== 'object' || net === null) throw invalid('no loss or classifier configuration');
+    if ((loss as Record<string, unknown>).variant !== variant) throw invalid(`loss variant ${describe((loss as Record<string, unknown>).variant)} does not match the kind "${file.kind}"`);
+    let nre: NRE;
+    try {
+      nre = new NRE({
+        prior, variant, numAtoms: variant === 'b' ? loss.classes : undefined, numClasses: variant === 'c' ? loss.classes : undefined,
+        gamma: loss.gamma, regularizationStrength: loss.lambda, hidden: net.hidden, blocks: net.blocks,
+      });
+    } catch (e) {
+      throw invalid(`bad configuration (${(e as Error).message})`);
+    }
+    if (net.thetaDim !== prior.dim) throw invalid(`prior has ${prior.dim} dimensions but the classifier takes ${describe(net.thetaDim)}`);
+    const xDim = net.xDim;
+    if (!Number.isSafeInteger(xDim) || xDim < 1) throw invalid(`classifier.xDim is ${describe(xDim)}`);
+    const H = nre.config.hidden;
+    const paramCount = H * (prior.dim + xDim + 1) + nre.config.blocks * 2 * H * (H + 1) + H + 1;
+    if (net.paramCount !== paramCount) throw invalid(`paramCount ${describe(net.paramCount)} does not match the classifier (${paramCount} parameters)`);
+    const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
+      const t = file.tensors[name];
+      if (!t) throw invalid(`tensor "${name}" is missing`);
+      if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
+        throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
+      }
+      return t.data as T;
+    };
+    const finite = <T extends Float32Array | Float64Array>(name: string, v: T, positive = false): T => {
+      v.forEach((a, i) => {
+        if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
+      });
+      return v;
+    };
+    const training = meta.training as Record<string, unknown> | undefined;
+    if (typeof training !== 'object' || training === null) throw invalid('no training summary');
+    const count = (name: string, min: number) => {
+      const v = training[name];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
+      return v;
+    };
+    const epochs = count('epochs', 1);
+    const bestEpoch = count('bestEpoch', 1);
+    if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
+    const fit: NativeRatioTrainResult = {
+      params: finite('params', tensor('params', Float32Array, paramCount)),
+      epochs, bestEpoch,
+      bestValidationLoss: tensor('bestValidationLoss', Float64Array, 1)[0]!,
+      trainLoss: tensor('trainLoss', Float64Array, epochs),
+      validationLoss: tensor('validationLoss', Float64Array, epochs),
+      thetaMean: finite('thetaMean', tensor('thetaMean', Float64Array, prior.dim)),
+      thetaStd: finite('thetaStd', tensor('thetaStd', Float64Array, prior.dim), true),
+      xMean: finite('xMean', tensor('xMean', Float64Array, xDim)),
+      xStd: finite('xStd', tensor('xStd', Float64Array, xDim), true),
+    };
+    const summary: NRETrainSummary = {
+      epochs, bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss, validationLoss: fit.validationLoss,
+      simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
+    };
+    nre.trained = { estimator: new RatioEstimator(prior.dim, xDim, nre.config, fit), summary };
+    return nre;
+  }
+}
+
+/** NRE with a fixed loss, named as in sbi. */
+export class NRE_A extends NRE {
+  constructor(options: Omit<NREOptions, 'variant'>) {
+    super({ ...options, variant: 'a' });
+  }
+}
+export class NRE_B extends NRE {
+  constructor(options: Omit<NREOptions, 'variant'>) {
+    super({ ...options, variant: 'b' });
+  }
+}
+export class NRE_C extends NRE {
+  constructor(options: Omit<NREOptions, 'variant'>) {
+    super({ ...options, variant: 'c' });
+  }
+}
+export class BNRE extends NRE {
+  constructor(options: Omit<NREOptions, 'variant'>) {
+    super({ ...options, variant: 'bnre' });
+  }
+}
+
+/** A simulator for SNRE: x [rows, xDim] for θ [rows, dim]; `seed` keys its randomness. */
+export type SNRESimulator = (theta: Float64Array, rows: number, seed: bigint) => Float64Array | Promise<Float64Array>;
+
+export interface SNREOptions extends NREOptions {
+  simulator: SNRESimulator;
+}
+
+export interface SNRERunOptions {
+  rounds: number;
+  simulationsPerRound: number;
+  /** The observation x_o [xDim] the later rounds focus on. */
+  x: ArrayLike<number>;
+  seed: number | bigint;
+  /** Training settings of every round (seed and signal excepted). */
+  train?: Omit<NRETrainOptions, 'seed' | 'signal'>;
+  /** MCMC settings for drawing the proposals of rounds 2, 3, ... */
+  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin' | 'init'>;
+  /** Called after each round with its summary. */
+  onRound?: (round: SNRERoundSummary) => void;
+  signal?: AbortSignal;
+}
+
+export interface SNRERoundSummary {
+  round: number;
+  simulations: number;
+  excludedSimulations: number;
+  training: NRETrainSummary;
+}
+
+/**
+ * Sequential NRE (Hermans et al. 2020; Durkan et al. 2020): round 1 simulates θ ~ prior, round r
+ * > 1 θ ~ the current posterior at x_o (MCMC); every round retrains from scratch on all
+ * simulations so far. As sbi's SNRE, the posterior keeps the prior: p(θ | x_o) ∝ r(θ, x_o) p(θ).
+ * Why that stays correct with proposals: docs/nre.md.
+ */
+export class SNRE {
+  readonly nre: NRE;
+  private readonly simulator: SNRESimulator;
+
+  constructor(options: SNREOptions) {
+    if (typeof options !== 'object' || options === null || typeof options.simulator !== 'function') {
+      throw new TypeError(`Expected an options object with \`prior\` and a \`simulator\` function but received ${describe(options?.simulator)}`);
+    }
+    this.simulator = options.simulator;
+    this.nre = new NRE(options);
+  }
+
+  async run(options: SNRERunOptions): Promise<{ posterior: MCMCPosterior; rounds: SNRERoundSummary[] }> {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object for \`run\` but received ${describe(options)}`);
+    const rounds = checkPositiveInteger(options.rounds, 'rounds', 1000);
+    const n = checkPositiveInteger(options.simulationsPerRound, 'simulationsPerRound', 2 ** 31);
+    const seed = checkSeed(options.seed);
+    const prior = this.nre.prior;
+    const xo = Float64Array.from(checkObservation(options.x));
+    const summaries: SNRERoundSummary[] = [];
+    let posterior: MCMCPosterior | undefined;
+    for (let r = 0; r < rounds; r++) {
+      if (options.signal?.aborted) throw abortError();
+      const roundSeed = deriveSeed(seed, r + 1);
+      let theta: Float64Array;
+      if (posterior === undefined) {
+        theta = prior.sample(n, { seed: deriveSeed(roundSeed, SeedPurpose.prior) });
+      } else {
+        const draws = await posterior.sample(n, {
+          ...options.mcmc, x: xo, seed: deriveSeed(roundSeed, SeedPurpose.sampling), signal: options.signal,
+        });
+        theta = draws.samples;
+      }
+      const x = await this.simulator(theta, n, deriveSeed(roundSeed, SeedPurpose.simulator));
+      if (!(x instanceof Float64Array) || x.length !== n * xo.length) {
+        throw new SbiError(`The simulator must return a Float64Array of ${n} · ${xo.length} values but returned ${describe(x)}`, 'BAD_SIMULATOR_OUTPUT');
+      }
+      const appended = this.nre.appendSimulations(theta, x, xo.length);
+      const training = await this.nre.train({ ...options.train, seed: deriveSeed(roundSeed, SeedPurpose.training), signal: options.signal });
+      posterior = this.nre.buildPosterior();
+      const summary = { round: r + 1, simulations: appended.added, excludedSimulations: appended.excluded, training };
+      summaries.push(summary);
+      options.onRound?.(summary);
+    }
+    return { posterior: posterior!, rounds: summaries };
+  }
+}
+
+const NRE_VARIANTS: readonly NREVariant[] = ['a', 'b', 'c', 'bnre'];
+/** Version of the NRE layout inside the container (metadata.nreFileVersion). */
+const NRE_FILE_VERSION = 1;
+
+const invalid = (why: string) => new SbiError(`Invalid NRE model file: ${why}`, 'INVALID_MODEL_FILE');
+
+function checkNonNegative(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`Expected a non-negative number for \`${name}\` but received ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkObservation(x: unknown): ArrayLike<number> {
+  const isArray = Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
+  if (!isArray || (x as ArrayLike<unknown>).length === 0) throw new TypeError(`Expected the observation \`x\` (an array of numbers) but received ${describe(x)}`);
+  const xs = x as ArrayLike<unknown>;
+  for (let j = 0; j < xs.length; j++) {
+    if (typeof xs[j] !== 'number' || !Number.isFinite(xs[j] as number)) throw new RangeError(`Expected finite numbers in \`x\` but index ${j} is ${describe(xs[j])}`);
+  }
+  return xs as ArrayLike<number>;
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
