@@ -86,10 +86,10 @@ SBI_HD T ratio_loss(const RatioLossConfig& c, int64_t n, const T* z, T* grad) {
     for (int64_t i = 0; i < n; ++i) {
       const T zj = z[2 * i], zm = z[2 * i + 1];
       sum += softplus(-zj) + softplus(zm);
-      balance += sigmoid(zj) + sigmoid(zm);
+      balance += logistic(zj) + logistic(zm);
       if (grad) {
-        grad[2 * i] = (sigmoid(zj) - T(1)) * inv_n / T(2);
-        grad[2 * i + 1] = sigmoid(zm) * inv_n / T(2);
+        grad[2 * i] = (logistic(zj) - T(1)) * inv_n / T(2);
+        grad[2 * i + 1] = logistic(zm) * inv_n / T(2);
       }
     }
     T loss = sum * inv_n / T(2);
@@ -98,7 +98,7 @@ SBI_HD T ratio_loss(const RatioLossConfig& c, int64_t n, const T* z, T* grad) {
       loss += lam * b * b;
       if (grad)
         for (int64_t k = 0; k < 2 * n; ++k) {
-          const T s = sigmoid(z[k]);
+          const T s = logistic(z[k]);
           grad[k] += lam * T(2) * b * s * (T(1) - s) * inv_n;
         }
     }
