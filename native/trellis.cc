@@ -113,6 +113,42 @@ bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(
 
 using Progress = std::function<void(int64_t, int64_t)>;
 
+// One level's sets [b, e) of the inside or outside pass, compiled per instruction set.
+template <class E>
+struct LevelArgs {
+  const E* energy;
+  typename E::Table table;
+  sbi::TrellisTables t;
+  const uint32_t* order;  // the level's sets
+  uint32_t full;
+  bool outside;
+  const int32_t* cancel;
+  std::atomic<uint64_t>* evaluated;
+};
+
+template <class E>
+inline void LevelRange(const LevelArgs<E>& a, int64_t b, int64_t e) {
+  sbi::TrellisBatch w;
+  uint64_t local = 0;
+  for (int64_t i = b; i < e; ++i) {
+    if (Cancelled(a.cancel)) break;
+    const uint32_t s = a.order[i];
+    local += a.outside ? sbi::trellis_outside(*a.energy, a.table, s, a.full, a.t, w)
+                       : sbi::trellis_inside(*a.energy, a.table, s, a.full, a.t, w);
+  }
+  a.evaluated->fetch_add(local, std::memory_order_relaxed);
+}
+SBI_MULTIVERSION(GinkgoLevel, LevelArgs<sbi::GinkgoEnergy>, LevelRange)
+SBI_MULTIVERSION(GaussianLevel, LevelArgs<sbi::GaussianLinkageEnergy>, LevelRange)
+template <class E>
+using LevelFn = void (*)(const LevelArgs<E>&, int64_t, int64_t);
+const LevelFn<sbi::GinkgoEnergy> kGinkgoLevel[3] = SBI_MULTIVERSION_TABLE(GinkgoLevel);
+const LevelFn<sbi::GaussianLinkageEnergy> kGaussianLevel[3] = SBI_MULTIVERSION_TABLE(GaussianLevel);
+LevelFn<sbi::GinkgoEnergy> LevelFor(const sbi::GinkgoEnergy&) { return kGinkgoLevel[static_cast<int>(ActiveIsa())]; }
+LevelFn<sbi::GaussianLinkageEnergy> LevelFor(const sbi::GaussianLinkageEnergy&) {
+  return kGaussianLevel[static_cast<int>(ActiveIsa())];
+}
+
 template <class E>
 void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Progress& progress) {
   using Subset = typename E::Subset;
@@ -123,7 +159,9 @@ void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Pro
   std::vector<uint32_t> map_left(sets);
   std::vector<sbi::U128> count(sets);
   sbi::TrellisTables t{log_z.data(), map_energy.data(), map_left.data(), count.data(), j.marginals ? log_out.data() : nullptr};
-  sbi::trellis_subset_features(energy, j.leaves.data(), n, subsets.data());
+  std::vector<double> table_memory(static_cast<size_t>(E::kTableColumns) * sets);
+  const typename E::Table table = energy.table(table_memory.data(), sets);
+  sbi::trellis_subset_features(energy, j.leaves.data(), n, subsets.data(), table);
 
   // sets ordered by size (counting sort): level k is order[start[k] .. start[k + 1])
   std::vector<uint32_t> order(sets), start(n + 2, 0);
@@ -135,19 +173,14 @@ void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Pro
   }
   const int64_t total = j.marginals ? 2 * n : n;
   std::atomic<uint64_t> evaluated{0};
+  const LevelFn<E> fn = LevelFor(energy);
   auto level = [&](int size, bool outside) {
     const int64_t begin = start[size], count_in_level = start[size + 1] - start[size];
-    const int64_t grain = std::max<int64_t>(1, 8192 >> std::min(size, 13));
-    ParallelFor(count_in_level, grain, j.threads, [&](int64_t b, int64_t e) {
-      uint64_t local = 0;
-      for (int64_t i = b; i < e; ++i) {
-        if (Cancelled(cancel)) break;
-        const uint32_t s = order[begin + i];
-        local += outside ? sbi::trellis_outside(energy, subsets.data(), s, full, t)
-                         : sbi::trellis_inside(energy, subsets.data(), s, full, t);
-      }
-      evaluated.fetch_add(local, std::memory_order_relaxed);
-    });
+    // work per set: 2^(size-1) splits inside, 2^(N-size) supersets outside
+    const int per_set = outside ? n - size : size - 1;
+    const int64_t grain = std::max<int64_t>(1, 4096 >> std::min(per_set, 12));
+    const LevelArgs<E> args{&energy, table, t, order.data() + begin, full, outside, cancel, &evaluated};
+    ParallelFor(count_in_level, grain, j.threads, [&](int64_t b, int64_t e) { fn(args, b, e); });
   };
   int64_t done = 0;
   for (int size = 1; size <= n; ++size) {

@@ -1,6 +1,7 @@
 // The trellis against brute-force enumeration (test/oracles/trellis_bruteforce.ts): log Z, the
 // count, the MAP, cluster marginals and exact samples; baselines; limits, errors and cancellation.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runtimeInfo, setIsa, type IsaPath } from '../src/runtime.js';
 import { SbiError } from '../src/errors.js';
 import { simulateGinkgo, GINKGO_PRESETS } from '../src/trellis/ginkgo.js';
 import {
@@ -117,6 +118,28 @@ describe('trellis marginals and samples', () => {
     const a = runTrellis(leaves, W, { marginals: true, samples: 50, seed: 9, threads: 1 });
     const b = runTrellis(leaves, W, { marginals: true, samples: 50, seed: 9, threads: 2 });
     expect({ ...b, seconds: 0 }).toEqual({ ...a, seconds: 0 });
+  });
+
+  describe('instruction sets', () => {
+    afterEach(() => setIsa('auto'));
+    it('gives bit-identical log Z, count, MAP and marginals on the scalar and every available SIMD path', () => {
+      const order: IsaPath[] = ['scalar', 'avx2', 'avx512'];
+      const isas = order.slice(0, order.indexOf(runtimeInfo().detectedIsa) + 1);
+      const cases: [number[][], TrellisModel][] = [
+        [ginkgoJet(10, 31), W],
+        [gaussianPoints(9, 4), { kind: 'gaussian', sigma: 0.7 }],
+      ];
+      for (const [leaves, model] of cases) {
+        setIsa('scalar');
+        const reference = runTrellis(leaves, model, { marginals: true, threads: 1 });
+        for (const isa of isas)
+          for (const threads of [1, 2]) {
+            setIsa(isa);
+            const r = runTrellis(leaves, model, { marginals: true, threads });
+            expect({ ...r, seconds: 0 }).toEqual({ ...reference, seconds: 0 });
+          }
+      }
+    });
   });
 });
 

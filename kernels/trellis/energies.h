@@ -6,6 +6,18 @@
 //   double psi(const Subset& a, const Subset& b, const Subset& parent, bool root) const
 // ψ must be symmetric in (a, b); `root` is true for the split whose union is all N leaves.
 // A hierarchy's energy (log-likelihood) is the sum of ψ over its N - 1 internal nodes.
+//
+// The trellis's hot loops use a batched form of the same ψ on per-set tables (column-major,
+// caller-owned memory of kTableColumns · 2^N doubles, filled once per set in O(2^N)):
+//   Table table(double* memory, uint32_t sets) const                column pointers into memory
+//   void table_set(const Table&, const Subset&, uint32_t s, bool full) const
+//   bool splittable(const Table&, uint32_t p) const                 = can_split(subset p)
+//   bool allowed(const Table&, uint32_t a, uint32_t b, uint32_t p) const
+//        cheap and exact: false only where ψ(a, b | p) = -inf (the trellis then skips ψ)
+//   void psi_batch(const Table&, const uint32_t* a, const uint32_t* b, const uint32_t* p,
+//                  int m, uint32_t full, double* out) const
+//        out[i] = ψ(a[i], b[i] | p[i]) for m splits, a loop without branches (it vectorises).
+// psi_batch need only be right where allowed() holds; it equals psi() up to round-off.
 #pragma once
 #include "../simulators/ginkgo.h"
 
@@ -44,6 +56,80 @@ struct GinkgoEnergy {
     return ginkgo_split_psi_roots(a.t, a.s, b.t, b.s, p.t, p.s, root ? model.lambda_root : model.lambda, model.t_cut,
                                   root ? log_norm_root : log_norm, root ? dlog_norm_root : dlog_norm, nullptr);
   }
+
+  // Batched ψ. Per set S (as a parent, λ_S = λ_root for the full set): t = m², s = √t,
+  // λ_S / t, K_S = log ½ + 2 (C + log λ_S) - log t - log 4π and the "leaf child" term
+  // g(t_S, t ≤ t_cut) = C + log(1 - e^{-λ_S min(t_S, t_cut)/t_S}). When neither child is a leaf
+  // (t > t_cut), the two orderings' terms are x = K + u - log T_A and y = K + w - log T_B with
+  //   u = -λ t_A / t_P - λ t_B / T_A,  w = -λ t_B / t_P - λ t_A / T_B,  T_A = (√t_P - √t_A)²,
+  // so ψ = K + log(e^u / T_A + e^w / T_B) = K + max(u, w) + log(1/T_hi + e^{-|u-w|} / T_lo):
+  // one exp and one log per split. Splits with a leaf child (t ≤ t_cut; inside the trellis only
+  // single leaves, as larger sets with t ≤ t_cut admit no hierarchy) are redone with the full
+  // formula (psi_general) in a second pass.
+  static constexpr int kTableColumns = 5;
+  struct Table {
+    double *t, *s, *lam_over_t, *k, *leaf_g;
+  };
+  SBI_HD Table table(double* m, uint32_t sets) const {
+    return Table{m, m + sets, m + 2u * sets, m + 3u * sets, m + 4u * sets};
+  }
+  SBI_HD void table_set(const Table& tb, const Subset& o, uint32_t s, bool full) const {
+    const double lam = full ? model.lambda_root : model.lambda, c = full ? log_norm_root : log_norm;
+    const double cl = c + vlog(lam);
+    tb.t[s] = o.t;
+    tb.s[s] = o.s;
+    tb.lam_over_t[s] = lam / o.t;
+    tb.k[s] = kLogHalf + (cl + cl) - vlog(o.t) - kLogFourPi;
+    const double r = (o.t < model.t_cut ? o.t : model.t_cut) / o.t;
+    tb.leaf_g[s] = c + vlog(1.0 - vexp_flush(-lam * r));
+  }
+  SBI_HD bool splittable(const Table& tb, uint32_t p) const { return tb.t[p] > model.t_cut; }
+  SBI_HD bool allowed(const Table& tb, uint32_t a, uint32_t b, uint32_t p) const {
+    const double tA = tb.t[a], tB = tb.t[b], tP = tb.t[p];
+    // & not &&: no branches
+    return (tP > model.t_cut) & (tP > 0.0) & (tA >= 0.0) & (tB >= 0.0) & (tA < kGinkgoTruncation * tP) &
+           (tB < kGinkgoTruncation * tP) & !(tb.s[a] + tb.s[b] > tb.s[p]);
+  }
+  // The full formula for one allowed split (any child may be a leaf).
+  SBI_HD double psi_general(const Table& tb, uint32_t a, uint32_t b, uint32_t p, uint32_t full) const {
+    const bool root = p == full;
+    const double lam = root ? model.lambda_root : model.lambda, c = root ? log_norm_root : log_norm;
+    const double cl = c + vlog(lam), t_cut = model.t_cut;
+    const double tA = tb.t[a], tB = tb.t[b], tP = tb.t[p], sA = tb.s[a], sB = tb.s[b], sP = tb.s[p];
+    const double ltP = vlog(tP), leafP = tb.leaf_g[p];
+    const bool leafA = tA <= t_cut, leafB = tB <= t_cut;
+    const double dA = sP - sA, dB = sP - sB, TA = dA * dA, TB = dB * dB;
+    const double g1A = bit_select(leafA, leafP, cl - ltP - lam * tA / tP);
+    const double g1B = bit_select(leafB, leafP, cl - ltP - lam * tB / tP);
+    const double rA = bit_select(TA < t_cut, TA, t_cut) / TA, rB = bit_select(TB < t_cut, TB, t_cut) / TB;
+    const double g2B = bit_select(leafB, c + vlog(1.0 - vexp_flush(-lam * rA)), cl - vlog(TA) - lam * tB / TA);
+    const double g2A = bit_select(leafA, c + vlog(1.0 - vexp_flush(-lam * rB)), cl - vlog(TB) - lam * tA / TB);
+    const double x = kLogHalf + g1A + g2B, y = kLogHalf + g1B + g2A;
+    const bool xy = x > y;
+    const double hi = bit_select(xy, x, y), lo = bit_select(xy, y, x);
+    return hi + vlog(1.0 + vexp_flush(lo - hi)) - kLogFourPi;
+  }
+  SBI_HD void psi_batch(const Table& tb, const uint32_t* ia, const uint32_t* ib, const uint32_t* ip, int m, uint32_t full,
+                        double* out) const {
+    const double t_cut = model.t_cut;
+    int leaves = 0;
+    for (int i = 0; i < m; ++i) {
+      const uint32_t a = ia[i], b = ib[i], p = ip[i];
+      const bool root = p == full;
+      const double lam = bit_select(root, model.lambda_root, model.lambda);
+      const double tA = tb.t[a], tB = tb.t[b], sA = tb.s[a], sB = tb.s[b], sP = tb.s[p], lt = tb.lam_over_t[p];
+      const double dA = sP - sA, dB = sP - sB, iA = 1.0 / (dA * dA), iB = 1.0 / (dB * dB);
+      const double u = -(tA * lt) - lam * tB * iA, w = -(tB * lt) - lam * tA * iB;
+      const bool uw = u >= w;
+      const double hi = bit_select(uw, u, w), lo = bit_select(uw, w, u);
+      const double ihi = bit_select(uw, iA, iB), ilo = bit_select(uw, iB, iA);
+      out[i] = tb.k[p] + hi + vlog(ihi + vexp_flush(lo - hi) * ilo);
+      leaves += (tA <= t_cut) | (tB <= t_cut);
+    }
+    if (leaves == 0) return;
+    for (int i = 0; i < m; ++i)
+      if ((tb.t[ia[i]] <= t_cut) | (tb.t[ib[i]] <= t_cut)) out[i] = psi_general(tb, ia[i], ib[i], ip[i], full);
+  }
 };
 
 // Gaussian centroid linkage: ψ(A, B) = -‖μ_A - μ_B‖² / (2 σ²), the log of a Gaussian kernel on the
@@ -74,6 +160,31 @@ struct GaussianLinkageEnergy {
       d2 += d * d;
     }
     return -d2 * inv_two_var;
+  }
+
+  // Batched ψ on the precomputed means (the same divisions as psi(), so the same values).
+  static constexpr int kTableColumns = 4;
+  struct Table {
+    double* mean[4];
+  };
+  SBI_HD Table table(double* m, uint32_t sets) const {
+    return Table{{m, m + sets, m + 2u * sets, m + 3u * sets}};
+  }
+  SBI_HD void table_set(const Table& tb, const Subset& o, uint32_t s, bool) const {
+    for (int k = 0; k < 4; ++k) tb.mean[k][s] = o.sum[k] / o.n;
+  }
+  SBI_HD bool splittable(const Table&, uint32_t) const { return true; }
+  SBI_HD bool allowed(const Table&, uint32_t, uint32_t, uint32_t) const { return true; }
+  SBI_HD void psi_batch(const Table& tb, const uint32_t* ia, const uint32_t* ib, const uint32_t*, int m, uint32_t,
+                        double* out) const {
+    for (int i = 0; i < m; ++i) {
+      double d2 = 0.0;
+      for (int k = 0; k < 4; ++k) {
+        const double d = tb.mean[k][ia[i]] - tb.mean[k][ib[i]];
+        d2 += d * d;
+      }
+      out[i] = -d2 * inv_two_var;
+    }
   }
 };
 

@@ -33,6 +33,11 @@ struct TrellisTables {
 };
 
 SBI_HD uint32_t lowest_bit(uint32_t s) { return s & (~s + 1u); }
+SBI_HD int popcount32(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  return static_cast<int>((((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24);
+}
 
 // Streaming log-sum-exp: one exp per term.
 struct LogSumExp {
@@ -49,22 +54,93 @@ struct LogSumExp {
   SBI_HD double value() const { return m > -INFINITY ? m + log(s) : -INFINITY; }
 };
 
-// Features of every set: subsets[S] for 0 < S < 2^N, built from S without its lowest leaf.
+// Features of every set: subsets[S] for 0 < S < 2^N, built from S without its lowest leaf, and
+// the energy's per-set table for the batched ψ.
 template <class E>
-SBI_HD void trellis_subset_features(const E& energy, const double* leaves, int n, typename E::Subset* subsets) {
+SBI_HD void trellis_subset_features(const E& energy, const double* leaves, int n, typename E::Subset* subsets,
+                                    const typename E::Table& tab) {
   for (int i = 0; i < n; ++i) energy.leaf(leaves + kLeafValues * i, subsets[uint32_t{1} << i]);
   const uint32_t end = uint32_t{1} << n;
   for (uint32_t s = 1; s < end; ++s) {
     const uint32_t low = lowest_bit(s);
     if (s != low) energy.merge(subsets[s ^ low], subsets[low], subsets[s]);
+    energy.table_set(tab, subsets[s], s, s == end - 1u);
   }
 }
 
-// Inside, MAP and count of one set S (all its proper subsets done). Returns the number of ψ
-// evaluations.
+// Per-thread scratch of the batched passes (caller-owned; a few KB, fine on the stack).
+constexpr int kTrellisBatch = 256;
+struct TrellisBatch {
+  uint32_t a[kTrellisBatch], b[kTrellisBatch], p[kTrellisBatch];
+  double psi[kTrellisBatch], v[kTrellisBatch], e[kTrellisBatch];
+};
+
+// Lane-wise reductions in a fixed association (8 partial results combined in order), so they
+// vectorise and give the same bits on every instruction-set path.
+constexpr int kTrellisLanes = 8;
+SBI_HD double trellis_batch_max(const double* v, int m) {
+  double acc[kTrellisLanes];
+  for (int l = 0; l < kTrellisLanes; ++l) acc[l] = -INFINITY;
+  int i = 0;
+  for (; i + kTrellisLanes <= m; i += kTrellisLanes)
+    for (int l = 0; l < kTrellisLanes; ++l) acc[l] = bit_select(v[i + l] > acc[l], v[i + l], acc[l]);
+  for (; i < m; ++i) acc[0] = bit_select(v[i] > acc[0], v[i], acc[0]);
+  double r = acc[0];
+  for (int l = 1; l < kTrellisLanes; ++l) r = bit_select(acc[l] > r, acc[l], r);
+  return r;
+}
+// Σ exp(v[i] - mx) (mx finite; v[i] = -inf adds 0). Overwrites v with the terms.
+SBI_HD double trellis_batch_sum_exp(double* v, int m, double mx) {
+  for (int i = 0; i < m; ++i) v[i] = vexp_flush(v[i] - mx);
+  double acc[kTrellisLanes];
+  for (int l = 0; l < kTrellisLanes; ++l) acc[l] = 0.0;
+  int i = 0;
+  for (; i + kTrellisLanes <= m; i += kTrellisLanes)
+    for (int l = 0; l < kTrellisLanes; ++l) acc[l] += v[i + l];
+  for (; i < m; ++i) acc[0] += v[i];
+  double r = acc[0];
+  for (int l = 1; l < kTrellisLanes; ++l) r += acc[l];
+  return r;
+}
+
+// Log-sum-exp merged batch by batch: (m, s) with value m + log s.
+struct BatchLogSumExp {
+  double m = -INFINITY, s = 0.0;
+  // Adds the m terms v[0..m) (overwritten).
+  SBI_HD void add(double* v, int count) {
+    const double mx = trellis_batch_max(v, count);
+    if (!(mx > -INFINITY)) return;
+    const double sb = trellis_batch_sum_exp(v, count, mx);
+    if (mx > m) {
+      s = s * vexp_flush(m - mx) + sb;
+      m = mx;
+    } else {
+      s += sb * vexp_flush(mx - m);
+    }
+  }
+  // Adds a batch's sum sb = Σ exp(v_i - mx) taken relative to an offset mx.
+  SBI_HD void add_offset(double sb, double mx) {
+    if (mx > m) {
+      s = s * vexp_flush(m - mx) + sb;
+      m = mx;
+    } else {
+      s += sb * vexp_flush(mx - m);
+    }
+  }
+  SBI_HD double value() const { return m > -INFINITY && s > 0.0 ? m + vlog(s) : -INFINITY; }
+};
+
+// (2k - 3)!! < 2^64 for k <= 18: the counts of sets of up to 18 leaves (and every partial sum)
+// fit in 64 bits.
+constexpr int kTrellisCount64Leaves = 18;
+
+// Inside, MAP and count of one set S (all its proper subsets done), batched: the splits that can
+// have finite ψ (both parts admit a hierarchy, energy.allowed) are gathered into w, ψ is
+// evaluated for the whole batch (energy.psi_batch), then reduced. A set that cannot split
+// (Z = 0) enumerates nothing. Returns the number of ψ evaluations.
 template <class E>
-SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Subset* subsets, uint32_t s, uint32_t full,
-                               const TrellisTables& t) {
+SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Table& tab, uint32_t s, uint32_t full,
+                               const TrellisTables& t, TrellisBatch& w) {
   const uint32_t low = lowest_bit(s);
   if (s == low) {
     t.log_z[s] = 0.0;
@@ -73,64 +149,98 @@ SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Subset* subset
     t.count[s] = u128(1);
     return 0;
   }
-  LogSumExp z;
+  BatchLogSumExp z;
   double best = -INFINITY;
   uint32_t best_left = 0;
   U128 count = u128(0);
+  uint64_t count64 = 0;
+  const bool small = popcount32(s) <= kTrellisCount64Leaves;
   uint64_t evaluated = 0;
-  const typename E::Subset& parent = subsets[s];
-  if (energy.can_split(parent)) {
-    const bool root = s == full;
+  if (energy.splittable(tab, s)) {
     const uint32_t rest = s ^ low;
-    // A = low | sub for every sub ⊊ rest
-    for (uint32_t sub = (rest - 1u) & rest;; sub = (sub - 1u) & rest) {
-      const uint32_t a = low | sub, b = s ^ a;
-      if (!u128_is_zero(t.count[a]) && !u128_is_zero(t.count[b])) {
-        ++evaluated;
-        const double psi = energy.psi(subsets[a], subsets[b], parent, root);
-        if (psi > -INFINITY) {
-          z.add(psi + t.log_z[a] + t.log_z[b]);
-          const double e = psi + t.map_energy[a] + t.map_energy[b];
-          if (e > best) {
-            best = e;
-            best_left = a;
-          }
-          count = u128_add(count, u128_mul(t.count[a], t.count[b]));
-        }
+    uint32_t sub = (rest - 1u) & rest;  // A = low | sub for every sub ⊊ rest
+    bool more = true;
+    while (more) {
+      int k = 0;
+      while (more && k < kTrellisBatch) {
+        const uint32_t a = low | sub, b = s ^ a;
+        const bool ok = (t.log_z[a] > -INFINITY) & (t.log_z[b] > -INFINITY) & energy.allowed(tab, a, b, s);
+        w.a[k] = a;
+        w.b[k] = b;
+        w.p[k] = s;
+        k += ok;
+        more = sub != 0;
+        sub = (sub - 1u) & rest;
       }
-      if (sub == 0) break;
+      if (k == 0) continue;
+      evaluated += static_cast<uint64_t>(k);
+      energy.psi_batch(tab, w.a, w.b, w.p, k, full, w.psi);
+      for (int i = 0; i < k; ++i) {
+        w.v[i] = w.psi[i] + t.log_z[w.a[i]] + t.log_z[w.b[i]];
+        w.e[i] = w.psi[i] + t.map_energy[w.a[i]] + t.map_energy[w.b[i]];
+      }
+      const double eb = trellis_batch_max(w.e, k);
+      if (eb > best) {  // the first maximiser in enumeration order, as a sequential scan finds
+        int i = 0;
+        while (!(w.e[i] == eb)) ++i;
+        best = eb;
+        best_left = w.a[i];
+      }
+      if (small) {
+        uint64_t c = 0;  // integer sum: vectorises, same value in any order
+        for (int i = 0; i < k; ++i)
+          c += bit_mask(w.psi[i] > -INFINITY) & (t.count[w.a[i]].lo * t.count[w.b[i]].lo);
+        count64 += c;
+      } else {
+        for (int i = 0; i < k; ++i)
+          if (w.psi[i] > -INFINITY) count = u128_add(count, u128_mul(t.count[w.a[i]], t.count[w.b[i]]));
+      }
+      // Log-sum-exp offset: the batch's best MAP term eb. v_i - e_i = (log Z - E*)(A) + (log Z - E*)(B)
+      // <= log(n(A) n(B)) < 60 for N <= 22, so no term overflows, and the maximiser's term is >= 1.
+      if (eb > -INFINITY) z.add_offset(trellis_batch_sum_exp(w.v, k, eb), eb);
     }
   }
   t.log_z[s] = z.value();
   t.map_energy[s] = best;
   t.map_left[s] = best_left;
-  t.count[s] = count;
+  t.count[s] = small ? u128(count64) : count;
   return evaluated;
 }
 
-// Outside value of one set A ≠ full (all its proper supersets done).
+// Outside value of one set A ≠ full (all its proper supersets done), batched like the inside.
 template <class E>
-SBI_HD uint64_t trellis_outside(const E& energy, const typename E::Subset* subsets, uint32_t a, uint32_t full,
-                                const TrellisTables& t) {
+SBI_HD uint64_t trellis_outside(const E& energy, const typename E::Table& tab, uint32_t a, uint32_t full,
+                                const TrellisTables& t, TrellisBatch& w) {
   if (a == full) {
     t.log_out[a] = 0.0;
     return 0;
   }
-  if (u128_is_zero(t.count[a])) {
+  if (!(t.log_z[a] > -INFINITY)) {
     t.log_out[a] = -INFINITY;
     return 0;
   }
-  LogSumExp z;
+  BatchLogSumExp z;
   uint64_t evaluated = 0;
   const uint32_t rest = full ^ a;
-  for (uint32_t b = rest;; b = (b - 1u) & rest) {
-    if (b == 0) break;
-    const uint32_t p = a | b;
-    if (t.log_out[p] > -INFINITY && !u128_is_zero(t.count[b]) && energy.can_split(subsets[p])) {
-      ++evaluated;
-      const double psi = energy.psi(subsets[a], subsets[b], subsets[p], p == full);
-      z.add(t.log_out[p] + psi + t.log_z[b]);
+  uint32_t b = rest;
+  bool more = true;
+  while (more) {
+    int k = 0;
+    while (more && k < kTrellisBatch) {
+      const uint32_t p = a | b;
+      const bool ok = (t.log_out[p] > -INFINITY) & (t.log_z[b] > -INFINITY) & energy.allowed(tab, a, b, p);
+      w.a[k] = a;
+      w.b[k] = b;
+      w.p[k] = p;
+      k += ok;
+      b = (b - 1u) & rest;
+      more = b != 0;
     }
+    if (k == 0) continue;
+    evaluated += static_cast<uint64_t>(k);
+    energy.psi_batch(tab, w.a, w.b, w.p, k, full, w.psi);
+    for (int i = 0; i < k; ++i) w.v[i] = t.log_out[w.p[i]] + w.psi[i] + t.log_z[w.b[i]];
+    z.add(w.v, k);
   }
   t.log_out[a] = z.value();
   return evaluated;
