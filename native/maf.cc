@@ -25,6 +25,7 @@
 
 #include "../kernels/flows/maf.h"
 #include "batch.h"
+#include "nn_dispatch.h"
 #include "flow_spec.h"
 
 namespace sbi_native {
@@ -125,7 +126,7 @@ void LogProb(Napi::Env env, const MafSpec& s, const Napi::CallbackInfo& info) {
   WithElement<T>(s, [&](const auto& e) {
     ForChunks(n, kChunkRows, [&](int64_t, int64_t r0, int64_t rows) {
       std::vector<T> work(static_cast<size_t>(sbi::maf_workspace_size(s.shape, rows)));
-      sbi::maf_log_prob(s.shape, e, rows, params, th + r0 * D, x ? x + r0 * ctx.stride : nullptr, ctx.stride,
+      MafLogProb(s.shape, e, rows, params, th + r0 * D, x ? x + r0 * ctx.stride : nullptr, ctx.stride,
                         log_prob + r0, base ? base + r0 * D : nullptr, work.data());
     });
   });
@@ -194,7 +195,7 @@ void Sample(Napi::Env env, const MafSpec& s, const Napi::CallbackInfo& info) {
       std::vector<T> work(static_cast<size_t>(sbi::maf_workspace_size(s.shape, rows)));
       std::vector<T> u(static_cast<size_t>(rows * D));
       sbi::maf_sample_base(seed, r0, rows, D, u.data());
-      sbi::maf_sample(s.shape, e, rows, params, x ? x + r0 * ctx.stride : nullptr, ctx.stride, u.data(),
+      MafSample(s.shape, e, rows, params, x ? x + r0 * ctx.stride : nullptr, ctx.stride, u.data(),
                       theta + r0 * D, log_prob ? log_prob + r0 : nullptr, work.data());
     });
   });

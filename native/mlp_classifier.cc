@@ -1,4 +1,5 @@
 #include "mlp_classifier.h"
+#include "nn_dispatch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -74,10 +75,10 @@ ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_
         std::copy(x + i * dim, x + (i + 1) * dim, xb.data() + r * dim);
         tb[r] = static_cast<float>(labels[i]);
       }
-      const float* logits = sbi::nn::mlp_forward(Activation::ReLU, layers, sizes.data(), nb, xb.data(),
+      const float* logits = MlpForward(Activation::ReLU, layers, sizes.data(), nb, xb.data(),
                                                  fit.params.data(), saved.data());
       double loss = sbi::nn::bce_with_logits(nb, int64_t{1}, logits, tb.data(), dlogit.data());
-      sbi::nn::mlp_backward(Activation::ReLU, layers, sizes.data(), nb, xb.data(), fit.params.data(), saved.data(),
+      MlpBackward(Activation::ReLU, layers, sizes.data(), nb, xb.data(), fit.params.data(), saved.data(),
                             dlogit.data(), grads.data(), scratch.data());
       // sklearn's L2 term on the batch-mean loss: + (alpha / 2 nb) ‖W‖², gradient (alpha / nb) W,
       // weights only (adam.h's weight_decay would also decay the biases).
@@ -122,7 +123,7 @@ double ClassifierAccuracy(const ClassifierConfig& c, const ClassifierFit& fit, i
   int64_t correct = 0;
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t nb = std::min(kChunk, n - start);
-    const float* logits = sbi::nn::mlp_forward(Activation::ReLU, layers, sizes.data(), nb, x + start * dim,
+    const float* logits = MlpForward(Activation::ReLU, layers, sizes.data(), nb, x + start * dim,
                                                fit.params.data(), saved.data());
     for (int64_t r = 0; r < nb; ++r) correct += (logits[r] > 0.0f ? 1 : 0) == labels[start + r] ? 1 : 0;
   }

@@ -1,4 +1,5 @@
 #include "ratio_trainer.h"
+#include "nn_dispatch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -139,7 +140,7 @@ class RatioModel {
           std::copy(zt + pair_theta_[p0 + q] * D, zt + (pair_theta_[p0 + q] + 1) * D, row);
           std::copy(zx + pair_x_[p0 + q] * C, zx + (pair_x_[p0 + q] + 1) * C, row + D);
         }
-        sbi::nn::resnet_forward(net_, m, params, input_[k].data(), saved_[k].data(), &logits_[p0]);
+        ResNetForward(net_, m, params, input_[k].data(), saved_[k].data(), &logits_[p0]);
       }
     });
     const double loss = sbi::nn::ratio_loss<float>(loss_, nb, logits_.data(), grad ? dlogits_.data() : nullptr);
@@ -147,7 +148,7 @@ class RatioModel {
     training::SumChunkGradients(chunks, ParamCount(), c_.threads, grads_, grad, [&](int64_t k, float* g) {
       const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
       scratch_[k].resize(sbi::nn::resnet_scratch_size(net_, kPairChunk));
-      sbi::nn::resnet_backward(net_, m, params, input_[k].data(), saved_[k].data(), &dlogits_[p0], g, scratch_[k].data());
+      ResNetBackward(net_, m, params, input_[k].data(), saved_[k].data(), &dlogits_[p0], g, scratch_[k].data());
       return 0.0;
     });
     return loss;
@@ -201,7 +202,7 @@ void RatioLogits(const RatioNetShape& shape, const float* params, const RatioSta
       for (int d = 0; d < D; ++d) row[d] = static_cast<float>((t[d] - stats.theta_mean[d]) / stats.theta_std[d]);
       for (int j = 0; j < C; ++j) row[D + j] = static_cast<float>((xr[j] - stats.x_mean[j]) / stats.x_std[j]);
     }
-    sbi::nn::resnet_forward(net, m, params, input.data(), saved.data(), logits.data());
+    ResNetForward(net, m, params, input.data(), saved.data(), logits.data());
     for (int64_t q = 0; q < m; ++q) out[r0 + q] = logits[q];
   }
 }

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "../kernels/common/simd_width.h"
+
 namespace sbi_native {
 
 // Instruction-set paths a kernel is compiled for. Results are bit-identical across paths:
@@ -52,17 +54,20 @@ void ParallelFor(int64_t n, int64_t grain, int threads, const std::function<void
 
 // Defines NAME_scalar / NAME_avx2 / NAME_avx512 wrappers around an inline range body
 // `BODY(const ARGS&, int64_t begin, int64_t end)`; `flatten` inlines the body (and what it
-// calls) into each wrapper so the compiler can vectorise it for that instruction set.
+// calls) into each wrapper so the compiler can vectorise it for that instruction set; the
+// wrapper also records its vector width (kernels/common/simd_width.h) for kernels that use it.
 #define SBI_MULTIVERSION(NAME, ARGS, BODY)                                                        \
   __attribute__((flatten)) static void NAME##_scalar(const ARGS& a, int64_t b, int64_t e) {      \
     BODY(a, b, e);                                                                                \
   }                                                                                               \
   __attribute__((flatten, target("avx2"))) static void NAME##_avx2(const ARGS& a, int64_t b,     \
                                                                    int64_t e) {                   \
+    const ::sbi::ScopedSimdWidth simd_width(32);                                                  \
     BODY(a, b, e);                                                                                \
   }                                                                                               \
   __attribute__((flatten, target("avx512f,avx512dq,avx512bw,avx512vl"))) static void             \
       NAME##_avx512(const ARGS& a, int64_t b, int64_t e) {                                        \
+    const ::sbi::ScopedSimdWidth simd_width(64);                                                  \
     BODY(a, b, e);                                                                                \
   }
 #define SBI_MULTIVERSION_TABLE(NAME) \

@@ -9,6 +9,7 @@
 // Math and shapes: docs/nn.md.
 #pragma once
 #include "../common/portable.h"
+#include "../common/simd_width.h"
 #include "../common/vecmath.h"
 
 namespace sbi {
@@ -134,45 +135,61 @@ SBI_HD void axpy(T alpha, const T* x, T* y, int64_t n) {
 constexpr int kTileRows = 4;
 constexpr int kTileCols = 16;
 #if defined(__GNUC__) && !defined(__CUDA_ARCH__)
-// A tile row as GCC vectors of 16 bytes, the baseline (SSE2) register width: GCC keeps generic
-// vectors wider than the target's registers in memory (32-byte vectors ran 30× slower on the
-// baseline path), and one width for every path keeps the code single. Element-wise IEEE
-// arithmetic, so the width never changes a result.
-constexpr int kTileVecBytes = 16;
-template <class T>
+// A tile row as GCC vectors of `Bytes` bytes: 16 (SSE2) on the baseline path, 32 / 64 where the
+// running instruction-set path has AVX2 / AVX-512 (simd_width.h: the path's wrapper says so).
+// GCC keeps generic vectors wider than the target's registers in memory (32-byte vectors ran
+// 30× slower on the baseline path), so the width must follow the path. Element-wise IEEE
+// arithmetic: the width never changes a result.
+template <class T, int Bytes>
 struct TileVec {
-  typedef T type __attribute__((vector_size(kTileVecBytes), aligned(sizeof(T)), may_alias));
+  typedef T type __attribute__((vector_size(Bytes), aligned(sizeof(T)), may_alias));
 };
+
+template <class T, int R, int Bytes>
+SBI_HD void gemm_tile_full(int64_t depth, const T* a, int64_t a_row, int64_t a_depth, const T* b, int64_t ldb, T* c,
+                           int64_t ldc, bool zero_init) {
+  using V = typename TileVec<T, Bytes>::type;
+  constexpr int kLanes = Bytes / static_cast<int>(sizeof(T));
+  constexpr int kVecs = kTileCols / kLanes > 0 ? kTileCols / kLanes : 1;
+  static_assert(kVecs * kLanes == kTileCols, "a tile row must be whole vectors");
+  V acc[R][kVecs];
+  SBI_UNROLL
+  for (int i = 0; i < R; ++i)
+    SBI_UNROLL
+    for (int v = 0; v < kVecs; ++v) acc[i][v] = zero_init ? V{} : *reinterpret_cast<const V*>(c + i * ldc + v * kLanes);
+  for (int64_t t = 0; t < depth; ++t) {
+    V bt[kVecs];
+    SBI_UNROLL
+    for (int v = 0; v < kVecs; ++v) bt[v] = *reinterpret_cast<const V*>(b + t * ldb + v * kLanes);
+    SBI_UNROLL
+    for (int i = 0; i < R; ++i) {
+      const T ai = a[i * a_row + t * a_depth];
+      SBI_UNROLL
+      for (int v = 0; v < kVecs; ++v) acc[i][v] += ai * bt[v];
+    }
+  }
+  SBI_UNROLL
+  for (int i = 0; i < R; ++i)
+    SBI_UNROLL
+    for (int v = 0; v < kVecs; ++v) *reinterpret_cast<V*>(c + i * ldc + v * kLanes) = acc[i][v];
+}
 #endif
+
+// `vec_bytes`: simd_vector_bytes() of the running path, read once by the caller.
 template <class T, int R>
 SBI_HD void gemm_tile(int64_t depth, const T* a, int64_t a_row, int64_t a_depth, const T* b, int64_t ldb, T* c,
-                      int64_t ldc, int64_t cols, bool zero_init) {
+                      int64_t ldc, int64_t cols, bool zero_init, int vec_bytes) {
   if (cols == kTileCols) {
 #if defined(__GNUC__) && !defined(__CUDA_ARCH__)
-    using V = typename TileVec<T>::type;
-    constexpr int kVecs = kTileCols * sizeof(T) / kTileVecBytes;
-    V acc[R][kVecs];
-    SBI_UNROLL
-    for (int i = 0; i < R; ++i)
-      SBI_UNROLL
-      for (int v = 0; v < kVecs; ++v)
-        acc[i][v] = zero_init ? V{} : *reinterpret_cast<const V*>(c + i * ldc + v * (kTileVecBytes / sizeof(T)));
-    for (int64_t t = 0; t < depth; ++t) {
-      V bt[kVecs];
-      SBI_UNROLL
-      for (int v = 0; v < kVecs; ++v) bt[v] = *reinterpret_cast<const V*>(b + t * ldb + v * (kTileVecBytes / sizeof(T)));
-      SBI_UNROLL
-      for (int i = 0; i < R; ++i) {
-        const T ai = a[i * a_row + t * a_depth];
-        SBI_UNROLL
-        for (int v = 0; v < kVecs; ++v) acc[i][v] += ai * bt[v];
-      }
-    }
-    SBI_UNROLL
-    for (int i = 0; i < R; ++i)
-      SBI_UNROLL
-      for (int v = 0; v < kVecs; ++v) *reinterpret_cast<V*>(c + i * ldc + v * (kTileVecBytes / sizeof(T))) = acc[i][v];
+    // A double tile row is 128 bytes; a float row 64: never wider than one row.
+    if (vec_bytes >= 64 && sizeof(T) * kTileCols >= 64)
+      gemm_tile_full<T, R, 64>(depth, a, a_row, a_depth, b, ldb, c, ldc, zero_init);
+    else if (vec_bytes >= 32)
+      gemm_tile_full<T, R, 32>(depth, a, a_row, a_depth, b, ldb, c, ldc, zero_init);
+    else
+      gemm_tile_full<T, R, 16>(depth, a, a_row, a_depth, b, ldb, c, ldc, zero_init);
 #else
+    (void)vec_bytes;
     T acc[R][kTileCols];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < kTileCols; ++j) acc[i][j] = zero_init ? T(0) : c[i * ldc + j];
@@ -202,13 +219,14 @@ SBI_HD void gemm_tile(int64_t depth, const T* a, int64_t a_row, int64_t a_depth,
 template <class T>
 SBI_HD void gemm_rows(int64_t rows, int64_t cols, int64_t depth, const T* a, int64_t a_row, int64_t a_depth,
                       const T* b, int64_t ldb, T* c, int64_t ldc, bool zero_init) {
+  const int vb = simd_vector_bytes();
   for (int64_t j0 = 0; j0 < cols; j0 += kTileCols) {
     const int64_t w = cols - j0 < kTileCols ? cols - j0 : kTileCols;
     int64_t i = 0;
     for (; i + kTileRows <= rows; i += kTileRows)
-      gemm_tile<T, kTileRows>(depth, a + i * a_row, a_row, a_depth, b + j0, ldb, c + i * ldc + j0, ldc, w, zero_init);
+      gemm_tile<T, kTileRows>(depth, a + i * a_row, a_row, a_depth, b + j0, ldb, c + i * ldc + j0, ldc, w, zero_init, vb);
     for (; i < rows; ++i)
-      gemm_tile<T, 1>(depth, a + i * a_row, a_row, a_depth, b + j0, ldb, c + i * ldc + j0, ldc, w, zero_init);
+      gemm_tile<T, 1>(depth, a + i * a_row, a_row, a_depth, b + j0, ldb, c + i * ldc + j0, ldc, w, zero_init, vb);
   }
 }
 
@@ -222,6 +240,7 @@ SBI_HD void dense_forward(Activation act, int64_t n, int64_t in_dim, int64_t out
                           const T* b, T* y, T* pre) {
   T panel[kPackDepth * kTileCols];
   T edge[kTileRows * kTileCols];  // a full-width tile for the last, narrower output block
+  const int vb = simd_vector_bytes();
   for (int64_t o0 = 0; o0 < out_dim; o0 += kTileCols) {
     const int64_t oc = out_dim - o0 < kTileCols ? out_dim - o0 : kTileCols;
     for (int64_t k0 = 0; k0 == 0 || k0 < in_dim; k0 += kPackDepth) {
@@ -233,7 +252,7 @@ SBI_HD void dense_forward(Activation act, int64_t n, int64_t in_dim, int64_t out
         const int64_t rc = n - r < kTileRows ? n - r : kTileRows;
         T* yt = y + r * out_dim + o0;
         if (oc == kTileCols && rc == kTileRows) {
-          gemm_tile<T, kTileRows>(kc, x + r * in_dim + k0, in_dim, 1, panel, kTileCols, yt, out_dim, kTileCols, first);
+          gemm_tile<T, kTileRows>(kc, x + r * in_dim + k0, in_dim, 1, panel, kTileCols, yt, out_dim, kTileCols, first, vb);
           continue;
         }
         // Edge tile: run it full width on a copy, keep the valid part.
@@ -241,11 +260,11 @@ SBI_HD void dense_forward(Activation act, int64_t n, int64_t in_dim, int64_t out
           for (int64_t j = 0; j < kTileCols; ++j) edge[i * kTileCols + j] = first || j >= oc ? T(0) : yt[i * out_dim + j];
         if (rc == kTileRows)
           gemm_tile<T, kTileRows>(kc, x + r * in_dim + k0, in_dim, 1, panel, kTileCols, edge, kTileCols, kTileCols,
-                                  false);
+                                  false, vb);
         else
           for (int64_t i = 0; i < rc; ++i)
             gemm_tile<T, 1>(kc, x + (r + i) * in_dim + k0, in_dim, 1, panel, kTileCols, edge + i * kTileCols,
-                            kTileCols, kTileCols, false);
+                            kTileCols, kTileCols, false, vb);
         for (int64_t i = 0; i < rc; ++i)
           for (int64_t j = 0; j < oc; ++j) yt[i * out_dim + j] = edge[i * kTileCols + j];
       }
