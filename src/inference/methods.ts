@@ -1,6 +1,7 @@
 /**
  * One inference run on a task, the way sbibm runs an algorithm: spend `budget` simulations
- * (split evenly over the rounds of a sequential method), train, and draw `samples` posterior
+ * (⌊budget / rounds⌋ per round of a sequential method, the last round taking the remainder),
+ * train, and draw `samples` posterior
  * samples at one observation, timing each phase. The CLI's `infer` and `bench/sbibm.ts` both run
  * through here, so the two always agree on what a method does.
  */
