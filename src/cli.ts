@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { METHODS, SEQUENTIAL_METHODS, implementedMethods, isMethodName, runMethod, trainMethod } from './inference/methods.js';
+import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod } from './inference/methods.js';
 import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
@@ -200,9 +200,6 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   if (!isMethodName(opts.method)) {
     throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   }
-  if (!implementedMethods().includes(opts.method)) {
-    throw new SbiError(`--method ${opts.method} is not implemented yet; implemented: ${implementedMethods().join(', ')}`, 'METHOD_NOT_IMPLEMENTED');
-  }
   const seed = parseSeed(opts.seed);
   const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
   // Training needs ⌊0.1 n⌋ ≥ 1 validation rows.
@@ -383,7 +380,7 @@ export function buildProgram(): Command {
       .command('infer')
       .description('simulate --budget draws from the task prior, train the estimator and sample its posterior at the observation')
       .requiredOption('--task <name>', 'task name (see `sbi-engine tasks`)')
-      .requiredOption('--method <name>', `inference method: ${METHODS.join(', ')} (implemented: ${implementedMethods().join(', ')})`)
+      .requiredOption('--method <name>', `inference method: ${METHODS.join(', ')}`)
       .requiredOption('--budget <int>', 'number of simulations')
       .option('--observation <k>', "the task's reference observation k (1..5)")
       .option('--x-file <file.csv>', 'the observation as one CSV row (header row first)')
@@ -391,7 +388,7 @@ export function buildProgram(): Command {
       .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
       .option('--density-estimator <maf|nsf>', 'npe, snpe, nle, snle: the conditional flow', 'maf')
       .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
-      .option('--save <model.bin>', 'also write the trained estimator (NPE.load reads it)')
+      .option('--save <model.bin>', 'also write the trained estimator (NPE.load, NLE.load or NRE.load reads it; sequential methods: the last round\'s)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.
       .addOption(new Option('--max-epochs <int>').hideHelp()),
   ).action(commandInfer);

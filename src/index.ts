@@ -44,13 +44,21 @@ export type {
 export { chiSquareSurvival, gammaP, gammaQ, logGamma } from './special.js';
 export { MCMCPosterior } from './inference/mcmc_posterior.js';
 export type { PotentialFunction, MCMCSampleOptions, MCMCSampleResult } from './inference/mcmc_posterior.js';
-export { METHODS, runMethod, implementedMethods } from './inference/methods.js';
-export type { MethodName, RunMethodOptions, MethodRunResult } from './inference/methods.js';
+export { METHODS, SEQUENTIAL_METHODS, runMethod, trainMethod, implementedMethods } from './inference/methods.js';
+export type { MethodName, RunMethodOptions, MethodRunResult, TrainedMethod, MethodPosterior } from './inference/methods.js';
 export { formatProgress, ProgressLine } from './progress.js';
 export type { ProgressEvent, ProgressPhase, ProgressCallback } from './progress.js';
 export { MAF } from './flows/maf.js';
 export { NPE, NPEPosterior } from './inference/npe.js';
 export type { NPEOptions, NPETrainOptions, NPETrainSummary, PosteriorSampleOptions, DensityEstimatorKind } from './inference/npe.js';
+export { SNPE, densityThreshold, sampleTruncatedPrior } from './inference/snpe.js';
+export type { SNPEOptions, SNPERunOptions, Truncation } from './inference/snpe.js';
+export { NLE, NLEPosterior, SNLE } from './inference/nle.js';
+export type { NLEOptions, NLETrainOptions, NLETrainSummary, SNLEOptions, SNLERunOptions } from './inference/nle.js';
+export { NRE, NRE_A, NRE_B, NRE_C, BNRE, SNRE, RatioEstimator } from './inference/nre.js';
+export type { NREVariant, NREOptions, NRETrainOptions, NRETrainSummary, SNREOptions, SNRERunOptions, SNRERoundSummary } from './inference/nre.js';
+export { runRounds, taskSimulator } from './inference/sequential.js';
+export type { SimulatorFunction, RoundInfo, RunRoundsOptions } from './inference/sequential.js';
 export type { MAFConfig, MAFTransform, MAFActivation, MAFInitOptions } from './flows/maf.js';
 
 // Trellis: exact inference over hierarchical clusterings, and the Ginkgo jet simulator.

@@ -198,14 +198,22 @@ describe('sbi-engine CLI', () => {
       fs.rmSync(dir, { recursive: true });
     });
 
-    it('answers the contract\'s other methods with METHOD_NOT_IMPLEMENTED (exit 1) naming npe', () => {
-      for (const method of ['snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre']) {
-        const r = run(['infer', '--task', 'two_moons', '--method', method, '--budget', '500', '--observation', '1', '--samples', '10', '--out', '-']);
-        expect(r.code, method).toBe(1);
-        expect(r.stderr).toMatch(/METHOD_NOT_IMPLEMENTED/);
-        expect(r.stderr).toMatch(new RegExp(`${method} is not implemented yet; implemented: npe`));
-        expect(r.stdout).toBe('');
+    it('runs every method end to end on a tiny budget (sequential ones over --rounds) and rejects an unknown --method', () => {
+      // MCMC methods sample with sbibm's settings (100 chains, 100 warm-up sweeps, thinning 10);
+      // all nine runs together take a few seconds.
+      for (const method of ['npe', 'snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre']) {
+        const r = run(['infer', '--task', 'two_moons', '--method', method, '--budget', '300', '--observation', '1', '--samples', '20',
+          '--max-epochs', '3', ...(method.startsWith('s') ? ['--rounds', '2'] : []), '--seed', '5', '--out', '-']);
+        expect(r.code, `${method}: ${r.stderr}`).toBe(0);
+        const t = parseCsv(r.stdout);
+        expect(t.header, method).toEqual(['parameter_1', 'parameter_2']);
+        expect(t.rows, method).toBe(20);
+        for (const v of t.data) expect(Math.abs(v), method).toBeLessThanOrEqual(1);
       }
+      const bogus = run(['infer', '--task', 'two_moons', '--method', 'bogus', '--budget', '300', '--observation', '1', '--samples', '20', '--out', '-']);
+      expect(bogus.code).toBe(2);
+      expect(bogus.stderr).toMatch(/--method: expected one of npe, snpe, nle, snle, nre-a, nre-b, nre-c, bnre, snre but received "bogus"/);
+      expect(bogus.stdout).toBe('');
     });
 
     it('coverage: trains an amortised estimator and writes the coverage table, ranks and an SBC summary', () => {

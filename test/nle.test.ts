@@ -124,7 +124,7 @@ describe('NLE', () => {
     x[5] = NaN;
     x[7] = -Infinity;
     const nle = new NLE({ prior: toyPrior(), ...small });
-    expect(nle.appendSimulations(theta, x)).toEqual({ added: 198, excluded: 2 });
+    expect(nle.appendSimulations(theta, x).lastAppend).toEqual({ added: 198, excluded: 2 });
     const s = await nle.train({ seed: 1, maxEpochs: 2 });
     expect(s).toMatchObject({ simulations: 198, excludedSimulations: 2 });
     const only = new NLE({ prior: toyPrior() });

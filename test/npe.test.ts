@@ -105,7 +105,7 @@ describe('NPE training', () => {
     xBad[2 * 50 + 1] = Infinity;
     xBad[2 * 299] = -Infinity;
     const withBad = new NPE({ prior: toyPrior(), ...small });
-    expect(withBad.appendSimulations(theta, xBad)).toEqual({ added: 297, excluded: 3 });
+    expect(withBad.appendSimulations(theta, xBad).lastAppend).toEqual({ added: 297, excluded: 3 });
     const keep = Array.from({ length: 300 }, (_, i) => i).filter((i) => !bad.includes(i));
     const clean = new NPE({ prior: toyPrior(), ...small });
     clean.appendSimulations(Float64Array.from(keep, (i) => theta[i]!), Float64Array.from(keep.flatMap((i) => [x[2 * i]!, x[2 * i + 1]!])));

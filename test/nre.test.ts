@@ -193,7 +193,7 @@ describe('NRE training', () => {
     xBad[2 * 3] = NaN;
     xBad[2 * 299 + 1] = Infinity;
     const withBad = new NRE({ prior: toyPrior(), variant: 'a', ...small });
-    expect(withBad.appendSimulations(theta, xBad)).toEqual({ added: 298, excluded: 2 });
+    expect(withBad.appendSimulations(theta, xBad).lastAppend).toEqual({ added: 298, excluded: 2 });
     const keep = Array.from({ length: 300 }, (_, i) => i).filter((i) => i !== 3 && i !== 299);
     const clean = new NRE({ prior: toyPrior(), variant: 'a', ...small });
     clean.appendSimulations(Float64Array.from(keep, (i) => theta[i]!), Float64Array.from(keep.flatMap((i) => [x[2 * i]!, x[2 * i + 1]!])));

@@ -87,6 +87,8 @@ export class SimulationStore {
   /** Rows kept for training, and rows excluded because x held NaN or ±Infinity. */
   kept = 0;
   excluded = 0;
+  /** What the last `append` kept and excluded. */
+  last = { added: 0, excluded: 0 };
 
   constructor(readonly thetaDim: number) {}
 
@@ -125,7 +127,8 @@ export class SimulationStore {
     this.xRows.push(xs);
     this.kept += keep.length;
     this.excluded += n - keep.length;
-    return { added: keep.length, excluded: n - keep.length };
+    this.last = { added: keep.length, excluded: n - keep.length };
+    return { ...this.last };
   }
 
   /** Every kept θ [kept, thetaDim] and x [kept, xDim]; throws NO_SIMULATIONS when there are none. */

@@ -1,14 +1,20 @@
 /**
  * One inference run on a task, the way sbibm runs an algorithm: spend `budget` simulations
- * (split evenly over the rounds of a sequential method), train, and draw `samples` posterior
+ * (⌊budget / rounds⌋ per round of a sequential method, the last round taking the remainder),
+ * train, and draw `samples` posterior
  * samples at one observation, timing each phase. The CLI's `infer` and `bench/sbibm.ts` both run
  * through here, so the two always agree on what a method does.
  */
-import { SbiError } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
 import { simulateFromPrior, type Task } from '../tasks/index.js';
 import { checkPositiveInteger, describe } from '../validate.js';
+import type { NativeEpochLosses } from '../native.js';
+import { MCMCPosterior } from './mcmc_posterior.js';
+import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
+import { NRE, SNRE, type NREVariant } from './nre.js';
+import { taskSimulator, type SimulatorFunction } from './sequential.js';
+import { SNPE } from './snpe.js';
 
 /** The methods of the CLI contract (sbibm's names in lower case; NRE variants spelled out). */
 export const METHODS = ['npe', 'snpe', 'nle', 'snle', 'nre-a', 'nre-b', 'nre-c', 'bnre', 'snre'] as const;
@@ -101,30 +107,145 @@ async function simulateBudget(task: Task, o: TrainOptions) {
   return { sims, seconds: seconds(t0) };
 }
 
-function npePosterior(posterior: NPEPosterior): MethodPosterior {
+/** What the trainers need of NPE, NLE and NRE. */
+interface Estimator {
+  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): unknown;
+  train(options: ReturnType<typeof trainOptions>): Promise<{ epochs: number }>;
+  buildPosterior(): NPEPosterior | MCMCPosterior;
+  save(path: string): void;
+  readonly simulations: number;
+  readonly excludedSimulations: number;
+}
+
+/** NPE's direct sampler, or an MCMC posterior (NLE, NRE) with its ESS / R̂ and sweep progress. */
+function methodPosterior(posterior: NPEPosterior | MCMCPosterior): MethodPosterior {
+  if (posterior instanceof MCMCPosterior) {
+    return {
+      sample: async (n, { x, seed, signal, onProgress }) => {
+        const r = await posterior.sample(n, { x, seed, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+        return { samples: r.samples, ess: r.ess, rhat: r.rhat };
+      },
+      logProb: (theta, { x }) => posterior.logProb(theta, { x }),
+    };
+  }
   return {
     sample: async (n, { x, seed }) => ({ samples: posterior.sample(n, { x, seed }) }),
     logProb: async (theta, { x }) => posterior.logProb(theta, { x }),
   };
 }
 
-const trainNpe: Trainer = async (task, o) => {
-  const { sims, seconds: simulateSeconds } = await simulateBudget(task, o);
-  const npe = new NPE({ prior: task.prior, densityEstimator: o.densityEstimator ?? 'maf' });
-  npe.appendSimulations(sims.theta, sims.x, task.definition.xDim);
-  const t0 = performance.now();
-  const summary = await npe.train(trainOptions(o, 1, 1));
-  return {
-    method: o.method, posterior: npePosterior(npe.buildPosterior()), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
-    epochs: summary.epochs, rounds: 1, simulations: npe.simulations, excludedSimulations: npe.excludedSimulations, save: (path) => npe.save(path),
+const flowOptions = (task: Task, o: TrainOptions) => ({ prior: task.prior, densityEstimator: o.densityEstimator ?? 'maf' });
+
+/** An amortised method: `budget` prior simulations, one training. */
+function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Trainer {
+  return async (task, o) => {
+    const { sims, seconds: simulateSeconds } = await simulateBudget(task, o);
+    const estimator = make(task, o);
+    estimator.appendSimulations(sims.theta, sims.x, task.definition.xDim);
+    const t0 = performance.now();
+    const summary = await estimator.train(trainOptions(o, 1, 1));
+    return {
+      method: o.method, posterior: methodPosterior(estimator.buildPosterior()), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
+      epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
+      save: (path) => estimator.save(path),
+    };
   };
+}
+
+/** What a sequential trainer hands to SNPE / SNLE / SNRE `run` (`onRound` gets the round's epochs). */
+interface SequentialRun {
+  x: Float64Array;
+  rounds: number;
+  simulationsPerRound: number[];
+  seed: number | bigint;
+  train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'>;
+  mcmc: { onProgress?: (done: number, total: number) => void };
+  onRound: (epochs: number) => void;
+  signal?: AbortSignal;
+}
+
+interface SequentialMethod {
+  /** The estimator the rounds train (saved by `save`). */
+  estimator: Estimator;
+  run(r: SequentialRun): Promise<NPEPosterior | MCMCPosterior>;
+}
+
+/**
+ * A sequential method: `rounds` rounds of ⌊budget / rounds⌋ simulations (the last round takes
+ * the remainder) at `x`, through the task's simulator. `simulateSeconds` sums the simulator
+ * calls; `trainSeconds` is the rest (training, and drawing the proposals of rounds ≥ 2).
+ */
+function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: SimulatorFunction) => SequentialMethod): Trainer {
+  return async (task, o) => {
+    if (o.x === undefined) {
+      throw new RangeError(`Method ${o.method} is sequential: it needs the observation \`x\` (a Float64Array of ${task.definition.xDim} values) its rounds focus on`);
+    }
+    const { budget, rounds } = o;
+    const perRound = Math.floor(budget / rounds);
+    if (perRound < 1) throw new RangeError(`Expected \`budget\` (${budget}) to give every one of the ${rounds} \`rounds\` at least one simulation`);
+    const sizes = Array.from({ length: rounds }, (_, r) => (r === rounds - 1 ? budget - perRound * (rounds - 1) : perRound));
+    const report = o.onProgress;
+    const simulate = taskSimulator(task, o.threads ? { threads: o.threads } : {});
+    let round = 0;
+    let simulateSeconds = 0;
+    const simulator: SimulatorFunction = async (theta, rows, seed) => {
+      round++;
+      report?.({ phase: 'simulate', round, rounds, done: 0, total: rows });
+      const t0 = performance.now();
+      const x = await simulate(theta, rows, seed);
+      simulateSeconds += seconds(t0);
+      report?.({ phase: 'simulate', round, rounds, done: rows, total: rows });
+      return x;
+    };
+    const method = make(task, o, simulator);
+    const { seed: _seed, signal: _signal, onEpoch: _onEpoch, ...train } = trainOptions(o, 1, rounds);
+    let epochs = 0;
+    const t0 = performance.now();
+    const posterior = await method.run({
+      x: o.x, rounds, simulationsPerRound: sizes, seed: o.seed,
+      train: {
+        ...train,
+        ...(report ? { onEpoch: (e: NativeEpochLosses) => epochProgress(o, round, rounds)!(e) } : {}),
+      },
+      mcmc: report ? { onProgress: (done, total) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {},
+      onRound: (e) => { epochs += e; },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const estimator = method.estimator;
+    return {
+      method: o.method, posterior: methodPosterior(posterior), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
+    };
+  };
+}
+
+const nreTrainer = (variant: NREVariant) => amortisedTrainer((task) => new NRE({ prior: task.prior, variant }));
+
+const TRAINERS: Record<MethodName, Trainer> = {
+  npe: amortisedTrainer((task, o) => new NPE(flowOptions(task, o))),
+  nle: amortisedTrainer((task, o) => new NLE(flowOptions(task, o))),
+  'nre-a': nreTrainer('a'),
+  'nre-b': nreTrainer('b'),
+  'nre-c': nreTrainer('c'),
+  bnre: nreTrainer('bnre'),
+  snpe: sequentialTrainer((task, o, simulator) => {
+    const snpe = new SNPE({ ...flowOptions(task, o), simulator });
+    return { estimator: snpe.npe, run: ({ onRound, mcmc: _, ...r }) => snpe.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
+  }),
+  snle: sequentialTrainer((task, o, simulator) => {
+    const snle = new SNLE({ ...flowOptions(task, o), simulator });
+    return { estimator: snle.nle, run: ({ onRound, ...r }) => snle.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
+  }),
+  // sbi's SNRE is NRE-B.
+  snre: sequentialTrainer((task, _o, simulator) => {
+    const snre = new SNRE({ prior: task.prior, variant: 'b', simulator });
+    return { estimator: snre.nre, run: async ({ onRound, ...r }) => (await snre.run({ ...r, onRound: (i) => onRound(i.training.epochs) })).posterior };
+  }),
 };
 
-const TRAINERS: Partial<Record<MethodName, Trainer>> = { npe: trainNpe };
-
-/** The methods this build runs (the others answer METHOD_NOT_IMPLEMENTED). */
+/** The methods this build runs: all of METHODS (kept for callers written when only npe ran). */
 export function implementedMethods(): MethodName[] {
-  return METHODS.filter((m) => TRAINERS[m] !== undefined);
+  return [...METHODS];
 }
 
 export function isMethodName(value: unknown): value is MethodName {
@@ -133,9 +254,7 @@ export function isMethodName(value: unknown): value is MethodName {
 
 function checkMethod(method: unknown): Trainer {
   if (!isMethodName(method)) throw new RangeError(`Expected one of ${METHODS.join(', ')} for \`method\` but received ${describe(method)}`);
-  const trainer = TRAINERS[method];
-  if (!trainer) throw new SbiError(`Method ${method} is not implemented yet; implemented: ${implementedMethods().join(', ')}`, 'METHOD_NOT_IMPLEMENTED');
-  return trainer;
+  return TRAINERS[method];
 }
 
 function checkObservation(task: Task, x: unknown): Float64Array {

@@ -56,9 +56,15 @@ export class NLE {
     return this.store.excluded;
   }
 
-  /** Adds θ [n, prior.dim] and x [n, xDim]; rows with a non-finite x are excluded and counted (as NPE). */
-  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): { added: number; excluded: number } {
-    return this.store.append(theta, x, xDim);
+  /** Adds θ [n, prior.dim] and x [n, xDim]; rows with a non-finite x are excluded and counted (as NPE). Returns `this`. */
+  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): this {
+    this.store.append(theta, x, xDim);
+    return this;
+  }
+
+  /** What the last `appendSimulations` call kept (`added`) and excluded (non-finite x). */
+  get lastAppend(): { added: number; excluded: number } {
+    return { ...this.store.last };
   }
 
   /** Trains q(x | θ) on every simulation appended so far (from a fresh initialisation). */
@@ -187,7 +193,8 @@ export interface SNLERunOptions {
   /** The observation x_o [xDim]. */
   x: ArrayLike<number>;
   rounds: number;
-  simulationsPerRound: number;
+  /** Simulations of every round, or one count per round. */
+  simulationsPerRound: number | readonly number[];
   seed: number | bigint;
   /** Training settings of every round (seed excluded: each round derives its own). */
   train?: Omit<NLETrainOptions, 'seed' | 'signal'>;
@@ -227,7 +234,7 @@ export class SNLE {
       proposal: async (_round, n, seed, previous) => (await previous.sample(n, {
         ...options.mcmc, x, seed, ...(options.signal ? { signal: options.signal } : {}),
       })).samples,
-      append: (theta, xs) => this.nle.appendSimulations(theta, xs, x.length),
+      append: (theta, xs) => this.nle.appendSimulations(theta, xs, x.length).lastAppend,
       train: (_round, seed) => this.nle.train({ ...options.train, seed, ...(options.signal ? { signal: options.signal } : {}) }),
       build: () => this.nle.buildPosterior(),
       ...(options.onRound ? { onRound: options.onRound } : {}),

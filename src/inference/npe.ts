@@ -68,10 +68,18 @@ export class NPE {
 
   /**
    * Adds simulations θ [n, prior.dim] (finite) and x [n, xDim]. Rows whose x holds a non-finite
-   * value (failed simulations) are excluded, counted and reported, never trained on.
+   * value (failed simulations) are excluded, counted (`excludedSimulations`, `lastAppend`) and
+   * never trained on. Returns `this`, so calls chain as in sbi:
+   * `await new NPE({ prior }).appendSimulations(theta, x).train({ seed })`.
    */
-  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): { added: number; excluded: number } {
-    return this.store.append(theta, x, xDim);
+  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): this {
+    this.store.append(theta, x, xDim);
+    return this;
+  }
+
+  /** What the last `appendSimulations` call kept (`added`) and excluded (non-finite x). */
+  get lastAppend(): { added: number; excluded: number } {
+    return { ...this.store.last };
   }
 
   /** Trains the density estimator q(θ | x) on every simulation appended so far (from a fresh initialisation). */

@@ -22,10 +22,12 @@ import type { ModelFile } from '../io/model_file.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import {
-  checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
+  checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
 } from '../validate.js';
+import { SimulationStore } from './flow_estimator.js';
 import { MCMCPosterior } from './mcmc_posterior.js';
 import type { MCMCSampleOptions } from './mcmc_posterior.js';
+import { runRounds, type SimulatorFunction } from './sequential.js';
 
 export type NREVariant = 'a' | 'b' | 'c' | 'bnre';
 
@@ -101,11 +103,7 @@ export class NRE {
   readonly prior: Prior;
   readonly variant: NREVariant;
   private readonly config: RatioConfig;
-  private thetaRows: Float64Array[] = [];
-  private xRows: Float64Array[] = [];
-  private xDimension: number | undefined;
-  private kept = 0;
-  private excluded = 0;
+  private readonly store: SimulationStore;
   private trained: { estimator: RatioEstimator; summary: NRETrainSummary } | undefined;
 
   constructor(options: NREOptions) {
@@ -115,6 +113,7 @@ export class NRE {
       throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
     }
     this.prior = prior;
+    this.store = new SimulationStore(prior.dim);
     const variant = options.variant ?? 'b';
     if (!['a', 'b', 'c', 'bnre'].includes(variant as string)) {
       throw new RangeError(`Expected "a", "b", "c" or "bnre" for \`variant\` but received ${describe(variant)}`);
@@ -136,64 +135,34 @@ export class NRE {
 
   /** Simulations appended so far that will be trained on. */
   get simulations(): number {
-    return this.kept;
+    return this.store.kept;
   }
 
   /** Simulations excluded because a value of their x was NaN or ±Infinity. */
   get excludedSimulations(): number {
-    return this.excluded;
+    return this.store.excluded;
   }
 
   /**
    * Adds simulations θ [n, prior.dim] (finite) and x [n, xDim]. Rows whose x holds a non-finite
-   * value (failed simulations) are excluded, counted and reported, never trained on.
+   * value (failed simulations) are excluded, counted (`excludedSimulations`, `lastAppend`) and
+   * never trained on. Returns `this`: `await new NRE({ prior }).appendSimulations(theta, x).train({ seed })`.
    */
-  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): { added: number; excluded: number } {
-    const n = checkMatrix(theta, this.prior.dim, 'theta');
-    checkFiniteArray(theta, 'theta', this.prior.dim);
-    if (!(x instanceof Float64Array || x instanceof Float32Array)) {
-      throw new TypeError(`Expected a Float64Array or Float32Array for \`x\` ([n, xDim] row-major) but received ${describe(x)}`);
-    }
-    if (x.length === 0 || x.length % n !== 0) {
-      throw new RangeError(`Expected \`x\` to hold n · xDim values with n = ${n} (the rows of theta) but received ${x.length}`);
-    }
-    const dim = x.length / n;
-    if (xDim !== undefined && checkPositiveInteger(xDim, 'xDim') !== dim) {
-      throw new RangeError(`Expected \`x\` to hold ${n} rows of xDim = ${xDim} values but it holds ${x.length}`);
-    }
-    if (this.xDimension !== undefined && dim !== this.xDimension) {
-      throw new RangeError(`Expected rows of ${this.xDimension} values in \`x\` (as in earlier simulations) but received ${dim} per row`);
-    }
-    this.xDimension = dim;
-    const keep: number[] = [];
-    for (let i = 0; i < n; i++) {
-      let finite = true;
-      for (let j = 0; j < dim && finite; j++) finite = Number.isFinite(x[i * dim + j]!);
-      if (finite) keep.push(i);
-    }
-    const t = new Float64Array(keep.length * this.prior.dim);
-    const xs = new Float64Array(keep.length * dim);
-    keep.forEach((i, r) => {
-      t.set(theta.subarray(i * this.prior.dim, (i + 1) * this.prior.dim), r * this.prior.dim);
-      for (let j = 0; j < dim; j++) xs[r * dim + j] = x[i * dim + j]!;
-    });
-    this.thetaRows.push(t);
-    this.xRows.push(xs);
-    this.kept += keep.length;
-    this.excluded += n - keep.length;
-    return { added: keep.length, excluded: n - keep.length };
+  appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): this {
+    this.store.append(theta, x, xDim);
+    return this;
+  }
+
+  /** What the last `appendSimulations` call kept (`added`) and excluded (non-finite x). */
+  get lastAppend(): { added: number; excluded: number } {
+    return { ...this.store.last };
   }
 
   /** Trains the classifier on every simulation appended so far (from a fresh initialisation). */
   async train(options: NRETrainOptions): Promise<NRETrainSummary> {
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`seed\` for \`train\` but received ${describe(options)}`);
     const seed = checkSeed(options.seed);
-    if (this.xDimension === undefined || this.kept === 0) {
-      throw new SbiError(
-        `NRE has no simulations to train on${this.excluded > 0 ? ` (all ${this.excluded} had non-finite x)` : ''}; call appendSimulations first`,
-        'NO_SIMULATIONS',
-      );
-    }
+    const data = this.store.data('NRE');
     if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
       throw new TypeError(`Expected a function for \`onEpoch\` but received ${describe(options.onEpoch)}`);
     }
@@ -210,18 +179,17 @@ export class NRE {
     };
     const c = this.config;
     const loss: NativeRatioLoss = { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda };
-    const arch = Int32Array.of(this.prior.dim, this.xDimension, c.hidden, c.blocks);
-    const theta = concat(this.thetaRows);
-    const x = concat(this.xRows);
+    const arch = Int32Array.of(this.prior.dim, data.xDim, c.hidden, c.blocks);
+    const { theta, x } = data;
     if (options.signal?.aborted) throw abortError();
     const cancel = new Int32Array(1);
     const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
       native.nreTrain(arch, loss, theta, x, nativeOptions, options.onEpoch, cancel));
     const summary: NRETrainSummary = {
       epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
-      validationLoss: fit.validationLoss, simulations: this.kept, excludedSimulations: this.excluded,
+      validationLoss: fit.validationLoss, simulations: this.store.kept, excludedSimulations: this.store.excluded,
     };
-    this.trained = { estimator: new RatioEstimator(this.prior.dim, this.xDimension, c, fit), summary };
+    this.trained = { estimator: new RatioEstimator(this.prior.dim, data.xDim, c, fit), summary };
     return { ...summary, trainLoss: summary.trainLoss.slice(), validationLoss: summary.validationLoss.slice() };
   }
 
@@ -398,7 +366,7 @@ export class BNRE extends NRE {
 }
 
 /** A simulator for SNRE: x [rows, xDim] for θ [rows, dim]; `seed` keys its randomness. */
-export type SNRESimulator = (theta: Float64Array, rows: number, seed: bigint) => Float64Array | Promise<Float64Array>;
+export type SNRESimulator = SimulatorFunction;
 
 export interface SNREOptions extends NREOptions {
   simulator: SNRESimulator;
@@ -406,14 +374,15 @@ export interface SNREOptions extends NREOptions {
 
 export interface SNRERunOptions {
   rounds: number;
-  simulationsPerRound: number;
+  /** Simulations of every round, or one count per round. */
+  simulationsPerRound: number | readonly number[];
   /** The observation x_o [xDim] the later rounds focus on. */
   x: ArrayLike<number>;
   seed: number | bigint;
   /** Training settings of every round (seed and signal excepted). */
   train?: Omit<NRETrainOptions, 'seed' | 'signal'>;
   /** MCMC settings for drawing the proposals of rounds 2, 3, ... */
-  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin' | 'init'>;
+  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin' | 'init' | 'onProgress'>;
   /** Called after each round with its summary. */
   onRound?: (round: SNRERoundSummary) => void;
   signal?: AbortSignal;
@@ -430,7 +399,8 @@ export interface SNRERoundSummary {
  * Sequential NRE (Hermans et al. 2020; Durkan et al. 2020): round 1 simulates θ ~ prior, round r
  * > 1 θ ~ the current posterior at x_o (MCMC); every round retrains from scratch on all
  * simulations so far. As sbi's SNRE, the posterior keeps the prior: p(θ | x_o) ∝ r(θ, x_o) p(θ).
- * Why that stays correct with proposals: docs/nre.md.
+ * Why that stays correct with proposals: docs/nre.md. The rounds (and their seeds) are
+ * `runRounds`'s (src/inference/sequential.ts), as SNPE's and SNLE's.
  */
 export class SNRE {
   readonly nre: NRE;
@@ -446,37 +416,30 @@ export class SNRE {
 
   async run(options: SNRERunOptions): Promise<{ posterior: MCMCPosterior; rounds: SNRERoundSummary[] }> {
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object for \`run\` but received ${describe(options)}`);
-    const rounds = checkPositiveInteger(options.rounds, 'rounds', 1000);
-    const n = checkPositiveInteger(options.simulationsPerRound, 'simulationsPerRound', 2 ** 31);
-    const seed = checkSeed(options.seed);
-    const prior = this.nre.prior;
     const xo = Float64Array.from(checkObservation(options.x));
+    const signal = options.signal ? { signal: options.signal } : {};
     const summaries: SNRERoundSummary[] = [];
-    let posterior: MCMCPosterior | undefined;
-    for (let r = 0; r < rounds; r++) {
-      if (options.signal?.aborted) throw abortError();
-      const roundSeed = deriveSeed(seed, r + 1);
-      let theta: Float64Array;
-      if (posterior === undefined) {
-        theta = prior.sample(n, { seed: deriveSeed(roundSeed, SeedPurpose.prior) });
-      } else {
-        const draws = await posterior.sample(n, {
-          ...options.mcmc, x: xo, seed: deriveSeed(roundSeed, SeedPurpose.sampling), signal: options.signal,
-        });
-        theta = draws.samples;
-      }
-      const x = await this.simulator(theta, n, deriveSeed(roundSeed, SeedPurpose.simulator));
-      if (!(x instanceof Float64Array) || x.length !== n * xo.length) {
-        throw new SbiError(`The simulator must return a Float64Array of ${n} · ${xo.length} values but returned ${describe(x)}`, 'BAD_SIMULATOR_OUTPUT');
-      }
-      const appended = this.nre.appendSimulations(theta, x, xo.length);
-      const training = await this.nre.train({ ...options.train, seed: deriveSeed(roundSeed, SeedPurpose.training), signal: options.signal });
-      posterior = this.nre.buildPosterior();
-      const summary = { round: r + 1, simulations: appended.added, excludedSimulations: appended.excluded, training };
-      summaries.push(summary);
-      options.onRound?.(summary);
-    }
-    return { posterior: posterior!, rounds: summaries };
+    let training: NRETrainSummary | undefined;
+    const posterior = await runRounds<MCMCPosterior>({
+      prior: this.nre.prior,
+      simulator: this.simulator,
+      rounds: options.rounds,
+      simulationsPerRound: options.simulationsPerRound,
+      seed: options.seed,
+      proposal: async (_round, n, seed, previous) => (await previous.sample(n, { ...options.mcmc, x: xo, seed, ...signal })).samples,
+      append: (theta, x) => this.nre.appendSimulations(theta, x, xo.length).lastAppend,
+      train: async (_round, seed) => {
+        training = await this.nre.train({ ...options.train, seed, ...signal });
+      },
+      build: () => this.nre.buildPosterior(),
+      onRound: (info) => {
+        const summary = { round: info.round, simulations: info.added, excludedSimulations: info.excluded, training: training! };
+        summaries.push(summary);
+        options.onRound?.(summary);
+      },
+      ...signal,
+    });
+    return { posterior, rounds: summaries };
   }
 }
 
@@ -501,14 +464,4 @@ function checkObservation(x: unknown): ArrayLike<number> {
     if (typeof xs[j] !== 'number' || !Number.isFinite(xs[j] as number)) throw new RangeError(`Expected finite numbers in \`x\` but index ${j} is ${describe(xs[j])}`);
   }
   return xs as ArrayLike<number>;
-}
-
-function concat(parts: Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

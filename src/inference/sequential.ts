@@ -48,7 +48,8 @@ export interface RunRoundsOptions<P> {
   prior: Prior;
   simulator: SimulatorFunction;
   rounds: number;
-  simulationsPerRound: number;
+  /** Simulations of every round, or one count per round (an array of `rounds` counts). */
+  simulationsPerRound: number | readonly number[];
   seed: number | bigint;
   /** θ [n, thetaDim] for round ≥ 2 from the previous round's posterior; `seed` is the round's sampling key. */
   proposal: (round: number, n: number, seed: bigint, previous: P) => Float64Array | Promise<Float64Array>;
@@ -60,10 +61,23 @@ export interface RunRoundsOptions<P> {
   signal?: AbortSignal;
 }
 
+/** The simulations of each round: one count for all rounds, or `rounds` counts. */
+export function roundSizes(simulationsPerRound: number | readonly number[], rounds: number): number[] {
+  if (Array.isArray(simulationsPerRound)) {
+    const sizes = simulationsPerRound as readonly unknown[];
+    if (sizes.length !== rounds) {
+      throw new RangeError(`Expected ${rounds} counts (one per round) in \`simulationsPerRound\` but received ${sizes.length}`);
+    }
+    return sizes.map((v, r) => checkPositiveInteger(v, `simulationsPerRound[${r}]`, 2 ** 31));
+  }
+  const n = checkPositiveInteger(simulationsPerRound, 'simulationsPerRound', 2 ** 31);
+  return new Array<number>(rounds).fill(n);
+}
+
 /** Runs the rounds and returns the last posterior. */
 export async function runRounds<P>(o: RunRoundsOptions<P>): Promise<P> {
   const rounds = checkPositiveInteger(o.rounds, 'rounds', 1000);
-  const n = checkPositiveInteger(o.simulationsPerRound, 'simulationsPerRound', 2 ** 31);
+  const perRound = roundSizes(o.simulationsPerRound, rounds);
   const base = deriveSeed(checkSeed(o.seed), SeedPurpose.rounds);
   if (typeof o.simulator !== 'function') throw new TypeError(`Expected a function (theta, rows, seed) => x for \`simulator\` but received ${describe(o.simulator)}`);
   if (o.onRound !== undefined && typeof o.onRound !== 'function') throw new TypeError(`Expected a function for \`onRound\` but received ${describe(o.onRound)}`);
@@ -72,6 +86,7 @@ export async function runRounds<P>(o: RunRoundsOptions<P>): Promise<P> {
   for (let round = 1; round <= rounds; round++) {
     if (o.signal?.aborted) throw abortError();
     const key = deriveSeed(base, round);
+    const n = perRound[round - 1]!;
     const theta = posterior === undefined
       ? o.prior.sample(n, { seed: deriveSeed(key, SeedPurpose.prior) })
       : await o.proposal(round, n, deriveSeed(key, SeedPurpose.sampling), posterior);

@@ -30,7 +30,8 @@ export interface SNPERunOptions {
   /** The observation x_o [xDim]. */
   x: ArrayLike<number>;
   rounds: number;
-  simulationsPerRound: number;
+  /** Simulations of every round, or one count per round. */
+  simulationsPerRound: number | readonly number[];
   seed: number | bigint;
   /** Training settings of every round (seed excluded: each round derives its own). */
   train?: Omit<NPETrainOptions, 'seed' | 'signal'>;
@@ -81,7 +82,7 @@ export class SNPE {
         truncations.set(round, { logProbThreshold, acceptance: r.acceptance });
         return r.theta;
       },
-      append: (theta, xs) => this.npe.appendSimulations(theta, xs, x.length),
+      append: (theta, xs) => this.npe.appendSimulations(theta, xs, x.length).lastAppend,
       train: (_round, seed) => this.npe.train({ ...options.train, seed, ...(options.signal ? { signal: options.signal } : {}) }),
       build: () => this.npe.buildPosterior(),
       ...(onRound ? { onRound: (info: RoundInfo<NPEPosterior>) => onRound({ ...info, ...(truncations.has(info.round) ? { truncation: truncations.get(info.round)! } : {}) }) } : {}),
