@@ -68,6 +68,10 @@ export interface NativeMafTrainOptions {
   stopAfterEpochs?: number;
   clipMaxNorm?: number;
   threads?: number;
+  /** Jointly trained ReLU embedding of x (kernels/flows/maf_embedding.h): widths [xDim, ..., contextDim]. */
+  embeddingSizes?: Int32Array;
+  /** Its initial parameters (kernels/nn/mlp.h layout); required with embeddingSizes. */
+  embeddingParams?: Float32Array;
 }
 
 /** Mean −log q(θ | x) of the original θ (z-scoring's Jacobian included) after an epoch. */
@@ -90,6 +94,8 @@ export interface NativeMafTrainResult {
   thetaStd: Float64Array;
   xMean: Float64Array;
   xStd: Float64Array;
+  /** The best epoch's embedding parameters (only when trained with embeddingSizes). */
+  embeddingParams?: Float32Array;
 }
 
 /** NRE's loss (kernels/nn/ratio_loss.h): variant, NRE-B atoms / NRE-C classes, NRE-C's γ, BNRE's λ. */
