@@ -259,6 +259,15 @@ export interface NativeAddon {
     arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, theta: A, x: A | null,
     gParams: A, gTheta?: A | null, gX?: A | null,
   ): number;
+  /**
+   * Mean −log q(theta | e(x)) of a MAF whose context is a ReLU embedding MLP e (widths
+   * embeddingSizes [x width, ..., contextDim]; kernels/flows/maf_embedding.h), and its gradients
+   * with respect to the flow's and the embedding's parameters (overwritten). Tests.
+   */
+  mafEmbeddedLogProbBackward<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, embeddingSizes: Int32Array,
+    embeddingParams: A, theta: A, x: A, gParams: A, gEmbeddingParams: A,
+  ): number;
   /** n draws theta ~ q(theta | x) [n, dim] (row i: Philox stream i of seed) and their log q. */
   mafSample<A extends Float64Array | Float32Array>(
     arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, x: A | null, n: number,

@@ -83,6 +83,47 @@ describe('NPE embedding network', () => {
     expect(worst).toBeLessThan(1e-6);
   });
 
+  it('mafEmbeddedLogProbBackward (the trainer\'s kernel) matches finite differences in double, flow and embedding', () => {
+    const D = 2, X = 5, H = 6, C = 3, n = 9;
+    const sizes = Int32Array.of(X, H, 4, C);
+    const Q = H * (X + 1) + 4 * (H + 1) + C * (4 + 1);
+    for (const transform of [undefined, { kind: 'rqSpline', bins: 4, bound: 3 }] as const) {
+      const flow = new MAF({ dim: D, contextDim: C, hidden: 8, layers: 2, ...(transform ? { transform } : {}) },
+        { seed: 3, precision: 'float64' });
+      const rng = new PhiloxStream(10, 0);
+      const fill = (a: Float64Array, s: number) => { for (let i = 0; i < a.length; i++) a[i] = s * rng.normal(); return a; };
+      const params = (flow.params as Float64Array).slice();
+      for (let j = 0; j < params.length; j++) if (flow.mask[j]) params[j] += 0.1 * rng.normal();
+      const ep = fill(new Float64Array(Q), 0.4);
+      const theta = fill(new Float64Array(n * D), 1);
+      const x = fill(new Float64Array(n * X), 1);
+      const f = (p: Float64Array, e: Float64Array) => native.mafEmbeddedLogProbBackward(flow.arch, flow.transform.kind, flow.hyper,
+        p, sizes, e, theta, x, new Float64Array(p.length), new Float64Array(Q));
+      const gp = new Float64Array(params.length);
+      const ge = new Float64Array(Q);
+      native.mafEmbeddedLogProbBackward(flow.arch, flow.transform.kind, flow.hyper, params, sizes, ep, theta, x, gp, ge);
+      const h = 1e-6;
+      let worst = 0;
+      const check = (v: Float64Array, g: Float64Array, eval_: (w: Float64Array) => number, skip?: Uint8Array) => {
+        for (let j = 0; j < v.length; j++) {
+          if (skip && !skip[j]) { expect(g[j]).toBe(0); continue; }
+          const p = v.slice(); p[j]! += h;
+          const m = v.slice(); m[j]! -= h;
+          const fd = (eval_(p) - eval_(m)) / (2 * h);
+          worst = Math.max(worst, Math.abs(fd - g[j]!) / Math.max(1, Math.abs(fd)));
+        }
+      };
+      check(ep, ge, (e) => f(params, e));
+      check(params, gp, (p) => f(p, ep), flow.mask);
+      expect(worst, transform?.kind ?? 'affine').toBeLessThan(1e-6);
+    }
+    const flow = new MAF({ dim: 1, contextDim: 2, hidden: 4, layers: 1 }, { seed: 1, precision: 'float64' });
+    const call = (sz: Int32Array) => native.mafEmbeddedLogProbBackward(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float64Array,
+      sz, new Float64Array(8), new Float64Array(2), new Float64Array(4), new Float64Array(flow.paramCount), new Float64Array(8));
+    expect(() => call(Int32Array.of(2, 3))).toThrow(/contextDim = 2/);
+    expect(() => call(Int32Array.of(2, 2))).toThrow(/embeddingParams/);
+  });
+
   it('trains the embedding jointly: deterministic, same bits with 1 and 2 threads, loss decreases', async () => {
     const run = async (seed: number, threads: number) => {
       const npe = smallNpe();
@@ -96,6 +137,24 @@ describe('NPE embedding network', () => {
     expect(b.bytes).toEqual(a.bytes);
     expect(c.s.validationLoss).not.toEqual(a.s.validationLoss);
     expect(a.s.validationLoss[3]!).toBeLessThan(a.s.validationLoss[0]!);
+  });
+
+  it('trains to the same bits on every instruction-set path (scalar, AVX2, AVX-512)', async () => {
+    const isas = ['scalar', 'avx2', 'avx512'] as const;
+    const available = isas.slice(0, isas.indexOf(native.runtimeInfo().detectedIsa as (typeof isas)[number]) + 1);
+    let first: Uint8Array | undefined;
+    try {
+      for (const isa of available) {
+        native.setIsa(isa);
+        const npe = smallNpe(400);
+        await npe.train({ seed: 2, maxEpochs: 2, threads: 1 });
+        const bytes = npe.buildPosterior().encode();
+        if (!first) first = bytes;
+        else expect(bytes, isa).toEqual(first);
+      }
+    } finally {
+      native.setIsa('auto');
+    }
   });
 
   it('saves and loads bit for bit (model file version 2 with the embedding); version 1 files still load', async () => {
