@@ -61,6 +61,10 @@ struct ChunkArgs {
   std::vector<std::vector<float>>* log_prob;
   float* losses;   // gradient: per chunk
   double* sums;    // evaluation: per chunk
+  const sbi::MafEmbedding* em;  // null: x is the context
+  int64_t x_stride;             // C, or the embedding's input width
+  int64_t flow_params;          // P: the embedding's parameters start there
+  std::vector<std::vector<float>>* ework;
 };
 
 template <class E>
@@ -68,6 +72,14 @@ inline void GradChunkRange(const ChunkArgs<E>& a, int64_t b, int64_t e) {
   const int D = a.s->made.dim, C = a.s->made.context;
   for (int64_t k = b; k < e; ++k) {
     const int64_t r0 = k * a.chunk_rows, rows = std::min(a.chunk_rows, a.rows_total - r0);
+    if (a.em) {
+      float* g = (*a.grads)[k].data();
+      a.losses[k] = sbi::maf_embedded_nll_backward(*a.s, *a.e, *a.em, rows, a.params, a.mask, a.params + a.flow_params,
+                                                   a.theta + r0 * D, a.x + r0 * a.x_stride, a.scale, g,
+                                                   g + a.flow_params, (*a.log_prob)[k].data(), (*a.work)[k].data(),
+                                                   (*a.ework)[k].data());
+      continue;
+    }
     a.losses[k] = sbi::maf_nll_backward(*a.s, *a.e, rows, a.params, a.mask, a.theta + r0 * D,
                                         C > 0 ? a.x + r0 * C : nullptr, C, a.scale, (*a.grads)[k].data(),
                                         static_cast<float*>(nullptr), static_cast<float*>(nullptr),
@@ -81,7 +93,11 @@ inline void EvalChunkRange(const ChunkArgs<E>& a, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; ++i) {
     const int64_t k = a.first_chunk + i, r0 = k * a.chunk_rows, rows = std::min(a.chunk_rows, a.rows_total - r0);
     float* lp = (*a.log_prob)[i].data();
-    sbi::maf_log_prob(*a.s, *a.e, rows, a.params, a.theta + r0 * D, C > 0 ? a.x + r0 * C : nullptr, C, lp,
+    if (a.em)
+      sbi::maf_embedded_log_prob(*a.s, *a.e, *a.em, rows, a.params, a.params + a.flow_params, a.theta + r0 * D,
+                                 a.x + r0 * a.x_stride, lp, (*a.work)[i].data(), (*a.ework)[i].data());
+    else
+      sbi::maf_log_prob(*a.s, *a.e, rows, a.params, a.theta + r0 * D, C > 0 ? a.x + r0 * C : nullptr, C, lp,
                       static_cast<float*>(nullptr), (*a.work)[i].data());
     double sum = 0.0;
     for (int64_t r = 0; r < rows; ++r) sum -= lp[r];
@@ -127,7 +143,11 @@ template <class E>
 class Trainer {
  public:
   Trainer(const sbi::MafShape& s, const E& e, const uint8_t* mask, const FlowTrainConfig& c)
-      : s_(s), e_(e), mask_(mask), c_(c), P_(sbi::maf_param_count(s)) {
+      : s_(s), e_(e), mask_(mask), c_(c), flow_P_(sbi::maf_param_count(s)),
+        em_{sbi::nn::Activation::ReLU, static_cast<int>(c.embed_sizes.size()) - 1, c.embed_sizes.data()},
+        embedded_(!c.embed_sizes.empty()),
+        P_(flow_P_ + (embedded_ ? sbi::nn::mlp_param_count(em_.layers, em_.sizes) : 0)),
+        x_stride_(embedded_ ? c.embed_sizes[0] : s.made.context) {
     const int64_t batch = c.batch_size;
     const int64_t chunks = (batch + kTrainChunkRows - 1) / kTrainChunkRows;
     grads_.assign(chunks, std::vector<float>(P_));
@@ -135,14 +155,20 @@ class Trainer {
                  std::vector<float>(sbi::maf_workspace_size(s, std::max(kTrainChunkRows, kEvalChunkRows))));
     log_prob_.assign(work_.size(), std::vector<float>(std::max(kTrainChunkRows, kEvalChunkRows)));
     losses_.resize(chunks);
+    if (embedded_)
+      ework_.assign(work_.size(),
+                    std::vector<float>(sbi::maf_embedding_work_size(em_, std::max(kTrainChunkRows, kEvalChunkRows))));
   }
+
+  int64_t param_count() const { return P_; }
 
   // Batch-mean NLL of z-scored rows theta [nb, D], x [nb, C]; its gradient into `grad`.
   double LossAndGrad(int64_t nb, const float* theta, const float* x, float* grad) {
     const int64_t chunks = (nb + kTrainChunkRows - 1) / kTrainChunkRows;
     const float scale = 1.0f / static_cast<float>(nb);
     const ChunkArgs<E> args{&s_, &e_, params_.data(), mask_, theta, x, nb, kTrainChunkRows, 0, scale,
-                            &grads_, &work_, &log_prob_, losses_.data(), nullptr};
+                            &grads_, &work_, &log_prob_, losses_.data(), nullptr,
+                            embedded_ ? &em_ : nullptr, x_stride_, flow_P_, &ework_};
     const auto kernel = ChunkKernels<E>::grad();
     ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) { kernel(args, b, e); });
     double loss = 0.0;
@@ -164,7 +190,8 @@ class Trainer {
     for (int64_t w0 = 0; w0 < chunks; w0 += slots) {
       const int64_t wn = std::min(slots, chunks - w0);
       const ChunkArgs<E> args{&s_, &e_, params_.data(), mask_, theta, x, n, kEvalChunkRows, w0, 1.0f,
-                              nullptr, &work_, &log_prob_, nullptr, sums.data()};
+                              nullptr, &work_, &log_prob_, nullptr, sums.data(),
+                              embedded_ ? &em_ : nullptr, x_stride_, flow_P_, &ework_};
       const auto kernel = ChunkKernels<E>::eval();
       ParallelFor(wn, 1, c_.threads, [&](int64_t b, int64_t e) { kernel(args, b, e); });
     }
@@ -180,8 +207,12 @@ class Trainer {
   const E& e_;
   const uint8_t* mask_;
   const FlowTrainConfig& c_;
-  const int64_t P_;
-  std::vector<std::vector<float>> grads_, work_, log_prob_;
+  const int64_t flow_P_;
+  const sbi::MafEmbedding em_;
+  const bool embedded_;
+  const int64_t P_;  // the flow's and the embedding's
+  const int64_t x_stride_;
+  std::vector<std::vector<float>> grads_, work_, log_prob_, ework_;
   std::vector<float> losses_;
 };
 
@@ -189,8 +220,8 @@ template <class E>
 FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, const FlowTrainConfig& c, int64_t n,
                       const float* theta, const float* x, const float* init_params, uint64_t seed,
                       const int32_t* cancel, const std::function<void(const EpochLosses&)>& on_epoch) {
-  const int D = s.made.dim, C = s.made.context;
-  const int64_t P = sbi::maf_param_count(s);
+  const int D = s.made.dim;
+  const int64_t C = c.embed_sizes.empty() ? s.made.context : c.embed_sizes[0];  // x's width
   FlowTrainResult result;
   // Split: the first n_train rows of a random permutation train, the rest validate.
   const int64_t n_val = ValidationRows(n, c.validation_fraction), n_train = n - n_val;
@@ -211,6 +242,7 @@ FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, c
 
   const int64_t batch = std::min(c.batch_size, n_train);
   Trainer<E> trainer(s, e, mask, c);
+  const int64_t P = trainer.param_count();
   trainer.params_.assign(init_params, init_params + P);
   result.params = trainer.params_;
   std::vector<float> grad(P), m(P, 0.0f), v(P, 0.0f), batch_theta(batch * D), batch_x(batch * C);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../kernels/flows/maf.h"
+#include "../kernels/flows/maf_embedding.h"
 
 namespace sbi_native {
 
@@ -31,6 +32,11 @@ struct FlowTrainConfig {
   double clip_max_norm = 5.0;
   int64_t max_epochs = (int64_t{1} << 31) - 1;
   int threads = 0;  // <= 0: the pool's default
+  // Optional embedding network e_φ (ReLU MLP, identity output) between z-scored x and the flow's
+  // context, trained jointly: sizes [L + 1] with sizes[0] = x's width and sizes[L] = the flow's
+  // context width. Empty: none (x is the context). Its parameters follow the flow's in
+  // `init_params` and in the result's `params`.
+  std::vector<int64_t> embed_sizes;
 };
 
 struct EpochLosses {
@@ -39,7 +45,7 @@ struct EpochLosses {
 };
 
 struct FlowTrainResult {
-  std::vector<float> params;  // the best epoch's
+  std::vector<float> params;  // the best epoch's (the flow's, then the embedding's)
   std::vector<double> theta_mean, theta_std, x_mean, x_std;
   std::vector<double> train_loss, validation_loss;  // per epoch
   int64_t best_epoch = 0;
@@ -50,7 +56,7 @@ struct FlowTrainResult {
 // The split sizes for n rows: validation ⌊fraction · n⌋, training the rest.
 int64_t ValidationRows(int64_t n, double fraction);
 
-// θ [n, dim], x [n, context] (float), initial parameters (masked weights 0; `made_mask` is one
+// θ [n, dim], x [n, context] (or [n, embed_sizes[0]] with an embedding) (float), initial parameters (masked weights 0; `made_mask` is one
 // MADE's mask). Polls `cancel` (may be null) before every batch; calls on_epoch after each epoch.
 FlowTrainResult TrainFlow(const sbi::MafShape& shape, const TransformSpec& transform, const uint8_t* made_mask,
                           const FlowTrainConfig& config, int64_t n, const float* theta, const float* x,

@@ -5,10 +5,14 @@
 //       trainLoss, validationLoss: Float64Array per epoch,
 //       thetaMean, thetaStd, xMean, xStd: Float64Array (the z-scoring of the training rows) }
 //   arch, transform, hyper as in maf.cc; options { seed, maxEpochs?, batchSize?, learningRate?,
-//   validationFraction?, stopAfterEpochs?, clipMaxNorm?, threads? } (defaults: sbi's, see
+//   validationFraction?, stopAfterEpochs?, clipMaxNorm?, threads?, embeddingSizes?: Int32Array,
+//   embeddingParams?: Float32Array } (defaults: sbi's, see
 //   flow_trainer.h); onEpoch (function or undefined) is called with { epoch, trainLoss,
 //   validationLoss } after every epoch; a set cancelFlag[0] stops before the next batch and the
-//   promise rejects with SbiError ABORTED. The loop runs on a libuv worker thread (which never
+//   promise rejects with SbiError ABORTED. With `embeddingSizes` [L + 1] (sizes[0] = x's width,
+//   sizes[L] = contextDim) x is [n·sizes[0]] and passes through a jointly trained ReLU MLP
+//   (kernels/flows/maf_embedding.h) with initial `embeddingParams`; the result then also holds
+//   `embeddingParams` (the best epoch's). The loop runs on a libuv worker thread (which never
 //   touches N-API) and uses the thread pool for the chunks of each batch.
 #include <algorithm>
 #include <cmath>
@@ -33,6 +37,7 @@ struct TrainJob {
   int64_t n = 0;
   std::vector<float> theta, x, params;  // copies: JS may change its arrays while training runs
   uint64_t seed = 0;
+  size_t embed_count = 0;  // embedding parameters at the end of `params`
   FlowTrainResult result;
 };
 
@@ -89,9 +94,15 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochLosses> {
       return;
     }
     Napi::Object o = Napi::Object::New(env);
-    Napi::Float32Array params = Napi::Float32Array::New(env, r.params.size());
-    std::copy(r.params.begin(), r.params.end(), params.Data());
+    const size_t flow_count = r.params.size() - job_->embed_count;
+    Napi::Float32Array params = Napi::Float32Array::New(env, flow_count);
+    std::copy(r.params.begin(), r.params.begin() + flow_count, params.Data());
     o.Set("params", params);
+    if (job_->embed_count > 0) {
+      Napi::Float32Array ep = Napi::Float32Array::New(env, job_->embed_count);
+      std::copy(r.params.end() - job_->embed_count, r.params.end(), ep.Data());
+      o.Set("embeddingParams", ep);
+    }
     o.Set("epochs", static_cast<double>(r.train_loss.size()));
     o.Set("bestEpoch", static_cast<double>(r.best_epoch));
     o.Set("bestValidationLoss", r.best_validation_loss);
@@ -129,12 +140,37 @@ Napi::Value MafTrain(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "Expected `theta` to hold a positive multiple of dim = " + std::to_string(D) +
                              " values but received " + std::to_string(theta.length));
   job->n = static_cast<int64_t>(theta.length / D);
-  const View<float> x = GetFloat32Array(info[5], "x", job->n * C);
-  job->theta.assign(theta.data, theta.data + theta.length);
-  job->x.assign(x.data, x.data + x.length);
-
   if (!info[6].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[6]));
   const Napi::Object o = info[6].As<Napi::Object>();
+  int64_t x_width = C;
+  const Napi::Value embed_sizes = o.Get("embeddingSizes");
+  if (!IsAbsent(embed_sizes)) {
+    const View<int32_t> sizes = GetInt32Array(embed_sizes, "embeddingSizes", -1);
+    if (sizes.length < 2 || sizes.length > 65)
+      ThrowRangeError(env, "Expected `embeddingSizes` to hold 2 to 65 layer widths (input, hidden..., output) but received " +
+                               std::to_string(sizes.length));
+    for (size_t l = 0; l < sizes.length; ++l)
+      if (sizes.data[l] < 1 || sizes.data[l] > (1 << 16))
+        ThrowRangeError(env, "Expected `embeddingSizes` to hold widths in [1, 65536] but index " + std::to_string(l) +
+                                 " is " + std::to_string(sizes.data[l]));
+    if (sizes.data[sizes.length - 1] != C)
+      ThrowRangeError(env, "Expected the last of `embeddingSizes` to be the flow's contextDim = " + std::to_string(C) +
+                               " but received " + std::to_string(sizes.data[sizes.length - 1]));
+    job->config.embed_sizes.assign(sizes.data, sizes.data + sizes.length);
+    x_width = sizes.data[0];
+    const int64_t q = sbi::nn::mlp_param_count(static_cast<int>(sizes.length) - 1, job->config.embed_sizes.data());
+    const View<float> ep = GetFloat32Array(o.Get("embeddingParams"), "embeddingParams", q);
+    for (size_t i = 0; i < ep.length; ++i)
+      if (!std::isfinite(ep.data[i]))
+        ThrowRangeError(env, "Expected finite values in `embeddingParams` but index " + std::to_string(i) + " is not");
+    job->params.insert(job->params.end(), ep.data, ep.data + ep.length);
+    job->embed_count = ep.length;
+  } else if (!IsAbsent(o.Get("embeddingParams"))) {
+    ThrowTypeError(env, "Expected `embeddingParams` only together with `embeddingSizes`");
+  }
+  const View<float> x = GetFloat32Array(info[5], "x", job->n * x_width);
+  job->theta.assign(theta.data, theta.data + theta.length);
+  job->x.assign(x.data, x.data + x.length);
   job->seed = GetSeed(o.Get("seed"), "seed");
   FlowTrainConfig& c = job->config;
   const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {

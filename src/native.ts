@@ -68,6 +68,10 @@ export interface NativeMafTrainOptions {
   stopAfterEpochs?: number;
   clipMaxNorm?: number;
   threads?: number;
+  /** Jointly trained ReLU embedding of x (kernels/flows/maf_embedding.h): widths [xDim, ..., contextDim]. */
+  embeddingSizes?: Int32Array;
+  /** Its initial parameters (kernels/nn/mlp.h layout); required with embeddingSizes. */
+  embeddingParams?: Float32Array;
 }
 
 /** Mean −log q(θ | x) of the original θ (z-scoring's Jacobian included) after an epoch. */
@@ -90,6 +94,8 @@ export interface NativeMafTrainResult {
   thetaStd: Float64Array;
   xMean: Float64Array;
   xStd: Float64Array;
+  /** The best epoch's embedding parameters (only when trained with embeddingSizes). */
+  embeddingParams?: Float32Array;
 }
 
 /** NRE's loss (kernels/nn/ratio_loss.h): variant, NRE-B atoms / NRE-C classes, NRE-C's γ, BNRE's λ. */
@@ -252,6 +258,15 @@ export interface NativeAddon {
   mafLogProbBackward<A extends Float64Array | Float32Array>(
     arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, theta: A, x: A | null,
     gParams: A, gTheta?: A | null, gX?: A | null,
+  ): number;
+  /**
+   * Mean −log q(theta | e(x)) of a MAF whose context is a ReLU embedding MLP e (widths
+   * embeddingSizes [x width, ..., contextDim]; kernels/flows/maf_embedding.h), and its gradients
+   * with respect to the flow's and the embedding's parameters (overwritten). Tests.
+   */
+  mafEmbeddedLogProbBackward<A extends Float64Array | Float32Array>(
+    arch: Int32Array, transform: 'rqSpline' | 'affine', hyper: Float64Array, params: A, embeddingSizes: Int32Array,
+    embeddingParams: A, theta: A, x: A, gParams: A, gEmbeddingParams: A,
   ): number;
   /** n draws theta ~ q(theta | x) [n, dim] (row i: Philox stream i of seed) and their log q. */
   mafSample<A extends Float64Array | Float32Array>(

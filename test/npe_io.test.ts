@@ -134,7 +134,9 @@ describe('NPE save / load', () => {
       expect(good.tensors.params!.data[j]).toBe(0);
       const bytes = withMeta((m) => { (m.tensors.params!.data as Float32Array)[j] = 0.5; });
       expect(() => NPE.decode(bytes)).toThrow(/masked parameter/);
-      expect(() => NPE.decode(withMeta((m) => { m.metadata.npeFileVersion = 2; }))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MODEL_VERSION' }));
+      expect(() => NPE.decode(withMeta((m) => { m.metadata.npeFileVersion = 3; }))).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MODEL_VERSION' }));
+      // Version 2 is the layout with an embedding network (test/npe_embedding.test.ts): it needs one.
+      expect(() => NPE.decode(withMeta((m) => { m.metadata.npeFileVersion = 2; }))).toThrow(expect.objectContaining({ code: 'INVALID_MODEL_FILE' }));
     });
   });
 });

@@ -81,6 +81,9 @@ function validCalls(): Record<string, unknown[]> {
       new Float64Array(2), new Float64Array(4)],
     mafLogProbBackward: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float32Array(56),
       Float32Array.of(0.1, 0.2, 0.3, 0.4), Float32Array.of(1, 2), new Float32Array(56), new Float32Array(4), new Float32Array(2)],
+    // A 2-D MAF with contextDim 1 fed by the embedding [3 -> 2 -> 1] of two rows of x.
+    mafEmbeddedLogProbBackward: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float64Array(56),
+      Int32Array.of(3, 2, 1), f64(11), f64(4), f64(6), new Float64Array(56), new Float64Array(11)],
     mafSample: [Int32Array.of(2, 1, 3, 1, 2, 2), 'rqSpline', Float64Array.of(2, 3, 1e-3, 1e-3, 1e-3),
       new Float64Array(2 * (3 * 4 + 2 * 5 * 4)), f64(1), n, 1, new Float64Array(2 * n), new Float64Array(n)],
     mafConditioner: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Float64Array(56), 1, f64(4), f64(1),

@@ -13,6 +13,8 @@ import type { NativeEpochLosses, NativeMafTrainOptions, NativeMafTrainResult } f
 import { createPrior } from '../priors.js';
 import type { Prior, PriorSpec } from '../priors.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
+import { EmbeddingNet, readEmbeddingOptions } from './embedding.js';
+import type { EmbeddingConfig, EmbeddingOptions } from './embedding.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import {
   checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
@@ -30,12 +32,18 @@ export interface FlowEstimatorOptions {
   layers?: number;
   /** Hidden layers per MADE (default 2). */
   hiddenLayers?: number;
+  /**
+   * NPE only: a jointly trained embedding network e(x) (ReLU MLP) whose output is the flow's
+   * context, for high-dimensional x. Default: none (the z-scored x is the context).
+   */
+  embedding?: EmbeddingOptions;
 }
 
 export interface FlowArchitecture {
   hidden: number;
   layers: number;
   hiddenLayers: number;
+  embedding?: EmbeddingConfig;
 }
 
 /** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
@@ -75,6 +83,7 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
       hidden: checkPositiveInteger(o.hidden ?? 50, 'hidden', 1 << 16),
       layers: checkPositiveInteger(o.layers ?? 5, 'layers', 256),
       hiddenLayers: checkPositiveInteger(o.hiddenLayers ?? 2, 'hiddenLayers', 64),
+      ...(o.embedding !== undefined ? { embedding: readEmbeddingOptions(o.embedding)! } : {}),
     },
   };
 }
@@ -150,7 +159,7 @@ export class SimulationStore {
 export async function trainConditionalFlow(
   variable: Float64Array, context: Float64Array, dims: { variable: number; context: number },
   densityEstimator: DensityEstimatorKind, architecture: FlowArchitecture, options: FlowTrainOptions,
-): Promise<{ flow: MAF; fit: NativeMafTrainResult }> {
+): Promise<{ flow: MAF; fit: NativeMafTrainResult; embedding?: EmbeddingNet }> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`seed\` for \`train\` but received ${describe(options)}`);
   const seed = checkSeed(options.seed);
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
@@ -169,10 +178,14 @@ export async function trainConditionalFlow(
     ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
     ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
   };
+  const { embedding: embeddingConfig, ...flowArchitecture } = architecture;
+  // The embedding (stream l of a key derived from the training key for layer l) maps x to the flow's context.
+  const embedding = embeddingConfig === undefined ? undefined
+    : EmbeddingNet.init([dims.context, ...embeddingConfig.hidden, embeddingConfig.outputDim], deriveSeed(trainingSeed, 2));
   const flow = new MAF({
     dim: dims.variable,
-    contextDim: dims.context,
-    ...architecture,
+    contextDim: embedding ? embedding.outputDim : dims.context,
+    ...flowArchitecture,
     ...(densityEstimator === 'nsf' ? { transform: NSF_TRANSFORM } : {}),
   }, { seed: deriveSeed(trainingSeed, 1), precision: 'float32' });
   const v = Float32Array.from(variable);
@@ -180,8 +193,14 @@ export async function trainConditionalFlow(
   if (options.signal?.aborted) throw abortError();
   const cancel = new Int32Array(1);
   const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
-    native.mafTrain(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float32Array, v, c, nativeOptions, options.onEpoch, cancel));
+    native.mafTrain(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float32Array, v, c,
+      embedding ? { ...nativeOptions, embeddingSizes: embedding.sizes, embeddingParams: embedding.params } : nativeOptions,
+      options.onEpoch, cancel));
   flow.params = fit.params;
+  if (embedding) {
+    embedding.params = fit.embeddingParams!;
+    return { flow, fit, embedding };
+  }
   return { flow, fit };
 }
 
@@ -206,6 +225,8 @@ export interface FlowModel {
   /** z-scoring as the native fit names it: theta* = the flow's variable, x* = its context. */
   fit: NativeMafTrainResult;
   summary: FlowTrainSummary;
+  /** The embedding network between x and the flow's context (NPE only), if any. */
+  embedding?: EmbeddingNet;
 }
 
 /** How an estimator lays out its model file: kinds, version key, and which of θ / x the flow models. */
@@ -214,6 +235,8 @@ export interface FlowModelLayout {
   kinds: { maf: string; nsf: string };
   versionKey: string;
   version: number;
+  /** The version written when the model has an embedding network (older readers reject it); both are read. */
+  embeddingVersion?: number;
   variable: 'theta' | 'x';
 }
 
@@ -232,10 +255,14 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
   const f = m.flow;
   const s = m.summary;
   const names = statNames(layout);
+  const e = m.embedding;
+  if (e && layout.embeddingVersion === undefined) throw new TypeError(`${layout.label} model files hold no embedding network`);
+  const contextDim = e ? e.inputDim : f.contextDim;
   return {
     kind: flowModelKind(layout, f),
     metadata: {
-      [layout.versionKey]: layout.version,
+      [layout.versionKey]: e ? layout.embeddingVersion! : layout.version,
+      ...(e ? { embedding: { sizes: Array.from(e.sizes), activation: 'relu', paramCount: e.paramCount } } : {}),
       prior: m.prior.spec,
       densityEstimator: f.transform.kind === 'rqSpline' ? 'nsf' : 'maf',
       flow: {
@@ -249,8 +276,9 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
       params: { data: Float32Array.from(f.params), shape: [f.paramCount] },
       [names.variableMean]: { data: m.fit.thetaMean, shape: [f.dim] },
       [names.variableStd]: { data: m.fit.thetaStd, shape: [f.dim] },
-      [names.contextMean]: { data: m.fit.xMean, shape: [f.contextDim] },
-      [names.contextStd]: { data: m.fit.xStd, shape: [f.contextDim] },
+      [names.contextMean]: { data: m.fit.xMean, shape: [contextDim] },
+      [names.contextStd]: { data: m.fit.xStd, shape: [contextDim] },
+      ...(e ? { embeddingParams: { data: Float32Array.from(e.params), shape: [e.paramCount] } } : {}),
       trainLoss: { data: s.trainLoss, shape: [s.trainLoss.length] },
       validationLoss: { data: s.validationLoss, shape: [s.validationLoss.length] },
       bestValidationLoss: { data: Float64Array.of(s.bestValidationLoss), shape: [1] },
@@ -266,8 +294,11 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     throw new SbiError(`Expected a model file of kind "${kinds.maf}" or "${kinds.nsf}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
   }
   const meta = file.metadata;
-  if (meta[layout.versionKey] !== layout.version) {
-    throw new SbiError(`Unsupported ${label} layout version ${describe(meta[layout.versionKey])} (this build reads ${layout.version})`, 'UNSUPPORTED_MODEL_VERSION');
+  const version = meta[layout.versionKey];
+  const withEmbedding = layout.embeddingVersion !== undefined && version === layout.embeddingVersion;
+  if (version !== layout.version && !withEmbedding) {
+    const readable = layout.embeddingVersion !== undefined ? `${layout.version} and ${layout.embeddingVersion}` : `${layout.version}`;
+    throw new SbiError(`Unsupported ${label} layout version ${describe(version)} (this build reads ${readable})`, 'UNSUPPORTED_MODEL_VERSION');
   }
   const densityEstimator: DensityEstimatorKind = file.kind === kinds.nsf ? 'nsf' : 'maf';
   if (meta.densityEstimator !== densityEstimator) {
@@ -309,6 +340,25 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     }
     return t.data as T;
   };
+  let embedding: EmbeddingNet | undefined;
+  if (withEmbedding) {
+    const em = meta.embedding as { sizes?: unknown; activation?: unknown; paramCount?: unknown } | undefined;
+    const sizes = em?.sizes;
+    if (typeof em !== 'object' || em === null || !Array.isArray(sizes) || sizes.length < 2 || sizes.length > 65 ||
+      !sizes.every((v) => Number.isSafeInteger(v) && v >= 1 && v <= 1 << 16) || em.activation !== 'relu') {
+      throw invalid(`bad embedding configuration ${describe(em)}`);
+    }
+    if (sizes[sizes.length - 1] !== flow.contextDim) {
+      throw invalid(`embedding output width ${sizes[sizes.length - 1]} does not match the flow's contextDim ${flow.contextDim}`);
+    }
+    let count = 0;
+    for (let l = 0; l + 1 < sizes.length; l++) count += sizes[l + 1] * (sizes[l] + 1);
+    if (em.paramCount !== count) throw invalid(`embedding paramCount ${describe(em.paramCount)} does not match its widths (${count} parameters)`);
+    const ep = tensor('embeddingParams', Float32Array, count);
+    for (let j = 0; j < ep.length; j++) if (!Number.isFinite(ep[j]!)) throw invalid(`embedding parameter ${j} is ${ep[j]}`);
+    embedding = new EmbeddingNet(Int32Array.from(sizes as number[]), ep);
+  }
+  const contextWidth = embedding ? embedding.inputDim : flow.contextDim;
   const params = tensor('params', Float32Array, flow.paramCount);
   for (let j = 0; j < params.length; j++) {
     if (!Number.isFinite(params[j]!)) throw invalid(`parameter ${j} is ${params[j]}`);
@@ -324,8 +374,8 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   const names = statNames(layout);
   const variableMean = stats(names.variableMean, flow.dim, false);
   const variableStd = stats(names.variableStd, flow.dim, true);
-  const contextMean = stats(names.contextMean, flow.contextDim, false);
-  const contextStd = stats(names.contextStd, flow.contextDim, true);
+  const contextMean = stats(names.contextMean, contextWidth, false);
+  const contextStd = stats(names.contextStd, contextWidth, true);
   const training = meta.training as Record<string, unknown> | undefined;
   if (typeof training !== 'object' || training === null) throw invalid('no training summary');
   const count = (name: string, min: number) => {
@@ -343,12 +393,13 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   const fit: NativeMafTrainResult = {
     params, epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
     thetaMean: variableMean, thetaStd: variableStd, xMean: contextMean, xStd: contextStd,
+    ...(embedding ? { embeddingParams: embedding.params } : {}),
   };
   const summary: FlowTrainSummary = {
     epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
     simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
   };
-  return { prior, densityEstimator, flow, fit, summary };
+  return { prior, densityEstimator, flow, fit, summary, ...(embedding ? { embedding } : {}) };
 }
 
 /** An observation checked against `dim` and z-scored with (mean, std) into a float32 row. */

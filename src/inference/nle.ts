@@ -40,6 +40,9 @@ export class NLE {
 
   constructor(options: NLEOptions) {
     const o = readEstimatorOptions(options);
+    if (o.architecture.embedding !== undefined) {
+      throw new TypeError('NLE takes no `embedding` (it models x given θ; embedding networks are for NPE)');
+    }
     this.prior = o.prior;
     this.densityEstimator = o.densityEstimator;
     this.architecture = o.architecture;

@@ -20,9 +20,11 @@ import {
   copySummary, flowModelKind, readEstimatorOptions, readFlowModel, SimulationStore, trainConditionalFlow, trainSummary, writeFlowModel,
   zScoredObservation,
 } from './flow_estimator.js';
+import type { EmbeddingNet } from './embedding.js';
 import type { DensityEstimatorKind, FlowArchitecture, FlowEstimatorOptions, FlowModel, FlowModelLayout, FlowTrainOptions, FlowTrainSummary } from './flow_estimator.js';
 
 export type { DensityEstimatorKind } from './flow_estimator.js';
+export type { EmbeddingOptions } from './embedding.js';
 export type NPEOptions = FlowEstimatorOptions;
 export type NPETrainOptions = FlowTrainOptions;
 export type NPETrainSummary = FlowTrainSummary;
@@ -46,7 +48,7 @@ export class NPE {
   readonly densityEstimator: DensityEstimatorKind;
   private readonly architecture: FlowArchitecture;
   private readonly store: SimulationStore;
-  private trained: { flow: MAF; fit: NativeMafTrainResult; summary: NPETrainSummary } | undefined;
+  private trained: { flow: MAF; fit: NativeMafTrainResult; summary: NPETrainSummary; embedding?: EmbeddingNet } | undefined;
 
   constructor(options: NPEOptions) {
     const o = readEstimatorOptions(options);
@@ -85,10 +87,10 @@ export class NPE {
   /** Trains the density estimator q(θ | x) on every simulation appended so far (from a fresh initialisation). */
   async train(options: NPETrainOptions): Promise<NPETrainSummary> {
     const data = this.store.data('NPE');
-    const { flow, fit } = await trainConditionalFlow(
+    const { flow, fit, embedding } = await trainConditionalFlow(
       data.theta, data.x, { variable: this.prior.dim, context: data.xDim }, this.densityEstimator, this.architecture, options);
     const summary = trainSummary(fit, this.store);
-    this.trained = { flow, fit, summary };
+    this.trained = { flow, fit, summary, ...(embedding ? { embedding } : {}) };
     return copySummary(summary);
   }
 
@@ -119,15 +121,16 @@ export class NPE {
   private static fromModel(m: FlowModel): NPE {
     const npe = new NPE({
       prior: m.prior, densityEstimator: m.densityEstimator, hidden: m.flow.hidden, layers: m.flow.layers, hiddenLayers: m.flow.hiddenLayers,
+      ...(m.embedding ? { embedding: { hidden: Array.from(m.embedding.sizes.subarray(1, -1)), outputDim: m.embedding.outputDim } } : {}),
     });
-    npe.trained = { flow: m.flow, fit: m.fit, summary: m.summary };
+    npe.trained = { flow: m.flow, fit: m.fit, summary: m.summary, ...(m.embedding ? { embedding: m.embedding } : {}) };
     return npe;
   }
 
   /** The posterior of the last training: q(θ | x) restricted to the prior's support. */
   buildPosterior(): NPEPosterior {
     if (!this.trained) throw new SbiError('NPE is not trained yet; call `await npe.train({ seed })` first', 'NOT_TRAINED');
-    return new NPEPosterior(this.prior, this.trained.flow, this.trained.fit, this.trained.summary);
+    return new NPEPosterior(this.prior, this.trained.flow, this.trained.fit, this.trained.summary, this.trained.embedding);
   }
 }
 
@@ -145,13 +148,16 @@ export class NPEPosterior {
   /** The training this posterior came from (simulation counts and losses per epoch). */
   readonly summary: NPETrainSummary;
 
-  constructor(readonly prior: Prior, private readonly flow: MAF, private readonly fit: NativeMafTrainResult, summary?: NPETrainSummary) {
+  constructor(
+    readonly prior: Prior, private readonly flow: MAF, private readonly fit: NativeMafTrainResult, summary?: NPETrainSummary,
+    private readonly embedding?: EmbeddingNet,
+  ) {
     this.summary = summary ?? {
       epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
       validationLoss: fit.validationLoss, simulations: 0, excludedSimulations: 0,
     };
     this.dim = flow.dim;
-    this.xDim = flow.contextDim;
+    this.xDim = embedding ? embedding.inputDim : flow.contextDim;
     this.logStdSum = fit.thetaStd.reduce((s, v) => s + Math.log(v), 0);
   }
 
@@ -243,7 +249,9 @@ export class NPEPosterior {
 
   /** The model file contents `save` writes (see NPE.save). */
   toModelFile(): ModelFile {
-    return writeFlowModel(NPE_LAYOUT, { prior: this.prior, flow: this.flow, fit: this.fit, summary: this.summary });
+    return writeFlowModel(NPE_LAYOUT, {
+      prior: this.prior, flow: this.flow, fit: this.fit, summary: this.summary, ...(this.embedding ? { embedding: this.embedding } : {}),
+    });
   }
 
   /** The bytes `save` writes. */
@@ -268,14 +276,15 @@ export class NPEPosterior {
   /** Builds the posterior from decoded model file contents, checking that they are consistent. */
   static fromModelFile(file: ModelFile): NPEPosterior {
     const m = readFlowModel(NPE_LAYOUT, file);
-    return new NPEPosterior(m.prior, m.flow, m.fit, m.summary);
+    return new NPEPosterior(m.prior, m.flow, m.fit, m.summary, m.embedding);
   }
 
-  /** The observation z-scored like the training x, as the flow's broadcast context. */
+  /** The observation z-scored like the training x (and embedded, with an embedding network), as the flow's broadcast context. */
   private context(x: unknown): Float32Array {
-    return zScoredObservation(x, this.xDim, this.fit.xMean, this.fit.xStd);
+    const z = zScoredObservation(x, this.xDim, this.fit.xMean, this.fit.xStd);
+    return this.embedding ? this.embedding.apply(z, 1) : z;
   }
 }
 
 /** NPE's model file: kinds "NPE/maf" and "NPE/nsf", layout version in metadata.npeFileVersion. */
-const NPE_LAYOUT: FlowModelLayout = { label: 'NPE', kinds: { maf: 'NPE/maf', nsf: 'NPE/nsf' }, versionKey: 'npeFileVersion', version: 1, variable: 'theta' };
+const NPE_LAYOUT: FlowModelLayout = { label: 'NPE', kinds: { maf: 'NPE/maf', nsf: 'NPE/nsf' }, versionKey: 'npeFileVersion', version: 1, embeddingVersion: 2, variable: 'theta' };
