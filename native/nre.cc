@@ -21,6 +21,7 @@
 
 #include "batch.h"
 #include "napi_util.h"
+#include "train_worker.h"
 #include "ratio_trainer.h"
 
 namespace sbi_native {
@@ -149,84 +150,23 @@ struct TrainJob {
   std::vector<double> theta, x;  // copies: JS may change its arrays while training runs
   uint64_t seed = 0;
   RatioTrainResult result;
-};
 
-Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
-class TrainWorker : public Napi::AsyncProgressQueueWorker<training::Epoch> {
- public:
-  TrainWorker(Napi::Env env, std::unique_ptr<TrainJob> job)
-      : Napi::AsyncProgressQueueWorker<training::Epoch>(env), job_(std::move(job)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void SetOnEpoch(Napi::Function fn) { on_epoch_ = Napi::Persistent(fn); }
-  void SetCancelFlag(Napi::Int32Array flag) {
-    cancel_ref_ = Napi::Persistent(flag.As<Napi::Object>());
-    cancel_ = flag.Data();
+  using Epoch = training::Epoch;
+  void Run(const int32_t* cancel, const std::function<void(const Epoch&)>& on_epoch) {
+    result = TrainRatio(shape, loss, config, n, theta.data(), x.data(), seed, cancel, on_epoch);
   }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    const bool report = !on_epoch_.IsEmpty();
-    TrainJob& j = *job_;
-    j.result = TrainRatio(j.shape, j.loss, j.config, j.n, j.theta.data(), j.x.data(), j.seed, cancel_,
-                          [&](const training::Epoch& e) {
-                            if (report) progress.Send(&e, 1);
-                          });
-  }
-  void OnProgress(const training::Epoch* data, size_t count) override {
-    if (on_epoch_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    for (size_t i = 0; i < count; ++i) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("epoch", static_cast<double>(data[i].epoch));
-      o.Set("trainLoss", data[i].train_loss);
-      o.Set("validationLoss", data[i].validation_loss);
-      try {
-        on_epoch_.Call({o});
-      } catch (const Napi::Error&) {
-        // An exception thrown by the user's callback must not stop training.
-      }
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    const training::Result& r = job_->result.fit;
-    const RatioStats& st = job_->result.stats;
-    if (r.cancelled) {
-      deferred_.Reject(MakeSbiError(env, "ABORTED", "The operation was aborted").Value());
-      return;
-    }
-    Napi::Object o = Napi::Object::New(env);
+  bool Cancelled() const { return result.fit.cancelled; }
+  void Fill(Napi::Env env, Napi::Object& o) const {
+    const training::Result& r = result.fit;
     Napi::Float32Array params = Napi::Float32Array::New(env, r.params.size());
     std::copy(r.params.begin(), r.params.end(), params.Data());
     o.Set("params", params);
-    o.Set("epochs", static_cast<double>(r.train_loss.size()));
-    o.Set("bestEpoch", static_cast<double>(r.best_epoch));
-    o.Set("bestValidationLoss", r.best_validation_loss);
-    o.Set("trainLoss", ToFloat64Array(env, r.train_loss));
-    o.Set("validationLoss", ToFloat64Array(env, r.validation_loss));
-    o.Set("thetaMean", ToFloat64Array(env, st.theta_mean));
-    o.Set("thetaStd", ToFloat64Array(env, st.theta_std));
-    o.Set("xMean", ToFloat64Array(env, st.x_mean));
-    o.Set("xStd", ToFloat64Array(env, st.x_std));
-    deferred_.Resolve(o);
+    SetTrainingSummary(env, o, r.train_loss, r.validation_loss, r.best_epoch, r.best_validation_loss);
+    o.Set("thetaMean", ToFloat64Array(env, result.stats.theta_mean));
+    o.Set("thetaStd", ToFloat64Array(env, result.stats.theta_std));
+    o.Set("xMean", ToFloat64Array(env, result.stats.x_mean));
+    o.Set("xStd", ToFloat64Array(env, result.stats.x_std));
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  std::unique_ptr<TrainJob> job_;
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference on_epoch_;
-  Napi::ObjectReference cancel_ref_;
-  const int32_t* cancel_ = nullptr;
 };
 
 Napi::Value NreTrain(const Napi::CallbackInfo& info) {
@@ -286,7 +226,7 @@ Napi::Value NreTrain(const Napi::CallbackInfo& info) {
     GetInt32Array(cancel_flag, "cancelFlag", 1);
     flag = cancel_flag.As<Napi::Int32Array>();
   }
-  auto* worker = new TrainWorker(env, std::move(job));
+  auto* worker = new TrainWorker<TrainJob>(env, std::move(job));
   if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
   if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
   Napi::Promise promise = worker->Promise();

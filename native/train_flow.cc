@@ -23,6 +23,7 @@
 #include "flow_spec.h"
 #include "flow_trainer.h"
 #include "napi_util.h"
+#include "train_worker.h"
 
 namespace sbi_native {
 namespace {
@@ -39,89 +40,30 @@ struct TrainJob {
   uint64_t seed = 0;
   size_t embed_count = 0;  // embedding parameters at the end of `params`
   FlowTrainResult result;
-};
 
-Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) a[i] = v[i];
-  return a;
-}
-
-class TrainWorker : public Napi::AsyncProgressQueueWorker<EpochLosses> {
- public:
-  TrainWorker(Napi::Env env, std::unique_ptr<TrainJob> job)
-      : Napi::AsyncProgressQueueWorker<EpochLosses>(env), job_(std::move(job)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void SetOnEpoch(Napi::Function fn) { on_epoch_ = Napi::Persistent(fn); }
-  void SetCancelFlag(Napi::Int32Array flag) {
-    cancel_ref_ = Napi::Persistent(flag.As<Napi::Object>());
-    cancel_ = flag.Data();
+  using Epoch = EpochLosses;
+  void Run(const int32_t* cancel, const std::function<void(const Epoch&)>& on_epoch) {
+    result = TrainFlow(shape, transform, mask.data(), config, n, theta.data(), x.data(), params.data(), seed, cancel,
+                       on_epoch);
   }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    const bool report = !on_epoch_.IsEmpty();
-    TrainJob& j = *job_;
-    j.result = TrainFlow(j.shape, j.transform, j.mask.data(), j.config, j.n, j.theta.data(), j.x.data(),
-                         j.params.data(), j.seed, cancel_, [&](const EpochLosses& e) {
-                           if (report) progress.Send(&e, 1);
-                         });
-  }
-  void OnProgress(const EpochLosses* data, size_t count) override {
-    if (on_epoch_.IsEmpty()) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    for (size_t i = 0; i < count; ++i) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("epoch", static_cast<double>(data[i].epoch));
-      o.Set("trainLoss", data[i].train_loss);
-      o.Set("validationLoss", data[i].validation_loss);
-      try {
-        on_epoch_.Call({o});
-      } catch (const Napi::Error&) {
-        // An exception thrown by the user's callback must not stop training.
-      }
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    const FlowTrainResult& r = job_->result;
-    if (r.cancelled) {
-      deferred_.Reject(MakeSbiError(env, "ABORTED", "The operation was aborted").Value());
-      return;
-    }
-    Napi::Object o = Napi::Object::New(env);
-    const size_t flow_count = r.params.size() - job_->embed_count;
-    Napi::Float32Array params = Napi::Float32Array::New(env, flow_count);
-    std::copy(r.params.begin(), r.params.begin() + flow_count, params.Data());
-    o.Set("params", params);
-    if (job_->embed_count > 0) {
-      Napi::Float32Array ep = Napi::Float32Array::New(env, job_->embed_count);
-      std::copy(r.params.end() - job_->embed_count, r.params.end(), ep.Data());
+  bool Cancelled() const { return result.cancelled; }
+  void Fill(Napi::Env env, Napi::Object& o) const {
+    const FlowTrainResult& r = result;
+    const size_t flow_count = r.params.size() - embed_count;
+    Napi::Float32Array flow = Napi::Float32Array::New(env, flow_count);
+    std::copy(r.params.begin(), r.params.begin() + flow_count, flow.Data());
+    o.Set("params", flow);
+    if (embed_count > 0) {
+      Napi::Float32Array ep = Napi::Float32Array::New(env, embed_count);
+      std::copy(r.params.end() - embed_count, r.params.end(), ep.Data());
       o.Set("embeddingParams", ep);
     }
-    o.Set("epochs", static_cast<double>(r.train_loss.size()));
-    o.Set("bestEpoch", static_cast<double>(r.best_epoch));
-    o.Set("bestValidationLoss", r.best_validation_loss);
-    o.Set("trainLoss", ToFloat64Array(env, r.train_loss));
-    o.Set("validationLoss", ToFloat64Array(env, r.validation_loss));
+    SetTrainingSummary(env, o, r.train_loss, r.validation_loss, r.best_epoch, r.best_validation_loss);
     o.Set("thetaMean", ToFloat64Array(env, r.theta_mean));
     o.Set("thetaStd", ToFloat64Array(env, r.theta_std));
     o.Set("xMean", ToFloat64Array(env, r.x_mean));
     o.Set("xStd", ToFloat64Array(env, r.x_std));
-    deferred_.Resolve(o);
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  std::unique_ptr<TrainJob> job_;
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference on_epoch_;
-  Napi::ObjectReference cancel_ref_;
-  const int32_t* cancel_ = nullptr;
 };
 
 Napi::Value MafTrain(const Napi::CallbackInfo& info) {
@@ -204,7 +146,7 @@ Napi::Value MafTrain(const Napi::CallbackInfo& info) {
     GetInt32Array(cancel_flag, "cancelFlag", 1);
     flag = cancel_flag.As<Napi::Int32Array>();
   }
-  auto* worker = new TrainWorker(env, std::move(job));
+  auto* worker = new TrainWorker<TrainJob>(env, std::move(job));
   if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
   if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
   Napi::Promise promise = worker->Promise();
