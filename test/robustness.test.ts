@@ -115,6 +115,15 @@ function validCalls(): Record<string, unknown[]> {
       Float64Array.from({ length: 20 }, (_, i) => Math.cos(i)), { seed: 1, maxEpochs: 2, batchSize: 8, validationFraction: 0.2 },
       undefined, new Int32Array(1)],
     nreLogRatio: [Int32Array.of(2, 1, 3, 1), new Float32Array(40), f64(2), f64(2), f64(1), f64(1), f64(4), f64(1), new Float64Array(2), 2],
+    // MDN arch [dim 2, context 1, hidden 3, 1 hidden layer, 2 components]: outputs 2 · 6, 54
+    // parameters; a 20-row training of at most 2 epochs
+    mdnHead: [Int32Array.of(2, 2), f64(24), f64(4), new Float64Array(2), new Float64Array(24)],
+    mdnNetLogProb: [Int32Array.of(2, 1, 3, 1, 2), f64(54), f64(2), f64(4), new Float64Array(2), new Float64Array(54)],
+    mdnTrain: [Int32Array.of(2, 1, 3, 1, 2), Float64Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+      Float64Array.from({ length: 20 }, (_, i) => Math.cos(i)), { seed: 1, maxEpochs: 2, batchSize: 8, validationFraction: 0.2 },
+      undefined, new Int32Array(1)],
+    mdnLogProb: [Int32Array.of(2, 1, 3, 1, 2), new Float32Array(54), new Float32Array(4), new Float32Array(1), new Float32Array(2), 2],
+    mdnSample: [Int32Array.of(2, 1, 3, 1, 2), new Float32Array(54), new Float32Array(1), 2, 1, new Float32Array(4), 2],
     nnAdamStep: [f64(3), f64(3), f64(3), f64(3), 1, { lr: 1e-3, weightDecay: 0.01, decoupled: true }],
     nnClipGradNorm: [Float64Array.of(3, 4), 5],
     // Ginkgo: 4 jets of at most 8 leaves (M = 15 node slots each)
