@@ -301,6 +301,19 @@ export interface NativeAddon {
   /** out[i] = log r(θ_i, x_i); x holds one row per θ row or a single observation for all. */
   nreLogRatio(arch: Int32Array, params: Float32Array, thetaMean: Float64Array, thetaStd: Float64Array, xMean: Float64Array,
     xStd: Float64Array, theta: Float64Array, x: Float64Array, out: Float64Array, threads?: number): void;
+  /** Mixture density network head shape = [dim, components]: log q(y_i | out_i) and ∂ Σ log q / ∂out (tests; native/mdn.cc). */
+  mdnHead(shape: Int32Array, out: Float64Array | Float32Array, y: Float64Array | Float32Array, logProb: Float64Array | Float32Array,
+    dOut?: Float64Array | Float32Array): void;
+  /** The whole MDN arch = [dim, context, hidden, hiddenLayers, components] on z-scored rows; grads = ∂ Σ log q / ∂params (tests). */
+  mdnNetLogProb(arch: Int32Array, params: Float64Array | Float32Array, context: Float64Array | Float32Array, y: Float64Array | Float32Array,
+    logProb: Float64Array | Float32Array, grads?: Float64Array | Float32Array): void;
+  /** Trains an MDN q(y | context) off the event loop (native/mdn_trainer.h); theta* statistics are y's, x* the context's. */
+  mdnTrain(arch: Int32Array, y: Float64Array, context: Float64Array, options: NativeMafTrainOptions,
+    onEpoch: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<NativeMafTrainResult>;
+  /** log q(y_i | context) of z-scored rows; context holds one row for all or one per row. */
+  mdnLogProb(arch: Int32Array, params: Float32Array, y: Float32Array, context: Float32Array, logProb: Float32Array, threads?: number): void;
+  /** n draws y ~ q(y | context) (row i: Philox stream i of seed). */
+  mdnSample(arch: Int32Array, params: Float32Array, context: Float32Array, n: number, seed: number | bigint, y: Float32Array, threads?: number): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

@@ -1,12 +1,14 @@
 /**
  * What the flow-based estimators share. NPE models q(θ | x) and NLE models q(x | θ): both are a
- * conditional MAF / NSF q(v | c) trained natively (native/flow_trainer.h) on z-scored pairs
+ * conditional MAF / NSF q(v | c) trained natively (native/flow_trainer.h), or a mixture density
+ * network (mdn_estimator.ts, native/mdn_trainer.h), on z-scored pairs
  * (v, c), fed from the same store of simulations, saved in the same model-file layout. Only the
  * roles differ: `variable: 'theta'` (NPE) or `variable: 'x'` (NLE).
  */
 import { SbiError } from '../errors.js';
 import { MAF } from '../flows/maf.js';
 import type { MAFConfig, MAFTransform } from '../flows/maf.js';
+import { MDN, MDN_MAX_COMPONENTS } from '../flows/mdn.js';
 import type { ModelFile } from '../io/model_file.js';
 import { native } from '../native.js';
 import type { NativeEpochLosses, NativeMafTrainOptions, NativeMafTrainResult } from '../native.js';
@@ -16,17 +18,26 @@ import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { EmbeddingNet, readEmbeddingOptions } from './embedding.js';
 import type { EmbeddingConfig, EmbeddingOptions } from './embedding.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
+import { readMdnModel, trainMdn, writeMdnModel } from './mdn_estimator.js';
 import {
   checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
 } from '../validate.js';
 
-export type DensityEstimatorKind = 'maf' | 'nsf';
+export type DensityEstimatorKind = 'maf' | 'nsf' | 'mdn';
+
+/** The trained conditional density: a flow, or a mixture density network. */
+export type ConditionalDensity = MAF | MDN;
 
 export interface FlowEstimatorOptions {
   prior: Prior;
-  /** 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3). */
+  /**
+   * 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3);
+   * 'mdn': mixture of `components` full-covariance Gaussians (sbi's MDN).
+   */
   densityEstimator?: DensityEstimatorKind;
-  /** Hidden units per MADE layer (default 50, as sbi). */
+  /** 'mdn' only: mixture components (default 10, as sbi; at most 100). */
+  components?: number;
+  /** Hidden units per MADE layer, or per layer of the MDN's network (default 50, as sbi). */
   hidden?: number;
   /** Flow layers (default 5, as sbi). */
   layers?: number;
@@ -44,6 +55,8 @@ export interface FlowArchitecture {
   layers: number;
   hiddenLayers: number;
   embedding?: EmbeddingConfig;
+  /** 'mdn' only. */
+  components?: number;
 }
 
 /** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
@@ -75,7 +88,9 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
     throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
   }
   const kind = o.densityEstimator ?? 'maf';
-  if (kind !== 'maf' && kind !== 'nsf') throw new RangeError(`Expected "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  if (kind !== 'maf' && kind !== 'nsf' && kind !== 'mdn') throw new RangeError(`Expected "mdn", "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  if (kind === 'mdn' && o.embedding !== undefined) throw new TypeError('Expected no `embedding` with densityEstimator "mdn" (embedding networks are trained with the flows only)');
+  if (kind !== 'mdn' && o.components !== undefined) throw new TypeError(`Expected no \`components\` with densityEstimator ${describe(kind)} (it sets the mixture of "mdn")`);
   return {
     prior,
     densityEstimator: kind,
@@ -84,6 +99,7 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
       layers: checkPositiveInteger(o.layers ?? 5, 'layers', 256),
       hiddenLayers: checkPositiveInteger(o.hiddenLayers ?? 2, 'hiddenLayers', 64),
       ...(o.embedding !== undefined ? { embedding: readEmbeddingOptions(o.embedding)! } : {}),
+      ...(kind === 'mdn' ? { components: checkPositiveInteger(o.components ?? 10, 'components', MDN_MAX_COMPONENTS) } : {}),
     },
   };
 }
@@ -159,7 +175,7 @@ export class SimulationStore {
 export async function trainConditionalFlow(
   variable: Float64Array, context: Float64Array, dims: { variable: number; context: number },
   densityEstimator: DensityEstimatorKind, architecture: FlowArchitecture, options: FlowTrainOptions,
-): Promise<{ flow: MAF; fit: NativeMafTrainResult; embedding?: EmbeddingNet }> {
+): Promise<{ flow: ConditionalDensity; fit: NativeMafTrainResult; embedding?: EmbeddingNet }> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`seed\` for \`train\` but received ${describe(options)}`);
   const seed = checkSeed(options.seed);
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
@@ -178,7 +194,11 @@ export async function trainConditionalFlow(
     ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
     ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
   };
-  const { embedding: embeddingConfig, ...flowArchitecture } = architecture;
+  if (densityEstimator === 'mdn') {
+    const { hidden, hiddenLayers, components } = architecture;
+    return trainMdn(variable, context, dims, { hidden, hiddenLayers, components: components ?? 10 }, nativeOptions, options);
+  }
+  const { embedding: embeddingConfig, components: _, ...flowArchitecture } = architecture;
   // The embedding (stream l of a key derived from the training key for layer l) maps x to the flow's context.
   const embedding = embeddingConfig === undefined ? undefined
     : EmbeddingNet.init([dims.context, ...embeddingConfig.hidden, embeddingConfig.outputDim], deriveSeed(trainingSeed, 2));
@@ -221,7 +241,7 @@ export function copySummary(s: FlowTrainSummary): FlowTrainSummary {
 export interface FlowModel {
   prior: Prior;
   densityEstimator: DensityEstimatorKind;
-  flow: MAF;
+  flow: ConditionalDensity;
   /** z-scoring as the native fit names it: theta* = the flow's variable, x* = its context. */
   fit: NativeMafTrainResult;
   summary: FlowTrainSummary;
@@ -229,10 +249,16 @@ export interface FlowModel {
   embedding?: EmbeddingNet;
 }
 
+/** The constructor options that rebuild an estimator with `flow`'s architecture. */
+export function architectureOptions(flow: ConditionalDensity): Pick<FlowEstimatorOptions, 'hidden' | 'hiddenLayers' | 'layers' | 'components'> {
+  return flow instanceof MDN ? { hidden: flow.hidden, hiddenLayers: flow.hiddenLayers, components: flow.components }
+    : { hidden: flow.hidden, layers: flow.layers, hiddenLayers: flow.hiddenLayers };
+}
+
 /** How an estimator lays out its model file: kinds, version key, and which of θ / x the flow models. */
 export interface FlowModelLayout {
   label: string;
-  kinds: { maf: string; nsf: string };
+  kinds: { maf: string; nsf: string; mdn: string };
   versionKey: string;
   version: number;
   /** The version written when the model has an embedding network (older readers reject it); both are read. */
@@ -241,18 +267,20 @@ export interface FlowModelLayout {
 }
 
 /** Tensor names of the variable's and the context's statistics (the data's names, θ or x). */
-function statNames(layout: FlowModelLayout) {
+export function statNames(layout: FlowModelLayout) {
   const [v, c] = layout.variable === 'theta' ? ['theta', 'x'] : ['x', 'theta'];
   return { variableMean: `${v}Mean`, variableStd: `${v}Std`, contextMean: `${c}Mean`, contextStd: `${c}Std` };
 }
 
-export function flowModelKind(layout: FlowModelLayout, flow: MAF): string {
+export function flowModelKind(layout: FlowModelLayout, flow: ConditionalDensity): string {
+  if (flow instanceof MDN) return layout.kinds.mdn;
   return flow.transform.kind === 'rqSpline' ? layout.kinds.nsf : layout.kinds.maf;
 }
 
 /** The model file of a trained estimator: prior spec, flow configuration, parameters, z-scoring, losses. */
 export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'densityEstimator'>): ModelFile {
   const f = m.flow;
+  if (f instanceof MDN) return writeMdnModel(layout, { prior: m.prior, flow: f, fit: m.fit, summary: m.summary });
   const s = m.summary;
   const names = statNames(layout);
   const e = m.embedding;
@@ -289,9 +317,10 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
 /** Validates decoded model file contents of `layout` and rebuilds prior, flow and statistics. */
 export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowModel {
   const { label, kinds } = layout;
+  if (file.kind === kinds.mdn) return { ...readMdnModel(layout, file), densityEstimator: 'mdn' };
   const invalid = (why: string) => new SbiError(`Invalid ${label} model file: ${why}`, 'INVALID_MODEL_FILE');
   if (file.kind !== kinds.maf && file.kind !== kinds.nsf) {
-    throw new SbiError(`Expected a model file of kind "${kinds.maf}" or "${kinds.nsf}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
+    throw new SbiError(`Expected a model file of kind "${kinds.maf}", "${kinds.nsf}" or "${kinds.mdn}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
   }
   const meta = file.metadata;
   const version = meta[layout.versionKey];

@@ -9,17 +9,16 @@
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
 import { SbiError } from '../errors.js';
-import type { MAF } from '../flows/maf.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
 import type { ModelFile } from '../io/model_file.js';
 import type { NativeMafTrainResult } from '../native.js';
 import type { Prior } from '../priors.js';
 import { checkFiniteArray, checkMatrix, checkNumberArray, describe } from '../validate.js';
 import {
-  copySummary, flowModelKind, readEstimatorOptions, readFlowModel, SimulationStore, trainConditionalFlow, trainSummary, writeFlowModel,
+  architectureOptions, copySummary, flowModelKind, readEstimatorOptions, readFlowModel, SimulationStore, trainConditionalFlow, trainSummary, writeFlowModel,
   zScoredObservation,
 } from './flow_estimator.js';
-import type { DensityEstimatorKind, FlowArchitecture, FlowEstimatorOptions, FlowModel, FlowModelLayout, FlowTrainOptions, FlowTrainSummary } from './flow_estimator.js';
+import type { ConditionalDensity, DensityEstimatorKind, FlowArchitecture, FlowEstimatorOptions, FlowModel, FlowModelLayout, FlowTrainOptions, FlowTrainSummary } from './flow_estimator.js';
 import { MCMCPosterior, type MCMCSampleOptions, type PotentialFunction } from './mcmc_posterior.js';
 import { runRounds, type RoundInfo, type SimulatorFunction } from './sequential.js';
 
@@ -29,14 +28,14 @@ export type NLETrainOptions = FlowTrainOptions;
 export type NLETrainSummary = FlowTrainSummary;
 
 /** NLE's model file: kinds "NLE/maf" and "NLE/nsf"; the flow models x given θ. */
-const NLE_LAYOUT: FlowModelLayout = { label: 'NLE', kinds: { maf: 'NLE/maf', nsf: 'NLE/nsf' }, versionKey: 'nleFileVersion', version: 1, variable: 'x' };
+const NLE_LAYOUT: FlowModelLayout = { label: 'NLE', kinds: { maf: 'NLE/maf', nsf: 'NLE/nsf', mdn: 'NLE/mdn' }, versionKey: 'nleFileVersion', version: 1, variable: 'x' };
 
 export class NLE {
   readonly prior: Prior;
   readonly densityEstimator: DensityEstimatorKind;
   private readonly architecture: FlowArchitecture;
   private readonly store: SimulationStore;
-  private trained: { flow: MAF; fit: NativeMafTrainResult; summary: NLETrainSummary } | undefined;
+  private trained: { flow: ConditionalDensity; fit: NativeMafTrainResult; summary: NLETrainSummary } | undefined;
 
   constructor(options: NLEOptions) {
     const o = readEstimatorOptions(options);
@@ -102,7 +101,7 @@ export class NLE {
 
   private static fromModel(m: FlowModel): NLE {
     const nle = new NLE({
-      prior: m.prior, densityEstimator: m.densityEstimator, hidden: m.flow.hidden, layers: m.flow.layers, hiddenLayers: m.flow.hiddenLayers,
+      prior: m.prior, densityEstimator: m.densityEstimator, ...architectureOptions(m.flow),
     });
     nle.trained = { flow: m.flow, fit: m.fit, summary: m.summary };
     return nle;
@@ -114,7 +113,7 @@ export class NLE {
  * per row, its context the z-scored θ, so every MCMC step of every chain is ONE native call.
  *   log q(x | θ) = log q_z((x − μ_x) / σ_x | (θ − μ_θ) / σ_θ) − Σ_j log σ_x,j
  */
-function likelihoodPotential(flow: MAF, fit: NativeMafTrainResult): PotentialFunction {
+function likelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult): PotentialFunction {
   // fit.theta* are the statistics of the flow's variable (x), fit.x* of its context (θ).
   const xDim = flow.dim;
   const thetaDim = flow.contextDim;
@@ -136,11 +135,11 @@ function likelihoodPotential(flow: MAF, fit: NativeMafTrainResult): PotentialFun
 export class NLEPosterior extends MCMCPosterior {
   /** The training this posterior came from. */
   readonly summary: NLETrainSummary;
-  private readonly flow: MAF;
+  private readonly flow: ConditionalDensity;
   private readonly fit: NativeMafTrainResult;
   private readonly likelihood: PotentialFunction;
 
-  constructor(prior: Prior, flow: MAF, fit: NativeMafTrainResult, summary: NLETrainSummary) {
+  constructor(prior: Prior, flow: ConditionalDensity, fit: NativeMafTrainResult, summary: NLETrainSummary) {
     const likelihood = likelihoodPotential(flow, fit);
     super(prior, flow.dim, likelihood);
     this.flow = flow;

@@ -9,7 +9,6 @@
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
 import { SbiError } from '../errors.js';
-import type { MAF } from '../flows/maf.js';
 import type { NativeMafTrainResult } from '../native.js';
 import type { Prior } from '../priors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
@@ -17,11 +16,11 @@ import type { ModelFile } from '../io/model_file.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { checkFiniteArray, checkMatrix, checkPositiveInteger, checkProbability, checkSeed, describe } from '../validate.js';
 import {
-  copySummary, flowModelKind, readEstimatorOptions, readFlowModel, SimulationStore, trainConditionalFlow, trainSummary, writeFlowModel,
+  architectureOptions, copySummary, flowModelKind, readEstimatorOptions, readFlowModel, SimulationStore, trainConditionalFlow, trainSummary, writeFlowModel,
   zScoredObservation,
 } from './flow_estimator.js';
 import type { EmbeddingNet } from './embedding.js';
-import type { DensityEstimatorKind, FlowArchitecture, FlowEstimatorOptions, FlowModel, FlowModelLayout, FlowTrainOptions, FlowTrainSummary } from './flow_estimator.js';
+import type { ConditionalDensity, DensityEstimatorKind, FlowArchitecture, FlowEstimatorOptions, FlowModel, FlowModelLayout, FlowTrainOptions, FlowTrainSummary } from './flow_estimator.js';
 
 export type { DensityEstimatorKind } from './flow_estimator.js';
 export type { EmbeddingOptions } from './embedding.js';
@@ -48,7 +47,7 @@ export class NPE {
   readonly densityEstimator: DensityEstimatorKind;
   private readonly architecture: FlowArchitecture;
   private readonly store: SimulationStore;
-  private trained: { flow: MAF; fit: NativeMafTrainResult; summary: NPETrainSummary; embedding?: EmbeddingNet } | undefined;
+  private trained: { flow: ConditionalDensity; fit: NativeMafTrainResult; summary: NPETrainSummary; embedding?: EmbeddingNet } | undefined;
 
   constructor(options: NPEOptions) {
     const o = readEstimatorOptions(options);
@@ -120,7 +119,7 @@ export class NPE {
 
   private static fromModel(m: FlowModel): NPE {
     const npe = new NPE({
-      prior: m.prior, densityEstimator: m.densityEstimator, hidden: m.flow.hidden, layers: m.flow.layers, hiddenLayers: m.flow.hiddenLayers,
+      prior: m.prior, densityEstimator: m.densityEstimator, ...architectureOptions(m.flow),
       ...(m.embedding ? { embedding: { hidden: Array.from(m.embedding.sizes.subarray(1, -1)), outputDim: m.embedding.outputDim } } : {}),
     });
     npe.trained = { flow: m.flow, fit: m.fit, summary: m.summary, ...(m.embedding ? { embedding: m.embedding } : {}) };
@@ -149,7 +148,7 @@ export class NPEPosterior {
   readonly summary: NPETrainSummary;
 
   constructor(
-    readonly prior: Prior, private readonly flow: MAF, private readonly fit: NativeMafTrainResult, summary?: NPETrainSummary,
+    readonly prior: Prior, private readonly flow: ConditionalDensity, private readonly fit: NativeMafTrainResult, summary?: NPETrainSummary,
     private readonly embedding?: EmbeddingNet,
   ) {
     this.summary = summary ?? {
@@ -231,7 +230,7 @@ export class NPEPosterior {
     checkFiniteArray(theta, 'theta', this.dim);
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`x\` but received ${describe(options)}`);
     const context = this.context(options.x);
-    const z = new Float32Array(theta.length);
+    const z: Float32Array = new Float32Array(theta.length);
     for (let i = 0; i < n; i++) {
       for (let d = 0; d < this.dim; d++) z[i * this.dim + d] = (theta[i * this.dim + d]! - this.fit.thetaMean[d]!) / this.fit.thetaStd[d]!;
     }
@@ -287,4 +286,4 @@ export class NPEPosterior {
 }
 
 /** NPE's model file: kinds "NPE/maf" and "NPE/nsf", layout version in metadata.npeFileVersion. */
-const NPE_LAYOUT: FlowModelLayout = { label: 'NPE', kinds: { maf: 'NPE/maf', nsf: 'NPE/nsf' }, versionKey: 'npeFileVersion', version: 1, embeddingVersion: 2, variable: 'theta' };
+const NPE_LAYOUT: FlowModelLayout = { label: 'NPE', kinds: { maf: 'NPE/maf', nsf: 'NPE/nsf', mdn: 'NPE/mdn' }, versionKey: 'npeFileVersion', version: 1, embeddingVersion: 2, variable: 'theta' };
