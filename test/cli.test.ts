@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../src/csv.js';
-import { NPE } from '../src/inference/npe.js';
+import { NPE, NPEPosterior } from '../src/inference/npe.js';
 import { referenceObservation } from '../src/tasks/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -177,6 +177,16 @@ describe('sbi-engine CLI', () => {
       expect(nsf.code, nsf.stderr).toBe(0);
       expect(parseCsv(nsf.stdout).rows).toBe(200);
       expect(nsf.stdout).not.toBe(a.stdout);
+    });
+
+    it('--density-estimator mdn trains a mixture density network and --save writes an NPE/mdn file', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+      const model = path.join(dir, 'mdn.bin');
+      const r = run([...base, '--observation', '1', '--seed', '3', '--density-estimator', 'mdn', '--save', model]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(parseCsv(r.stdout).rows).toBe(200);
+      expect(NPEPosterior.load(model).kind).toBe('NPE/mdn');
+      fs.rmSync(dir, { recursive: true });
     });
 
     it('reads the observation from --x-file and saves the estimator with --save (NPE.load samples the same rows)', () => {
