@@ -318,6 +318,27 @@ describe("NPE with densityEstimator 'mdn'", () => {
     expect(Math.sqrt(sq / D)).toBeLessThan(0.3);
   });
 
+  it('trains, samples and evaluates to the same bits on every instruction-set path (scalar, AVX2, AVX-512)', async () => {
+    const isas = ['scalar', 'avx2', 'avx512'] as const;
+    const available = isas.slice(0, isas.indexOf(native.runtimeInfo().detectedIsa as (typeof isas)[number]) + 1);
+    const { theta, x } = toySimulations(400, 5);
+    const results = [];
+    try {
+      for (const isa of available) {
+        native.setIsa(isa);
+        const npe = new NPE({ prior: toyPrior(), ...small });
+        npe.appendSimulations(theta, x);
+        const s = await npe.train({ seed: 1, maxEpochs: 3, threads: 1 });
+        const post = npe.buildPosterior();
+        const samples = post.sample(200, { x: [0.5, 0.5], seed: 2 });
+        results.push({ losses: [...s.trainLoss, ...s.validationLoss], samples, logq: post.logProb(samples, { x: [0.5, 0.5] }) });
+      }
+    } finally {
+      native.setIsa('auto');
+    }
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+  });
+
   it('save/load round trip is bit-identical; corrupt, foreign and inconsistent files are refused', async () => {
     const npe = new NPE({ prior: toyPrior(), ...small });
     const { theta, x } = toySimulations(300, 3);
