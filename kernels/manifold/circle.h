@@ -27,7 +27,8 @@
 //   Möbius [logits (K) | (u_x, u_y) per component (2K) | φ]  = 3K + 1
 //   NCP    [logits (K) | α logits (K)                  | φ]  = 2K + 1
 // The inverse has no closed form for K > 1: Newton's method on f(θ) = y − φ, safeguarded by the
-// bracket [0, 2π] (a step leaving the current bracket becomes a bisection), to machine precision.
+// bracket [0, 2π] (a step leaving the current bracket becomes a bisection), to machine precision,
+// from the ρ-weighted mean of the components' closed-form inverses g_k⁻¹ = (shifted) T̃_{1/α_k}.
 //
 // Circular spline: the RQ spline of kernels/manifold/segment_spline.h on [0, 2π] with one shared
 // boundary derivative d_0 = d_K (so f is C¹ on the circle); parameters
@@ -74,6 +75,8 @@ struct NcpComponent {
   T alpha, dalpha_du;
   SBI_HD NcpComponent(const T* u, T min_alpha) : alpha(min_alpha + softplus(u[0])), dalpha_du(logistic(u[0])) {}
   SBI_HD T value(T theta) const { return half_angle_lift(alpha, theta); }
+  // g⁻¹(s) = T̃_{1/α}(s).
+  SBI_HD T inverse(T s) const { return half_angle_lift(T(1) / alpha, s); }
   SBI_HD T slope(T theta) const {
     const T sh = std::sin(T(0.5) * theta), ch = std::cos(T(0.5) * theta);
     return alpha / (ch * ch + alpha * alpha * sh * sh);
@@ -109,6 +112,8 @@ struct MoebiusComponent {
     jac[1][1] = scale * (T(1) - ey * ey * t);
   }
   SBI_HD T value(T theta) const { return half_angle_lift(alpha, theta - psi) - half_angle_lift(alpha, -psi); }
+  // g⁻¹(s) = ψ + T̃_{1/α}(s + T̃_α(−ψ)).
+  SBI_HD T inverse(T s) const { return psi + half_angle_lift(T(1) / alpha, s + half_angle_lift(alpha, -psi)); }
   SBI_HD T slope(T theta) const {
     const T ax = std::cos(theta) - wx, ay = std::sin(theta) - wy;
     return one_m_r2 / (ax * ax + ay * ay);
@@ -186,7 +191,13 @@ SBI_HD void circle_mixture_inverse(const CircleMixtureConfig<T>& c, T y, const T
   const T two_pi = T(kTwoPi);
   const T target = wrap_angle(y - params[circle_mixture_param_count<C>(c.components) - 1]);
   const T tol = T(2) * machine_epsilon<T>() * two_pi;
-  T lo = T(0), hi = two_pi, theta = target, f, df;
+  // Start from the ρ-weighted mean of the components' closed-form inverses (exact for K = 1).
+  const MixtureWeights<T> rho(params, c.components);
+  T theta = T(0);
+  for (int k = 0; k < c.components; ++k)
+    theta += rho.prob(k) * C(params + c.components + k * C::kWidth, c.min_alpha).inverse(target);
+  if (!(theta > T(0) && theta < two_pi)) theta = target;
+  T lo = T(0), hi = two_pi, f, df;
   for (int it = 0; it < 200; ++it) {
     circle_mixture_eval<C>(c, params, theta, &f, &df);
     const T r = f - target;
