@@ -35,6 +35,7 @@ export type { ChainDraws } from './diagnostics/mcmc.js';
 export { encodeModelFile, decodeModelFile, saveModelFile, loadModelFile, FORMAT_VERSION } from './io/model_file.js';
 export type { ModelFile, Tensor, TensorArray } from './io/model_file.js';
 export * as flows from './flows/transforms.js';
+export * as manifold from './manifold/index.js';
 export { c2st, mmd } from './diagnostics/c2st.js';
 export type { C2stOptions } from './diagnostics/c2st.js';
 export { sbc, expectedCoverage, coverageFromRanks } from './diagnostics/calibration.js';

@@ -74,6 +74,11 @@ function validCalls(): Record<string, unknown[]> {
     flowTransformBackward: ['affine', Float64Array.of(5), Float32Array.of(0.5, 1), new Float32Array(4),
       new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(4)],
     simulateAsync: [simOptions, undefined, undefined],
+    // circle / interval transforms over 2 elements: an NCP mixture of 2 components (5 params each),
+    // the circular spline's backward with 2 bins (7 params each) in float
+    manifoldTransform: ['ncp', 'forward', Float64Array.of(2, 1e-3), f64(2), f64(10), new Float64Array(2), new Float64Array(2)],
+    manifoldTransformBackward: ['circularSpline', Float64Array.of(2, 1e-3, 1e-3, 1e-3), Float32Array.of(0.5, 1),
+      new Float32Array(14), new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(14)],
     // a 2-layer MAF over 2 dims with 1 context input, 3 hidden units (56 parameters, all zero)
     mafParamCount: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5)],
     mafParamMask: [Int32Array.of(2, 1, 3, 1, 2, 2), 'affine', Float64Array.of(5), new Uint8Array(56)],
