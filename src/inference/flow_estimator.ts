@@ -20,11 +20,33 @@ import {
   checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
 } from '../validate.js';
 
-export type DensityEstimatorKind = 'maf' | 'nsf';
+export type DensityEstimatorKind = 'maf' | 'nsf' | 'maf-coupling' | 'nsf-coupling';
+
+/**
+ * Each kind's elementwise transform and whether its MADEs are coupling layers (passes = 2, or 1
+ * for a 1-D variable: half the variables given the context, the other half given both) rather
+ * than autoregressive (passes = dim). For dim ≤ 2 the two coincide.
+ */
+const DENSITY_ESTIMATORS: Record<DensityEstimatorKind, { transform: MAFTransform; coupling: boolean }> = {
+  maf: { transform: { kind: 'affine' }, coupling: false },
+  nsf: { transform: { kind: 'rqSpline', bins: 10, bound: 3 }, coupling: false },
+  'maf-coupling': { transform: { kind: 'affine' }, coupling: true },
+  'nsf-coupling': { transform: { kind: 'rqSpline', bins: 10, bound: 3 }, coupling: true },
+};
+export const DENSITY_ESTIMATOR_KINDS = Object.keys(DENSITY_ESTIMATORS) as DensityEstimatorKind[];
+
+/** The MADE degree groups of `kind` for a `dim`-dimensional variable. */
+export function flowPasses(kind: DensityEstimatorKind, dim: number): number {
+  return DENSITY_ESTIMATORS[kind].coupling ? Math.min(2, dim) : dim;
+}
 
 export interface FlowEstimatorOptions {
   prior: Prior;
-  /** 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3). */
+  /**
+   * 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3);
+   * 'maf-coupling' / 'nsf-coupling': the same transforms in coupling layers (RealNVP-like /
+   * coupling NSF), whose sampling takes 2 network passes per layer instead of dim.
+   */
   densityEstimator?: DensityEstimatorKind;
   /** Hidden units per MADE layer (default 50, as sbi). */
   hidden?: number;
@@ -64,8 +86,6 @@ export interface FlowTrainSummary {
   excludedSimulations: number;
 }
 
-const NSF_TRANSFORM: MAFTransform = { kind: 'rqSpline', bins: 10, bound: 3 };
-
 /** Checks the constructor options of NPE / NLE. */
 export function readEstimatorOptions(options: unknown): { prior: Prior; densityEstimator: DensityEstimatorKind; architecture: FlowArchitecture } {
   if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`prior\` but received ${describe(options)}`);
@@ -75,7 +95,9 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
     throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
   }
   const kind = o.densityEstimator ?? 'maf';
-  if (kind !== 'maf' && kind !== 'nsf') throw new RangeError(`Expected "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  if (!DENSITY_ESTIMATOR_KINDS.includes(kind)) {
+    throw new RangeError(`Expected one of ${DENSITY_ESTIMATOR_KINDS.map((k) => `"${k}"`).join(', ')} for \`densityEstimator\` but received ${describe(kind)}`);
+  }
   return {
     prior,
     densityEstimator: kind,
@@ -186,7 +208,8 @@ export async function trainConditionalFlow(
     dim: dims.variable,
     contextDim: embedding ? embedding.outputDim : dims.context,
     ...flowArchitecture,
-    ...(densityEstimator === 'nsf' ? { transform: NSF_TRANSFORM } : {}),
+    transform: DENSITY_ESTIMATORS[densityEstimator].transform,
+    passes: flowPasses(densityEstimator, dims.variable),
   }, { seed: deriveSeed(trainingSeed, 1), precision: 'float32' });
   const v = Float32Array.from(variable);
   const c = Float32Array.from(context);
@@ -250,6 +273,12 @@ export function flowModelKind(layout: FlowModelLayout, flow: MAF): string {
   return flow.transform.kind === 'rqSpline' ? layout.kinds.nsf : layout.kinds.maf;
 }
 
+/** The estimator kind that builds `flow` ('…-coupling' only where coupling differs, dim ≥ 3). */
+function flowDensityEstimator(flow: MAF): DensityEstimatorKind {
+  const base = flow.transform.kind === 'rqSpline' ? 'nsf' : 'maf';
+  return flow.passes < flow.dim ? `${base}-coupling` : base;
+}
+
 /** The model file of a trained estimator: prior spec, flow configuration, parameters, z-scoring, losses. */
 export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'densityEstimator'>): ModelFile {
   const f = m.flow;
@@ -264,10 +293,10 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
       [layout.versionKey]: e ? layout.embeddingVersion! : layout.version,
       ...(e ? { embedding: { sizes: Array.from(e.sizes), activation: 'relu', paramCount: e.paramCount } } : {}),
       prior: m.prior.spec,
-      densityEstimator: f.transform.kind === 'rqSpline' ? 'nsf' : 'maf',
+      densityEstimator: flowDensityEstimator(f),
       flow: {
         dim: f.dim, contextDim: f.contextDim, hidden: f.hidden, hiddenLayers: f.hiddenLayers, layers: f.layers,
-        activation: f.activation, transform: f.transform, paramCount: f.paramCount,
+        passes: f.passes, activation: f.activation, transform: f.transform, paramCount: f.paramCount,
       },
       training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
     },
@@ -300,8 +329,9 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     const readable = layout.embeddingVersion !== undefined ? `${layout.version} and ${layout.embeddingVersion}` : `${layout.version}`;
     throw new SbiError(`Unsupported ${label} layout version ${describe(version)} (this build reads ${readable})`, 'UNSUPPORTED_MODEL_VERSION');
   }
-  const densityEstimator: DensityEstimatorKind = file.kind === kinds.nsf ? 'nsf' : 'maf';
-  if (meta.densityEstimator !== densityEstimator) {
+  const densityEstimator = meta.densityEstimator as DensityEstimatorKind;
+  const fileTransform = file.kind === kinds.nsf ? 'rqSpline' : 'affine';
+  if (!DENSITY_ESTIMATOR_KINDS.includes(densityEstimator) || DENSITY_ESTIMATORS[densityEstimator].transform.kind !== fileTransform) {
     throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
   }
   let prior: Prior;
@@ -313,8 +343,7 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   const cfg = meta.flow as Record<string, unknown> | undefined;
   if (typeof cfg !== 'object' || cfg === null) throw invalid('no flow configuration');
   const transform = cfg.transform as MAFConfig['transform'];
-  const expectedTransform = densityEstimator === 'nsf' ? 'rqSpline' : 'affine';
-  if (typeof transform !== 'object' || transform === null || transform.kind !== expectedTransform) {
+  if (typeof transform !== 'object' || transform === null || transform.kind !== fileTransform) {
     throw invalid(`flow transform ${describe((transform as { kind?: unknown } | undefined)?.kind)} does not match the kind "${file.kind}"`);
   }
   let flow: MAF;
@@ -322,9 +351,14 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     flow = new MAF({
       dim: cfg.dim as number, contextDim: cfg.contextDim as number, hidden: cfg.hidden as number, hiddenLayers: cfg.hiddenLayers as number,
       layers: cfg.layers as number, activation: cfg.activation as MAFConfig['activation'], transform,
+      // Files written before coupling flows hold no `passes`: their flows are autoregressive.
+      ...(cfg.passes !== undefined ? { passes: cfg.passes as number } : {}),
     }, { precision: 'float32' });
   } catch (e) {
     throw invalid(`bad flow configuration (${(e as Error).message})`);
+  }
+  if (flow.passes !== flowPasses(densityEstimator, flow.dim)) {
+    throw invalid(`flow passes ${flow.passes} do not match densityEstimator "${densityEstimator}" (${flowPasses(densityEstimator, flow.dim)} for dim ${flow.dim})`);
   }
   if (flow.contextDim < 1) throw invalid('flow has no context (contextDim 0)');
   const thetaDim = layout.variable === 'theta' ? flow.dim : flow.contextDim;
