@@ -96,7 +96,7 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
   }
   const kind = o.densityEstimator ?? 'maf';
   if (!DENSITY_ESTIMATOR_KINDS.includes(kind)) {
-    throw new RangeError(`Expected one of ${DENSITY_ESTIMATOR_KINDS.map((k) => `"${k}"`).join(', ')} for \`densityEstimator\` but received ${describe(kind)}`);
+    throw new RangeError(`Expected "maf-coupling", "nsf-coupling", "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
   }
   return {
     prior,
