@@ -38,7 +38,7 @@ sbi::RqSplineConfig<T> SplineConfig(const TransformSpec& s) {
 bool IsSinglePrecision(Napi::Env env, const Napi::Value& v, const char* name);
 
 // A conditional MAF's architecture as maf.cc's entry points take it: arguments 0..2 are
-// arch = Int32Array [dim, contextDim, hidden, hiddenLayers, layers, activation], the transform's
+// arch = Int32Array [dim, contextDim, hidden, hiddenLayers, layers, activation, passes?], the transform's
 // name and its hyperparameters (every value checked; at most 2^28 parameters).
 struct MafSpec {
   sbi::MafShape shape;

@@ -1,8 +1,10 @@
 // Conditional MAF / autoregressive spline flow (kernels/flows/maf.h) on whole arrays, in the
 // precision of `params` (Float64Array: double kernels, Float32Array: float; every other
 // floating-point array of the call must match).
-//   arch = Int32Array [dim, contextDim, hidden, hiddenLayers, layers, activation]
-//          (activation: 0 identity, 1 relu, 2 tanh, 3 elu, 4 silu, as kernels/nn/dense.h)
+//   arch = Int32Array [dim, contextDim, hidden, hiddenLayers, layers, activation, passes?]
+//          (activation: 0 identity, 1 relu, 2 tanh, 3 elu, 4 silu, as kernels/nn/dense.h;
+//          passes in [1, dim], the degree groups of kernels/nn/made.h: dim (the default when
+//          arch has 6 values) is autoregressive, 2 a coupling flow)
 //   transform, hyper: the elementwise transform, as flowTransform ("affine" [scaleBound] or
 //          "rqSpline" [bins, bound, minBinWidth, minBinHeight, minDerivative])
 //   params: the K MADEs' parameter vectors one after another (layout: kernels/nn/made.h); masked
@@ -32,7 +34,10 @@ namespace sbi_native {
 
 MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info) {
   constexpr double kMaxParams = double(int64_t{1} << 28);
-  auto arch = GetInt32Array(info[0], "arch", 6);
+  auto arch = GetInt32Array(info[0], "arch");
+  if (arch.length != 6 && arch.length != 7)
+    ThrowRangeError(env, "Expected `arch` = [dim, contextDim, hidden, hiddenLayers, layers, activation, passes?] (6 or 7 "
+                         "values) but it has " + std::to_string(arch.length));
   const int32_t* a = arch.data;
   auto check = [&](int i, const char* name, int32_t lo, int32_t hi) {
     if (a[i] < lo || a[i] > hi)
@@ -46,9 +51,11 @@ MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info) {
   check(3, "hiddenLayers", 1, 64);
   check(4, "layers", 1, 256);
   check(5, "activation", 0, 4);
+  if (arch.length == 7) check(6, "passes", 1, a[0]);
+  const int passes = arch.length == 7 ? a[6] : a[0];
   MafSpec s{};
   s.transform = GetTransformSpec(env, info[1], info[2]);
-  s.shape.made = {a[0], a[1], a[2], a[3], s.transform.params_per_element, static_cast<sbi::nn::Activation>(a[5])};
+  s.shape.made = {a[0], a[1], a[2], a[3], s.transform.params_per_element, static_cast<sbi::nn::Activation>(a[5]), passes};
   s.shape.layers = a[4];
   // The count in double first, so the bound is checked before any int64 product can overflow.
   const double D = a[0], C = a[1], H = a[2], L = a[3], P = s.transform.params_per_element;

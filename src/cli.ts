@@ -11,6 +11,7 @@ import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
 import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod } from './inference/methods.js';
+import { DENSITY_ESTIMATOR_KINDS, type DensityEstimatorKind } from './inference/flow_estimator.js';
 import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
@@ -37,6 +38,12 @@ function parseInteger(value: string, name: string, min: number, max = Number.MAX
     throw new UsageError(`--${name}: expected an integer in [${min}, ${max}] but received "${value}"`);
   }
   return v;
+}
+
+function checkDensityEstimator(value: string): asserts value is DensityEstimatorKind {
+  if (!(DENSITY_ESTIMATOR_KINDS as string[]).includes(value)) {
+    throw new UsageError(`--density-estimator: expected one of ${DENSITY_ESTIMATOR_KINDS.join(', ')} but received "${value}"`);
+  }
 }
 
 function parseSeed(value: string): bigint {
@@ -208,7 +215,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 2 ** 31 - 1) : undefined;
   const rounds = opts.rounds !== undefined ? parseInteger(opts.rounds, 'rounds', 1, 1000) : undefined;
   const estimator = opts.densityEstimator;
-  if (estimator !== 'maf' && estimator !== 'nsf' && estimator !== 'mdn') throw new UsageError(`--density-estimator: expected maf, nsf or mdn but received "${estimator}"`);
+  checkDensityEstimator(estimator);
   if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
 
   const task = getTask(opts.task);
@@ -285,7 +292,7 @@ async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
     if (!(a > 0 && a < 1)) throw new UsageError(`--levels: expected levels in (0, 1) but received ${a}`);
   });
   const estimator = opts.densityEstimator;
-  if (estimator !== 'maf' && estimator !== 'nsf' && estimator !== 'mdn') throw new UsageError(`--density-estimator: expected maf, nsf or mdn but received "${estimator}"`);
+  checkDensityEstimator(estimator);
   const task = getTask(opts.task);
   const progress = new ProgressLine(process.stderr);
   try {
@@ -386,7 +393,7 @@ export function buildProgram(): Command {
       .option('--x-file <file.csv>', 'the observation as one CSV row (header row first)')
       .requiredOption('--samples <int>', 'posterior samples to write')
       .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
-      .option('--density-estimator <maf|nsf|mdn>', 'npe, snpe, nle, snle: the conditional flow or mixture density network', 'maf')
+      .option('--density-estimator <kind>', `npe, snpe, nle, snle: the conditional flow or mixture density network (mdn): ${DENSITY_ESTIMATOR_KINDS.join(', ')} (coupling: faster sampling for dim ≥ 3)`, 'maf')
       .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
       .option('--save <model.bin>', 'also write the trained estimator (NPE.load, NLE.load or NRE.load reads it; sequential methods: the last round\'s)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.
@@ -405,7 +412,7 @@ export function buildProgram(): Command {
       .option('--levels <a1,a2,..>', 'credibility levels in (0, 1) (default 0.05,0.10,..,0.95)')
       .option('--bins <int>', 'SBC histogram bins')
       .option('--ranks-out <file.csv>', 'also write the ranks (rank_1..rank_D,logprob_rank)')
-      .option('--density-estimator <maf|nsf|mdn>', 'npe, nle: the conditional flow or mixture density network', 'maf')
+      .option('--density-estimator <kind>', `npe, nle: the conditional flow or mixture density network (mdn): ${DENSITY_ESTIMATOR_KINDS.join(', ')} (coupling: faster sampling for dim ≥ 3)`, 'maf')
       .addOption(new Option('--max-epochs <int>').hideHelp()),
   ).action(commandCoverage);
   commonOptions(

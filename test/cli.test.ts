@@ -177,6 +177,10 @@ describe('sbi-engine CLI', () => {
       expect(nsf.code, nsf.stderr).toBe(0);
       expect(parseCsv(nsf.stdout).rows).toBe(200);
       expect(nsf.stdout).not.toBe(a.stdout);
+      // two_moons' θ is 2-D, where coupling and autoregressive masks coincide: the same draws.
+      const coupling = run([...base, '--observation', '1', '--seed', '3', '--density-estimator', 'nsf-coupling']);
+      expect(coupling.code, coupling.stderr).toBe(0);
+      expect(coupling.stdout).toBe(nsf.stdout);
     });
 
     it('--density-estimator mdn trains a mixture density network and --save writes an NPE/mdn file', () => {

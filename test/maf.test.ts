@@ -1,5 +1,6 @@
 // Contract of the conditional MAF (kernels/nn/made.h, kernels/flows/maf.h, src/flows/maf.ts),
-// run over every elementwise transform in CASES.
+// run over every elementwise transform in CASES, autoregressive (passes = dim) and coupling
+// (passes = 2).
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAF, type MAFConfig } from '../src/flows/maf.js';
 import { native } from '../src/native.js';
@@ -11,7 +12,17 @@ const CASES: { name: string; config: MAFConfig }[] = [
     name: 'rqSpline',
     config: { dim: 3, contextDim: 2, hidden: 7, hiddenLayers: 2, layers: 2, activation: 'elu', transform: { kind: 'rqSpline', bins: 4 } },
   },
+  { name: 'affine coupling', config: { dim: 5, contextDim: 2, hidden: 7, hiddenLayers: 2, layers: 3, passes: 2, transform: { kind: 'affine' } } },
+  {
+    name: 'rqSpline coupling',
+    config: { dim: 5, contextDim: 2, hidden: 8, hiddenLayers: 2, layers: 2, passes: 2, activation: 'elu', transform: { kind: 'rqSpline', bins: 4 } },
+  },
 ];
+
+/** The degree group (0-based) of variable d: ⌊d · passes / dim⌋ (kernels/nn/made.h). */
+function group(maf: MAF, d: number): number {
+  return Math.floor((d * maf.passes) / maf.dim);
+}
 
 function normals(n: number, seed: number, scale = 1): Float64Array {
   const rng = new PhiloxStream(seed, 999);
@@ -46,6 +57,23 @@ function tensors(maf: MAF): [number, number][] {
 function meanNll(maf: MAF, theta: Float64Array, x: Float64Array): number {
   const lp = maf.logProb(theta, x);
   return -lp.reduce((a, b) => a + b, 0) / lp.length;
+}
+
+/** log|det A| by Gaussian elimination with partial pivoting (A is overwritten). */
+function logAbsDet(a: Float64Array[]): number {
+  const n = a.length;
+  let sum = 0;
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(a[r]![c]!) > Math.abs(a[p]![c]!)) p = r;
+    [a[c], a[p]] = [a[p]!, a[c]!];
+    sum += Math.log(Math.abs(a[c]![c]!));
+    for (let r = c + 1; r < n; r++) {
+      const f = a[r]![c]! / a[c]![c]!;
+      for (let k = c; k < n; k++) a[r]![k]! -= f * a[c]![k]!;
+    }
+  }
+  return sum;
 }
 
 function expectClose(analytic: number, fd: number, what: string): void {
@@ -105,7 +133,7 @@ describe.each(CASES)('MAF ($name)', ({ config }) => {
     expect(() => maf.logProb(theta, xRows)).toThrow(RangeError);
   });
 
-  it('is autoregressive: MADE output d depends only on inputs < d and on x; one layer has a triangular Jacobian', () => {
+  it('is autoregressive over degree groups: MADE output e depends only on inputs of lower groups and on x; one layer has a triangular Jacobian', () => {
     const maf = randomFlow(config, 6);
     const D = config.dim, P = maf.paramsPerDim;
     const input = normals(D, 21);
@@ -118,7 +146,7 @@ describe.each(CASES)('MAF ($name)', ({ config }) => {
         const out = maf.conditioner(k, moved, x);
         for (let e = 0; e < D; e++) {
           const changed = Array.from({ length: P }, (_, p) => out[e * P + p] !== ref[e * P + p]).some(Boolean);
-          expect(changed, `layer ${k}: output ${e} after moving input ${d}`).toBe(e > d);
+          expect(changed, `layer ${k}: output ${e} after moving input ${d}`).toBe(group(maf, e) > group(maf, d));
         }
       }
       const movedX = x.slice();
@@ -128,14 +156,14 @@ describe.each(CASES)('MAF ($name)', ({ config }) => {
         expect(Array.from({ length: P }, (_, p) => outX[e * P + p] !== ref[e * P + p]).some(Boolean), `output ${e} after moving x`).toBe(true);
       }
     }
-    // A one-layer flow: u_e depends on θ_{≤e} only (lower-triangular Jacobian, no reversal yet).
+    // A one-layer flow: u_e depends on θ_e and θ of lower groups only (lower-triangular Jacobian, no reversal yet).
     const one = randomFlow({ ...config, layers: 1 }, 7);
     const base = one.logProbAndBase(input, x).base;
     for (let d = 0; d < D; d++) {
       const moved = input.slice();
       moved[d] += 0.3;
       const b = one.logProbAndBase(moved, x).base;
-      for (let e = 0; e < D; e++) expect(b[e] !== base[e], `u_${e} after moving θ_${d}`).toBe(e >= d);
+      for (let e = 0; e < D; e++) expect(b[e] !== base[e], `u_${e} after moving θ_${d}`).toBe(e === d || group(one, e) > group(one, d));
     }
     // Two layers: the reversal makes u_{D-1} of the second layer depend on θ_{D-1}'s image first.
     const two = randomFlow({ ...config, layers: 2 }, 7);
@@ -144,6 +172,27 @@ describe.each(CASES)('MAF ($name)', ({ config }) => {
     moved[D - 1] += 0.3;
     const b2 = two.logProbAndBase(moved, x).base;
     expect(b2[0]).not.toBe(base2[0]);
+  });
+
+  it('log q(θ | x) = log N(u) + log|det ∂u/∂θ| with the Jacobian from central differences', () => {
+    const maf = randomFlow(config, 13, 0.3);
+    const D = config.dim, h = 1e-5;
+    const x = normals(config.contextDim, 81);
+    for (let r = 0; r < 3; r++) {
+      const t = theta.slice(r * D, (r + 1) * D);
+      const { logProb, base } = maf.logProbAndBase(t, x);
+      const jac = Array.from({ length: D }, () => new Float64Array(D));  // jac[e][d] = ∂u_e/∂θ_d
+      for (let d = 0; d < D; d++) {
+        const up = t.slice(), down = t.slice();
+        up[d] += h;
+        down[d] -= h;
+        const bu = maf.logProbAndBase(up, x).base, bd = maf.logProbAndBase(down, x).base;
+        for (let e = 0; e < D; e++) jac[e]![d] = (bu[e]! - bd[e]!) / (2 * h);
+      }
+      let logNormal = -0.5 * D * Math.log(2 * Math.PI);
+      for (let e = 0; e < D; e++) logNormal -= 0.5 * base[e]! ** 2;
+      expect(Math.abs(logProb[0]! - (logNormal + logAbsDet(jac)))).toBeLessThan(1e-6);
+    }
   });
 
   it('samples map back to their Philox base normals and carry the log-density of logProb', () => {
@@ -245,5 +294,54 @@ describe('MAF initialisation', () => {
   it('throws RangeError for an unknown activation or transform', () => {
     expect(() => new MAF({ dim: 2, contextDim: 1, activation: 'gelu' as never })).toThrow(RangeError);
     expect(() => new MAF({ dim: 2, contextDim: 1, transform: { kind: 'planar' } as never })).toThrow(RangeError);
+  });
+});
+
+describe('MAF passes (degree groups)', () => {
+  it('passes = dim reproduces the autoregressive masks, parameters and log-densities bit for bit', () => {
+    for (const { config } of CASES.filter((c) => c.config.passes === undefined)) {
+      const a = new MAF(config, { seed: 2 });
+      const b = new MAF({ ...config, passes: config.dim }, { seed: 2 });
+      expect(b.passes).toBe(a.passes);
+      expect(b.mask).toEqual(a.mask);
+      expect(b.params).toEqual(a.params);
+      const t = normals(4 * config.dim, 91), x = normals(config.contextDim, 92);
+      // arch without its 7th value (passes) means passes = dim.
+      const lp6 = new Float64Array(4);
+      native.mafLogProb(a.arch.subarray(0, 6), a.transform.kind, a.hyper, a.params, t, x, lp6);
+      expect(b.logProb(t, x)).toEqual(lp6);
+    }
+  });
+
+  it('passes = 2 is a coupling layer: the first ⌈dim/2⌉ outputs see x only, the rest the first half and x (also without context)', () => {
+    for (const [dim, contextDim, passes] of [[5, 2, 2], [4, 0, 2], [7, 0, 3], [6, 1, 3]] as const) {
+      const maf = randomFlow({ dim, contextDim, hidden: 9, hiddenLayers: 2, layers: 1, passes }, 17);
+      const P = maf.paramsPerDim;
+      const input = normals(dim, 23), x = normals(contextDim, 24);
+      const ref = maf.conditioner(0, input, contextDim ? x : null);
+      for (let d = 0; d < dim; d++) {
+        const moved = input.slice();
+        moved[d] += 0.3;
+        const out = maf.conditioner(0, moved, contextDim ? x : null);
+        for (let e = 0; e < dim; e++) {
+          const changed = Array.from({ length: P }, (_, p) => out[e * P + p] !== ref[e * P + p]).some(Boolean);
+          expect(changed, `dim ${dim} passes ${passes}: output ${e} after moving input ${d}`).toBe(group(maf, e) > group(maf, d));
+        }
+      }
+      if (passes === 2) for (let d = 0; d < dim; d++) expect(group(maf, d)).toBe(d < Math.ceil(dim / 2) ? 0 : 1);
+    }
+  });
+
+  it('throws RangeError if passes is not an integer in [1, dim]', () => {
+    expect(() => new MAF({ dim: 3, contextDim: 1, passes: 4 })).toThrow(/`passes`/);
+    expect(() => new MAF({ dim: 3, contextDim: 1, passes: 0 })).toThrow(RangeError);
+    expect(() => new MAF({ dim: 3, contextDim: 1, passes: 1.5 })).toThrow(RangeError);
+    const maf = new MAF({ dim: 3, contextDim: 1, hidden: 4 });
+    for (const bad of [0, 4, -1]) {
+      expect(() => native.mafParamCount(Int32Array.of(3, 1, 4, 2, 5, 2, bad), 'affine', Float64Array.of(5)))
+        .toThrow(/arch\[6\]` \(passes\) in \[1, 3\] but received/);
+    }
+    expect(() => native.mafLogProb(Int32Array.of(3, 1, 4, 2, 5, 2, 2, 1), 'affine', maf.hyper, maf.params, normals(3, 1), normals(1, 2),
+      new Float64Array(1))).toThrow(/6 or 7 values/);
   });
 });

@@ -374,7 +374,7 @@ describe("NPE with densityEstimator 'mdn'", () => {
     expect(() => new NPE({ prior: toyPrior(), densityEstimator: 'mdn', components: 2.5 })).toThrow(/`components`/);
     expect(() => new NPE({ prior: toyPrior(), densityEstimator: 'maf', components: 3 })).toThrow(/`components`/);
     expect(() => new NPE({ prior: toyPrior(), densityEstimator: 'mdn', embedding: { hidden: [4], outputDim: 2 } })).toThrow(/embedding/);
-    expect(() => new NPE({ prior: toyPrior(), densityEstimator: 'gmm' as never })).toThrow(/"mdn", "maf" or "nsf"/);
+    expect(() => new NPE({ prior: toyPrior(), densityEstimator: 'gmm' as never })).toThrow(/"mdn", "maf-coupling", "nsf-coupling", "maf" or "nsf"/);
   });
 
   it('rejects with SbiError ABORTED when the signal aborts', async () => {

@@ -9,7 +9,10 @@
 //   log q(θ | x) = Σ_d log N(u_d; 0, 1) + Σ_k Σ_d log|∂z_{k+1,d}/∂a_{k,d}|
 // f is applied per dimension with the P parameters MADE_k gives that dimension, so each layer's
 // Jacobian is lower triangular. Parameters: the K MADEs' vectors one after another (made.h).
-// Sampling inverts layer K − 1 down to 0, each by D passes (dimension d is final after pass d).
+// With p = made.passes degree groups (made.h) the Jacobian is block lower triangular with
+// diagonal blocks; p = D is the autoregressive flow, p = 2 a coupling flow (the reversal between
+// layers alternates which half is conditioned). Sampling inverts layer K − 1 down to 0, each by
+// p network passes (pass g completes the variables of degree g + 1).
 // Portable, templated on float / double, caller-owned memory (maf_workspace_size). Math and
 // the backward: docs/flows.md (MAF section).
 #pragma once
@@ -224,15 +227,17 @@ SBI_HD void maf_sample(const MafShape& s, const E& e, int64_t n, const T* params
   for (int k = s.layers - 1; k >= 0; --k) {
     for (int64_t r = 0; r < n; ++r)
       for (int d = 0; d < D; ++d) w.in[r * W + d] = T(0);
-    for (int pass = 0; pass < D; ++pass) {
+    for (int pass = 0; pass < m.passes; ++pass) {
       nn::made_forward(m, n, params + k * made_count, w.in, w.hidden,
                        nn::activation_needs_preactivation(m.act) ? w.pre : nullptr, w.out);
-      for (int64_t r = 0; r < n; ++r) {
-        T a, ladj;
-        e.inverse(w.z[r * D + pass], w.out + (r * D + pass) * P, &a, &ladj);
-        w.in[r * W + pass] = a;
-        if (log_prob) log_prob[r] -= ladj;
-      }
+      const int d0 = nn::made_group_begin(m, pass), d1 = nn::made_group_begin(m, pass + 1);
+      for (int64_t r = 0; r < n; ++r)
+        for (int d = d0; d < d1; ++d) {
+          T a, ladj;
+          e.inverse(w.z[r * D + d], w.out + (r * D + d) * P, &a, &ladj);
+          w.in[r * W + d] = a;
+          if (log_prob) log_prob[r] -= ladj;
+        }
     }
     // z_k = reverse(a_k) for k ≥ 1; a_0 = θ.
     for (int64_t r = 0; r < n; ++r)

@@ -6,11 +6,16 @@
 // Input row [θ (D) | x (C)], L hidden layers of width H, output row [D, P] (P parameters per
 // dimension, dimension-major: output d·P + p):
 //   h_1 = act((M_1 ⊙ W_1) [θ, x] + b_1),  h_l = act((M_l ⊙ W_l) h_{l−1} + b_l),  out = (M_o ⊙ W_o) h_L + b_o
-// Degrees: θ_d has degree d + 1, context inputs degree 0, hidden unit k degree
-// lo + k mod (D − lo) (assigned sequentially), lo = 0 when there is context or D = 1, else 1;
-// output d has degree d + 1. A hidden unit sees inputs of degree ≤ its own; an output sees
-// hidden units of degree < its own. So output d depends on θ_{<d} and on x only, and (unlike a
-// MADE whose hidden degrees start at 1) output 0 still depends on x through the degree-0 units.
+// Degrees, with p passes (1 ≤ p ≤ D): θ_d has degree g(d) = ⌊d·p / D⌋ + 1, so the D inputs fall
+// into p contiguous groups; context inputs have degree 0, hidden unit k degree lo + k mod (p − lo)
+// (assigned sequentially), lo = 0 when there is context or p = 1, else 1; output d has degree
+// g(d). A hidden unit sees inputs of degree ≤ its own; an output sees hidden units of degree
+// < its own. So output d depends on x and on the θ of strictly lower groups only, and (unlike a
+// MADE whose hidden degrees start at 1) group 1 still depends on x through the degree-0 units.
+// p = D is the autoregressive MADE (g(d) = d + 1); p = 2 a coupling layer (the first ⌈D/2⌉
+// outputs see x only, the rest see x and the first half), as in RealNVP (Dinh et al.,
+// arXiv:1605.08803) and the coupling NSF (Durkan et al., arXiv:1906.04140). Inverting the flow
+// takes p network passes (made_group_begin gives the variables each pass completes).
 //
 // Masked weights are kept exactly zero: the caller zeroes them once (made_build_mask gives the
 // mask of the whole parameter vector) and the backward masks the gradient, so any optimizer
@@ -35,6 +40,7 @@ struct MadeShape {
   int hidden_layers;   // L >= 1
   int params_per_dim;  // P
   Activation act;
+  int passes;          // p in [1, D]: degree groups of the inputs (D: autoregressive, 2: coupling)
 };
 
 // Layer l = 0..L−1 is hidden layer l + 1, l = L the output layer.
@@ -50,16 +56,26 @@ SBI_HD int64_t made_layer_offset(const MadeShape& s, int l) {
 }
 SBI_HD int64_t made_param_count(const MadeShape& s) { return made_layer_offset(s, s.hidden_layers + 1); }
 
+// Degree g(d) in [1, p] of input / output variable d.
+SBI_HD int made_variable_degree(const MadeShape& s, int64_t d) {
+  return static_cast<int>(d * s.passes / s.dim) + 1;
+}
+// The first variable of degree g + 1 (g = 0..p; g = p gives D): variables
+// made_group_begin(g) .. made_group_begin(g + 1) − 1 are final after inverse pass g.
+SBI_HD int made_group_begin(const MadeShape& s, int g) {
+  return static_cast<int>((int64_t{g} * s.dim + s.passes - 1) / s.passes);
+}
+
 SBI_HD int made_hidden_degree(const MadeShape& s, int64_t k) {
-  const int lo = (s.context > 0 || s.dim == 1) ? 0 : 1;
-  return lo + static_cast<int>(k % (s.dim - lo));
+  const int lo = (s.context > 0 || s.passes == 1) ? 0 : 1;
+  return lo + static_cast<int>(k % (s.passes - lo));
 }
 
 // Whether weight (o, i) of layer l is a connection (true) or masked to zero (false).
 SBI_HD bool made_connected(const MadeShape& s, int l, int64_t o, int64_t i) {
-  if (l == 0) return made_hidden_degree(s, o) >= (i < s.dim ? i + 1 : 0);
+  if (l == 0) return made_hidden_degree(s, o) >= (i < s.dim ? made_variable_degree(s, i) : 0);
   if (l < s.hidden_layers) return made_hidden_degree(s, o) >= made_hidden_degree(s, i);
-  return o / s.params_per_dim + 1 > made_hidden_degree(s, i);
+  return made_variable_degree(s, o / s.params_per_dim) > made_hidden_degree(s, i);
 }
 
 // mask[j] = 1 where parameter j is trainable (every bias, every connected weight), else 0.

@@ -34,6 +34,13 @@ export interface MAFConfig {
   layers?: number;
   activation?: MAFActivation;
   transform?: MAFTransform;
+  /**
+   * Degree groups of each MADE, in [1, dim] (default dim): θ_d belongs to group ⌊d·passes/dim⌋ and
+   * its parameters see x and the groups before its own only. dim is the autoregressive flow; 2 a
+   * coupling flow (first half given x, second half given x and the first half), whose sampling
+   * takes 2 network passes per layer instead of dim.
+   */
+  passes?: number;
 }
 
 export interface MAFInitOptions {
@@ -47,6 +54,8 @@ export class MAF {
   readonly hidden: number;
   readonly hiddenLayers: number;
   readonly layers: number;
+  /** Degree groups per MADE (= inverse network passes per layer): dim autoregressive, 2 coupling. */
+  readonly passes: number;
   readonly activation: MAFActivation;
   readonly transform: Required<MAFTransform>;
   /** Parameters per dimension of the elementwise transform. */
@@ -55,7 +64,7 @@ export class MAF {
   /** 1 where params[j] is trainable, 0 for the masked weights (always exactly 0). */
   readonly mask: Uint8Array;
   params: FloatArray;
-  /** The architecture as the native entry points take it: [dim, contextDim, hidden, hiddenLayers, layers, activation]. */
+  /** The architecture as the native entry points take it: [dim, contextDim, hidden, hiddenLayers, layers, activation, passes]. */
   readonly arch: Int32Array;
   /** The transform's hyperparameters as the native entry points take them. */
   readonly hyper: Float64Array;
@@ -67,6 +76,7 @@ export class MAF {
     this.hidden = checkPositiveInteger(config.hidden ?? 50, 'hidden', 1 << 16);
     this.hiddenLayers = checkPositiveInteger(config.hiddenLayers ?? 2, 'hiddenLayers', 64);
     this.layers = checkPositiveInteger(config.layers ?? 5, 'layers', 256);
+    this.passes = checkPositiveInteger(config.passes ?? this.dim, 'passes', this.dim);
     const activation = config.activation ?? 'tanh';
     if (!(activation in ACTIVATION_CODE)) {
       throw new RangeError(`Expected one of ${Object.keys(ACTIVATION_CODE).join(', ')} for \`activation\` but received ${describe(activation)}`);
@@ -88,7 +98,7 @@ export class MAF {
     } else {
       throw new RangeError(`Expected \`transform.kind\` "affine" or "rqSpline" but received ${describe((t as { kind: unknown }).kind)}`);
     }
-    this.arch = Int32Array.of(this.dim, this.contextDim, this.hidden, this.hiddenLayers, this.layers, ACTIVATION_CODE[activation]);
+    this.arch = Int32Array.of(this.dim, this.contextDim, this.hidden, this.hiddenLayers, this.layers, ACTIVATION_CODE[activation], this.passes);
     this.paramCount = native.mafParamCount(this.arch, this.transform.kind, this.hyper);
     this.mask = new Uint8Array(this.paramCount);
     native.mafParamMask(this.arch, this.transform.kind, this.hyper, this.mask);

@@ -23,15 +23,39 @@ import {
   checkFiniteArray, checkMatrix, checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
 } from '../validate.js';
 
-export type DensityEstimatorKind = 'maf' | 'nsf' | 'mdn';
+/** The normalizing-flow estimators: an elementwise transform in autoregressive or coupling MADEs. */
+export type FlowKind = 'maf' | 'nsf' | 'maf-coupling' | 'nsf-coupling';
+/** A flow, or 'mdn': a mixture density network. */
+export type DensityEstimatorKind = FlowKind | 'mdn';
 
 /** The trained conditional density: a flow, or a mixture density network. */
 export type ConditionalDensity = MAF | MDN;
+
+/**
+ * Each flow kind's elementwise transform and whether its MADEs are coupling layers (passes = 2, or 1
+ * for a 1-D variable: half the variables given the context, the other half given both) rather
+ * than autoregressive (passes = dim). For dim ≤ 2 the two coincide.
+ */
+const FLOW_ESTIMATORS: Record<FlowKind, { transform: MAFTransform; coupling: boolean }> = {
+  maf: { transform: { kind: 'affine' }, coupling: false },
+  nsf: { transform: { kind: 'rqSpline', bins: 10, bound: 3 }, coupling: false },
+  'maf-coupling': { transform: { kind: 'affine' }, coupling: true },
+  'nsf-coupling': { transform: { kind: 'rqSpline', bins: 10, bound: 3 }, coupling: true },
+};
+export const FLOW_KINDS = Object.keys(FLOW_ESTIMATORS) as FlowKind[];
+export const DENSITY_ESTIMATOR_KINDS: DensityEstimatorKind[] = [...FLOW_KINDS, 'mdn'];
+
+/** The MADE degree groups of flow `kind` for a `dim`-dimensional variable. */
+export function flowPasses(kind: FlowKind, dim: number): number {
+  return FLOW_ESTIMATORS[kind].coupling ? Math.min(2, dim) : dim;
+}
 
 export interface FlowEstimatorOptions {
   prior: Prior;
   /**
    * 'maf': affine MAF; 'nsf': autoregressive rational-quadratic spline flow (10 bins, bound 3);
+   * 'maf-coupling' / 'nsf-coupling': the same transforms in coupling layers (RealNVP-like /
+   * coupling NSF), whose sampling takes 2 network passes per layer instead of dim;
    * 'mdn': mixture of `components` full-covariance Gaussians (sbi's MDN).
    */
   densityEstimator?: DensityEstimatorKind;
@@ -77,8 +101,6 @@ export interface FlowTrainSummary {
   excludedSimulations: number;
 }
 
-const NSF_TRANSFORM: MAFTransform = { kind: 'rqSpline', bins: 10, bound: 3 };
-
 /** Checks the constructor options of NPE / NLE. */
 export function readEstimatorOptions(options: unknown): { prior: Prior; densityEstimator: DensityEstimatorKind; architecture: FlowArchitecture } {
   if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`prior\` but received ${describe(options)}`);
@@ -88,7 +110,9 @@ export function readEstimatorOptions(options: unknown): { prior: Prior; densityE
     throw new TypeError(`Expected a Prior (createPrior or getTask(...).prior) for \`prior\` but received ${describe(prior)}`);
   }
   const kind = o.densityEstimator ?? 'maf';
-  if (kind !== 'maf' && kind !== 'nsf' && kind !== 'mdn') throw new RangeError(`Expected "mdn", "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  if (!DENSITY_ESTIMATOR_KINDS.includes(kind)) {
+    throw new RangeError(`Expected "mdn", "maf-coupling", "nsf-coupling", "maf" or "nsf" for \`densityEstimator\` but received ${describe(kind)}`);
+  }
   if (kind === 'mdn' && o.embedding !== undefined) throw new TypeError('Expected no `embedding` with densityEstimator "mdn" (embedding networks are trained with the flows only)');
   if (kind !== 'mdn' && o.components !== undefined) throw new TypeError(`Expected no \`components\` with densityEstimator ${describe(kind)} (it sets the mixture of "mdn")`);
   return {
@@ -206,7 +230,8 @@ export async function trainConditionalFlow(
     dim: dims.variable,
     contextDim: embedding ? embedding.outputDim : dims.context,
     ...flowArchitecture,
-    ...(densityEstimator === 'nsf' ? { transform: NSF_TRANSFORM } : {}),
+    transform: FLOW_ESTIMATORS[densityEstimator].transform,
+    passes: flowPasses(densityEstimator, dims.variable),
   }, { seed: deriveSeed(trainingSeed, 1), precision: 'float32' });
   const v = Float32Array.from(variable);
   const c = Float32Array.from(context);
@@ -277,6 +302,12 @@ export function flowModelKind(layout: FlowModelLayout, flow: ConditionalDensity)
   return flow.transform.kind === 'rqSpline' ? layout.kinds.nsf : layout.kinds.maf;
 }
 
+/** The estimator kind that builds `flow` ('…-coupling' only where coupling differs, dim ≥ 3). */
+function flowDensityEstimator(flow: MAF): DensityEstimatorKind {
+  const base = flow.transform.kind === 'rqSpline' ? 'nsf' : 'maf';
+  return flow.passes < flow.dim ? `${base}-coupling` : base;
+}
+
 /** The model file of a trained estimator: prior spec, flow configuration, parameters, z-scoring, losses. */
 export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'densityEstimator'>): ModelFile {
   const f = m.flow;
@@ -292,10 +323,10 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
       [layout.versionKey]: e ? layout.embeddingVersion! : layout.version,
       ...(e ? { embedding: { sizes: Array.from(e.sizes), activation: 'relu', paramCount: e.paramCount } } : {}),
       prior: m.prior.spec,
-      densityEstimator: f.transform.kind === 'rqSpline' ? 'nsf' : 'maf',
+      densityEstimator: flowDensityEstimator(f),
       flow: {
         dim: f.dim, contextDim: f.contextDim, hidden: f.hidden, hiddenLayers: f.hiddenLayers, layers: f.layers,
-        activation: f.activation, transform: f.transform, paramCount: f.paramCount,
+        passes: f.passes, activation: f.activation, transform: f.transform, paramCount: f.paramCount,
       },
       training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
     },
@@ -329,8 +360,9 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     const readable = layout.embeddingVersion !== undefined ? `${layout.version} and ${layout.embeddingVersion}` : `${layout.version}`;
     throw new SbiError(`Unsupported ${label} layout version ${describe(version)} (this build reads ${readable})`, 'UNSUPPORTED_MODEL_VERSION');
   }
-  const densityEstimator: DensityEstimatorKind = file.kind === kinds.nsf ? 'nsf' : 'maf';
-  if (meta.densityEstimator !== densityEstimator) {
+  const densityEstimator = meta.densityEstimator as FlowKind;
+  const fileTransform = file.kind === kinds.nsf ? 'rqSpline' : 'affine';
+  if (!FLOW_KINDS.includes(densityEstimator) || FLOW_ESTIMATORS[densityEstimator].transform.kind !== fileTransform) {
     throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
   }
   let prior: Prior;
@@ -342,8 +374,7 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   const cfg = meta.flow as Record<string, unknown> | undefined;
   if (typeof cfg !== 'object' || cfg === null) throw invalid('no flow configuration');
   const transform = cfg.transform as MAFConfig['transform'];
-  const expectedTransform = densityEstimator === 'nsf' ? 'rqSpline' : 'affine';
-  if (typeof transform !== 'object' || transform === null || transform.kind !== expectedTransform) {
+  if (typeof transform !== 'object' || transform === null || transform.kind !== fileTransform) {
     throw invalid(`flow transform ${describe((transform as { kind?: unknown } | undefined)?.kind)} does not match the kind "${file.kind}"`);
   }
   let flow: MAF;
@@ -351,9 +382,14 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     flow = new MAF({
       dim: cfg.dim as number, contextDim: cfg.contextDim as number, hidden: cfg.hidden as number, hiddenLayers: cfg.hiddenLayers as number,
       layers: cfg.layers as number, activation: cfg.activation as MAFConfig['activation'], transform,
+      // Files written before coupling flows hold no `passes`: their flows are autoregressive.
+      ...(cfg.passes !== undefined ? { passes: cfg.passes as number } : {}),
     }, { precision: 'float32' });
   } catch (e) {
     throw invalid(`bad flow configuration (${(e as Error).message})`);
+  }
+  if (flow.passes !== flowPasses(densityEstimator, flow.dim)) {
+    throw invalid(`flow passes ${flow.passes} do not match densityEstimator "${densityEstimator}" (${flowPasses(densityEstimator, flow.dim)} for dim ${flow.dim})`);
   }
   if (flow.contextDim < 1) throw invalid('flow has no context (contextDim 0)');
   const thetaDim = layout.variable === 'theta' ? flow.dim : flow.contextDim;
