@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod } from './inference/methods.js';
+import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod, type MethodName } from './inference/methods.js';
 import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
 import { deriveSeed, SeedPurpose } from './seeds.js';
@@ -190,6 +190,7 @@ interface InferCliOptions {
   threads?: string;
   backend?: string;
   densityEstimator: string;
+  embedding?: string;
   save?: string;
   maxEpochs?: string;
   rounds?: string;
@@ -210,6 +211,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   const estimator = opts.densityEstimator;
   if (estimator !== 'maf' && estimator !== 'nsf') throw new UsageError(`--density-estimator: expected maf or nsf but received "${estimator}"`);
   if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
+  const embedding = opts.embedding !== undefined ? parseEmbedding(opts.embedding, opts.method) : undefined;
 
   const task = getTask(opts.task);
   const def = task.definition;
@@ -234,6 +236,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   try {
     result = await runMethod(task, {
       method: opts.method, budget, x, samples, seed, densityEstimator: estimator,
+      ...(embedding ? { embedding } : {}),
       ...(threads ? { threads } : {}),
       ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(rounds !== undefined ? { rounds } : {}),
@@ -248,6 +251,19 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   if (opts.save !== undefined) result.save(opts.save);
   const names = Array.from({ length: def.thetaDim }, (_, i) => `parameter_${i + 1}`);
   await writeCsv(opts.out, samples, [{ names, values: result.samples }]);
+}
+
+/** `--embedding w1,..,K`: the embedding MLP's widths after x, hidden layers then the output width K. */
+function parseEmbedding(text: string, method: MethodName): { hidden: number[]; outputDim: number } {
+  if (method === 'nle' || method === 'snle') {
+    throw new UsageError(`--embedding: method ${method} takes no embedding network: its flow models p(x | θ), whose variable is x itself (use npe, snpe or an NRE method)`);
+  }
+  const widths = text.split(',').map((w) => w.trim());
+  if (widths.length > 64 || widths.some((w) => !/^[1-9][0-9]*$/.test(w) || Number(w) > 65536)) {
+    throw new UsageError(`--embedding: expected 1 to 64 comma-separated widths in [1, 65536] (hidden layers, then the output width; e.g. 100,100,20) but received "${text}"`);
+  }
+  const n = widths.map(Number);
+  return { hidden: n.slice(0, -1), outputDim: n[n.length - 1]! };
 }
 
 interface CoverageCliOptions {
@@ -387,6 +403,7 @@ export function buildProgram(): Command {
       .requiredOption('--samples <int>', 'posterior samples to write')
       .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
       .option('--density-estimator <maf|nsf>', 'npe, snpe, nle, snle: the conditional flow', 'maf')
+      .option('--embedding <w1,..,K>', 'npe, snpe, nre-*, bnre, snre: a jointly trained ReLU embedding network of x, its widths after x: hidden layers, then the output width K (e.g. 100,100,20; one width: a linear map)')
       .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
       .option('--save <model.bin>', 'also write the trained estimator (NPE.load, NLE.load or NRE.load reads it; sequential methods: the last round\'s)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.
