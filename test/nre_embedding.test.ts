@@ -2,12 +2,14 @@
 // kernels/nn/ratio_embedding.h, native/ratio_trainer.h).
 import { describe, expect, it } from 'vitest';
 import { c2st } from '../src/diagnostics/c2st.js';
+import { trainMethod } from '../src/inference/methods.js';
 import { NRE, NRE_B, SNRE } from '../src/inference/nre.js';
 import type { NREVariant } from '../src/inference/nre.js';
 import { decodeModelFile, encodeModelFile } from '../src/io/model_file.js';
 import { native } from '../src/native.js';
 import { createPrior } from '../src/priors.js';
 import { PhiloxStream } from '../src/random/philox.js';
+import { getTask } from '../src/tasks/index.js';
 
 /**
  * θ ~ N(0, 2²) in one dimension, x = (θ + N(0, 0.5²), θ + N(0, 0.5²), then `noise` values of pure
@@ -220,6 +222,14 @@ describe('NRE embedding network: training', () => {
       new Float64Array(1), 1, sizes, ep);
     expect(() => lr(Int32Array.of(2, 3))).toThrow(/`params`/); // the classifier then takes θ and 3 features
     expect(() => lr(undefined, new Float32Array(9))).toThrow(/embeddingSizes/);
+  });
+
+  it('trainMethod refuses an embedding for nle and snle (their flow models x itself)', async () => {
+    const task = getTask('two_moons');
+    for (const method of ['nle', 'snle'] as const) {
+      await expect(trainMethod(task, { method, budget: 100, seed: 1, embedding: { outputDim: 2 } })).rejects
+        .toThrow(/takes no `embedding`: its flow models the likelihood p\(x \| θ\), whose variable is x itself/);
+    }
   });
 });
 
