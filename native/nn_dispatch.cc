@@ -10,13 +10,13 @@ struct ResNetArgs {
   const sbi::nn::ResNetShape* s;
   int64_t n;
   const float *params, *x, *saved_in, *dy;
-  float *saved, *y, *grads, *scratch;
+  float *saved, *y, *grads, *scratch, *dx;
 };
 inline void ResNetForwardBody(const ResNetArgs& a, int64_t, int64_t) {
   sbi::nn::resnet_forward(*a.s, a.n, a.params, a.x, a.saved, a.y);
 }
 inline void ResNetBackwardBody(const ResNetArgs& a, int64_t, int64_t) {
-  sbi::nn::resnet_backward(*a.s, a.n, a.params, a.x, a.saved_in, a.dy, a.grads, a.scratch);
+  sbi::nn::resnet_backward(*a.s, a.n, a.params, a.x, a.saved_in, a.dy, a.grads, a.scratch, a.dx);
 }
 SBI_MULTIVERSION(ResNetForwardV, ResNetArgs, ResNetForwardBody)
 SBI_MULTIVERSION(ResNetBackwardV, ResNetArgs, ResNetBackwardBody)
@@ -75,13 +75,13 @@ void Dispatch(const Fn<Args> (&table)[3], const Args& a) {
 void ResNetForward(const sbi::nn::ResNetShape& s, int64_t n, const float* params, const float* x, float* saved,
                    float* y) {
   static const Fn<ResNetArgs> kTable[3] = SBI_MULTIVERSION_TABLE(ResNetForwardV);
-  Dispatch(kTable, ResNetArgs{&s, n, params, x, nullptr, nullptr, saved, y, nullptr, nullptr});
+  Dispatch(kTable, ResNetArgs{&s, n, params, x, nullptr, nullptr, saved, y, nullptr, nullptr, nullptr});
 }
 
 void ResNetBackward(const sbi::nn::ResNetShape& s, int64_t n, const float* params, const float* x, const float* saved,
-                    const float* dy, float* grads, float* scratch) {
+                    const float* dy, float* grads, float* scratch, float* dx) {
   static const Fn<ResNetArgs> kTable[3] = SBI_MULTIVERSION_TABLE(ResNetBackwardV);
-  Dispatch(kTable, ResNetArgs{&s, n, params, x, saved, dy, nullptr, nullptr, grads, scratch});
+  Dispatch(kTable, ResNetArgs{&s, n, params, x, saved, dy, nullptr, nullptr, grads, scratch, dx});
 }
 
 const float* MlpForward(sbi::nn::Activation act, int layers, const int64_t* sizes, int64_t n, const float* x,

@@ -14,7 +14,7 @@ namespace sbi_native {
 void ResNetForward(const sbi::nn::ResNetShape& s, int64_t n, const float* params, const float* x, float* saved,
                    float* y);
 void ResNetBackward(const sbi::nn::ResNetShape& s, int64_t n, const float* params, const float* x, const float* saved,
-                    const float* dy, float* grads, float* scratch);
+                    const float* dy, float* grads, float* scratch, float* dx = nullptr);
 const float* MlpForward(sbi::nn::Activation act, int layers, const int64_t* sizes, int64_t n, const float* x,
                         const float* params, float* saved);
 void MlpBackward(sbi::nn::Activation act, int layers, const int64_t* sizes, int64_t n, const float* x,

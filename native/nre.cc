@@ -5,14 +5,21 @@
 //     Float64Array runs the double instantiation, Float32Array the float one (for tests).
 //   nreNetForward(arch [in, hidden, blocks], n, params, x [n·in], y [n], dy?, grads?) — the ReLU
 //     residual classifier's forward into y and, when dy is given, its parameter gradient (tests).
+//   nreEmbeddedLossBackward(loss { variant, classes?, gamma?, lambda? }, arch [thetaDim, hidden,
+//     blocks], embeddingSizes Int32Array [L + 1], params, embeddingParams, theta [·thetaDim],
+//     x [n·sizes[0]], pairTheta Int32Array [n·A] (θ row of each pair), grads, embeddingGrads)
+//     -> the batch-mean loss of the classifier on [θ, e(x)] (kernels/nn/ratio_embedding.h, pair p
+//     scoring x row ⌊p / A⌋), gradients overwritten; Float64Array or Float32Array params (tests).
 //   nreTrain(arch [thetaDim, xDim, hidden, blocks], loss { variant, classes?, gamma?, lambda? },
 //            theta Float64Array [n·thetaDim], x Float64Array [n·xDim], options, onEpoch, cancelFlag)
 //     -> Promise of { params: Float32Array (best epoch), epochs, bestEpoch, bestValidationLoss,
 //        trainLoss, validationLoss, thetaMean, thetaStd, xMean, xStd }; options, onEpoch and the
-//        cancel flag as mafTrain (native/train_flow.cc).
+//        cancel flag as mafTrain (native/train_flow.cc), embeddingSizes [xDim, hidden..., E] and
+//        initial embeddingParams included (the result then also holds the best embeddingParams).
 //   nreLogRatio(arch, params Float32Array, thetaMean, thetaStd, xMean, xStd, theta [n·thetaDim],
-//               x [n·xDim] or [xDim] (one observation for every row), out [n], threads?) — the
-//     classifier's logit f(θ_i, x_i) = log r(θ_i, x_i) per row, on the thread pool.
+//               x [n·xDim] or [xDim] (one observation for every row), out [n], threads?,
+//               embeddingSizes?, embeddingParams?) — the classifier's logit f(θ_i, x_i) =
+//     log r(θ_i, x_i) per row, on the thread pool.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -23,6 +30,7 @@
 #include "napi_util.h"
 #include "train_worker.h"
 #include "ratio_trainer.h"
+#include "../kernels/nn/ratio_embedding.h"
 
 namespace sbi_native {
 namespace {
@@ -85,6 +93,17 @@ Napi::Value NreLoss(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
+// A loss object { variant, classes?, gamma?, lambda? } (classes: 10 for "b", 5 for "c").
+RatioLossConfig GetLoss(const Napi::Value& v) {
+  if (!v.IsObject()) ThrowTypeError(v.Env(), "Expected a loss object { variant, classes?, gamma?, lambda? } for `loss` but received " + Describe(v));
+  const Napi::Object lo = v.As<Napi::Object>();
+  const RatioLoss kind = GetVariant(lo.Get("variant"));
+  const Napi::Value classes = lo.Get("classes");
+  const int64_t default_classes = kind == RatioLoss::B ? 10 : kind == RatioLoss::C ? 5 : 2;
+  return MakeLoss(v.Env(), kind, IsAbsent(classes) ? default_classes : GetInteger(classes, "classes", 1, 1 << 20),
+                  GetNumberOption(lo, "gamma", 1.0, 0.0, 1e300, false), GetNumberOption(lo, "lambda", 100.0, 0.0, 1e300, false));
+}
+
 template <class T>
 void NetT(const Napi::CallbackInfo& info, const sbi::nn::ResNetShape& s, int64_t n) {
   const T* params = GetFloatArray<T>(info[2], "params", sbi::nn::resnet_param_count(s)).data;
@@ -112,6 +131,88 @@ Napi::Value NreNetForward(const Napi::CallbackInfo& info) {
   if (IsFloat32(info[2], "params")) NetT<float>(info, s, n);
   else NetT<double>(info, s, n);
   return env.Undefined();
+}
+
+// Widths [input, hidden..., output] of an embedding network whose input is `input_width` wide.
+std::vector<int64_t> GetEmbeddingSizes(const Napi::Value& v, int64_t input_width) {
+  const View<int32_t> sizes = GetInt32Array(v, "embeddingSizes", -1);
+  if (sizes.length < 2 || sizes.length > 65)
+    ThrowRangeError(v.Env(), "Expected `embeddingSizes` to hold 2 to 65 layer widths (input, hidden..., output) but received " +
+                                 std::to_string(sizes.length));
+  for (size_t l = 0; l < sizes.length; ++l)
+    if (sizes.data[l] < 1 || sizes.data[l] > (1 << 16))
+      ThrowRangeError(v.Env(), "Expected `embeddingSizes` to hold widths in [1, 65536] but index " + std::to_string(l) +
+                                   " is " + std::to_string(sizes.data[l]));
+  if (input_width > 0 && sizes.data[0] != input_width)
+    ThrowRangeError(v.Env(), "Expected the first of `embeddingSizes` to be xDim = " + std::to_string(input_width) +
+                                 " but received " + std::to_string(sizes.data[0]));
+  return std::vector<int64_t>(sizes.data, sizes.data + sizes.length);
+}
+
+// The embedding's parameters: `count` finite floats.
+const float* GetEmbeddingParams(const Napi::Value& v, int64_t count) {
+  const View<float> ep = GetFloat32Array(v, "embeddingParams", count);
+  for (size_t i = 0; i < ep.length; ++i)
+    if (!std::isfinite(ep.data[i]))
+      ThrowRangeError(v.Env(), "Expected finite values in `embeddingParams` but index " + std::to_string(i) + " is not");
+  return ep.data;
+}
+
+template <class T>
+double EmbeddedLossT(const Napi::CallbackInfo& info, const RatioLossConfig& loss, const sbi::nn::RatioEmbeddedNet& s) {
+  Napi::Env env = info.Env();
+  const int64_t E = s.sizes[s.layers], D = s.net.in - E, A = sbi::nn::ratio_logits_per_row(loss);
+  const T* params = GetFloatArray<T>(info[3], "params", sbi::nn::resnet_param_count(s.net)).data;
+  const int64_t q = sbi::nn::mlp_param_count(s.layers, s.sizes);
+  const T* eparams = GetFloatArray<T>(info[4], "embeddingParams", q).data;
+  const auto theta = GetFloatArray<T>(info[5], "theta", -1);
+  if (theta.length == 0 || theta.length % D != 0)
+    ThrowRangeError(env, "Expected `theta` to hold a positive multiple of thetaDim = " + std::to_string(D) +
+                             " values but received " + std::to_string(theta.length));
+  const int64_t theta_rows = static_cast<int64_t>(theta.length / D);
+  const auto x = GetFloatArray<T>(info[6], "x", -1);
+  if (x.length == 0 || x.length % s.sizes[0] != 0 || static_cast<int64_t>(x.length / s.sizes[0]) > (1 << 16))
+    ThrowRangeError(env, "Expected `x` to hold a positive multiple of xDim = " + std::to_string(s.sizes[0]) +
+                             " values (at most 65536 rows) but received " + std::to_string(x.length));
+  const int64_t n = static_cast<int64_t>(x.length / s.sizes[0]), m = n * A;
+  if (n < RatioMinBatchRows(loss))
+    ThrowRangeError(env, "Expected at least " + std::to_string(RatioMinBatchRows(loss)) + " rows in `x` for this loss but received " +
+                             std::to_string(n));
+  const View<int32_t> pt = GetInt32Array(info[7], "pairTheta", m);
+  std::vector<int64_t> pair_theta(m), pair_x(m);
+  for (int64_t p = 0; p < m; ++p) {
+    if (pt.data[p] < 0 || pt.data[p] >= theta_rows)
+      ThrowRangeError(env, "Expected `pairTheta` to hold θ rows in [0, " + std::to_string(theta_rows) + ") but index " +
+                               std::to_string(p) + " is " + std::to_string(pt.data[p]));
+    pair_theta[p] = pt.data[p];
+    pair_x[p] = p / A;
+  }
+  T* grads = GetFloatArray<T>(info[8], "grads", sbi::nn::resnet_param_count(s.net)).data;
+  T* egrads = GetFloatArray<T>(info[9], "embeddingGrads", q).data;
+  std::vector<T> work(sbi::nn::ratio_embedded_work_size(s, n, m));
+  return static_cast<double>(sbi::nn::ratio_embedded_loss_backward<T>(loss, s, n, theta.data, x.data, pair_theta.data(),
+                                                                      pair_x.data(), params, eparams, grads, egrads,
+                                                                      work.data()));
+}
+
+Napi::Value NreEmbeddedLossBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RatioLossConfig loss = GetLoss(info[0]);
+  const View<int32_t> arch = GetInt32Array(info[1], "arch", 3);
+  if (arch.data[0] < 1 || arch.data[0] > 4096 || arch.data[1] < 1 || arch.data[1] > 4096 || arch.data[2] < 0 ||
+      arch.data[2] > 64)
+    ThrowRangeError(env, "Expected `arch` = [thetaDim in [1, 4096], hidden in [1, 4096], blocks in [0, 64]] but received [" +
+                             std::to_string(arch.data[0]) + ", " + std::to_string(arch.data[1]) + ", " +
+                             std::to_string(arch.data[2]) + "]");
+  const std::vector<int64_t> sizes = GetEmbeddingSizes(info[2], -1);
+  if (sizes.back() > 4096)
+    ThrowRangeError(env, "Expected an embedding output width of at most 4096 but received " + std::to_string(sizes.back()));
+  const int layers = static_cast<int>(sizes.size()) - 1;
+  const sbi::nn::RatioEmbeddedNet s{
+      sbi::nn::ResNetShape{arch.data[0] + sizes.back(), arch.data[1], 1, arch.data[2], sbi::nn::Activation::ReLU},
+      sbi::nn::Activation::ReLU, layers, sizes.data()};
+  const double value = IsFloat32(info[3], "params") ? EmbeddedLossT<float>(info, loss, s) : EmbeddedLossT<double>(info, loss, s);
+  return Napi::Number::New(env, value);
 }
 
 RatioNetShape GetShape(const Napi::Value& v) {
@@ -148,19 +249,26 @@ struct TrainJob {
   training::Config config;
   int64_t n = 0;
   std::vector<double> theta, x;  // copies: JS may change its arrays while training runs
+  std::vector<float> initial_embedding;
   uint64_t seed = 0;
   RatioTrainResult result;
 
   using Epoch = training::Epoch;
   void Run(const int32_t* cancel, const std::function<void(const Epoch&)>& on_epoch) {
-    result = TrainRatio(shape, loss, config, n, theta.data(), x.data(), seed, cancel, on_epoch);
+    result = TrainRatio(shape, loss, config, n, theta.data(), x.data(), initial_embedding.data(), seed, cancel, on_epoch);
   }
   bool Cancelled() const { return result.fit.cancelled; }
   void Fill(Napi::Env env, Napi::Object& o) const {
     const training::Result& r = result.fit;
-    Napi::Float32Array params = Napi::Float32Array::New(env, r.params.size());
-    std::copy(r.params.begin(), r.params.end(), params.Data());
+    const size_t embed_count = initial_embedding.size(), net_count = r.params.size() - embed_count;
+    Napi::Float32Array params = Napi::Float32Array::New(env, net_count);
+    std::copy(r.params.begin(), r.params.begin() + net_count, params.Data());
     o.Set("params", params);
+    if (embed_count > 0) {
+      Napi::Float32Array ep = Napi::Float32Array::New(env, embed_count);
+      std::copy(r.params.begin() + net_count, r.params.end(), ep.Data());
+      o.Set("embeddingParams", ep);
+    }
     SetTrainingSummary(env, o, r.train_loss, r.validation_loss, r.best_epoch, r.best_validation_loss);
     o.Set("thetaMean", ToFloat64Array(env, result.stats.theta_mean));
     o.Set("thetaStd", ToFloat64Array(env, result.stats.theta_std));
@@ -173,14 +281,7 @@ Napi::Value NreTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<TrainJob>();
   job->shape = GetShape(info[0]);
-  if (!info[1].IsObject()) ThrowTypeError(env, "Expected a loss object { variant, classes?, gamma?, lambda? } for `loss` but received " + Describe(info[1]));
-  const Napi::Object lo = info[1].As<Napi::Object>();
-  const RatioLoss kind = GetVariant(lo.Get("variant"));
-  const Napi::Value classes = lo.Get("classes");
-  const int64_t default_classes = kind == RatioLoss::B ? 10 : kind == RatioLoss::C ? 5 : 2;
-  job->loss = MakeLoss(env, kind, IsAbsent(classes) ? default_classes : GetInteger(classes, "classes", 1, 1 << 20),
-                       GetNumberOption(lo, "gamma", 1.0, 0.0, 1e300, false),
-                       GetNumberOption(lo, "lambda", 100.0, 0.0, 1e300, false));
+  job->loss = GetLoss(info[1]);
   const int D = job->shape.theta_dim, C = job->shape.x_dim;
   job->n = GetFiniteRows(info[2], "theta", D);
   const View<double> theta = GetFloat64Array(info[2], "theta", job->n * D);
@@ -192,6 +293,15 @@ Napi::Value NreTrain(const Napi::CallbackInfo& info) {
   if (!info[4].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[4]));
   const Napi::Object o = info[4].As<Napi::Object>();
   job->seed = GetSeed(o.Get("seed"), "seed");
+  const Napi::Value embed_sizes = o.Get("embeddingSizes");
+  if (!IsAbsent(embed_sizes)) {
+    job->shape.embed_sizes = GetEmbeddingSizes(embed_sizes, C);
+    const int64_t q = EmbeddingParamCount(job->shape);
+    const float* ep = GetEmbeddingParams(o.Get("embeddingParams"), q);
+    job->initial_embedding.assign(ep, ep + q);
+  } else if (!IsAbsent(o.Get("embeddingParams"))) {
+    ThrowTypeError(env, "Expected `embeddingParams` only together with `embeddingSizes`");
+  }
   training::Config& c = job->config;
   const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
     const Napi::Value v = o.Get(key);
@@ -245,8 +355,16 @@ std::vector<double> GetStats(const Napi::Value& v, const char* name, int64_t dim
 
 Napi::Value NreLogRatio(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const RatioNetShape s = GetShape(info[0]);
+  RatioNetShape s = GetShape(info[0]);
+  if (!IsAbsent(info[10])) s.embed_sizes = GetEmbeddingSizes(info[10], s.x_dim);
+  else if (!IsAbsent(info[11])) ThrowTypeError(env, "Expected `embeddingParams` only together with `embeddingSizes`");
   const View<float> params = GetFloat32Array(info[1], "params", sbi::nn::resnet_param_count(ResNetOf(s)));
+  std::vector<float> p(params.data, params.data + params.length);  // the classifier's, then the embedding's
+  if (!s.embed_sizes.empty()) {
+    const int64_t q = EmbeddingParamCount(s);
+    const float* ep = GetEmbeddingParams(info[11], q);
+    p.insert(p.end(), ep, ep + q);
+  }
   RatioStats st;
   st.theta_mean = GetStats(info[2], "thetaMean", s.theta_dim, false);
   st.theta_std = GetStats(info[3], "thetaStd", s.theta_dim, true);
@@ -261,7 +379,6 @@ Napi::Value NreLogRatio(const Napi::CallbackInfo& info) {
                              std::to_string(n * s.x_dim) + " (one per θ row) but received " + std::to_string(x.length));
   GetFiniteRows(info[7], "x", s.x_dim);
   double* out = GetFloat64Array(info[8], "out", n).data;
-  const std::vector<float> p(params.data, params.data + params.length);
   BatchJob job;
   job.n = n;
   job.threads = GetThreads(info[9]);
@@ -274,6 +391,7 @@ Napi::Value NreLogRatio(const Napi::CallbackInfo& info) {
 void Init(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "nreLoss", NreLoss);
   ExportFunction(env, exports, "nreNetForward", NreNetForward);
+  ExportFunction(env, exports, "nreEmbeddedLossBackward", NreEmbeddedLossBackward);
   ExportFunction(env, exports, "nreTrain", NreTrain);
   ExportFunction(env, exports, "nreLogRatio", NreLogRatio);
 }

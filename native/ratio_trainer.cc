@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../kernels/nn/ratio_embedding.h"
 #include "../kernels/nn/standardize.h"
 #include "../kernels/random/samplers.h"
 
@@ -11,6 +12,7 @@ namespace sbi_native {
 namespace {
 
 constexpr int64_t kPairChunk = 128;  // classifier rows per forward / backward chunk
+constexpr int64_t kEmbedChunk = 64;  // x rows per embedding forward / backward chunk
 constexpr double kMinStd = 1e-14;    // sbi's floor for z-scoring
 
 void FitColumns(const double* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
@@ -46,11 +48,14 @@ void DrawContrasts(sbi::PhiloxStream& rng, int64_t nb, int64_t self, int count, 
 class RatioModel {
  public:
   RatioModel(const RatioNetShape& s, const sbi::nn::RatioLossConfig& loss, const training::Config& c, const double* theta,
-             const double* x)
-      : s_(s), net_(ResNetOf(s)), loss_(loss), c_(c), theta_(theta), x_(x),
-        per_row_(sbi::nn::ratio_logits_per_row(loss)) {}
+             const double* x, const float* initial_embedding)
+      : s_(s), net_(ResNetOf(s)), loss_(loss), c_(c), theta_(theta), x_(x), initial_embedding_(initial_embedding),
+        per_row_(sbi::nn::ratio_logits_per_row(loss)), embedded_(!s.embed_sizes.empty()),
+        layers_(embedded_ ? static_cast<int>(s.embed_sizes.size()) - 1 : 0),
+        feat_dim_(embedded_ ? s.embed_sizes.back() : s.x_dim), net_params_(sbi::nn::resnet_param_count(net_)),
+        embed_params_(EmbeddingParamCount(s)) {}
 
-  int64_t ParamCount() const { return sbi::nn::resnet_param_count(net_); }
+  int64_t ParamCount() const { return net_params_ + embed_params_; }
   int64_t MinBatchRows() const { return RatioMinBatchRows(loss_); }
 
   void Prepare(const std::vector<int64_t>& train_rows, const std::vector<int64_t>& val_rows, uint64_t seed) {
@@ -78,6 +83,7 @@ class RatioModel {
       fill(H * (H + 1), 1e-3);
     }
     fill(net_.out * (H + 1), h_bound);
+    if (embedded_) std::copy(initial_embedding_, initial_embedding_ + embed_params_, params + net_params_);
   }
 
   double LossAndGrad(const float* params, const int64_t* rows, int64_t nb, sbi::PhiloxStream& rng, float* grad) {
@@ -104,6 +110,7 @@ class RatioModel {
 
  private:
   // Loss of rows rows[0..nb) of the z-scored zt / zx (and its gradient if grad is not null).
+  // Pair p = r·A + a scores x row r of the batch against θ row pair_theta_[p] (a = 0: its own).
   double BatchLoss(const float* params, const float* zt, const float* zx, const int64_t* rows, int64_t nb,
                    sbi::PhiloxStream& rng, float* grad) {
     const int A = per_row_, D = s_.theta_dim, C = s_.x_dim;
@@ -119,11 +126,15 @@ class RatioModel {
       int64_t* pt = &pair_theta_[r * A];
       pt[0] = rows[r];
       for (int k = 0; k < first + second; ++k) pt[1 + k] = rows[partners[k]];
-      for (int a = 0; a < A; ++a) pair_x_[r * A + a] = rows[r];
+      for (int a = 0; a < A; ++a) pair_x_[r * A + a] = r;
     }
+    batch_x_.resize(nb * C);
+    for (int64_t r = 0; r < nb; ++r) std::copy(zx + rows[r] * C, zx + (rows[r] + 1) * C, &batch_x_[r * C]);
+    const float* feat = embedded_ ? Embed(params + net_params_, nb) : batch_x_.data();
     const int64_t chunks = (pairs + kPairChunk - 1) / kPairChunk;
     if (static_cast<int64_t>(input_.size()) < chunks) {
       input_.resize(chunks);
+      d_input_.resize(chunks);
       saved_.resize(chunks);
       scratch_.resize(chunks);
     }
@@ -135,23 +146,64 @@ class RatioModel {
         const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
         input_[k].resize(kPairChunk * in);
         saved_[k].resize(sbi::nn::resnet_saved_size(net_, kPairChunk));
-        for (int64_t q = 0; q < m; ++q) {
-          float* row = &input_[k][q * in];
-          std::copy(zt + pair_theta_[p0 + q] * D, zt + (pair_theta_[p0 + q] + 1) * D, row);
-          std::copy(zx + pair_x_[p0 + q] * C, zx + (pair_x_[p0 + q] + 1) * C, row + D);
-        }
+        sbi::nn::ratio_gather_pairs<float>(D, feat_dim_, m, zt, &pair_theta_[p0], feat, &pair_x_[p0], input_[k].data());
         ResNetForward(net_, m, params, input_[k].data(), saved_[k].data(), &logits_[p0]);
       }
     });
     const double loss = sbi::nn::ratio_loss<float>(loss_, nb, logits_.data(), grad ? dlogits_.data() : nullptr);
     if (!grad) return loss;
-    training::SumChunkGradients(chunks, ParamCount(), c_.threads, grads_, grad, [&](int64_t k, float* g) {
+    training::SumChunkGradients(chunks, net_params_, c_.threads, grads_, grad, [&](int64_t k, float* g) {
       const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
       scratch_[k].resize(sbi::nn::resnet_scratch_size(net_, kPairChunk));
-      ResNetBackward(net_, m, params, input_[k].data(), saved_[k].data(), &dlogits_[p0], g, scratch_[k].data());
+      float* d_input = nullptr;
+      if (embedded_) {
+        d_input_[k].resize(kPairChunk * in);
+        d_input = d_input_[k].data();
+      }
+      ResNetBackward(net_, m, params, input_[k].data(), saved_[k].data(), &dlogits_[p0], g, scratch_[k].data(), d_input);
       return 0.0;
     });
+    if (embedded_) EmbeddingBackward(params + net_params_, nb, chunks, pairs, grad + net_params_);
     return loss;
+  }
+
+  // e_φ of the batch's x rows (batch_x_ [nb, C]) into feat_ [nb, E], in chunks of x rows on the pool.
+  const float* Embed(const float* eparams, int64_t nb) {
+    const int64_t C = s_.x_dim, E = feat_dim_, chunks = (nb + kEmbedChunk - 1) / kEmbedChunk;
+    if (static_cast<int64_t>(esaved_.size()) < chunks) {
+      esaved_.resize(chunks);
+      escratch_.resize(chunks);
+    }
+    feat_.resize(nb * E);
+    const sbi::nn::Activation relu = sbi::nn::Activation::ReLU;
+    ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t r0 = k * kEmbedChunk, m = std::min(kEmbedChunk, nb - r0);
+        esaved_[k].resize(sbi::nn::mlp_saved_size(relu, layers_, s_.embed_sizes.data(), kEmbedChunk));
+        const float* out = MlpForward(relu, layers_, s_.embed_sizes.data(), m, &batch_x_[r0 * C], eparams, esaved_[k].data());
+        std::copy(out, out + m * E, &feat_[r0 * E]);
+      }
+    });
+    return feat_.data();
+  }
+
+  // The embedding's gradient egrad [embed_params_] (overwritten): the classifier's input gradient
+  // of every pair summed onto its x row (in pair order), then back through the MLP by x-row chunks.
+  void EmbeddingBackward(const float* eparams, int64_t nb, int64_t pair_chunks, int64_t pairs, float* egrad) {
+    const int64_t C = s_.x_dim, E = feat_dim_, chunks = (nb + kEmbedChunk - 1) / kEmbedChunk;
+    d_feat_.assign(nb * E, 0.0f);
+    for (int64_t k = 0; k < pair_chunks; ++k) {
+      const int64_t p0 = k * kPairChunk, m = std::min(kPairChunk, pairs - p0);
+      sbi::nn::ratio_scatter_feature_grad<float>(s_.theta_dim, E, m, d_input_[k].data(), &pair_x_[p0], d_feat_.data());
+    }
+    const sbi::nn::Activation relu = sbi::nn::Activation::ReLU;
+    training::SumChunkGradients(chunks, embed_params_, c_.threads, egrads_, egrad, [&](int64_t k, float* g) {
+      const int64_t r0 = k * kEmbedChunk, m = std::min(kEmbedChunk, nb - r0);
+      escratch_[k].resize(sbi::nn::mlp_scratch_size(layers_, s_.embed_sizes.data(), kEmbedChunk));
+      MlpBackward(relu, layers_, s_.embed_sizes.data(), m, &batch_x_[r0 * C], eparams, esaved_[k].data(), &d_feat_[r0 * E],
+                  g, escratch_[k].data());
+      return 0.0;
+    });
   }
 
   const RatioNetShape s_;
@@ -160,27 +212,38 @@ class RatioModel {
   const training::Config& c_;
   const double* theta_;
   const double* x_;
+  const float* initial_embedding_;
   const int per_row_;
+  const bool embedded_;
+  const int layers_;           // the embedding's dense layers
+  const int64_t feat_dim_;     // the classifier's x features: E with an embedding, else C
+  const int64_t net_params_, embed_params_;
   uint64_t seed_ = 0;
   int64_t n_val_ = 0;
-  std::vector<float> train_theta_, train_x_, val_theta_, val_x_, logits_, dlogits_;
+  std::vector<float> train_theta_, train_x_, val_theta_, val_x_, logits_, dlogits_, batch_x_, feat_, d_feat_;
   std::vector<int64_t> pair_theta_, pair_x_;
-  std::vector<std::vector<float>> input_, saved_, scratch_, grads_;
+  std::vector<std::vector<float>> input_, d_input_, saved_, scratch_, grads_, esaved_, escratch_, egrads_;
 };
 
 }  // namespace
 
 sbi::nn::ResNetShape ResNetOf(const RatioNetShape& s) {
-  return sbi::nn::ResNetShape{s.theta_dim + s.x_dim, s.hidden, 1, s.blocks, sbi::nn::Activation::ReLU};
+  const int64_t features = s.embed_sizes.empty() ? s.x_dim : s.embed_sizes.back();
+  return sbi::nn::ResNetShape{s.theta_dim + features, s.hidden, 1, s.blocks, sbi::nn::Activation::ReLU};
+}
+
+int64_t EmbeddingParamCount(const RatioNetShape& s) {
+  if (s.embed_sizes.empty()) return 0;
+  return sbi::nn::mlp_param_count(static_cast<int>(s.embed_sizes.size()) - 1, s.embed_sizes.data());
 }
 
 int64_t RatioMinBatchRows(const sbi::nn::RatioLossConfig& loss) { return sbi::nn::ratio_contrasts_per_set(loss) + 1; }
 
 RatioTrainResult TrainRatio(const RatioNetShape& shape, const sbi::nn::RatioLossConfig& loss,
                             const training::Config& config, int64_t n, const double* theta, const double* x,
-                            uint64_t seed, const int32_t* cancel,
+                            const float* initial_embedding, uint64_t seed, const int32_t* cancel,
                             const std::function<void(const training::Epoch&)>& on_epoch) {
-  RatioModel model(shape, loss, config, theta, x);
+  RatioModel model(shape, loss, config, theta, x, initial_embedding);
   RatioTrainResult r;
   r.fit = training::Train(model, config, n, seed, cancel, on_epoch);
   r.stats = model.stats;
@@ -191,16 +254,32 @@ void RatioLogits(const RatioNetShape& shape, const float* params, const RatioSta
                  const double* theta, const double* x, bool x_broadcast, double* out) {
   const sbi::nn::ResNetShape net = ResNetOf(shape);
   const int D = shape.theta_dim, C = shape.x_dim;
+  const bool embedded = !shape.embed_sizes.empty();
+  const int layers = embedded ? static_cast<int>(shape.embed_sizes.size()) - 1 : 0;
+  const int64_t F = net.in - D;  // the classifier's x features
+  const float* eparams = params + sbi::nn::resnet_param_count(net);
+  const sbi::nn::Activation relu = sbi::nn::Activation::ReLU;
   const int64_t rows = std::min<int64_t>(kPairChunk, end - begin);
-  std::vector<float> input(rows * net.in), saved(sbi::nn::resnet_saved_size(net, rows)), logits(rows);
+  const int64_t x_rows = x_broadcast ? 1 : rows;
+  std::vector<float> input(rows * net.in), saved(sbi::nn::resnet_saved_size(net, rows)), logits(rows), zx(x_rows * C);
+  std::vector<float> esaved(embedded ? sbi::nn::mlp_saved_size(relu, layers, shape.embed_sizes.data(), x_rows) : 0);
+  // z(x) of m rows from x row `first` into zx, and their features (z(x) itself or its embedding).
+  const auto features = [&](int64_t first, int64_t m) -> const float* {
+    for (int64_t q = 0; q < m; ++q)
+      for (int j = 0; j < C; ++j)
+        zx[q * C + j] = static_cast<float>((x[(first + q) * C + j] - stats.x_mean[j]) / stats.x_std[j]);
+    return embedded ? MlpForward(relu, layers, shape.embed_sizes.data(), m, zx.data(), eparams, esaved.data()) : zx.data();
+  };
+  const float* feat = x_broadcast ? features(0, 1) : nullptr;
   for (int64_t r0 = begin; r0 < end; r0 += rows) {
     const int64_t m = std::min(rows, end - r0);
+    if (!x_broadcast) feat = features(r0, m);
     for (int64_t q = 0; q < m; ++q) {
       const double* t = theta + (r0 + q) * D;
-      const double* xr = x_broadcast ? x : x + (r0 + q) * C;
+      const float* f = x_broadcast ? feat : feat + q * F;
       float* row = &input[q * net.in];
       for (int d = 0; d < D; ++d) row[d] = static_cast<float>((t[d] - stats.theta_mean[d]) / stats.theta_std[d]);
-      for (int j = 0; j < C; ++j) row[D + j] = static_cast<float>((xr[j] - stats.x_mean[j]) / stats.x_std[j]);
+      std::copy(f, f + F, row + D);
     }
     ResNetForward(net, m, params, input.data(), saved.data(), logits.data());
     for (int64_t q = 0; q < m; ++q) out[r0 + q] = logits[q];

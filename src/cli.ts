@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod } from './inference/methods.js';
+import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod, type MethodName } from './inference/methods.js';
 import { DENSITY_ESTIMATOR_KINDS, type DensityEstimatorKind } from './inference/flow_estimator.js';
 import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
@@ -197,6 +197,7 @@ interface InferCliOptions {
   threads?: string;
   backend?: string;
   densityEstimator: string;
+  embedding?: string;
   save?: string;
   maxEpochs?: string;
   rounds?: string;
@@ -217,6 +218,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   const estimator = opts.densityEstimator;
   checkDensityEstimator(estimator);
   if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
+  const embedding = opts.embedding !== undefined ? parseEmbedding(opts.embedding, opts.method) : undefined;
 
   const task = getTask(opts.task);
   const def = task.definition;
@@ -241,6 +243,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   try {
     result = await runMethod(task, {
       method: opts.method, budget, x, samples, seed, densityEstimator: estimator,
+      ...(embedding ? { embedding } : {}),
       ...(threads ? { threads } : {}),
       ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(rounds !== undefined ? { rounds } : {}),
@@ -255,6 +258,19 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   if (opts.save !== undefined) result.save(opts.save);
   const names = Array.from({ length: def.thetaDim }, (_, i) => `parameter_${i + 1}`);
   await writeCsv(opts.out, samples, [{ names, values: result.samples }]);
+}
+
+/** `--embedding w1,..,K`: the embedding MLP's widths after x, hidden layers then the output width K. */
+function parseEmbedding(text: string, method: MethodName): { hidden: number[]; outputDim: number } {
+  if (method === 'nle' || method === 'snle') {
+    throw new UsageError(`--embedding: method ${method} takes no embedding network: its flow models p(x | θ), whose variable is x itself (use npe, snpe or an NRE method)`);
+  }
+  const widths = text.split(',').map((w) => w.trim());
+  if (widths.length > 64 || widths.some((w) => !/^[1-9][0-9]*$/.test(w) || Number(w) > 65536)) {
+    throw new UsageError(`--embedding: expected 1 to 64 comma-separated widths in [1, 65536] (hidden layers, then the output width; e.g. 100,100,20) but received "${text}"`);
+  }
+  const n = widths.map(Number);
+  return { hidden: n.slice(0, -1), outputDim: n[n.length - 1]! };
 }
 
 interface CoverageCliOptions {
@@ -394,6 +410,7 @@ export function buildProgram(): Command {
       .requiredOption('--samples <int>', 'posterior samples to write')
       .requiredOption('--out <file.csv>', 'output file (columns parameter_1..), - for stdout')
       .option('--density-estimator <kind>', `npe, snpe, nle, snle: the conditional flow or mixture density network (mdn): ${DENSITY_ESTIMATOR_KINDS.join(', ')} (coupling: faster sampling for dim ≥ 3)`, 'maf')
+      .option('--embedding <w1,..,K>', 'npe, snpe, nre-*, bnre, snre: a jointly trained ReLU embedding network of x, its widths after x: hidden layers, then the output width K (e.g. 100,100,20; one width: a linear map)')
       .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
       .option('--save <model.bin>', 'also write the trained estimator (NPE.load, NLE.load or NRE.load reads it; sequential methods: the last round\'s)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.

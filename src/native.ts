@@ -68,7 +68,10 @@ export interface NativeMafTrainOptions {
   stopAfterEpochs?: number;
   clipMaxNorm?: number;
   threads?: number;
-  /** Jointly trained ReLU embedding of x (kernels/flows/maf_embedding.h): widths [xDim, ..., contextDim]. */
+  /**
+   * Jointly trained ReLU embedding of x: widths [xDim, ..., contextDim] for mafTrain
+   * (kernels/flows/maf_embedding.h), [xDim, ..., E] for nreTrain (kernels/nn/ratio_embedding.h).
+   */
   embeddingSizes?: Int32Array;
   /** Its initial parameters (kernels/nn/mlp.h layout); required with embeddingSizes. */
   embeddingParams?: Float32Array;
@@ -300,7 +303,17 @@ export interface NativeAddon {
     onEpoch: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<NativeRatioTrainResult>;
   /** out[i] = log r(θ_i, x_i); x holds one row per θ row or a single observation for all. */
   nreLogRatio(arch: Int32Array, params: Float32Array, thetaMean: Float64Array, thetaStd: Float64Array, xMean: Float64Array,
-    xStd: Float64Array, theta: Float64Array, x: Float64Array, out: Float64Array, threads?: number): void;
+    xStd: Float64Array, theta: Float64Array, x: Float64Array, out: Float64Array, threads?: number,
+    embeddingSizes?: Int32Array, embeddingParams?: Float32Array): void;
+  /**
+   * The batch-mean loss of the classifier on [θ, e(x)] (kernels/nn/ratio_embedding.h; arch =
+   * [thetaDim, hidden, blocks]), pair p scoring x row ⌊p / A⌋ against θ row pairTheta[p]; the
+   * gradients of the classifier's and the embedding's parameters are overwritten (tests).
+   */
+  nreEmbeddedLossBackward(loss: NativeRatioLoss, arch: Int32Array, embeddingSizes: Int32Array,
+    params: Float64Array | Float32Array, embeddingParams: Float64Array | Float32Array, theta: Float64Array | Float32Array,
+    x: Float64Array | Float32Array, pairTheta: Int32Array, grads: Float64Array | Float32Array,
+    embeddingGrads: Float64Array | Float32Array): number;
   /** Mixture density network head shape = [dim, components]: log q(y_i | out_i) and ∂ Σ log q / ∂out (tests; native/mdn.cc). */
   mdnHead(shape: Int32Array, out: Float64Array | Float32Array, y: Float64Array | Float32Array, logProb: Float64Array | Float32Array,
     dOut?: Float64Array | Float32Array): void;

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../src/csv.js';
 import { NPE, NPEPosterior } from '../src/inference/npe.js';
+import { NRE } from '../src/inference/nre.js';
+import { decodeModelFile } from '../src/io/model_file.js';
 import { referenceObservation } from '../src/tasks/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -228,6 +230,32 @@ describe('sbi-engine CLI', () => {
       expect(bogus.code).toBe(2);
       expect(bogus.stderr).toMatch(/--method: expected one of npe, snpe, nle, snle, nre-a, nre-b, nre-c, bnre, snre but received "bogus"/);
       expect(bogus.stdout).toBe('');
+    });
+
+    it('--embedding w1,..,K trains an embedding network of x for npe, snpe and the NRE methods, and is refused for nle / snle', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-cli-'));
+      const infer = (method: string, ...extra: string[]) => run(['infer', '--task', 'two_moons', '--method', method, '--budget', '300',
+        '--observation', '1', '--samples', '20', '--max-epochs', '3', '--seed', '5', '--out', '-', ...extra]);
+      for (const method of ['npe', 'snpe', 'nre-b', 'snre']) {
+        const model = path.join(dir, `${method}.bin`);
+        const r = infer(method, '--embedding', '8,3', '--save', model, ...(method.startsWith('s') ? ['--rounds', '2'] : []));
+        expect(r.code, `${method}: ${r.stderr}`).toBe(0);
+        expect(parseCsv(r.stdout).rows, method).toBe(20);
+        // The model file records the embedding: widths [xDim, hidden..., K].
+        expect(decodeModelFile(fs.readFileSync(model)).metadata.embedding, method).toEqual({ sizes: [2, 8, 3], activation: 'relu', paramCount: 8 * 3 + 3 * 9 });
+      }
+      expect(NRE.load(path.join(dir, 'nre-b.bin')).estimator.embedding!.outputDim).toBe(3);
+      for (const method of ['nle', 'snle']) {
+        const r = infer(method, '--embedding', '8,3');
+        expect(r.code, method).toBe(2);
+        expect(r.stderr, method).toMatch(new RegExp(`--embedding: method ${method} takes no embedding network: .*variable is x itself`));
+      }
+      for (const bad of ['8,0', '8,,3', 'a', '1.5', '']) {
+        const r = infer('nre-b', '--embedding', bad);
+        expect(r.code, bad).toBe(2);
+        expect(r.stderr, bad).toMatch(/--embedding: expected 1 to 64 comma-separated widths/);
+      }
+      fs.rmSync(dir, { recursive: true });
     });
 
     it('coverage: trains an amortised estimator and writes the coverage table, ranks and an SBC summary', () => {

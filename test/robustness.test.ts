@@ -119,7 +119,12 @@ function validCalls(): Record<string, unknown[]> {
     nreTrain: [Int32Array.of(2, 1, 3, 1), { variant: 'a' }, Float64Array.from({ length: 40 }, (_, i) => Math.sin(i)),
       Float64Array.from({ length: 20 }, (_, i) => Math.cos(i)), { seed: 1, maxEpochs: 2, batchSize: 8, validationFraction: 0.2 },
       undefined, new Int32Array(1)],
-    nreLogRatio: [Int32Array.of(2, 1, 3, 1), new Float32Array(40), f64(2), f64(2), f64(1), f64(1), f64(4), f64(1), new Float64Array(2), 2],
+    // ... with the embedding [1, 2, 1] of x (7 parameters; the classifier keeps 3 inputs)
+    nreLogRatio: [Int32Array.of(2, 1, 3, 1), new Float32Array(40), f64(2), f64(2), f64(1), f64(1), f64(4), f64(1), new Float64Array(2), 2,
+      Int32Array.of(1, 2, 1), new Float32Array(7)],
+    // NRE-B (2 atoms) on 3 x rows of width 2 through the embedding [2, 3, 2] (17 parameters), classifier [θ 1 + 2, hidden 2, 1 block]
+    nreEmbeddedLossBackward: [{ variant: 'b', classes: 2 }, Int32Array.of(1, 2, 1), Int32Array.of(2, 3, 2), f64(23), f64(17), f64(3), f64(6),
+      Int32Array.of(0, 1, 1, 2, 2, 0), new Float64Array(23), new Float64Array(17)],
     // MDN arch [dim 2, context 1, hidden 3, 1 hidden layer, 2 components]: outputs 2 · 6, 54
     // parameters; a 20-row training of at most 2 epochs
     mdnHead: [Int32Array.of(2, 2), f64(24), f64(4), new Float64Array(2), new Float64Array(24)],

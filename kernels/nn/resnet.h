@@ -3,7 +3,8 @@
 // X [N, in], h [N, H], Y [N, out]. Parameters, one flat vector: W_in [H, in], b_in [H], then per
 // block W1 [H, H], b1 [H], W2 [H, H], b2 [H], then W_out [out, H], b_out [out].
 // `saved` [resnet_saved_size] keeps h_0..h_B and each block's activations between forward and
-// backward; `scratch` [resnet_scratch_size] is backward workspace. No input gradient is formed.
+// backward; `scratch` [resnet_scratch_size] is backward workspace. The input gradient dX [N, in]
+// is formed only when asked for (a jointly trained embedding below the network needs it).
 // Templated on the scalar; caller-owned memory, no allocation.
 #pragma once
 #include "dense.h"
@@ -47,10 +48,11 @@ SBI_HD void resnet_forward(const ResNetShape& s, int64_t n, const T* params, con
                 static_cast<T*>(nullptr));
 }
 
-// grads [resnet_param_count] (overwritten, summed over the rows) from dY [N, out].
+// grads [resnet_param_count] (overwritten, summed over the rows) from dY [N, out]; dx [N, in]
+// (overwritten) receives the input gradient unless it is null.
 template <class T>
 SBI_HD void resnet_backward(const ResNetShape& s, int64_t n, const T* params, const T* x, const T* saved, const T* dy,
-                            T* grads, T* scratch) {
+                            T* grads, T* scratch, T* dx = nullptr) {
   const int64_t H = s.hidden, nh = n * H;
   const T* block_saved = saved + nh * (1 + s.blocks);
   T* dh = scratch;
@@ -72,7 +74,7 @@ SBI_HD void resnet_backward(const ResNetShape& s, int64_t n, const T* params, co
     dh_below = t;
   }
   dense_backward(Activation::Identity, n, s.in, H, x, params, static_cast<const T*>(nullptr),
-                 static_cast<const T*>(nullptr), dh, static_cast<T*>(nullptr), grads, grads + H * s.in);
+                 static_cast<const T*>(nullptr), dh, dx, grads, grads + H * s.in);
 }
 
 }  // namespace nn

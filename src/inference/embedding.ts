@@ -1,8 +1,9 @@
 /**
- * Embedding network e_φ(x) of NPE for high-dimensional x: an MLP (kernels/nn/mlp.h) with ReLU
- * after every hidden layer and an identity output, whose output is the flow's context. It is
- * trained jointly with the flow (native/flow_trainer.h, kernels/flows/maf_embedding.h) on
- * z-scored x. Details: docs/npe.md ("Embedding networks").
+ * Embedding network e_φ(x) for high-dimensional x: an MLP (kernels/nn/mlp.h) with ReLU after
+ * every hidden layer and an identity output, trained jointly on z-scored x with what it feeds:
+ * NPE's flow, as its context (native/flow_trainer.h, kernels/flows/maf_embedding.h; docs/npe.md,
+ * "Embedding networks"), or the ratio classifier of NRE, beside z(θ) (native/ratio_trainer.h,
+ * kernels/nn/ratio_embedding.h; docs/nre.md).
  */
 import { native } from '../native.js';
 import { PhiloxStream } from '../random/philox.js';
@@ -38,13 +39,19 @@ export function readEmbeddingOptions(e: unknown): EmbeddingConfig | undefined {
   };
 }
 
+/** Parameters of an MLP with widths `sizes` (kernels/nn/mlp.h: W_l and b_l per layer). */
+export function mlpParamCount(sizes: ArrayLike<number>): number {
+  let p = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) p += sizes[l + 1]! * (sizes[l]! + 1);
+  return p;
+}
+
 /** A ReLU MLP with widths `sizes` [xDim, ...hidden, outputDim] and float32 parameters. */
 export class EmbeddingNet {
   readonly paramCount: number;
 
   constructor(readonly sizes: Int32Array, public params: Float32Array) {
-    let p = 0;
-    for (let l = 0; l + 1 < sizes.length; l++) p += sizes[l + 1]! * (sizes[l]! + 1);
+    const p = mlpParamCount(sizes);
     this.paramCount = p;
     if (params.length !== p) throw new RangeError(`Expected ${p} embedding parameters for widths [${sizes}] but received ${params.length}`);
   }
@@ -63,9 +70,7 @@ export class EmbeddingNet {
    */
   static init(sizes: number[], seed: bigint): EmbeddingNet {
     const s = Int32Array.from(sizes);
-    let p = 0;
-    for (let l = 0; l + 1 < s.length; l++) p += s[l + 1]! * (s[l]! + 1);
-    const params = new Float32Array(p);
+    const params = new Float32Array(mlpParamCount(s));
     let off = 0;
     for (let l = 0; l + 1 < s.length; l++) {
       const rng = new PhiloxStream(seed, l);

@@ -9,6 +9,7 @@ import type { ProgressCallback } from '../progress.js';
 import { simulateFromPrior, type Task } from '../tasks/index.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import type { NativeEpochLosses } from '../native.js';
+import type { EmbeddingOptions } from './embedding.js';
 import { MCMCPosterior } from './mcmc_posterior.js';
 import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
@@ -34,6 +35,11 @@ export interface RunMethodOptions {
   threads?: number;
   /** Flow of NPE / SNPE / NLE / SNLE (default 'maf', as sbi). */
   densityEstimator?: DensityEstimatorKind;
+  /**
+   * A jointly trained embedding network of x (npe, snpe and the NRE methods; nle and snle have
+   * none: x is the variable their flow models, not a condition).
+   */
+  embedding?: EmbeddingOptions;
   /** Epoch cap per training (default: early stopping only). */
   maxEpochs?: number;
   /** Rounds of a sequential method (default 10, as sbibm). */
@@ -135,6 +141,8 @@ function methodPosterior(posterior: NPEPosterior | MCMCPosterior): MethodPosteri
 }
 
 const flowOptions = (task: Task, o: TrainOptions) => ({ prior: task.prior, densityEstimator: o.densityEstimator ?? 'maf' });
+const embeddingOption = (o: TrainOptions) => (o.embedding !== undefined ? { embedding: o.embedding } : {});
+const npeOptions = (task: Task, o: TrainOptions) => ({ ...flowOptions(task, o), ...embeddingOption(o) });
 
 /** An amortised method: `budget` prior simulations, one training. */
 function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Trainer {
@@ -219,17 +227,17 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
   };
 }
 
-const nreTrainer = (variant: NREVariant) => amortisedTrainer((task) => new NRE({ prior: task.prior, variant }));
+const nreTrainer = (variant: NREVariant) => amortisedTrainer((task, o) => new NRE({ prior: task.prior, variant, ...embeddingOption(o) }));
 
 const TRAINERS: Record<MethodName, Trainer> = {
-  npe: amortisedTrainer((task, o) => new NPE(flowOptions(task, o))),
+  npe: amortisedTrainer((task, o) => new NPE(npeOptions(task, o))),
   nle: amortisedTrainer((task, o) => new NLE(flowOptions(task, o))),
   'nre-a': nreTrainer('a'),
   'nre-b': nreTrainer('b'),
   'nre-c': nreTrainer('c'),
   bnre: nreTrainer('bnre'),
   snpe: sequentialTrainer((task, o, simulator) => {
-    const snpe = new SNPE({ ...flowOptions(task, o), simulator });
+    const snpe = new SNPE({ ...npeOptions(task, o), simulator });
     return { estimator: snpe.npe, run: ({ onRound, mcmc: _, ...r }) => snpe.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
   }),
   snle: sequentialTrainer((task, o, simulator) => {
@@ -237,8 +245,8 @@ const TRAINERS: Record<MethodName, Trainer> = {
     return { estimator: snle.nle, run: ({ onRound, ...r }) => snle.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
   }),
   // sbi's SNRE is NRE-B.
-  snre: sequentialTrainer((task, _o, simulator) => {
-    const snre = new SNRE({ prior: task.prior, variant: 'b', simulator });
+  snre: sequentialTrainer((task, o, simulator) => {
+    const snre = new SNRE({ prior: task.prior, variant: 'b', ...embeddingOption(o), simulator });
     return { estimator: snre.nre, run: async ({ onRound, ...r }) => (await snre.run({ ...r, onRound: (i) => onRound(i.training.epochs) })).posterior };
   }),
 };
@@ -273,6 +281,9 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
   const budget = checkPositiveInteger(options.budget, 'budget');
   const rounds = checkPositiveInteger(options.rounds ?? 10, 'rounds', 1000);
   if (options.x !== undefined) checkObservation(task, options.x);
+  if (options.embedding !== undefined && (options.method === 'nle' || options.method === 'snle')) {
+    throw new RangeError(`Method ${options.method} takes no \`embedding\`: its flow models the likelihood p(x | θ), whose variable is x itself (an embedding network conditions on x; use npe, snpe or an NRE method)`);
+  }
   return trainer(task, { ...options, budget, rounds });
 }
 

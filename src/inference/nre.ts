@@ -8,7 +8,10 @@
  *   'c'    NRE-C, Miller, Weniger, Forré 2022, arXiv:2210.06170 (K classes, default 5; γ = 1)
  *   'bnre' BNRE, Delaunoy et al. 2022, arXiv:2208.13624 (NRE-A + λ · balance², λ = 100)
  * The classifier is sbi's default: a residual network (50 hidden units, 2 blocks, ReLU) on the
- * z-scored [θ, x], trained natively (native/ratio_trainer.h) with sbi's training defaults.
+ * z-scored [θ, x], trained natively (native/ratio_trainer.h) with sbi's training defaults. With
+ * `embedding`, it sees [z(θ), e_φ(z(x))] instead, e_φ a ReLU MLP trained jointly (sbi's
+ * `classifier_nn(..., embedding_net_x=...)`; kernels/nn/ratio_embedding.h), each x row of a
+ * batch embedded once for all its contrasting pairs.
  *
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
@@ -24,6 +27,8 @@ import { abortError, whileAbortable } from '../simulators/call.js';
 import {
   checkPositive, checkPositiveInteger, checkProbability, checkSeed, checkThreads, describe,
 } from '../validate.js';
+import { EmbeddingNet, mlpParamCount, readEmbeddingOptions } from './embedding.js';
+import type { EmbeddingConfig, EmbeddingOptions } from './embedding.js';
 import { SimulationStore } from './flow_estimator.js';
 import { MCMCPosterior } from './mcmc_posterior.js';
 import type { MCMCSampleOptions } from './mcmc_posterior.js';
@@ -47,6 +52,11 @@ export interface NREOptions {
   hidden?: number;
   /** Residual blocks (default 2). */
   blocks?: number;
+  /**
+   * A jointly trained embedding network e(x) (ReLU MLP, default hidden [100, 100]) between the
+   * z-scored x and the classifier, which then sees [z(θ), e(z(x))]: for high-dimensional x.
+   */
+  embedding?: EmbeddingOptions;
 }
 
 /** Training settings: sbi's defaults (batch 200, lr 5e-4, 10 % validation, patience 20, clip 5). */
@@ -74,16 +84,22 @@ interface RatioConfig {
   lambda: number;
   hidden: number;
   blocks: number;
+  embedding?: EmbeddingConfig;
 }
 
 /** A trained classifier: log r(θ, x) for many rows at once. */
 export class RatioEstimator {
   readonly arch: Int32Array;
+  /** The embedding network of x (with `embedding`), its parameters the fit's `embeddingParams`. */
+  readonly embedding: EmbeddingNet | undefined;
 
   constructor(
     readonly thetaDim: number, readonly xDim: number, readonly config: RatioConfig, readonly fit: NativeRatioTrainResult,
   ) {
     this.arch = Int32Array.of(thetaDim, xDim, config.hidden, config.blocks);
+    const e = config.embedding;
+    this.embedding = e === undefined ? undefined
+      : new EmbeddingNet(Int32Array.of(xDim, ...e.hidden, e.outputDim), fit.embeddingParams ?? new Float32Array(0));
   }
 
   /**
@@ -94,7 +110,8 @@ export class RatioEstimator {
     const out = new Float64Array(rows);
     const f = this.fit;
     const t = theta.length === rows * this.thetaDim ? theta : theta.subarray(0, rows * this.thetaDim);
-    native.nreLogRatio(this.arch, f.params, f.thetaMean, f.thetaStd, f.xMean, f.xStd, t, x, out, threads);
+    const e = this.embedding;
+    native.nreLogRatio(this.arch, f.params, f.thetaMean, f.thetaStd, f.xMean, f.xStd, t, x, out, threads, e?.sizes, e?.params);
     return out;
   }
 }
@@ -130,6 +147,7 @@ export class NRE {
       lambda: options.regularizationStrength === undefined ? 100 : checkNonNegative(options.regularizationStrength, 'regularizationStrength'),
       hidden: checkPositiveInteger(options.hidden ?? 50, 'hidden', 4096),
       blocks: checkPositiveInteger(options.blocks ?? 2, 'blocks', 64),
+      ...(options.embedding !== undefined ? { embedding: readEmbeddingOptions(options.embedding)! } : {}),
     };
   }
 
@@ -166,9 +184,14 @@ export class NRE {
     if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') {
       throw new TypeError(`Expected a function for \`onEpoch\` but received ${describe(options.onEpoch)}`);
     }
+    // Streams 0..4 of this key: split, shuffles, contrasts, validation contrasts, initialisation;
+    // the embedding's initialisation (as NPE's: stream = layer) uses a key derived from it.
+    const trainingSeed = deriveSeed(seed, SeedPurpose.training);
+    const c = this.config;
+    const embedding = c.embedding === undefined ? undefined
+      : EmbeddingNet.init([data.xDim, ...c.embedding.hidden, c.embedding.outputDim], deriveSeed(trainingSeed, 2));
     const nativeOptions = {
-      // Streams 0..4 of this key: split, shuffles, contrasts, validation contrasts, initialisation.
-      seed: deriveSeed(seed, SeedPurpose.training),
+      seed: trainingSeed,
       ...(options.maxEpochs !== undefined ? { maxEpochs: checkPositiveInteger(options.maxEpochs, 'maxEpochs', 2 ** 31 - 1) } : {}),
       ...(options.batchSize !== undefined ? { batchSize: checkPositiveInteger(options.batchSize, 'batchSize', 1 << 20) } : {}),
       ...(options.learningRate !== undefined ? { learningRate: checkPositive(options.learningRate, 'learningRate') } : {}),
@@ -176,8 +199,8 @@ export class NRE {
       ...(options.stopAfterEpochs !== undefined ? { stopAfterEpochs: checkPositiveInteger(options.stopAfterEpochs, 'stopAfterEpochs') } : {}),
       ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
       ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
+      ...(embedding ? { embeddingSizes: embedding.sizes, embeddingParams: embedding.params } : {}),
     };
-    const c = this.config;
     const loss: NativeRatioLoss = { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda };
     const arch = Int32Array.of(this.prior.dim, data.xDim, c.hidden, c.blocks);
     const { theta, x } = data;
@@ -224,17 +247,20 @@ export class NRE {
     const e = this.estimator;
     const s = this.summary;
     const c = e.config;
+    const em = e.embedding;
     return {
       kind: this.kind,
       metadata: {
-        nreFileVersion: NRE_FILE_VERSION,
+        nreFileVersion: em ? NRE_EMBEDDING_FILE_VERSION : NRE_FILE_VERSION,
         prior: this.prior.spec,
         loss: { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda },
         classifier: { thetaDim: e.thetaDim, xDim: e.xDim, hidden: c.hidden, blocks: c.blocks, paramCount: e.fit.params.length },
+        ...(em ? { embedding: { sizes: Array.from(em.sizes), activation: 'relu', paramCount: em.paramCount } } : {}),
         training: { epochs: s.epochs, bestEpoch: s.bestEpoch, simulations: s.simulations, excludedSimulations: s.excludedSimulations },
       },
       tensors: {
         params: { data: e.fit.params, shape: [e.fit.params.length] },
+        ...(em ? { embeddingParams: { data: em.params, shape: [em.paramCount] } } : {}),
         thetaMean: { data: e.fit.thetaMean, shape: [e.thetaDim] },
         thetaStd: { data: e.fit.thetaStd, shape: [e.thetaDim] },
         xMean: { data: e.fit.xMean, shape: [e.xDim] },
@@ -271,9 +297,10 @@ export class NRE {
       throw new SbiError(`Expected a model file of kind ${NRE_VARIANTS.map((v) => `"NRE/${v}"`).join(', ')} but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
     }
     const meta = file.metadata;
-    if (meta.nreFileVersion !== NRE_FILE_VERSION) {
-      throw new SbiError(`Unsupported NRE layout version ${describe(meta.nreFileVersion)} (this build reads ${NRE_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
+    if (meta.nreFileVersion !== NRE_FILE_VERSION && meta.nreFileVersion !== NRE_EMBEDDING_FILE_VERSION) {
+      throw new SbiError(`Unsupported NRE layout version ${describe(meta.nreFileVersion)} (this build reads ${NRE_FILE_VERSION} and ${NRE_EMBEDDING_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
     }
+    const withEmbedding = meta.nreFileVersion === NRE_EMBEDDING_FILE_VERSION;
     let prior: Prior;
     try {
       prior = createPrior(meta.prior as PriorSpec);
@@ -284,20 +311,31 @@ export class NRE {
     const net = meta.classifier as Record<string, number> | undefined;
     if (typeof loss !== 'object' || loss === null || typeof net !== 'object' || net === null) throw invalid('no loss or classifier configuration');
     if ((loss as Record<string, unknown>).variant !== variant) throw invalid(`loss variant ${describe((loss as Record<string, unknown>).variant)} does not match the kind "${file.kind}"`);
+    const xDim = net.xDim;
+    if (!Number.isSafeInteger(xDim) || xDim < 1) throw invalid(`classifier.xDim is ${describe(xDim)}`);
+    let embedding: EmbeddingOptions | undefined;
+    if (withEmbedding) {
+      const em = meta.embedding as { sizes?: unknown; activation?: unknown } | undefined;
+      const sizes = em?.sizes;
+      if (typeof em !== 'object' || em === null || em.activation !== 'relu' || !Array.isArray(sizes) || sizes.length < 2) {
+        throw invalid(`bad embedding configuration ${describe(em)}`);
+      }
+      if (sizes[0] !== xDim) throw invalid(`embedding input width ${describe(sizes[0])} does not match classifier.xDim ${xDim}`);
+      embedding = { hidden: sizes.slice(1, -1), outputDim: sizes[sizes.length - 1] };
+    }
     let nre: NRE;
     try {
       nre = new NRE({
         prior, variant, numAtoms: variant === 'b' ? loss.classes : undefined, numClasses: variant === 'c' ? loss.classes : undefined,
-        gamma: loss.gamma, regularizationStrength: loss.lambda, hidden: net.hidden, blocks: net.blocks,
+        gamma: loss.gamma, regularizationStrength: loss.lambda, hidden: net.hidden, blocks: net.blocks, ...(embedding ? { embedding } : {}),
       });
     } catch (e) {
       throw invalid(`bad configuration (${(e as Error).message})`);
     }
     if (net.thetaDim !== prior.dim) throw invalid(`prior has ${prior.dim} dimensions but the classifier takes ${describe(net.thetaDim)}`);
-    const xDim = net.xDim;
-    if (!Number.isSafeInteger(xDim) || xDim < 1) throw invalid(`classifier.xDim is ${describe(xDim)}`);
     const H = nre.config.hidden;
-    const paramCount = H * (prior.dim + xDim + 1) + nre.config.blocks * 2 * H * (H + 1) + H + 1;
+    const features = nre.config.embedding ? nre.config.embedding.outputDim : xDim;
+    const paramCount = H * (prior.dim + features + 1) + nre.config.blocks * 2 * H * (H + 1) + H + 1;
     if (net.paramCount !== paramCount) throw invalid(`paramCount ${describe(net.paramCount)} does not match the classifier (${paramCount} parameters)`);
     const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
       const t = file.tensors[name];
@@ -334,6 +372,13 @@ export class NRE {
       xMean: finite('xMean', tensor('xMean', Float64Array, xDim)),
       xStd: finite('xStd', tensor('xStd', Float64Array, xDim), true),
     };
+    const emConfig = nre.config.embedding;
+    if (emConfig) {
+      const count = mlpParamCount([xDim, ...emConfig.hidden, emConfig.outputDim]);
+      const declared = (meta.embedding as { paramCount?: unknown }).paramCount;
+      if (declared !== count) throw invalid(`embedding paramCount ${describe(declared)} does not match its widths (${count} parameters)`);
+      fit.embeddingParams = finite('embeddingParams', tensor('embeddingParams', Float32Array, count));
+    }
     const summary: NRETrainSummary = {
       epochs, bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss, validationLoss: fit.validationLoss,
       simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
@@ -444,8 +489,13 @@ export class SNRE {
 }
 
 const NRE_VARIANTS: readonly NREVariant[] = ['a', 'b', 'c', 'bnre'];
-/** Version of the NRE layout inside the container (metadata.nreFileVersion). */
+/**
+ * Version of the NRE layout inside the container (metadata.nreFileVersion): 1 without an
+ * embedding network; 2 with one (metadata.embedding, tensor embeddingParams), which older builds
+ * refuse rather than misread. Both are read.
+ */
 const NRE_FILE_VERSION = 1;
+const NRE_EMBEDDING_FILE_VERSION = 2;
 
 const invalid = (why: string) => new SbiError(`Invalid NRE model file: ${why}`, 'INVALID_MODEL_FILE');
 
