@@ -14,7 +14,7 @@
 // so P(C) = Σ over parents P ⊋ C of that term for the split (C, P \ C), with P(full) = 1. Each
 // split's term is added to both parts (a scatter over subsets, one ψ per unordered split); it is a
 // probability, so the sums run in linear space without overflow (terms below e^-708 are flushed to
-// 0: an absolute error under 1e-300). Threads scatter into separate buffers (TrellisScatter).
+// 0: an absolute error under 1e-300). Threads scatter into separate buffers (kTrellisScatterBuffers).
 // This equals the outside recursion log Z_out(A) = log Σ_B Z_out(A ∪ B) e^{ψ(A, B)} Z(B) with
 // P(A) = Z(A) Z_out(A) / Z(full), without evaluating ψ once per part.
 //
