@@ -1,26 +1,58 @@
 /**
- * Trellis timing: log Z + MAP + marginals (inside and outside passes) on one W jet per N, on 1 and
- * 2 threads, with split evaluations per second and their ratio to the O(3^N) operation count
- * (3^N − 1)/2 unordered splits; greedy and beam (width 10) in the same run as the baselines.
- * Usage: npm run bench:trellis [-- --max-n 16]  (N = 20 takes long on this build: see README)
+ * Trellis timing: log Z + count + MAP + every cluster marginal on one W jet per N, on 1 and 2
+ * threads, with splits visited per second and the O(3^N) operation count (3^N − 1)/2 unordered
+ * splits per pass; greedy and beam (width 10) gaps in the same run. With `--baseline FILE` (an
+ * sbi_engine.node built from an earlier commit, e.g. main) that addon's trellis is timed on the
+ * same jets in the same run, for N ≤ --baseline-max-n (default 16).
+ * Usage: npm run bench:trellis [-- --max-n 18] [--baseline /path/to/sbi_engine.node] [--repeat 3]
+ * Each time is the best of --repeat runs (default 3 up to N = 16, 1 above): the machine is shared.
  */
+import { createRequire } from 'node:module';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
+import { SbiError } from '../src/errors.js';
 import { simulateGinkgo, GINKGO_PRESETS } from '../src/trellis/ginkgo.js';
-import { beamSearch, greedyClustering, runTrellis } from '../src/trellis/trellis.js';
+import { beamSearch, energyArgs, greedyClustering, leavesToArray, runTrellis } from '../src/trellis/trellis.js';
+import type { TrellisNative } from '../src/trellis/native.js';
 
-const arg = process.argv.indexOf('--max-n');
-const maxN = arg > 0 ? Number(process.argv[arg + 1]) : 16;
+const option = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const maxN = Number(option('--max-n') ?? 16);
+const baselineFile = option('--baseline');
+const baselineMaxN = Number(option('--baseline-max-n') ?? 16);
+const repeatOption = option('--repeat');
+const baseline = baselineFile ? (createRequire(import.meta.url)(baselineFile) as TrellisNative & { init(o: object): void }) : undefined;
+baseline?.init({ SbiError });
+
 const model = GINKGO_PRESETS.w.model;
+const [energyName, energyParams] = energyArgs(model);
+const best = (repeat: number, f: () => number) => Math.min(...Array.from({ length: repeat }, f));
 const rows: Record<string, number | string>[] = [];
 for (let n = 8; n <= maxN; n++) {
   const leaves = simulateGinkgo({ n: 1, seed: 1000 + n, minLeaves: n, maxLeaves: n }).jets[0]!.leaves;
+  const repeat = repeatOption ? Number(repeatOption) : n <= 16 ? 3 : 1;
   const row: Record<string, number | string> = { n, splits: (3 ** n - 1) / 2 };
   for (const threads of [1, 2]) {
-    const r = runTrellis(leaves, model, { marginals: true, threads });
-    row[`seconds_${threads}t`] = r.seconds;
-    row[`splitsPerSecond_${threads}t`] = r.splitsEvaluated / r.seconds;
-    row.splitsEvaluated = r.splitsEvaluated;
-    row.nTrees = r.nTrees;
+    let visited = 0;
+    row[`seconds_${threads}t`] = best(repeat, () => {
+      const r = runTrellis(leaves, model, { marginals: true, threads });
+      visited = r.splitsEvaluated;
+      row.nTrees = r.nTrees;
+      row.logZ = r.logZ;
+      return r.seconds;
+    });
+    row.splitsVisited = visited;
+    if (baseline && n <= baselineMaxN) {
+      const x = leavesToArray(leaves);
+      row[`baseline_${threads}t`] = best(repeat, () => {
+        const t0 = performance.now();
+        const r = baseline.trellis(x, energyName, energyParams, { marginals: true, threads });
+        if (Math.abs(r.logZ - (row.logZ as number)) > 1e-9 * (1 + Math.abs(r.logZ)) || r.count !== row.nTrees)
+          throw new Error(`baseline disagrees at N = ${n}: log Z ${r.logZ} vs ${row.logZ}`);
+        return (performance.now() - t0) / 1000;
+      });
+    }
   }
   let t0 = performance.now();
   const g = greedyClustering(leaves, model);
@@ -40,16 +72,22 @@ const target = (n: number, limit: number) => {
   const r = at(n);
   return r ? `${(r.seconds_2t as number).toFixed(2)} s (target ${limit} s: ${(r.seconds_2t as number) < limit ? 'met' : 'NOT met'})` : `not measured (target ${limit} s)`;
 };
-writeResults('trellis.json', { machine: machineDescription(), shared: 'machine shared with other jobs', rows });
+const fmt = (v: unknown, digits = 3) => (typeof v === 'number' ? v.toFixed(digits) : '–');
+const speedup = (r: Record<string, number | string>, t: number) =>
+  typeof r[`baseline_${t}t`] === 'number' ? `${((r[`baseline_${t}t`] as number) / (r[`seconds_${t}t`] as number)).toFixed(1)}×` : '–';
+writeResults('trellis.json', { machine: machineDescription(), shared: 'machine shared with other jobs', baseline: baselineFile ?? null, rows });
 const table = [
-  `Machine: ${machineDescription()} (shared with other jobs while measured). One W jet per N (λ = 1.5, λ_root = 3, t_cut = 16);`,
-  'time for log Z + count + MAP + all cluster marginals; "splits" = (3^N − 1)/2; evaluations count ψ calls actually made',
-  '(inside once per allowed split, outside twice; splits with a sub-cluster of no allowed hierarchy are skipped).',
+  `Machine: ${machineDescription()} (shared with other jobs while measured: wall times are noisy, compare within a row).`,
+  'One W jet per N (λ = 1.5, λ_root = 3, t_cut = 16); time (best of 3 up to N = 16, one run above) for log Z + count +',
+  'MAP + all cluster marginals. "splits visited": both passes (inside, then the marginal scatter), (3^N − 1)/2 each at most.',
+  baselineFile
+    ? 'Baseline: the addon built from main before the blocked kernels (per-split compaction, outside pass as a gather with ψ per part), same jets, same run.'
+    : 'No baseline addon given (--baseline).',
   '',
-  '| N | (3^N−1)/2 | ψ evaluations | 1 thread (s) | 2 threads (s) | ψ/s (2 threads) | greedy gap | beam-10 gap |',
-  '|---|---|---|---|---|---|---|---|',
+  '| N | (3^N−1)/2 | splits visited | 1 thread (s) | 2 threads (s) | splits/s (2 threads) | baseline 1 thread (s) | baseline 2 threads (s) | speed-up 1 / 2 threads | greedy gap | beam-10 gap |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) =>
-    `| ${r.n} | ${(r.splits as number).toExponential(2)} | ${(r.splitsEvaluated as number).toExponential(2)} | ${(r.seconds_1t as number).toFixed(3)} | ${(r.seconds_2t as number).toFixed(3)} | ${(r.splitsPerSecond_2t as number).toExponential(2)} | ${(r.greedyGap as number).toFixed(3)} | ${(r.beamGap as number).toFixed(3)} |`),
+    `| ${r.n} | ${(r.splits as number).toExponential(2)} | ${(r.splitsVisited as number).toExponential(2)} | ${fmt(r.seconds_1t)} | ${fmt(r.seconds_2t)} | ${((r.splitsVisited as number) / (r.seconds_2t as number)).toExponential(2)} | ${fmt(r.baseline_1t)} | ${fmt(r.baseline_2t)} | ${speedup(r, 1)} / ${speedup(r, 2)} | ${(r.greedyGap as number).toFixed(3)} | ${(r.beamGap as number).toFixed(3)} |`),
   '',
   `Targets on 2 cores: N = 16 ${target(16, 0.25)}; N = 20 ${target(20, 30)}.`,
   'Gaps are E(MAP) − E(baseline) in nats (0: the baseline found the MAP).',

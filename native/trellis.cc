@@ -6,7 +6,8 @@
 //     result { logZ, count: decimal string, mapLogLH, mapSplits: Uint32Array [2(N-1)] | null,
 //              marginals?: Float64Array [2^N] (P(cluster) by bitmask), samples?: Uint32Array
 //              [K·2(N-1)], splitsEvaluated }. Splits are (parent mask, part holding its lowest leaf).
-//     onProgress(done, total) counts levels (set sizes) of the inside and outside passes.
+//     onProgress(done, total) counts levels (set sizes) of the inside and marginal passes;
+//     splitsEvaluated counts the splits visited (ψ is evaluated on whole blocks of them).
 //   trellisBeam(leaves, energy, params, width) -> { logLH, splits: Uint32Array | null }  (width 1: greedy)
 //   trellisEnergy(leaves, energy, params, splits Uint32Array [2K]) -> Float64Array [K] of ψ per split
 #include <algorithm>
@@ -113,30 +114,45 @@ bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(
 
 using Progress = std::function<void(int64_t, int64_t)>;
 
-// One level's sets [b, e) of the inside or outside pass, compiled per instruction set.
+// One level's sets [b, e) of the inside pass, or slices [b, e) of the marginal pass's parents of
+// one size (slice c: parents [c·len/K, (c+1)·len/K) of the level, adding into buffer c, K =
+// kTrellisScatterBuffers); compiled per instruction set.
 template <class E>
 struct LevelArgs {
   const E* energy;
   typename E::Table table;
   sbi::TrellisTables t;
   const uint32_t* order;  // the level's sets
+  int64_t level_size;     // marginal pass: sets in the level
   uint32_t full;
-  bool outside;
+  bool marginal_pass;
+  const double* marginal;  // [2^N] final for every set of this level and above
+  double* buffers;         // [K][2^N]
   const int32_t* cancel;
-  std::atomic<uint64_t>* evaluated;
+  std::atomic<uint64_t>* visited;
 };
 
 template <class E>
 inline void LevelRange(const LevelArgs<E>& a, int64_t b, int64_t e) {
-  sbi::TrellisBatch w;
+  sbi::TrellisBlock w;
   uint64_t local = 0;
-  for (int64_t i = b; i < e; ++i) {
-    if (Cancelled(a.cancel)) break;
-    const uint32_t s = a.order[i];
-    local += a.outside ? sbi::trellis_outside(*a.energy, a.table, s, a.full, a.t, w)
-                       : sbi::trellis_inside(*a.energy, a.table, s, a.full, a.t, w);
+  if (!a.marginal_pass) {
+    for (int64_t i = b; i < e; ++i) {
+      if (Cancelled(a.cancel)) break;
+      local += sbi::trellis_inside(*a.energy, a.table, a.order[i], a.full, a.t, w);
+    }
+  } else {
+    const size_t sets = size_t{a.full} + 1u;
+    for (int64_t c = b; c < e; ++c) {
+      double* into = a.buffers + static_cast<size_t>(c) * sets;
+      const int64_t lo = a.level_size * c / sbi::kTrellisScatterBuffers, hi = a.level_size * (c + 1) / sbi::kTrellisScatterBuffers;
+      for (int64_t i = lo; i < hi; ++i) {
+        if (Cancelled(a.cancel)) break;
+        local += sbi::trellis_scatter(*a.energy, a.table, a.order[i], a.full, a.t, a.marginal, into, w);
+      }
+    }
   }
-  a.evaluated->fetch_add(local, std::memory_order_relaxed);
+  a.visited->fetch_add(local, std::memory_order_relaxed);
 }
 SBI_MULTIVERSION(GinkgoLevel, LevelArgs<sbi::GinkgoEnergy>, LevelRange)
 SBI_MULTIVERSION(GaussianLevel, LevelArgs<sbi::GaussianLinkageEnergy>, LevelRange)
@@ -155,10 +171,10 @@ void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Pro
   const int n = j.n;
   const uint32_t sets = uint32_t{1} << n, full = sets - 1u;
   std::vector<Subset> subsets(sets);
-  std::vector<double> log_z(sets), map_energy(sets), log_out(j.marginals ? sets : 0);
+  std::vector<double> z_map(2 * static_cast<size_t>(sets));
   std::vector<uint32_t> map_left(sets);
   std::vector<sbi::U128> count(sets);
-  sbi::TrellisTables t{log_z.data(), map_energy.data(), map_left.data(), count.data(), j.marginals ? log_out.data() : nullptr};
+  const sbi::TrellisTables t{z_map.data(), map_left.data(), count.data()};
   std::vector<double> table_memory(static_cast<size_t>(E::kTableColumns) * sets);
   const typename E::Table table = energy.table(table_memory.data(), sets);
   sbi::trellis_subset_features(energy, j.leaves.data(), n, subsets.data(), table);
@@ -172,42 +188,51 @@ void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Pro
     for (uint32_t s = 1; s < sets; ++s) order[fill[__builtin_popcount(s)]++] = s;
   }
   const int64_t total = j.marginals ? 2 * n : n;
-  std::atomic<uint64_t> evaluated{0};
+  std::atomic<uint64_t> visited{0};
   const LevelFn<E> fn = LevelFor(energy);
-  auto level = [&](int size, bool outside) {
-    const int64_t begin = start[size], count_in_level = start[size + 1] - start[size];
-    // work per set: 2^(size-1) splits inside, 2^(N-size) supersets outside
-    const int per_set = outside ? n - size : size - 1;
-    const int64_t grain = std::max<int64_t>(1, 4096 >> std::min(per_set, 12));
-    const LevelArgs<E> args{&energy, table, t, order.data() + begin, full, outside, cancel, &evaluated};
-    ParallelFor(count_in_level, grain, j.threads, [&](int64_t b, int64_t e) { fn(args, b, e); });
-  };
+  LevelArgs<E> args{&energy, table, t, nullptr, 0, full, false, nullptr, nullptr, cancel, &visited};
   int64_t done = 0;
   for (int size = 1; size <= n; ++size) {
-    level(size, false);
+    // work per set: 2^(size - 1) splits
+    const int64_t grain = std::max<int64_t>(1, 4096 >> std::min(size - 1, 12));
+    args.order = order.data() + start[size];
+    ParallelFor(start[size + 1] - start[size], grain, j.threads, [&](int64_t b, int64_t e) { fn(args, b, e); });
     if (Cancelled(cancel)) return void(j.cancelled = true);
     progress(++done, total);
   }
-  j.log_z = log_z[full];
-  j.map_energy = map_energy[full];
+  j.log_z = t.log_z(full);
+  j.map_energy = t.map_energy(full);
   j.count = ToDecimal(count[full]);
   std::vector<uint32_t> stack(2 * n + 2);
   j.map_splits.assign(2 * (n - 1), 0);
   j.has_map = n == 1 || sbi::trellis_map_splits(t, full, j.map_splits.data(), stack.data()) == n - 1;
   if (j.marginals) {
+    constexpr int kBuffers = sbi::kTrellisScatterBuffers;
+    std::vector<double> buffers(static_cast<size_t>(kBuffers) * sets, 0.0);
+    j.marginal.assign(sets, 0.0);
+    if (t.log_z(full) > -INFINITY) j.marginal[full] = 1.0;
+    args.marginal_pass = true;
+    args.marginal = j.marginal.data();
+    args.buffers = buffers.data();
     for (int size = n; size >= 1; --size) {
-      level(size, true);
+      const int64_t begin = start[size], level_size = start[size + 1] - begin;
+      if (size < n)  // every parent of these sets is done: their marginals are final
+        for (int64_t i = begin; i < begin + level_size; ++i) {
+          const uint32_t s = order[i];
+          double m = 0.0;
+          for (int c = 0; c < kBuffers; ++c) m += buffers[static_cast<size_t>(c) * sets + s];
+          j.marginal[s] = m;
+        }
+      if (size > 1) {
+        args.order = order.data() + begin;
+        args.level_size = level_size;
+        ParallelFor(kBuffers, 1, j.threads, [&](int64_t b, int64_t e) { fn(args, b, e); });
+      }
       if (Cancelled(cancel)) return void(j.cancelled = true);
       progress(++done, total);
     }
-    j.marginal.assign(sets, 0.0);
-    j.marginal[0] = 0.0;
-    for (uint32_t s = 1; s < sets; ++s) {
-      const double v = log_z[s] + log_out[s] - log_z[full];
-      j.marginal[s] = v > -INFINITY ? std::exp(v) : 0.0;
-    }
   }
-  if (j.samples > 0 && log_z[full] > -INFINITY) {
+  if (j.samples > 0 && t.log_z(full) > -INFINITY) {
     const int64_t per = 2 * (n - 1);
     j.sample_splits.assign(static_cast<size_t>(j.samples * per), 0);
     ParallelFor(j.samples, 16, j.threads, [&](int64_t b, int64_t e) {
@@ -220,7 +245,7 @@ void RunTrellis(const E& energy, TrellisJob& j, const int32_t* cancel, const Pro
     });
     if (Cancelled(cancel)) return void(j.cancelled = true);
   }
-  j.evaluated = evaluated.load();
+  j.evaluated = visited.load();
 }
 
 void Execute(TrellisJob& j, const int32_t* cancel, const Progress& progress) {

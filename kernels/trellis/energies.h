@@ -7,17 +7,23 @@
 // ψ must be symmetric in (a, b); `root` is true for the split whose union is all N leaves.
 // A hierarchy's energy (log-likelihood) is the sum of ψ over its N - 1 internal nodes.
 //
-// The trellis's hot loops use a batched form of the same ψ on per-set tables (column-major,
-// caller-owned memory of kTableColumns · 2^N doubles, filled once per set in O(2^N)):
+// The trellis's hot loops use a blocked form of the same ψ on per-set tables (column-major,
+// caller-owned memory of kTableColumns · 2^N doubles, filled once per set in O(2^N)), with the
+// terms that depend only on the parent hoisted out of the loop over its splits:
 //   Table table(double* memory, uint32_t sets) const                column pointers into memory
 //   void table_set(const Table&, const Subset&, uint32_t s, bool full) const
 //   bool splittable(const Table&, uint32_t p) const                 = can_split(subset p)
-//   bool allowed(const Table&, uint32_t a, uint32_t b, uint32_t p) const
-//        cheap and exact: false only where ψ(a, b | p) = -inf (the trellis then skips ψ)
-//   void psi_batch(const Table&, const uint32_t* a, const uint32_t* b, const uint32_t* p,
-//                  int m, uint32_t full, double* out) const
-//        out[i] = ψ(a[i], b[i] | p[i]) for m splits, a loop without branches (it vectorises).
-// psi_batch need only be right where allowed() holds; it equals psi() up to round-off.
+//   Parent parent(const Table&, uint32_t p, uint32_t full) const    the parent's constants
+//   void psi_block(const Table&, const Parent&, const uint32_t* a, const uint32_t* b, int m,
+//                  double* base, double* q) const
+//        ψ(a[i], b[i] | parent) = base[i] + log q[i] (q[i] > 0) for m splits of one parent, base
+//        -inf exactly where ψ is (the split is not allowed); loops without branches (they
+//        vectorise). Need be right only where both parts admit a hierarchy (Z > 0) and, if
+//        kSingleLeafSplits, neither part is a single leaf; equals psi() up to round-off. The
+//        split in two lets a caller that wants e^ψ skip the log.
+//   static constexpr bool kSingleLeafSplits
+//   void psi_single(...)  same arguments as psi_block, for splits with a single-leaf part
+//        (only if kSingleLeafSplits: an energy whose fast form misses a leaf's special case)
 #pragma once
 #include "../simulators/ginkgo.h"
 
@@ -63,40 +69,49 @@ struct GinkgoEnergy {
   // (t > t_cut), the two orderings' terms are x = K + u - log T_A and y = K + w - log T_B with
   //   u = -λ t_A / t_P - λ t_B / T_A,  w = -λ t_B / t_P - λ t_A / T_B,  T_A = (√t_P - √t_A)²,
   // so ψ = K + log(e^u / T_A + e^w / T_B) = K + max(u, w) + log(1/T_hi + e^{-|u-w|} / T_lo):
-  // one exp and one log per split. Splits with a leaf child (t ≤ t_cut; inside the trellis only
-  // single leaves, as larger sets with t ≤ t_cut admit no hierarchy) are redone with the full
-  // formula (psi_general) in a second pass.
+  // one exp and one log per split (base = K + max(u, w), q = the log's argument). A part with
+  // t ≤ t_cut is a leaf of the shower; only single leaves matter (larger sets with t ≤ t_cut admit
+  // no hierarchy), and the splits with a single-leaf part take the full formula (psi_single).
   static constexpr int kTableColumns = 5;
   struct Table {
-    double *t, *s, *lam_over_t, *k, *leaf_g;
+    double* ts;  // [2^N][2]: (t, s) of each set side by side, one cache line per child in the split loops
+    double *lam_over_t, *k, *leaf_g;
+    SBI_HD double t(uint32_t a) const { return ts[2u * a]; }
+    SBI_HD double s(uint32_t a) const { return ts[2u * a + 1u]; }
   };
   SBI_HD Table table(double* m, uint32_t sets) const {
-    return Table{m, m + sets, m + 2u * sets, m + 3u * sets, m + 4u * sets};
+    return Table{m, m + 2u * sets, m + 3u * sets, m + 4u * sets};
   }
   SBI_HD void table_set(const Table& tb, const Subset& o, uint32_t s, bool full) const {
     const double lam = full ? model.lambda_root : model.lambda, c = full ? log_norm_root : log_norm;
     const double cl = c + vlog(lam);
-    tb.t[s] = o.t;
-    tb.s[s] = o.s;
+    tb.ts[2u * s] = o.t;
+    tb.ts[2u * s + 1u] = o.s;
     tb.lam_over_t[s] = lam / o.t;
     tb.k[s] = kLogHalf + (cl + cl) - vlog(o.t) - kLogFourPi;
     const double r = (o.t < model.t_cut ? o.t : model.t_cut) / o.t;
     tb.leaf_g[s] = c + vlog(1.0 - vexp_flush(-lam * r));
   }
-  SBI_HD bool splittable(const Table& tb, uint32_t p) const { return tb.t[p] > model.t_cut; }
-  SBI_HD bool allowed(const Table& tb, uint32_t a, uint32_t b, uint32_t p) const {
-    const double tA = tb.t[a], tB = tb.t[b], tP = tb.t[p];
-    // & not &&: no branches
-    return (tP > model.t_cut) & (tP > 0.0) & (tA >= 0.0) & (tB >= 0.0) & (tA < kGinkgoTruncation * tP) &
-           (tB < kGinkgoTruncation * tP) & !(tb.s[a] + tb.s[b] > tb.s[p]);
-  }
-  // The full formula for one allowed split (any child may be a leaf).
-  SBI_HD double psi_general(const Table& tb, uint32_t a, uint32_t b, uint32_t p, uint32_t full) const {
+  SBI_HD bool splittable(const Table& tb, uint32_t p) const { return tb.t(p) > model.t_cut; }
+  struct Parent {
+    double lam, c, cl, t, s, log_t, lam_over_t, k, leaf_g;
+    double t_max;  // children's m² must stay below it (truncation)
+  };
+  SBI_HD Parent parent(const Table& tb, uint32_t p, uint32_t full) const {
     const bool root = p == full;
     const double lam = root ? model.lambda_root : model.lambda, c = root ? log_norm_root : log_norm;
-    const double cl = c + vlog(lam), t_cut = model.t_cut;
-    const double tA = tb.t[a], tB = tb.t[b], tP = tb.t[p], sA = tb.s[a], sB = tb.s[b], sP = tb.s[p];
-    const double ltP = vlog(tP), leafP = tb.leaf_g[p];
+    return Parent{lam, c, c + vlog(lam), tb.t(p), tb.s(p), vlog(tb.t(p)), tb.lam_over_t[p], tb.k[p], tb.leaf_g[p],
+                  kGinkgoTruncation * tb.t(p)};
+  }
+  SBI_HD bool allowed(const Parent& pa, double tA, double tB, double sA, double sB) const {
+    // & not &&: no branches
+    return (tA >= 0.0) & (tB >= 0.0) & (tA < pa.t_max) & (tB < pa.t_max) & !(sA + sB > pa.s);
+  }
+  // The full formula for one allowed split (any child may be a leaf).
+  SBI_HD double psi_general(const Table& tb, const Parent& pa, uint32_t a, uint32_t b) const {
+    const double lam = pa.lam, c = pa.c, cl = pa.cl, t_cut = model.t_cut;
+    const double tA = tb.t(a), tB = tb.t(b), tP = pa.t, sA = tb.s(a), sB = tb.s(b), sP = pa.s;
+    const double ltP = pa.log_t, leafP = pa.leaf_g;
     const bool leafA = tA <= t_cut, leafB = tB <= t_cut;
     const double dA = sP - sA, dB = sP - sB, TA = dA * dA, TB = dB * dB;
     const double g1A = bit_select(leafA, leafP, cl - ltP - lam * tA / tP);
@@ -109,26 +124,34 @@ struct GinkgoEnergy {
     const double hi = bit_select(xy, x, y), lo = bit_select(xy, y, x);
     return hi + vlog(1.0 + vexp_flush(lo - hi)) - kLogFourPi;
   }
-  SBI_HD void psi_batch(const Table& tb, const uint32_t* ia, const uint32_t* ib, const uint32_t* ip, int m, uint32_t full,
-                        double* out) const {
-    const double t_cut = model.t_cut;
-    int leaves = 0;
+  // The fast form, right where neither part is a single leaf. Call only for a splittable parent
+  // (t_P > t_cut >= 0).
+  SBI_HD void psi_block(const Table& tb, const Parent& pa, const uint32_t* ia, const uint32_t* ib, int m, double* base,
+                        double* q) const {
+    const double lam = pa.lam, lt = pa.lam_over_t, sP = pa.s;
     for (int i = 0; i < m; ++i) {
-      const uint32_t a = ia[i], b = ib[i], p = ip[i];
-      const bool root = p == full;
-      const double lam = bit_select(root, model.lambda_root, model.lambda);
-      const double tA = tb.t[a], tB = tb.t[b], sA = tb.s[a], sB = tb.s[b], sP = tb.s[p], lt = tb.lam_over_t[p];
+      const uint32_t a = ia[i], b = ib[i];
+      const double tA = tb.t(a), tB = tb.t(b), sA = tb.s(a), sB = tb.s(b);
+      const bool ok = allowed(pa, tA, tB, sA, sB);
       const double dA = sP - sA, dB = sP - sB, iA = 1.0 / (dA * dA), iB = 1.0 / (dB * dB);
       const double u = -(tA * lt) - lam * tB * iA, w = -(tB * lt) - lam * tA * iB;
       const bool uw = u >= w;
       const double hi = bit_select(uw, u, w), lo = bit_select(uw, w, u);
       const double ihi = bit_select(uw, iA, iB), ilo = bit_select(uw, iB, iA);
-      out[i] = tb.k[p] + hi + vlog(ihi + vexp_flush(lo - hi) * ilo);
-      leaves += (tA <= t_cut) | (tB <= t_cut);
+      base[i] = bit_select(ok, pa.k + hi, double{-INFINITY});
+      q[i] = bit_select(ok, ihi + vexp_flush(lo - hi) * ilo, 1.0);
     }
-    if (leaves == 0) return;
-    for (int i = 0; i < m; ++i)
-      if ((tb.t[ia[i]] <= t_cut) | (tb.t[ib[i]] <= t_cut)) out[i] = psi_general(tb, ia[i], ib[i], ip[i], full);
+  }
+  // Splits with a single-leaf part (the full formula: the leaf may have t <= t_cut).
+  static constexpr bool kSingleLeafSplits = true;
+  SBI_HD void psi_single(const Table& tb, const Parent& pa, const uint32_t* ia, const uint32_t* ib, int m, double* base,
+                         double* q) const {
+    for (int i = 0; i < m; ++i) {
+      const uint32_t a = ia[i], b = ib[i];
+      const bool ok = allowed(pa, tb.t(a), tb.t(b), tb.s(a), tb.s(b));
+      base[i] = bit_select(ok, psi_general(tb, pa, a, b), double{-INFINITY});
+      q[i] = 1.0;
+    }
   }
 };
 
@@ -174,16 +197,19 @@ struct GaussianLinkageEnergy {
     for (int k = 0; k < 4; ++k) tb.mean[k][s] = o.sum[k] / o.n;
   }
   SBI_HD bool splittable(const Table&, uint32_t) const { return true; }
-  SBI_HD bool allowed(const Table&, uint32_t, uint32_t, uint32_t) const { return true; }
-  SBI_HD void psi_batch(const Table& tb, const uint32_t* ia, const uint32_t* ib, const uint32_t*, int m, uint32_t,
-                        double* out) const {
+  struct Parent {};
+  SBI_HD Parent parent(const Table&, uint32_t, uint32_t) const { return Parent{}; }
+  static constexpr bool kSingleLeafSplits = false;  // no psi_single: psi_block is right everywhere
+  SBI_HD void psi_block(const Table& tb, const Parent&, const uint32_t* ia, const uint32_t* ib, int m, double* base,
+                        double* q) const {
     for (int i = 0; i < m; ++i) {
       double d2 = 0.0;
       for (int k = 0; k < 4; ++k) {
         const double d = tb.mean[k][ia[i]] - tb.mean[k][ib[i]];
         d2 += d * d;
       }
-      out[i] = -d2 * inv_two_var;
+      base[i] = -d2 * inv_two_var;
+      q[i] = 1.0;
     }
   }
 };

@@ -28,7 +28,7 @@ export type Leaves = Float64Array | readonly (readonly number[])[];
 export const TRELLIS_MAX_LEAVES = 22;
 
 export interface TrellisOptions {
-  /** Compute every cluster's marginal probability (the outside pass, about twice the work). */
+  /** Compute every cluster's marginal probability (a second pass over the splits, about as much work as log Z). */
   marginals?: boolean;
   /** Exact posterior samples of hierarchies (sample k uses Philox stream k). */
   samples?: number;
@@ -53,6 +53,7 @@ export interface TrellisResult {
   /** P(cluster) indexed by the cluster's bitmask (length 2^N; index 0 unused). */
   marginals?: Float64Array;
   samples?: NestedTree[];
+  /** Splits visited by the inside pass and, with marginals, the marginal pass ((3^N − 1)/2 each at most). */
   splitsEvaluated: number;
   seconds: number;
 }
