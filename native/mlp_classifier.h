@@ -21,7 +21,7 @@ struct ClassifierConfig {
 };
 
 struct ClassifierFit {
-  std::vector<float> params;    // kernels/nn/mlp.h layout
+  std::vector<float> params;    // kernels/nn/mlp.h layout at the padded widths (mlp_classifier.cc)
   int64_t epochs = 0;
   double first_loss = 0.0;      // epoch-mean training loss (incl. the L2 term) of epoch 1
   double last_loss = 0.0;       // ... of the last epoch
