@@ -193,39 +193,14 @@ Napi::Value MdnTrain(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[3].As<Napi::Object>();
   job->seed = GetSeed(o.Get("seed"), "seed");
   training::Config& cfg = job->config;
-  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
-    const Napi::Value v = o.Get(key);
-    return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
-  };
-  cfg.max_epochs = integer_option("maxEpochs", cfg.max_epochs, 1, cfg.max_epochs);
-  cfg.batch_size = integer_option("batchSize", cfg.batch_size, 1, 1 << 20);
-  cfg.stop_after_epochs = integer_option("stopAfterEpochs", cfg.stop_after_epochs, 1, (int64_t{1} << 31) - 1);
-  cfg.learning_rate = GetNumberOption(o, "learningRate", cfg.learning_rate, 0.0, 1.0, false);
-  if (!(cfg.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
-  cfg.validation_fraction = GetNumberOption(o, "validationFraction", cfg.validation_fraction, 0.0, 1.0, true);
-  cfg.clip_max_norm = GetNumberOption(o, "clipMaxNorm", cfg.clip_max_norm, 0.0, 1e300, false);
-  if (!(cfg.clip_max_norm > 0.0)) ThrowRangeError(env, "Expected a positive `clipMaxNorm` but received 0");
-  cfg.threads = GetThreads(o.Get("threads"));
+  ReadTrainingOptions(env, o, cfg);
   const int64_t n_val = training::ValidationRows(job->n, cfg.validation_fraction);
   if (n_val < 1 || job->n - n_val < 1)
     ThrowRangeError(env, "Expected at least one validation and one training row but " + std::to_string(job->n) +
                              " rows with validationFraction " + std::to_string(cfg.validation_fraction) + " give " +
                              std::to_string(n_val) + " validation rows");
 
-  const Napi::Value on_epoch = info[4], cancel_flag = info[5];
-  if (!IsAbsent(on_epoch) && !on_epoch.IsFunction())
-    ThrowTypeError(env, "Expected a function or undefined for `onEpoch` but received " + Describe(on_epoch));
-  Napi::Int32Array flag;
-  if (!IsAbsent(cancel_flag)) {
-    GetInt32Array(cancel_flag, "cancelFlag", 1);
-    flag = cancel_flag.As<Napi::Int32Array>();
-  }
-  auto* worker = new TrainWorker<TrainJob>(env, std::move(job));
-  if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
-  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return QueueTrainWorker(env, std::move(job), info[4], info[5]);
 }
 
 // A float context of one row (broadcast, stride 0) or n rows; non-finite values rejected.

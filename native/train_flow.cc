@@ -115,19 +115,7 @@ Napi::Value MafTrain(const Napi::CallbackInfo& info) {
   job->x.assign(x.data, x.data + x.length);
   job->seed = GetSeed(o.Get("seed"), "seed");
   FlowTrainConfig& c = job->config;
-  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
-    const Napi::Value v = o.Get(key);
-    return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
-  };
-  c.max_epochs = integer_option("maxEpochs", c.max_epochs, 1, c.max_epochs);
-  c.batch_size = integer_option("batchSize", c.batch_size, 1, 1 << 20);
-  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, (int64_t{1} << 31) - 1);
-  c.learning_rate = GetNumberOption(o, "learningRate", c.learning_rate, 0.0, 1.0, false);
-  if (!(c.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
-  c.validation_fraction = GetNumberOption(o, "validationFraction", c.validation_fraction, 0.0, 1.0, true);
-  c.clip_max_norm = GetNumberOption(o, "clipMaxNorm", c.clip_max_norm, 0.0, 1e300, false);
-  if (!(c.clip_max_norm > 0.0)) ThrowRangeError(env, "Expected a positive `clipMaxNorm` but received 0");
-  c.threads = GetThreads(o.Get("threads"));
+  ReadTrainingOptions(env, o, c);
   const int64_t n_val = ValidationRows(job->n, c.validation_fraction);
   if (n_val < 1 || job->n - n_val < 2)
     ThrowRangeError(env, "Expected enough rows for a validation split (at least 1 validation and 2 training rows) but " +
@@ -138,20 +126,7 @@ Napi::Value MafTrain(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < job->x.size(); ++i)
     if (!std::isfinite(job->x[i])) ThrowRangeError(env, "Expected finite values in `x` but index " + std::to_string(i) + " is not");
 
-  const Napi::Value on_epoch = info[7], cancel_flag = info[8];
-  if (!IsAbsent(on_epoch) && !on_epoch.IsFunction())
-    ThrowTypeError(env, "Expected a function or undefined for `onEpoch` but received " + Describe(on_epoch));
-  Napi::Int32Array flag;
-  if (!IsAbsent(cancel_flag)) {
-    GetInt32Array(cancel_flag, "cancelFlag", 1);
-    flag = cancel_flag.As<Napi::Int32Array>();
-  }
-  auto* worker = new TrainWorker<TrainJob>(env, std::move(job));
-  if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
-  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return QueueTrainWorker(env, std::move(job), info[7], info[8]);
 }
 
 }  // namespace

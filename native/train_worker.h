@@ -95,4 +95,44 @@ class TrainWorker : public Napi::AsyncProgressQueueWorker<typename Job::Epoch> {
   const int32_t* cancel_ = nullptr;
 };
 
+// The training options every trainer shares (maxEpochs, batchSize, stopAfterEpochs, learningRate,
+// validationFraction, clipMaxNorm, threads), read into any config with those fields; absent keys
+// keep the config's defaults.
+template <class Config>
+void ReadTrainingOptions(Napi::Env env, const Napi::Object& o, Config& c) {
+  const auto integer_option = [&o](const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+    const Napi::Value v = o.Get(key);
+    return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
+  };
+  c.max_epochs = integer_option("maxEpochs", c.max_epochs, 1, c.max_epochs);
+  c.batch_size = integer_option("batchSize", c.batch_size, 1, 1 << 20);
+  c.stop_after_epochs = integer_option("stopAfterEpochs", c.stop_after_epochs, 1, (int64_t{1} << 31) - 1);
+  c.learning_rate = GetNumberOption(o, "learningRate", c.learning_rate, 0.0, 1.0, false);
+  if (!(c.learning_rate > 0.0)) ThrowRangeError(env, "Expected a positive `learningRate` but received 0");
+  c.validation_fraction = GetNumberOption(o, "validationFraction", c.validation_fraction, 0.0, 1.0, true);
+  c.clip_max_norm = GetNumberOption(o, "clipMaxNorm", c.clip_max_norm, 0.0, 1e300, false);
+  if (!(c.clip_max_norm > 0.0)) ThrowRangeError(env, "Expected a positive `clipMaxNorm` but received 0");
+  c.threads = GetThreads(o.Get("threads"));
+}
+
+// Checks the optional `onEpoch` callback and `cancelFlag` (an Int32Array of length ≥ 1), then
+// queues the job on a TrainWorker and returns its promise.
+template <class Job>
+Napi::Promise QueueTrainWorker(Napi::Env env, std::unique_ptr<Job> job, const Napi::Value& on_epoch,
+                               const Napi::Value& cancel_flag) {
+  if (!IsAbsent(on_epoch) && !on_epoch.IsFunction())
+    ThrowTypeError(env, "Expected a function or undefined for `onEpoch` but received " + Describe(on_epoch));
+  Napi::Int32Array flag;
+  if (!IsAbsent(cancel_flag)) {
+    GetInt32Array(cancel_flag, "cancelFlag", 1);
+    flag = cancel_flag.As<Napi::Int32Array>();
+  }
+  auto* worker = new TrainWorker<Job>(env, std::move(job));
+  if (on_epoch.IsFunction()) worker->SetOnEpoch(on_epoch.As<Napi::Function>());
+  if (!flag.IsEmpty()) worker->SetCancelFlag(flag);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 }  // namespace sbi_native
