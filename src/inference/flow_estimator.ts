@@ -10,10 +10,10 @@ import { MAF } from '../flows/maf.js';
 import type { MAFConfig, MAFTransform } from '../flows/maf.js';
 import { MDN, MDN_MAX_COMPONENTS } from '../flows/mdn.js';
 import type { ModelFile } from '../io/model_file.js';
+import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
 import type { NativeEpochLosses, NativeMafTrainOptions, NativeMafTrainResult } from '../native.js';
-import { createPrior } from '../priors.js';
-import type { Prior, PriorSpec } from '../priors.js';
+import type { Prior } from '../priors.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { EmbeddingNet, readEmbeddingOptions } from './embedding.js';
 import type { EmbeddingConfig, EmbeddingOptions } from './embedding.js';
@@ -349,7 +349,8 @@ export function writeFlowModel(layout: FlowModelLayout, m: Omit<FlowModel, 'dens
 export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowModel {
   const { label, kinds } = layout;
   if (file.kind === kinds.mdn) return { ...readMdnModel(layout, file), densityEstimator: 'mdn' };
-  const invalid = (why: string) => new SbiError(`Invalid ${label} model file: ${why}`, 'INVALID_MODEL_FILE');
+  const reader = new ModelFileReader(file, label);
+  const invalid = (why: string) => reader.invalid(why);
   if (file.kind !== kinds.maf && file.kind !== kinds.nsf) {
     throw new SbiError(`Expected a model file of kind "${kinds.maf}", "${kinds.nsf}" or "${kinds.mdn}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
   }
@@ -365,12 +366,7 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   if (!FLOW_KINDS.includes(densityEstimator) || FLOW_ESTIMATORS[densityEstimator].transform.kind !== fileTransform) {
     throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
   }
-  let prior: Prior;
-  try {
-    prior = createPrior(meta.prior as PriorSpec);
-  } catch (e) {
-    throw invalid(`bad prior spec (${(e as Error).message})`);
-  }
+  const prior = reader.prior();
   const cfg = meta.flow as Record<string, unknown> | undefined;
   if (typeof cfg !== 'object' || cfg === null) throw invalid('no flow configuration');
   const transform = cfg.transform as MAFConfig['transform'];
@@ -397,14 +393,6 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
   if (cfg.paramCount !== flow.paramCount) {
     throw invalid(`paramCount ${describe(cfg.paramCount)} does not match the flow configuration (${flow.paramCount} parameters)`);
   }
-  const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
-    const t = file.tensors[name];
-    if (!t) throw invalid(`tensor "${name}" is missing`);
-    if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
-      throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
-    }
-    return t.data as T;
-  };
   let embedding: EmbeddingNet | undefined;
   if (withEmbedding) {
     const em = meta.embedding as { sizes?: unknown; activation?: unknown; paramCount?: unknown } | undefined;
@@ -419,51 +407,26 @@ export function readFlowModel(layout: FlowModelLayout, file: ModelFile): FlowMod
     let count = 0;
     for (let l = 0; l + 1 < sizes.length; l++) count += sizes[l + 1] * (sizes[l] + 1);
     if (em.paramCount !== count) throw invalid(`embedding paramCount ${describe(em.paramCount)} does not match its widths (${count} parameters)`);
-    const ep = tensor('embeddingParams', Float32Array, count);
-    for (let j = 0; j < ep.length; j++) if (!Number.isFinite(ep[j]!)) throw invalid(`embedding parameter ${j} is ${ep[j]}`);
+    const ep = reader.finiteTensor('embeddingParams', Float32Array, count);
     embedding = new EmbeddingNet(Int32Array.from(sizes as number[]), ep);
   }
   const contextWidth = embedding ? embedding.inputDim : flow.contextDim;
-  const params = tensor('params', Float32Array, flow.paramCount);
+  const params = reader.finiteTensor('params', Float32Array, flow.paramCount);
   for (let j = 0; j < params.length; j++) {
-    if (!Number.isFinite(params[j]!)) throw invalid(`parameter ${j} is ${params[j]}`);
     if (flow.mask[j] === 0 && params[j] !== 0) throw invalid(`masked parameter ${j} is ${params[j]} (must be 0): the parameters do not fit the architecture`);
   }
-  const stats = (name: string, length: number, positive: boolean) => {
-    const v = tensor(name, Float64Array, length);
-    v.forEach((a, i) => {
-      if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
-    });
-    return v;
-  };
   const names = statNames(layout);
-  const variableMean = stats(names.variableMean, flow.dim, false);
-  const variableStd = stats(names.variableStd, flow.dim, true);
-  const contextMean = stats(names.contextMean, contextWidth, false);
-  const contextStd = stats(names.contextStd, contextWidth, true);
-  const training = meta.training as Record<string, unknown> | undefined;
-  if (typeof training !== 'object' || training === null) throw invalid('no training summary');
-  const count = (name: string, min: number) => {
-    const v = training[name];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
-    return v;
-  };
-  const epochs = count('epochs', 1);
-  const bestEpoch = count('bestEpoch', 1);
-  if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
-  const trainLoss = tensor('trainLoss', Float64Array, epochs);
-  const validationLoss = tensor('validationLoss', Float64Array, epochs);
-  const bestValidationLoss = tensor('bestValidationLoss', Float64Array, 1)[0]!;
+  const { count, ...losses } = reader.trainingSummary();
   flow.params = params;
   const fit: NativeMafTrainResult = {
-    params, epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
-    thetaMean: variableMean, thetaStd: variableStd, xMean: contextMean, xStd: contextStd,
+    params, ...losses,
+    thetaMean: reader.finiteTensor(names.variableMean, Float64Array, flow.dim),
+    thetaStd: reader.finiteTensor(names.variableStd, Float64Array, flow.dim, true),
+    xMean: reader.finiteTensor(names.contextMean, Float64Array, contextWidth),
+    xStd: reader.finiteTensor(names.contextStd, Float64Array, contextWidth, true),
     ...(embedding ? { embeddingParams: embedding.params } : {}),
   };
-  const summary: FlowTrainSummary = {
-    epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
-    simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
-  };
+  const summary: FlowTrainSummary = { ...losses, simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0) };
   return { prior, densityEstimator, flow, fit, summary, ...(embedding ? { embedding } : {}) };
 }
 

@@ -8,10 +8,10 @@
 import { SbiError } from '../errors.js';
 import { MDN } from '../flows/mdn.js';
 import type { ModelFile } from '../io/model_file.js';
+import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
 import type { NativeMafTrainResult } from '../native.js';
-import { createPrior } from '../priors.js';
-import type { Prior, PriorSpec } from '../priors.js';
+import type { Prior } from '../priors.js';
 import { whileAbortable, abortError } from '../simulators/call.js';
 import { describe } from '../validate.js';
 import { statNames } from './flow_estimator.js';
@@ -67,19 +67,15 @@ export function writeMdnModel(layout: FlowModelLayout, m: { prior: Prior; flow: 
 
 /** Validates an MDN model file of `layout` (kind already checked) and rebuilds prior, network and statistics. */
 export function readMdnModel(layout: FlowModelLayout, file: ModelFile): { prior: Prior; flow: MDN; fit: NativeMafTrainResult; summary: FlowTrainSummary } {
-  const invalid = (why: string) => new SbiError(`Invalid ${layout.label} model file: ${why}`, 'INVALID_MODEL_FILE');
+  const reader = new ModelFileReader(file, layout.label);
+  const invalid = (why: string) => reader.invalid(why);
   const meta = file.metadata;
   const version = meta[layout.versionKey];
   if (version !== MDN_FILE_VERSION) {
     throw new SbiError(`Unsupported ${layout.label} MDN layout version ${describe(version)} (this build reads ${MDN_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
   }
   if (meta.densityEstimator !== 'mdn') throw invalid(`densityEstimator ${describe(meta.densityEstimator)} does not match the kind "${file.kind}"`);
-  let prior: Prior;
-  try {
-    prior = createPrior(meta.prior as PriorSpec);
-  } catch (e) {
-    throw invalid(`bad prior spec (${(e as Error).message})`);
-  }
+  const prior = reader.prior();
   const cfg = meta.mdn as Record<string, unknown> | undefined;
   if (typeof cfg !== 'object' || cfg === null || cfg.activation !== 'relu') throw invalid(`bad MDN configuration ${describe(cfg)}`);
   let flow: MDN;
@@ -94,48 +90,17 @@ export function readMdnModel(layout: FlowModelLayout, file: ModelFile): { prior:
   const thetaDim = layout.variable === 'theta' ? flow.dim : flow.contextDim;
   if (prior.dim !== thetaDim) throw invalid(`prior has ${prior.dim} dimensions but the MDN's θ has ${thetaDim}`);
   if (cfg.paramCount !== flow.paramCount) throw invalid(`paramCount ${describe(cfg.paramCount)} does not match the MDN configuration (${flow.paramCount} parameters)`);
-  const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
-    const t = file.tensors[name];
-    if (!t) throw invalid(`tensor "${name}" is missing`);
-    if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
-      throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
-    }
-    return t.data as T;
-  };
-  const params = tensor('params', Float32Array, flow.paramCount);
-  params.forEach((v, j) => {
-    if (!Number.isFinite(v)) throw invalid(`parameter ${j} is ${v}`);
-  });
-  const stats = (name: string, length: number, positive: boolean) => {
-    const v = tensor(name, Float64Array, length);
-    v.forEach((a, i) => {
-      if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
-    });
-    return v;
-  };
+  const params = reader.finiteTensor('params', Float32Array, flow.paramCount);
   const names = statNames(layout);
-  const training = meta.training as Record<string, unknown> | undefined;
-  if (typeof training !== 'object' || training === null) throw invalid('no training summary');
-  const count = (name: string, min: number) => {
-    const v = training[name];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
-    return v;
-  };
-  const epochs = count('epochs', 1);
-  const bestEpoch = count('bestEpoch', 1);
-  if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
-  const trainLoss = tensor('trainLoss', Float64Array, epochs);
-  const validationLoss = tensor('validationLoss', Float64Array, epochs);
-  const bestValidationLoss = tensor('bestValidationLoss', Float64Array, 1)[0]!;
+  const { count, ...losses } = reader.trainingSummary();
   flow.params = params;
   const fit: NativeMafTrainResult = {
-    params, epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
-    thetaMean: stats(names.variableMean, flow.dim, false), thetaStd: stats(names.variableStd, flow.dim, true),
-    xMean: stats(names.contextMean, flow.contextDim, false), xStd: stats(names.contextStd, flow.contextDim, true),
+    params, ...losses,
+    thetaMean: reader.finiteTensor(names.variableMean, Float64Array, flow.dim),
+    thetaStd: reader.finiteTensor(names.variableStd, Float64Array, flow.dim, true),
+    xMean: reader.finiteTensor(names.contextMean, Float64Array, flow.contextDim),
+    xStd: reader.finiteTensor(names.contextStd, Float64Array, flow.contextDim, true),
   };
-  const summary: FlowTrainSummary = {
-    epochs, bestEpoch, bestValidationLoss, trainLoss, validationLoss,
-    simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
-  };
+  const summary: FlowTrainSummary = { ...losses, simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0) };
   return { prior, flow, fit, summary };
 }

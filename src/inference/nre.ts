@@ -18,10 +18,10 @@
 import { SbiError } from '../errors.js';
 import { native } from '../native.js';
 import type { NativeEpochLosses, NativeMafTrainOptions, NativeRatioLoss, NativeRatioTrainResult } from '../native.js';
-import { createPrior } from '../priors.js';
-import type { Prior, PriorSpec } from '../priors.js';
+import type { Prior } from '../priors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
 import type { ModelFile } from '../io/model_file.js';
+import { ModelFileReader } from '../io/model_reader.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import {
@@ -301,12 +301,8 @@ export class NRE {
       throw new SbiError(`Unsupported NRE layout version ${describe(meta.nreFileVersion)} (this build reads ${NRE_FILE_VERSION} and ${NRE_EMBEDDING_FILE_VERSION})`, 'UNSUPPORTED_MODEL_VERSION');
     }
     const withEmbedding = meta.nreFileVersion === NRE_EMBEDDING_FILE_VERSION;
-    let prior: Prior;
-    try {
-      prior = createPrior(meta.prior as PriorSpec);
-    } catch (e) {
-      throw invalid(`bad prior spec (${(e as Error).message})`);
-    }
+    const reader = new ModelFileReader(file, 'NRE');
+    const prior = reader.prior();
     const loss = meta.loss as Record<string, number> | undefined;
     const net = meta.classifier as Record<string, number> | undefined;
     if (typeof loss !== 'object' || loss === null || typeof net !== 'object' || net === null) throw invalid('no loss or classifier configuration');
@@ -337,50 +333,24 @@ export class NRE {
     const features = nre.config.embedding ? nre.config.embedding.outputDim : xDim;
     const paramCount = H * (prior.dim + features + 1) + nre.config.blocks * 2 * H * (H + 1) + H + 1;
     if (net.paramCount !== paramCount) throw invalid(`paramCount ${describe(net.paramCount)} does not match the classifier (${paramCount} parameters)`);
-    const tensor = <T extends Float32Array | Float64Array>(name: string, ctor: { new (n: number): T; name: string }, length: number): T => {
-      const t = file.tensors[name];
-      if (!t) throw invalid(`tensor "${name}" is missing`);
-      if (!(t.data instanceof ctor) || t.shape.length !== 1 || t.data.length !== length) {
-        throw invalid(`tensor "${name}" should be a ${ctor.name} of ${length} values but holds ${t.data.constructor.name} [${t.shape}]`);
-      }
-      return t.data as T;
-    };
-    const finite = <T extends Float32Array | Float64Array>(name: string, v: T, positive = false): T => {
-      v.forEach((a, i) => {
-        if (!Number.isFinite(a) || (positive && !(a > 0))) throw invalid(`${name}[${i}] is ${a}`);
-      });
-      return v;
-    };
-    const training = meta.training as Record<string, unknown> | undefined;
-    if (typeof training !== 'object' || training === null) throw invalid('no training summary');
-    const count = (name: string, min: number) => {
-      const v = training[name];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw invalid(`training.${name} is ${describe(v)}`);
-      return v;
-    };
-    const epochs = count('epochs', 1);
-    const bestEpoch = count('bestEpoch', 1);
-    if (bestEpoch > epochs) throw invalid(`training.bestEpoch ${bestEpoch} exceeds epochs ${epochs}`);
+    const { count, ...losses } = reader.trainingSummary();
     const fit: NativeRatioTrainResult = {
-      params: finite('params', tensor('params', Float32Array, paramCount)),
-      epochs, bestEpoch,
-      bestValidationLoss: tensor('bestValidationLoss', Float64Array, 1)[0]!,
-      trainLoss: tensor('trainLoss', Float64Array, epochs),
-      validationLoss: tensor('validationLoss', Float64Array, epochs),
-      thetaMean: finite('thetaMean', tensor('thetaMean', Float64Array, prior.dim)),
-      thetaStd: finite('thetaStd', tensor('thetaStd', Float64Array, prior.dim), true),
-      xMean: finite('xMean', tensor('xMean', Float64Array, xDim)),
-      xStd: finite('xStd', tensor('xStd', Float64Array, xDim), true),
+      params: reader.finiteTensor('params', Float32Array, paramCount),
+      ...losses,
+      thetaMean: reader.finiteTensor('thetaMean', Float64Array, prior.dim),
+      thetaStd: reader.finiteTensor('thetaStd', Float64Array, prior.dim, true),
+      xMean: reader.finiteTensor('xMean', Float64Array, xDim),
+      xStd: reader.finiteTensor('xStd', Float64Array, xDim, true),
     };
     const emConfig = nre.config.embedding;
     if (emConfig) {
-      const count = mlpParamCount([xDim, ...emConfig.hidden, emConfig.outputDim]);
+      const embedCount = mlpParamCount([xDim, ...emConfig.hidden, emConfig.outputDim]);
       const declared = (meta.embedding as { paramCount?: unknown }).paramCount;
-      if (declared !== count) throw invalid(`embedding paramCount ${describe(declared)} does not match its widths (${count} parameters)`);
-      fit.embeddingParams = finite('embeddingParams', tensor('embeddingParams', Float32Array, count));
+      if (declared !== embedCount) throw invalid(`embedding paramCount ${describe(declared)} does not match its widths (${embedCount} parameters)`);
+      fit.embeddingParams = reader.finiteTensor('embeddingParams', Float32Array, embedCount);
     }
     const summary: NRETrainSummary = {
-      epochs, bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss, validationLoss: fit.validationLoss,
+      ...losses,
       simulations: count('simulations', 1), excludedSimulations: count('excludedSimulations', 0),
     };
     nre.trained = { estimator: new RatioEstimator(prior.dim, xDim, nre.config, fit), summary };
