@@ -287,6 +287,7 @@ interface CoverageCliOptions {
   threads?: string;
   backend?: string;
   densityEstimator: string;
+  embedding?: string;
   maxEpochs?: string;
 }
 
@@ -309,11 +310,12 @@ async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
   });
   const estimator = opts.densityEstimator;
   checkDensityEstimator(estimator);
+  const embedding = opts.embedding !== undefined ? parseEmbedding(opts.embedding, opts.method) : undefined;
   const task = getTask(opts.task);
   const progress = new ProgressLine(process.stderr);
   try {
     const trained = await trainMethod(task, {
-      method: opts.method, budget, seed, densityEstimator: estimator,
+      method: opts.method, budget, seed, densityEstimator: estimator, ...(embedding ? { embedding } : {}),
       ...(threads ? { threads } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(progress.enabled ? { onProgress: progress.update } : {}),
     });
@@ -430,6 +432,7 @@ export function buildProgram(): Command {
       .option('--bins <int>', 'SBC histogram bins')
       .option('--ranks-out <file.csv>', 'also write the ranks (rank_1..rank_D,logprob_rank)')
       .option('--density-estimator <kind>', `npe, nle: the conditional flow or mixture density network (mdn): ${DENSITY_ESTIMATOR_KINDS.join(', ')} (coupling: faster sampling for dim ≥ 3)`, 'maf')
+      .option('--embedding <w1,..,K>', 'npe, nre-*, bnre: a jointly trained ReLU embedding network of x (as for infer)')
       .addOption(new Option('--max-epochs <int>').hideHelp()),
   ).action(commandCoverage);
   commonOptions(

@@ -283,6 +283,14 @@ describe('sbi-engine CLI', () => {
       const seq = run(['coverage', '--task', 'two_moons', '--method', 'snpe', '--budget', '500', '--observations', '10', '--samples', '10', '--out', '-']);
       expect(seq.code).toBe(2);
       expect(seq.stderr).toMatch(/needs an amortised estimator/);
+      // --embedding as for infer: an NRE with an embedding of x trains and calibrates; nle refuses it.
+      const small = ['--task', 'gaussian_linear', '--budget', '300', '--observations', '8', '--samples', '9', '--max-epochs', '2', '--seed', '4', '--out', '-'];
+      const emb = run(['coverage', '--method', 'nre-b', '--embedding', '6', ...small]);
+      expect(emb.code, emb.stderr).toBe(0);
+      expect(parseCsv(emb.stdout).rows).toBe(19);
+      const nle = run(['coverage', '--method', 'nle', '--embedding', '6', ...small]);
+      expect(nle.code).toBe(2);
+      expect(nle.stderr).toMatch(/--embedding: method nle takes no embedding network/);
       fs.rmSync(dir, { recursive: true });
     });
 
