@@ -35,6 +35,8 @@ interface RunRecord extends Cell {
   sampleSeconds: number;
   /** simulate + train + sample: what sbibm's runtime covers. */
   totalSeconds: number;
+  /** Scoring the samples (not part of the method's runtime; absent in older records). */
+  c2stSeconds?: number;
   epochs: number;
   rounds: number;
   excludedSimulations: number;
@@ -171,32 +173,45 @@ async function main(): Promise<void> {
   const records = loadRecords();
   const cells = gridCells();
   const started = performance.now();
-  for (const cell of cells) {
+  // Observation-outermost: an interrupted grid still has every cell at its first observations.
+  const todo: { cell: Cell; observation: number }[] = [];
+  for (const observation of observations) for (const cell of cells) todo.push({ cell, observation });
+  const key = (c: Cell) => `${c.task}|${c.method}|${c.budget}`;
+  const cellSeconds = new Map<string, number[]>(); // wall seconds per finished run (C2ST included), for the estimate
+  for (let i = 0; i < todo.length; i++) {
+    const { cell, observation } = todo[i]!;
     const task = getTask(cell.task);
-    for (const observation of observations) {
-      const done = records.find((r) => r.task === cell.task && r.method === cell.method && r.budget === cell.budget && r.observation === observation && r.seed === seed);
-      if (resume && done) continue;
-      const x = referenceObservation(cell.task, observation);
-      const result = await runMethod(task, { method: cell.method, budget: cell.budget, x, samples: SAMPLES, seed: seed * 1000 + observation });
-      const ref = referencePosteriorSamples(cell.task, observation);
-      const accuracy = await c2st(ref.samples, result.samples, ref.dim, { seed });
-      const record: RunRecord = {
-        ...cell, observation, seed, c2st: accuracy,
-        simulateSeconds: result.simulateSeconds, trainSeconds: result.trainSeconds, sampleSeconds: result.sampleSeconds,
-        totalSeconds: result.simulateSeconds + result.trainSeconds + result.sampleSeconds,
-        epochs: result.epochs, rounds: result.rounds, excludedSimulations: result.excludedSimulations,
-        ...(result.ess ? { minEss: Math.min(...result.ess) } : {}),
-        ...(result.rhat ? { maxRhat: Math.max(...result.rhat) } : {}),
-        date: new Date().toISOString(),
-      };
-      if (done) records.splice(records.indexOf(done), 1);
-      records.push(record);
-      writeResults('sbibm.json', { machine: machineDescription(), samples: SAMPLES, runs: records });
-      console.error(
-        `${cell.task} ${cell.method} ${cell.budget} obs ${observation}: C2ST ${accuracy.toFixed(3)}, train ${record.trainSeconds.toFixed(1)} s, ` +
-          `total ${record.totalSeconds.toFixed(1)} s, ${record.epochs} epochs (elapsed ${((performance.now() - started) / 1000).toFixed(0)} s)`,
-      );
-    }
+    const done = records.find((r) => r.task === cell.task && r.method === cell.method && r.budget === cell.budget && r.observation === observation && r.seed === seed);
+    if (resume && done) continue;
+    const runStart = performance.now();
+    const x = referenceObservation(cell.task, observation);
+    const result = await runMethod(task, { method: cell.method, budget: cell.budget, x, samples: SAMPLES, seed: seed * 1000 + observation });
+    const ref = referencePosteriorSamples(cell.task, observation);
+    const c2stStart = performance.now();
+    const accuracy = await c2st(ref.samples, result.samples, ref.dim, { seed });
+    const c2stSeconds = (performance.now() - c2stStart) / 1000;
+    const record: RunRecord = {
+      ...cell, observation, seed, c2st: accuracy,
+      simulateSeconds: result.simulateSeconds, trainSeconds: result.trainSeconds, sampleSeconds: result.sampleSeconds,
+      totalSeconds: result.simulateSeconds + result.trainSeconds + result.sampleSeconds, c2stSeconds,
+      epochs: result.epochs, rounds: result.rounds, excludedSimulations: result.excludedSimulations,
+      ...(result.ess ? { minEss: Math.min(...result.ess) } : {}),
+      ...(result.rhat ? { maxRhat: Math.max(...result.rhat) } : {}),
+      date: new Date().toISOString(),
+    };
+    if (done) records.splice(records.indexOf(done), 1);
+    records.push(record);
+    writeResults('sbibm.json', { machine: machineDescription(), samples: SAMPLES, runs: records });
+    cellSeconds.set(key(cell), [...(cellSeconds.get(key(cell)) ?? []), (performance.now() - runStart) / 1000]);
+    // Remaining time: each cell's mean so far, or the mean over all finished runs for cells not yet run.
+    const all = [...cellSeconds.values()].flat();
+    let remaining = 0;
+    for (const t of todo.slice(i + 1)) remaining += mean(cellSeconds.get(key(t.cell)) ?? all);
+    console.error(
+      `${cell.task} ${cell.method} ${cell.budget} obs ${observation}: C2ST ${accuracy.toFixed(3)}, train ${record.trainSeconds.toFixed(1)} s, ` +
+        `total ${record.totalSeconds.toFixed(1)} s + C2ST ${c2stSeconds.toFixed(1)} s, ${record.epochs} epochs ` +
+        `(run ${i + 1}/${todo.length}, elapsed ${((performance.now() - started) / 60000).toFixed(1)} min, about ${(remaining / 60).toFixed(0)} min left)`,
+    );
   }
   writeTable(records);
 }
