@@ -1,5 +1,6 @@
 #include "mlp_classifier.h"
 #include "nn_dispatch.h"
+#include "denormals.h"
 
 #include <algorithm>
 #include <cmath>
@@ -57,6 +58,9 @@ void GlorotUniform(const std::vector<int64_t>& sizes, const std::vector<int64_t>
 
 ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_t dim, const float* x,
                                     const uint8_t* labels, uint64_t seed, uint64_t stream, const int32_t* cancel) {
+  // Late epochs push Adam's moments and some gradients into the denormal range: flushing them
+  // made 10-D C2ST 1.35x faster (bench: 10-D, similar samples) with the same accuracies.
+  const ScopedFlushDenormals flush_denormals;
   const std::vector<int64_t> logical = LayerSizes(c, dim);
   const std::vector<int64_t> sizes = PaddedSizes(logical);
   const int layers = c.hidden_layers + 1;
