@@ -1,0 +1,51 @@
+// Philox4x32-10 (Salmon et al., SC'11), the WGSL mirror of kernels/random/philox.h: the same
+// rounds, constants and key schedule, so the integer stream is bit-identical to the CPU's.
+// WGSL has no 64-bit integers: the 32×32 → 64-bit product is assembled from 16-bit halves.
+
+fn philox_mulhilo(a: u32, b: u32) -> vec2u {  // (hi, lo) of a·b
+  let a_lo = a & 0xffffu; let a_hi = a >> 16u;
+  let b_lo = b & 0xffffu; let b_hi = b >> 16u;
+  let ll = a_lo * b_lo;
+  let lh = a_lo * b_hi;
+  let hl = a_hi * b_lo;
+  let hh = a_hi * b_hi;
+  let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);  // < 3·2^16: no overflow
+  let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+  let lo = (mid << 16u) | (ll & 0xffffu);
+  return vec2u(hi, lo);
+}
+
+fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
+  var c = counter;
+  var k = key;
+  for (var round = 0; round < 10; round++) {
+    let p0 = philox_mulhilo(0xD2511F53u, c.x);
+    let p1 = philox_mulhilo(0xCD9E8D57u, c.z);
+    c = vec4u(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    k = k + vec2u(0x9E3779B9u, 0xBB67AE85u);
+  }
+  return c;
+}
+
+// Blocks of a PhiloxStream (philox.h): block b of (seed, stream) is philox4x32_10 of the counter
+// (b mod 2^32, b div 2^32, stream lo, stream hi) under the key (seed lo, seed hi).
+struct PhiloxParams {
+  key: vec2u,
+  stream: vec2u,
+  first_block: vec2u,  // (lo, hi)
+  blocks: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: PhiloxParams;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4u>;
+
+override workgroup_size: u32 = 64u;
+
+@compute @workgroup_size(workgroup_size)
+fn philox_blocks(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= params.blocks) { return; }
+  let lo = params.first_block.x + i;
+  let hi = params.first_block.y + select(0u, 1u, lo < i);  // carry of the 64-bit block index
+  out[i] = philox4x32_10(vec4u(lo, hi, params.stream.x, params.stream.y), params.key);
+}

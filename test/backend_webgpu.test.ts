@@ -1,0 +1,59 @@
+// WGSL kernels against the CPU reference (the start of the cross-backend agreement harness of
+// issue 6). Runs on Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where
+// no WebGPU adapter can be created the cases are skipped with the reason, never passed.
+import { describe, expect, it } from 'vitest';
+import { native } from '../src/native.js';
+import { openWebGpu, philoxBlocksWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
+
+let ctx: WebGpuContext | undefined;
+let reason = '';
+try {
+  ctx = await openWebGpu();
+} catch (e) {
+  reason = (e as Error).message;
+}
+
+/** CPU blocks of PhiloxStream(seed, stream) from firstBlock, through the native kernel. */
+function cpuBlocks(seed: bigint, stream: bigint, firstBlock: bigint, blocks: number): Uint32Array {
+  const out = new Uint32Array(4 * blocks);
+  const key = Uint32Array.of(Number(seed & 0xffffffffn), Number(seed >> 32n));
+  for (let i = 0; i < blocks; i++) {
+    const b = (firstBlock + BigInt(i)) & ((1n << 64n) - 1n);
+    const ctr = Uint32Array.of(Number(b & 0xffffffffn), Number(b >> 32n), Number(stream & 0xffffffffn), Number(stream >> 32n));
+    native.philox4x32(ctr, key, out.subarray(4 * i, 4 * i + 4));
+  }
+  return out;
+}
+
+describe.skipIf(!ctx)(`WebGPU: Philox4x32-10 blocks (kernels/random/philox.wgsl)${ctx ? '' : ` — skipped: ${reason}`}`, () => {
+  it('reproduces the Random123 known-answer vectors', async () => {
+    // (seed, stream, block) whose counter and key are the vectors' (ctr = block lo, hi, stream lo, hi; key = seed lo, hi)
+    const cases: Array<[bigint, bigint, bigint, number[]]> = [
+      [0n, 0n, 0n, [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+      [(1n << 64n) - 1n, (1n << 64n) - 1n, (1n << 64n) - 1n, [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
+      [0x299f31d0a4093822n, 0x0370734413198a2en, 0x85a308d3243f6a88n, [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+    ];
+    for (const [seed, stream, block, out] of cases) expect(Array.from(await philoxBlocksWebGpu(ctx!, seed, stream, block, 1))).toEqual(out);
+  });
+
+  it('gives the CPU kernel\'s bits for every block, across the carry into the counter\'s high word', async () => {
+    const seed = 0x0123456789abcdefn, stream = 77n, first = (1n << 32n) - 1000n, blocks = 4096 + 13; // not a whole number of workgroups
+    const gpu = await philoxBlocksWebGpu(ctx!, seed, stream, first, blocks);
+    const cpu = cpuBlocks(seed, stream, first, blocks);
+    expect(gpu.length).toBe(cpu.length);
+    let mismatches = 0;
+    for (let i = 0; i < cpu.length; i++) if (gpu[i] !== cpu[i]) mismatches++;
+    expect(mismatches).toBe(0);
+  });
+
+  it('rejects bad arguments by name', async () => {
+    await expect(philoxBlocksWebGpu(ctx!, 1n, 0n, 0n, 0)).rejects.toThrow(/`blocks`/);
+    await expect(philoxBlocksWebGpu(ctx!, -1n, 0n, 0n, 1)).rejects.toThrow(/`seed`/);
+    await expect(philoxBlocksWebGpu(ctx!, 1n, 1n << 64n, 0n, 1)).rejects.toThrow(/`stream`/);
+  });
+});
+
+it('names the adapter it runs on (or why there is none)', () => {
+  if (ctx) expect(ctx.description.length).toBeGreaterThan(0);
+  else expect(reason).toMatch(/webgpu|Mesa|adapter/);
+});
