@@ -11,28 +11,8 @@ namespace sbi_native {
 namespace {
 
 constexpr int64_t kMdnChunkRows = 50;  // rows per gradient / evaluation chunk (a 200-row batch: 4 chunks)
-constexpr double kMinStd = 1e-14;      // sbi's floor for z-scoring
 constexpr auto kAct = sbi::nn::Activation::ReLU;
 constexpr double kMdnSmallInit = 1e-2;  // pyknos' ε: initial scale of the logit and precision-factor rows
-
-void FitColumns(const double* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
-                std::vector<double>& std_dev) {
-  std::vector<double> gathered(rows.size() * dim);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t j = 0; j < dim; ++j) gathered[r * dim + j] = a[rows[r] * dim + j];
-  mean.assign(dim, 0.0);
-  std_dev.assign(dim, 0.0);
-  sbi::nn::standardize_fit<double>(static_cast<int64_t>(rows.size()), dim, gathered.data(), kMinStd, mean.data(),
-                                   std_dev.data());
-}
-
-std::vector<float> ZScore(const double* a, int64_t dim, const std::vector<int64_t>& rows, const std::vector<double>& mean,
-                          const std::vector<double>& std_dev) {
-  std::vector<float> out(rows.size() * dim);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t j = 0; j < dim; ++j) out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
-  return out;
-}
 
 // One chunk's buffers: gathered inputs, the MLP's saved activations, output gradients, scratch.
 struct ChunkBuffers {
@@ -49,12 +29,12 @@ class MdnModel {
 
   void Prepare(const std::vector<int64_t>& train_rows, const std::vector<int64_t>& val_rows, uint64_t seed) {
     seed_ = seed;
-    FitColumns(y_, s_.dim, train_rows, stats.y_mean, stats.y_std);
-    FitColumns(context_, s_.context, train_rows, stats.c_mean, stats.c_std);
-    train_y_ = ZScore(y_, s_.dim, train_rows, stats.y_mean, stats.y_std);
-    train_c_ = ZScore(context_, s_.context, train_rows, stats.c_mean, stats.c_std);
-    val_y_ = ZScore(y_, s_.dim, val_rows, stats.y_mean, stats.y_std);
-    val_c_ = ZScore(context_, s_.context, val_rows, stats.c_mean, stats.c_std);
+    training::FitColumns(y_, s_.dim, train_rows, stats.y_mean, stats.y_std);
+    training::FitColumns(context_, s_.context, train_rows, stats.c_mean, stats.c_std);
+    train_y_ = training::ZScoreRows(y_, s_.dim, train_rows, stats.y_mean, stats.y_std);
+    train_c_ = training::ZScoreRows(context_, s_.context, train_rows, stats.c_mean, stats.c_std);
+    val_y_ = training::ZScoreRows(y_, s_.dim, val_rows, stats.y_mean, stats.y_std);
+    val_c_ = training::ZScoreRows(context_, s_.context, val_rows, stats.c_mean, stats.c_std);
     n_val_ = static_cast<int64_t>(val_rows.size());
     log_std_sum_ = 0.0;
     for (double v : stats.y_std) log_std_sum_ += std::log(v);

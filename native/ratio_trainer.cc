@@ -13,26 +13,6 @@ namespace {
 
 constexpr int64_t kPairChunk = 128;  // classifier rows per forward / backward chunk
 constexpr int64_t kEmbedChunk = 64;  // x rows per embedding forward / backward chunk
-constexpr double kMinStd = 1e-14;    // sbi's floor for z-scoring
-
-void FitColumns(const double* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
-                std::vector<double>& std_dev) {
-  std::vector<double> gathered(rows.size() * dim);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t j = 0; j < dim; ++j) gathered[r * dim + j] = a[rows[r] * dim + j];
-  mean.assign(dim, 0.0);
-  std_dev.assign(dim, 0.0);
-  sbi::nn::standardize_fit<double>(static_cast<int64_t>(rows.size()), dim, gathered.data(), kMinStd, mean.data(),
-                                   std_dev.data());
-}
-
-std::vector<float> ZScore(const double* a, int64_t dim, const std::vector<int64_t>& rows, const std::vector<double>& mean,
-                          const std::vector<double>& std_dev) {
-  std::vector<float> out(rows.size() * dim);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t j = 0; j < dim; ++j) out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
-  return out;
-}
 
 // Fills out[0..count) with distinct batch positions in [0, nb) other than `self`.
 void DrawContrasts(sbi::PhiloxStream& rng, int64_t nb, int64_t self, int count, int64_t* out) {
@@ -60,12 +40,12 @@ class RatioModel {
 
   void Prepare(const std::vector<int64_t>& train_rows, const std::vector<int64_t>& val_rows, uint64_t seed) {
     seed_ = seed;
-    FitColumns(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
-    FitColumns(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
-    train_theta_ = ZScore(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
-    train_x_ = ZScore(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
-    val_theta_ = ZScore(theta_, s_.theta_dim, val_rows, stats.theta_mean, stats.theta_std);
-    val_x_ = ZScore(x_, s_.x_dim, val_rows, stats.x_mean, stats.x_std);
+    training::FitColumns(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
+    training::FitColumns(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
+    train_theta_ = training::ZScoreRows(theta_, s_.theta_dim, train_rows, stats.theta_mean, stats.theta_std);
+    train_x_ = training::ZScoreRows(x_, s_.x_dim, train_rows, stats.x_mean, stats.x_std);
+    val_theta_ = training::ZScoreRows(theta_, s_.theta_dim, val_rows, stats.theta_mean, stats.theta_std);
+    val_x_ = training::ZScoreRows(x_, s_.x_dim, val_rows, stats.x_mean, stats.x_std);
     n_val_ = static_cast<int64_t>(val_rows.size());
   }
 

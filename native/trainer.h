@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "../kernels/nn/adam.h"
+#include "../kernels/nn/standardize.h"
 #include "../kernels/random/samplers.h"
 #include "runtime.h"
 
@@ -149,6 +150,30 @@ Result Train(Model& model, const Config& c, int64_t n, uint64_t seed, const int3
     if (since_best >= c.stop_after_epochs) break;
   }
   return result;
+}
+
+// z-scoring of the training data (sbi's: column mean and std of the training rows, std floored).
+constexpr double kZScoreMinStd = 1e-14;
+
+// Column mean and std of the rows `rows` of a [*, dim] matrix, in double.
+inline void FitColumns(const double* a, int64_t dim, const std::vector<int64_t>& rows, std::vector<double>& mean,
+                       std::vector<double>& std_dev) {
+  std::vector<double> gathered(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j) gathered[r * dim + j] = a[rows[r] * dim + j];
+  mean.assign(dim, 0.0);
+  std_dev.assign(dim, 0.0);
+  sbi::nn::standardize_fit<double>(static_cast<int64_t>(rows.size()), dim, gathered.data(), kZScoreMinStd, mean.data(),
+                                   std_dev.data());
+}
+
+// The rows `rows` of a [*, dim] matrix, z-scored with (mean, std_dev), as float rows.
+inline std::vector<float> ZScoreRows(const double* a, int64_t dim, const std::vector<int64_t>& rows,
+                                     const std::vector<double>& mean, const std::vector<double>& std_dev) {
+  std::vector<float> out(rows.size() * dim);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < dim; ++j) out[r * dim + j] = static_cast<float>((a[rows[r] * dim + j] - mean[j]) / std_dev[j]);
+  return out;
 }
 
 }  // namespace training
