@@ -347,6 +347,11 @@ export interface NativeAddon {
   phi4HmcAsync(L: number, coupling: Float64Array, phi: Float64Array, options: NativePhi4HmcOptions, magnetization: Float64Array,
     action: Float64Array, accepted: Uint8Array, onProgress: ((done: number, total: number) => void) | undefined,
     cancelFlag: Int32Array | undefined): Promise<void>;
+  /** Circular 2-D convolution, shape = [n, cIn, cOut, L0, L1, K] (native/lattice_conv.cc). */
+  conv2dCircular<A extends Float64Array | Float32Array>(shape: Int32Array, weight: A, bias: A, x: A, y: A): void;
+  /** Its backward: gx overwritten (unless undefined), gweight / gbias overwritten by the batch sums. */
+  conv2dCircularBackward<A extends Float64Array | Float32Array>(shape: Int32Array, weight: A, x: A, gy: A, gx: A | undefined,
+    gweight: A, gbias: A): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

@@ -147,6 +147,10 @@ function validCalls(): Record<string, unknown[]> {
     phi4Hmc: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6)],
     phi4HmcAsync: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6),
       undefined, new Int32Array(1)],
+    // circular convolution, shape [n, cIn, cOut, L0, L1, K] = [1, 1, 2, 2, 2, 3]
+    conv2dCircular: [Int32Array.of(1, 1, 2, 2, 2, 3), f64(18), f64(2), f64(4), new Float64Array(8)],
+    conv2dCircularBackward: [Int32Array.of(1, 1, 2, 2, 2, 3), Float32Array.from(f64(18)), Float32Array.from(f64(4)),
+      Float32Array.from(f64(8)), new Float32Array(4), new Float32Array(18), new Float32Array(2)],
     trellisAsync: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), { marginals: true, samples: 2, seed: 1 }, undefined, new Int32Array(1)],
     trellisBeam: [jetLeaves, 'gaussian', Float64Array.of(1), 3],
     trellisEnergy: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), Uint32Array.of(15, 3, 3, 1, 12, 4)],

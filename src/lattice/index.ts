@@ -3,3 +3,5 @@ export { Phi4Action, hmc, hmcAsync, twoPointSusceptibility, dropBurnIn, freeProp
 export type { Phi4Coupling, HmcOptions, HmcResult, SusceptibilityEstimate } from './phi4.js';
 export { integratedAutocorrelation } from './autocorrelation.js';
 export type { AutocorrelationResult } from './autocorrelation.js';
+export { conv2dCircular, conv2dCircularBackward } from './conv.js';
+export type { Conv2dShape } from './conv.js';
