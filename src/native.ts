@@ -28,6 +28,18 @@ export interface NativeSimulatorInfo {
   gold: boolean;
 }
 
+/** Options of `phi4Hmc`: trajectory t of chain c draws from Philox stream c·2³² + stepOffset + t of seed. */
+export interface NativePhi4HmcOptions {
+  seed: number | bigint;
+  steps: number;
+  leapfrogSteps: number;
+  stepSize: number;
+  /** Per-trajectory step size stepSize·(1 + stepJitter·(2u − 1)), stepJitter in [0, 1) (default 0). */
+  stepJitter?: number;
+  stepOffset?: number;
+  threads?: number;
+}
+
 export type NnArray = Float64Array | Float32Array;
 export type NnActivation = 'identity' | 'relu' | 'tanh' | 'elu' | 'silu';
 /** Adam hyperparameters; defaults as in torch.optim.Adam. */
@@ -327,6 +339,19 @@ export interface NativeAddon {
   mdnLogProb(arch: Int32Array, params: Float32Array, y: Float32Array, context: Float32Array, logProb: Float32Array, threads?: number): void;
   /** n draws y ~ q(y | context) (row i: Philox stream i of seed). */
   mdnSample(arch: Int32Array, params: Float32Array, context: Float32Array, n: number, seed: number | bigint, y: Float32Array, threads?: number): void;
+  /** S(φ) of each configuration [n·L·L] (and ∂S/∂φ with grad) of φ⁴ theory, coupling = [m², λ] (native/lattice_phi4.cc). */
+  phi4Action<A extends Float64Array | Float32Array>(L: number, coupling: Float64Array, phi: A, action: A, grad?: A): void;
+  /** HMC chains of φ⁴ theory from phi [chains·L·L] (overwritten by the last states); records [chains·steps]. */
+  phi4Hmc(L: number, coupling: Float64Array, phi: Float64Array, options: NativePhi4HmcOptions, magnetization: Float64Array,
+    action: Float64Array, accepted: Uint8Array): void;
+  phi4HmcAsync(L: number, coupling: Float64Array, phi: Float64Array, options: NativePhi4HmcOptions, magnetization: Float64Array,
+    action: Float64Array, accepted: Uint8Array, onProgress: ((done: number, total: number) => void) | undefined,
+    cancelFlag: Int32Array | undefined): Promise<void>;
+  /** Circular 2-D convolution, shape = [n, cIn, cOut, L0, L1, K] (native/lattice_conv.cc). */
+  conv2dCircular<A extends Float64Array | Float32Array>(shape: Int32Array, weight: A, bias: A, x: A, y: A): void;
+  /** Its backward: gx overwritten (unless undefined), gweight / gbias overwritten by the batch sums. */
+  conv2dCircularBackward<A extends Float64Array | Float32Array>(shape: Int32Array, weight: A, x: A, gy: A, gx: A | undefined,
+    gweight: A, gbias: A): void;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

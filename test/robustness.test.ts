@@ -54,6 +54,7 @@ function validCalls(): Record<string, unknown[]> {
     momenta: new Float64Array(n * 15 * 4), t: new Float64Array(n * 15), children: new Int32Array(n * 15 * 2),
     nodes: new Int32Array(n), failed: new Uint8Array(n), jointLogLikelihood: new Float64Array(n), jointScore: new Float64Array(2 * n),
   };
+  const phi4HmcOptions = { seed: 1, steps: 3, leapfrogSteps: 2, stepSize: 0.1, stepJitter: 0.2, stepOffset: 5, threads: 1 };
   const jetLeaves = Float64Array.of(100, 60, 0, 0, 100, 0, 60, 0, 50, 0, 0, 49, 80, 40, 40, 40);
   return {
     runtimeInfo: [],
@@ -141,6 +142,15 @@ function validCalls(): Record<string, unknown[]> {
     ginkgoSimulateAsync: [ginkgoOptions, undefined, undefined],
     // the trellis on 4 leaves (a W-jet-like set: masses below t_cut, pairs above)
     trellis: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), { marginals: true, samples: 2, seed: 1 }],
+    // φ⁴ on a 2×2 lattice: the action of 2 configurations with its gradient; 2 HMC chains of 3 trajectories
+    phi4Action: [2, Float64Array.of(-4, 8), f64(8), new Float64Array(2), new Float64Array(8)],
+    phi4Hmc: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6)],
+    phi4HmcAsync: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6),
+      undefined, new Int32Array(1)],
+    // circular convolution, shape [n, cIn, cOut, L0, L1, K] = [1, 1, 2, 2, 2, 3]
+    conv2dCircular: [Int32Array.of(1, 1, 2, 2, 2, 3), f64(18), f64(2), f64(4), new Float64Array(8)],
+    conv2dCircularBackward: [Int32Array.of(1, 1, 2, 2, 2, 3), Float32Array.from(f64(18)), Float32Array.from(f64(4)),
+      Float32Array.from(f64(8)), new Float32Array(4), new Float32Array(18), new Float32Array(2)],
     trellisAsync: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), { marginals: true, samples: 2, seed: 1 }, undefined, new Int32Array(1)],
     trellisBeam: [jetLeaves, 'gaussian', Float64Array.of(1), 3],
     trellisEnergy: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16), Uint32Array.of(15, 3, 3, 1, 12, 4)],
@@ -200,6 +210,20 @@ describe('native entry points survive garbage', () => {
         for (const g of GARBAGE) {
           const args = validCalls()[name]!.slice();
           args[0] = { ...base, [key]: g };
+          await callSafely(fn, args);
+        }
+      }
+    });
+  }
+
+  for (const name of ['phi4Hmc', 'phi4HmcAsync']) {
+    it(`${name}: every option replaced by garbage`, async () => {
+      const fn = native[name] as (...a: unknown[]) => unknown;
+      const base = validCalls()[name]![3] as Record<string, unknown>;
+      for (const key of Object.keys(base)) {
+        for (const g of GARBAGE) {
+          const args = validCalls()[name]!.slice();
+          args[3] = { ...base, [key]: g };
           await callSafely(fn, args);
         }
       }

@@ -1,0 +1,7 @@
+/** Lattice field theory (issue 5): φ⁴ action and observables, the HMC baseline. */
+export { Phi4Action, hmc, hmcAsync, twoPointSusceptibility, dropBurnIn, freePropagator } from './phi4.js';
+export type { Phi4Coupling, HmcOptions, HmcResult, SusceptibilityEstimate } from './phi4.js';
+export { integratedAutocorrelation } from './autocorrelation.js';
+export type { AutocorrelationResult } from './autocorrelation.js';
+export { conv2dCircular, conv2dCircularBackward } from './conv.js';
+export type { Conv2dShape } from './conv.js';
