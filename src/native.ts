@@ -28,8 +28,8 @@ export interface NativeSimulatorInfo {
   gold: boolean;
 }
 
-/** Options of `phi4Hmc`: trajectory t of chain c draws from Philox stream c·2³² + stepOffset + t of seed. */
-export interface NativePhi4HmcOptions {
+/** Options of the lattice HMC baselines (`phi4Hmc`, `u1Hmc`): trajectory t of chain c draws from Philox stream c·2³² + stepOffset + t of seed. */
+export interface NativeHmcOptions {
   seed: number | bigint;
   steps: number;
   leapfrogSteps: number;
@@ -342,9 +342,17 @@ export interface NativeAddon {
   /** S(φ) of each configuration [n·L·L] (and ∂S/∂φ with grad) of φ⁴ theory, coupling = [m², λ] (native/lattice_phi4.cc). */
   phi4Action<A extends Float64Array | Float32Array>(L: number, coupling: Float64Array, phi: A, action: A, grad?: A): void;
   /** HMC chains of φ⁴ theory from phi [chains·L·L] (overwritten by the last states); records [chains·steps]. */
-  phi4Hmc(L: number, coupling: Float64Array, phi: Float64Array, options: NativePhi4HmcOptions, magnetization: Float64Array,
+  phi4Hmc(L: number, coupling: Float64Array, phi: Float64Array, options: NativeHmcOptions, magnetization: Float64Array,
     action: Float64Array, accepted: Uint8Array): void;
-  phi4HmcAsync(L: number, coupling: Float64Array, phi: Float64Array, options: NativePhi4HmcOptions, magnetization: Float64Array,
+  phi4HmcAsync(L: number, coupling: Float64Array, phi: Float64Array, options: NativeHmcOptions, magnetization: Float64Array,
+    action: Float64Array, accepted: Uint8Array, onProgress: ((done: number, total: number) => void) | undefined,
+    cancelFlag: Int32Array | undefined): Promise<void>;
+  /** S(θ) = −β Σ cos P of each configuration [n·2·L·L] of U(1) link angles, with grad ∂S/∂θ and charge Q (native/lattice_u1.cc). */
+  u1Action<A extends Float64Array | Float32Array>(L: number, beta: number, theta: A, action: A, grad?: A, charge?: A): void;
+  /** HMC chains of U(1) gauge theory from theta [chains·2·L·L] (overwritten by the last states); records Q and S [chains·steps]. */
+  u1Hmc(L: number, beta: number, theta: Float64Array, options: NativeHmcOptions, charge: Float64Array,
+    action: Float64Array, accepted: Uint8Array): void;
+  u1HmcAsync(L: number, beta: number, theta: Float64Array, options: NativeHmcOptions, charge: Float64Array,
     action: Float64Array, accepted: Uint8Array, onProgress: ((done: number, total: number) => void) | undefined,
     cancelFlag: Int32Array | undefined): Promise<void>;
   /** Circular 2-D convolution, shape = [n, cIn, cOut, L0, L1, K] (native/lattice_conv.cc). */

@@ -8,18 +8,10 @@
 // is Gaussian with precision 2(−Δ + m²) (Δ the lattice Laplacian), so in momentum space
 // ⟨|φ̃_p|²⟩ = 1 / (2 (p̂² + m²)), p̂² = Σ_μ 4 sin²(p_μ / 2) — the exact check of the HMC tests.
 //
-// HMC (Duane, Kennedy, Pendleton, Roweth, Phys. Lett. B 195, 1987): H = ½ Σ p² + S(φ),
-// leapfrog with `leapfrog_steps` steps of size ε·(1 + j·(2u − 1)), u uniform per trajectory,
-// Metropolis accept on ΔH. The jitter j matters: with a fixed trajectory length τ a Fourier
-// mode of frequency ω with ωτ near a multiple of π barely moves (Mackenzie, "An improper beat
-// in Monte Carlo", Phys. Lett. B 226, 1989) — on the free 4×4 lattice with m² = 0.5, τ = 1 the
-// p = (π, 0) mode has ωτ = 3 and the unjittered chain's propagator is off by many σ.
-// Trajectory t of chain c draws its momenta, its jitter uniform and its accept uniform, in this
-// order, from Philox stream (c · 2³² + t) of `seed`, so a chain is reproducible from
-// (seed, chain, step) alone, for any thread count or chunking of the steps.
+// HMC (kernels/lattice/hmc.h) runs on Phi4Model, recording the magnetisation M.
 #pragma once
 #include "../common/portable.h"
-#include "../random/samplers.h"
+#include "hmc.h"
 
 namespace sbi {
 
@@ -79,65 +71,12 @@ SBI_HD T phi4_magnetization(int L, const T* phi) {
   return m;
 }
 
-struct HmcConfig {
-  int leapfrog_steps;
-  double step_size;
-  double step_jitter;  // in [0, 1)
+// The HMC model of kernels/lattice/hmc.h: φ itself, observable M.
+struct Phi4Model {
+  Phi4Params<double> p;
+  SBI_HD int size() const { return p.L * p.L; }
+  SBI_HD double action_grad(const double* phi, double* grad) const { return phi4_action_grad(p, phi, grad); }
+  SBI_HD double observable(const double* phi) const { return phi4_magnetization(p.L, phi); }
 };
-
-// Per-trajectory record of a chain.
-struct HmcRecord {
-  double action;         // S after the accept/reject step
-  double magnetization;  // M after it
-  double delta_h;        // H(proposal) − H(current)
-  bool accepted;
-};
-
-// Doubles of scratch one chain needs: momenta, proposal, gradient, normals (an even count).
-SBI_HD int phi4_hmc_scratch(int L) { return 4 * L * L + 1; }
-
-// One HMC trajectory from phi (updated in place on acceptance). `stream` is c·2³² + t.
-SBI_HD HmcRecord phi4_hmc_step(const Phi4Params<double>& p, const HmcConfig& cfg, uint64_t seed, uint64_t stream,
-                               double* phi, double* scratch) {
-  const int V = p.L * p.L;
-  double* mom = scratch;
-  double* q = scratch + V;
-  double* g = scratch + 2 * V;
-  double* z = scratch + 3 * V;
-  PhiloxStream rng(seed, stream);
-  const int even = V + (V & 1);  // sample_std_normal_fill takes an even count
-  sample_std_normal_fill(rng, z, even);
-  double kinetic0 = 0.0;
-  for (int i = 0; i < V; ++i) {
-    mom[i] = z[i];
-    kinetic0 += mom[i] * mom[i];
-    q[i] = phi[i];
-  }
-  const double s0 = phi4_action_grad(p, q, g);
-  const double eps = cfg.step_size * (1.0 + cfg.step_jitter * (2.0 * rng.uniform() - 1.0));
-  for (int i = 0; i < V; ++i) mom[i] -= 0.5 * eps * g[i];
-  double s1 = s0;
-  for (int k = 0; k < cfg.leapfrog_steps; ++k) {
-    for (int i = 0; i < V; ++i) q[i] += eps * mom[i];
-    s1 = phi4_action_grad(p, q, g);
-    const double h = k + 1 == cfg.leapfrog_steps ? 0.5 * eps : eps;
-    for (int i = 0; i < V; ++i) mom[i] -= h * g[i];
-  }
-  double kinetic1 = 0.0;
-  for (int i = 0; i < V; ++i) kinetic1 += mom[i] * mom[i];
-  const double dh = (s1 + 0.5 * kinetic1) - (s0 + 0.5 * kinetic0);
-  const double u = rng.uniform();
-  // Accept with probability min(1, e^{−ΔH}); a non-finite ΔH (diverged trajectory) is rejected.
-  const bool finite = dh - dh == 0.0;
-  const bool accept = finite && (dh <= 0.0 || vlog(u) < -dh);
-  HmcRecord r;
-  r.delta_h = dh;
-  r.accepted = accept;
-  if (accept)
-    for (int i = 0; i < V; ++i) phi[i] = q[i];
-  r.action = accept ? s1 : s0;
-  r.magnetization = phi4_magnetization(p.L, phi);
-  return r;
-}
 
 }  // namespace sbi

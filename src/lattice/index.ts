@@ -1,7 +1,10 @@
-/** Lattice field theory (issue 5): φ⁴ action and observables, the HMC baseline. */
+/** Lattice field theory (issue 5): φ⁴ and U(1) gauge actions and observables, the HMC baselines. */
 export { Phi4Action, hmc, hmcAsync, twoPointSusceptibility, dropBurnIn, freePropagator } from './phi4.js';
 export type { Phi4Coupling, HmcOptions, HmcResult, SusceptibilityEstimate } from './phi4.js';
 export { integratedAutocorrelation } from './autocorrelation.js';
 export type { AutocorrelationResult } from './autocorrelation.js';
+export { U1Action, u1GaugeTransform, u1Hmc, u1HmcAsync, u1Exact } from './u1.js';
+export type { U1Coupling, U1HmcResult, U1ExactResult } from './u1.js';
+export type { HmcAsyncOptions } from './hmc.js';
 export { conv2dCircular, conv2dCircularBackward } from './conv.js';
 export type { Conv2dShape } from './conv.js';

@@ -6,8 +6,8 @@
  * The kernels are kernels/lattice/phi4.h; the HMC baseline runs natively, one chain per task.
  */
 import { native } from '../native.js';
-import { abortError, whileAbortable } from '../simulators/call.js';
-import { checkFinite, checkPositiveInteger, checkSeed, checkThreads, checkNonNegativeInteger, describe } from '../validate.js';
+import { runHmc, runHmcAsync, type HmcAsyncOptions, type HmcChains, type HmcOptions } from './hmc.js';
+import { checkFinite, checkPositiveInteger, checkNonNegativeInteger, describe } from '../validate.js';
 import { integratedAutocorrelation } from './autocorrelation.js';
 
 export interface Phi4Coupling {
@@ -70,25 +70,7 @@ export class Phi4Action {
   }
 }
 
-export interface HmcOptions {
-  seed: number | bigint;
-  /** Trajectories per chain. */
-  steps: number;
-  /** Independent chains (default 1); ignored when `init` is given (its configurations count). */
-  chains?: number;
-  leapfrogSteps: number;
-  stepSize: number;
-  /**
-   * Each trajectory's step size is stepSize·(1 + stepJitter·(2u − 1)), u uniform (default 0.2):
-   * a fixed trajectory length leaves Fourier modes with ωτ near a multiple of π almost frozen.
-   */
-  stepJitter?: number;
-  /** Starting configurations [chains, V] (default: all zero). */
-  init?: Float64Array;
-  /** Index of the first trajectory (default 0): continuing with the steps done reproduces one long run. */
-  stepOffset?: number;
-  threads?: number;
-}
+export type { HmcOptions } from './hmc.js';
 
 export interface HmcResult {
   chains: number;
@@ -104,48 +86,15 @@ export interface HmcResult {
   acceptance: number;
 }
 
-function prepareHmc(target: Phi4Action, options: HmcOptions) {
+function checkTarget(target: Phi4Action): void {
   if (!(target instanceof Phi4Action)) throw new TypeError(`Expected a Phi4Action for \`target\` but received ${describe(target)}`);
   if (target.lambda < 0 || (target.lambda === 0 && target.m2 <= 0)) {
     throw new RangeError(`Expected lambda > 0, or lambda = 0 with m2 > 0 (a normalisable e^-S), but received m2 = ${target.m2}, lambda = ${target.lambda}`);
   }
-  const seed = checkSeed(options.seed);
-  const steps = checkPositiveInteger(options.steps, 'steps', 2 ** 32);
-  const leapfrogSteps = checkPositiveInteger(options.leapfrogSteps, 'leapfrogSteps', 2 ** 20);
-  const stepSize = checkFinite(options.stepSize, 'stepSize');
-  if (!(stepSize > 0)) throw new RangeError(`Expected a positive \`stepSize\` but received ${stepSize}`);
-  const stepJitter = options.stepJitter === undefined ? 0.2 : checkFinite(options.stepJitter, 'stepJitter');
-  if (!(stepJitter >= 0 && stepJitter < 1)) throw new RangeError(`Expected \`stepJitter\` in [0, 1) but received ${stepJitter}`);
-  const stepOffset = options.stepOffset === undefined ? 0 : checkNonNegativeInteger(options.stepOffset, 'stepOffset');
-  const V = target.sites;
-  let phi: Float64Array;
-  if (options.init !== undefined) {
-    if (!(options.init instanceof Float64Array) || options.init.length === 0 || options.init.length % V !== 0) {
-      throw new RangeError(`Expected \`init\` to be a Float64Array of whole configurations of ${V} sites but received ${describe(options.init)}`);
-    }
-    phi = Float64Array.from(options.init);
-  } else {
-    phi = new Float64Array(checkPositiveInteger(options.chains ?? 1, 'chains', 2 ** 24) * V);
-  }
-  const chains = phi.length / V;
-  const nativeOptions = {
-    seed, steps, leapfrogSteps, stepSize, stepJitter, stepOffset,
-    ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
-  };
-  const result: HmcResult = {
-    chains, steps, phi,
-    magnetization: new Float64Array(chains * steps),
-    action: new Float64Array(chains * steps),
-    accepted: new Uint8Array(chains * steps),
-    acceptance: 0,
-  };
-  const finish = (): HmcResult => {
-    let a = 0;
-    for (const v of result.accepted) a += v;
-    result.acceptance = a / result.accepted.length;
-    return result;
-  };
-  return { nativeOptions, result, finish };
+}
+
+function asPhi4({ field, observable, ...rest }: HmcChains): HmcResult {
+  return { ...rest, phi: field, magnetization: observable };
 }
 
 /**
@@ -155,23 +104,15 @@ function prepareHmc(target: Phi4Action, options: HmcOptions) {
  * of `seed`.
  */
 export function hmc(target: Phi4Action, options: HmcOptions): HmcResult {
-  const { nativeOptions, result, finish } = prepareHmc(target, options);
-  native.phi4Hmc(target.L, target.nativeCoupling, result.phi, nativeOptions, result.magnetization, result.action, result.accepted);
-  return finish();
+  checkTarget(target);
+  return asPhi4(runHmc(target.sites, options, (f, o, m, a, acc) => native.phi4Hmc(target.L, target.nativeCoupling, f, o, m, a, acc)));
 }
 
 /** `hmc` off the event loop: `onProgress(chainsDone, chains)`; aborting `signal` rejects with SbiError ABORTED. */
-export async function hmcAsync(
-  target: Phi4Action,
-  options: HmcOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-): Promise<HmcResult> {
-  const { nativeOptions, result, finish } = prepareHmc(target, options);
-  if (options.signal?.aborted) throw abortError();
-  const cancel = new Int32Array(1);
-  await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
-    native.phi4HmcAsync(target.L, target.nativeCoupling, result.phi, nativeOptions, result.magnetization, result.action,
-      result.accepted, options.onProgress, cancel));
-  return finish();
+export async function hmcAsync(target: Phi4Action, options: HmcAsyncOptions): Promise<HmcResult> {
+  checkTarget(target);
+  return asPhi4(await runHmcAsync(target.sites, options, (f, o, m, a, acc, p, c) =>
+    native.phi4HmcAsync(target.L, target.nativeCoupling, f, o, m, a, acc, p, c)));
 }
 
 export interface SusceptibilityEstimate {
