@@ -147,6 +147,11 @@ function validCalls(): Record<string, unknown[]> {
     phi4Hmc: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6)],
     phi4HmcAsync: [2, Float64Array.of(-4, 8), f64(8), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6),
       undefined, new Int32Array(1)],
+    // U(1) on a 2×2 lattice (8 links): the action of 2 configurations with gradient and charge; 2 HMC chains
+    u1Action: [2, 1.5, f64(16), new Float64Array(2), new Float64Array(16), new Float64Array(2)],
+    u1Hmc: [2, 1.5, f64(16), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6)],
+    u1HmcAsync: [2, 1.5, f64(16), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6),
+      undefined, new Int32Array(1)],
     // circular convolution, shape [n, cIn, cOut, L0, L1, K] = [1, 1, 2, 2, 2, 3]
     conv2dCircular: [Int32Array.of(1, 1, 2, 2, 2, 3), f64(18), f64(2), f64(4), new Float64Array(8)],
     conv2dCircularBackward: [Int32Array.of(1, 1, 2, 2, 2, 3), Float32Array.from(f64(18)), Float32Array.from(f64(4)),
@@ -216,7 +221,7 @@ describe('native entry points survive garbage', () => {
     });
   }
 
-  for (const name of ['phi4Hmc', 'phi4HmcAsync']) {
+  for (const name of ['phi4Hmc', 'phi4HmcAsync', 'u1Hmc', 'u1HmcAsync']) {
     it(`${name}: every option replaced by garbage`, async () => {
       const fn = native[name] as (...a: unknown[]) => unknown;
       const base = validCalls()[name]![3] as Record<string, unknown>;
