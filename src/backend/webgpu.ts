@@ -25,6 +25,11 @@ export interface WebGpuContext {
   description: string;
   /** True on the OpenGL ES fallback (no hardware adapter). */
   fallback: boolean;
+  /**
+   * The object `create()` returned: Dawn's instance lives only as long as it is referenced, and a
+   * device used after it was garbage-collected corrupts memory (the process aborts at random).
+   */
+  gpu: GPU;
 }
 
 let opened: Promise<WebGpuContext> | undefined;
@@ -51,19 +56,21 @@ async function createContext(): Promise<WebGpuContext> {
     );
   }
   Object.assign(globalThis, mod.globals);
-  const hardware = await mod.create([]).requestAdapter().catch(() => null);
+  const gpu = mod.create([]);
+  const hardware = await gpu.requestAdapter().catch(() => null);
   // Dawn lists the CPU Vulkan driver (lavapipe) as an adapter too; only a real GPU counts here.
   if (hardware && !/llvmpipe|lavapipe|swiftshader/i.test(`${hardware.info.description} ${hardware.info.device}`)) {
-    return { device: await hardware.requestDevice({ requiredLimits: limitsOf(hardware) }), description: adapterName(hardware), fallback: false };
+    return { device: await hardware.requestDevice({ requiredLimits: limitsOf(hardware) }), description: adapterName(hardware), fallback: false, gpu };
   }
-  const gles = await mod.create(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' }).catch(() => null);
+  const glesGpu = mod.create(['backend=opengles']);
+  const gles = await glesGpu.requestAdapter({ featureLevel: 'compatibility' }).catch(() => null);
   if (!gles) {
     throw new SbiError(
       `No WebGPU adapter: no GPU, and the OpenGL ES fallback found no EGL/GLES driver. Install Mesa: apt-get install -y ${MESA_PACKAGES.join(' ')}`,
       'BACKEND_UNAVAILABLE',
     );
   }
-  return { device: await gles.requestDevice({ requiredLimits: limitsOf(gles) }), description: adapterName(gles), fallback: true };
+  return { device: await gles.requestDevice({ requiredLimits: limitsOf(gles) }), description: adapterName(gles), fallback: true, gpu: glesGpu };
 }
 
 const adapterName = (a: GPUAdapter) => a.info.description || a.info.device || a.info.vendor || 'unknown adapter';
