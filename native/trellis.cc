@@ -10,12 +10,19 @@
 //     splitsEvaluated counts the splits visited (ψ is evaluated on whole blocks of them).
 //   trellisBeam(leaves, energy, params, width) -> { logLH, splits: Uint32Array | null }  (width 1: greedy)
 //   trellisEnergy(leaves, energy, params, splits Uint32Array [2K]) -> Float64Array [K] of ψ per split
+//   trellisTable(leaves, energy, params) -> { columns, table: Float64Array [columns·2^N], constants: Float64Array }
+//     the per-set features the accelerator passes read (N <= 22), from the same
+//     trellis_subset_features as the CPU passes, column-major: 'ginkgo': t = m², s = √t and the
+//     parent's leaf-child term g(t_S, t <= t_cut) of every set S; constants [λ, C(λ), C(λ) + log λ,
+//     λ_root, C(λ_root), C(λ_root) + log λ_root, t_cut]. 'gaussian': the 4 mean coordinates;
+//     constants [1 / (2σ²)].
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../kernels/trellis/beam.h"
@@ -481,7 +488,49 @@ Napi::Value TrellisEnergy(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value TrellisTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 0;
+  const std::vector<double> leaves = GetLeaves(env, info[0], sbi::kTrellisMaxLeaves, &n);
+  const EnergySpec spec = GetEnergy(env, info[1], info[2]);
+  const uint32_t sets = uint32_t{1} << n;
+  Napi::Object out = Napi::Object::New(env);
+  WithEnergy(spec, [&](const auto& e) {
+    using E = std::decay_t<decltype(e)>;
+    std::vector<typename E::Subset> subsets(sets);
+    std::vector<double> memory(static_cast<size_t>(E::kTableColumns) * sets);
+    const typename E::Table tab = e.table(memory.data(), sets);
+    sbi::trellis_subset_features(e, leaves.data(), n, subsets.data(), tab);
+    std::vector<double> columns, constants;
+    if constexpr (std::is_same_v<E, sbi::GinkgoEnergy>) {
+      columns.resize(3 * size_t{sets});
+      for (uint32_t s = 1; s < sets; ++s) {
+        columns[s] = tab.t(s);
+        columns[sets + s] = tab.s(s);
+        columns[2 * size_t{sets} + s] = tab.leaf_g[s];
+      }
+      const sbi::GinkgoModel& m = e.model;
+      constants = {m.lambda, e.log_norm, e.log_norm + std::log(m.lambda), m.lambda_root, e.log_norm_root,
+                   e.log_norm_root + std::log(m.lambda_root), m.t_cut};
+    } else {
+      columns.resize(4 * size_t{sets});
+      for (uint32_t s = 1; s < sets; ++s)
+        for (int k = 0; k < 4; ++k) columns[k * size_t{sets} + s] = tab.mean[k][s];
+      constants = {e.inv_two_var};
+    }
+    Napi::Float64Array t = Napi::Float64Array::New(env, columns.size());
+    std::copy(columns.begin(), columns.end(), t.Data());
+    Napi::Float64Array c = Napi::Float64Array::New(env, constants.size());
+    std::copy(constants.begin(), constants.end(), c.Data());
+    out.Set("columns", Napi::Number::New(env, static_cast<double>(columns.size() / sets)));
+    out.Set("table", t);
+    out.Set("constants", c);
+  });
+  return out;
+}
+
 void InitTrellis(Napi::Env env, Napi::Object exports) {
+  ExportFunction(env, exports, "trellisTable", TrellisTable);
   ExportFunction(env, exports, "trellis", Trellis);
   ExportFunction(env, exports, "trellisAsync", TrellisAsync);
   ExportFunction(env, exports, "trellisBeam", TrellisBeam);

@@ -72,6 +72,7 @@ export {
 export type { TrellisModel, GaussianLinkageModel, Leaves, TrellisOptions, TrellisAsyncOptions, TrellisResult } from './trellis/trellis.js';
 export { splitsToTree, treeToSplits, treeKey, type NestedTree } from './trellis/hierarchy.js';
 export { lambdaGridPosterior, type LambdaGridOptions, type LambdaGridResult } from './trellis/lambda.js';
+export { runTrellisWebGpu, type TrellisWebGpuOptions, type TrellisWebGpuResult } from './trellis/webgpu.js';
 
 // Lattice field theory: φ⁴ action, HMC baseline, autocorrelation times (docs/lattice.md).
 export * from './lattice/index.js';

@@ -56,6 +56,27 @@ describe('sbi-engine ginkgo / trellis', () => {
     expect(out.lambdaGrid.posterior.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 12);
   });
 
+  it('trellis --backend webgpu gives log Z, MAP and marginals within f32 accuracy of the cpu, no count; refuses --samples', () => {
+    const r = run(['trellis', '--in', jetsFile, '--out', '-', '--marginals', '--backend', 'webgpu']);
+    if (r.code !== 0 && /No WebGPU adapter|webgpu.*did not load/.test(r.stderr) && !process.env.CI) return; // no adapter here (CI has one)
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const jets = parseJetsFile(JSON.parse(fs.readFileSync(jetsFile, 'utf8')));
+    out.jets.forEach((j: Record<string, unknown>, i: number) => {
+      const api = runTrellis(jets[i]!.leaves, jets[i]!.model);
+      expect(Math.abs((j.logZ as number) - api.logZ)).toBeLessThan(1e-4);
+      expect(j.nTrees).toBeNull();
+      expect(j.backend).toBe('webgpu');
+      expect(Array.isArray(j.marginals)).toBe(true);
+    });
+    const samples = run(['trellis', '--in', jetsFile, '--out', '-', '--samples', '2', '--backend', 'webgpu']);
+    expect(samples.code).toBe(1);
+    expect(samples.stderr).toMatch(/--samples.*cpu backend only/);
+    const bad = run(['trellis', '--in', jetsFile, '--out', '-', '--backend', 'tpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--backend must be cpu or webgpu/);
+  });
+
   it('exits with 2 on a usage error and 1 on a bad file, naming the problem', () => {
     const bad = run(['trellis', '--in', jetsFile, '--out', '-', '--beam-width', '0']);
     expect(bad.code).toBe(2);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { SbiError } from '../errors.js';
 import { simulateGinkgo, GINKGO_PRESETS, type GinkgoModel } from './ginkgo.js';
 import { beamSearch, clusterMarginals, greedyClustering, runTrellis, TRELLIS_MAX_LEAVES } from './trellis.js';
+import { runTrellisWebGpu } from './webgpu.js';
 import { finiteOrNull, jetsFileFromSimulation, parseJetsFile } from './json.js';
 import { lambdaGridPosterior } from './lambda.js';
 
@@ -70,10 +71,12 @@ function commandGinkgo(this: Command, o: GinkgoCliOptions): void {
 
 interface TrellisCliOptions {
   in: string; out: string; seed: string; threads?: string; marginals?: boolean; marginalThreshold: string; samples?: string;
-  beamWidth: string; lambdaGrid?: string;
+  beamWidth: string; lambdaGrid?: string; backend: string;
 }
 
-function commandTrellis(this: Command, o: TrellisCliOptions): void {
+async function commandTrellis(this: Command, o: TrellisCliOptions): Promise<void> {
+  if (o.backend !== 'cpu' && o.backend !== 'webgpu') usage(this, `--backend must be cpu or webgpu for the trellis but received ${o.backend}`);
+  const gpu = o.backend === 'webgpu';
   let text: string;
   try {
     text = readFileSync(o.in === '-' ? 0 : o.in, 'utf8');
@@ -97,16 +100,24 @@ function commandTrellis(this: Command, o: TrellisCliOptions): void {
     if (j.leaves.length > TRELLIS_MAX_LEAVES)
       throw new SbiError(`jets[${i}] has ${j.leaves.length} leaves; the trellis handles at most ${TRELLIS_MAX_LEAVES}`, 'TOO_MANY_LEAVES');
   });
-  const results = jets.map((j) => {
-    const r = runTrellis(j.leaves, j.model, { marginals: o.marginals === true, samples, seed, ...(threads ? { threads } : {}) });
+  if (gpu && samples > 0) {
+    throw new SbiError('Exact samples of hierarchies (--samples) run on the cpu backend only: the walk down the trellis is sequential per sample', 'UNSUPPORTED_OP');
+  }
+  const results = [];
+  for (const j of jets) {
+    // webgpu: log Z, MAP and marginals in f32 on the device; the exact count (128-bit integers) is not computed there
+    const r = gpu
+      ? { ...(await runTrellisWebGpu(j.leaves, j.model, { marginals: o.marginals === true })), nTrees: null, samples: undefined }
+      : runTrellis(j.leaves, j.model, { marginals: o.marginals === true, samples, seed, ...(threads ? { threads } : {}) });
     const greedy = greedyClustering(j.leaves, j.model), beam = beamSearch(j.leaves, j.model, beamWidth);
-    return {
+    results.push({
       nLeaves: r.nLeaves, logZ: finiteOrNull(r.logZ), nTrees: r.nTrees, mapLogLH: finiteOrNull(r.mapLogLH), mapTree: r.mapTree,
       greedyLogLH: finiteOrNull(greedy.logLH), beamLogLH: finiteOrNull(beam.logLH), seconds: r.seconds,
       ...(o.marginals ? { marginals: clusterMarginals(r, threshold) } : {}),
       ...(r.samples ? { samples: r.samples } : {}),
-    };
-  });
+      ...(gpu ? { backend: 'webgpu' } : {}),
+    });
+  }
   const out: Record<string, unknown> = { jets: results };
   if (grid) {
     const model = jets[0]?.model;
@@ -147,5 +158,6 @@ export function addTrellisCommands(program: Command): void {
     .option('--samples <int>', 'exact posterior samples of hierarchies per jet')
     .option('--beam-width <int>', 'beam width of the beam-search baseline', '10')
     .option('--lambda-grid <v1,v2,..>', 'also the exact marginal likelihood of all jets on this grid of λ and the posterior (flat prior)')
+    .option('--backend <cpu|webgpu>', 'where log Z, the MAP and the marginals run (webgpu: f32, no count, no samples)', 'cpu')
     .action(commandTrellis);
 }

@@ -60,6 +60,8 @@ export interface TrellisNative {
   ): Promise<NativeTrellisResult>;
   trellisBeam(leaves: Float64Array, energy: NativeEnergyName, params: Float64Array, width: number): { logLH: number; splits: Uint32Array | null };
   trellisEnergy(leaves: Float64Array, energy: NativeEnergyName, params: Float64Array, splits: Uint32Array): Float64Array;
+  /** The per-set features the accelerator passes read, column-major [columns · 2^N], and the energy's constants. */
+  trellisTable(leaves: Float64Array, energy: NativeEnergyName, params: Float64Array): { columns: number; table: Float64Array; constants: Float64Array };
 }
 
 export const trellisNative = native as NativeAddon & TrellisNative;

@@ -89,7 +89,7 @@ function nativeOptions(o: TrellisOptions): NativeTrellisOptions {
   };
 }
 
-function checkSize(x: Float64Array): number {
+export function checkSize(x: Float64Array): number {
   const n = x.length / 4;
   if (n > TRELLIS_MAX_LEAVES)
     throw new SbiError(`The trellis handles at most ${TRELLIS_MAX_LEAVES} leaves (2^N sets in memory, 3^N splits) but received ${n}`, 'TOO_MANY_LEAVES');
@@ -166,7 +166,7 @@ export function hierarchyLogLikelihood(leaves: Leaves, model: TrellisModel, tree
 }
 
 /** Clusters (2 ≤ size < N) with marginal probability ≥ threshold, most probable first. */
-export function clusterMarginals(result: TrellisResult, threshold = 0.01): { cluster: number[]; p: number }[] {
+export function clusterMarginals(result: Pick<TrellisResult, 'marginals' | 'nLeaves'>, threshold = 0.01): { cluster: number[]; p: number }[] {
   const m = result.marginals;
   if (!m) throw new SbiError('The trellis result has no marginals: run it with { marginals: true }', 'NO_MARGINALS');
   const n = result.nLeaves, full = 2 ** n - 1;
