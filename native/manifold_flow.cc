@@ -2,8 +2,9 @@
 // `spec` is { space: "torus" | "sphere", dim, layers, bins, hidden, hiddenLayers }.
 //   manifoldFlowInfo(spec) -> { paramCount, coords, outputWidth }
 //   manifoldFlowInit(spec, seed, params [P])
-//   manifoldFlowSample(spec, params, n, seed, stream, x [n·W], logq [n], threads?)
-//   manifoldFlowLogProb(spec, params, x [n·W], logq [n], threads?)
+//   manifoldFlowSample(spec, params, n, seed, stream, x [n·W], logq [n], threads?, base? [n·coords])
+//   manifoldFlowLogProb(spec, params, x [n·W], logq [n], threads?, base? [n·coords])
+//     base (optional): the base-space points (angles; (z, φ) on S²) the rows map from / to
 //   manifoldFlowLoss(spec, params, options, grad [P]) -> loss      (one training step's loss and gradient)
 //   manifoldFlowTrain(spec, params, options, onProgress?, cancelFlag?) -> Promise<result>
 // options: { loss: "reverseKl" | "nll", target? ("torus-unimodal" | "torus-multimodal" |
@@ -269,6 +270,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   double* x = GetFloat64Array(info[5], "x", n * W).data;
   double* logq = GetFloat64Array(info[6], "logq", n).data;
   const int threads = GetThreads(info[7]);
+  double* base_out = IsAbsent(info[8]) ? nullptr : GetFloat64Array(info[8], "base", n * s.coords).data;
   const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
   const double base = mf::flow_base_log_density(s);
   ParallelFor(chunks, 1, threads, [&](int64_t b, int64_t e) {
@@ -277,6 +279,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t r0 = k * kChunkRows, rows = std::min(kChunkRows, n - r0);
       mf::flow_base_draw(s, seed, stream, r0, rows, w.states);
+      if (base_out) std::copy(w.states, w.states + rows * s.coords, base_out + r0 * s.coords);
       mf::flow_forward(s, params, rows, w);
       const double* fin = w.states + s.n_layers * rows * s.coords;
       for (int64_t r = 0; r < rows; ++r) {
@@ -298,6 +301,7 @@ Napi::Value LogProb(const Napi::CallbackInfo& info) {
   const int64_t n = static_cast<int64_t>(x.length) / W;
   double* logq = GetFloat64Array(info[3], "logq", n).data;
   const int threads = GetThreads(info[4]);
+  double* base_out = IsAbsent(info[5]) ? nullptr : GetFloat64Array(info[5], "base", n * s.coords).data;
   const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
   ParallelFor(chunks, 1, threads, [&](int64_t b, int64_t e) {
     std::vector<double> mem(mf::flow_work_size(s, kChunkRows));
@@ -305,6 +309,7 @@ Napi::Value LogProb(const Napi::CallbackInfo& info) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t r0 = k * kChunkRows, rows = std::min(kChunkRows, n - r0);
       mf::flow_nll_chunk(s, params, x.data + r0 * W, rows, 1.0, static_cast<double*>(nullptr), w, logq + r0);
+      if (base_out) std::copy(w.states, w.states + rows * s.coords, base_out + r0 * s.coords);
     }
   });
   return env.Undefined();

@@ -65,6 +65,22 @@ describe('manifold flows: densities', () => {
     }
   });
 
+  it('round trip: the inverse pass maps samples back to their base draws (T², S²)', () => {
+    for (const spec of [small('torus'), small('sphere')]) {
+      const flow = new ManifoldFlow(spec, 6);
+      flow.params = flow.params.map((v, i) => v + 0.5 * Math.sin(1.3 * i));
+      const { x, base } = flow.sampleWithBase(300, 4);
+      const back = flow.inverse(x).base;
+      for (let i = 0; i < base.length; i++) {
+        const isAngle = spec.space === 'torus' || i % 2 === 1;
+        // Angles compare on the circle (0 ≡ 2π).
+        const diff = base[i]! - back[i]!;
+        const d = isAngle ? Math.abs((((diff % (2 * Math.PI)) + 3 * Math.PI) % (2 * Math.PI)) - Math.PI) : Math.abs(diff);
+        expect(d).toBeLessThan(1e-9);
+      }
+    }
+  });
+
   it('q integrates to 1 over the sphere (midpoint rule in (z, φ), area element dz dφ)', () => {
     const flow = new ManifoldFlow(small('sphere'), 2);
     flow.params = flow.params.map((v, i) => v + 0.5 * Math.sin(1.7 * i));

@@ -77,8 +77,8 @@ interface ManifoldFlowNative {
   manifoldFlowInfo(spec: ManifoldFlowSpec): { paramCount: number; coords: number; outputWidth: number };
   manifoldFlowInit(spec: ManifoldFlowSpec, seed: number | bigint, params: Float64Array): void;
   manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: number | bigint, stream: number,
-    x: Float64Array, logq: Float64Array, threads?: number): void;
-  manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array, threads?: number): void;
+    x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
+  manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
   manifoldFlowLoss(spec: ManifoldFlowSpec, params: Float64Array, options: object, grad: Float64Array): number;
   manifoldFlowTrain(spec: ManifoldFlowSpec, params: Float64Array, options: object,
     onProgress?: (p: { step: number; steps: number; loss: number }) => void, cancel?: Int32Array): Promise<FlowTrainResult & { params: Float64Array }>;
@@ -90,6 +90,8 @@ export const MODEL_KIND = 'manifold-flow';
 export class ManifoldFlow {
   readonly spec: ManifoldFlowSpec;
   readonly paramCount: number;
+  /** Base-space coordinates per row: D angles, or (z, φ) on S². */
+  readonly coords: number;
   /** Width of a sample row: D angles, or 3 for S². */
   readonly outputWidth: number;
   params: Float64Array;
@@ -108,6 +110,7 @@ export class ManifoldFlow {
     };
     const info = kernels.manifoldFlowInfo(this.spec);
     this.paramCount = info.paramCount;
+    this.coords = info.coords;
     this.outputWidth = info.outputWidth;
     if (params) {
       if (!(params instanceof Float64Array) || params.length !== this.paramCount) {
@@ -131,10 +134,27 @@ export class ManifoldFlow {
 
   /** log q per row of x [N, outputWidth] (angles, or unit vectors in ℝ³). */
   logProb(x: Float64Array, options: { threads?: number } = {}): Float64Array {
+    return this.inverse(x, options).logProb;
+  }
+
+  /** log q per row of x and the base points [N, coords] (angles; (z, φ) on S²) the inverse flow maps x to. */
+  inverse(x: Float64Array, options: { threads?: number } = {}): { base: Float64Array; logProb: Float64Array } {
     if (!(x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` but received ${describe(x)}`);
-    const out = new Float64Array(Math.floor(x.length / this.outputWidth));
-    kernels.manifoldFlowLogProb(this.spec, this.params, x, out, options.threads);
-    return out;
+    const n = Math.floor(x.length / this.outputWidth);
+    const logProb = new Float64Array(n);
+    const base = new Float64Array(n * this.coords);
+    kernels.manifoldFlowLogProb(this.spec, this.params, x, logProb, options.threads, base);
+    return { base, logProb };
+  }
+
+  /** `sample`, also returning the base draws [n, coords] the samples were pushed forward from. */
+  sampleWithBase(n: number, seed: number | bigint, options: { stream?: number; threads?: number } = {}): { x: Float64Array; logProb: Float64Array; base: Float64Array } {
+    checkPositiveInteger(n, 'n');
+    const x = new Float64Array(n * this.outputWidth);
+    const logProb = new Float64Array(n);
+    const base = new Float64Array(n * this.coords);
+    kernels.manifoldFlowSample(this.spec, this.params, n, seed, options.stream ?? 0, x, logProb, options.threads, base);
+    return { x, logProb, base };
   }
 
   /**
