@@ -7,7 +7,9 @@
 //   forward : Y_l = act_l(Y_{l-1} W_lᵀ + b_l), Y_{-1} = X
 //   backward: from dOut [N, sizes[L]], layer by layer from the top (dense_backward), the input
 //             of each layer being the previous layer's output; grads has the layout of params
-//             (overwritten, summed over the batch). No input gradient is formed.
+//             (overwritten, summed over the batch). The input gradient dX [N, sizes[0]] is
+//             formed only when dx_input is given (a conditioner whose inputs depend on trained
+//             parameters, as in the manifold flows' coupling layers).
 // Templated on the scalar; caller-owned memory, no allocation. Math: docs/nn.md.
 #pragma once
 #include "dense.h"
@@ -65,7 +67,7 @@ SBI_HD const T* mlp_forward(Activation act, int layers, const int64_t* sizes, in
 
 template <class T>
 SBI_HD void mlp_backward(Activation act, int layers, const int64_t* sizes, int64_t n, const T* x, const T* params,
-                         const T* saved, const T* dout, T* grads, T* scratch) {
+                         const T* saved, const T* dout, T* grads, T* scratch, T* dx_input = nullptr) {
   const bool keep_pre = activation_needs_preactivation(act);
   // Offsets of each layer's output, pre-activation and parameters, walked from the top down.
   int64_t y_off = 0, p_off = 0, pre_off = 0;
@@ -84,7 +86,7 @@ SBI_HD void mlp_backward(Activation act, int layers, const int64_t* sizes, int64
     p_off -= fan_out * (fan_in + 1);
     if (hidden) pre_off -= n * fan_out;
     const T* in = l > 0 ? saved + y_off - n * fan_in : x;
-    T* dx = l > 0 ? buf[l & 1] : static_cast<T*>(nullptr);
+    T* dx = l > 0 ? buf[l & 1] : dx_input;
     dense_backward(hidden ? act : Activation::Identity, n, fan_in, fan_out, in, params + p_off, saved + y_off,
                    hidden && keep_pre ? saved_pre + pre_off : static_cast<const T*>(nullptr), dy, dx, grads + p_off,
                    grads + p_off + fan_out * fan_in);

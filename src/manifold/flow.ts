@@ -1,0 +1,222 @@
+/**
+ * Trainable flows on the torus Tᴰ and the sphere S², run natively (kernels/manifold/flow.h,
+ * native/manifold_flow.cc, double precision): sampling, log-density, reverse-KL training to an
+ * unnormalised target and maximum-likelihood training from samples, with KL, log Z and ESS
+ * reports. Rezende et al., "Normalizing flows on tori and spheres", ICML 2020, arXiv:2002.02428.
+ *
+ * - Torus: coupling layers of circular RQ splines; layer l updates angles i with (i + l) even,
+ *   conditioned on cos/sin of the others through a tanh MLP. Samples are angles in [0, 2π).
+ * - Sphere S²: recursive (cylindrical) flow: an interval spline of the height z, then circle
+ *   splines of the azimuth φ conditioned on z; x = (√(1−z²) cos φ, √(1−z²) sin φ, z). Samples are
+ *   unit vectors in ℝ³; log q is with respect to the area measure (uniform = 1/(4π)).
+ */
+import { SbiError } from '../errors.js';
+import { decodeModelFile, encodeModelFile, type ModelFile } from '../io/model_file.js';
+import { ModelFileReader } from '../io/model_reader.js';
+import { native } from '../native.js';
+import { checkPositiveInteger, describe } from '../validate.js';
+
+export type ManifoldSpace = 'torus' | 'sphere';
+export type ManifoldTarget = 'torus-unimodal' | 'torus-multimodal' | 'torus-correlated' | 'sphere-vmf4';
+
+export interface ManifoldFlowSpec {
+  space: ManifoldSpace;
+  /** D of Tᴰ (2..16); 2 for the sphere S². */
+  dim: number;
+  /** Torus: coupling layers; sphere: circle layers after the interval layer (default 4). */
+  layers: number;
+  /** Spline bins (default 8). */
+  bins: number;
+  /** Hidden units and hidden layers of each tanh MLP (default 32, 2). */
+  hidden: number;
+  hiddenLayers: number;
+}
+
+export interface FlowTrainOptions {
+  /** 'reverseKl' (default) needs `target`; 'nll' needs `data` (rows of angles or unit vectors). */
+  loss?: 'reverseKl' | 'nll';
+  target?: ManifoldTarget;
+  data?: Float64Array;
+  steps: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Global gradient-norm clip (default: none). */
+  clipMaxNorm?: number;
+  seed?: number | bigint;
+  /** Progress every `reportEvery` steps (default steps / 100). */
+  reportEvery?: number;
+  /** Flow draws for the final KL / log Z / ESS (default 4096). */
+  evalSize?: number;
+  threads?: number;
+  onProgress?: (p: { step: number; steps: number; loss: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface FlowEvaluation {
+  /** E_q[log q − log p̃] (≥ −log Z). */
+  kl: number;
+  /** log Z ≈ log mean exp(log p̃ − log q). */
+  logZ: number;
+  /** KL(q ‖ p) ≈ kl + logZ, with p = p̃ / Z. */
+  klNormalised: number;
+  /** (Σw)² / (n Σw²) · 100 with w = p̃ / q. */
+  ess: number;
+  samples: number;
+}
+
+export interface FlowTrainResult {
+  steps: number;
+  historyStep: Float64Array;
+  historyLoss: Float64Array;
+  evaluation?: FlowEvaluation;
+  /** Mean −log q over `data` after training ('nll'). */
+  nll?: number;
+}
+
+interface ManifoldFlowNative {
+  manifoldFlowInfo(spec: ManifoldFlowSpec): { paramCount: number; coords: number; outputWidth: number };
+  manifoldFlowInit(spec: ManifoldFlowSpec, seed: number | bigint, params: Float64Array): void;
+  manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: number | bigint, stream: number,
+    x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
+  manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
+  manifoldFlowLoss(spec: ManifoldFlowSpec, params: Float64Array, options: object, grad: Float64Array): number;
+  manifoldFlowTrain(spec: ManifoldFlowSpec, params: Float64Array, options: object,
+    onProgress?: (p: { step: number; steps: number; loss: number }) => void, cancel?: Int32Array): Promise<FlowTrainResult & { params: Float64Array }>;
+}
+const kernels = native as unknown as ManifoldFlowNative;
+
+export const MODEL_KIND = 'manifold-flow';
+
+export class ManifoldFlow {
+  readonly spec: ManifoldFlowSpec;
+  readonly paramCount: number;
+  /** Base-space coordinates per row: D angles, or (z, φ) on S². */
+  readonly coords: number;
+  /** Width of a sample row: D angles, or 3 for S². */
+  readonly outputWidth: number;
+  params: Float64Array;
+
+  /** A fresh flow with Philox-initialised parameters (docs/manifold.md), or the given ones. */
+  constructor(spec: Partial<ManifoldFlowSpec> & { space: ManifoldSpace }, seed: number | bigint = 0, params?: Float64Array) {
+    const space = spec.space;
+    if (space !== 'torus' && space !== 'sphere') throw new RangeError(`Expected "torus" or "sphere" for \`space\` but received ${describe(space)}`);
+    this.spec = {
+      space,
+      dim: spec.dim ?? 2,
+      layers: spec.layers ?? 4,
+      bins: spec.bins ?? 8,
+      hidden: spec.hidden ?? 32,
+      hiddenLayers: spec.hiddenLayers ?? 2,
+    };
+    const info = kernels.manifoldFlowInfo(this.spec);
+    this.paramCount = info.paramCount;
+    this.coords = info.coords;
+    this.outputWidth = info.outputWidth;
+    if (params) {
+      if (!(params instanceof Float64Array) || params.length !== this.paramCount) {
+        throw new RangeError(`Expected a Float64Array of ${this.paramCount} parameters but received ${describe(params)}`);
+      }
+      this.params = params.slice();
+    } else {
+      this.params = new Float64Array(this.paramCount);
+      kernels.manifoldFlowInit(this.spec, seed, this.params);
+    }
+  }
+
+  /** n samples [n, outputWidth] and their log q; row i uses Philox stream `stream` of seed, counters from i·coords. */
+  sample(n: number, seed: number | bigint, options: { stream?: number; threads?: number } = {}): { x: Float64Array; logProb: Float64Array } {
+    checkPositiveInteger(n, 'n');
+    const x = new Float64Array(n * this.outputWidth);
+    const logProb = new Float64Array(n);
+    kernels.manifoldFlowSample(this.spec, this.params, n, seed, options.stream ?? 0, x, logProb, options.threads);
+    return { x, logProb };
+  }
+
+  /** log q per row of x [N, outputWidth] (angles, or unit vectors in ℝ³). */
+  logProb(x: Float64Array, options: { threads?: number } = {}): Float64Array {
+    return this.inverse(x, options).logProb;
+  }
+
+  /** log q per row of x and the base points [N, coords] (angles; (z, φ) on S²) the inverse flow maps x to. */
+  inverse(x: Float64Array, options: { threads?: number } = {}): { base: Float64Array; logProb: Float64Array } {
+    if (!(x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` but received ${describe(x)}`);
+    const n = Math.floor(x.length / this.outputWidth);
+    const logProb = new Float64Array(n);
+    const base = new Float64Array(n * this.coords);
+    kernels.manifoldFlowLogProb(this.spec, this.params, x, logProb, options.threads, base);
+    return { base, logProb };
+  }
+
+  /** `sample`, also returning the base draws [n, coords] the samples were pushed forward from. */
+  sampleWithBase(n: number, seed: number | bigint, options: { stream?: number; threads?: number } = {}): { x: Float64Array; logProb: Float64Array; base: Float64Array } {
+    checkPositiveInteger(n, 'n');
+    const x = new Float64Array(n * this.outputWidth);
+    const logProb = new Float64Array(n);
+    const base = new Float64Array(n * this.coords);
+    kernels.manifoldFlowSample(this.spec, this.params, n, seed, options.stream ?? 0, x, logProb, options.threads, base);
+    return { x, logProb, base };
+  }
+
+  /**
+   * One training step's batch loss and its gradient with respect to the parameters (at `params`,
+   * default the flow's): reverse KL of `batchSize` draws on Philox stream `step`, or the NLL of
+   * rows of `data` drawn with replacement.
+   */
+  lossAndGradient(options: Omit<FlowTrainOptions, 'steps' | 'onProgress' | 'signal'> & { step?: number }, params = this.params): { loss: number; grad: Float64Array } {
+    const grad = new Float64Array(this.paramCount);
+    const { onProgress: _a, signal: _b, ...rest } = options as FlowTrainOptions;
+    const loss = kernels.manifoldFlowLoss(this.spec, params, rest, grad);
+    return { loss, grad };
+  }
+
+  /** Trains with Adam natively off the event loop; on success the flow holds the trained parameters. */
+  async train(options: FlowTrainOptions): Promise<FlowTrainResult> {
+    const { onProgress, signal, ...rest } = options;
+    checkPositiveInteger(options.steps, 'steps');
+    const cancel = new Int32Array(1);
+    if (signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+    const abort = () => { cancel[0] = 1; };
+    signal?.addEventListener('abort', abort);
+    try {
+      const r = await kernels.manifoldFlowTrain(this.spec, this.params, rest, onProgress, cancel);
+      this.params = r.params;
+      const { params: _p, ...result } = r;
+      return result;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /** The model file: spec and training record in the metadata, the parameters as a tensor. */
+  toModelFile(metadata: Record<string, unknown> = {}): ModelFile {
+    return {
+      kind: MODEL_KIND,
+      metadata: { ...metadata, spec: this.spec },
+      tensors: { params: { data: this.params, shape: [this.paramCount] } },
+    };
+  }
+
+  encode(metadata: Record<string, unknown> = {}): Uint8Array {
+    return encodeModelFile(this.toModelFile(metadata));
+  }
+
+  /** Rebuilds a flow from a model file (checked: kind, spec, parameter count, finite values). */
+  static fromModelFile(file: ModelFile, label = 'manifold flow'): ManifoldFlow {
+    const reader = new ModelFileReader(file, label);
+    if (file.kind !== MODEL_KIND) throw reader.invalid(`kind is "${file.kind}", expected "${MODEL_KIND}"`);
+    const spec = file.metadata.spec as ManifoldFlowSpec | undefined;
+    if (typeof spec !== 'object' || spec === null) throw reader.invalid('no flow spec');
+    let flow: ManifoldFlow;
+    try {
+      flow = new ManifoldFlow(spec, 0);
+    } catch (e) {
+      throw reader.invalid(`bad flow spec (${(e as Error).message})`);
+    }
+    flow.params = reader.finiteTensor('params', Float64Array, flow.paramCount);
+    return flow;
+  }
+
+  static decode(bytes: Uint8Array): ManifoldFlow {
+    return ManifoldFlow.fromModelFile(decodeModelFile(bytes, { expectedKind: MODEL_KIND }));
+  }
+}
