@@ -267,3 +267,15 @@ export async function philoxBlocksWebGpu(ctx: WebGpuContext, seed: bigint, strea
   });
   return new Uint32Array(words);
 }
+
+/**
+ * Destroys the process's device, if one was opened, and drops the Dawn instance, which would
+ * otherwise keep Node from exiting. A later openWebGpu() starts afresh.
+ */
+export async function closeWebGpu(): Promise<void> {
+  const p = opened;
+  if (!p) return;
+  opened = undefined;
+  const ctx = await p.catch(() => undefined);
+  ctx?.device.destroy();
+}
