@@ -49,6 +49,18 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     expect(Math.abs(other.x[0]! - cpu.x[0]!)).toBeGreaterThan(1e-4);
   });
 
+  it('a row that overflows f32 is NaN and flagged, as on the cpu', async () => {
+    const sim = new NativeSimulator('gaussian_mixture');
+    const theta = Float64Array.of(0, 0, 1e39, 0, 1, 1);
+    for (const backend of ['webgpu', 'cpu'] as const) {
+      const r = await sim.simulate(theta, { seed: 3, backend });
+      expect(Array.from(r.failed), backend).toEqual([0, 1, 0]);
+      expect(r.failedCount).toBe(1);
+      expect(Number.isNaN(r.x[2]!) && Number.isNaN(r.x[3]!)).toBe(true);
+      expect(Number.isFinite(r.x[4]!)).toBe(true);
+    }
+  });
+
   it('an unported simulator on an explicit webgpu is UNSUPPORTED_OP with the reason; auto runs it on the cpu', async () => {
     const sir = new NativeSimulator('sir');
     const theta = getTask('sir').prior.sample(3, { seed: 1 });

@@ -180,10 +180,11 @@ class CpuBackend implements Backend {
     checkBlocks(blocks);
     const counters = new Uint32Array(4 * blocks);
     const [s0, s1] = u64Words(s);
+    const [lo0, hi0] = u64Words(first);
     for (let i = 0; i < blocks; i++) {
-      const b = (first + BigInt(i)) & U64;
-      counters[4 * i] = Number(b & 0xffffffffn);
-      counters[4 * i + 1] = Number(b >> 32n);
+      const lo = lo0! + i; // < 2^53: exact; the part above 2^32 carries into the high word
+      counters[4 * i] = lo >>> 0;
+      counters[4 * i + 1] = (hi0! + Math.floor(lo / 4294967296)) >>> 0;
       counters[4 * i + 2] = s0!;
       counters[4 * i + 3] = s1!;
     }
@@ -315,7 +316,7 @@ class WebGpuBackend implements Backend {
       const out = await runKernel(this.ctx, {
         key: { file, entryPoint: simulator, constants: { workgroup_size: WORKGROUP } },
         uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0]),
-        inputs: [Float32Array.from(theta.subarray(start * info.thetaDim, (start + rows) * info.thetaDim))],
+        inputs: [new Float32Array(theta.subarray(start * info.thetaDim, (start + rows) * info.thetaDim))],
         outputBytes: 4 * rows * info.xDim,
         workgroups: Math.ceil(rows / WORKGROUP),
       });
@@ -325,12 +326,14 @@ class WebGpuBackend implements Backend {
     // As RunRows on the CPU: a row with a non-finite value is NaN and flagged.
     const failed = new Uint8Array(n);
     let failedCount = 0;
-    for (let i = 0; i < n; i++) {
-      const row = x.subarray(i * info.xDim, (i + 1) * info.xDim);
-      if (row.every(Number.isFinite)) continue;
-      row.fill(NaN);
+    const d = info.xDim;
+    for (let k = 0; k < x.length; k++) {
+      if (x[k]! - x[k]! === 0) continue; // finite (NaN and ±inf give NaN)
+      const i = Math.floor(k / d);
+      x.fill(NaN, i * d, (i + 1) * d);
       failed[i] = 1;
       failedCount++;
+      k = (i + 1) * d - 1;
     }
     return { x, failed, failedCount };
   }
