@@ -1,7 +1,9 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU device (Dawn's node bindings, the optional dependency `webgpu`) and the first WGSL
- * op, Philox4x32-10 blocks (kernels/random/philox.wgsl), bit-identical to the CPU kernel.
+ * The WebGPU device (Dawn's node bindings, the optional dependency `webgpu`), WGSL sources with
+ * `// #include`, the pipeline cache, the buffer pool and one-launch `runKernel`, and Philox4x32-10
+ * blocks (kernels/random/philox.wgsl), bit-identical to the CPU kernel. The ops built on this
+ * are in backend.ts.
  *
  * Device selection: a hardware adapter when there is one; otherwise Dawn's OpenGL ES backend on
  * Mesa's llvmpipe (machines without a GPU), which needs surfaceless EGL: EGL_PLATFORM is set to
