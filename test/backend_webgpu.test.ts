@@ -1,6 +1,7 @@
 // The WebGPU device layer: the WGSL Philox against the Random123 vectors and the CPU, shader
-// includes and the buffer pool (every op against the CPU: test/backend_ops.test.ts). Runs on Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where
-// no WebGPU adapter can be created the cases are skipped with the reason, never passed.
+// includes and the buffer pool (every op against the CPU: test/backend_ops.test.ts). Runs on
+// Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where no WebGPU adapter
+// can be created the cases are skipped with the reason, never passed.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
 import { BufferPool, openWebGpu, philoxBlocksWebGpu, wgslSource, type WebGpuContext } from '../src/backend/webgpu.js';
