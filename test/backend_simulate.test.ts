@@ -49,6 +49,27 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     expect(Math.abs(other.x[0]! - cpu.x[0]!)).toBeGreaterThan(1e-4);
   });
 
+  it('row streams wrap past 2^64 as on the cpu (stream offset + i mod 2^64)', async () => {
+    const sim = new NativeSimulator('slcp');
+    const theta = getTask('slcp').prior.sample(10, { seed: 8 });
+    const opts = { seed: 1n, streamOffset: 2n ** 64n - 5n };
+    const gpu = await sim.simulate(theta, { ...opts, backend: 'webgpu' });
+    const cpu = await sim.simulate(theta, opts);
+    const tol = OPS['simulate.slcp'].tolerance;
+    expectWithin(gpu.x, cpu.x, tol.atol, tol.rtol);
+  });
+
+  it('reports progress and honours an aborted signal', async () => {
+    const sim = new NativeSimulator('two_moons');
+    const theta = new Float64Array(2 * 1000);
+    const seen: number[] = [];
+    await sim.simulate(theta, { seed: 1, backend: 'webgpu', onProgress: (done, total) => seen.push(done, total) });
+    expect(seen.slice(-2)).toEqual([1000, 1000]);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(sim.simulate(theta, { seed: 1, backend: 'webgpu', signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
   it('a row that overflows f32 is NaN and flagged, as on the cpu', async () => {
     const sim = new NativeSimulator('gaussian_mixture');
     const theta = Float64Array.of(0, 0, 1e39, 0, 1, 1);
