@@ -8,6 +8,8 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { SbiError } from './errors.js';
+import type { BackendRequest } from './backend/backend.js';
+import { closeWebGpu } from './backend/webgpu.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
 import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod, type MethodName } from './inference/methods.js';
@@ -54,19 +56,26 @@ function parseSeed(value: string): bigint {
   return s;
 }
 
-function checkBackend(value: string | undefined): void {
-  if (value === undefined || value === 'cpu') return;
-  if (value === 'webgpu' || value === 'cuda') {
-    throw new SbiError(`--backend ${value}: this build has only the cpu backend for simulators`, 'BACKEND_UNAVAILABLE');
+/**
+ * The --backend value. Only `simulate` runs ops on other backends so far (docs/backends.md):
+ * elsewhere webgpu and cuda are an error, never a silent run on the CPU.
+ */
+function checkBackend(value: string | undefined, command = ''): BackendRequest {
+  if (value === undefined) return 'cpu';
+  if (value !== 'cpu' && value !== 'webgpu' && value !== 'cuda' && value !== 'auto') {
+    throw new UsageError(`--backend: expected one of cpu, webgpu, cuda, auto but received "${value}"`);
   }
-  throw new UsageError(`--backend: expected one of cpu, webgpu, cuda but received "${value}"`);
+  if (command !== 'simulate' && (value === 'webgpu' || value === 'cuda')) {
+    throw new SbiError(`--backend ${value}: ${command || 'this command'} runs on the cpu backend only for now (only simulate has ${value} kernels)`, 'UNSUPPORTED_OP');
+  }
+  return value;
 }
 
 function commonOptions(cmd: Command): Command {
   return cmd
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .addOption(new Option('--backend <name>', 'compute backend').default('cpu'));
+    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (webgpu and cuda: simulate only, so far)').default('cpu'));
 }
 
 async function commandTasks(opts: { out: string }): Promise<void> {
@@ -97,7 +106,7 @@ interface SimulateCliOptions {
 }
 
 async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
-  checkBackend(opts.backend);
+  const backend = checkBackend(opts.backend, 'simulate');
   const task = getTask(opts.task);
   const def = task.definition;
   const seed = parseSeed(opts.seed);
@@ -163,6 +172,7 @@ async function commandSimulate(opts: SimulateCliOptions): Promise<void> {
   const showProgress = process.stderr.isTTY === true && n >= 100_000;
   const result: SimulationResult = await task.simulator.simulate(theta, {
     seed: deriveSeed(seed, SeedPurpose.simulator),
+    backend,
     ...(threads ? { threads } : {}),
     ...(design ? { design } : {}),
     ...(opts.gold ? { gold: true } : {}),
@@ -205,7 +215,7 @@ interface InferCliOptions {
 }
 
 async function commandInfer(opts: InferCliOptions): Promise<void> {
-  checkBackend(opts.backend);
+  checkBackend(opts.backend, 'infer');
   if (!isMethodName(opts.method)) {
     throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   }
@@ -293,7 +303,7 @@ interface CoverageCliOptions {
 }
 
 async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
-  checkBackend(opts.backend);
+  checkBackend(opts.backend, 'coverage');
   if (!isMethodName(opts.method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   if (SEQUENTIAL_METHODS.includes(opts.method)) {
     throw new UsageError(`--method ${opts.method}: coverage needs an amortised estimator (npe, nle, nre-a, nre-b, nre-c, bnre); a sequential one is only valid at its own observation`);
@@ -363,7 +373,7 @@ interface C2stCliOptions {
 }
 
 async function commandC2st(fileA: string, fileB: string, opts: C2stCliOptions): Promise<void> {
-  checkBackend(opts.backend);
+  checkBackend(opts.backend, 'c2st');
   const seed = parseSeed(opts.seed);
   const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
   const folds = parseInteger(opts.folds, 'folds', 2, 1000);
@@ -464,6 +474,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = e instanceof SbiError ? ` [${e.code}]` : '';
     process.stderr.write(`sbi-engine: error${code}: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    await closeWebGpu(); // a live Dawn instance would keep the process from exiting
   }
 }
 

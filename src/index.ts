@@ -76,3 +76,19 @@ export { runTrellisWebGpu, type TrellisWebGpuOptions, type TrellisWebGpuResult }
 
 // Lattice field theory: φ⁴ action, HMC baseline, autocorrelation times (docs/lattice.md).
 export * from './lattice/index.js';
+
+// Compute backends and their op table (docs/backends.md).
+export {
+  OPS,
+  OP_NAMES,
+  BACKEND_NAMES,
+  selectBackend,
+  backendForOp,
+  cpuBackend,
+  type Backend,
+  type BackendName,
+  type BackendRequest,
+  type OpName,
+  type OpSpec,
+  type Tolerance,
+} from './backend/backend.js';

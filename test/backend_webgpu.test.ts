@@ -1,9 +1,10 @@
-// WGSL kernels against the CPU reference (the start of the cross-backend agreement harness of
-// issue 6). Runs on Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where
-// no WebGPU adapter can be created the cases are skipped with the reason, never passed.
+// The WebGPU device layer: the WGSL Philox against the Random123 vectors and the CPU, shader
+// includes and the buffer pool (every op against the CPU: test/backend_ops.test.ts). Runs on
+// Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where no WebGPU adapter
+// can be created the cases are skipped with the reason, never passed.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
-import { openWebGpu, philoxBlocksWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
+import { BufferPool, openWebGpu, philoxBlocksWebGpu, wgslSource, type WebGpuContext } from '../src/backend/webgpu.js';
 
 let ctx: WebGpuContext | undefined;
 let reason = '';
@@ -50,6 +51,32 @@ describe.skipIf(!ctx)(`WebGPU: Philox4x32-10 blocks (kernels/random/philox.wgsl)
     await expect(philoxBlocksWebGpu(ctx!, 1n, 0n, 0n, 0)).rejects.toThrow(/`blocks`/);
     await expect(philoxBlocksWebGpu(ctx!, -1n, 0n, 0n, 1)).rejects.toThrow(/`seed`/);
     await expect(philoxBlocksWebGpu(ctx!, 1n, 1n << 64n, 0n, 1)).rejects.toThrow(/`stream`/);
+  });
+});
+
+describe.skipIf(!ctx)(`WebGPU: shader sources and the buffer pool${ctx ? '' : ` — skipped: ${reason}`}`, () => {
+  it('splices each // #include once, so shared helpers are defined once', () => {
+    const src = wgslSource('simulators/two_moons.wgsl'); // includes sim_row -> samplers -> philox
+    expect(src.match(/fn philox4x32_10\(/g)).toHaveLength(1);
+    expect(src.match(/fn std_normal_pair_words\(/g)).toHaveLength(1);
+    expect(src).not.toMatch(/#include/);
+    expect(ctx!.device.createShaderModule({ code: src })).toBeDefined();
+  });
+
+  it('reuses released buffers by size class and usage, and holds no more than its cap', () => {
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+    const pool = new BufferPool(ctx!.device, 4096);
+    const a = pool.acquire(1000, usage);
+    expect(a.size).toBe(1024);
+    pool.release(a);
+    expect(pool.bytesHeld).toBe(1024);
+    expect(pool.acquire(700, usage)).toBe(a); // same class
+    const other = pool.acquire(1000, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    expect(other).not.toBe(a); // another usage never shares
+    const big = pool.acquire(5000, usage);
+    pool.release(a, big); // 8192 bytes would pass the 4096 cap: destroyed, not held
+    expect(pool.bytesHeld).toBe(1024);
+    expect(BufferPool.sizeClass(1)).toBe(256);
   });
 });
 

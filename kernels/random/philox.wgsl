@@ -27,25 +27,13 @@ fn philox4x32_10(counter: vec4u, key: vec2u) -> vec4u {
   return c;
 }
 
-// Blocks of a PhiloxStream (philox.h): block b of (seed, stream) is philox4x32_10 of the counter
-// (b mod 2^32, b div 2^32, stream lo, stream hi) under the key (seed lo, seed hi).
-struct PhiloxParams {
-  key: vec2u,
-  stream: vec2u,
-  first_block: vec2u,  // (lo, hi)
-  blocks: u32,
+// Block `block` (< 2^32) of the stream (seed = key, stream): the counter PhiloxStream uses.
+fn philox_stream_block(key: vec2u, stream: vec2u, block: u32) -> vec4u {
+  return philox4x32_10(vec4u(block, 0u, stream.x, stream.y), key);
 }
 
-@group(0) @binding(0) var<uniform> params: PhiloxParams;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4u>;
-
-override workgroup_size: u32 = 64u;
-
-@compute @workgroup_size(workgroup_size)
-fn philox_blocks(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= params.blocks) { return; }
-  let lo = params.first_block.x + i;
-  let hi = params.first_block.y + select(0u, 1u, lo < i);  // carry of the 64-bit block index
-  out[i] = philox4x32_10(vec4u(lo, hi, params.stream.x, params.stream.y), params.key);
+// stream + i as a 64-bit (lo, hi) pair: row i of a batch uses stream (stream offset + i).
+fn philox_stream_add(stream: vec2u, i: u32) -> vec2u {
+  let lo = stream.x + i;
+  return vec2u(lo, stream.y + select(0u, 1u, lo < i));
 }

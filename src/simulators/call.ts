@@ -5,6 +5,9 @@
 import { SbiError } from '../errors.js';
 import { checkFiniteArray, checkMatrix, checkPositiveInteger, checkSeed, checkThreads } from '../validate.js';
 import type { SimulateOptions, Simulator } from './simulator.js';
+import type { BackendRequest } from '../backend/backend.js';
+
+const BACKEND_REQUESTS: readonly BackendRequest[] = ['cpu', 'webgpu', 'cuda', 'auto'];
 
 /** The checked arguments of one call. */
 export interface SimulateArgs {
@@ -30,10 +33,18 @@ export function checkSimulateArgs(
   sim: Pick<Simulator, 'name' | 'thetaDim' | 'designDim' | 'hasGold'>,
   theta: Float64Array,
   options: SimulateOptions,
-  { thetaValues = true }: { thetaValues?: boolean } = {},
+  { thetaValues = true, backends = false }: { thetaValues?: boolean; backends?: boolean } = {},
 ): SimulateArgs {
   if (options === null || typeof options !== 'object') {
     throw new TypeError('Expected an options object with at least `seed` for `simulate`');
+  }
+  const backend = options.backend;
+  if (backend !== undefined && !BACKEND_REQUESTS.includes(backend)) {
+    throw new RangeError(`Expected one of ${BACKEND_REQUESTS.join(', ')} for \`backend\` but received ${JSON.stringify(backend)}`);
+  }
+  // Only built-in simulators have kernels for other backends; 'auto' means the CPU for the rest.
+  if (!backends && (backend === 'webgpu' || backend === 'cuda')) {
+    throw new SbiError(`simulate.${sim.name} is not supported on the ${backend} backend: only built-in simulators run there; this one runs on the cpu`, 'UNSUPPORTED_OP');
   }
   const n = checkMatrix(theta, sim.thetaDim, 'theta');
   checkPositiveInteger(n, 'n (rows of theta)');

@@ -10,6 +10,7 @@ import { native, type ProgressCallback } from '../native.js';
 import { SbiError } from '../errors.js';
 import { checkFiniteArray } from '../validate.js';
 import { abortError, checkSimulateArgs, whileAbortable } from './call.js';
+import { backendForOp, type BackendRequest } from '../backend/backend.js';
 
 export interface SimulateOptions {
   /** Philox key; a non-negative safe integer or a bigint below 2^64. */
@@ -18,6 +19,13 @@ export interface SimulateOptions {
   streamOffset?: number | bigint;
   /** Worker threads (default: all cores). Never changes the result. */
   threads?: number;
+  /**
+   * Where to run (default 'cpu'): 'webgpu', 'cuda' or 'auto' (docs/backends.md). The seed means
+   * the same on every backend; float results agree with the CPU within the op's tolerance. A
+   * backend named explicitly that cannot run this simulator is an UNSUPPORTED_OP error; 'auto'
+   * then runs it on the CPU.
+   */
+  backend?: BackendRequest;
   /** Design variables, for simulators that have them (e.g. √s for `weinberg`). */
   design?: ArrayLike<number>;
   /** Also return the joint log-likelihood and joint score of the latent path. */
@@ -84,7 +92,7 @@ export class NativeSimulator implements Simulator {
   }
 
   private prepare(theta: Float64Array, options: SimulateOptions, copyInputs: boolean) {
-    const { n, seed, streamOffset, threads, design, gold } = checkSimulateArgs(this, theta, options, { thetaValues: false });
+    const { n, seed, streamOffset, threads, design, gold } = checkSimulateArgs(this, theta, options, { thetaValues: false, backends: true });
     let thetaRef: Float64Array | undefined;
     if (options.thetaRef !== undefined) {
       const ref = options.thetaRef;
@@ -130,8 +138,11 @@ export class NativeSimulator implements Simulator {
     return { args, result: { x, n, failed, failedCount: 0, ...(goldValues ? { gold: goldValues } : {}) } };
   }
 
-  /** Synchronous run on the thread pool: for small batches, or when blocking is fine. */
+  /** Synchronous run on the CPU thread pool: for small batches, or when blocking is fine. */
   simulateSync(theta: Float64Array, options: Omit<SimulateOptions, 'onProgress' | 'signal'>): SimulationResult {
+    if (options.backend !== undefined && options.backend !== 'cpu' && options.backend !== 'auto') {
+      throw new SbiError(`simulateSync runs on the cpu backend only; use simulate() for --backend ${options.backend}`, 'UNSUPPORTED_OP');
+    }
     const { args, result } = this.prepare(theta, options, false);
     result.failedCount = native.simulate(args);
     return result;
@@ -140,6 +151,23 @@ export class NativeSimulator implements Simulator {
   /** Runs off the event loop; inputs are copied so the caller may reuse its arrays at once. */
   async simulate(theta: Float64Array, options: SimulateOptions): Promise<SimulationResult> {
     const { args, result } = this.prepare(theta, options, true);
+    if (options.backend !== undefined && options.backend !== 'cpu') {
+      const op = `simulate.${this.name}`;
+      const backend = await backendForOp(options.backend, op);
+      const cpuOnly = args.design !== undefined || options.gold === true || options.thetaRef !== undefined;
+      if (backend.name !== 'cpu' && cpuOnly && options.backend !== 'auto') {
+        throw new SbiError(`${op} is not supported on the ${backend.name} backend with gold values or design variables: only the cpu computes them`, 'UNSUPPORTED_OP');
+      }
+      if (backend.name !== 'cpu' && !cpuOnly) {
+        const r = await backend.simulate(this.name, args.theta, {
+          seed: args.seed,
+          streamOffset: args.streamOffset,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { x: r.x, n: result.n, failed: r.failed, failedCount: r.failedCount };
+      }
+    }
     const cancel = new Int32Array(1);
     if (options.signal?.aborted) throw abortError();
     result.failedCount = await whileAbortable(

@@ -104,7 +104,7 @@ export async function runTrellisWebGpu(leaves: Leaves, model: TrellisModel, opti
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     const run = (entry: 'inside' | 'marginal', k: number) => {
-      const pipeline = computePipeline(device, 'trellis/trellis.wgsl', entry, constantsOf);
+      const pipeline = computePipeline(device, { file: 'trellis/trellis.wgsl', entryPoint: entry, constants: constantsOf });
       const bindings: [number, GPUBuffer, number?, number?][] = [
         [0, buffers.level, UNIFORM_SLOT * k, 16], [1, buffers.energy], [2, buffers.sets], [3, buffers.tab], [4, buffers.zmap],
         entry === 'inside' ? [5, buffers.mapLeft] : [6, buffers.marg],

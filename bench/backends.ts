@@ -1,0 +1,89 @@
+/**
+ * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
+ * each available backend runs, with the ratio to the CPU backend measured in the same run. A
+ * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
+ * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
+ *
+ *   npm run bench:backends [-- --quick]
+ *
+ * Where there is no GPU the WebGPU backend runs on Mesa's llvmpipe (the CPU): those figures
+ * say nothing about a GPU.
+ */
+import { BACKEND_NAMES, OPS, OP_NAMES, cpuBackend, selectBackend, type Backend, type OpName, type OpSpec } from '../src/backend/backend.js';
+import { closeWebGpu } from '../src/backend/webgpu.js';
+import { runtimeInfo } from '../src/runtime.js';
+import { getTask, listTasks } from '../src/tasks/index.js';
+import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
+
+const quick = process.argv.includes('--quick');
+const ROWS = quick ? 1 << 16 : 1 << 19;
+const REPEATS = quick ? 2 : 3;
+
+interface Case {
+  unit: string;
+  items: number;
+  run: (b: Backend) => Promise<unknown>;
+}
+
+function caseOf(op: OpName): Case {
+  if (op === 'philox.blocks') return { unit: 'Philox blocks/s', items: ROWS * 4, run: (b) => b.philoxBlocks(1, 0, 0n, ROWS * 4) };
+  if (op === 'sampler.uniform') return { unit: 'uniforms/s', items: 1 << 20, run: (b) => b.sampleUniform(1, 0, 1 << 20) };
+  if (op === 'sampler.normal') return { unit: 'normals/s', items: 1 << 20, run: (b) => b.sampleNormal(1, 0, 1 << 20) };
+  const sim = (OPS[op] as OpSpec).simulator!;
+  const task = listTasks().find((t) => t.simulator === sim)!;
+  const theta = getTask(task.name).prior.sample(ROWS, { seed: 1 });
+  return { unit: 'simulations/s', items: ROWS, run: (b) => b.simulate(sim, theta, { seed: 2 }) };
+}
+
+async function rate(b: Backend, c: Case): Promise<number> {
+  await c.run(b); // warm-up: pipeline compilation, buffer pool
+  let best = Infinity;
+  for (let r = 0; r < REPEATS; r++) {
+    const t0 = process.hrtime.bigint();
+    await c.run(b);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return c.items / best;
+}
+
+const backends: Backend[] = [cpuBackend];
+const unavailable: Record<string, string> = {};
+for (const name of BACKEND_NAMES.filter((n) => n !== 'cpu')) {
+  try {
+    backends.push(await selectBackend(name));
+  } catch (e) {
+    unavailable[name] = (e as Error).message;
+  }
+}
+
+const rows: Array<{ op: OpName; unit: string; rates: Record<string, number | string>; ratioToCpu: Record<string, number> }> = [];
+for (const op of OP_NAMES) {
+  const others = backends.filter((b) => b.name !== 'cpu' && b.supportsOp(op) === true);
+  if (others.length === 0) continue; // nothing to compare: the CPU figures are in bench:simulators
+  const c = caseOf(op);
+  const cpu = await rate(cpuBackend, c);
+  const rates: Record<string, number | string> = { cpu };
+  const ratioToCpu: Record<string, number> = {};
+  for (const b of others) {
+    rates[b.name] = await rate(b, c);
+    ratioToCpu[b.name] = (rates[b.name] as number) / cpu;
+  }
+  rows.push({ op, unit: c.unit, rates, ratioToCpu });
+  process.stderr.write(`${op}: ${JSON.stringify(rates)}\n`);
+}
+await closeWebGpu();
+
+const fmt = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
+const names = backends.filter((b) => b.name !== 'cpu').map((b) => b.name);
+const header = `| op | unit | cpu (${runtimeInfo().defaultThreads} threads) | ${names.map((n) => `${n} | ${n} / cpu`).join(' | ')} |`;
+const lines = [header, `|${'---|'.repeat(3 + 2 * names.length)}`];
+for (const r of rows) {
+  const cells = names.map((n) => (typeof r.rates[n] === 'number' ? `${fmt(r.rates[n] as number)} | ${r.ratioToCpu[n]!.toFixed(2)}` : '— | —'));
+  lines.push(`| ${r.op} | ${r.unit} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
+}
+const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch ${ROWS} rows (simulators), best of ${REPEATS}; WebGPU end to end per call.`;
+const table = `${lines.join('\n')}\n\n${note}`;
+console.log(table);
+writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });
+if (!quick) replaceReadmeBlock('backends', table);

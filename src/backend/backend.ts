@@ -1,0 +1,398 @@
+/**
+ * The compute backends behind one interface (issue 6): the op table shared by all backends, a
+ * capability query per op, the CPU backend (the native addon), the WebGPU backend (WGSL kernels
+ * under kernels/, src/backend/webgpu.ts) and backend selection.
+ *
+ * Backend choice never changes the meaning of a seed: every backend draws the same Philox words
+ * for the same (seed, stream, counter); ops whose results are floating point agree with the CPU
+ * within the op's tolerance (WGSL has f32 only), integer ops bit for bit. See docs/backends.md.
+ */
+import { native } from '../native.js';
+import { SbiError } from '../errors.js';
+import { checkSeed } from '../validate.js';
+import {
+  MAX_BLOCKS,
+  WORKGROUP,
+  openWebGpu,
+  philoxBlocksWebGpu,
+  runKernel,
+  u64Words,
+  type WebGpuContext,
+  type WgslFile,
+} from './webgpu.js';
+
+export type BackendName = 'cpu' | 'webgpu' | 'cuda';
+export type BackendRequest = BackendName | 'auto';
+export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'webgpu', 'cuda'];
+
+/** Agreement with the CPU: |value − cpu| ≤ atol + rtol·|cpu| elementwise; both 0: bit-identical. */
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+}
+
+export interface OpSpec {
+  description: string;
+  /**
+   * Agreement with the CPU reference demanded by the harness (test/backend_ops.test.ts); set with
+   * an op's first non-CPU kernel, from that kernel's error analysis.
+   */
+  tolerance?: Tolerance;
+  /** For simulate.* ops: the native simulator's name. */
+  simulator?: string;
+}
+
+const EXACT: Tolerance = { atol: 0, rtol: 0 };
+
+/**
+ * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
+ * (2^-24 relative per step) plus θ's rounding to f32 on upload. A uniform is one rounding
+ * (rtol 2^-24, doubled); a normal a few (log, sqrt, sincos: ~3e-7 relative measured). A
+ * simulator's atol is a few f32 ulp of its largest intermediate term, since x may cancel to
+ * near 0: |θ| ≤ 10 for gaussian_mixture (ulp 1e-6), L·z up to ~400 for slcp on its prior box
+ * (ulp 3e-5). docs/backends.md has the measured maxima.
+ */
+export const OPS = {
+  'philox.blocks': { description: 'Philox4x32-10 blocks of (seed, stream) from a block index', tolerance: EXACT },
+  'sampler.uniform': { description: 'uniform() draws of one stream, 53 bits on the CPU (sample_uniform_fill)', tolerance: { atol: 0, rtol: 1.2e-7 } },
+  'sampler.normal': { description: 'N(0, 1) Box–Muller pairs of one stream (sample_std_normal_fill)', tolerance: { atol: 1e-6, rtol: 1e-6 } },
+  'simulate.two_moons': { description: 'two_moons simulator', simulator: 'two_moons', tolerance: { atol: 1e-6, rtol: 1e-6 } },
+  'simulate.gaussian_linear': { description: 'gaussian_linear / gaussian_linear_uniform simulator', simulator: 'gaussian_linear', tolerance: { atol: 1e-6, rtol: 1e-6 } },
+  'simulate.gaussian_mixture': { description: 'gaussian_mixture simulator', simulator: 'gaussian_mixture', tolerance: { atol: 4e-6, rtol: 1e-6 } },
+  'simulate.slcp': { description: 'slcp simulator', simulator: 'slcp', tolerance: { atol: 5e-5, rtol: 1e-6 } },
+  'simulate.slcp_distractors': { description: 'slcp_distractors simulator', simulator: 'slcp_distractors' },
+  'simulate.bernoulli_glm': { description: 'bernoulli_glm simulator', simulator: 'bernoulli_glm' },
+  'simulate.bernoulli_glm_raw': { description: 'bernoulli_glm_raw simulator', simulator: 'bernoulli_glm_raw' },
+  'simulate.sir': { description: 'sir simulator (Dormand–Prince ODE)', simulator: 'sir' },
+  'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra' },
+  'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board' },
+  'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg' },
+} as const satisfies Record<string, OpSpec>;
+
+export type OpName = keyof typeof OPS;
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** The op that simulates with native simulator `name` (undefined when the table lacks it). */
+export function simulateOp(name: string): OpName | undefined {
+  const op = `simulate.${name}`;
+  return op in OPS ? (op as OpName) : undefined;
+}
+
+export interface BackendSimulateOptions {
+  seed: number | bigint;
+  /** Row i uses Philox stream streamOffset + i. Default 0. */
+  streamOffset?: number | bigint;
+  /** CPU only: worker threads (never changes the result). */
+  threads?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface BackendSimulation {
+  /** [n, xDim]; failed rows are NaN */
+  x: Float32Array;
+  /** [n]: 1 where the row failed (non-finite) */
+  failed: Uint8Array;
+  failedCount: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** The device, in words. */
+  readonly device: string;
+  /** true, or why the op does not run here. */
+  supportsOp(op: OpName): true | { reason: string };
+  /** `blocks` Philox4x32-10 blocks of (seed, stream) from block `firstBlock`: 4 words each. */
+  philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array>;
+  /** n uniform() draws of stream (seed, stream) from its start, n in [1, 2^20]. */
+  sampleUniform(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array>;
+  /** n (even) standard normals, n/2 Box–Muller pairs of stream (seed, stream) from its start. */
+  sampleNormal(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array>;
+  /** Native simulator `simulator` on θ [n, thetaDim]. */
+  simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation>;
+}
+
+const MAX_SAMPLES = 1 << 20;
+const U64 = (1n << 64n) - 1n;
+
+function seedBig(v: unknown, name: string): bigint {
+  return BigInt(checkSeed(v, name));
+}
+
+function checkBlocks(blocks: number): void {
+  if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > MAX_BLOCKS) {
+    throw new RangeError(`Expected an integer in [1, ${MAX_BLOCKS}] for \`blocks\` but received ${blocks}`);
+  }
+}
+
+function checkFirstBlock(v: unknown): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v > U64) throw new RangeError(`Expected a bigint in [0, 2^64) for \`firstBlock\` but received ${String(v)}`);
+  return v;
+}
+
+function checkSamples(n: number, even: boolean): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SAMPLES) throw new RangeError(`Expected an integer in [1, ${MAX_SAMPLES}] for \`n\` but received ${n}`);
+  if (even && n % 2 !== 0) throw new RangeError(`Expected an even \`n\` (normals come in pairs) but received ${n}`);
+}
+
+interface SimInfo {
+  thetaDim: number;
+  xDim: number;
+  designDim: number;
+}
+
+function simulatorInfo(name: string): SimInfo {
+  const info = native.simulators().find((s) => s.name === name);
+  if (!info) {
+    throw new SbiError(`Unknown simulator "${name}"; known: ${native.simulators().map((s) => s.name).join(', ')}`, 'UNKNOWN_SIMULATOR');
+  }
+  return info;
+}
+
+function checkTheta(theta: Float64Array, info: SimInfo, name: string): number {
+  if (!(theta instanceof Float64Array)) throw new TypeError('Expected a Float64Array for `theta`');
+  if (theta.length === 0 || theta.length % info.thetaDim !== 0) {
+    throw new RangeError(`Expected \`theta\` to hold whole rows of ${info.thetaDim} values for ${name} but received ${theta.length} values`);
+  }
+  for (let i = 0; i < theta.length; i++) {
+    if (!Number.isFinite(theta[i])) {
+      throw new RangeError(`Expected finite values in \`theta\` but row ${Math.floor(i / info.thetaDim)}, column ${i % info.thetaDim} is ${theta[i]}`);
+    }
+  }
+  return theta.length / info.thetaDim;
+}
+
+const abortError = () => new SbiError('The operation was aborted', 'ABORTED');
+
+/** The CPU backend: the native addon's kernels (the reference of every agreement test). */
+class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly device = 'CPU (native addon)';
+
+  supportsOp(op: OpName): true | { reason: string } {
+    const sim = (OPS[op] as OpSpec).simulator;
+    if (sim !== undefined && !native.simulators().some((s) => s.name === sim)) return { reason: `this build has no native simulator ${sim}` };
+    return true;
+  }
+
+  async philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
+    const k = seedBig(seed, 'seed'), s = seedBig(stream, 'stream'), first = checkFirstBlock(firstBlock);
+    checkBlocks(blocks);
+    const counters = new Uint32Array(4 * blocks);
+    const [s0, s1] = u64Words(s);
+    const [lo0, hi0] = u64Words(first);
+    for (let i = 0; i < blocks; i++) {
+      const lo = lo0! + i; // < 2^53: exact; the part above 2^32 carries into the high word
+      counters[4 * i] = lo >>> 0;
+      counters[4 * i + 1] = (hi0! + Math.floor(lo / 4294967296)) >>> 0;
+      counters[4 * i + 2] = s0!;
+      counters[4 * i + 3] = s1!;
+    }
+    const out = new Uint32Array(4 * blocks);
+    native.philox4x32(counters, Uint32Array.from(u64Words(k)), out);
+    return out;
+  }
+
+  async sampleUniform(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, false);
+    const out = new Float64Array(n + 3); // samplerFill appends 3 sequential draws (a test aid)
+    native.samplerFill('uniform', seedBig(seed, 'seed'), seedBig(stream, 'stream'), 0, n, out, false);
+    return out.slice(0, n);
+  }
+
+  async sampleNormal(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, true);
+    const out = new Float64Array(n + 3);
+    native.samplerFill('normal', seedBig(seed, 'seed'), seedBig(stream, 'stream'), 0, n, out, false);
+    return out.slice(0, n);
+  }
+
+  async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
+    const info = simulatorInfo(simulator);
+    const n = checkTheta(theta, info, simulator);
+    const x = new Float32Array(n * info.xDim);
+    const failed = new Uint8Array(n);
+    const cancel = new Int32Array(1);
+    if (options.signal?.aborted) throw abortError();
+    const onAbort = () => Atomics.store(cancel, 0, 1);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const failedCount = await native.simulateAsync(
+        {
+          name: simulator,
+          theta: theta.slice(),
+          n,
+          seed: checkSeed(options.seed, 'seed'),
+          streamOffset: checkSeed(options.streamOffset ?? 0, 'streamOffset'),
+          x,
+          failed,
+          ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        },
+        options.onProgress,
+        cancel,
+      );
+      return { x, failed, failedCount };
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** Simulators with a WGSL kernel: file and entry point (kernels/simulators/<name>.wgsl). */
+const WGSL_SIMULATORS: Readonly<Record<string, WgslFile>> = {
+  two_moons: 'simulators/two_moons.wgsl',
+  gaussian_linear: 'simulators/gaussian_linear.wgsl',
+  gaussian_mixture: 'simulators/gaussian_mixture.wgsl',
+  slcp: 'simulators/slcp.wgsl',
+};
+
+/** Why a simulator has no WGSL kernel yet. */
+const WGSL_NOT_YET: Readonly<Record<string, string>> = {
+  sir: 'the batched Dormand–Prince ODE solve is not yet in WGSL',
+  lotka_volterra: 'the batched Dormand–Prince ODE solve is not yet in WGSL',
+  galton_board: 'no WGSL kernel yet',
+  weinberg: 'no WGSL kernel yet (it needs design variables, which the WGSL row layout does not carry yet)',
+  slcp_distractors: 'no WGSL kernel yet (needs the Student-t and mixture distractor samplers)',
+  bernoulli_glm: 'no WGSL kernel yet',
+  bernoulli_glm_raw: 'no WGSL kernel yet',
+};
+
+/** The WebGPU backend: WGSL kernels through Dawn (a GPU, or llvmpipe where there is none). */
+class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly device: string;
+  constructor(private readonly ctx: WebGpuContext) {
+    this.device = `${ctx.description}${ctx.fallback ? ' (OpenGL ES fallback, no GPU)' : ''}`;
+  }
+
+  supportsOp(op: OpName): true | { reason: string } {
+    const sim = (OPS[op] as OpSpec).simulator;
+    if (sim === undefined) return true;
+    if (WGSL_SIMULATORS[sim]) return true;
+    return { reason: WGSL_NOT_YET[sim] ?? 'no WGSL kernel yet' };
+  }
+
+  philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
+    return philoxBlocksWebGpu(this.ctx, seedBig(seed, 'seed'), seedBig(stream, 'stream'), firstBlock, blocks);
+  }
+
+  private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
+    const out = await runKernel(this.ctx, {
+      key: { file: 'random/sampler_fill.wgsl', entryPoint, constants: { workgroup_size: WORKGROUP } },
+      uniforms: Uint32Array.from([...u64Words(seedBig(seed, 'seed')), ...u64Words(seedBig(stream, 'stream')), n, 0, 0, 0]),
+      outputBytes: 4 * n,
+      workgroups: Math.ceil(Math.ceil(n / valuesPerInvocation) / WORKGROUP),
+    });
+    return Float64Array.from(new Float32Array(out));
+  }
+
+  sampleUniform(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, false);
+    return this.fill('uniform_fill', seed, stream, n, 2);
+  }
+
+  sampleNormal(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, true);
+    return this.fill('normal_fill', seed, stream, n, 8);
+  }
+
+  async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
+    const info = simulatorInfo(simulator);
+    const file = WGSL_SIMULATORS[simulator];
+    if (!file) {
+      const op = simulateOp(simulator);
+      throw unsupported(op ?? `simulate.${simulator}`, 'webgpu', WGSL_NOT_YET[simulator] ?? 'no WGSL kernel yet');
+    }
+    const n = checkTheta(theta, info, simulator);
+    const seed = seedBig(options.seed, 'seed');
+    const offset = seedBig(options.streamOffset ?? 0, 'streamOffset');
+    const x = new Float32Array(n * info.xDim);
+    // Rows per launch: one dispatch dimension and one storage binding's size bound it.
+    const maxBinding = this.ctx.device.limits.maxStorageBufferBindingSize;
+    const chunk = Math.max(1, Math.min(MAX_BLOCKS, Math.floor(maxBinding / (4 * Math.max(info.thetaDim, info.xDim)))));
+    for (let start = 0; start < n; start += chunk) {
+      if (options.signal?.aborted) throw abortError();
+      const rows = Math.min(chunk, n - start);
+      const out = await runKernel(this.ctx, {
+        key: { file, entryPoint: simulator, constants: { workgroup_size: WORKGROUP } },
+        uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0]),
+        inputs: [new Float32Array(theta.subarray(start * info.thetaDim, (start + rows) * info.thetaDim))],
+        outputBytes: 4 * rows * info.xDim,
+        workgroups: Math.ceil(rows / WORKGROUP),
+      });
+      x.set(new Float32Array(out), start * info.xDim);
+      options.onProgress?.(start + rows, n);
+    }
+    // As RunRows on the CPU: a row with a non-finite value is NaN and flagged.
+    const failed = new Uint8Array(n);
+    let failedCount = 0;
+    const d = info.xDim;
+    for (let k = 0; k < x.length; k++) {
+      if (x[k]! - x[k]! === 0) continue; // finite (NaN and ±inf give NaN)
+      const i = Math.floor(k / d);
+      x.fill(NaN, i * d, (i + 1) * d);
+      failed[i] = 1;
+      failedCount++;
+      k = (i + 1) * d - 1;
+    }
+    return { x, failed, failedCount };
+  }
+}
+
+function unsupported(op: string, backend: BackendName, reason: string): SbiError {
+  return new SbiError(`${op} is not supported on the ${backend} backend: ${reason}`, 'UNSUPPORTED_OP');
+}
+
+export const cpuBackend: Backend = new CpuBackend();
+
+const webgpuBackends = new WeakMap<WebGpuContext, WebGpuBackend>();
+
+/**
+ * Why there is no CUDA backend in this build. The CUDA addon (issue 6, part 3) will plug in here:
+ * cuda is chosen when its addon is built and a device exists.
+ */
+export function cudaUnavailableReason(): string {
+  return 'the CUDA backend is not part of this build yet (issue 6, part 3)';
+}
+
+/**
+ * The backend for `requested`: 'cpu'; 'webgpu' (a GPU adapter, else Mesa's llvmpipe through
+ * OpenGL ES; BACKEND_UNAVAILABLE naming the Mesa packages when neither exists); 'cuda'; or
+ * 'auto' (the default): cuda if built and a device exists, else webgpu on a hardware adapter,
+ * else cpu — a CPU-emulated WebGPU adapter is never chosen automatically.
+ */
+export async function selectBackend(requested: BackendRequest = 'auto'): Promise<Backend> {
+  switch (requested) {
+    case 'cpu':
+      return cpuBackend;
+    case 'webgpu': {
+      const ctx = await openWebGpu();
+      let b = webgpuBackends.get(ctx);
+      if (!b) webgpuBackends.set(ctx, (b = new WebGpuBackend(ctx)));
+      return b;
+    }
+    case 'cuda':
+      throw new SbiError(`--backend cuda: ${cudaUnavailableReason()}`, 'BACKEND_UNAVAILABLE');
+    case 'auto': {
+      const ctx = await openWebGpu().catch(() => undefined);
+      if (ctx && !ctx.fallback) return selectBackend('webgpu');
+      return cpuBackend;
+    }
+    default:
+      throw new RangeError(`Expected one of cpu, webgpu, cuda, auto for \`backend\` but received ${JSON.stringify(requested)}`);
+  }
+}
+
+/**
+ * The backend that runs `op` for `requested`. An explicitly named backend that cannot run it is
+ * an UNSUPPORTED_OP error naming the op and the reason, never a silent fallback; with 'auto' the
+ * op runs on the CPU instead.
+ */
+export async function backendForOp(requested: BackendRequest, op: OpName | string): Promise<Backend> {
+  const backend = await selectBackend(requested);
+  const support: true | { reason: string } = op in OPS ? backend.supportsOp(op as OpName) : { reason: 'not in the op table' };
+  if (support === true || (backend.name === 'cpu' && !(op in OPS))) return backend; // the CPU runs every native simulator
+  if (backend.name === 'cpu') throw unsupported(op, 'cpu', support.reason);
+  if (requested === 'auto') return cpuBackend;
+  throw unsupported(op, backend.name, support.reason);
+}

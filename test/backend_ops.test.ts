@@ -1,0 +1,145 @@
+// The cross-backend agreement harness (issue 6): one table-driven test over every op of the op
+// table (src/backend/backend.ts), each available backend against the CPU backend with the op's
+// tolerance. An op a backend does not run, or a backend that cannot start here, is reported as
+// a skipped case with the reason in its name, never as a pass. In CI (.ci/run installs Mesa) the
+// WebGPU backend must start: it runs on llvmpipe there.
+import { describe, expect, it } from 'vitest';
+import {
+  BACKEND_NAMES,
+  OPS,
+  OP_NAMES,
+  backendForOp,
+  cpuBackend,
+  selectBackend,
+  type Backend,
+  type BackendName,
+  type OpName,
+  type OpSpec,
+  type Tolerance,
+} from '../src/backend/backend.js';
+import { SbiError } from '../src/errors.js';
+import { getTask, listTasks } from '../src/tasks/index.js';
+
+const SEED = 0x5eed_0006n;
+
+/** The op's output on `b` for fixed inputs (the same for every backend). */
+async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; values: ArrayLike<number> }>> {
+  const spec: OpSpec = OPS[op];
+  if (op === 'philox.blocks') {
+    // across the carry of the block index into its high word; not a whole number of workgroups
+    return [{ label: 'blocks', values: await b.philoxBlocks(SEED, 77n, (1n << 32n) - 1000n, 4096 + 13) }];
+  }
+  if (op === 'sampler.uniform') return [{ label: 'uniform', values: await b.sampleUniform(SEED, 3n, 65_537) }];
+  if (op === 'sampler.normal') return [{ label: 'normal', values: await b.sampleNormal(SEED, 3n, 65_538) }];
+  // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
+  const sim = spec.simulator!;
+  const out = [];
+  for (const def of listTasks().filter((t) => t.simulator === sim)) {
+    const theta = getTask(def.name).prior.sample(4099, { seed: 12345 });
+    const r = await b.simulate(sim, theta, { seed: SEED, streamOffset: 1n << 33n });
+    out.push({ label: `${def.name} x`, values: r.x }, { label: `${def.name} failed`, values: r.failed });
+  }
+  return out;
+}
+
+/** Elements outside atol + rtol·|cpu|, the largest error, and where. */
+function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance) {
+  let bad = 0, maxErr = 0, firstBad = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!, w = want[i]!;
+    const same = Object.is(g, w) || (Number.isNaN(g) && Number.isNaN(w));
+    const err = same ? 0 : Math.abs(g - w);
+    if (!same && !(err <= tol.atol + tol.rtol * Math.abs(w))) {
+      bad++;
+      if (firstBad < 0) firstBad = i;
+    }
+    if (err > maxErr) maxErr = err;
+  }
+  return { bad, maxErr, firstBad };
+}
+
+const others = BACKEND_NAMES.filter((n): n is Exclude<BackendName, 'cpu'> => n !== 'cpu');
+const opened = new Map<BackendName, Backend | string>();
+for (const name of others) {
+  opened.set(name, await selectBackend(name).catch((e: Error) => e.message));
+}
+
+for (const name of others) {
+  const b = opened.get(name)!;
+  const title = typeof b === 'string' ? `${name} vs cpu — backend unavailable: ${b}` : `${name} (${b.device}) vs cpu`;
+  describe(title, () => {
+    for (const op of OP_NAMES) {
+      const spec: OpSpec = OPS[op];
+      const cpu = cpuBackend.supportsOp(op);
+      if (cpu !== true) {
+        it.skip(`${op}: not on the cpu reference — ${cpu.reason}`, () => {});
+        continue;
+      }
+      if (typeof b === 'string') {
+        it.skip(`${op}: ${name} unavailable`, () => {});
+        continue;
+      }
+      const support = b.supportsOp(op);
+      if (support !== true) {
+        it.skip(`${op}: not supported on ${name} — ${support.reason}`, () => {});
+        continue;
+      }
+      const tol = spec.tolerance;
+      if (!tol) throw new Error(`${op} runs on ${name} but has no tolerance in the op table`);
+      it(`${op} agrees with cpu within atol ${tol.atol}, rtol ${tol.rtol}`, async () => {
+        const [got, want] = [await runOp(b, op), await runOp(cpuBackend, op)];
+        expect(got.map((g) => g.label)).toEqual(want.map((w) => w.label));
+        for (let k = 0; k < want.length; k++) {
+          expect(got[k]!.values.length, want[k]!.label).toBe(want[k]!.values.length);
+          const label = want[k]!.label;
+          // failed flags are integers: exact
+          const c = compare(got[k]!.values, want[k]!.values, label.endsWith('failed') ? { atol: 0, rtol: 0 } : tol);
+          expect(c.bad, `${label}: ${c.bad} of ${want[k]!.values.length} outside tolerance (first at ${c.firstBad}); max error ${c.maxErr}`).toBe(0);
+        }
+      });
+    }
+  });
+}
+
+describe('the op table and backend selection', () => {
+  it('has an op for every native simulator', async () => {
+    const { native } = await import('../src/native.js');
+    for (const s of native.simulators()) expect(OP_NAMES, s.name).toContain(`simulate.${s.name}`);
+  });
+
+  it('the CPU runs every op (it is the reference)', () => {
+    for (const op of OP_NAMES) expect(cpuBackend.supportsOp(op), op).toBe(true);
+  });
+
+  it('an explicitly named backend that lacks an op is an UNSUPPORTED_OP error naming the op and the reason; auto falls back', async () => {
+    const webgpu = opened.get('webgpu');
+    if (typeof webgpu === 'string') {
+      await expect(backendForOp('webgpu', 'simulate.sir')).rejects.toThrow(/webgpu|Mesa|adapter/);
+      return;
+    }
+    const err = await backendForOp('webgpu', 'simulate.sir').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SbiError);
+    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
+    expect((err as SbiError).message).toMatch(/simulate\.sir is not supported on the webgpu backend: .*Dormand/);
+    expect((await backendForOp('auto', 'simulate.sir')).name).toBe('cpu');
+    expect((await backendForOp('webgpu', 'simulate.two_moons')).name).toBe('webgpu');
+  });
+
+  it('cuda says why it is unavailable; bad names are rejected by name', async () => {
+    await expect(selectBackend('cuda')).rejects.toThrow(/cuda/i);
+    await expect(selectBackend('metal' as BackendName)).rejects.toThrow(/`backend`/);
+  });
+
+  it('auto never picks a CPU-emulated WebGPU adapter', async () => {
+    const webgpu = opened.get('webgpu');
+    const auto = await selectBackend('auto');
+    if (webgpu !== undefined && typeof webgpu !== 'string' && webgpu.device.includes('no GPU')) expect(auto.name).toBe('cpu');
+    expect(['cpu', 'webgpu']).toContain(auto.name);
+  });
+
+  it('in CI the WebGPU backend must start (llvmpipe)', () => {
+    const webgpu = opened.get('webgpu');
+    if (process.env.CI && typeof webgpu === 'string') throw new Error(`CI: no WebGPU backend (${webgpu})`);
+    expect(webgpu).toBeDefined();
+  });
+});

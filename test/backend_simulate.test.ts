@@ -1,0 +1,128 @@
+// `backend` in the simulator API and `--backend` in the CLI (issue 6): webgpu runs the ported
+// simulators with the CPU's seed meaning (within the op's tolerance); a backend named explicitly
+// that cannot run the op fails with UNSUPPORTED_OP naming it and the reason; 'auto' falls back.
+// The CLI cases use dist/ (built by `npm test`).
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OPS, selectBackend } from '../src/backend/backend.js';
+import { parseCsv } from '../src/csv.js';
+import { FunctionSimulator, NativeSimulator } from '../src/simulators/index.js';
+import { getTask } from '../src/tasks/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'dist', 'cli.js');
+// openWebGpu() below sets EGL_PLATFORM in this process: the CLI must manage without it.
+const { EGL_PLATFORM: _set, ...userEnv } = process.env;
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: userEnv });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+let reason = '';
+const webgpu = await selectBackend('webgpu').catch((e: Error) => {
+  reason = e.message;
+  return undefined;
+});
+
+function expectWithin(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number) {
+  expect(got.length).toBe(want.length);
+  let bad = 0;
+  for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i]! - want[i]!) <= atol + rtol * Math.abs(want[i]!))) bad++;
+  expect(bad).toBe(0);
+}
+
+describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — skipped: ${reason}`}`, () => {
+  it('NativeSimulator.simulate({ backend: "webgpu" }) keeps the seed meaning of the CPU', async () => {
+    const task = getTask('gaussian_linear_uniform');
+    const theta = task.prior.sample(300, { seed: 4 });
+    const opts = { seed: 99n, streamOffset: 17 };
+    const gpu = await task.simulator.simulate(theta, { ...opts, backend: 'webgpu' });
+    const cpu = await task.simulator.simulate(theta, opts);
+    expect(gpu.n).toBe(300);
+    expect(gpu.failedCount).toBe(0);
+    const tol = OPS['simulate.gaussian_linear'].tolerance;
+    expectWithin(gpu.x, cpu.x, tol.atol, tol.rtol);
+    // and not merely close to anything: another seed is far away
+    const other = await task.simulator.simulate(theta, { seed: 100n, streamOffset: 17, backend: 'webgpu' });
+    expect(Math.abs(other.x[0]! - cpu.x[0]!)).toBeGreaterThan(1e-4);
+  });
+
+  it('row streams wrap past 2^64 as on the cpu (stream offset + i mod 2^64)', async () => {
+    const sim = new NativeSimulator('slcp');
+    const theta = getTask('slcp').prior.sample(10, { seed: 8 });
+    const opts = { seed: 1n, streamOffset: 2n ** 64n - 5n };
+    const gpu = await sim.simulate(theta, { ...opts, backend: 'webgpu' });
+    const cpu = await sim.simulate(theta, opts);
+    const tol = OPS['simulate.slcp'].tolerance;
+    expectWithin(gpu.x, cpu.x, tol.atol, tol.rtol);
+  });
+
+  it('reports progress and honours an aborted signal', async () => {
+    const sim = new NativeSimulator('two_moons');
+    const theta = new Float64Array(2 * 1000);
+    const seen: number[] = [];
+    await sim.simulate(theta, { seed: 1, backend: 'webgpu', onProgress: (done, total) => seen.push(done, total) });
+    expect(seen.slice(-2)).toEqual([1000, 1000]);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(sim.simulate(theta, { seed: 1, backend: 'webgpu', signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
+  it('a row that overflows f32 is NaN and flagged, as on the cpu', async () => {
+    const sim = new NativeSimulator('gaussian_mixture');
+    const theta = Float64Array.of(0, 0, 1e39, 0, 1, 1);
+    for (const backend of ['webgpu', 'cpu'] as const) {
+      const r = await sim.simulate(theta, { seed: 3, backend });
+      expect(Array.from(r.failed), backend).toEqual([0, 1, 0]);
+      expect(r.failedCount).toBe(1);
+      expect(Number.isNaN(r.x[2]!) && Number.isNaN(r.x[3]!)).toBe(true);
+      expect(Number.isFinite(r.x[4]!)).toBe(true);
+    }
+  });
+
+  it('an unported simulator on an explicit webgpu is UNSUPPORTED_OP with the reason; auto runs it on the cpu', async () => {
+    const sir = new NativeSimulator('sir');
+    const theta = getTask('sir').prior.sample(3, { seed: 1 });
+    await expect(sir.simulate(theta, { seed: 1, backend: 'webgpu' })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_OP',
+      message: expect.stringMatching(/simulate\.sir is not supported on the webgpu backend: .+/),
+    });
+    const auto = await sir.simulate(theta, { seed: 1, backend: 'auto' });
+    const cpu = await sir.simulate(theta, { seed: 1 });
+    expect(Array.from(auto.x)).toEqual(Array.from(cpu.x));
+  });
+
+  it('function simulators run on the cpu only: webgpu is an error, auto is the cpu', async () => {
+    const sim = new FunctionSimulator({ fn: (theta) => Float32Array.from(theta), thetaDim: 1, xDim: 1 });
+    await expect(sim.simulate(Float64Array.of(1), { seed: 1, backend: 'webgpu' })).rejects.toMatchObject({ code: 'UNSUPPORTED_OP' });
+    expect(Array.from((await sim.simulate(Float64Array.of(1), { seed: 1, backend: 'auto' })).x)).toEqual([1]);
+  });
+
+  it('sbi-engine simulate --backend webgpu: same θ, x within tolerance of --backend cpu, no environment needed', () => {
+    const args = ['simulate', '--task', 'two_moons', '--from-prior', '--n', '200', '--seed', '5', '--out', '-'];
+    const g = run([...args, '--backend', 'webgpu']);
+    const c = run([...args, '--backend', 'cpu']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(c.code).toBe(0);
+    const [tg, tc] = [parseCsv(g.stdout), parseCsv(c.stdout)];
+    expect(tg.header).toEqual(tc.header);
+    const tol = OPS['simulate.two_moons'].tolerance;
+    for (let i = 0; i < tc.rows; i++) {
+      expect(tg.data[4 * i]).toBe(tc.data[4 * i]); // θ from the prior: CPU on both
+      expect(tg.data[4 * i + 1]).toBe(tc.data[4 * i + 1]);
+    }
+    // x is printed with 9 significant digits
+    expectWithin(tg.data.filter((_, k) => k % 4 >= 2), tc.data.filter((_, k) => k % 4 >= 2), tol.atol + 1e-8, tol.rtol + 1e-8);
+  });
+
+  it('sbi-engine: unported ops and commands fail naming the op; cuda says why it is missing', () => {
+    const sir = run(['simulate', '--task', 'sir', '--from-prior', '--n', '2', '--backend', 'webgpu', '--out', '-']);
+    expect(sir.code).toBe(1);
+    expect(sir.stderr).toMatch(/UNSUPPORTED_OP.*simulate\.sir is not supported on the webgpu backend/);
+    const cuda = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '2', '--backend', 'cuda', '--out', '-']);
+    expect(cuda.code).toBe(1);
+    expect(cuda.stderr).toMatch(/BACKEND_UNAVAILABLE.*cuda/i);
+  });
+});
