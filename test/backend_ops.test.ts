@@ -19,6 +19,9 @@ import {
 } from '../src/backend/backend.js';
 import { SbiError } from '../src/errors.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
+import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
+import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
+import { PhiloxStream } from '../src/random/philox.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -31,6 +34,22 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
   }
   if (op === 'sampler.uniform') return [{ label: 'uniform', values: await b.sampleUniform(SEED, 3n, 65_537) }];
   if (op === 'sampler.normal') return [{ label: 'normal', values: await b.sampleNormal(SEED, 3n, 65_538) }];
+  if (op === 'trellis.inside' || op === 'trellis.marginals') {
+    // W jets of 5 to 11 leaves and Gaussian-linkage points: log Z and MAP energy, or every cluster's marginal
+    const { jets } = simulateGinkgo({ n: 6, seed: 11, ...GINKGO_PRESETS.w, minLeaves: 5, maxLeaves: 11 });
+    const r = new PhiloxStream(SEED, 9n);
+    const points = Float64Array.from({ length: 9 * 4 }, (_, i) => (i % 4 === 3 ? 0 : r.normal()));
+    const cases: [string, Leaves, TrellisModel][] = [
+      ...jets.map((j, i): [string, Leaves, TrellisModel] => [`W jet ${i} (${j.leaves.length} leaves)`, j.leaves, GINKGO_PRESETS.w.model]),
+      ['9 Gaussian points', points, { kind: 'gaussian', sigma: 0.8 }],
+    ];
+    const out = [];
+    for (const [label, leaves, model] of cases) {
+      const t = await b.trellis(leaves, model, { marginals: op === 'trellis.marginals' });
+      out.push(op === 'trellis.inside' ? { label, values: [t.logZ, t.mapLogLH] } : { label, values: t.marginals! });
+    }
+    return out;
+  }
   // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
   const sim = spec.simulator!;
   const out = [];

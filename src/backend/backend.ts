@@ -10,6 +10,9 @@
 import { native } from '../native.js';
 import { SbiError } from '../errors.js';
 import { checkSeed } from '../validate.js';
+import type { NestedTree } from '../trellis/hierarchy.js';
+import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
+import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -67,6 +70,9 @@ export const OPS = {
   'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra' },
   'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board' },
   'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg' },
+  // f32 log-sum-exp over up to 2^21 splits per set, Kahan-compensated: measured |Δ| ≤ 5e-6 for 8–16 leaves
+  'trellis.inside': { description: 'trellis inside pass: log Z and the MAP energy over all hierarchies', tolerance: { atol: 1e-4, rtol: 1e-6 } },
+  'trellis.marginals': { description: 'trellis marginal pass: P(cluster) of every cluster', tolerance: { atol: 1e-4, rtol: 0 } },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -110,6 +116,15 @@ export interface Backend {
   sampleNormal(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array>;
   /** Native simulator `simulator` on θ [n, thetaDim]. */
   simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation>;
+  /** The trellis's log Z and MAP energy (ops trellis.inside) and, with marginals, P(cluster) by bitmask (trellis.marginals). */
+  trellis(leaves: Leaves, model: TrellisModel, options?: { marginals?: boolean }): Promise<BackendTrellis>;
+}
+
+export interface BackendTrellis {
+  logZ: number;
+  mapLogLH: number;
+  mapTree: NestedTree | null;
+  marginals?: Float64Array;
 }
 
 const MAX_SAMPLES = 1 << 20;
@@ -236,6 +251,11 @@ class CpuBackend implements Backend {
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
+
+  async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
+    const r = await runTrellisAsync(leaves, model, { marginals: options.marginals === true });
+    return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
+  }
 }
 
 /** Simulators with a WGSL kernel: file and entry point (kernels/simulators/<name>.wgsl). */
@@ -274,6 +294,11 @@ class WebGpuBackend implements Backend {
 
   philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
     return philoxBlocksWebGpu(this.ctx, seedBig(seed, 'seed'), seedBig(stream, 'stream'), firstBlock, blocks);
+  }
+
+  async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
+    const r = await runTrellisWebGpu(leaves, model, { marginals: options.marginals === true, context: this.ctx });
+    return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
