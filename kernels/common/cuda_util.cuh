@@ -25,7 +25,10 @@ inline Status status_of(cudaError_t e, const char* what) {
     ::sbi::cuda::Status s_ = (expr);       \
     if (!s_.ok()) return s_;               \
   } while (0)
-#define SBI_CUDA_CALL(call) SBI_CUDA_TRY(::sbi::cuda::status_of((call), #call))
+#define SBI_CUDA_STR2(x) #x
+#define SBI_CUDA_STR(x) SBI_CUDA_STR2(x)
+// The error names the file, line and call.
+#define SBI_CUDA_CALL(call) SBI_CUDA_TRY(::sbi::cuda::status_of((call), __FILE__ ":" SBI_CUDA_STR(__LINE__) ": " #call))
 
 // A device array of `count` T, freed by the destructor.
 template <class T>
