@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "../arg_checks.h"
 #include "cuda_status.h"
 
 namespace sbi_native {
@@ -87,10 +88,7 @@ Napi::Value Simulate(const Napi::CallbackInfo& info) {
   const sbi::cuda::SimulatorInfo& spec = sbi::cuda::simulator_info(id);
   const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
   auto theta = GetFloat64Array(o.Get("theta"), "theta", n * spec.theta_dim);
-  for (size_t i = 0; i < theta.length; ++i)
-    if (!std::isfinite(theta.data[i]))
-      ThrowRangeError(env, "Expected finite values in `theta` but row " + std::to_string(i / spec.theta_dim) +
-                               ", column " + std::to_string(i % spec.theta_dim) + " is " + std::to_string(theta.data[i]));
+  CheckFiniteRows(env, theta.data, theta.length, "theta", spec.theta_dim);
   const uint64_t seed = GetSeed(o.Get("seed"), "seed");
   const uint64_t offset = IsAbsent(o.Get("streamOffset")) ? 0 : GetSeed(o.Get("streamOffset"), "streamOffset");
   float* x = GetFloat32Array(o.Get("x"), "x", n * spec.x_dim).data;
@@ -104,33 +102,23 @@ Napi::Value Simulate(const Napi::CallbackInfo& info) {
 constexpr int64_t kMaxRows = int64_t{1} << 31;
 constexpr int64_t kMaxDim = int64_t{1} << 24;
 
-// As sbi::nn::Activation.
-int GetActivation(const Napi::Value& v) {
-  const std::string s = GetString(v, "activation");
-  const char* names[] = {"identity", "relu", "tanh", "elu", "silu"};
-  for (int i = 0; i < 5; ++i)
-    if (s == names[i]) return i;
-  ThrowRangeError(v.Env(), "Expected one of \"identity\", \"relu\", \"tanh\", \"elu\", \"silu\" for `activation` but received " +
-                               Describe(v));
-}
-
 template <class T>
-void DenseForwardT(const Napi::CallbackInfo& info, int act, int64_t n, int64_t in, int64_t out) {
+void DenseForwardT(const Napi::CallbackInfo& info, sbi::nn::Activation act, int64_t n, int64_t in, int64_t out) {
   const T* x = GetFloatArray<T>(info[4], "x", n * in).data;
   const T* w = GetFloatArray<T>(info[5], "w", out * in).data;
   const T* b = GetFloatArray<T>(info[6], "b", out).data;
   T* y = GetFloatArray<T>(info[7], "y", n * out).data;
   // Required for SiLU, as on the CPU (its backward pass needs Z).
-  T* pre = act != 4 && IsAbsent(info[8]) ? nullptr : GetFloatArray<T>(info[8], "pre", n * out).data;
+  T* pre = !sbi::nn::activation_needs_preactivation(act) && IsAbsent(info[8]) ? nullptr : GetFloatArray<T>(info[8], "pre", n * out).data;
   RequireDevice(info.Env());
-  CheckCuda(info.Env(), sbi::cuda::dense_forward(act, n, in, out, x, w, b, y, pre));
+  CheckCuda(info.Env(), sbi::cuda::dense_forward(static_cast<int>(act), n, in, out, x, w, b, y, pre));
 }
 
 // denseForward(activation, n, inDim, outDim, x, w, b, y, pre?): Float32Array or Float64Array
 // throughout (the type of x decides).
 Napi::Value DenseForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int act = GetActivation(info[0]);
+  const sbi::nn::Activation act = GetActivation(info[0]);
   const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
   const int64_t in = GetInteger(info[2], "inDim", 1, kMaxDim);
   const int64_t out = GetInteger(info[3], "outDim", 1, kMaxDim);
