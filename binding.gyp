@@ -3,7 +3,7 @@
     {
       "target_name": "sbi_engine",
       "sources": [
-        "<!@(node -e \"const fs=require('fs'),p=require('path');const walk=d=>fs.readdirSync(d,{withFileTypes:true}).flatMap(e=>e.isDirectory()?walk(p.join(d,e.name)):e.name.endsWith('.cc')?[p.join(d,e.name)]:[]);console.log(walk('native').sort().join(' '))\")"
+        "<!@(node -e \"const fs=require('fs'),p=require('path');const walk=d=>fs.readdirSync(d,{withFileTypes:true}).flatMap(e=>e.isDirectory()?(e.name==='cuda'?[]:walk(p.join(d,e.name))):e.name.endsWith('.cc')?[p.join(d,e.name)]:[]);console.log(walk('native').sort().join(' '))\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -11,6 +11,7 @@
 #include "../kernels/nn/mlp.h"
 #include "../kernels/nn/residual.h"
 #include "../kernels/nn/standardize.h"
+#include "arg_checks.h"
 #include "napi_util.h"
 
 namespace sbi_native {
@@ -36,17 +37,6 @@ bool IsSinglePrecision(const Napi::Value& v, const char* name) {
   }
   ThrowTypeError(v.Env(), std::string("Expected a Float64Array or Float32Array for `") + name + "` but received " +
                               Describe(v));
-}
-
-Activation GetActivation(const Napi::Value& v) {
-  const std::string s = GetString(v, "activation");
-  if (s == "identity") return Activation::Identity;
-  if (s == "relu") return Activation::ReLU;
-  if (s == "tanh") return Activation::Tanh;
-  if (s == "elu") return Activation::ELU;
-  if (s == "silu") return Activation::SiLU;
-  ThrowRangeError(v.Env(), "Expected one of \"identity\", \"relu\", \"tanh\", \"elu\", \"silu\" for `activation` but received " +
-                               Describe(v));
 }
 
 // nnDenseForward(activation, n, inDim, outDim, x, w, b, y, pre?) — pre required for silu.

@@ -22,6 +22,15 @@
 #define SBI_UNROLL
 #endif
 
+// A constant table (array) that SBI_HD code indexes at run time. nvcc does not let device code
+// read a namespace-scope host variable, so under nvcc the table is a __device__ constexpr variable
+// (the kernels' host-side instantiations in .cu files are never called).
+#if defined(__CUDACC__)
+#define SBI_TABLE __device__ constexpr
+#else
+#define SBI_TABLE constexpr
+#endif
+
 namespace sbi {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kTwoPi = 6.28318530717958647692;

@@ -230,6 +230,15 @@ SBI_HD void gemm_rows(int64_t rows, int64_t cols, int64_t depth, const T* a, int
   }
 }
 
+// Z[r, o] of dense_forward for one output, in its order: Σ_i x[i] w[i] summed over i from 0, then
+// + b. The CUDA launcher (dense.cu) computes each output this way, so its results equal these.
+template <class T>
+SBI_HD T dense_preactivation(int64_t in_dim, const T* x, const T* w, T b) {
+  T acc = T(0);
+  for (int64_t i = 0; i < in_dim; ++i) acc += x[i] * w[i];
+  return acc + b;
+}
+
 // Y = act(X · Wᵀ + b), Z[r, o] = (Σ_i X[r, i] W[o, i], summed over i in order) + b[o].
 // `pre` [N, out] receives Z; it may be null unless activation_needs_preactivation(act). Y may
 // not alias X. Wᵀ is packed kTileCols outputs × kPackDepth inputs at a time into a stack panel

@@ -17,4 +17,15 @@ struct SimRow {
   double* joint_log_ratio;       // log p(x, z | theta) - log p(x, z | theta_ref)
 };
 
+// Settles x[0..x_dim) after its simulation: a failed kernel (ok = false) or a NaN / infinite
+// value makes the whole row NaN. Returns whether the row is good. Shared by the CPU batches
+// (native/simulators/registry.h) and the CUDA launcher (simulators.cu).
+SBI_HD bool settle_sim_row(float* x, int x_dim, bool ok) {
+  for (int j = 0; j < x_dim; ++j)
+    if (!(x[j] == x[j]) || x[j] - x[j] != 0.0f) ok = false;  // NaN or inf
+  if (!ok)
+    for (int j = 0; j < x_dim; ++j) x[j] = bits_float(0x7fc00000u);  // the quiet NaN
+  return ok;
+}
+
 }  // namespace sbi

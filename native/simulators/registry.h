@@ -44,14 +44,7 @@ struct SimulatorRegistrar {
 // Settles row i after its simulation: a failed kernel or a non-finite x makes the x row NaN
 // and flags it.
 inline void SettleRow(const SimBatch& a, int64_t i, bool ok) {
-  float* x = a.x + i * a.x_dim;
-  if (ok) {
-    for (int j = 0; j < a.x_dim; ++j)
-      if (!(x[j] == x[j]) || x[j] - x[j] != 0.0f) ok = false;  // NaN or inf
-  }
-  if (!ok)
-    for (int j = 0; j < a.x_dim; ++j) x[j] = __builtin_nanf("");
-  a.failed[i] = ok ? 0 : 1;
+  a.failed[i] = sbi::settle_sim_row(a.x + i * a.x_dim, a.x_dim, ok) ? 0 : 1;
 }
 
 // Runs KERNEL(const sbi::SimRow&, sbi::PhiloxStream&) -> bool over rows [b, e), in tiles of

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "../arg_checks.h"
 #include "../batch.h"
 #include "../napi_util.h"
 #include "registry.h"
@@ -42,28 +43,6 @@ Napi::Value Simulators(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Non-finite (NaN or ±inf) values have all exponent bits set. The scan is an integer OR over
-// blocks (vectorised); only a block that has one is searched for the first offender.
-void CheckFinite(Napi::Env env, const double* p, size_t len, const char* name, int dim) {
-  constexpr uint64_t kExponent = 0x7ff0000000000000ull;
-  constexpr size_t kBlock = 4096;
-  for (size_t b = 0; b < len; b += kBlock) {
-    const size_t e = std::min(len, b + kBlock);
-    uint64_t any = 0;
-    for (size_t i = b; i < e; ++i) {
-      uint64_t bits;
-      std::memcpy(&bits, p + i, sizeof bits);
-      any |= (bits & kExponent) == kExponent ? 1u : 0u;
-    }
-    if (any == 0) continue;
-    for (size_t i = b; i < e; ++i)
-      if (!std::isfinite(p[i]))
-        ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but row " +
-                                 std::to_string(i / dim) + ", column " + std::to_string(i % dim) + " is " +
-                                 std::to_string(p[i]));
-  }
-}
-
 // Options object: { name, theta, n, seed, streamOffset?, x, failed, jointLogLikelihood?,
 // jointScore?, jointLogRatio?, thetaRef?, design?, threads? }. Output arrays are caller-owned.
 // simulate(options) -> number of failed rows
@@ -81,7 +60,7 @@ PreparedBatch PrepareSimulate(const Napi::CallbackInfo& info) {
   b.x_dim = spec.x_dim;
   b.n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
   auto theta = GetFloat64Array(o.Get("theta"), "theta", b.n * spec.theta_dim);
-  CheckFinite(env, theta.data, theta.length, "theta", spec.theta_dim);
+  CheckFiniteRows(env, theta.data, theta.length, "theta", spec.theta_dim);
   b.theta = theta.data;
   b.seed = GetSeed(o.Get("seed"), "seed");
   b.stream_offset = IsAbsent(o.Get("streamOffset")) ? 0 : GetSeed(o.Get("streamOffset"), "streamOffset");
@@ -101,7 +80,7 @@ PreparedBatch PrepareSimulate(const Napi::CallbackInfo& info) {
   b.joint_score = optional_f64("jointScore", b.n * spec.theta_dim, spec.gold);
   b.joint_log_ratio = optional_f64("jointLogRatio", b.n, spec.gold);
   b.theta_ref = optional_f64("thetaRef", b.n * spec.theta_dim, spec.gold);
-  if (b.theta_ref) CheckFinite(env, b.theta_ref, b.n * spec.theta_dim, "thetaRef", spec.theta_dim);
+  if (b.theta_ref) CheckFiniteRows(env, b.theta_ref, b.n * spec.theta_dim, "thetaRef", spec.theta_dim);
   if ((b.joint_log_ratio != nullptr) != (b.theta_ref != nullptr))
     ThrowTypeError(env, "`jointLogRatio` and `thetaRef` must be given together");
 
@@ -110,7 +89,7 @@ PreparedBatch PrepareSimulate(const Napi::CallbackInfo& info) {
     if (IsAbsent(design))
       ThrowTypeError(env, std::string("Simulator ") + spec.name + " needs `design` (" + std::to_string(spec.design_dim) + " values)");
     auto d = GetFloat64Array(design, "design", spec.design_dim);
-    CheckFinite(env, d.data, d.length, "design", spec.design_dim);
+    CheckFiniteRows(env, d.data, d.length, "design", spec.design_dim);
     b.design = d.data;
     p.pinned.push_back(design);
   } else {

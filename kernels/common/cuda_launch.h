@@ -1,0 +1,58 @@
+// Host entry points of the CUDA launchers (kernels/<family>/*.cu). Plain C++, so that the N-API
+// boundary of the CUDA addon (native/cuda/, built by the host compiler) needs no CUDA headers.
+// Each launcher copies its inputs to the device, runs one kernel over all rows, copies the
+// outputs back and frees what it allocated, on every path. Row i of a batch uses Philox stream
+// (stream_offset + i), exactly as the CPU batches do, so results do not depend on the backend.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace sbi {
+namespace cuda {
+
+// code: the cudaError_t value (0: success); message: the failing call and CUDA's description.
+struct Status {
+  int code = 0;
+  std::string message;
+  bool ok() const { return code == 0; }
+};
+
+// True for the error codes that mean "no usable device": no device, no driver or a driver too
+// old for the runtime linked in.
+bool is_no_device(int code);
+
+// Number of CUDA devices; a failure (e.g. no driver) sets *count = 0 and says why.
+Status device_count(int* count);
+// The current device's name and compute capability ("NVIDIA H100 80GB HBM3, sm_90").
+Status device_description(std::string* description);
+
+// out[4·i .. 4·i + 4) = Philox4x32-10 block (first_block + i) of stream (seed, stream): the words
+// PhiloxStream(seed, stream, first_block) hands out (kernels/random/philox.h).
+Status philox_blocks(uint64_t seed, uint64_t stream, uint64_t first_block, int64_t blocks, uint32_t* out);
+
+// The CPU's `sample` op for uniform(low = p0, high = p1) and normal(mean = p0, sd = p1):
+// out[i] from PhiloxStream(seed, stream_offset + i).
+enum class Sampler : int { Uniform = 0, Normal = 1 };
+Status sample(Sampler sampler, double p0, double p1, int64_t n, uint64_t seed, uint64_t stream_offset, double* out);
+
+// The simulators with a CUDA launcher (kernels/simulators/simulators.cu).
+struct SimulatorInfo {
+  const char* name;
+  int theta_dim;
+  int x_dim;
+};
+int simulator_count();
+const SimulatorInfo& simulator_info(int id);
+// theta [n, theta_dim] -> x [n, x_dim], failed [n] (1: the row failed or was not finite and is
+// NaN), as the CPU's RunRows; *failed_rows = number of failed rows.
+Status simulate(int id, const double* theta, int64_t n, uint64_t seed, uint64_t stream_offset, float* x,
+                uint8_t* failed, int64_t* failed_rows);
+
+// Y = act(X · Wᵀ + b) (kernels/nn/dense.h; activation as sbi::nn::Activation), pre = Z or null.
+Status dense_forward(int activation, int64_t n, int64_t in_dim, int64_t out_dim, const float* x, const float* w,
+                     const float* b, float* y, float* pre);
+Status dense_forward(int activation, int64_t n, int64_t in_dim, int64_t out_dim, const double* x, const double* w,
+                     const double* b, double* y, double* pre);
+
+}  // namespace cuda
+}  // namespace sbi

@@ -1,0 +1,144 @@
+// The CUDA addon's ops, argument for argument like the CPU addon's (native/random.cc,
+// native/simulators/simulate.cc, native/nn_ops.cc). Arguments are checked first (TypeError /
+// RangeError naming the argument, expected and given), then the device, then the launcher runs
+// synchronously: inputs are copied to the device, outputs back into the caller's typed arrays.
+#include <cmath>
+#include <string>
+
+#include "../arg_checks.h"
+#include "cuda_status.h"
+
+namespace sbi_native {
+namespace {
+
+// philoxBlocks(seed, stream, firstBlock, out: Uint32Array[4·blocks])
+Napi::Value PhiloxBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t seed = GetSeed(info[0], "seed");
+  const uint64_t stream = GetSeed(info[1], "stream");
+  const uint64_t first = GetSeed(info[2], "firstBlock");
+  auto out = GetUint32Array(info[3], "out");
+  if (out.length == 0 || out.length % 4 != 0)
+    ThrowRangeError(env, "Expected `out` to hold a positive multiple of 4 words but received " + Describe(info[3]));
+  RequireDevice(env);
+  CheckCuda(env, sbi::cuda::philox_blocks(seed, stream, first, static_cast<int64_t>(out.length / 4), out.data));
+  return env.Undefined();
+}
+
+// sample(distribution, params: Float64Array[2], n, seed, streamOffset, out: Float64Array[n])
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = GetString(info[0], "distribution");
+  sbi::cuda::Sampler sampler;
+  if (name == "uniform") sampler = sbi::cuda::Sampler::Uniform;
+  else if (name == "normal") sampler = sbi::cuda::Sampler::Normal;
+  else
+    ThrowSbiError(env, "UNSUPPORTED_OP",
+                  "The CUDA backend samples \"uniform\" and \"normal\" only; received " + Describe(info[0]));
+  auto p = GetFloat64Array(info[1], "params", 2);
+  if (!std::isfinite(p.data[0]) || !std::isfinite(p.data[1]))
+    ThrowRangeError(env, "Invalid parameters for `" + name + "`: expected finite values");
+  if (sampler == sbi::cuda::Sampler::Uniform && !(p.data[0] < p.data[1]))
+    ThrowRangeError(env, "Invalid parameters for `uniform`: expected low < high");
+  if (sampler == sbi::cuda::Sampler::Normal && !(p.data[1] > 0))
+    ThrowRangeError(env, "Invalid parameters for `normal`: expected a positive standard deviation");
+  const int64_t n = GetInteger(info[2], "n", 0, int64_t(1) << 40);
+  const uint64_t seed = GetSeed(info[3], "seed");
+  const uint64_t offset = GetSeed(info[4], "streamOffset");
+  double* out = GetFloat64Array(info[5], "out", n).data;
+  RequireDevice(env);
+  CheckCuda(env, sbi::cuda::sample(sampler, p.data[0], p.data[1], n, seed, offset, out));
+  return env.Undefined();
+}
+
+// simulators() -> [{ name, thetaDim, xDim }]: the simulators with a CUDA launcher.
+Napi::Value Simulators(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (int i = 0; i < sbi::cuda::simulator_count(); ++i) {
+    const sbi::cuda::SimulatorInfo& s = sbi::cuda::simulator_info(i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", s.name);
+    o.Set("thetaDim", s.theta_dim);
+    o.Set("xDim", s.x_dim);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// simulate({ name, theta, n, seed, streamOffset?, x, failed }) -> number of failed rows.
+Napi::Value Simulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsTypedArray() || info[0].IsArray())
+    ThrowTypeError(env, "Expected an options object for `simulate` but received " +
+                            (info.Length() ? Describe(info[0]) : std::string("nothing")));
+  Napi::Object o = info[0].As<Napi::Object>();
+  const std::string name = GetString(o.Get("name"), "name");
+  int id = -1;
+  std::string known;
+  for (int i = 0; i < sbi::cuda::simulator_count(); ++i) {
+    if (name == sbi::cuda::simulator_info(i).name) id = i;
+    known += (i ? ", " : "") + std::string(sbi::cuda::simulator_info(i).name);
+  }
+  if (id < 0)
+    ThrowSbiError(env, "UNKNOWN_SIMULATOR", "No CUDA launcher for simulator " + Describe(o.Get("name")) + "; CUDA simulators: " + known);
+  for (const char* key : {"jointLogLikelihood", "jointScore", "jointLogRatio", "thetaRef", "design"})
+    if (!IsAbsent(o.Get(key)))
+      ThrowSbiError(env, "UNSUPPORTED_OP", std::string("The CUDA backend's simulate does not take `") + key + "`");
+  const sbi::cuda::SimulatorInfo& spec = sbi::cuda::simulator_info(id);
+  const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
+  auto theta = GetFloat64Array(o.Get("theta"), "theta", n * spec.theta_dim);
+  CheckFiniteRows(env, theta.data, theta.length, "theta", spec.theta_dim);
+  const uint64_t seed = GetSeed(o.Get("seed"), "seed");
+  const uint64_t offset = IsAbsent(o.Get("streamOffset")) ? 0 : GetSeed(o.Get("streamOffset"), "streamOffset");
+  float* x = GetFloat32Array(o.Get("x"), "x", n * spec.x_dim).data;
+  uint8_t* failed = GetUint8Array(o.Get("failed"), "failed", n).data;
+  RequireDevice(env);
+  int64_t failed_rows = 0;
+  CheckCuda(env, sbi::cuda::simulate(id, theta.data, n, seed, offset, x, failed, &failed_rows));
+  return Napi::Number::New(env, static_cast<double>(failed_rows));
+}
+
+constexpr int64_t kMaxRows = int64_t{1} << 31;
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+
+template <class T>
+void DenseForwardT(const Napi::CallbackInfo& info, sbi::nn::Activation act, int64_t n, int64_t in, int64_t out) {
+  const T* x = GetFloatArray<T>(info[4], "x", n * in).data;
+  const T* w = GetFloatArray<T>(info[5], "w", out * in).data;
+  const T* b = GetFloatArray<T>(info[6], "b", out).data;
+  T* y = GetFloatArray<T>(info[7], "y", n * out).data;
+  // Required for SiLU, as on the CPU (its backward pass needs Z).
+  T* pre = !sbi::nn::activation_needs_preactivation(act) && IsAbsent(info[8]) ? nullptr : GetFloatArray<T>(info[8], "pre", n * out).data;
+  RequireDevice(info.Env());
+  CheckCuda(info.Env(), sbi::cuda::dense_forward(static_cast<int>(act), n, in, out, x, w, b, y, pre));
+}
+
+// denseForward(activation, n, inDim, outDim, x, w, b, y, pre?): Float32Array or Float64Array
+// throughout (the type of x decides).
+Napi::Value DenseForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const sbi::nn::Activation act = GetActivation(info[0]);
+  const int64_t n = GetInteger(info[1], "n", 1, kMaxRows);
+  const int64_t in = GetInteger(info[2], "inDim", 1, kMaxDim);
+  const int64_t out = GetInteger(info[3], "outDim", 1, kMaxDim);
+  bool single = false;
+  if (info[4].IsTypedArray() && info[4].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) single = true;
+  else if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowTypeError(env, "Expected a Float64Array or Float32Array for `x` but received " + Describe(info[4]));
+  if (single) DenseForwardT<float>(info, act, n, in, out);
+  else DenseForwardT<double>(info, act, n, in, out);
+  return env.Undefined();
+}
+
+void InitCudaOps(Napi::Env env, Napi::Object exports) {
+  ExportFunction(env, exports, "philoxBlocks", PhiloxBlocks);
+  ExportFunction(env, exports, "sample", Sample);
+  ExportFunction(env, exports, "simulators", Simulators);
+  ExportFunction(env, exports, "simulate", Simulate);
+  ExportFunction(env, exports, "denseForward", DenseForward);
+}
+
+}  // namespace
+SBI_NATIVE_MODULE(InitCudaOps);
+}  // namespace sbi_native

@@ -1,0 +1,177 @@
+/**
+ * The optional CUDA backend: the addon cuda/build/Release/sbi_engine_cuda.node, built by
+ * `npm run build:cuda` (scripts/build_cuda.mjs) from the same portable kernel headers as the CPU
+ * addon, with launchers in kernels/<family>/*.cu. It is loaded only when one of these functions
+ * is called, never by the main addon. The CUDA runtime is linked statically, so the addon loads
+ * on machines without a driver; there every op throws SbiError NO_CUDA_DEVICE.
+ *
+ * Row i of a batch uses Philox stream streamOffset + i, as on the CPU: Philox blocks are
+ * bit-identical, and the samplers, simulators and dense layer are compiled without fused
+ * multiply-adds (nvcc --fmad=false) from the CPU's expressions. See docs/backends.md.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SbiError } from '../errors.js';
+import type { Distribution } from '../random.js';
+import type { NnActivation, NnArray } from '../native.js';
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where `npm run build:cuda` writes the addon. */
+export const CUDA_ADDON_PATH = path.join(packageRoot, 'cuda', 'build', 'Release', 'sbi_engine_cuda.node');
+
+/** What deviceInfo() of the addon reports; `error` says why there is no device. */
+export interface CudaDeviceInfo {
+  count: number;
+  /** Name and compute capability of the current device, e.g. "NVIDIA H100 80GB HBM3, sm_90". */
+  description?: string;
+  error?: string;
+}
+
+export interface CudaSimulatorInfo {
+  name: string;
+  thetaDim: number;
+  xDim: number;
+}
+
+interface CudaAddon {
+  init(options: { SbiError: typeof SbiError }): void;
+  deviceInfo(): CudaDeviceInfo;
+  philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: number | bigint, out: Uint32Array): void;
+  sample(distribution: string, params: Float64Array, n: number, seed: number | bigint, streamOffset: number | bigint, out: Float64Array): void;
+  simulators(): CudaSimulatorInfo[];
+  simulate(options: {
+    name: string; theta: Float64Array; n: number; seed: number | bigint; streamOffset?: number | bigint; x: Float32Array; failed: Uint8Array;
+  }): number;
+  denseForward<A extends NnArray>(
+    activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
+  ): void;
+}
+
+/** The loaded CUDA addon: its device report and the simulators it has launchers for. */
+export interface CudaBackend {
+  /** Devices found (0 without a driver or GPU: every op then throws NO_CUDA_DEVICE). */
+  deviceCount: number;
+  device: CudaDeviceInfo;
+  simulators: CudaSimulatorInfo[];
+}
+
+let addon: CudaAddon | undefined;
+
+function loadAddon(): CudaAddon {
+  if (addon) return addon;
+  if (!fs.existsSync(CUDA_ADDON_PATH)) {
+    throw new SbiError(
+      `The CUDA backend is not built (no ${CUDA_ADDON_PATH}): run \`npm run build:cuda\` (needs nvcc, the CUDA toolkit)`,
+      'BACKEND_UNAVAILABLE',
+    );
+  }
+  let loaded: CudaAddon;
+  try {
+    loaded = createRequire(import.meta.url)(CUDA_ADDON_PATH) as CudaAddon;
+  } catch (e) {
+    throw new SbiError(
+      `The CUDA addon ${CUDA_ADDON_PATH} did not load (${(e as Error).message}); rebuild it with \`npm run build:cuda\``,
+      'BACKEND_UNAVAILABLE',
+    );
+  }
+  loaded.init({ SbiError });
+  addon = loaded;
+  return addon;
+}
+
+/**
+ * Loads the CUDA addon (once) and reports its devices. Throws SbiError BACKEND_UNAVAILABLE,
+ * naming `npm run build:cuda`, when the addon was not built. A missing driver or GPU is not an
+ * error here: deviceCount is 0, `device.error` says why, and every op throws NO_CUDA_DEVICE.
+ */
+export function loadCudaBackend(): CudaBackend {
+  const a = loadAddon();
+  const device = a.deviceInfo();
+  return { deviceCount: device.count, device, simulators: a.simulators() };
+}
+
+/** Number of CUDA devices (0 without a driver or GPU); BACKEND_UNAVAILABLE when not built. */
+export function cudaDeviceCount(): number {
+  return loadAddon().deviceInfo().count;
+}
+
+const toU64 = (v: number | bigint, name: string): bigint => {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'bigint' && v >= 0n && v < 1n << 64n) return v;
+  throw new RangeError(`Expected a non-negative safe integer or a bigint below 2^64 for \`${name}\` but received ${String(v)}`);
+};
+
+/**
+ * `blocks` consecutive Philox4x32-10 blocks of the stream (seed, stream) from block `firstBlock`
+ * (4 words each): the words PhiloxStream hands out on the CPU (kernels/random/philox.h).
+ */
+export function cudaPhiloxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: number | bigint, blocks: number): Uint32Array {
+  if (!Number.isSafeInteger(blocks) || blocks < 1 || blocks > 2 ** 28) {
+    throw new RangeError(`Expected an integer in [1, 2^28] for \`blocks\` but received ${blocks}`);
+  }
+  const out = new Uint32Array(4 * blocks);
+  loadAddon().philoxBlocks(toU64(seed, 'seed'), toU64(stream, 'stream'), toU64(firstBlock, 'firstBlock'), out);
+  return out;
+}
+
+/** Options of the CUDA batches: as the CPU's (sample i / row i uses Philox stream streamOffset + i). */
+export interface CudaBatchOptions {
+  seed: number | bigint;
+  streamOffset?: number | bigint;
+}
+
+/**
+ * n draws of a uniform or normal distribution, as `sample` on the CPU. Other distributions throw
+ * SbiError UNSUPPORTED_OP (their samplers use libm functions that CUDA rounds differently).
+ */
+export function cudaSample(distribution: Distribution, n: number, options: CudaBatchOptions): Float64Array {
+  let name: string;
+  let params: Float64Array;
+  if (distribution?.kind === 'uniform') [name, params] = ['uniform', Float64Array.of(distribution.low, distribution.high)];
+  else if (distribution?.kind === 'normal') [name, params] = ['normal', Float64Array.of(distribution.loc, distribution.scale)];
+  else throw new SbiError(`The CUDA backend samples "uniform" and "normal" only; received ${JSON.stringify(distribution?.kind)}`, 'UNSUPPORTED_OP');
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Expected a non-negative integer for \`n\` but received ${n}`);
+  const out = new Float64Array(n);
+  loadAddon().sample(name, params, n, toU64(options.seed, 'seed'), toU64(options.streamOffset ?? 0, 'streamOffset'), out);
+  return out;
+}
+
+export interface CudaSimulationResult {
+  /** [n, xDim] row-major; failed rows are NaN. */
+  x: Float32Array;
+  /** 1 where the row failed (the simulator said so, or x was not finite). */
+  failed: Uint8Array;
+  failedCount: number;
+}
+
+/**
+ * Runs simulator `name` (one of loadCudaBackend().simulators: the sbibm per-row simulators) for
+ * θ [n, thetaDim] row-major, as the CPU's native simulate.
+ */
+export function cudaSimulate(name: string, theta: Float64Array, n: number, options: CudaBatchOptions): CudaSimulationResult {
+  const a = loadAddon();
+  const spec = a.simulators().find((s) => s.name === name);
+  if (!spec) {
+    throw new SbiError(`No CUDA launcher for simulator ${JSON.stringify(name)}; CUDA simulators: ${a.simulators().map((s) => s.name).join(', ')}`, 'UNKNOWN_SIMULATOR');
+  }
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`Expected a positive integer for \`n\` but received ${n}`);
+  const x = new Float32Array(n * spec.xDim);
+  const failed = new Uint8Array(n);
+  const failedCount = a.simulate({
+    name, theta, n, seed: toU64(options.seed, 'seed'), streamOffset: toU64(options.streamOffset ?? 0, 'streamOffset'), x, failed,
+  });
+  return { x, failed, failedCount };
+}
+
+/**
+ * y = act(x · wᵀ + b) (kernels/nn/dense.h), as the CPU's nnDenseForward: x [n, inDim], w
+ * [outDim, inDim], b [outDim], y and pre [n, outDim]; all Float32Array or all Float64Array. pre
+ * receives x · wᵀ + b (required for 'silu', optional otherwise).
+ */
+export function cudaDenseForward<A extends NnArray>(
+  activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
+): void {
+  loadAddon().denseForward(activation, n, inDim, outDim, x, w, b, y, pre);
+}

@@ -1,0 +1,184 @@
+// The optional CUDA addon (src/backend/cuda.ts). What runs depends on the machine, and every
+// skipped case says why in its name:
+//   - nvcc present: the addon must have been built (`npm run build:cuda`, which CI runs before the
+//     tests; this file never builds it). Missing in CI is a failure, elsewhere a skip.
+//   - built, no device (CI, this VM: no driver): loading works, every op throws NO_CUDA_DEVICE,
+//     arguments are checked before the device.
+//   - a device: agreement with the CPU kernels (Philox bit for bit; samplers, simulators and the
+//     dense layer within float tolerance).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SbiError } from '../src/errors.js';
+import { native } from '../src/native.js';
+import {
+  CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaPhiloxBlocks, cudaSample, cudaSimulate, loadCudaBackend, type CudaBackend,
+} from '../src/backend/cuda.js';
+
+const onPath = (name: string) =>
+  (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, name)));
+const nvcc = onPath('nvcc') || fs.existsSync('/usr/local/cuda/bin/nvcc');
+const built = fs.existsSync(CUDA_ADDON_PATH);
+const backend: CudaBackend | undefined = built ? loadCudaBackend() : undefined;
+const hasDevice = (backend?.deviceCount ?? 0) > 0;
+const noBuildReason = nvcc ? 'nvcc found but the addon is not built: run `npm run build:cuda`' : 'no nvcc on this machine';
+
+/** Expects fn to throw an SbiError with `code` whose message matches `message`. */
+function expectSbiError(fn: () => unknown, code: string, message: RegExp) {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(SbiError);
+  expect((error as SbiError).code).toBe(code);
+  expect((error as SbiError).message).toMatch(message);
+}
+
+describe('CUDA addon build', () => {
+  it.skipIf(!nvcc || (!built && !process.env.CI))(
+    `exists wherever nvcc does (CI builds it before the tests)${!nvcc ? ' — skipped: no nvcc' : !built && !process.env.CI ? ` — skipped: ${noBuildReason}` : ''}`,
+    () => {
+      expect(built, `${CUDA_ADDON_PATH} is missing although nvcc exists: CI must run \`npm run build:cuda\` before \`npm test\``).toBe(true);
+      expect(fs.statSync(CUDA_ADDON_PATH).size).toBeGreaterThan(0);
+    },
+  );
+
+  it.skipIf(built)(`when not built, says how to build it${built ? ' — skipped: the addon is built' : ''}`, () => {
+    expectSbiError(() => loadCudaBackend(), 'BACKEND_UNAVAILABLE', /npm run build:cuda/);
+    expectSbiError(() => cudaDeviceCount(), 'BACKEND_UNAVAILABLE', /npm run build:cuda/);
+  });
+});
+
+const seeded = { seed: 2024, streamOffset: 5 };
+
+describe.skipIf(!built || hasDevice)(
+  `CUDA without a device${!built ? ` — skipped: ${noBuildReason}` : hasDevice ? ' — skipped: this machine has a CUDA device' : ''}`,
+  () => {
+    it('loads and reports no device, with CUDA\'s reason', () => {
+      expect(backend!.deviceCount).toBe(0);
+      expect(cudaDeviceCount()).toBe(0);
+      expect(backend!.device.error).toMatch(/^no CUDA device: cudaGetDeviceCount: /);
+      expect(backend!.simulators.map((s) => s.name)).toEqual(
+        ['two_moons', 'gaussian_linear', 'gaussian_mixture', 'slcp', 'bernoulli_glm', 'bernoulli_glm_raw'],
+      );
+    });
+
+    it('fails every op with SbiError NO_CUDA_DEVICE, not a crash', () => {
+      const noDevice = /^no CUDA device: /;
+      expectSbiError(() => cudaPhiloxBlocks(1n, 0n, 0n, 4), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSample({ kind: 'normal', loc: 0, scale: 1 }, 10, seeded), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSimulate('two_moons', new Float64Array(6), 3, seeded), 'NO_CUDA_DEVICE', noDevice);
+      const f = (k: number) => new Float32Array(k);
+      expectSbiError(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(12), f(4), f(8)), 'NO_CUDA_DEVICE', noDevice);
+    });
+
+    it('checks arguments before the device, naming them', () => {
+      expect(() => cudaPhiloxBlocks(-1, 0n, 0n, 4)).toThrow(/`seed`/);
+      expect(() => cudaPhiloxBlocks(1, 0n, 0n, 0)).toThrow(/`blocks`/);
+      expect(() => cudaSample({ kind: 'uniform', low: 1, high: 0 }, 10, seeded)).toThrow(/low < high/);
+      expect(() => cudaSample({ kind: 'normal', loc: 0, scale: -1 }, 10, seeded)).toThrow(/positive standard deviation/);
+      expectSbiError(() => cudaSample({ kind: 'gamma', shape: 1, rate: 1 }, 10, seeded), 'UNSUPPORTED_OP', /"uniform" and "normal"/);
+      expectSbiError(() => cudaSimulate('sir', new Float64Array(2), 1, seeded), 'UNKNOWN_SIMULATOR', /two_moons/);
+      expect(() => cudaSimulate('two_moons', new Float64Array(5), 3, seeded)).toThrow(/`theta` to have 6 elements but received 5/);
+      expect(() => cudaSimulate('two_moons', Float64Array.of(0, NaN), 1, seeded)).toThrow(/finite values in `theta`/);
+      const f = (k: number) => new Float32Array(k);
+      expect(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(11), f(4), f(8))).toThrow(/`w`/);
+      expect(() => cudaDenseForward('swish' as 'tanh', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`activation`/);
+      expect(() => cudaDenseForward('silu', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`pre`/);
+    });
+  },
+);
+
+/** CPU blocks of PhiloxStream(seed, stream) from firstBlock, through the native kernel. */
+function cpuBlocks(seed: bigint, stream: bigint, firstBlock: bigint, blocks: number): Uint32Array {
+  const out = new Uint32Array(4 * blocks);
+  const key = Uint32Array.of(Number(seed & 0xffffffffn), Number(seed >> 32n));
+  for (let i = 0; i < blocks; i++) {
+    const b = (firstBlock + BigInt(i)) & ((1n << 64n) - 1n);
+    const ctr = Uint32Array.of(Number(b & 0xffffffffn), Number(b >> 32n), Number(stream & 0xffffffffn), Number(stream >> 32n));
+    native.philox4x32(ctr, key, out.subarray(4 * i, 4 * i + 4));
+  }
+  return out;
+}
+
+/** max |a − b| / (1 + |b|) over the arrays (NaN where either is NaN and the other is not). */
+function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue;
+    worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+  }
+  return worst;
+}
+
+describe.skipIf(!hasDevice)(
+  `CUDA agreement with the CPU${hasDevice ? ` on ${backend!.device.description}` : ` — skipped: ${!built ? noBuildReason : backend!.device.error}`}`,
+  () => {
+    it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', () => {
+      const cases: Array<[bigint, bigint, bigint, number[]]> = [
+        [0n, 0n, 0n, [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+        [(1n << 64n) - 1n, (1n << 64n) - 1n, (1n << 64n) - 1n, [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
+        [0x299f31d0a4093822n, 0x0370734413198a2en, 0x85a308d3243f6a88n, [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+      ];
+      for (const [seed, stream, block, out] of cases) expect(Array.from(cudaPhiloxBlocks(seed, stream, block, 1))).toEqual(out);
+      const seed = 0x0123456789abcdefn, stream = 77n, first = (1n << 32n) - 1000n, blocks = 100_003;
+      const gpu = cudaPhiloxBlocks(seed, stream, first, blocks);
+      const cpu = cpuBlocks(seed, stream, first, blocks);
+      let mismatches = 0;
+      for (let i = 0; i < cpu.length; i++) if (gpu[i] !== cpu[i]) mismatches++;
+      expect(mismatches).toBe(0);
+    });
+
+    it('uniform and normal samplers agree with the CPU (same streams, float64)', () => {
+      const n = 100_000;
+      for (const [d, name, params] of [
+        [{ kind: 'uniform', low: -2, high: 3 }, 'uniform', [-2, 3]],
+        [{ kind: 'normal', loc: 1.5, scale: 0.25 }, 'normal', [1.5, 0.25]],
+      ] as const) {
+        const gpu = cudaSample(d, n, seeded);
+        const cpu = new Float64Array(n);
+        native.sample(name, Float64Array.from(params), n, seeded.seed, seeded.streamOffset, cpu);
+        // Both compute without contractions from the same bits; 1e-14 allows for a last-bit difference.
+        expect(maxRelativeError(gpu, cpu)).toBeLessThan(1e-14);
+      }
+    });
+
+    it('the per-row simulators agree with the CPU (float32 outputs)', () => {
+      const n = 4099;
+      for (const s of backend!.simulators) {
+        const theta = new Float64Array(n * s.thetaDim);
+        native.sample('uniform', Float64Array.of(-1, 1), theta.length, 7, 0, theta);
+        const gpu = cudaSimulate(s.name, theta, n, seeded);
+        const x = new Float32Array(n * s.xDim);
+        const failed = new Uint8Array(n);
+        const cpuFailed = native.simulate({ name: s.name, theta, n, seed: seeded.seed, streamOffset: seeded.streamOffset, x, failed });
+        expect(gpu.failedCount, s.name).toBe(cpuFailed);
+        expect(Array.from(gpu.failed), s.name).toEqual(Array.from(failed));
+        expect(maxRelativeError(gpu.x, x), s.name).toBeLessThan(1e-6);
+      }
+    });
+
+    it('the dense layer agrees with the CPU in float32 and float64, for every activation', () => {
+      const n = 37, inDim = 70, outDim = 19; // past one 64-deep panel and one 16-wide tile
+      for (const act of ['identity', 'relu', 'tanh', 'elu', 'silu'] as const) {
+        for (const T of [Float32Array, Float64Array]) {
+          const rand = (k: number, seed: number) => {
+            const v = new Float64Array(k);
+            native.sample('normal', Float64Array.of(0, 0.5), k, seed, 0, v);
+            return T.from(v);
+          };
+          const x = rand(n * inDim, 1), w = rand(outDim * inDim, 2), b = rand(outDim, 3);
+          const y = new T(n * outDim), pre = new T(n * outDim), yc = new T(n * outDim), prec = new T(n * outDim);
+          cudaDenseForward(act, n, inDim, outDim, x, w, b, y, pre);
+          native.nnDenseForward(act, n, inDim, outDim, x, w, b, yc, prec);
+          const tol = T === Float32Array ? 1e-5 : 1e-13;
+          expect(maxRelativeError(y, yc), `${act} ${T.name}`).toBeLessThan(tol);
+          expect(maxRelativeError(pre, prec), `${act} ${T.name}`).toBeLessThan(tol);
+        }
+      }
+    });
+  },
+);
