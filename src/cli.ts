@@ -18,6 +18,7 @@ import { deriveSeed, SeedPurpose } from './seeds.js';
 import type { SimulationResult } from './simulators/simulator.js';
 import { c2st } from './diagnostics/c2st.js';
 import { addTrellisCommands } from './trellis/cli.js';
+import { addLatticeCommands } from './lattice/cli.js';
 
 class UsageError extends Error {}
 
@@ -444,6 +445,7 @@ export function buildProgram(): Command {
       .option('--folds <int>', 'cross-validation folds', '5'),
   ).action(commandC2st);
   addTrellisCommands(program);
+  addLatticeCommands(program);
   return program;
 }
 
