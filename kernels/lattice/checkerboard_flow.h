@@ -68,11 +68,12 @@ SBI_HD int64_t cbf_scratch_size(const CheckerboardFlowShape& s) {
   return 2 * int64_t{s.hidden} * V + 5 * V;
 }
 
-// The net of layer `layer` on input x (masked internally): hidden outputs into `hid`
-// [depth·H·V], s and t into `st` [2V] (after tanh); `in` [V] receives m·x.
+// The net of layer `layer` on input x (masked internally): s and t into `st` [2V] (after tanh);
+// `in` [V] receives m·x. Hidden outputs go to `hid`: all kept ([depth·H·V], for the tape) or,
+// without `keep`, two H·V planes used alternately.
 template <class T>
 SBI_HD void cbf_net_forward(const CheckerboardFlowShape& s, int layer, const T* params, const T* x, T* in, T* hid,
-                            T* st) {
+                            T* st, bool keep = true) {
   const int L = s.L, V = L * L;
   for (int x0 = 0; x0 < L; ++x0)
     for (int x1 = 0; x1 < L; ++x1) in[x0 * L + x1] = cbf_frozen(layer, x0, x1) ? x[x0 * L + x1] : T(0);
@@ -84,7 +85,7 @@ SBI_HD void cbf_net_forward(const CheckerboardFlowShape& s, int layer, const T* 
     const T* w = p;
     const T* b = p + conv2d_weight_count(c);
     p = b + c.c_out;
-    T* dst = k == s.depth ? st : hid + int64_t{k} * s.hidden * V;
+    T* dst = k == s.depth ? st : hid + int64_t{keep ? k : (k & 1)} * s.hidden * V;
     conv2d_circular_forward(c, w, b, src, dst);
     const int n = c.c_out * V;
     if (k == s.depth)
@@ -134,26 +135,8 @@ SBI_HD T checkerboard_flow_inverse(const CheckerboardFlowShape& s, const T* para
   for (int i = 0; i < V; ++i) z[i] = phi[i];
   T log_det = T(0);
   for (int l = s.layers - 1; l >= 0; --l) {
-    // The net sees only frozen sites, which the layer leaves unchanged, so it is evaluated on φ.
-    const T* p = params + l * lp;
-    for (int x0 = 0; x0 < L; ++x0)
-      for (int x1 = 0; x1 < L; ++x1) in[x0 * L + x1] = cbf_frozen(l, x0, x1) ? z[x0 * L + x1] : T(0);
-    const T* src = in;
-    const T slope = T(kCheckerboardLeakySlope);
-    for (int k = 0; k <= s.depth; ++k) {
-      const Conv2dShape c = cbf_conv_shape(s, k);
-      const T* w = p;
-      const T* b = p + conv2d_weight_count(c);
-      p = b + c.c_out;
-      T* dst = k == s.depth ? st : hid + int64_t{k & 1} * s.hidden * V;
-      conv2d_circular_forward(c, w, b, src, dst);
-      const int n = c.c_out * V;
-      if (k == s.depth)
-        for (int i = 0; i < n; ++i) dst[i] = std::tanh(dst[i]);
-      else
-        for (int i = 0; i < n; ++i) dst[i] = dst[i] > T(0) ? dst[i] : slope * dst[i];
-      src = dst;
-    }
+    // The net sees only frozen sites, which the layer leaves unchanged, so it is evaluated on its output.
+    cbf_net_forward(s, l, params + l * lp, z, in, hid, st, false);
     for (int x0 = 0; x0 < L; ++x0)
       for (int x1 = 0; x1 < L; ++x1) {
         const int i = x0 * L + x1;
