@@ -21,6 +21,7 @@ import type { SimulationResult } from './simulators/simulator.js';
 import { c2st } from './diagnostics/c2st.js';
 import { addTrellisCommands } from './trellis/cli.js';
 import { addFlowCommands } from './manifold/cli.js';
+import { addLatticeCommands } from './lattice/cli.js';
 
 class UsageError extends Error {}
 
@@ -456,6 +457,7 @@ export function buildProgram(): Command {
   ).action(commandC2st);
   addTrellisCommands(program);
   addFlowCommands(program);
+  addLatticeCommands(program);
   return program;
 }
 

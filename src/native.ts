@@ -360,6 +360,22 @@ export interface NativeAddon {
   /** Its backward: gx overwritten (unless undefined), gweight / gbias overwritten by the batch sums. */
   conv2dCircularBackward<A extends Float64Array | Float32Array>(shape: Int32Array, weight: A, x: A, gy: A, gx: A | undefined,
     gweight: A, gbias: A): void;
+  /** Checkerboard affine coupling flow for φ⁴ (native/lattice_flow.cc), shape = [L, layers, hidden, depth, K]. */
+  phi4FlowInit(shape: Int32Array, seed: number | bigint, params: Float64Array): void;
+  phi4FlowForward(shape: Int32Array, params: Float64Array, z: Float64Array, phi: Float64Array, logq: Float64Array, threads?: number): void;
+  phi4FlowInverse(shape: Int32Array, params: Float64Array, phi: Float64Array, z: Float64Array, logq: Float64Array, threads?: number): void;
+  phi4FlowLossGrad(shape: Int32Array, coupling: Float64Array, params: Float64Array, z: Float64Array, grad: Float64Array): number;
+  phi4FlowTrain(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; steps: number; batchSize: number; learningRate: number; threads?: number },
+    onStep: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined):
+    Promise<{ params: Float64Array; loss: Float64Array; ess: Float64Array }>;
+  phi4FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi: Float64Array | undefined): void;
+  phi4FlowSampleAsync(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi: Float64Array | undefined,
+    onProgress: ((done: number, total: number) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<void>;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;
 }

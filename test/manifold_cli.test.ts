@@ -56,6 +56,22 @@ describe('sbi-engine flow-train / flow-sample', () => {
     }
   });
 
+  it('flow-train --target phi4 trains the lattice flow, and flow-mcmc runs its chain', () => {
+    const model = path.join(dir, 'phi4.bin');
+    const r = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--m2', '-4', '--lambda', '8', '--steps', '5', '--batch', '8',
+      '--seed', '2', '--out', model, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/target phi4 {2}L 4 {2}m2 -4 {2}lambda 8 {2}steps 5 {2}batch 8/);
+    const chain = run(['flow-mcmc', '--model', model, '--n', '200', '--seed', '1', '--json']);
+    expect(chain.code, chain.stderr).toBe(0);
+    const out = JSON.parse(chain.stdout);
+    expect(out.acceptance).toBeGreaterThanOrEqual(0);
+    expect(out.acceptance).toBeLessThanOrEqual(1);
+    const missing = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--out', model]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--target phi4 needs --lattice, --m2 and --lambda/);
+  });
+
   it('unknown target: exit 2 listing the known targets; corrupt model: exit 1 naming the damage', () => {
     const bad = run(['flow-train', '--target', 'phi5', '--out', path.join(dir, 'x.bin')]);
     expect(bad.code).toBe(2);

@@ -37,11 +37,13 @@ SBI_HD void conv2d_circular_forward(const Conv2dShape& s, const T* w, const T* b
       for (int a = -r; a <= r; ++a) {
         for (int d = -r; d <= r; ++d) {
           const T wv = wk[(a + r) * s.K + (d + r)];
+          // Column j reads (j + shift) mod L1: two unwrapped runs, so the inner loops vectorise.
+          const int shift = wrap_index(d % s.L1, s.L1), split = s.L1 - shift;
           for (int i = 0; i < s.L0; ++i) {
             const T* row = xc + wrap_index(i + a % s.L0, s.L0) * s.L1;
             T* yrow = yo + i * s.L1;
-            const int shift = d % s.L1;
-            for (int j = 0; j < s.L1; ++j) yrow[j] += wv * row[wrap_index(j + shift, s.L1)];
+            for (int j = 0; j < split; ++j) yrow[j] += wv * row[j + shift];
+            for (int j = split; j < s.L1; ++j) yrow[j] += wv * row[j - split];
           }
         }
       }
@@ -69,15 +71,19 @@ SBI_HD void conv2d_circular_backward(const Conv2dShape& s, const T* w, const T* 
         for (int d = -r; d <= r; ++d) {
           const int k = base + (a + r) * s.K + (d + r);
           const T wv = w[k];
-          const int shift = d % s.L1;
+          const int shift = wrap_index(d % s.L1, s.L1), split = s.L1 - shift;
           T gsum = T(0);
           for (int i = 0; i < s.L0; ++i) {
             const int src = wrap_index(i + a % s.L0, s.L0) * s.L1;
             const T* grow = go + i * s.L1;
-            for (int j = 0; j < s.L1; ++j) {
-              const int q = src + wrap_index(j + shift, s.L1);
-              gsum += grow[j] * xc[q];
-              if (gxc != nullptr) gxc[q] += wv * grow[j];
+            const T* xrow = xc + src;
+            // j ascending in both runs: the same summation order as one loop over j.
+            for (int j = 0; j < split; ++j) gsum += grow[j] * xrow[j + shift];
+            for (int j = split; j < s.L1; ++j) gsum += grow[j] * xrow[j - split];
+            if (gxc != nullptr) {
+              T* gxrow = gxc + src;
+              for (int j = 0; j < split; ++j) gxrow[j + shift] += wv * grow[j];
+              for (int j = split; j < s.L1; ++j) gxrow[j - split] += wv * grow[j];
             }
           }
           gw[k] += gsum;

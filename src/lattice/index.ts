@@ -8,3 +8,8 @@ export type { U1Coupling, U1HmcResult, U1ExactResult } from './u1.js';
 export type { HmcAsyncOptions } from './hmc.js';
 export { conv2dCircular, conv2dCircularBackward } from './conv.js';
 export type { Conv2dShape } from './conv.js';
+export { Phi4Flow, trainPhi4Flow, flowMetropolis, trainPhi4FlowFromCli, TUTORIAL_ARCHITECTURE, PHI4_FLOW_KIND } from './flow.js';
+export type {
+  Phi4FlowArchitecture, FlowSamples, TrainPhi4FlowOptions, TrainPhi4FlowResult, FlowMetropolisOptions, FlowMetropolisResult,
+  Phi4FlowCliOptions,
+} from './flow.js';

@@ -2,7 +2,7 @@
  * `sbi-engine ginkgo` and `sbi-engine trellis` (same option conventions as src/cli.ts: `--name
  * value`, `--seed`, `--threads`, `--out -` for stdout, exit code 2 for usage errors).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SbiError } from '../errors.js';
 import { simulateGinkgo, GINKGO_PRESETS, type GinkgoModel } from './ginkgo.js';
@@ -10,36 +10,7 @@ import { beamSearch, clusterMarginals, greedyClustering, runTrellis, TRELLIS_MAX
 import { runTrellisWebGpu } from './webgpu.js';
 import { finiteOrNull, jetsFileFromSimulation, parseJetsFile } from './json.js';
 import { lambdaGridPosterior } from './lambda.js';
-
-function usage(cmd: Command, message: string): never {
-  cmd.error(`${cmd.name()}: ${message}`, { exitCode: 2, code: 'sbi.usage' });
-}
-
-function integer(cmd: Command, value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (!/^[+-]?\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < min || v > max)
-    usage(cmd, `--${name}: expected an integer in [${min}, ${max}] but received "${value}"`);
-  return v;
-}
-
-function positive(cmd: Command, value: string | undefined, name: string, allowZero = false): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
-    usage(cmd, `--${name}: expected a ${allowZero ? 'non-negative' : 'positive'} number but received "${value}"`);
-  return v;
-}
-
-function seedOf(cmd: Command, value: string): bigint {
-  if (!/^\d+$/.test(value.trim()) || BigInt(value.trim()) >= 1n << 64n) usage(cmd, `--seed: expected an integer in [0, 2^64) but received "${value}"`);
-  return BigInt(value.trim());
-}
-
-function write(out: string, text: string): void {
-  if (out === '-') process.stdout.write(text);
-  else writeFileSync(out, text);
-}
+import { integer, positive, seedOf, usage, writeOut as write } from '../cli_args.js';
 
 interface GinkgoCliOptions {
   n: string; seed: string; threads?: string; out: string; preset: string; minLeaves?: string; maxLeaves?: string; maxTries?: string;
