@@ -39,6 +39,7 @@ async function callSafely(fn: (...a: unknown[]) => unknown, args: unknown[]): Pr
 function validCalls(): Record<string, unknown[]> {
   const sim = native.simulators()[0]!;
   const n = 4;
+  const manifoldSpec = { space: 'torus', dim: 2, layers: 2, bins: 4, hidden: 4, hiddenLayers: 1 };
   const f64 = (k: number) => Float64Array.from({ length: k }, (_, i) => 0.1 * (i + 1));
   const simOptions = {
     name: sim.name,
@@ -152,6 +153,15 @@ function validCalls(): Record<string, unknown[]> {
     u1Hmc: [2, 1.5, f64(16), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6)],
     u1HmcAsync: [2, 1.5, f64(16), phi4HmcOptions, new Float64Array(6), new Float64Array(6), new Uint8Array(6),
       undefined, new Int32Array(1)],
+    // a torus flow on T² (2 coupling layers, 4 bins, one hidden layer of 4: 154 parameters)
+    manifoldFlowInfo: [manifoldSpec],
+    manifoldFlowInit: [manifoldSpec, 1, new Float64Array(154)],
+    manifoldFlowSample: [manifoldSpec, new Float64Array(154).fill(0.01), 3, 1, 0, new Float64Array(6), new Float64Array(3), 1],
+    manifoldFlowLogProb: [manifoldSpec, new Float64Array(154).fill(0.01), Float64Array.of(0.1, 0.2, 1, 2, 3, 4), new Float64Array(3), 1],
+    manifoldFlowLoss: [manifoldSpec, new Float64Array(154).fill(0.01), { target: 'torus-unimodal', batchSize: 4, seed: 1, step: 0 }, new Float64Array(154)],
+    manifoldFlowTrain: [manifoldSpec, new Float64Array(154).fill(0.01), { target: 'torus-unimodal', steps: 2, batchSize: 4, seed: 1 }, undefined, new Int32Array(1)],
+    // the trellis's per-set table for the accelerator passes
+    trellisTable: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16)],
     // circular convolution, shape [n, cIn, cOut, L0, L1, K] = [1, 1, 2, 2, 2, 3]
     conv2dCircular: [Int32Array.of(1, 1, 2, 2, 2, 3), f64(18), f64(2), f64(4), new Float64Array(8)],
     conv2dCircularBackward: [Int32Array.of(1, 1, 2, 2, 2, 3), Float32Array.from(f64(18)), Float32Array.from(f64(4)),
