@@ -28,8 +28,8 @@ std::vector<int64_t> LayerSizes(const ClassifierConfig& c, int64_t dim) {
 
 // The widths the network is stored and run at: the input and hidden widths rounded up to whole
 // dense tiles (sbi::nn::kTileCols), so that every product in the forward and backward passes runs
-// on full register tiles (a partial tile takes the narrow, scalar edge path of gemm_tile: 2-D and
-// 10-D C2ST ran 1.6-2× slower per batch unpadded). The padding changes no result: padded inputs
+// on full register tiles (measured with the earlier 4 × 16 tiles, whose partial tiles were scalar:
+// 2-D and 10-D C2ST ran 1.6-2× slower per batch unpadded; dense.h's gemm now pads partial tiles). The padding changes no result: padded inputs
 // are 0 and padded units start with zero weights in and out, so their pre-activations, ReLU
 // outputs, gradients, L2 terms and Adam steps are exactly 0 for ever, and they add only exact
 // zeros, at the end, to every sum (each sum runs over its depth in order).
