@@ -2,23 +2,12 @@
 // runtime controls, and every module that registered itself with SBI_NATIVE_MODULE.
 #include <napi.h>
 
+#include "error_class.h"
 #include "napi_util.h"
 #include "runtime.h"
 
 namespace sbi_native {
 namespace {
-
-// init({ SbiError }) — hands the TypeScript error class to native code.
-Napi::Value Init(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject())
-    ThrowTypeError(env, "Expected an object { SbiError } for `options` but received " +
-                            (info.Length() ? Describe(info[0]) : std::string("nothing")));
-  Napi::Value cls = info[0].As<Napi::Object>().Get("SbiError");
-  if (!cls.IsFunction()) ThrowTypeError(env, "Expected a class for `SbiError` but received " + Describe(cls));
-  env.GetInstanceData<AddonData>()->sbi_error = Napi::Persistent(cls.As<Napi::Function>());
-  return env.Undefined();
-}
 
 Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -55,7 +44,7 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
 
 Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  ExportFunction(env, exports, "init", Init);
+  ExportFunction(env, exports, "init", InitErrorClass);
   ExportFunction(env, exports, "runtimeInfo", RuntimeInfo);
   ExportFunction(env, exports, "setThreads", SetThreads);
   ExportFunction(env, exports, "setIsa", SetIsa);

@@ -1,4 +1,5 @@
 #include "napi_util.h"
+#include "error_class.h"
 
 #include <cmath>
 #include <sstream>
@@ -165,6 +166,17 @@ int GetThreads(const Napi::Value& v) {
 
 void ExportFunction(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
   exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+Napi::Value InitErrorClass(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    ThrowTypeError(env, "Expected an object { SbiError } for `options` but received " +
+                            (info.Length() ? Describe(info[0]) : std::string("nothing")));
+  Napi::Value cls = info[0].As<Napi::Object>().Get("SbiError");
+  if (!cls.IsFunction()) ThrowTypeError(env, "Expected a class for `SbiError` but received " + Describe(cls));
+  env.GetInstanceData<AddonData>()->sbi_error = Napi::Persistent(cls.As<Napi::Function>());
+  return env.Undefined();
 }
 
 }  // namespace sbi_native

@@ -3,23 +3,12 @@
 // a driver; the absence is reported by deviceInfo() and, as NO_CUDA_DEVICE, by every op.
 #include <napi.h>
 
+#include "../error_class.h"
 #include "../napi_util.h"
 #include "cuda_status.h"
 
 namespace sbi_native {
 namespace {
-
-// init({ SbiError }) — hands the TypeScript error class to native code.
-Napi::Value Init(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject())
-    ThrowTypeError(env, "Expected an object { SbiError } for `options` but received " +
-                            (info.Length() ? Describe(info[0]) : std::string("nothing")));
-  Napi::Value cls = info[0].As<Napi::Object>().Get("SbiError");
-  if (!cls.IsFunction()) ThrowTypeError(env, "Expected a class for `SbiError` but received " + Describe(cls));
-  env.GetInstanceData<AddonData>()->sbi_error = Napi::Persistent(cls.As<Napi::Function>());
-  return env.Undefined();
-}
 
 // deviceInfo() -> { count, description?, error? }: never throws for a missing device or driver.
 Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
@@ -42,7 +31,7 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
 
 Napi::Object InitCudaAddon(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  ExportFunction(env, exports, "init", Init);
+  ExportFunction(env, exports, "init", InitErrorClass);
   ExportFunction(env, exports, "deviceInfo", DeviceInfo);
   for (ModuleInit init : ModuleRegistry()) init(env, exports);
   return exports;
