@@ -1,6 +1,6 @@
 // Flows on T² and S² (src/manifold/flow.ts, kernels/manifold/flow.h): finite-difference checks of
 // the whole-loss gradients (reverse KL and NLL) in double, log q of samples against the inverse
-// pass, normalisation on the sphere, thread-count identity, training checks, cancellation, errors.
+// pass, normalisation on the sphere and the torus, thread-count identity, training checks, cancellation, errors.
 import { describe, expect, it } from 'vitest';
 import { ManifoldFlow, type ManifoldFlowSpec } from '../src/manifold/flow.js';
 
@@ -100,6 +100,25 @@ describe('manifold flows: densities', () => {
     // Far from uniform (1/(4π) ≈ 0.08), yet normalised.
     expect(lq.reduce((a, b) => Math.max(a, b)) - lq.reduce((a, b) => Math.min(a, b))).toBeGreaterThan(1);
     expect(Math.abs(total - 1)).toBeLessThan(2e-4);
+  });
+
+  it('q integrates to 1 over T² (midpoint rule)', () => {
+    const flow = new ManifoldFlow(small('torus'), 12);
+    flow.params = flow.params.map((v, i) => v + 0.5 * Math.sin(1.3 * i));
+    const m = 256, TWO_PI = 2 * Math.PI;
+    const x = new Float64Array(2 * m * m);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) {
+        x[2 * (i * m + j)] = (TWO_PI * (i + 0.5)) / m;
+        x[2 * (i * m + j) + 1] = (TWO_PI * (j + 0.5)) / m;
+      }
+    }
+    const lq = flow.logProb(x);
+    let total = 0;
+    for (const v of lq) total += Math.exp(v);
+    total *= (TWO_PI / m) ** 2;
+    expect(lq.reduce((a, b) => Math.max(a, b)) - lq.reduce((a, b) => Math.min(a, b))).toBeGreaterThan(0.5);
+    expect(Math.abs(total - 1)).toBeLessThan(1e-4);
   });
 
   it('the initial sphere flow is close to uniform (log q ≈ −log 4π)', () => {
