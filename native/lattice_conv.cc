@@ -13,6 +13,7 @@
 #include "../kernels/nn/conv2d_circular.h"
 #include "batch.h"
 #include "flow_spec.h"
+#include "finite_checks.h"
 #include "napi_util.h"
 
 namespace sbi_native {
@@ -47,22 +48,14 @@ ConvCall GetShape(const Napi::Value& v) {
 }
 
 template <class T>
-void CheckFinite(Napi::Env env, const View<T>& a, const char* name) {
-  for (size_t i = 0; i < a.length; ++i)
-    if (!std::isfinite(static_cast<double>(a.data[i])))
-      ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but `" + name + "[" + std::to_string(i) +
-                               "]` is " + std::to_string(static_cast<double>(a.data[i])));
-}
-
-template <class T>
 void ForwardT(Napi::Env env, const ConvCall& c, const Napi::CallbackInfo& info) {
   const View<T> w = GetFloatArray<T>(info[1], "weight", sbi::conv2d_weight_count(c.s));
   const View<T> b = GetFloatArray<T>(info[2], "bias", c.s.c_out);
   const View<T> x = GetFloatArray<T>(info[3], "x", c.n * c.in_size);
   T* y = GetFloatArray<T>(info[4], "y", c.n * c.out_size).data;
-  CheckFinite(env, w, "weight");
-  CheckFinite(env, b, "bias");
-  CheckFinite(env, x, "x");
+  CheckFiniteArray(env, w, "weight");
+  CheckFiniteArray(env, b, "bias");
+  CheckFiniteArray(env, x, "x");
   BatchJob job;
   job.n = c.n;
   job.grain = std::max<int64_t>(1, 16384 / (c.out_size * c.s.c_in * c.s.K * c.s.K));
@@ -84,9 +77,9 @@ void BackwardT(Napi::Env env, const ConvCall& c, const Napi::CallbackInfo& info)
   T* gx = IsAbsent(info[4]) ? nullptr : GetFloatArray<T>(info[4], "gx", c.n * c.in_size).data;
   T* gw = GetFloatArray<T>(info[5], "gweight", wc).data;
   T* gb = GetFloatArray<T>(info[6], "gbias", c.s.c_out).data;
-  CheckFinite(env, w, "weight");
-  CheckFinite(env, x, "x");
-  CheckFinite(env, gy, "gy");
+  CheckFiniteArray(env, w, "weight");
+  CheckFiniteArray(env, x, "x");
+  CheckFiniteArray(env, gy, "gy");
   std::fill(gw, gw + wc, T(0));
   std::fill(gb, gb + c.s.c_out, T(0));
   for (int64_t i = 0; i < c.n; ++i)

@@ -30,6 +30,7 @@
 #include "../kernels/lattice/phi4.h"
 #include "../kernels/nn/adam.h"
 #include "batch.h"
+#include "finite_checks.h"
 #include "napi_util.h"
 #include "runtime.h"
 #include "train_worker.h"
@@ -57,13 +58,6 @@ sbi::CheckerboardFlowShape GetFlowShape(const Napi::Value& v) {
   return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4]};
 }
 
-void CheckFinite(Napi::Env env, const View<double>& a, const char* name) {
-  for (size_t i = 0; i < a.length; ++i)
-    if (!std::isfinite(a.data[i]))
-      ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but `" + name + "[" + std::to_string(i) +
-                               "]` is " + std::to_string(a.data[i]));
-}
-
 sbi::Phi4Params<double> GetPhi4(const Napi::Value& v, int L) {
   const View<double> c = GetFloat64Array(v, "coupling", 2);
   if (!std::isfinite(c.data[0]) || !std::isfinite(c.data[1]) || c.data[1] < 0 || (c.data[1] == 0 && c.data[0] <= 0))
@@ -74,7 +68,7 @@ sbi::Phi4Params<double> GetPhi4(const Napi::Value& v, int L) {
 
 View<double> GetParams(const Napi::Value& v, const sbi::CheckerboardFlowShape& s) {
   const View<double> p = GetFloat64Array(v, "params", sbi::cbf_param_count(s));
-  CheckFinite(v.Env(), p, "params");
+  CheckFiniteArray(v.Env(), p, "params");
   return p;
 }
 
@@ -109,7 +103,7 @@ Napi::Value Transform(const Napi::CallbackInfo& info, bool inverse) {
   if (in.length == 0 || in.length % V != 0)
     ThrowRangeError(env, std::string("Expected `") + (inverse ? "phi" : "z") + "` to hold one or more configurations of L·L = " +
                              std::to_string(V) + " sites but it has " + std::to_string(in.length) + " values");
-  CheckFinite(env, in, inverse ? "phi" : "z");
+  CheckFiniteArray(env, in, inverse ? "phi" : "z");
   const int64_t n = static_cast<int64_t>(in.length) / V;
   double* out = GetFloat64Array(info[3], inverse ? "z" : "phi", n * V).data;
   double* logq = GetFloat64Array(info[4], "logq", n).data;
@@ -221,7 +215,7 @@ Napi::Value Phi4FlowLossGrad(const Napi::CallbackInfo& info) {
   if (z.length == 0 || z.length % V != 0)
     ThrowRangeError(env, "Expected `z` to hold one or more configurations of L·L = " + std::to_string(V) +
                              " sites but it has " + std::to_string(z.length) + " values");
-  CheckFinite(env, z, "z");
+  CheckFiniteArray(env, z, "z");
   const int64_t n = static_cast<int64_t>(z.length) / V;
   double* grad = GetFloat64Array(info[4], "grad", sbi::cbf_param_count(s)).data;
   ReverseKl kl(s, p, n);

@@ -14,20 +14,13 @@
 
 #include "../kernels/lattice/hmc.h"
 #include "batch.h"
+#include "finite_checks.h"
 #include "napi_util.h"
 
 namespace sbi_native {
 
 constexpr int64_t kLatticeMaxL = 4096;
 constexpr int64_t kHmcMaxSteps = int64_t{1} << 32;
-
-template <class T>
-void CheckFiniteArray(Napi::Env env, const View<T>& a, const char* name) {
-  for (size_t i = 0; i < a.length; ++i)
-    if (!std::isfinite(static_cast<double>(a.data[i])))
-      ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but `" + name + "[" + std::to_string(i) +
-                               "]` is " + std::to_string(static_cast<double>(a.data[i])));
-}
 
 // `make_model(extra)` builds a chain's Model (kernels/lattice/hmc.h) over D = `size` doubles,
 // `extra` pointing at `extra_scratch` doubles of that chain's own scratch.

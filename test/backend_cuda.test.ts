@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
+import { cpuBackend } from '../src/backend/backend.js';
 import {
   CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaPhiloxBlocks, cudaSample, cudaSimulate, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
@@ -91,18 +92,6 @@ describe.skipIf(!built || hasDevice)(
   },
 );
 
-/** CPU blocks of PhiloxStream(seed, stream) from firstBlock, through the native kernel. */
-function cpuBlocks(seed: bigint, stream: bigint, firstBlock: bigint, blocks: number): Uint32Array {
-  const out = new Uint32Array(4 * blocks);
-  const key = Uint32Array.of(Number(seed & 0xffffffffn), Number(seed >> 32n));
-  for (let i = 0; i < blocks; i++) {
-    const b = (firstBlock + BigInt(i)) & ((1n << 64n) - 1n);
-    const ctr = Uint32Array.of(Number(b & 0xffffffffn), Number(b >> 32n), Number(stream & 0xffffffffn), Number(stream >> 32n));
-    native.philox4x32(ctr, key, out.subarray(4 * i, 4 * i + 4));
-  }
-  return out;
-}
-
 /** max |a − b| / (1 + |b|) over the arrays (NaN where either is NaN and the other is not). */
 function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -117,7 +106,7 @@ function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.skipIf(!hasDevice)(
   `CUDA agreement with the CPU${hasDevice ? ` on ${backend!.device.description}` : ` — skipped: ${!built ? noBuildReason : backend!.device.error}`}`,
   () => {
-    it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', () => {
+    it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', async () => {
       const cases: Array<[bigint, bigint, bigint, number[]]> = [
         [0n, 0n, 0n, [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
         [(1n << 64n) - 1n, (1n << 64n) - 1n, (1n << 64n) - 1n, [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
@@ -126,7 +115,7 @@ describe.skipIf(!hasDevice)(
       for (const [seed, stream, block, out] of cases) expect(Array.from(cudaPhiloxBlocks(seed, stream, block, 1))).toEqual(out);
       const seed = 0x0123456789abcdefn, stream = 77n, first = (1n << 32n) - 1000n, blocks = 100_003;
       const gpu = cudaPhiloxBlocks(seed, stream, first, blocks);
-      const cpu = cpuBlocks(seed, stream, first, blocks);
+      const cpu = await cpuBackend.philoxBlocks(seed, stream, first, blocks);
       let mismatches = 0;
       for (let i = 0; i < cpu.length; i++) if (gpu[i] !== cpu[i]) mismatches++;
       expect(mismatches).toBe(0);

@@ -3,7 +3,7 @@
 // Dawn's OpenGL ES backend over Mesa's llvmpipe where there is no GPU; where no WebGPU adapter
 // can be created the cases are skipped with the reason, never passed.
 import { describe, expect, it } from 'vitest';
-import { native } from '../src/native.js';
+import { cpuBackend } from '../src/backend/backend.js';
 import { BufferPool, openWebGpu, philoxBlocksWebGpu, wgslSource, type WebGpuContext } from '../src/backend/webgpu.js';
 
 let ctx: WebGpuContext | undefined;
@@ -12,18 +12,6 @@ try {
   ctx = await openWebGpu();
 } catch (e) {
   reason = (e as Error).message;
-}
-
-/** CPU blocks of PhiloxStream(seed, stream) from firstBlock, through the native kernel. */
-function cpuBlocks(seed: bigint, stream: bigint, firstBlock: bigint, blocks: number): Uint32Array {
-  const out = new Uint32Array(4 * blocks);
-  const key = Uint32Array.of(Number(seed & 0xffffffffn), Number(seed >> 32n));
-  for (let i = 0; i < blocks; i++) {
-    const b = (firstBlock + BigInt(i)) & ((1n << 64n) - 1n);
-    const ctr = Uint32Array.of(Number(b & 0xffffffffn), Number(b >> 32n), Number(stream & 0xffffffffn), Number(stream >> 32n));
-    native.philox4x32(ctr, key, out.subarray(4 * i, 4 * i + 4));
-  }
-  return out;
 }
 
 describe.skipIf(!ctx)(`WebGPU: Philox4x32-10 blocks (kernels/random/philox.wgsl)${ctx ? '' : ` — skipped: ${reason}`}`, () => {
@@ -40,7 +28,7 @@ describe.skipIf(!ctx)(`WebGPU: Philox4x32-10 blocks (kernels/random/philox.wgsl)
   it('gives the CPU kernel\'s bits for every block, across the carry into the counter\'s high word', async () => {
     const seed = 0x0123456789abcdefn, stream = 77n, first = (1n << 32n) - 1000n, blocks = 4096 + 13; // not a whole number of workgroups
     const gpu = await philoxBlocksWebGpu(ctx!, seed, stream, first, blocks);
-    const cpu = cpuBlocks(seed, stream, first, blocks);
+    const cpu = await cpuBackend.philoxBlocks(seed, stream, first, blocks);
     expect(gpu.length).toBe(cpu.length);
     let mismatches = 0;
     for (let i = 0; i < cpu.length; i++) if (gpu[i] !== cpu[i]) mismatches++;
