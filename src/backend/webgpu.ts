@@ -97,6 +97,8 @@ export type WgslFile =
   | 'simulators/gaussian_linear.wgsl'
   | 'simulators/gaussian_mixture.wgsl'
   | 'simulators/slcp.wgsl'
+  | 'simulators/galton_board.wgsl'
+  | 'simulators/bernoulli_glm.wgsl'
   | 'trellis/trellis.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
