@@ -20,3 +20,8 @@ override workgroup_size: u32 = 64u;
 fn row_block(i: u32, b: u32) -> vec4u {
   return philox_stream_block(params.key, philox_stream_add(params.stream_offset, i), b);
 }
+
+// Row i's stream as a PhiloxStream, for kernels whose draws depend on the data (rejection samplers).
+fn row_stream(i: u32) -> PhiloxStream {
+  return philox_stream(params.key, philox_stream_add(params.stream_offset, i));
+}
