@@ -63,7 +63,7 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
 
 /**
  * Elements outside atol + rtol·|cpu| (+ rowRtol·max|cpu row|), the largest error, and where; with
- * `rowWidth`, also the rows that hold such an element (float ties: a tolerance's tieRows allows a
+ * `rowWidth`, also the rows that hold such an element (a tolerance's discordantRows allows a
  * fraction of them).
  */
 function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, rowWidth = 1) {
@@ -117,7 +117,7 @@ for (const name of others) {
       }
       const tol = spec.tolerance;
       if (!tol) throw new Error(`${op} runs on ${name} but has no tolerance in the op table`);
-      const extras = [tol.rowRtol ? `rowRtol ${tol.rowRtol}` : '', tol.tieRows ? `float-tie rows ≤ ${tol.tieRows}` : ''].filter(Boolean).join(', ');
+      const extras = [tol.rowRtol ? `rowRtol ${tol.rowRtol}` : '', tol.discordantRows ? `rows apart ≤ ${tol.discordantRows}` : ''].filter(Boolean).join(', ');
       it(`${op} agrees with cpu within atol ${tol.atol}, rtol ${tol.rtol}${extras ? ` (${extras})` : ''}`, async () => {
         const [got, want] = [await runOp(b, op), await runOp(cpuBackend, op)];
         expect(got.map((g) => g.label)).toEqual(want.map((w) => w.label));
@@ -127,10 +127,10 @@ for (const name of others) {
           // failed flags are integers: exact
           const c = compare(got[k]!.values, want[k]!.values, label.endsWith('failed') ? { atol: 0, rtol: 0 } : tol, want[k]!.rowWidth);
           const rowWidth = want[k]!.rowWidth;
-          if (tol.tieRows !== undefined && rowWidth !== undefined) {
+          if (tol.discordantRows !== undefined && rowWidth !== undefined) {
             const rows = want[k]!.values.length / rowWidth;
-            const allowed = Math.floor(tol.tieRows * rows);
-            expect(c.badRows, `${label}: ${c.badRows} of ${rows} rows outside tolerance (float ties allowed: ${allowed}; first element at ${c.firstBad})`).toBeLessThanOrEqual(allowed);
+            const allowed = Math.floor(tol.discordantRows * rows);
+            expect(c.badRows, `${label}: ${c.badRows} of ${rows} rows outside tolerance (allowed: ${allowed}; first element at ${c.firstBad})`).toBeLessThanOrEqual(allowed);
           } else {
             expect(c.bad, `${label}: ${c.bad} of ${want[k]!.values.length} outside tolerance (first at ${c.firstBad}); max error ${c.maxErr}`).toBe(0);
           }

@@ -100,6 +100,7 @@ export type WgslFile =
   | 'simulators/galton_board.wgsl'
   | 'simulators/bernoulli_glm.wgsl'
   | 'simulators/slcp_distractors.wgsl'
+  | 'simulators/lotka_volterra.wgsl'
   | 'trellis/trellis.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
