@@ -153,14 +153,14 @@ describe('the op table and backend selection', () => {
   it('an explicitly named backend that lacks an op is an UNSUPPORTED_OP error naming the op and the reason; auto falls back', async () => {
     const webgpu = opened.get('webgpu');
     if (typeof webgpu === 'string') {
-      await expect(backendForOp('webgpu', 'simulate.sir')).rejects.toThrow(/webgpu|Mesa|adapter/);
+      await expect(backendForOp('webgpu', 'simulate.weinberg')).rejects.toThrow(/webgpu|Mesa|adapter/);
       return;
     }
-    const err = await backendForOp('webgpu', 'simulate.sir').catch((e: unknown) => e);
+    const err = await backendForOp('webgpu', 'simulate.weinberg').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SbiError);
     expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/simulate\.sir is not supported on the webgpu backend: .*Dormand/);
-    expect((await backendForOp('auto', 'simulate.sir')).name).toBe('cpu');
+    expect((err as SbiError).message).toMatch(/simulate\.weinberg is not supported on the webgpu backend: .*design variables/);
+    expect((await backendForOp('auto', 'simulate.weinberg')).name).toBe('cpu');
     expect((await backendForOp('webgpu', 'simulate.two_moons')).name).toBe('webgpu');
   });
 

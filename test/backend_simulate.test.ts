@@ -83,14 +83,15 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
   });
 
   it('an unported simulator on an explicit webgpu is UNSUPPORTED_OP with the reason; auto runs it on the cpu', async () => {
-    const sir = new NativeSimulator('sir');
-    const theta = getTask('sir').prior.sample(3, { seed: 1 });
-    await expect(sir.simulate(theta, { seed: 1, backend: 'webgpu' })).rejects.toMatchObject({
+    const sim = new NativeSimulator('weinberg');
+    const theta = getTask('weinberg').prior.sample(3, { seed: 1 });
+    const design = [91.1876];
+    await expect(sim.simulate(theta, { seed: 1, design, backend: 'webgpu' })).rejects.toMatchObject({
       code: 'UNSUPPORTED_OP',
-      message: expect.stringMatching(/simulate\.sir is not supported on the webgpu backend: .+/),
+      message: expect.stringMatching(/simulate\.weinberg is not supported on the webgpu backend: .+/),
     });
-    const auto = await sir.simulate(theta, { seed: 1, backend: 'auto' });
-    const cpu = await sir.simulate(theta, { seed: 1 });
+    const auto = await sim.simulate(theta, { seed: 1, design, backend: 'auto' });
+    const cpu = await sim.simulate(theta, { seed: 1, design });
     expect(Array.from(auto.x)).toEqual(Array.from(cpu.x));
   });
 
@@ -118,9 +119,9 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
   });
 
   it('sbi-engine: unported ops and commands fail naming the op; cuda says why it is missing', () => {
-    const sir = run(['simulate', '--task', 'sir', '--from-prior', '--n', '2', '--backend', 'webgpu', '--out', '-']);
-    expect(sir.code).toBe(1);
-    expect(sir.stderr).toMatch(/UNSUPPORTED_OP.*simulate\.sir is not supported on the webgpu backend/);
+    const weinberg = run(['simulate', '--task', 'weinberg', '--from-prior', '--n', '2', '--backend', 'webgpu', '--out', '-']);
+    expect(weinberg.code).toBe(1);
+    expect(weinberg.stderr).toMatch(/UNSUPPORTED_OP.*simulate\.weinberg is not supported on the webgpu backend/);
     const cuda = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '2', '--backend', 'cuda', '--out', '-']);
     expect(cuda.code).toBe(1);
     expect(cuda.stderr).toMatch(/BACKEND_UNAVAILABLE.*cuda/i);

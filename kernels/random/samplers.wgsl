@@ -1,7 +1,8 @@
 // The WGSL mirror of the branch-free samplers of kernels/random/samplers.h (uniform(),
 // sample_std_normal_pair), of the sequential sample_std_normal (with its spare) and the
-// Marsaglia–Tsang gamma sampler (shape ≥ 1) on a PhiloxStream, and of the vecmath.h functions
-// they use (vlog, vsincos_2pi). The words
+// Marsaglia–Tsang gamma sampler (shape ≥ 1) and the binomial sampler (inversion / BTRS with
+// Loader's log pmf) on a PhiloxStream, and of the vecmath.h functions they use (vlog,
+// vsincos_2pi). The words
 // come from the same Philox counters as on the CPU (bit-identical); the transforms run in f32,
 // WGSL's only float type. The built-in log, sin and cos are not used: WGSL guarantees log only
 // to 2^-21 absolute near 1 and sin/cos only to 2^-11, so both are evaluated here by series whose
@@ -145,4 +146,106 @@ fn marsaglia_tsang_gamma(r: ptr<function, PhiloxStream>, shape: f32) -> f32 {
     if (log_open01(u.x, u.y) < 0.5 * z2 + d * (1.0 - v + log_positive(v))) { return d * v; }
     if (normals >= 256u) { return sampler_nan(); }
   }
+}
+
+// log(1 − p) for p in [0, 1), from 1 − p and p (log_open01 keeps its relative accuracy for small p).
+fn log1m(p: f32) -> f32 {
+  return log_open01(1.0 - p, p);
+}
+
+const LOG_SQRT_TWO_PI = 0.9189385332046728;
+const TWO_PI = 6.283185307179586;
+
+// stirling_error: log k! − [(k + ½) log k − k + log √(2π)], k ≥ 1 an integer (Loader 2000).
+// Exact sum below 16 (its cancellation costs ~1e-6 absolute in f32), series beyond.
+fn stirling_error(k: f32) -> f32 {
+  if (k < 16.0) {
+    var log_fact = 0.0;
+    for (var i = 2.0; i <= k; i += 1.0) { log_fact += log_positive(i); }
+    return log_fact - ((k + 0.5) * log_positive(k) - k + LOG_SQRT_TWO_PI);
+  }
+  let k2 = k * k;
+  return (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - 1.0 / (1680.0 * k2)) / k2) / k2) / k;
+}
+
+// deviance_term: x log(x / m) + m − x ≥ 0, by the atanh series where the two parts nearly cancel.
+fn deviance_term(x: f32, m: f32) -> f32 {
+  if (abs(x - m) < 0.1 * (x + m)) {
+    let v = (x - m) / (x + m);
+    let v2 = v * v;
+    var sum = (x - m) * v;
+    var term = 2.0 * x * v;
+    for (var j = 1; j < 64; j++) {
+      term *= v2;
+      let next = sum + term / f32(2 * j + 1);
+      if (next == sum) { break; }
+      sum = next;
+    }
+    return sum;
+  }
+  return x * log_positive(x / m) + m - x;
+}
+
+// binomial_log_pmf: log P(K = k), K ~ Binomial(n, p), q = 1 − p, the saddle-point form.
+fn binomial_log_pmf(k: f32, n: f32, p: f32, q: f32) -> f32 {
+  if (k == 0.0) { return n * log1m(p); }
+  if (k == n) { return n * log_positive(p); }
+  return stirling_error(n) - stirling_error(k) - stirling_error(n - k) - deviance_term(k, n * p) -
+         deviance_term(n - k, n * q) + 0.5 * log_positive(n / (TWO_PI * k * (n - k)));
+}
+
+// sample_binomial: Binomial(n, p), n a whole number below 2^24 (exact in f32). Inversion for
+// n·min(p, q) < 10, else BTRS (Hörmann 1993). Accept tests in f32 can decide a draw within f32
+// rounding of a boundary the other way (a float tie). The CPU loops until acceptance; here the
+// rounds are capped (64 inversion redraws, 256 BTRS rounds, each accepting with probability
+// > 0.5): past the cap the result is NaN, never a hang.
+fn sample_binomial(r: ptr<function, PhiloxStream>, n: f32, p: f32) -> f32 {
+  if (n <= 0.0 || p <= 0.0) { return 0.0; }
+  if (p >= 1.0) { return n; }
+  let flip = p > 0.5;
+  let pp = select(p, 1.0 - p, flip);
+  let q = 1.0 - pp;
+  var k = 0.0;
+  var done = false;
+  if (n * pp < 10.0) {
+    let s = pp / q;
+    let a = (n + 1.0) * s;
+    let r0 = exp(n * log1m(pp));
+    for (var attempt = 0; attempt < 64 && !done; attempt++) {
+      var u = stream_uniform(r).x;
+      var prob = r0;
+      k = 0.0;
+      while (u > prob && prob > 0.0 && k < n) {
+        u -= prob;
+        k += 1.0;
+        prob *= a / k - s;
+      }
+      done = u <= prob;
+    }
+  } else {
+    let spq = sqrt(n * pp * q);
+    let b = 1.15 + 2.53 * spq;
+    let a = -0.0873 + 0.0248 * b + 0.01 * pp;
+    let c = n * pp + 0.5;
+    let alpha = (2.83 + 5.1 / b) * spq;
+    let vr = 0.92 - 4.2 / b;
+    let m = floor((n + 1.0) * pp);
+    let log_fm = binomial_log_pmf(m, n, pp, q);
+    for (var round = 0; round < 256 && !done; round++) {
+      let u = stream_uniform(r).x - 0.5;
+      let v = stream_uniform(r);
+      let us = 0.5 - abs(u);
+      k = floor((2.0 * a / us + b) * u + c);
+      if (k < 0.0 || k > n) { continue; }
+      if (us >= 0.07 && v.x <= vr) {
+        done = true;
+        break;
+      }
+      // log(v·alpha / (a/us² + b)), with log v from both of v's words
+      let lv = log_open01(v.x, v.y) + log_positive(alpha / (a / (us * us) + b));
+      done = lv <= binomial_log_pmf(k, n, pp, q) - log_fm;
+    }
+  }
+  if (!done) { return sampler_nan(); }
+  return select(k, n - k, flip);
 }

@@ -101,6 +101,7 @@ export type WgslFile =
   | 'simulators/bernoulli_glm.wgsl'
   | 'simulators/slcp_distractors.wgsl'
   | 'simulators/lotka_volterra.wgsl'
+  | 'simulators/sir.wgsl'
   | 'trellis/trellis.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
