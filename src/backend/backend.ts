@@ -98,7 +98,8 @@ export const OPS = {
   'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra', tolerance: { atol: 1e-12, rtol: 2e-3, discordantRows: 1e-3 } },
   // 20 decisions u < t per row, t off by ≲ 2e-7 in f32: ≲ 1e-5 of rows expected to tie (0 of 2·10⁵ measured)
   'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
-  'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg' },
+  // x ∈ [−1, 1] by Cardano + one Newton step in f32: measured |Δx| ≤ 9e-7 (10⁵ rows, √s from 40 to 500 GeV)
+  'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg', tolerance: { atol: 2e-6, rtol: 0 } },
   // f32 log-sum-exp over up to 2^21 splits per set, Kahan-compensated: measured |Δ| ≤ 5e-6 for 8–16 leaves
   'trellis.inside': { description: 'trellis inside pass: log Z and the MAP energy over all hierarchies', tolerance: { atol: 1e-4, rtol: 1e-6 } },
   'trellis.marginals': { description: 'trellis marginal pass: P(cluster) of every cluster', tolerance: { atol: 1e-4, rtol: 0 } },
@@ -117,6 +118,8 @@ export interface BackendSimulateOptions {
   seed: number | bigint;
   /** Row i uses Philox stream streamOffset + i. Default 0. */
   streamOffset?: number | bigint;
+  /** [designDim] design variables shared by all rows (e.g. √s); required iff the simulator has them. */
+  design?: Float64Array;
   /** CPU only: worker threads (never changes the result). */
   threads?: number;
   onProgress?: (done: number, total: number) => void;
@@ -206,6 +209,19 @@ function checkTheta(theta: Float64Array, info: SimInfo, name: string): number {
   return theta.length / info.thetaDim;
 }
 
+function checkDesign(design: Float64Array | undefined, info: SimInfo, name: string): Float64Array | undefined {
+  if (info.designDim === 0) {
+    if (design !== undefined && design.length > 0) throw new SbiError(`Simulator ${name} has no design variables`, 'NO_DESIGN');
+    return undefined;
+  }
+  if (!(design instanceof Float64Array)) throw new TypeError(`Simulator ${name} needs \`design\` (a Float64Array of ${info.designDim} values)`);
+  if (design.length !== info.designDim) throw new RangeError(`Expected ${info.designDim} values for \`design\` but received ${design.length}`);
+  for (let j = 0; j < design.length; j++) {
+    if (!Number.isFinite(design[j])) throw new RangeError(`Expected finite values in \`design\` but value ${j} is ${design[j]}`);
+  }
+  return design;
+}
+
 const abortError = () => new SbiError('The operation was aborted', 'ABORTED');
 
 /** The CPU backend: the native addon's kernels (the reference of every agreement test). */
@@ -254,6 +270,7 @@ class CpuBackend implements Backend {
   async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
     const info = simulatorInfo(simulator);
     const n = checkTheta(theta, info, simulator);
+    const design = checkDesign(options.design, info, simulator);
     const x = new Float32Array(n * info.xDim);
     const failed = new Uint8Array(n);
     const cancel = new Int32Array(1);
@@ -270,6 +287,7 @@ class CpuBackend implements Backend {
           streamOffset: checkSeed(options.streamOffset ?? 0, 'streamOffset'),
           x,
           failed,
+          ...(design ? { design: design.slice() } : {}),
           ...(options.threads !== undefined ? { threads: options.threads } : {}),
         },
         options.onProgress,
@@ -299,6 +317,7 @@ const WGSL_SIMULATORS: Readonly<Record<string, WgslFile>> = {
   slcp_distractors: 'simulators/slcp_distractors.wgsl',
   lotka_volterra: 'simulators/lotka_volterra.wgsl',
   sir: 'simulators/sir.wgsl',
+  weinberg: 'simulators/weinberg.wgsl',
 };
 
 /** Fixed data a WGSL simulator reads (bind group 1), built once per device. */
@@ -306,9 +325,11 @@ const WGSL_SIMULATOR_TABLES: Readonly<Record<string, () => Float32Array<ArrayBuf
   slcp_distractors: slcpDistractorsMixture,
 };
 
+/** Design variables a WGSL simulator can receive (SimParams.design, a vec4f). */
+const MAX_WGSL_DESIGN = 4;
+
 /** Why a simulator has no WGSL kernel yet. */
 const WGSL_NOT_YET: Readonly<Record<string, string>> = {
-  weinberg: 'no WGSL kernel yet (it needs design variables, which the WGSL row layout does not carry yet)',
 };
 
 /** The WebGPU backend: WGSL kernels through Dawn (a GPU, or llvmpipe where there is none). */
@@ -363,6 +384,10 @@ class WebGpuBackend implements Backend {
       throw unsupported(op ?? `simulate.${simulator}`, 'webgpu', WGSL_NOT_YET[simulator] ?? 'no WGSL kernel yet');
     }
     const n = checkTheta(theta, info, simulator);
+    const design = checkDesign(options.design, info, simulator);
+    if (info.designDim > MAX_WGSL_DESIGN) throw unsupported(`simulate.${simulator}`, 'webgpu', `more than ${MAX_WGSL_DESIGN} design variables`);
+    // SimParams (sim_row.wgsl): key, stream offset, n, padding, then design: vec4f at byte 32
+    const designWords = new Uint32Array(Float32Array.from({ length: MAX_WGSL_DESIGN }, (_, j) => design?.[j] ?? 0).buffer);
     const seed = seedBig(options.seed, 'seed');
     const offset = seedBig(options.streamOffset ?? 0, 'streamOffset');
     const x = new Float32Array(n * info.xDim);
@@ -376,7 +401,7 @@ class WebGpuBackend implements Backend {
       const rows = Math.min(chunk, n - start);
       const out = await runKernel(this.ctx, {
         key: { file, entryPoint: simulator, constants: { workgroup_size: WORKGROUP } },
-        uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0]),
+        uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0, ...designWords]),
         inputs: [new Float32Array(theta.subarray(start * info.thetaDim, (start + rows) * info.thetaDim))],
         ...(tables ? { tables } : {}),
         outputBytes: 4 * rows * info.xDim,

@@ -102,6 +102,7 @@ export type WgslFile =
   | 'simulators/slcp_distractors.wgsl'
   | 'simulators/lotka_volterra.wgsl'
   | 'simulators/sir.wgsl'
+  | 'simulators/weinberg.wgsl'
   | 'trellis/trellis.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
