@@ -81,22 +81,23 @@ export const OPS = {
   // n = loc + L (z / √(χ²/ν)): f32 z (~3e-7 relative) through 92-term sums that can cancel, so the
   // error scales with the row (measured ≤ 3.5e-6 of max(1, max|x_row|) over 10⁵ rows). Categorical
   // pick and gamma accept tests are float comparisons: ≲ 1e-5 of rows expected to tie (0 of 10⁵ seen).
+  // Measured figures: bench/backend_accuracy.ts (10⁵ rows per op), in bench/README.md.
   'simulate.slcp_distractors': { description: 'slcp_distractors simulator', simulator: 'slcp_distractors', tolerance: { atol: 2e-5, rtol: 1e-6, rowRtol: 2e-5, discordantRows: 1e-3 } },
   // Discrete outputs, bit-identical but for float ties: 100 decisions u < σ(ψ) per row, σ(ψ) off by
-  // ≲ 2e-7 in f32, so ≲ 4e-5 of rows expected to tie (0 of 2·10⁵ rows measured); Xᵀ y is exact.
+  // ≲ 2e-7 in f32, so ≲ 4e-5 of rows expected to tie (none in 3·10⁵ rows measured); Xᵀ y is exact.
   'simulate.bernoulli_glm': { description: 'bernoulli_glm simulator', simulator: 'bernoulli_glm', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
   'simulate.bernoulli_glm_raw': { description: 'bernoulli_glm_raw simulator', simulator: 'bernoulli_glm_raw', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
   // f32 Dormand–Prince (I within f32's range: linear state as on the CPU), then Binomial(1000, I/N).
-  // p's f32 error moves a count across an inversion boundary: one apart (10⁵ rows: 72 rows with a
-  // difference, 60 of them only ±1); rows apart: a BTRS round decided the other way shifts the
-  // later draws (12 per 10⁵ rows).
+  // p's f32 error moves a count across an inversion boundary: one apart (70–72 rows of 10⁵ differ,
+  // most by ±1 only); rows apart: a BTRS round decided the other way shifts the later draws
+  // (6–12 per 10⁵ rows, two runs).
   'simulate.sir': { description: 'sir simulator (Dormand–Prince ODE)', simulator: 'sir', tolerance: { atol: 1, rtol: 0, discordantRows: 2e-3 } },
   // f32 Dormand–Prince in log space (kernels/simulators/lotka_volterra.wgsl): f32 rounding over the
   // steps leaves ~1e-4 relative (10⁵ rows: 99.99% ≤ 3.7e-4). Rows apart: where the prey dips below
-  // 1e-20 the CPU's atol 1e-20 ends its relative control and the CPU's x is off (up to 10×; 5 per
-  // 10⁵ rows), while the f32 log-space solve agrees with a DOP853 reference at 1e-13 (4 checked).
+  // 1e-20 the CPU's atol 1e-20 ends its relative control and the CPU's x is off (up to 10×; 4–5 per
+  // 10⁵ rows, two runs), while the f32 log-space solve agrees with a DOP853 reference at 1e-13 (4 checked).
   'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra', tolerance: { atol: 1e-12, rtol: 2e-3, discordantRows: 1e-3 } },
-  // 20 decisions u < t per row, t off by ≲ 2e-7 in f32: ≲ 1e-5 of rows expected to tie (0 of 2·10⁵ measured)
+  // 20 decisions u < t per row, t off by ≲ 2e-7 in f32: ≲ 1e-5 of rows expected to tie (1 in 3·10⁵ measured)
   'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
   // x ∈ [−1, 1] by Cardano + one Newton step in f32: measured |Δx| ≤ 9e-7 (10⁵ rows, √s from 40 to 500 GeV)
   'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg', tolerance: { atol: 2e-6, rtol: 0 } },
