@@ -22,6 +22,7 @@ import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
+import { mlpParamCount } from '../src/inference/embedding.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -47,6 +48,38 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     for (const [label, leaves, model] of cases) {
       const t = await b.trellis(leaves, model, { marginals: op === 'trellis.marginals' });
       out.push(op === 'trellis.inside' ? { label, values: [t.logZ, t.mapLogLH] } : { label, values: t.marginals! });
+    }
+    return out;
+  }
+  if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients') {
+    // every activation; widths and rows that are not multiples of the 16 × 16 tiles
+    const out = [];
+    for (const activation of ['identity', 'relu', 'tanh', 'elu', 'silu'] as const) {
+      const spec = { sizes: [7, 33, 20, 3], activation };
+      const n = 257;
+      const r = new PhiloxStream(SEED, 21n);
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const params = f32(mlpParamCount(spec.sizes), 0.3), x = f32(n * 7), dout = f32(n * 3);
+      const values = op === 'nn.mlp_forward' ? await b.mlpForward(spec, params, x, n) : await b.mlpGradients(spec, params, x, dout, n);
+      out.push({ label: activation, values });
+    }
+    return out;
+  }
+  if (op === 'nn.mlp_train') {
+    // 10 Adam steps of a classifier (BCE, one logit) and a regressor (MSE, two outputs)
+    const out = [];
+    for (const loss of ['bce', 'mse'] as const) {
+      const outDim = loss === 'bce' ? 1 : 2;
+      const spec = { sizes: [5, 24, 24, outDim], activation: 'relu' as const };
+      const r = new PhiloxStream(SEED, 22n);
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const params = f32(mlpParamCount(spec.sizes), 0.3);
+      const batches = Array.from({ length: 10 }, () => ({
+        x: f32(64 * 5),
+        target: loss === 'bce' ? Float32Array.from({ length: 64 }, () => (r.uniform() < 0.5 ? 1 : 0)) : f32(64 * outDim),
+      }));
+      const t = await b.mlpTrain(spec, params, batches, { loss, adam: { lr: 1e-3 } });
+      out.push({ label: `${loss} params`, values: t.params }, { label: `${loss} losses`, values: t.losses });
     }
     return out;
   }

@@ -13,6 +13,9 @@ import { checkSeed } from '../validate.js';
 import type { NestedTree } from '../trellis/hierarchy.js';
 import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
+import type { NnAdamOptions } from '../native.js';
+import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
+import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -46,6 +49,11 @@ export interface OpSpec {
 }
 
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
+// MLP ops: f32 on both sides, the K-sums in a different order (tiles against packed panels), so
+// the error is a few ulp of the sum of |terms|; set from the measured maxima in docs/backends.md.
+const MLP_FORWARD: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+const MLP_GRADIENTS: Tolerance = { atol: 5e-5, rtol: 1e-4 };
+const MLP_TRAIN: Tolerance = { atol: 1e-5, rtol: 1e-4 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -73,6 +81,9 @@ export const OPS = {
   // f32 log-sum-exp over up to 2^21 splits per set, Kahan-compensated: measured |Δ| ≤ 5e-6 for 8–16 leaves
   'trellis.inside': { description: 'trellis inside pass: log Z and the MAP energy over all hierarchies', tolerance: { atol: 1e-4, rtol: 1e-6 } },
   'trellis.marginals': { description: 'trellis marginal pass: P(cluster) of every cluster', tolerance: { atol: 1e-4, rtol: 0 } },
+  'nn.mlp_forward': { description: 'MLP evaluation (dense layers as tiled matrix products, fused bias + activation)', tolerance: MLP_FORWARD },
+  'nn.mlp_gradients': { description: 'MLP parameter gradients (backward through every dense layer)', tolerance: MLP_GRADIENTS },
+  'nn.mlp_train': { description: 'MLP training steps: forward, BCE / MSE loss, backward, Adam', tolerance: MLP_TRAIN },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -118,6 +129,12 @@ export interface Backend {
   simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation>;
   /** The trellis's log Z and MAP energy (ops trellis.inside) and, with marginals, P(cluster) by bitmask (trellis.marginals). */
   trellis(leaves: Leaves, model: TrellisModel, options?: { marginals?: boolean }): Promise<BackendTrellis>;
+  /** An MLP's output [n, sizes[L]] for x [n, sizes[0]] (op nn.mlp_forward); params in kernels/nn/mlp.h's layout. */
+  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array>;
+  /** Parameter gradients of Σ dout ⊙ output, summed over the n rows (op nn.mlp_gradients). */
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array>;
+  /** One Adam step per batch from params (not modified): the final parameters and each step's loss (op nn.mlp_train). */
+  mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<{ params: Float32Array; losses: Float64Array }>;
 }
 
 export interface BackendTrellis {
@@ -256,6 +273,18 @@ class CpuBackend implements Backend {
     const r = await runTrellisAsync(leaves, model, { marginals: options.marginals === true });
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
   }
+
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+    return cpuMlpForward(spec, params, x, n);
+  }
+
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+    return cpuMlpGradients(spec, params, x, dout, n);
+  }
+
+  async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return cpuMlpTrain(spec, params, batches, options);
+  }
 }
 
 /** Simulators with a WGSL kernel: file and entry point (kernels/simulators/<name>.wgsl). */
@@ -299,6 +328,31 @@ class WebGpuBackend implements Backend {
   async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
     const r = await runTrellisWebGpu(leaves, model, { marginals: options.marginals === true, context: this.ctx });
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
+  }
+
+  /** Runs `f` on a device-resident copy of the MLP, released afterwards. */
+  private async withMlp<R>(spec: MlpSpec, params: Float32Array, f: (mlp: WebGpuMlp) => Promise<R>): Promise<R> {
+    const mlp = WebGpuMlp.create(this.ctx, spec, params);
+    try {
+      return await f(mlp);
+    } finally {
+      mlp.destroy();
+    }
+  }
+
+  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+    return this.withMlp(spec, params, (m) => m.forward(x, n));
+  }
+
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+    return this.withMlp(spec, params, (m) => m.gradients(x, dout, n));
+  }
+
+  mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return this.withMlp(spec, params, async (m) => {
+      const losses = await m.train(batches, options);
+      return { params: await m.getParams(), losses };
+    });
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
