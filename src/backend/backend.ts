@@ -14,6 +14,7 @@ import type { NestedTree } from '../trellis/hierarchy.js';
 import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import type { NnAdamOptions } from '../native.js';
+import { cudaPhiloxBlocks, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
@@ -418,6 +419,92 @@ class WebGpuBackend implements Backend {
   }
 }
 
+/**
+ * The CUDA backend: the optional addon's kernels (src/backend/cuda.ts), the CPU's headers compiled
+ * by nvcc. Its calls are synchronous on the device today (the event loop waits for a batch).
+ */
+class CudaBackendImpl implements Backend {
+  readonly name = 'cuda' as const;
+  readonly device: string;
+  private readonly simulators: ReadonlySet<string>;
+  constructor(info: CudaBackend) {
+    this.device = info.device.description ?? 'CUDA device';
+    this.simulators = new Set(info.simulators.map((s) => s.name));
+  }
+
+  supportsOp(op: OpName): true | { reason: string } {
+    if (op === 'philox.blocks') return true;
+    const sim = (OPS[op] as OpSpec).simulator;
+    if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+    if (op === 'sampler.uniform' || op === 'sampler.normal') {
+      return { reason: 'the CUDA sampler draws one value per stream (cudaSample); the single-stream fill of this op has no launcher yet' };
+    }
+    return { reason: 'no CUDA launcher yet' };
+  }
+
+  async philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
+    checkBlocks(blocks);
+    return cudaPhiloxBlocks(seedBig(seed, 'seed'), seedBig(stream, 'stream'), checkFirstBlock(firstBlock), blocks);
+  }
+
+  private refuse(op: OpName): never {
+    const s = this.supportsOp(op);
+    throw unsupported(op, 'cuda', s === true ? 'no CUDA launcher yet' : s.reason);
+  }
+
+  sampleUniform(): Promise<Float64Array> {
+    return Promise.reject(this.refuse('sampler.uniform'));
+  }
+
+  sampleNormal(): Promise<Float64Array> {
+    return Promise.reject(this.refuse('sampler.normal'));
+  }
+
+  async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
+    const info = simulatorInfo(simulator);
+    if (!this.simulators.has(simulator)) this.refuse(simulateOp(simulator) ?? ('simulate.' + simulator as OpName));
+    const n = checkTheta(theta, info, simulator);
+    if (options.signal?.aborted) throw abortError();
+    const r = cudaSimulate(simulator, theta, n, { seed: seedBig(options.seed, 'seed'), streamOffset: seedBig(options.streamOffset ?? 0, 'streamOffset') });
+    options.onProgress?.(n, n);
+    return r;
+  }
+
+  async trellis(): Promise<BackendTrellis> {
+    this.refuse('trellis.inside');
+  }
+
+  async mlpForward(): Promise<Float32Array> {
+    this.refuse('nn.mlp_forward');
+  }
+
+  async mlpGradients(): Promise<Float32Array> {
+    this.refuse('nn.mlp_gradients');
+  }
+
+  async mlpTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
+    this.refuse('nn.mlp_train');
+  }
+}
+
+let cudaBackendInstance: CudaBackendImpl | undefined;
+
+/**
+ * The CUDA backend, or why there is none: the addon is not built (BACKEND_UNAVAILABLE naming
+ * `npm run build:cuda`), or it is built but finds no device (BACKEND_UNAVAILABLE with CUDA's reason).
+ */
+function openCudaBackend(): CudaBackendImpl {
+  if (cudaBackendInstance) return cudaBackendInstance;
+  let info: CudaBackend;
+  try {
+    info = loadCudaBackend();
+  } catch (e) {
+    throw new SbiError(`--backend cuda: ${(e as Error).message}`, 'BACKEND_UNAVAILABLE');
+  }
+  if (info.deviceCount < 1) throw new SbiError(`--backend cuda: the CUDA addon is built but ${info.device.error ?? 'no CUDA device was found'}`, 'BACKEND_UNAVAILABLE');
+  return (cudaBackendInstance = new CudaBackendImpl(info));
+}
+
 function unsupported(op: string, backend: BackendName, reason: string): SbiError {
   return new SbiError(`${op} is not supported on the ${backend} backend: ${reason}`, 'UNSUPPORTED_OP');
 }
@@ -426,18 +513,20 @@ export const cpuBackend: Backend = new CpuBackend();
 
 const webgpuBackends = new WeakMap<WebGpuContext, WebGpuBackend>();
 
-/**
- * Why there is no CUDA backend in this build. The CUDA addon (issue 6, part 3) will plug in here:
- * cuda is chosen when its addon is built and a device exists.
- */
-export function cudaUnavailableReason(): string {
-  return 'the CUDA backend is not part of this build yet (issue 6, part 3)';
+/** Why `selectBackend('cuda')` would fail here, or null when a CUDA device is usable. */
+export function cudaUnavailableReason(): string | null {
+  try {
+    openCudaBackend();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /**
  * The backend for `requested`: 'cpu'; 'webgpu' (a GPU adapter, else Mesa's llvmpipe through
  * OpenGL ES; BACKEND_UNAVAILABLE naming the Mesa packages when neither exists); 'cuda'; or
- * 'auto' (the default): cuda if built and a device exists, else webgpu on a hardware adapter,
+ * 'auto' (the default): cuda if its addon is built and a device exists, else webgpu on a hardware adapter,
  * else cpu — a CPU-emulated WebGPU adapter is never chosen automatically.
  */
 export async function selectBackend(requested: BackendRequest = 'auto'): Promise<Backend> {
@@ -451,8 +540,9 @@ export async function selectBackend(requested: BackendRequest = 'auto'): Promise
       return b;
     }
     case 'cuda':
-      throw new SbiError(`--backend cuda: ${cudaUnavailableReason()}`, 'BACKEND_UNAVAILABLE');
+      return openCudaBackend();
     case 'auto': {
+      if (cudaUnavailableReason() === null) return openCudaBackend();
       const ctx = await openWebGpu().catch(() => undefined);
       if (ctx && !ctx.fallback) return selectBackend('webgpu');
       return cpuBackend;
