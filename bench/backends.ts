@@ -1,6 +1,6 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
- * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s), with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
@@ -15,6 +15,7 @@ import { runtimeInfo } from '../src/runtime.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
+import { MAF } from '../src/flows/maf.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -53,6 +54,15 @@ function caseOf(op: OpName): Case {
       target: Float32Array.from({ length: 200 }, (_, i) => (i + k) % 2),
     }));
     return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mlpTrain(spec, params, batches, { loss: 'bce', adam: { lr: 1e-3 } }) };
+  }
+  if (op.startsWith('flow.')) {
+    // sbi's default MAF for two_moons: θ 2-D, x 2-D, 5 layers of MADEs with 2 hidden layers of 50
+    const maf = new MAF({ dim: 2, contextDim: 2, hidden: 50, hiddenLayers: 2, layers: 5, activation: 'tanh' }, { seed: 1, precision: 'float32' });
+    const n = quick ? 1 << 12 : 1 << 15;
+    const x = Float32Array.of(0.1, -0.2);
+    if (op === 'flow.maf_sample') return { unit: 'samples/s', items: n, run: (b) => b.mafSample(maf, x, n, 5) };
+    const theta = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
+    return { unit: 'densities/s', items: n, run: (b) => b.mafLogProb(maf, theta, x) };
   }
   const sim = (OPS[op] as OpSpec).simulator!;
   const task = listTasks().find((t) => t.simulator === sim)!;
@@ -107,7 +117,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch ${ROWS} rows (simulators), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch ${ROWS} rows (simulators), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

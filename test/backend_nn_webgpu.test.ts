@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { openWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
 import { WebGpuMlp } from '../src/backend/nn_webgpu.js';
+import { mafLogProbWebGpu, mafSampleWebGpu } from '../src/backend/flow_webgpu.js';
+import { MAF } from '../src/flows/maf.js';
 import { cpuMlpForward, cpuMlpTrain } from '../src/backend/mlp_cpu.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { PhiloxStream } from '../src/random/philox.js';
@@ -60,6 +62,22 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
     } finally {
       mlp.destroy();
     }
+  });
+
+  it('MAF on WebGPU: log q integrates the samples it draws (log q at the samples = the sampler\'s log q), rejects splines and bad context', async () => {
+    const maf = new MAF({ dim: 2, contextDim: 1, hidden: 16, hiddenLayers: 2, layers: 4 }, { seed: 2, precision: 'float32' });
+    const r = new PhiloxStream(8n, 0n);
+    for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal();
+    const x = Float32Array.of(0.7);
+    const s = await mafSampleWebGpu(c, maf, x, 500, 11);
+    const lq = await mafLogProbWebGpu(c, maf, s.theta, x);
+    // the forward of the inverse is the identity up to f32 rounding
+    for (let i = 0; i < 500; i++) expect(Math.abs(lq[i]! - s.logProb[i]!)).toBeLessThan(1e-3 + 1e-5 * Math.abs(lq[i]!));
+    const spline = new MAF({ dim: 2, contextDim: 1, transform: { kind: 'rqSpline' } }, { precision: 'float32' });
+    await expect(mafLogProbWebGpu(c, spline, new Float32Array(2), x)).rejects.toThrow(/rqSpline element has no WGSL kernel yet/);
+    await expect(mafLogProbWebGpu(c, maf, new Float32Array(4), Float32Array.of(1, 2, 3))).rejects.toThrow(/1 or 2 values in `x`/);
+    await expect(mafLogProbWebGpu(c, maf, new Float32Array(3), x)).rejects.toThrow(/whole rows of 2/);
+    await expect(mafSampleWebGpu(c, maf, null, 4, 1)).rejects.toThrow(/Float32Array for `x`/);
   });
 
   it('rejects bad input by name, and use after destroy', async () => {

@@ -23,6 +23,7 @@ import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
+import { MAF } from '../src/flows/maf.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -80,6 +81,27 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       }));
       const t = await b.mlpTrain(spec, params, batches, { loss, adam: { lr: 1e-3 } });
       out.push({ label: `${loss} params`, values: t.params }, { label: `${loss} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'flow.maf_log_prob' || op === 'flow.maf_sample') {
+    // autoregressive, coupling and one-pass MADEs, every activation but identity, shared and per-row context
+    const out = [];
+    const cases = [['tanh', 3, 'shared'], ['relu', 2, 'per row'], ['silu', 3, 'per row'], ['elu', 1, 'shared']] as const;
+    for (const [activation, passes, context] of cases) {
+      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes }, { seed: 1, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 23n);
+      for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
+      const n = 300;
+      const x = Float32Array.from({ length: context === 'shared' ? 2 : 2 * n }, () => r.normal());
+      const label = `${activation}, ${passes} passes, ${context} context`;
+      if (op === 'flow.maf_log_prob') {
+        const theta = Float32Array.from({ length: 3 * n }, () => r.normal());
+        out.push({ label, values: await b.mafLogProb(maf, theta, x) });
+      } else {
+        const t = await b.mafSample(maf, x, n, SEED);
+        out.push({ label: `${label} θ`, values: t.theta }, { label: `${label} log q`, values: t.logProb });
+      }
     }
     return out;
   }

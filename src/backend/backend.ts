@@ -16,6 +16,8 @@ import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import type { NnAdamOptions } from '../native.js';
 import { cudaPhiloxBlocks, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
+import type { MAF } from '../flows/maf.js';
+import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
   MAX_BLOCKS,
@@ -55,6 +57,9 @@ const EXACT: Tolerance = { atol: 0, rtol: 0 };
 const MLP_FORWARD: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 const MLP_GRADIENTS: Tolerance = { atol: 5e-5, rtol: 1e-4 };
 const MLP_TRAIN: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+// MAF: log q sums D log-scales and a base density over K layers of f32 MLPs; samples invert them.
+const MAF_LOG_PROB: Tolerance = { atol: 1e-4, rtol: 1e-5 };
+const MAF_SAMPLE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -85,6 +90,8 @@ export const OPS = {
   'nn.mlp_forward': { description: 'MLP evaluation (dense layers as tiled matrix products, fused bias + activation)', tolerance: MLP_FORWARD },
   'nn.mlp_gradients': { description: 'MLP parameter gradients (backward through every dense layer)', tolerance: MLP_GRADIENTS },
   'nn.mlp_train': { description: 'MLP training steps: forward, BCE / MSE loss, backward, Adam', tolerance: MLP_TRAIN },
+  'flow.maf_log_prob': { description: 'conditional MAF log q(θ | x) (affine element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
+  'flow.maf_sample': { description: 'conditional MAF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -136,6 +143,10 @@ export interface Backend {
   mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array>;
   /** One Adam step per batch from params (not modified): the final parameters and each step's loss (op nn.mlp_train). */
   mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q(θ | x) [n] of a conditional MAF at θ [n, dim] (op flow.maf_log_prob), in f32. */
+  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array>;
+  /** n draws θ ~ q(θ | x) and their log q; row i from Philox stream i of seed (op flow.maf_sample). */
+  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
 }
 
 export interface BackendTrellis {
@@ -286,6 +297,14 @@ class CpuBackend implements Backend {
   async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
     return cpuMlpTrain(spec, params, batches, options);
   }
+
+  async mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+    return maf.logProbAndBase(theta, x).logProb;
+  }
+
+  async mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+    return maf.sampleAndLogProb(n, x, { seed }) as { theta: Float32Array; logProb: Float32Array };
+  }
 }
 
 /** Simulators with a WGSL kernel: file and entry point (kernels/simulators/<name>.wgsl). */
@@ -354,6 +373,14 @@ class WebGpuBackend implements Backend {
       const losses = await m.train(batches, options);
       return { params: await m.getParams(), losses };
     });
+  }
+
+  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+    return mafLogProbWebGpu(this.ctx, maf, theta, x);
+  }
+
+  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+    return mafSampleWebGpu(this.ctx, maf, x, n, seed);
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
@@ -484,6 +511,14 @@ class CudaBackendImpl implements Backend {
 
   async mlpTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('nn.mlp_train');
+  }
+
+  async mafLogProb(): Promise<Float32Array> {
+    this.refuse('flow.maf_log_prob');
+  }
+
+  async mafSample(): Promise<{ theta: Float32Array; logProb: Float32Array }> {
+    this.refuse('flow.maf_sample');
   }
 }
 

@@ -53,7 +53,7 @@ function checkArray(a: unknown, name: string, length: number): asserts a is Floa
 }
 
 /** Uniform words: u32 fields as given, `floats` positions as f32 bit patterns. */
-function words(values: number[], floats: ReadonlySet<number> = new Set()): Uint32Array<ArrayBuffer> {
+export function words(values: number[], floats: ReadonlySet<number> = new Set()): Uint32Array<ArrayBuffer> {
   const w = new Uint32Array(values.length);
   const f = new Float32Array(w.buffer);
   values.forEach((v, i) => {
@@ -64,7 +64,7 @@ function words(values: number[], floats: ReadonlySet<number> = new Set()): Uint3
 }
 
 /** Records dispatches into one compute pass; uniform buffers come from the pool and go back after the submit. */
-class PassRecorder {
+export class PassRecorder {
   private readonly uniforms: GPUBuffer[] = [];
   private readonly copies: [GPUBuffer, number, GPUBuffer, number, number][] = [];
   private readonly encoder: GPUCommandEncoder;
@@ -106,7 +106,7 @@ class PassRecorder {
   }
 }
 
-function groups1d(count: number): [number, number] {
+export function groups1d(count: number): [number, number] {
   const g = Math.ceil(count / ELT);
   if (g > MAX_GROUPS) throw new RangeError(`A WebGPU dispatch of ${count} elements exceeds ${MAX_GROUPS * ELT}`);
   return [g, 1];
@@ -166,7 +166,38 @@ const eltKey = (entryPoint: string, activation = 0): PipelineKey => ({
 });
 
 // A function: the GPUBufferUsage global exists only once the webgpu module has loaded.
-const storage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+export const storage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/**
+ * Records an MLP's forward (mlp_forward): the parameters at element `paramOffset` of `params`
+ * (mlp.h layout), rows [n, sizes[0]] in `input`, layer l's output in layers[l] ([n, sizes[l+1]],
+ * followed by Z for silu's hidden layers). The last layer is linear.
+ */
+export function recordMlpForward(
+  rec: PassRecorder, spec: MlpSpec, params: GPUBuffer, paramOffset: number, input: GPUBuffer, layers: readonly GPUBuffer[], n: number,
+): void {
+  const { sizes, activation } = spec;
+  const count = sizes.length - 1;
+  let pOff = paramOffset;
+  let x = input;
+  for (let l = 0; l < count; l++) {
+    const fanIn = sizes[l]!, fanOut = sizes[l + 1]!;
+    const hidden = l + 1 < count;
+    recordGemm(rec, {
+      m: n, n: fanOut, k: fanIn, a: x, b: params, bOff: pOff, c: layers[l]!, transB: true,
+      epilogue: { activation: hidden ? activation : 'identity', biasOff: pOff + fanOut * fanIn, preOff: n * fanOut },
+    });
+    x = layers[l]!;
+    pOff += fanOut * (fanIn + 1);
+  }
+}
+
+/** Buffers for recordMlpForward's layer outputs over n rows (from the pool; release them after). */
+export function acquireMlpLayers(device: GPUDevice, spec: MlpSpec, n: number): GPUBuffer[] {
+  const count = spec.sizes.length - 1;
+  const silu = spec.activation === 'silu';
+  return spec.sizes.slice(1).map((w, l) => bufferPool(device).acquire(4 * n * w * (silu && l + 1 < count ? 2 : 1), storage()));
+}
 
 /**
  * An MLP whose parameters, gradients, Adam moments and activations live on the WebGPU device.
@@ -211,15 +242,13 @@ export class WebGpuMlp {
   private ensureRows(n: number): NonNullable<WebGpuMlp['work']> {
     if (this.work && n <= this.rows) return this.work;
     this.releaseWork();
-    const { sizes, activation } = this.spec;
+    const { sizes } = this.spec;
     const pool = bufferPool(this.ctx.device);
     const maxWidth = Math.max(...sizes);
-    const silu = activation === 'silu';
     const out = sizes[this.layers]!;
     this.work = {
       x: pool.acquire(4 * n * sizes[0]!, storage()),
-      // hidden layers keep Z after Y for silu's backward
-      layers: sizes.slice(1).map((w, l) => pool.acquire(4 * n * w * (silu && l + 1 < this.layers ? 2 : 1), storage())),
+      layers: acquireMlpLayers(this.ctx.device, this.spec, n),
       dy: pool.acquire(4 * n * maxWidth, storage()),
       dz: pool.acquire(4 * n * maxWidth, storage()),
       loss: pool.acquire(8 * n * out, storage()),
@@ -237,20 +266,7 @@ export class WebGpuMlp {
   }
 
   private recordForward(rec: PassRecorder, n: number): void {
-    const { sizes, activation } = this.spec;
-    const w = this.work!;
-    let input = w.x;
-    let pOff = 0;
-    for (let l = 0; l < this.layers; l++) {
-      const fanIn = sizes[l]!, fanOut = sizes[l + 1]!;
-      const hidden = l + 1 < this.layers;
-      recordGemm(rec, {
-        m: n, n: fanOut, k: fanIn, a: input, b: this.params, bOff: pOff, c: w.layers[l]!, transB: true,
-        epilogue: { activation: hidden ? activation : 'identity', biasOff: pOff + fanOut * fanIn, preOff: n * fanOut },
-      });
-      input = w.layers[l]!;
-      pOff += fanOut * (fanIn + 1);
-    }
+    recordMlpForward(rec, this.spec, this.params, 0, this.work!.x, this.work!.layers, n);
   }
 
   /** Gradients into `grads` from dOut held in w.loss[0 .. n·out) (mlp_backward's order). */
@@ -412,10 +428,10 @@ export class WebGpuMlp {
 }
 
 /** Copies a typed array (any backing buffer) into `buffer` from byte 0. */
-function upload(queue: GPUQueue, buffer: GPUBuffer, a: Float32Array): void {
+export function upload(queue: GPUQueue, buffer: GPUBuffer, a: Float32Array): void {
   queue.writeBuffer(buffer, 0, a as Float32Array<ArrayBuffer>);
 }
 
-function checkRows(n: number): void {
+export function checkRows(n: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > 1 << 22) throw new RangeError(`Expected an integer in [1, 2^22] for \`n\` but received ${n}`);
 }

@@ -98,7 +98,8 @@ export type WgslFile =
   | 'simulators/gaussian_mixture.wgsl'
   | 'simulators/slcp.wgsl'
   | 'trellis/trellis.wgsl'
-  | 'nn/dense.wgsl';
+  | 'nn/dense.wgsl'
+  | 'flows/maf.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {
