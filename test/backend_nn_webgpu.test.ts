@@ -64,17 +64,18 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
     }
   });
 
-  it('MAF on WebGPU: log q integrates the samples it draws (log q at the samples = the sampler\'s log q), rejects splines and bad context', async () => {
-    const maf = new MAF({ dim: 2, contextDim: 1, hidden: 16, hiddenLayers: 2, layers: 4 }, { seed: 2, precision: 'float32' });
-    const r = new PhiloxStream(8n, 0n);
-    for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal();
+  it('MAF and NSF on WebGPU: log q at the samples equals the sampler\'s log q (the inverse inverts); bad context is rejected', async () => {
     const x = Float32Array.of(0.7);
-    const s = await mafSampleWebGpu(c, maf, x, 500, 11);
-    const lq = await mafLogProbWebGpu(c, maf, s.theta, x);
-    // the forward of the inverse is the identity up to f32 rounding
-    for (let i = 0; i < 500; i++) expect(Math.abs(lq[i]! - s.logProb[i]!)).toBeLessThan(1e-3 + 1e-5 * Math.abs(lq[i]!));
-    const spline = new MAF({ dim: 2, contextDim: 1, transform: { kind: 'rqSpline' } }, { precision: 'float32' });
-    await expect(mafLogProbWebGpu(c, spline, new Float32Array(2), x)).rejects.toThrow(/rqSpline element has no WGSL kernel yet/);
+    for (const transform of [{ kind: 'affine' }, { kind: 'rqSpline' }] as const) {
+      const flow = new MAF({ dim: 2, contextDim: 1, hidden: 16, hiddenLayers: 2, layers: 4, transform }, { seed: 2, precision: 'float32' });
+      const r = new PhiloxStream(8n, 0n);
+      for (let j = 0; j < flow.params.length; j++) if (flow.mask[j]) flow.params[j] = 0.3 * r.normal();
+      const s = await mafSampleWebGpu(c, flow, x, 500, 11);
+      const lq = await mafLogProbWebGpu(c, flow, s.theta, x);
+      // the forward of the inverse is the identity up to f32 rounding
+      for (let i = 0; i < 500; i++) expect(Math.abs(lq[i]! - s.logProb[i]!), transform.kind).toBeLessThan(2e-3 + 1e-5 * Math.abs(lq[i]!));
+    }
+    const maf = new MAF({ dim: 2, contextDim: 1 }, { precision: 'float32' });
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(4), Float32Array.of(1, 2, 3))).rejects.toThrow(/1 or 2 values in `x`/);
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(3), x)).rejects.toThrow(/whole rows of 2/);
     await expect(mafSampleWebGpu(c, maf, null, 4, 1)).rejects.toThrow(/Float32Array for `x`/);

@@ -87,14 +87,18 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
   if (op === 'flow.maf_log_prob' || op === 'flow.maf_sample') {
     // autoregressive, coupling and one-pass MADEs, every activation but identity, shared and per-row context
     const out = [];
-    const cases = [['tanh', 3, 'shared'], ['relu', 2, 'per row'], ['silu', 3, 'per row'], ['elu', 1, 'shared']] as const;
-    for (const [activation, passes, context] of cases) {
-      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes }, { seed: 1, precision: 'float32' });
+    const cases = [
+      ['affine', 'tanh', 3, 'shared'], ['affine', 'relu', 2, 'per row'], ['affine', 'elu', 1, 'shared'],
+      ['rqSpline', 'silu', 3, 'per row'], ['rqSpline', 'relu', 2, 'per row'], ['rqSpline', 'tanh', 3, 'shared'],
+    ] as const;
+    for (const [kind, activation, passes, context] of cases) {
+      const transform = kind === 'affine' ? { kind } : { kind, bins: 8, bound: 3 };
+      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes, transform }, { seed: 1, precision: 'float32' });
       const r = new PhiloxStream(SEED, 23n);
       for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
       const n = 300;
       const x = Float32Array.from({ length: context === 'shared' ? 2 : 2 * n }, () => r.normal());
-      const label = `${activation}, ${passes} passes, ${context} context`;
+      const label = `${kind}, ${activation}, ${passes} passes, ${context} context`;
       if (op === 'flow.maf_log_prob') {
         const theta = Float32Array.from({ length: 3 * n }, () => r.normal());
         out.push({ label, values: await b.mafLogProb(maf, theta, x) });

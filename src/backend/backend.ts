@@ -57,9 +57,11 @@ const EXACT: Tolerance = { atol: 0, rtol: 0 };
 const MLP_FORWARD: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 const MLP_GRADIENTS: Tolerance = { atol: 5e-5, rtol: 1e-4 };
 const MLP_TRAIN: Tolerance = { atol: 1e-5, rtol: 1e-4 };
-// MAF: log q sums D log-scales and a base density over K layers of f32 MLPs; samples invert them.
-const MAF_LOG_PROB: Tolerance = { atol: 1e-4, rtol: 1e-5 };
-const MAF_SAMPLE: Tolerance = { atol: 1e-4, rtol: 1e-4 };
+// MAF / NSF: log q sums D log|det| terms and a base density over K layers of f32 MLPs; samples
+// invert them. The spline's log-slope of a steep bin (random MADE outputs) is the widest: measured
+// 4.8e-4 on log q ≈ −40 and 7e-5 on θ; the affine element's 7e-7 relative at log q ≈ −6800.
+const MAF_LOG_PROB: Tolerance = { atol: 2e-3, rtol: 1e-5 };
+const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -90,8 +92,8 @@ export const OPS = {
   'nn.mlp_forward': { description: 'MLP evaluation (dense layers as tiled matrix products, fused bias + activation)', tolerance: MLP_FORWARD },
   'nn.mlp_gradients': { description: 'MLP parameter gradients (backward through every dense layer)', tolerance: MLP_GRADIENTS },
   'nn.mlp_train': { description: 'MLP training steps: forward, BCE / MSE loss, backward, Adam', tolerance: MLP_TRAIN },
-  'flow.maf_log_prob': { description: 'conditional MAF log q(θ | x) (affine element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
-  'flow.maf_sample': { description: 'conditional MAF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
+  'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
+  'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;

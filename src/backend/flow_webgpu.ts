@@ -2,14 +2,13 @@
 /**
  * Conditional MAF density evaluation and sampling on the WebGPU device (kernels/flows/maf.wgsl
  * with the MADEs as kernels/nn/dense.wgsl MLPs), mirroring kernels/flows/maf.h's maf_log_prob
- * and maf_sample with the affine element. One command buffer per call: the parameters, the
+ * and maf_sample with the affine or the rational-quadratic spline element (MAF / NSF). One command buffer per call: the parameters, the
  * inputs and every layer's MADE outputs stay on the device; only log q (and the samples) come back.
  *
- * The MADE of layer k is the MLP [D + C, H × L, 2D] on the k-th slice of the parameters: made.h
+ * The MADE of layer k is the MLP [D + C, H × L, P·D] on the k-th slice of the parameters: made.h
  * keeps its masked weights exactly zero, so no mask is applied here. Sampling takes `passes`
  * network passes per layer (D for the autoregressive flow, 2 for a coupling flow).
  */
-import { SbiError } from '../errors.js';
 import type { MAF } from '../flows/maf.js';
 import { checkSeed } from '../validate.js';
 import {
@@ -18,7 +17,7 @@ import {
 import { bufferPool, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
-const key = (entryPoint: string): PipelineKey => ({ file: 'flows/maf.wgsl', entryPoint, constants: { workgroup_size: ELT } });
+const ELEMENT = { affine: 0, rqSpline: 1 } as const;
 
 interface MafUniforms {
   n: number;
@@ -29,15 +28,10 @@ interface MafUniforms {
   firstRow?: number;
 }
 
-/** What the WebGPU MAF supports, or why not. */
-export function mafWebGpuSupport(maf: MAF): true | { reason: string } {
-  if (maf.transform.kind !== 'affine') return { reason: `the ${maf.transform.kind} element has no WGSL kernel yet (affine only)` };
-  return true;
-}
 
 function madeSpec(maf: MAF): MlpSpec {
   return {
-    sizes: [maf.dim + maf.contextDim, ...Array.from({ length: maf.hiddenLayers }, () => maf.hidden), 2 * maf.dim],
+    sizes: [maf.dim + maf.contextDim, ...Array.from({ length: maf.hiddenLayers }, () => maf.hidden), maf.paramsPerDim * maf.dim],
     activation: maf.activation,
   };
 }
@@ -90,11 +84,18 @@ class MafDeviceState {
     this.layers = acquireMlpLayers(device, this.spec, n);
   }
 
+  key(entryPoint: string): PipelineKey {
+    return { file: 'flows/maf.wgsl', entryPoint, constants: { workgroup_size: ELT, ELEMENT: ELEMENT[this.maf.transform.kind] } };
+  }
+
   uniforms(u: MafUniforms): Uint32Array<ArrayBuffer> {
     const [k0, k1] = u64Words(u.seed ?? 0n);
+    const t = this.maf.transform;
+    const affine = t.kind === 'affine' ? t.scaleBound : 0;
+    const [bins, bound, minW, minH, minD] = t.kind === 'rqSpline' ? [t.bins, t.bound, t.minBinWidth, t.minBinHeight, t.minDerivative] : [1, 1, 0, 0, 0];
     return words(
-      [u.n, this.maf.dim, this.maf.contextDim, this.stride, u.last ?? 0, u.d0 ?? 0, u.d1 ?? 0, this.maf.transform.kind === 'affine' ? this.maf.transform.scaleBound : 0, k0!, k1!, u.firstRow ?? 0, 0],
-      new Set([7]),
+      [u.n, this.maf.dim, this.maf.contextDim, this.stride, u.last ?? 0, u.d0 ?? 0, u.d1 ?? 0, affine, k0!, k1!, u.firstRow ?? 0, bins, bound, minW, minH, minD],
+      new Set([7, 12, 13, 14, 15]),
     );
   }
 
@@ -131,8 +132,6 @@ class MafDeviceState {
 }
 
 async function withState<R>(gpu: WebGpuContext, maf: MAF, x: Float32Array | null, n: number, f: (s: MafDeviceState) => Promise<R>): Promise<R> {
-  const support = mafWebGpuSupport(maf);
-  if (support !== true) throw new SbiError(`flow.maf on the webgpu backend: ${support.reason}`, 'UNSUPPORTED_OP');
   checkRows(n);
   const s = new MafDeviceState(gpu, maf, x, n);
   try {
@@ -154,14 +153,14 @@ export async function mafLogProbWebGpu(gpu: WebGpuContext, maf: MAF, theta: Floa
     try {
       upload(gpu.device.queue, theta32, theta);
       const g = groups1d(n);
-      rec.dispatch(key('maf_fill'), s.uniforms({ n }), { 1: theta32, 2: s.ctx, 3: s.rowsA, 4: s.logQ }, g);
+      rec.dispatch(s.key('maf_fill'), s.uniforms({ n }), { 1: theta32, 2: s.ctx, 3: s.rowsA, 4: s.logQ }, g);
       // the second row buffer needs the context too: its variables are written layer by layer
-      rec.dispatch(key('maf_zero_vars'), s.uniforms({ n }), { 2: s.ctx, 3: s.rowsB }, g);
+      rec.dispatch(s.key('maf_zero_vars'), s.uniforms({ n }), { 2: s.ctx, 3: s.rowsB }, g);
       let [src, dst] = [s.rowsA, s.rowsB];
       for (let k = 0; k < maf.layers; k++) {
         const last = k + 1 === maf.layers;
         const made = s.recordMade(rec, k, src);
-        rec.dispatch(key('maf_affine_forward'), s.uniforms({ n, last: last ? 1 : 0 }), { 1: src, 2: made, 3: last ? s.z : dst, 4: s.logQ }, g);
+        rec.dispatch(s.key('maf_forward'), s.uniforms({ n, last: last ? 1 : 0 }), { 1: src, 2: made, 3: last ? s.z : dst, 4: s.logQ }, g);
         [src, dst] = [dst, src];
       }
       const [logQ] = await s.read(rec, [[s.logQ, n]]);
@@ -184,17 +183,17 @@ export async function mafSampleWebGpu(
   return withState(gpu, maf, x, n, async (s) => {
     const rec = new PassRecorder(gpu);
     const g = groups1d(n);
-    rec.dispatch(key('maf_base'), s.uniforms({ n, seed: key64, firstRow: 0 }), { 3: s.z, 4: s.logQ }, g);
+    rec.dispatch(s.key('maf_base'), s.uniforms({ n, seed: key64, firstRow: 0 }), { 3: s.z, 4: s.logQ }, g);
     for (let k = maf.layers - 1; k >= 0; k--) {
-      rec.dispatch(key('maf_zero_vars'), s.uniforms({ n }), { 2: s.ctx, 3: s.rowsA }, g);
+      rec.dispatch(s.key('maf_zero_vars'), s.uniforms({ n }), { 2: s.ctx, 3: s.rowsA }, g);
       for (let pass = 0; pass < maf.passes; pass++) {
         const d0 = Math.floor((pass * maf.dim + maf.passes - 1) / maf.passes);
         const d1 = Math.floor(((pass + 1) * maf.dim + maf.passes - 1) / maf.passes);
         if (d1 <= d0) continue;
         const made = s.recordMade(rec, k, s.rowsA);
-        rec.dispatch(key('maf_affine_inverse'), s.uniforms({ n, d0, d1 }), { 1: s.z, 2: made, 3: s.rowsA, 4: s.logQ }, g);
+        rec.dispatch(s.key('maf_inverse'), s.uniforms({ n, d0, d1 }), { 1: s.z, 2: made, 3: s.rowsA, 4: s.logQ }, g);
       }
-      rec.dispatch(key('maf_take'), s.uniforms({ n, d0: k > 0 ? 1 : 0 }), { 1: s.rowsA, 3: s.z }, g);
+      rec.dispatch(s.key('maf_take'), s.uniforms({ n, d0: k > 0 ? 1 : 0 }), { 1: s.rowsA, 3: s.z }, g);
     }
     const [theta, logProb] = await s.read(rec, [[s.z, n * maf.dim], [s.logQ, n]]);
     return { theta: theta!, logProb: logProb! };
