@@ -7,6 +7,8 @@ import { openWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
 import { WebGpuMlp } from '../src/backend/nn_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from '../src/backend/flow_webgpu.js';
 import { MAF } from '../src/flows/maf.js';
+import { NPE } from '../src/inference/npe.js';
+import { createPrior } from '../src/priors.js';
 import { cpuMlpForward, cpuMlpTrain } from '../src/backend/mlp_cpu.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { PhiloxStream } from '../src/random/philox.js';
@@ -79,6 +81,26 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(4), Float32Array.of(1, 2, 3))).rejects.toThrow(/1 or 2 values in `x`/);
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(3), x)).rejects.toThrow(/whole rows of 2/);
     await expect(mafSampleWebGpu(c, maf, null, 4, 1)).rejects.toThrow(/Float32Array for `x`/);
+  });
+
+  it('NPEPosterior.sampleAsync on webgpu draws what sample draws on the cpu (same seeds), for MAF and NSF', async () => {
+    for (const densityEstimator of ['maf', 'nsf'] as const) {
+      const prior = createPrior({ kind: 'normal', loc: [0, 0], scale: [2, 1] });
+      const r = new PhiloxStream(12n, 0n);
+      const theta = Float64Array.from({ length: 2 * 400 }, (_, i) => (i % 2 ? 1 : 2) * r.normal());
+      const x = Float64Array.from(theta, (t) => t + 0.5 * r.normal());
+      const npe = new NPE({ prior, densityEstimator, hidden: 16, layers: 2 });
+      npe.appendSimulations(theta, x);
+      await npe.train({ seed: 1, maxEpochs: 3, threads: 1 });
+      const posterior = npe.buildPosterior();
+      const xo = Float64Array.of(0.5, -0.3);
+      const cpu = posterior.sample(300, { x: xo, seed: 4 });
+      const gpu = await posterior.sampleAsync(300, { x: xo, seed: 4, backend: 'webgpu' });
+      expect(gpu.length).toBe(cpu.length);
+      // z within the op's tolerance, scaled by θ's training std (≤ ~2.2 here)
+      for (let i = 0; i < cpu.length; i++) expect(Math.abs(gpu[i]! - cpu[i]!), `${densityEstimator} ${i}`).toBeLessThan(5e-3 + 3e-4 * Math.abs(cpu[i]!));
+      expect(Array.from(await posterior.sampleAsync(300, { x: xo, seed: 4 }))).toEqual(Array.from(cpu)); // default: the cpu, bit for bit
+    }
   });
 
   it('rejects bad input by name, and use after destroy', async () => {
