@@ -1,6 +1,6 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
- * each available backend runs, with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
@@ -13,9 +13,14 @@ import { BACKEND_NAMES, OPS, OP_NAMES, cpuBackend, selectBackend, type Backend, 
 import { closeWebGpu } from '../src/backend/webgpu.js';
 import { runtimeInfo } from '../src/runtime.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
+import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
+import { mlpParamCount } from '../src/inference/embedding.js';
+import { MAF } from '../src/flows/maf.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
+const TRELLIS_LEAVES = quick ? 10 : 13;
+const trellisJet = simulateGinkgo({ n: 1, seed: 3, ...GINKGO_PRESETS.w, minLeaves: TRELLIS_LEAVES, maxLeaves: TRELLIS_LEAVES }).jets[0]!;
 const ROWS = quick ? 1 << 16 : 1 << 19;
 const REPEATS = quick ? 2 : 3;
 
@@ -29,13 +34,41 @@ interface Case {
   run: (b: Backend) => Promise<unknown>;
 }
 
-/** The op's benchmark, or undefined where another script measures it. */
-function caseOf(op: OpName): Case | undefined {
+function caseOf(op: OpName): Case {
   if (op === 'philox.blocks') return { unit: 'Philox blocks/s', items: ROWS * 4, run: (b) => b.philoxBlocks(1, 0, 0n, ROWS * 4) };
   if (op === 'sampler.uniform') return { unit: 'uniforms/s', items: 1 << 20, run: (b) => b.sampleUniform(1, 0, 1 << 20) };
   if (op === 'sampler.normal') return { unit: 'normals/s', items: 1 << 20, run: (b) => b.sampleNormal(1, 0, 1 << 20) };
-  const sim = (OPS[op] as OpSpec).simulator;
-  if (sim === undefined) return undefined; // trellis.*: bench/trellis.ts (splits/s per backend)
+  if (op === 'trellis.inside' || op === 'trellis.marginals') {
+    // one W jet of TRELLIS_LEAVES leaves; unit: (set, split) pairs of the pass, (3^N − 2^(N+1) + 1) / 2
+    const leaves = trellisJet.leaves;
+    const splits = (3 ** leaves.length - 2 ** (leaves.length + 1) + 1) / 2;
+    const marginals = op === 'trellis.marginals';
+    return { unit: 'splits/s', items: marginals ? 2 * splits : splits, run: (b) => b.trellis(leaves, GINKGO_PRESETS.w.model, { marginals }) };
+  }
+  if (op.startsWith('nn.')) {
+    // the C2ST classifier of a 10-D task: widths 10 → 100 → 100 → 1, ReLU; batches of 200
+    const spec = { sizes: [10, 100, 100, 1], activation: 'relu' as const };
+    const n = quick ? 1 << 12 : 1 << 15;
+    const params = Float32Array.from({ length: mlpParamCount(spec.sizes) }, (_, i) => Math.sin(i) * 0.1);
+    const x = Float32Array.from({ length: n * 10 }, (_, i) => Math.cos(i));
+    if (op === 'nn.mlp_forward') return { unit: 'rows/s', items: n, run: (b) => b.mlpForward(spec, params, x, n) };
+    if (op === 'nn.mlp_gradients') return { unit: 'rows/s', items: n, run: (b) => b.mlpGradients(spec, params, x, new Float32Array(n).fill(1), n) };
+    const batches = Array.from({ length: n / 200 | 0 }, (_, k) => ({
+      x: x.subarray(k * 2000, (k + 1) * 2000),
+      target: Float32Array.from({ length: 200 }, (_, i) => (i + k) % 2),
+    }));
+    return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mlpTrain(spec, params, batches, { loss: 'bce', adam: { lr: 1e-3 } }) };
+  }
+  if (op.startsWith('flow.')) {
+    // sbi's default MAF for two_moons: θ 2-D, x 2-D, 5 layers of MADEs with 2 hidden layers of 50
+    const maf = new MAF({ dim: 2, contextDim: 2, hidden: 50, hiddenLayers: 2, layers: 5, activation: 'tanh' }, { seed: 1, precision: 'float32' });
+    const n = quick ? 1 << 12 : 1 << 15;
+    const x = Float32Array.of(0.1, -0.2);
+    if (op === 'flow.maf_sample') return { unit: 'samples/s', items: n, run: (b) => b.mafSample(maf, x, n, 5) };
+    const theta = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
+    return { unit: 'densities/s', items: n, run: (b) => b.mafLogProb(maf, theta, x) };
+  }
+  const sim = (OPS[op] as OpSpec).simulator!;
   const task = listTasks().find((t) => t.simulator === sim)!;
   const rows = HEAVY.has(sim) ? ROWS / 8 : ROWS;
   const theta = getTask(task.name).prior.sample(rows, { seed: 1 });
@@ -69,7 +102,6 @@ for (const op of OP_NAMES) {
   const others = backends.filter((b) => b.name !== 'cpu' && b.supportsOp(op) === true);
   if (others.length === 0) continue; // nothing to compare: the CPU figures are in bench:simulators
   const c = caseOf(op);
-  if (!c) continue;
   const cpu = await rate(cpuBackend, c);
   const rates: Record<string, number | string> = { cpu };
   const ratioToCpu: Record<string, number> = {};
@@ -91,7 +123,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators; the costly ones 1/8), best of ${REPEATS}; WebGPU end to end per call (design tasks at their default design).`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

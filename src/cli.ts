@@ -57,17 +57,21 @@ function parseSeed(value: string): bigint {
   return s;
 }
 
+/** Commands that run some of their ops on other backends (docs/backends.md). */
+const BACKEND_COMMANDS = ['simulate', 'infer'];
+
 /**
- * The --backend value. Only `simulate` runs ops on other backends so far (docs/backends.md):
- * elsewhere webgpu and cuda are an error, never a silent run on the CPU.
+ * The --backend value. `simulate` and `infer` run ops on other backends (infer: the simulations
+ * and NPE's posterior draws, saying on stderr which stage ran where); elsewhere webgpu and cuda
+ * are an error, never a silent run on the CPU.
  */
 function checkBackend(value: string | undefined, command = ''): BackendRequest {
   if (value === undefined) return 'cpu';
   if (value !== 'cpu' && value !== 'webgpu' && value !== 'cuda' && value !== 'auto') {
     throw new UsageError(`--backend: expected one of cpu, webgpu, cuda, auto but received "${value}"`);
   }
-  if (command !== 'simulate' && (value === 'webgpu' || value === 'cuda')) {
-    throw new SbiError(`--backend ${value}: ${command || 'this command'} runs on the cpu backend only for now (only simulate has ${value} kernels)`, 'UNSUPPORTED_OP');
+  if (!BACKEND_COMMANDS.includes(command) && (value === 'webgpu' || value === 'cuda')) {
+    throw new SbiError(`--backend ${value}: ${command || 'this command'} runs on the cpu backend only for now (${BACKEND_COMMANDS.join(' and ')} have ${value} kernels)`, 'UNSUPPORTED_OP');
   }
   return value;
 }
@@ -76,7 +80,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (webgpu and cuda: simulate only, so far)').default('cpu'));
+    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (webgpu and cuda: simulate, and infer\'s simulations and NPE sampling, so far)').default('cpu'));
 }
 
 async function commandTasks(opts: { out: string }): Promise<void> {
@@ -216,7 +220,7 @@ interface InferCliOptions {
 }
 
 async function commandInfer(opts: InferCliOptions): Promise<void> {
-  checkBackend(opts.backend, 'infer');
+  const backend = checkBackend(opts.backend, 'infer');
   if (!isMethodName(opts.method)) {
     throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   }
@@ -260,9 +264,14 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
       ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(rounds !== undefined ? { rounds } : {}),
       ...(progress.enabled ? { onProgress: progress.update } : {}),
+      ...(backend !== 'cpu' ? { backend } : {}),
     });
   } finally {
     progress.end();
+  }
+  if (backend !== 'cpu') {
+    const b = result.backends;
+    process.stderr.write(`sbi-engine: infer --backend ${backend}: simulate on ${b.simulate}, train on ${b.train}, sample on ${b.sample}${b.notes.length ? ` (${b.notes.join('; ')})` : ''}\n`);
   }
   if (result.excludedSimulations > 0) {
     process.stderr.write(`sbi-engine: warning: ${result.excludedSimulations} of ${budget} simulations failed and were not trained on\n`);

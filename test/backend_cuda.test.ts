@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
-import { cpuBackend } from '../src/backend/backend.js';
+import { cpuBackend, cudaUnavailableReason, selectBackend } from '../src/backend/backend.js';
 import {
   CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaPhiloxBlocks, cudaSample, cudaSimulate, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
@@ -66,6 +66,15 @@ describe.skipIf(!built || hasDevice)(
       );
     });
 
+    it('the Backend interface refuses cuda with CUDA\'s reason, and auto does not pick it', async () => {
+      const err = await selectBackend('cuda').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SbiError);
+      expect((err as SbiError).code).toBe('BACKEND_UNAVAILABLE');
+      expect((err as SbiError).message).toMatch(/^--backend cuda: the CUDA addon is built but no CUDA device: /);
+      expect(cudaUnavailableReason()).toMatch(/no CUDA device/);
+      expect((await selectBackend('auto')).name).not.toBe('cuda');
+    });
+
     it('fails every op with SbiError NO_CUDA_DEVICE, not a crash', () => {
       const noDevice = /^no CUDA device: /;
       expectSbiError(() => cudaPhiloxBlocks(1n, 0n, 0n, 4), 'NO_CUDA_DEVICE', noDevice);
@@ -106,6 +115,15 @@ function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.skipIf(!hasDevice)(
   `CUDA agreement with the CPU${hasDevice ? ` on ${backend!.device.description}` : ` — skipped: ${!built ? noBuildReason : backend!.device.error}`}`,
   () => {
+    it('is the backend auto picks, and says which ops it runs', async () => {
+      const b = await selectBackend('cuda');
+      expect(b.name).toBe('cuda');
+      expect((await selectBackend('auto')).name).toBe('cuda');
+      expect(b.supportsOp('philox.blocks')).toBe(true);
+      expect(b.supportsOp('simulate.two_moons')).toBe(true);
+      expect(b.supportsOp('simulate.sir')).toEqual({ reason: expect.stringMatching(/no CUDA launcher for sir/) });
+    });
+
     it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', async () => {
       const cases: Array<[bigint, bigint, bigint, number[]]> = [
         [0n, 0n, 0n, [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],

@@ -22,6 +22,8 @@ import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
+import { mlpParamCount } from '../src/inference/embedding.js';
+import { MAF } from '../src/flows/maf.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -47,6 +49,63 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     for (const [label, leaves, model] of cases) {
       const t = await b.trellis(leaves, model, { marginals: op === 'trellis.marginals' });
       out.push(op === 'trellis.inside' ? { label, values: [t.logZ, t.mapLogLH] } : { label, values: t.marginals! });
+    }
+    return out;
+  }
+  if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients') {
+    // every activation; widths and rows that are not multiples of the 16 × 16 tiles
+    const out = [];
+    for (const activation of ['identity', 'relu', 'tanh', 'elu', 'silu'] as const) {
+      const spec = { sizes: [7, 33, 20, 3], activation };
+      const n = 257;
+      const r = new PhiloxStream(SEED, 21n);
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const params = f32(mlpParamCount(spec.sizes), 0.3), x = f32(n * 7), dout = f32(n * 3);
+      const values = op === 'nn.mlp_forward' ? await b.mlpForward(spec, params, x, n) : await b.mlpGradients(spec, params, x, dout, n);
+      out.push({ label: activation, values });
+    }
+    return out;
+  }
+  if (op === 'nn.mlp_train') {
+    // 10 Adam steps of a classifier (BCE, one logit) and a regressor (MSE, two outputs)
+    const out = [];
+    for (const loss of ['bce', 'mse'] as const) {
+      const outDim = loss === 'bce' ? 1 : 2;
+      const spec = { sizes: [5, 24, 24, outDim], activation: 'relu' as const };
+      const r = new PhiloxStream(SEED, 22n);
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const params = f32(mlpParamCount(spec.sizes), 0.3);
+      const batches = Array.from({ length: 10 }, () => ({
+        x: f32(64 * 5),
+        target: loss === 'bce' ? Float32Array.from({ length: 64 }, () => (r.uniform() < 0.5 ? 1 : 0)) : f32(64 * outDim),
+      }));
+      const t = await b.mlpTrain(spec, params, batches, { loss, adam: { lr: 1e-3 } });
+      out.push({ label: `${loss} params`, values: t.params }, { label: `${loss} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'flow.maf_log_prob' || op === 'flow.maf_sample') {
+    // autoregressive, coupling and one-pass MADEs, every activation but identity, shared and per-row context
+    const out = [];
+    const cases = [
+      ['affine', 'tanh', 3, 'shared'], ['affine', 'relu', 2, 'per row'], ['affine', 'elu', 1, 'shared'],
+      ['rqSpline', 'silu', 3, 'per row'], ['rqSpline', 'relu', 2, 'per row'], ['rqSpline', 'tanh', 3, 'shared'],
+    ] as const;
+    for (const [kind, activation, passes, context] of cases) {
+      const transform = kind === 'affine' ? { kind } : { kind, bins: 8, bound: 3 };
+      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes, transform }, { seed: 1, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 23n);
+      for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
+      const n = 300;
+      const x = Float32Array.from({ length: context === 'shared' ? 2 : 2 * n }, () => r.normal());
+      const label = `${kind}, ${activation}, ${passes} passes, ${context} context`;
+      if (op === 'flow.maf_log_prob') {
+        const theta = Float32Array.from({ length: 3 * n }, () => r.normal());
+        out.push({ label, values: await b.mafLogProb(maf, theta, x) });
+      } else {
+        const t = await b.mafSample(maf, x, n, SEED);
+        out.push({ label: `${label} θ`, values: t.theta }, { label: `${label} log q`, values: t.logProb });
+      }
     }
     return out;
   }

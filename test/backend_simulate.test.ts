@@ -129,6 +129,22 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     expectWithin(tg.data.filter((_, k) => k % 4 >= 2), tc.data.filter((_, k) => k % 4 >= 2), tol.atol + 1e-8, tol.rtol + 1e-8);
   });
 
+  it('sbi-engine infer --backend webgpu simulates and samples NPE on webgpu, trains on the cpu, and says so; MCMC methods sample on the cpu', () => {
+    const args = ['infer', '--task', 'gaussian_linear', '--budget', '400', '--max-epochs', '2', '--samples', '50', '--observation', '1', '--seed', '3', '--out', '-'];
+    const npe = run([...args, '--method', 'npe', '--backend', 'webgpu']);
+    expect(npe.code, npe.stderr).toBe(0);
+    expect(npe.stderr).toMatch(/infer --backend webgpu: simulate on webgpu, train on cpu, sample on webgpu \(training runs on the cpu/);
+    const t = parseCsv(npe.stdout);
+    expect(t.rows).toBe(50);
+    expect(t.data.every(Number.isFinite)).toBe(true);
+    const nle = run([...args, '--method', 'nle', '--backend', 'webgpu']);
+    expect(nle.code, nle.stderr).toBe(0);
+    expect(nle.stderr).toMatch(/sample on cpu \(.*nle's posterior is sampled by MCMC/);
+    const coverage = run(['coverage', '--task', 'gaussian_linear', '--method', 'npe', '--budget', '100', '--observations', '2', '--samples', '10', '--backend', 'webgpu', '--out', '-']);
+    expect(coverage.code).toBe(1);
+    expect(coverage.stderr).toMatch(/UNSUPPORTED_OP.*coverage runs on the cpu backend only/);
+  });
+
   it('sbi-engine: unported ops and commands fail naming the op; cuda says why it is missing', () => {
     const gold = run(['simulate', '--task', 'weinberg', '--from-prior', '--n', '2', '--gold', '--backend', 'webgpu', '--out', '-']);
     expect(gold.code).toBe(1);

@@ -14,6 +14,12 @@ import type { NestedTree } from '../trellis/hierarchy.js';
 import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import { slcpDistractorsMixture } from './simulator_tables.js';
+import type { NnAdamOptions } from '../native.js';
+import { cudaPhiloxBlocks, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
+import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
+import type { MAF } from '../flows/maf.js';
+import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
+import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -61,6 +67,16 @@ export interface OpSpec {
 }
 
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
+// MLP ops: f32 on both sides, the K-sums in a different order (tiles against packed panels), so
+// the error is a few ulp of the sum of |terms|; set from the measured maxima in docs/backends.md.
+const MLP_FORWARD: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+const MLP_GRADIENTS: Tolerance = { atol: 5e-5, rtol: 1e-4 };
+const MLP_TRAIN: Tolerance = { atol: 1e-5, rtol: 1e-4 };
+// MAF / NSF: log q sums D log|det| terms and a base density over K layers of f32 MLPs; samples
+// invert them. The spline's log-slope of a steep bin (random MADE outputs) is the widest: measured
+// 4.8e-4 on log q ≈ −40 and 7e-5 on θ; the affine element's 7e-7 relative at log q ≈ −6800.
+const MAF_LOG_PROB: Tolerance = { atol: 2e-3, rtol: 1e-5 };
+const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -104,6 +120,11 @@ export const OPS = {
   // f32 log-sum-exp over up to 2^21 splits per set, Kahan-compensated: measured |Δ| ≤ 5e-6 for 8–16 leaves
   'trellis.inside': { description: 'trellis inside pass: log Z and the MAP energy over all hierarchies', tolerance: { atol: 1e-4, rtol: 1e-6 } },
   'trellis.marginals': { description: 'trellis marginal pass: P(cluster) of every cluster', tolerance: { atol: 1e-4, rtol: 0 } },
+  'nn.mlp_forward': { description: 'MLP evaluation (dense layers as tiled matrix products, fused bias + activation)', tolerance: MLP_FORWARD },
+  'nn.mlp_gradients': { description: 'MLP parameter gradients (backward through every dense layer)', tolerance: MLP_GRADIENTS },
+  'nn.mlp_train': { description: 'MLP training steps: forward, BCE / MSE loss, backward, Adam', tolerance: MLP_TRAIN },
+  'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
+  'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -151,6 +172,16 @@ export interface Backend {
   simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation>;
   /** The trellis's log Z and MAP energy (ops trellis.inside) and, with marginals, P(cluster) by bitmask (trellis.marginals). */
   trellis(leaves: Leaves, model: TrellisModel, options?: { marginals?: boolean }): Promise<BackendTrellis>;
+  /** An MLP's output [n, sizes[L]] for x [n, sizes[0]] (op nn.mlp_forward); params in kernels/nn/mlp.h's layout. */
+  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array>;
+  /** Parameter gradients of Σ dout ⊙ output, summed over the n rows (op nn.mlp_gradients). */
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array>;
+  /** One Adam step per batch from params (not modified): the final parameters and each step's loss (op nn.mlp_train). */
+  mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q(θ | x) [n] of a conditional MAF at θ [n, dim] (op flow.maf_log_prob), in f32. */
+  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array>;
+  /** n draws θ ~ q(θ | x) and their log q; row i from Philox stream i of seed (op flow.maf_sample). */
+  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
 }
 
 export interface BackendTrellis {
@@ -304,6 +335,26 @@ class CpuBackend implements Backend {
     const r = await runTrellisAsync(leaves, model, { marginals: options.marginals === true });
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
   }
+
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+    return cpuMlpForward(spec, params, x, n);
+  }
+
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+    return cpuMlpGradients(spec, params, x, dout, n);
+  }
+
+  async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return cpuMlpTrain(spec, params, batches, options);
+  }
+
+  async mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+    return maf.logProbAndBase(theta, x).logProb;
+  }
+
+  async mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+    return maf.sampleAndLogProb(n, x, { seed }) as { theta: Float32Array; logProb: Float32Array };
+  }
 }
 
 /** Simulators with a WGSL kernel: file and entry point (kernels/simulators/<name>.wgsl). */
@@ -355,6 +406,39 @@ class WebGpuBackend implements Backend {
   async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
     const r = await runTrellisWebGpu(leaves, model, { marginals: options.marginals === true, context: this.ctx });
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
+  }
+
+  /** Runs `f` on a device-resident copy of the MLP, released afterwards. */
+  private async withMlp<R>(spec: MlpSpec, params: Float32Array, f: (mlp: WebGpuMlp) => Promise<R>): Promise<R> {
+    const mlp = WebGpuMlp.create(this.ctx, spec, params);
+    try {
+      return await f(mlp);
+    } finally {
+      mlp.destroy();
+    }
+  }
+
+  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+    return this.withMlp(spec, params, (m) => m.forward(x, n));
+  }
+
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+    return this.withMlp(spec, params, (m) => m.gradients(x, dout, n));
+  }
+
+  mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return this.withMlp(spec, params, async (m) => {
+      const losses = await m.train(batches, options);
+      return { params: await m.getParams(), losses };
+    });
+  }
+
+  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+    return mafLogProbWebGpu(this.ctx, maf, theta, x);
+  }
+
+  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+    return mafSampleWebGpu(this.ctx, maf, x, n, seed);
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
@@ -427,6 +511,101 @@ class WebGpuBackend implements Backend {
   }
 }
 
+/**
+ * The CUDA backend: the optional addon's kernels (src/backend/cuda.ts), the CPU's headers compiled
+ * by nvcc. Its calls are synchronous on the device today (the event loop waits for a batch).
+ */
+class CudaBackendImpl implements Backend {
+  readonly name = 'cuda' as const;
+  readonly device: string;
+  private readonly simulators: ReadonlySet<string>;
+  constructor(info: CudaBackend) {
+    this.device = info.device.description ?? 'CUDA device';
+    this.simulators = new Set(info.simulators.map((s) => s.name));
+  }
+
+  supportsOp(op: OpName): true | { reason: string } {
+    if (op === 'philox.blocks') return true;
+    const sim = (OPS[op] as OpSpec).simulator;
+    if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+    if (op === 'sampler.uniform' || op === 'sampler.normal') {
+      return { reason: 'the CUDA sampler draws one value per stream (cudaSample); the single-stream fill of this op has no launcher yet' };
+    }
+    return { reason: 'no CUDA launcher yet' };
+  }
+
+  async philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
+    checkBlocks(blocks);
+    return cudaPhiloxBlocks(seedBig(seed, 'seed'), seedBig(stream, 'stream'), checkFirstBlock(firstBlock), blocks);
+  }
+
+  private refuse(op: OpName): never {
+    const s = this.supportsOp(op);
+    throw unsupported(op, 'cuda', s === true ? 'no CUDA launcher yet' : s.reason);
+  }
+
+  sampleUniform(): Promise<Float64Array> {
+    return Promise.reject(this.refuse('sampler.uniform'));
+  }
+
+  sampleNormal(): Promise<Float64Array> {
+    return Promise.reject(this.refuse('sampler.normal'));
+  }
+
+  async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
+    const info = simulatorInfo(simulator);
+    if (!this.simulators.has(simulator)) this.refuse(simulateOp(simulator) ?? ('simulate.' + simulator as OpName));
+    const n = checkTheta(theta, info, simulator);
+    if (checkDesign(options.design, info, simulator)) throw unsupported(`simulate.${simulator}`, 'cuda', 'the CUDA launcher passes no design variables yet');
+    if (options.signal?.aborted) throw abortError();
+    const r = cudaSimulate(simulator, theta, n, { seed: seedBig(options.seed, 'seed'), streamOffset: seedBig(options.streamOffset ?? 0, 'streamOffset') });
+    options.onProgress?.(n, n);
+    return r;
+  }
+
+  async trellis(): Promise<BackendTrellis> {
+    this.refuse('trellis.inside');
+  }
+
+  async mlpForward(): Promise<Float32Array> {
+    this.refuse('nn.mlp_forward');
+  }
+
+  async mlpGradients(): Promise<Float32Array> {
+    this.refuse('nn.mlp_gradients');
+  }
+
+  async mlpTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
+    this.refuse('nn.mlp_train');
+  }
+
+  async mafLogProb(): Promise<Float32Array> {
+    this.refuse('flow.maf_log_prob');
+  }
+
+  async mafSample(): Promise<{ theta: Float32Array; logProb: Float32Array }> {
+    this.refuse('flow.maf_sample');
+  }
+}
+
+let cudaBackendInstance: CudaBackendImpl | undefined;
+
+/**
+ * The CUDA backend, or why there is none: the addon is not built (BACKEND_UNAVAILABLE naming
+ * `npm run build:cuda`), or it is built but finds no device (BACKEND_UNAVAILABLE with CUDA's reason).
+ */
+function openCudaBackend(): CudaBackendImpl {
+  if (cudaBackendInstance) return cudaBackendInstance;
+  let info: CudaBackend;
+  try {
+    info = loadCudaBackend();
+  } catch (e) {
+    throw new SbiError(`--backend cuda: ${(e as Error).message}`, 'BACKEND_UNAVAILABLE');
+  }
+  if (info.deviceCount < 1) throw new SbiError(`--backend cuda: the CUDA addon is built but ${info.device.error ?? 'no CUDA device was found'}`, 'BACKEND_UNAVAILABLE');
+  return (cudaBackendInstance = new CudaBackendImpl(info));
+}
+
 function unsupported(op: string, backend: BackendName, reason: string): SbiError {
   return new SbiError(`${op} is not supported on the ${backend} backend: ${reason}`, 'UNSUPPORTED_OP');
 }
@@ -435,18 +614,20 @@ export const cpuBackend: Backend = new CpuBackend();
 
 const webgpuBackends = new WeakMap<WebGpuContext, WebGpuBackend>();
 
-/**
- * Why there is no CUDA backend in this build. The CUDA addon (issue 6, part 3) will plug in here:
- * cuda is chosen when its addon is built and a device exists.
- */
-export function cudaUnavailableReason(): string {
-  return 'the CUDA backend is not part of this build yet (issue 6, part 3)';
+/** Why `selectBackend('cuda')` would fail here, or null when a CUDA device is usable. */
+export function cudaUnavailableReason(): string | null {
+  try {
+    openCudaBackend();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /**
  * The backend for `requested`: 'cpu'; 'webgpu' (a GPU adapter, else Mesa's llvmpipe through
  * OpenGL ES; BACKEND_UNAVAILABLE naming the Mesa packages when neither exists); 'cuda'; or
- * 'auto' (the default): cuda if built and a device exists, else webgpu on a hardware adapter,
+ * 'auto' (the default): cuda if its addon is built and a device exists, else webgpu on a hardware adapter,
  * else cpu — a CPU-emulated WebGPU adapter is never chosen automatically.
  */
 export async function selectBackend(requested: BackendRequest = 'auto'): Promise<Backend> {
@@ -460,8 +641,9 @@ export async function selectBackend(requested: BackendRequest = 'auto'): Promise
       return b;
     }
     case 'cuda':
-      throw new SbiError(`--backend cuda: ${cudaUnavailableReason()}`, 'BACKEND_UNAVAILABLE');
+      return openCudaBackend();
     case 'auto': {
+      if (cudaUnavailableReason() === null) return openCudaBackend();
       const ctx = await openWebGpu().catch(() => undefined);
       if (ctx && !ctx.fallback) return selectBackend('webgpu');
       return cpuBackend;

@@ -103,7 +103,9 @@ export type WgslFile =
   | 'simulators/lotka_volterra.wgsl'
   | 'simulators/sir.wgsl'
   | 'simulators/weinberg.wgsl'
-  | 'trellis/trellis.wgsl';
+  | 'trellis/trellis.wgsl'
+  | 'nn/dense.wgsl'
+  | 'flows/maf.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {
@@ -218,6 +220,25 @@ export interface KernelLaunch {
   workgroups: number;
 }
 
+/**
+ * Runs `encodeAndSubmit` (synchronous: records and submits work) inside a validation error scope.
+ * WebGPU reports validation errors asynchronously, and an invalid command buffer would otherwise
+ * read back stale or zero data: here it becomes SbiError BACKEND_ERROR naming `what`.
+ */
+export async function submitChecked<T>(device: GPUDevice, what: string, encodeAndSubmit: () => T): Promise<T> {
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = encodeAndSubmit();
+  } catch (e) {
+    await device.popErrorScope();
+    throw e;
+  }
+  const invalid = await device.popErrorScope();
+  if (invalid) throw new SbiError(`WebGPU ${what}: ${invalid.message}`, 'BACKEND_ERROR');
+  return result;
+}
+
 /** Runs one launch and resolves to a copy of its output. Buffers come from the device's pool. */
 export async function runKernel(ctx: WebGpuContext, launch: KernelLaunch): Promise<ArrayBuffer> {
   const { device } = ctx;
@@ -236,22 +257,24 @@ export async function runKernel(ctx: WebGpuContext, launch: KernelLaunch): Promi
     layout: pipeline.getBindGroupLayout(0),
     entries: [params, ...inputs, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, group);
-  if (launch.tables?.length) {
-    const tables = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(1),
-      entries: launch.tables.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
-    pass.setBindGroup(1, tables);
-  }
-  pass.dispatchWorkgroups(launch.workgroups);
-  pass.end();
-  encoder.copyBufferToBuffer(out, 0, readback, 0, launch.outputBytes);
-  device.queue.submit([encoder.finish()]);
   try {
+    await submitChecked(device, launch.key.entryPoint, () => {
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      if (launch.tables?.length) {
+        const tables = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(1),
+          entries: launch.tables.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        });
+        pass.setBindGroup(1, tables);
+      }
+      pass.dispatchWorkgroups(launch.workgroups);
+      pass.end();
+      encoder.copyBufferToBuffer(out, 0, readback, 0, launch.outputBytes);
+      device.queue.submit([encoder.finish()]);
+    });
     await readback.mapAsync(GPUMapMode.READ, 0, launch.outputBytes);
     const copy = readback.getMappedRange(0, launch.outputBytes).slice(0);
     readback.unmap();

@@ -5,6 +5,7 @@
  * samples at one observation, timing each phase. The CLI's `infer` and `bench/sbibm.ts` both run
  * through here, so the two always agree on what a method does.
  */
+import { backendForOp, simulateOp, type BackendName, type BackendRequest } from '../backend/backend.js';
 import type { ProgressCallback } from '../progress.js';
 import { simulateFromPrior, type Task } from '../tasks/index.js';
 import { checkPositiveInteger, describe } from '../validate.js';
@@ -46,6 +47,22 @@ export interface RunMethodOptions {
   rounds?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /**
+   * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
+   * (op simulate.<simulator>) and NPE's posterior draws (flow.maf_sample). Training and MCMC have
+   * CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
+   * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
+   */
+  backend?: BackendRequest;
+}
+
+/** Where each stage of a run went (backend names), and why a stage stayed on the CPU. */
+export interface StageBackends {
+  simulate: BackendName;
+  train: BackendName;
+  sample: BackendName;
+  /** Why stages ran on the cpu although another backend was asked for. */
+  notes: string[];
 }
 
 /** A posterior as the runner and the calibration diagnostics use it (NPE's, or an MCMC posterior). */
@@ -73,6 +90,8 @@ export interface TrainedMethod {
 }
 
 export interface MethodRunResult extends Omit<TrainedMethod, 'posterior' | 'amortised'> {
+  /** Where each stage ran. */
+  backends: StageBackends;
   /** [samples, thetaDim] row-major. */
   samples: Float64Array;
   sampleSeconds: number;
@@ -108,7 +127,9 @@ function trainOptions(o: TrainOptions, round: number, rounds: number) {
 async function simulateBudget(task: Task, o: TrainOptions) {
   const t0 = performance.now();
   o.onProgress?.({ phase: 'simulate', round: 1, rounds: 1, done: 0, total: o.budget });
-  const sims = await simulateFromPrior(task, o.budget, { seed: o.seed, ...(o.threads ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const sims = await simulateFromPrior(task, o.budget, {
+    seed: o.seed, ...(o.threads ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.backend ? { backend: o.backend } : {}),
+  });
   o.onProgress?.({ phase: 'simulate', round: 1, rounds: 1, done: o.budget, total: o.budget });
   return { sims, seconds: seconds(t0) };
 }
@@ -123,8 +144,11 @@ interface Estimator {
   readonly excludedSimulations: number;
 }
 
-/** NPE's direct sampler, or an MCMC posterior (NLE, NRE) with its ESS / R̂ and sweep progress. */
-function methodPosterior(posterior: NPEPosterior | MCMCPosterior): MethodPosterior {
+/**
+ * NPE's direct sampler (its flow's draws on `backend`), or an MCMC posterior (NLE, NRE: the CPU)
+ * with its ESS / R̂ and sweep progress.
+ */
+function methodPosterior(posterior: NPEPosterior | MCMCPosterior, backend: BackendRequest = 'cpu'): MethodPosterior {
   if (posterior instanceof MCMCPosterior) {
     return {
       sample: async (n, { x, seed, signal, onProgress }) => {
@@ -135,7 +159,7 @@ function methodPosterior(posterior: NPEPosterior | MCMCPosterior): MethodPosteri
     };
   }
   return {
-    sample: async (n, { x, seed }) => ({ samples: posterior.sample(n, { x, seed }) }),
+    sample: async (n, { x, seed }) => ({ samples: backend === 'cpu' ? posterior.sample(n, { x, seed }) : await posterior.sampleAsync(n, { x, seed, backend }) }),
     logProb: async (theta, { x }) => posterior.logProb(theta, { x }),
   };
 }
@@ -153,7 +177,7 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const t0 = performance.now();
     const summary = await estimator.train(trainOptions(o, 1, 1));
     return {
-      method: o.method, posterior: methodPosterior(estimator.buildPosterior()), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
+      method: o.method, posterior: methodPosterior(estimator.buildPosterior(), o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
       save: (path) => estimator.save(path),
     };
@@ -193,7 +217,7 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     if (perRound < 1) throw new RangeError(`Expected \`budget\` (${budget}) to give every one of the ${rounds} \`rounds\` at least one simulation`);
     const sizes = Array.from({ length: rounds }, (_, r) => (r === rounds - 1 ? budget - perRound * (rounds - 1) : perRound));
     const report = o.onProgress;
-    const simulate = taskSimulator(task, o.threads ? { threads: o.threads } : {});
+    const simulate = taskSimulator(task, { ...(o.threads ? { threads: o.threads } : {}), ...(o.backend ? { backend: o.backend } : {}) });
     let round = 0;
     let simulateSeconds = 0;
     const simulator: SimulatorFunction = async (theta, rows, seed) => {
@@ -221,7 +245,7 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -287,11 +311,32 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
   return trainer(task, { ...options, budget, rounds });
 }
 
+const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
+
+/**
+ * Where a run of `method` on `task` puts each stage for `request` (resolving 'auto' and checking
+ * that a backend named explicitly can simulate the task: UNSUPPORTED_OP otherwise).
+ */
+export async function stageBackends(task: Task, method: MethodName, request: BackendRequest = 'cpu', densityEstimator: DensityEstimatorKind = 'maf'): Promise<StageBackends> {
+  const op = simulateOp(task.definition.simulator) ?? `simulate.${task.definition.simulator}`;
+  const simulate = (await backendForOp(request, op)).name;
+  const notes: string[] = [];
+  let sample: BackendName = 'cpu';
+  if (request !== 'cpu') {
+    notes.push('training runs on the cpu: the estimators\' training loops have no kernels on other backends yet');
+    if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
+    else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
+    else sample = (await backendForOp(request, 'flow.maf_sample')).name;
+  }
+  return { simulate, train: 'cpu', sample, notes };
+}
+
 /** Runs `options.method` on `task` at the observation `options.x`: train, then draw `samples`. */
 export async function runMethod(task: Task, options: RunMethodOptions): Promise<MethodRunResult> {
   checkMethod(options.method);
   const samples = checkPositiveInteger(options.samples, 'samples', 2 ** 31);
   const x = checkObservation(task, options.x);
+  const backends = await stageBackends(task, options.method, options.backend ?? 'cpu', options.densityEstimator ?? 'maf');
   const { posterior, amortised: _, ...trained } = await trainMethod(task, options);
   const t0 = performance.now();
   const report = options.onProgress;
@@ -302,7 +347,7 @@ export async function runMethod(task: Task, options: RunMethodOptions): Promise<
   });
   report?.({ phase: 'sample', round: trained.rounds, rounds: trained.rounds, done: samples, total: samples });
   return {
-    ...trained, samples: drawn.samples, sampleSeconds: seconds(t0),
+    ...trained, backends, samples: drawn.samples, sampleSeconds: seconds(t0),
     ...(drawn.ess ? { ess: drawn.ess } : {}), ...(drawn.rhat ? { rhat: drawn.rhat } : {}),
   };
 }

@@ -9,6 +9,8 @@
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
 import { SbiError } from '../errors.js';
+import { backendForOp, cpuBackend, type Backend, type BackendRequest } from '../backend/backend.js';
+import { MAF } from '../flows/maf.js';
 import type { NativeMafTrainResult } from '../native.js';
 import type { Prior } from '../priors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
@@ -162,6 +164,55 @@ export class NPEPosterior {
 
   /** n draws θ ~ q(θ | x) inside the prior's support [n, dim] (rejection of the rest). */
   sample(n: number, options: PosteriorSampleOptions): Float64Array {
+    const rounds = this.rejectionRounds(n, options);
+    const context = this.context(options.x);
+    for (let step = rounds.next(); ; ) {
+      if (step.done) return step.value;
+      step = rounds.next(this.flowSample(step.value.m, context, step.value.seed));
+    }
+  }
+
+  /**
+   * As `sample`, with the flow's draws on `backend` (default 'cpu'): 'webgpu' runs MAF and NSF
+   * flows in WGSL (op flow.maf_sample), with the same seeds as the CPU, so the draws agree with
+   * `sample`'s within that op's float tolerance. A backend named explicitly that cannot run this
+   * flow (an MDN, or cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
+   */
+  async sampleAsync(n: number, options: PosteriorSampleOptions & { backend?: BackendRequest }): Promise<Float64Array> {
+    const rounds = this.rejectionRounds(n, options);
+    const context = this.context(options.x);
+    const backend = await this.samplingBackend(options.backend ?? 'cpu');
+    for (let step = rounds.next(); ; ) {
+      if (step.done) return step.value;
+      const { m, seed } = step.value;
+      const z = backend.name === 'cpu' || !(this.flow instanceof MAF)
+        ? this.flowSample(m, context, seed)
+        : (await backend.mafSample(this.flow, context, m, seed)).theta;
+      step = rounds.next(z);
+    }
+  }
+
+  /** m standardised draws of the flow on the CPU. */
+  private flowSample(m: number, context: Float32Array, seed: number | bigint): Float32Array | Float64Array {
+    const z = this.flow.sample(m, context, { seed });
+    return z;
+  }
+
+  /** The backend that draws from this posterior's flow for `request` (op flow.maf_sample). */
+  private async samplingBackend(request: BackendRequest): Promise<Backend> {
+    if (!(this.flow instanceof MAF)) {
+      if (request === 'cpu' || request === 'auto') return cpuBackend;
+      throw new SbiError(`flow.maf_sample is not supported on the ${request} backend: this posterior's density estimator is an MDN, which has kernels on the cpu only`, 'UNSUPPORTED_OP');
+    }
+    return backendForOp(request, 'flow.maf_sample');
+  }
+
+  /**
+   * The rejection loop of `sample` / `sampleAsync`: yields each round's proposal count m and
+   * flow seed and takes the flow's m standardised draws z [m, dim] back; returns the accepted θ.
+   * Rounds, seeds and acceptance are the same whoever draws z.
+   */
+  private *rejectionRounds(n: number, options: PosteriorSampleOptions): Generator<{ m: number; seed: bigint | number }, Float64Array, Float32Array | Float64Array> {
     checkPositiveInteger(n, 'n', 2 ** 31);
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`x\` and \`seed\` but received ${describe(options)}`);
     const seed = deriveSeed(checkSeed(options.seed), SeedPurpose.sampling);
@@ -172,7 +223,6 @@ export class NPEPosterior {
     if (typeof timeLimitMs !== 'number' || !(timeLimitMs >= 0)) {
       throw new RangeError(`Expected a non-negative number of milliseconds (or Infinity) for \`timeLimitMs\` but received ${describe(timeLimitMs)}`);
     }
-    const context = this.context(options.x);
     const D = this.dim;
     const out = new Float64Array(n * D);
     const start = performance.now();
@@ -184,7 +234,7 @@ export class NPEPosterior {
     for (let round = 0; accepted < n; round++) {
       const rate = proposed === 0 ? 1 : Math.max(inside / proposed, minAcceptance);
       const m = Math.min(Math.max(Math.ceil((1.2 * (n - accepted)) / rate), 256), 1 << 20);
-      const z = this.flow.sample(m, context, { seed: deriveSeed(seed, round) });
+      const z = yield { m, seed: deriveSeed(seed, round) };
       const theta = new Float64Array(m * D);
       for (let i = 0; i < m; i++) {
         for (let d = 0; d < D; d++) theta[i * D + d] = this.fit.thetaMean[d]! + this.fit.thetaStd[d]! * z[i * D + d]!;

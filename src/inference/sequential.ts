@@ -7,6 +7,7 @@
  * Seeds: round r uses key k_r = derive(derive(seed, rounds), r); θ comes from derive(k_r, prior)
  * (or derive(k_r, sampling) for a proposal), x from derive(k_r, simulator), training from k_r.
  */
+import type { BackendRequest } from '../backend/backend.js';
 import { SbiError } from '../errors.js';
 import type { Prior } from '../priors.js';
 import { deriveSeed, SeedPurpose } from '../seeds.js';
@@ -21,12 +22,13 @@ import { checkPositiveInteger, checkSeed, checkThreads, describe } from '../vali
 export type SimulatorFunction = (theta: Float64Array, rows: number, seed: bigint) => Float64Array | Float32Array | Promise<Float64Array | Float32Array>;
 
 /** A task's native simulator as a SimulatorFunction (default design, `threads` workers). */
-export function taskSimulator(task: Task, options: { threads?: number } = {}): SimulatorFunction {
+export function taskSimulator(task: Task, options: { threads?: number; backend?: BackendRequest } = {}): SimulatorFunction {
   const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
   return async (theta, _rows, seed) => (await task.simulator.simulate(theta, {
     seed,
     ...(task.defaultDesign.length > 0 ? { design: task.defaultDesign } : {}),
     ...(threads !== undefined ? { threads } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
   })).x;
 }
 

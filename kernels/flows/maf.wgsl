@@ -1,0 +1,278 @@
+// The conditional MAF's elementwise steps in WGSL, mirroring kernels/flows/maf.h (maf_log_prob,
+// maf_sample, maf_sample_base) with either element: affine (kernels/flows/affine.h, ELEMENT 0) or
+// the rational-quadratic spline with identity tails (kernels/flows/rq_spline.h, ELEMENT 1: the
+// autoregressive / coupling neural spline flow). The MADEs are
+// plain MLPs here: made.h keeps masked weights exactly zero, so its forward is the dense stack of
+// kernels/nn/dense.wgsl on the stored parameters (src/backend/flow_webgpu.ts records both).
+// Rows are [n, W] inputs with W = D + C: the layer's variables, then the context.
+// #include "../random/samplers.wgsl"
+
+override workgroup_size: u32 = 64u;
+override ELEMENT: u32 = 0u;  // 0 affine, 1 rational-quadratic spline
+
+struct MafParams {
+  n: u32,
+  dim: u32,        // D
+  context: u32,    // C
+  ctx_stride: u32, // C, or 0: one context row for every row
+  last: u32,       // forward: 1 at the last layer (u = z, unreversed, plus the base density)
+  d0: u32,         // inverse: the variables [d0, d1) this pass completes; reverse: 1 to reverse
+  d1: u32,
+  scale_bound: f32,  // affine.h's c
+  key: vec2u,        // sampling: the seed
+  first_row: u32,    // sampling: row r draws from Philox stream first_row + r
+  bins: u32,         // spline: K (RqSplineConfig)
+  bound: f32,        // spline: B
+  min_w: f32,        // spline: minimum bin width fraction
+  min_h: f32,        // spline: minimum bin height fraction
+  min_d: f32,        // spline: minimum derivative
+}
+
+@group(0) @binding(0) var<uniform> mp: MafParams;
+@group(0) @binding(1) var<storage, read> maf_src: array<f32>;    // θ, z or the layer input
+@group(0) @binding(2) var<storage, read> maf_made: array<f32>;   // MADE outputs [n, D, 2]
+@group(0) @binding(3) var<storage, read_write> maf_dst: array<f32>;
+@group(0) @binding(4) var<storage, read_write> maf_log_q: array<f32>;
+
+const LOG_SQRT_2PI: f32 = 0.9189385332046727;
+
+// affine_log_scale: s = c u / sqrt(c² + u²), scaled by max(|u|, c) so nothing overflows.
+fn affine_log_scale(u: f32, c: f32) -> f32 {
+  let au = abs(u);
+  let large = au > c;
+  let uu = select(u / c, sign(u), large);
+  let cc = select(1.0, c / au, large);
+  return c * uu / sqrt(cc * cc + uu * uu);
+}
+
+// ---- the rational-quadratic spline of rq_spline.h, parameters at maf_made[p ..] ----
+// [widths (K) | heights (K) | derivatives (K − 1)], each partition a softmax of [−B, B] with a
+// minimum bin size; slope 1 at ±B; the identity outside.
+
+struct RqBin {
+  x0: f32,
+  w: f32,
+  y0: f32,
+  h: f32,
+  d0: f32,
+  d1: f32,
+}
+
+// max and Σ exp(u − max) of the partition's K logits at maf_made[base ..].
+fn rq_softmax_stats(base: u32) -> vec2f {
+  var mx = maf_made[base];
+  for (var j = 1u; j < mp.bins; j++) { mx = max(mx, maf_made[base + j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < mp.bins; j++) { sum += exp(maf_made[base + j] - mx); }
+  return vec2f(mx, sum);
+}
+
+fn rq_knot(j: u32, min_frac: f32, mass_before: f32) -> f32 {
+  if (j == mp.bins) { return mp.bound; }
+  let scale = 2.0 * mp.bound * (1.0 - f32(mp.bins) * min_frac);
+  return -mp.bound + 2.0 * mp.bound * (f32(j) * min_frac) + scale * mass_before;
+}
+
+// (index, left knot, size) of the bin holding v (RqPartition::locate).
+fn rq_locate(base: u32, min_frac: f32, v: f32) -> vec3f {
+  let st = rq_softmax_stats(base);
+  var mass = 0.0;
+  var left = -mp.bound;
+  for (var j = 0u; j < mp.bins; j++) {
+    mass += exp(maf_made[base + j] - st.x) / st.y;
+    let right = rq_knot(j + 1u, min_frac, mass);
+    if (v < right || j == mp.bins - 1u) { return vec3f(f32(j), left, right - left); }
+    left = right;
+  }
+  return vec3f(f32(mp.bins - 1u), left, 0.0);
+}
+
+// (left knot, size) of bin k (RqPartition::bin).
+fn rq_bin(base: u32, min_frac: f32, k: u32) -> vec2f {
+  let st = rq_softmax_stats(base);
+  var mass = 0.0;
+  for (var j = 0u; j < k; j++) { mass += exp(maf_made[base + j] - st.x) / st.y; }
+  let lo = rq_knot(k, min_frac, mass);
+  return vec2f(lo, rq_knot(k + 1u, min_frac, mass + exp(maf_made[base + k] - st.x) / st.y) - lo);
+}
+
+fn softplus_f32(u: f32) -> f32 { return max(u, 0.0) + log(1.0 + exp(-abs(u))); }
+
+fn rq_knot_derivative(p: u32, i: u32) -> f32 {
+  if (i == 0u || i == mp.bins) { return 1.0; }
+  return mp.min_d + softplus_f32(maf_made[p + 2u * mp.bins + i - 1u]);
+}
+
+fn rq_find_bin(p: u32, v: f32, by_y: bool) -> RqBin {
+  var b: RqBin;
+  var k: u32;
+  if (by_y) {
+    let loc = rq_locate(p + mp.bins, mp.min_h, v);
+    k = u32(loc.x);
+    b.y0 = loc.y;
+    b.h = loc.z;
+    let xb = rq_bin(p, mp.min_w, k);
+    b.x0 = xb.x;
+    b.w = xb.y;
+  } else {
+    let loc = rq_locate(p, mp.min_w, v);
+    k = u32(loc.x);
+    b.x0 = loc.y;
+    b.w = loc.z;
+    let yb = rq_bin(p + mp.bins, mp.min_h, k);
+    b.y0 = yb.x;
+    b.h = yb.y;
+  }
+  b.d0 = rq_knot_derivative(p, k);
+  b.d1 = rq_knot_derivative(p, k + 1u);
+  return b;
+}
+
+fn rq_log_slope(b: RqBin, xi: f32) -> f32 {
+  let s = b.h / b.w;
+  let t = xi * (1.0 - xi);
+  let den = s + (b.d1 + b.d0 - 2.0 * s) * t;
+  let num = b.d1 * xi * xi + 2.0 * s * t + b.d0 * (1.0 - xi) * (1.0 - xi);
+  return log(num) + 2.0 * (log(s) - log(den));
+}
+
+fn rq_inside(v: f32) -> bool { return v >= -mp.bound && v <= mp.bound; }
+
+// ---- the element: (y, log|dy/dx|) forward, (x, log|dx/dy|) inverse ----
+fn params_per_dim() -> u32 { return select(2u, 3u * mp.bins - 1u, ELEMENT == 1u); }
+
+fn element_forward(x: f32, p: u32) -> vec2f {
+  if (ELEMENT == 1u) {
+    if (!rq_inside(x)) { return vec2f(x, 0.0); }
+    let b = rq_find_bin(p, x, false);
+    let xi = clamp((x - b.x0) / b.w, 0.0, 1.0);
+    let s = b.h / b.w;
+    let t = xi * (1.0 - xi);
+    let den = s + (b.d1 + b.d0 - 2.0 * s) * t;
+    return vec2f(b.y0 + b.h * (s * xi * xi + b.d0 * t) / den, rq_log_slope(b, xi));
+  }
+  let s = affine_log_scale(maf_made[p], mp.scale_bound);
+  return vec2f(x * exp(s) + maf_made[p + 1u], s);
+}
+
+fn element_inverse(y: f32, p: u32) -> vec2f {
+  if (ELEMENT == 1u) {
+    if (!rq_inside(y)) { return vec2f(y, 0.0); }
+    let b = rq_find_bin(p, y, true);
+    let s = b.h / b.w;
+    let dy = y - b.y0;
+    let e = b.d1 + b.d0 - 2.0 * s;
+    let qa = b.h * (s - b.d0) + dy * e;
+    let qb = b.h * b.d0 - dy * e;
+    let qc = -s * dy;
+    let disc = max(qb * qb - 4.0 * qa * qc, 0.0);
+    let xi = clamp(2.0 * qc / (-qb - sqrt(disc)), 0.0, 1.0);
+    return vec2f(b.x0 + xi * b.w, -rq_log_slope(b, xi));
+  }
+  let s = affine_log_scale(maf_made[p], mp.scale_bound);
+  return vec2f((y - maf_made[p + 1u]) * exp(-s), -s);
+}
+
+// Copies θ [n, D] (maf_src) and the context (maf_made, [n or 1, C]) into the rows of maf_dst
+// [n, W]; log q starts at 0.
+@compute @workgroup_size(workgroup_size)
+fn maf_fill(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let W = mp.dim + mp.context;
+  for (var d = 0u; d < mp.dim; d++) { maf_dst[r * W + d] = maf_src[r * mp.dim + d]; }
+  for (var c = 0u; c < mp.context; c++) { maf_dst[r * W + mp.dim + c] = maf_made[r * mp.ctx_stride + c]; }
+  maf_log_q[r] = 0.0;
+}
+
+// One layer of maf_log_prob: z_d = element_forward(a_d; MADE_d) for the rows of maf_src [n, W];
+// log q += Σ_d log|dz_d/da_d|. Not last: z goes reversed into columns 0..D of the next input rows (maf_dst
+// [n, W], context already there). Last: u = z into maf_dst [n, D], and log q += log N(u; 0, I).
+@compute @workgroup_size(workgroup_size)
+fn maf_forward(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let D = mp.dim;
+  let W = D + mp.context;
+  let P = params_per_dim();
+  var lq = maf_log_q[r];
+  var sq = 0.0;
+  for (var d = 0u; d < D; d++) {
+    let f = element_forward(maf_src[r * W + d], (r * D + d) * P);
+    let y = f.x;
+    lq += f.y;
+    if (mp.last != 0u) {
+      maf_dst[r * D + d] = y;
+      sq += y * y;
+    } else {
+      maf_dst[r * W + (D - 1u - d)] = y;
+    }
+  }
+  if (mp.last != 0u) { lq += -0.5 * sq - f32(D) * LOG_SQRT_2PI; }
+  maf_log_q[r] = lq;
+}
+
+// maf_sample_base: row r draws D standard normals from Philox stream first_row + r, pair j from
+// block j (sample_std_normal's two 53-bit uniforms; the angle from the top word of the second,
+// 2^-32 of a turn from the CPU's), into maf_dst [n, D]; log q = log N(u; 0, I).
+@compute @workgroup_size(workgroup_size)
+fn maf_base(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let D = mp.dim;
+  let stream = philox_stream_add(vec2u(0u, 0u), mp.first_row + r);
+  var sq = 0.0;
+  for (var j = 0u; 2u * j < D; j++) {
+    let w = philox_stream_block(mp.key, stream, j);
+    let z = std_normal_pair_words(w.x, w.y, w.z);
+    maf_dst[r * D + 2u * j] = z.x;
+    sq += z.x * z.x;
+    if (2u * j + 1u < D) {
+      maf_dst[r * D + 2u * j + 1u] = z.y;
+      sq += z.y * z.y;
+    }
+  }
+  maf_log_q[r] = -0.5 * sq - f32(D) * LOG_SQRT_2PI;
+}
+
+// Zeroes the variables (columns 0..D) of the input rows maf_dst [n, W], and copies the context
+// (maf_made, [n or 1, C]) into the rest.
+@compute @workgroup_size(workgroup_size)
+fn maf_zero_vars(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let W = mp.dim + mp.context;
+  for (var d = 0u; d < mp.dim; d++) { maf_dst[r * W + d] = 0.0; }
+  for (var c = 0u; c < mp.context; c++) { maf_dst[r * W + mp.dim + c] = maf_made[r * mp.ctx_stride + c]; }
+}
+
+// One inverse pass of maf_sample: a_d = element_inverse(z_d; MADE_d) for d in [d0, d1), written
+// into the input rows maf_dst [n, W] (the next pass sees them); log q −= log|da_d/dz_d|.
+@compute @workgroup_size(workgroup_size)
+fn maf_inverse(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let D = mp.dim;
+  let W = D + mp.context;
+  let P = params_per_dim();
+  var lq = maf_log_q[r];
+  for (var d = mp.d0; d < mp.d1; d++) {
+    let f = element_inverse(maf_src[r * D + d], (r * D + d) * P);
+    maf_dst[r * W + d] = f.x;
+    lq -= f.y;
+  }
+  maf_log_q[r] = lq;
+}
+
+// z_k = reverse(a_k) for k ≥ 1 (d0 = 1), a_0 = θ unreversed (d0 = 0): maf_src [n, W] → maf_dst [n, D].
+@compute @workgroup_size(workgroup_size)
+fn maf_take(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let D = mp.dim;
+  let W = D + mp.context;
+  for (var d = 0u; d < D; d++) {
+    let src_col = select(d, D - 1u - d, mp.d0 != 0u);
+    maf_dst[r * D + d] = maf_src[r * W + src_col];
+  }
+}
