@@ -14,7 +14,8 @@ import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import { integratedAutocorrelation } from './autocorrelation.js';
 import {
-  checkChainOptions, checkTrainOptions, independenceChain, runLatticeTraining, type LatticeTrainingRecord, type LatticeTrainOptions,
+  checkChainOptions, checkTrainOptions, independenceChain, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
+  type LatticeCliSummary, type LatticeTrainingRecord, type LatticeTrainOptions,
 } from './flow_common.js';
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
 import { U1Flow } from './u1_flow.js';
@@ -325,28 +326,12 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
 }
 
 /** Options of `flow-train --target phi4` (registered by the CLI's target registry). */
-export interface Phi4FlowCliOptions {
-  lattice: number;
+export interface Phi4FlowCliOptions extends LatticeCliOptions {
   m2: number;
   lambda: number;
-  steps: number;
-  batch: number;
-  seed: number | bigint;
-  out: string;
-  /** Adam's learning rate (default 1e-3, the tutorial's). */
-  learningRate?: number;
-  threads?: number;
-  onProgress?: (p: { step: number; steps: number; loss: number; ess: number }) => void;
 }
 
 /** Trains the tutorial's architecture and saves the model to `out`; returns the training summary. */
-export async function trainPhi4FlowFromCli(options: Phi4FlowCliOptions): Promise<{ steps: number; seconds: number; loss: number; ess: number; out: string }> {
-  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`Expected a path for \`out\` but received ${describe(options.out)}`);
-  const r = await trainPhi4Flow({
-    L: options.lattice, m2: options.m2, lambda: options.lambda, steps: options.steps, batch: options.batch, seed: options.seed,
-    ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  r.model.save(options.out);
-  return { steps: options.steps, seconds: r.seconds, loss: r.model.training!.finalLoss, ess: r.model.training!.finalEss, out: options.out };
+export async function trainPhi4FlowFromCli(options: Phi4FlowCliOptions): Promise<LatticeCliSummary> {
+  return trainAndSaveFromCli(options, (o) => trainPhi4Flow({ ...o, L: options.lattice, m2: options.m2, lambda: options.lambda }));
 }

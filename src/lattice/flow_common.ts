@@ -131,3 +131,39 @@ export function independenceChain(draws: { observable: Float64Array; action: Flo
   }
   return { chain: chain.slice(burnIn), acceptance: accepted / (n - 1), ess: (s1 * s1) / (n * s2), longestRejectionRun: longest };
 }
+
+/** Options every lattice target of `flow-train` takes (registered by the CLI's target registry). */
+export interface LatticeCliOptions {
+  lattice: number;
+  steps: number;
+  batch: number;
+  seed: number | bigint;
+  out: string;
+  /** Adam's learning rate (default 1e-3, the tutorial's). */
+  learningRate?: number;
+  threads?: number;
+  onProgress?: (p: { step: number; steps: number; loss: number; ess: number }) => void;
+}
+
+export interface LatticeCliSummary {
+  steps: number;
+  seconds: number;
+  /** Mean loss and batch ESS of the last 100 steps. */
+  loss: number;
+  ess: number;
+  out: string;
+}
+
+/** Trains with `train` (given the common options) and saves the model to `out`; returns the training summary. */
+export async function trainAndSaveFromCli(options: LatticeCliOptions,
+  train: (o: LatticeTrainOptions) => Promise<{ model: { save(path: string): void; readonly training?: LatticeTrainingRecord }; seconds: number }>):
+Promise<LatticeCliSummary> {
+  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`Expected a path for \`out\` but received ${describe(options.out)}`);
+  const r = await train({
+    steps: options.steps, batch: options.batch, seed: options.seed,
+    ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  r.model.save(options.out);
+  return { steps: options.steps, seconds: r.seconds, loss: r.model.training!.finalLoss, ess: r.model.training!.finalEss, out: options.out };
+}

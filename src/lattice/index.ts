@@ -13,6 +13,6 @@ export type {
   Phi4FlowArchitecture, FlowSamples, TrainPhi4FlowOptions, TrainPhi4FlowResult, FlowMetropolisOptions, FlowMetropolisResult,
   Phi4FlowCliOptions, U1FlowMetropolisResult,
 } from './flow.js';
-export { U1Flow, trainU1Flow, U1_TUTORIAL_ARCHITECTURE, U1_FLOW_KIND } from './u1_flow.js';
-export type { U1FlowArchitecture, U1FlowSamples, TrainU1FlowOptions, TrainU1FlowResult } from './u1_flow.js';
-export type { LatticeTrainOptions, LatticeTrainingRecord } from './flow_common.js';
+export { U1Flow, trainU1Flow, trainU1FlowFromCli, U1_TUTORIAL_ARCHITECTURE, U1_FLOW_KIND } from './u1_flow.js';
+export type { U1FlowArchitecture, U1FlowSamples, TrainU1FlowOptions, TrainU1FlowResult, U1FlowCliOptions } from './u1_flow.js';
+export type { LatticeTrainOptions, LatticeTrainingRecord, LatticeCliOptions, LatticeCliSummary } from './flow_common.js';

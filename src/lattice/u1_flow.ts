@@ -16,7 +16,10 @@ import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
-import { checkTrainOptions, runLatticeTraining, type LatticeTrainingRecord, type LatticeTrainOptions } from './flow_common.js';
+import {
+  checkTrainOptions, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
+  type LatticeTrainOptions,
+} from './flow_common.js';
 import type { U1Coupling } from './u1.js';
 
 export const U1_FLOW_KIND = 'lattice/u1-flow';
@@ -246,4 +249,14 @@ export async function trainU1Flow(options: TrainU1FlowOptions): Promise<TrainU1F
   const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
     native.u1FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
   return { model: new U1Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
+}
+
+/** Options of `flow-train --target u1` (registered by the CLI's target registry). */
+export interface U1FlowCliOptions extends LatticeCliOptions {
+  beta: number;
+}
+
+/** Trains the tutorial's architecture and saves the model to `out`; returns the training summary. */
+export async function trainU1FlowFromCli(options: U1FlowCliOptions): Promise<LatticeCliSummary> {
+  return trainAndSaveFromCli(options, (o) => trainU1Flow({ ...o, L: options.lattice, beta: options.beta }));
 }
