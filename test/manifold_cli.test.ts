@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModelFile } from '../src/io/model_file.js';
 import { ManifoldFlow } from '../src/manifold/flow.js';
+import { U1Flow, flowMetropolis } from '../src/lattice/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -70,6 +71,30 @@ describe('sbi-engine flow-train / flow-sample', () => {
     const missing = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--out', model]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--target phi4 needs --lattice, --m2 and --lambda/);
+  });
+
+  it('flow-train --target u1 trains the gauge-equivariant flow, and flow-mcmc runs its chain like the API', async () => {
+    const model = path.join(dir, 'u1.bin');
+    const r = run(['flow-train', '--target', 'u1', '--lattice', '4', '--beta', '1', '--steps', '3', '--batch', '8',
+      '--seed', '2', '--out', model, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/target u1 {2}L 4 {2}beta 1 {2}steps 3 {2}batch 8/);
+    const text = run(['flow-mcmc', '--model', model, '--n', '300', '--seed', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/target u1 L=4 beta=1/);
+    expect(text.stdout).toMatch(/Q2 \d+\.\d{4} \+- \d+\.\d{4}/);
+    expect(text.stdout).toMatch(/tau_int_Q \d+\.\d{3}/);
+    const out = JSON.parse(run(['flow-mcmc', '--model', model, '--n', '300', '--seed', '1', '--json']).stdout);
+    const api = await flowMetropolis(U1Flow.load(model), { n: 300, seed: 1 });
+    expect(out.target).toBe('u1');
+    expect(out.acceptance).toBe(api.acceptance);
+    expect(out.meanQ2).toBe(api.meanQ2.value);
+    const odd = run(['flow-train', '--target', 'u1', '--lattice', '6', '--beta', '1', '--out', model]);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/multiple of 4/);
+    const missing = run(['flow-train', '--target', 'u1', '--lattice', '4', '--out', model]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--target u1 needs --lattice and --beta/);
   });
 
   it('unknown target: exit 2 listing the known targets; corrupt model: exit 1 naming the damage', () => {
