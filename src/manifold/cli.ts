@@ -39,14 +39,14 @@ export const TARGETS: Record<string, FlowTargetEntry> = {
     spec: { space: 'sphere', dim: 2, layers: 4, bins: 16, hidden: 32, hiddenLayers: 2 },
     nativeTarget: 'sphere-vmf4',
   },
+  'torus-unimodal': torus('T²: exp(cos(θ₁ − 4.18) + cos(θ₂ − 5.96))', 'torus-unimodal'),
+  'torus-multimodal': torus('T²: mean of three unimodal densities (Rezende et al. 2020)', 'torus-multimodal'),
+  'torus-correlated': torus('T²: exp(cos(θ₁ + θ₂ − 1.94))', 'torus-correlated'),
   'sphere3-vmf4': {
     description: 'S³ ≅ SU(2): mixture of four bumps exp(10 νₖᵀx), i.e. exp(5 Re tr(Vₖ† U)) (docs/manifold.md)',
     spec: { space: 'sphere', dim: 3, layers: 4, bins: 16, hidden: 32, hiddenLayers: 2 },
     nativeTarget: 'sphere3-vmf4',
   },
-  'torus-unimodal': torus('T²: exp(cos(θ₁ − 4.18) + cos(θ₂ − 5.96))', 'torus-unimodal'),
-  'torus-multimodal': torus('T²: mean of three unimodal densities (Rezende et al. 2020)', 'torus-multimodal'),
-  'torus-correlated': torus('T²: exp(cos(θ₁ + θ₂ − 1.94))', 'torus-correlated'),
 };
 
 const CIRCLE_TRANSFORMS = ['spline', 'moebius', 'ncp'] as const satisfies readonly CircleTransformKind[];
