@@ -57,7 +57,7 @@ struct FlowLayer {
   bool interval;     // interval spline of heights; else the flow's circle transform of angles
   int per_element;   // parameters per active coordinate
   int n_active, active[kMaxCoords];
-  int n_cond, cond[kMaxCoords];  // 0: the spline parameters are trained constants
+  int n_cond, cond[kMaxCoords];  // 0: the element parameters are trained constants
   int mlp_layers;                // dense layers of the conditioner (hidden + output)
   int64_t sizes[kMaxMlpLayers + 1];
   int64_t param_offset, param_count;
