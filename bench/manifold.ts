@@ -14,11 +14,6 @@ const batchSize = 256;
 const learningRate = 1e-3;
 const f = (x: number, d = 3) => x.toFixed(d);
 
-if (process.argv[2] === '--kinds') {
-  await benchKinds(Number(process.argv[3] ?? 2000), Number(process.argv[4] ?? 4000));
-  process.exit(0);
-}
-
 /** Modified Bessel function I_ν(x), ν = 0, 1, by its power series. */
 function besselI(nu: 0 | 1, x: number): number {
   let term = (x / 2) ** nu, sum = 0;
@@ -91,6 +86,11 @@ async function benchKinds(steps: number, s3Steps: number): Promise<void> {
   ].join('\n');
   replaceReadmeBlock('manifold-kinds', `## Flow variants on tori and spheres (issue 5) — \`npm run bench:manifold -- --kinds\`\n\n${table}`);
   console.log(table);
+}
+
+if (process.argv[2] === '--kinds') {
+  await benchKinds(Number(process.argv[3] ?? 2000), Number(process.argv[4] ?? 4000));
+  process.exit(0);
 }
 
 const sphereSteps = Number(process.argv[2] ?? 5000);
