@@ -57,6 +57,26 @@ describe('sbi-engine flow-train / flow-sample', () => {
     }
   });
 
+  it('trains an S³ flow with Möbius circle layers and samples x_1..x_4,log_q; a bad --circle-transform is a usage error', () => {
+    const model = path.join(dir, 's3.bin');
+    const r = run(['flow-train', '--target', 'sphere3-vmf4', '--circle-transform', 'moebius', '--components', '2', '--layers', '2',
+      '--hidden', '8', '--steps', '30', '--batch', '32', '--seed', '1', '--out', model, '--quiet', '--eval-size', '200']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = loadModelFile(model, { expectedKind: 'manifold-flow' });
+    expect(file.metadata.spec).toMatchObject({ space: 'sphere', dim: 3, circleTransform: 'moebius', components: 2 });
+    const s = run(['flow-sample', '--model', model, '--n', '30', '--seed', '2', '--out', '-']);
+    expect(s.code, s.stderr).toBe(0);
+    const lines = s.stdout.trim().split('\n');
+    expect(lines[0]).toBe('x_1,x_2,x_3,x_4,log_q');
+    const rows = lines.slice(1).map((l) => l.split(',').map(Number));
+    for (const row of rows) expect(Math.hypot(...row.slice(0, 4))).toBeCloseTo(1, 12);
+    const back = ManifoldFlow.fromModelFile(file).logProb(Float64Array.from(rows.flatMap((row) => row.slice(0, 4))));
+    rows.forEach((row, i) => expect(back[i]).toBeCloseTo(row[4]!, 8));
+    const bad = run(['flow-train', '--target', 'sphere3-vmf4', '--circle-transform', 'spiral', '--out', model]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--circle-transform: expected one of spline, moebius, ncp but received "spiral"/);
+  });
+
   it('flow-train --target phi4 trains the lattice flow, and flow-mcmc runs its chain', () => {
     const model = path.join(dir, 'phi4.bin');
     const r = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--m2', '-4', '--lambda', '8', '--steps', '5', '--batch', '8',

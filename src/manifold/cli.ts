@@ -14,14 +14,16 @@ import { loadModelFile, saveModelFile } from '../io/model_file.js';
 import { trainPhi4FlowFromCli } from '../lattice/flow.js';
 import type { LatticeCliOptions, LatticeCliSummary } from '../lattice/flow_common.js';
 import { trainU1FlowFromCli } from '../lattice/u1_flow.js';
-import { ManifoldFlow, MODEL_KIND, type ManifoldFlowSpec, type ManifoldTarget } from './flow.js';
+import {
+  ManifoldFlow, MODEL_KIND, type CircleTransformKind, type ManifoldFlowOptions, type ManifoldTarget, type TorusConditioner,
+} from './flow.js';
 import { finite, integer, positive, seedOf, usage } from '../cli_args.js';
 
 export interface FlowTargetEntry {
   /** One line for --help and the unknown-target error. */
   description: string;
   /** The flow architecture for this target (before --layers / --bins / --hidden overrides). */
-  spec: ManifoldFlowSpec;
+  spec: ManifoldFlowOptions;
   /** The native target name passed to ManifoldFlow.train. */
   nativeTarget: ManifoldTarget;
 }
@@ -42,11 +44,27 @@ export const TARGETS: Record<string, FlowTargetEntry> = {
   'torus-unimodal': torus('T²: exp(cos(θ₁ − 4.18) + cos(θ₂ − 5.96))', 'torus-unimodal'),
   'torus-multimodal': torus('T²: mean of three unimodal densities (Rezende et al. 2020)', 'torus-multimodal'),
   'torus-correlated': torus('T²: exp(cos(θ₁ + θ₂ − 1.94))', 'torus-correlated'),
+  'sphere3-vmf4': {
+    description: 'S³ ≅ SU(2): mixture of four bumps exp(10 νₖᵀx), i.e. exp(5 Re tr(Vₖ† U)) (docs/manifold.md)',
+    spec: { space: 'sphere', dim: 3, layers: 4, bins: 16, hidden: 32, hiddenLayers: 2 },
+    nativeTarget: 'sphere3-vmf4',
+  },
 };
+
+const CIRCLE_TRANSFORMS = ['spline', 'moebius', 'ncp'] as const satisfies readonly CircleTransformKind[];
+const CONDITIONERS = ['coupling', 'autoregressive'] as const satisfies readonly TorusConditioner[];
+
+/** An option restricted to `values`, or undefined when absent; anything else is a usage error. */
+function choice<V extends string>(cmd: Command, value: string | undefined, name: string, values: readonly V[]): V | undefined {
+  if (value === undefined) return undefined;
+  if (!(values as readonly string[]).includes(value)) usage(cmd, `--${name}: expected one of ${values.join(', ')} but received "${value}"`);
+  return value as V;
+}
 
 interface TrainOpts {
   target: string; steps: string; batch?: string; seed: string; out: string; lr: string;
   threads?: string; layers?: string; bins?: string; hidden?: string; evalSize: string; quiet?: boolean;
+  circleTransform?: string; components?: string; conditioner?: string;
   lattice?: string; m2?: string; lambda?: string; beta?: string;
 }
 
@@ -114,11 +132,14 @@ async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
   const evalSize = integer(this, o.evalSize, 'eval-size', 2, 1 << 26)!;
   const threads = integer(this, o.threads, 'threads', 1, 1024);
   const seed = seedOf(this, o.seed);
-  const spec: ManifoldFlowSpec = {
+  const spec: ManifoldFlowOptions = {
     ...entry.spec,
     layers: integer(this, o.layers, 'layers', 1, 62) ?? entry.spec.layers,
     bins: integer(this, o.bins, 'bins', 1, 256) ?? entry.spec.bins,
     hidden: integer(this, o.hidden, 'hidden', 1, 4096) ?? entry.spec.hidden,
+    components: integer(this, o.components, 'components', 1, 64) ?? entry.spec.components,
+    circleTransform: choice(this, o.circleTransform, 'circle-transform', CIRCLE_TRANSFORMS) ?? entry.spec.circleTransform,
+    conditioner: choice(this, o.conditioner, 'conditioner', CONDITIONERS) ?? entry.spec.conditioner,
   };
   const flow = new ManifoldFlow(spec, seed);
   const started = performance.now();
@@ -181,9 +202,12 @@ export function addFlowCommands(program: Command): void {
     .option('--lr <x>', 'Adam learning rate', '1e-3')
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .option('--layers <int>', 'coupling (torus) or circle (sphere) layers')
+    .option('--layers <int>', 'coupling layers or autoregressive blocks (torus), circle layers (sphere)')
     .option('--bins <int>', 'spline bins')
     .option('--hidden <int>', 'hidden units per MLP layer')
+    .option('--circle-transform <kind>', `transform of the angle layers: ${CIRCLE_TRANSFORMS.join(', ')} (default spline)`)
+    .option('--components <int>', 'mixture components of moebius / ncp (default 4)')
+    .option('--conditioner <kind>', `torus layers: ${CONDITIONERS.join(', ')} (default coupling)`)
     .option('--eval-size <int>', 'flow draws for the final KL / ESS', '4096')
     .option('--lattice <L>', 'phi4, u1: lattice extent (u1: a multiple of 4)')
     .option('--m2 <x>', 'phi4: mass term m²')
