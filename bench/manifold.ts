@@ -2,14 +2,99 @@
 // threads (same seeds, so identical parameters; ratio measured in this run), then KL / log Z / ESS
 // reached by reverse KL for sphere-vmf4 and the three T² targets of Rezende et al. 2020.
 //   npm run bench:manifold [-- sphere-steps [torus-steps]]
-import { ManifoldFlow } from '../src/manifold/flow.js';
+// With --kinds, instead: the flow variants (Möbius / NCP mixture circle layers, autoregressive
+// torus layers, S³) against the spline flow on the same target, trained in the same run with the
+// same steps, batch, learning rate and seed (KL, ESS, steps/s and their ratios to the spline row).
+//   npm run bench:manifold -- --kinds [steps [s3-steps]]
+import { ManifoldFlow, type ManifoldFlowSpec } from '../src/manifold/flow.js';
 import { TARGETS } from '../src/manifold/cli.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
-const sphereSteps = Number(process.argv[2] ?? 5000);
-const torusSteps = Number(process.argv[3] ?? 2000);
 const batchSize = 256;
 const learningRate = 1e-3;
+const f = (x: number, d = 3) => x.toFixed(d);
+
+/** Modified Bessel function I_ν(x), ν = 0, 1, by its power series. */
+function besselI(nu: 0 | 1, x: number): number {
+  let term = (x / 2) ** nu, sum = 0;
+  for (let m = 0; m < 60; m++) {
+    sum += term;
+    term *= (x / 2) ** 2 / ((m + 1) * (m + 1 + nu));
+  }
+  return sum;
+}
+
+/** The exact log Z = log ∫ p̃ of the targets (sums of vMF kernels, or products of von Mises factors). */
+const EXACT_LOG_Z: Record<string, number> = {
+  'torus-multimodal': 2 * Math.log(2 * Math.PI * besselI(0, 1)),  // mean of three translates of the unimodal density
+  'sphere-vmf4': Math.log(4 * 4 * Math.PI * Math.sinh(10) / 10),  // 4 ∫_{S²} exp(10 μᵀx) dA
+  'sphere3-vmf4': Math.log(4 * (2 * Math.PI) ** 2 * besselI(1, 10) / 10),  // 4 ∫_{S³} exp(10 νᵀx) dA
+};
+
+async function benchKinds(steps: number, s3Steps: number): Promise<void> {
+  const mixture = { components: 4 } as const;
+  // Per target: the spline flow of the CLI registry first (the baseline), then the variants.
+  const groups: { target: string; steps: number; rows: [string, Partial<ManifoldFlowSpec>][] }[] = [
+    { target: 'torus-multimodal', steps, rows: [
+      ['spline, coupling', {}],
+      ['Möbius ×4, coupling', { circleTransform: 'moebius', ...mixture }],
+      ['NCP ×4, coupling', { circleTransform: 'ncp', ...mixture }],
+      ['spline, autoregressive', { conditioner: 'autoregressive' }],
+      ['Möbius ×4, autoregressive', { circleTransform: 'moebius', conditioner: 'autoregressive', ...mixture }],
+    ] },
+    { target: 'sphere-vmf4', steps, rows: [
+      ['spline', {}],
+      ['Möbius ×4', { circleTransform: 'moebius', ...mixture }],
+      ['NCP ×4', { circleTransform: 'ncp', ...mixture }],
+    ] },
+    { target: 'sphere3-vmf4', steps: s3Steps, rows: [
+      ['spline', {}],
+      ['Möbius ×4', { circleTransform: 'moebius', ...mixture }],
+    ] },
+  ];
+  const rows = [];
+  for (const g of groups) {
+    const entry = TARGETS[g.target]!;
+    let baseline: { stepsPerSecond: number; klNormalised: number } | undefined;
+    for (const [label, variant] of g.rows) {
+      const spec = { ...entry.spec, ...variant };
+      const flow = new ManifoldFlow(spec, 1);
+      const t0 = performance.now();
+      const r = await flow.train({ target: entry.nativeTarget, steps: g.steps, batchSize, learningRate, seed: 1, evalSize: 20_000 });
+      const seconds = (performance.now() - t0) / 1000;
+      const ev = r.evaluation!;
+      const row = { target: g.target, label, spec: flow.spec, params: flow.paramCount, steps: g.steps, seconds,
+        stepsPerSecond: g.steps / seconds, ...ev, exactLogZ: EXACT_LOG_Z[g.target]! };
+      baseline ??= row;
+      rows.push({ ...row, speedRatio: row.stepsPerSecond / baseline.stepsPerSecond, klRatio: ev.klNormalised / baseline.klNormalised });
+      console.log(g.target, label, f(ev.klNormalised), f(ev.ess, 1), f(row.stepsPerSecond, 1));
+    }
+  }
+  const result = { machine: machineDescription(), date: new Date().toISOString().slice(0, 10), batchSize, learningRate, rows };
+  writeResults('manifold_kinds.json', result);
+  const table = [
+    `Measured ${result.date} on ${result.machine}. Adam lr ${learningRate}, batch ${batchSize}, seed 1, double precision; ` +
+      'architectures of the CLI registry with the variant applied (T²: 4 coupling layers or 4 autoregressive blocks, S² / S³: ' +
+      '4 circle layers after the interval layers; MLPs 32×2; splines 8 bins on T², 16 on spheres); KL / log Z / ESS from ' +
+      '20 000 fresh draws; exact log Z from the targets\' closed forms. Ratios are to the first (spline) row of the same ' +
+      'target, measured in the same run.',
+    '',
+    '| target | angle layers | params | steps | KL(q‖p) | ESS % | log Z (exact) | steps/s | steps/s ratio | KL ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.target} | ${r.label} | ${r.params} | ${r.steps} | ${f(r.klNormalised)} | ${f(r.ess, 1)} | ${f(r.logZ)} (${f(r.exactLogZ)}) | ` +
+      `${f(r.stepsPerSecond, 1)} | ${f(r.speedRatio, 2)} | ${f(r.klRatio, 2)} |`),
+  ].join('\n');
+  replaceReadmeBlock('manifold-kinds', `## Flow variants on tori and spheres (issue 5) — \`npm run bench:manifold -- --kinds\`\n\n${table}`);
+  console.log(table);
+}
+
+if (process.argv[2] === '--kinds') {
+  await benchKinds(Number(process.argv[3] ?? 2000), Number(process.argv[4] ?? 4000));
+  process.exit(0);
+}
+
+const sphereSteps = Number(process.argv[2] ?? 5000);
+const torusSteps = Number(process.argv[3] ?? 2000);
 const sphereSpec = TARGETS['sphere-vmf4']!.spec;
 
 // Throughput on 1 and 2 threads.
@@ -47,7 +132,6 @@ const result = {
   sampleSpeedup2Threads: two.samplesPerSecond / one.samplesPerSecond, identicalAcrossThreads: identical, quality,
 };
 writeResults('manifold.json', result);
-const f = (x: number, d = 3) => x.toFixed(d);
 const table = [
   `Measured ${result.date} on ${result.machine}. Adam lr ${learningRate}, batch ${batchSize}, double precision; ` +
     `KL / log Z / ESS from 20 000 fresh flow draws. Parameters after ${timingSteps} steps identical on 1 and 2 threads: ${identical}.`,

@@ -1,25 +1,31 @@
-// N-API boundary of the checkerboard affine coupling flow for φ⁴ theory
-// (kernels/lattice/checkerboard_flow.h, kernels/lattice/phi4.h), in double throughout.
-// `shape` is an Int32Array [L, layers, hidden, depth, K]; `params` a Float64Array of
-// cbf_param_count(shape) values; configurations [n, L·L].
-//   phi4FlowInit(shape, seed, params)
+// N-API boundary of the lattice flows, in double throughout: the checkerboard affine coupling
+// flow for φ⁴ theory (kernels/lattice/checkerboard_flow.h, kernels/lattice/phi4.h) and the
+// gauge-equivariant coupling flow for U(1) (kernels/lattice/gauge_flow.h, kernels/lattice/u1.h).
+// Both share one reverse-KL trainer and one sampler over a "model" (flow shape + target, below);
+// each has the same six entry points, prefixed phi4Flow / u1Flow:
+//   shape    φ⁴: Int32Array [L, layers, hidden, depth, K];  U(1): [L, layers, hidden, depth, K, components]
+//   coupling φ⁴: Float64Array [m², λ];                     U(1): [β]
+//   params   Float64Array of the flow's parameter count; configurations [n, D], D = L·L (φ⁴) or 2·L·L (U(1) links)
+//   xxxFlowInit(shape, seed, params)
 //     torch's Conv2d default U(±1/√fan_in) for weights and biases, value i from Philox stream
 //     kInitStream of seed (fan_in = c_in·K·K).
-//   phi4FlowForward(shape, params, z [n·V], phi [n·V], logq [n], threads?)   φ = f(z), log q(φ)
-//   phi4FlowInverse(shape, params, phi [n·V], z [n·V], logq [n], threads?)   z = f⁻¹(φ), log q(φ)
-//   phi4FlowLossGrad(shape, coupling [m², λ], params, z [n·V], grad [P]) -> loss
-//     the reverse-KL loss mean_b(log q(φ_b) + S(φ_b)) at φ_b = f(z_b) and its parameter gradient.
-//   phi4FlowTrain(shape, coupling, params, { seed, steps, batchSize, learningRate, threads? },
-//                 onStep, cancelFlag) -> Promise<{ params, loss [steps], ess [steps] }>
+//   xxxFlowForward(shape, params, z [n·D], x [n·D], logq [n], threads?)   x = f(z), log q(x)
+//   xxxFlowInverse(shape, params, x [n·D], z [n·D], logq [n], threads?)   z = f⁻¹(x), log q(x)
+//   xxxFlowLossGrad(shape, coupling, params, z [n·D], grad [P], gz? [n·D]) -> loss
+//     the reverse-KL loss mean_b(log q(x_b) + S(x_b)) at x_b = f(z_b), its parameter gradient and,
+//     with gz, its gradient in z.
+//   xxxFlowTrain(shape, coupling, params, { seed, steps, batchSize, learningRate, threads? },
+//                onStep, cancelFlag) -> Promise<{ params, loss [steps], ess [steps] }>
 //     Adam on the reverse-KL loss; step t draws z of configuration b from Philox stream
-//     t·2³² + b of seed. onStep({ epoch: t + 1, trainLoss: loss, validationLoss: ESS of the
-//     batch }) (the shared TrainWorker's field names). The batch is cut into fixed chunks of
-//     kChunk configurations whose gradients are summed in chunk order: identical bits for any
-//     thread count.
-//   phi4FlowSample(shape, coupling, params, { seed, n, offset?, threads? }, magnetization [n],
-//                  action [n], logq [n], phi [n·V] | undefined)
-//   phi4FlowSampleAsync(..same.., onProgress(done, n), cancelFlag) -> Promise<void>
-//     draw i: z from Philox stream offset + i of seed, φ = f(z); records M, S(φ), log q(φ).
+//     t·2³² + b of seed (φ⁴: N(0, 1) per site; U(1): uniform links in [0, 2π)). onStep({ epoch:
+//     t + 1, trainLoss: loss, validationLoss: ESS of the batch }) (the shared TrainWorker's field
+//     names). The batch is cut into fixed chunks of kChunk configurations whose gradients are
+//     summed in chunk order: identical bits for any thread count.
+//   xxxFlowSample(shape, coupling, params, { seed, n, offset?, threads? }, observable [n],
+//                 action [n], logq [n], x [n·D] | undefined)
+//   xxxFlowSampleAsync(..same.., onProgress(done, n), cancelFlag) -> Promise<void>
+//     draw i: z from Philox stream offset + i of seed, x = f(z); records the observable
+//     (φ⁴: magnetisation M; U(1): topological charge Q), S(x), log q(x).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -27,7 +33,9 @@
 #include <vector>
 
 #include "../kernels/lattice/checkerboard_flow.h"
+#include "../kernels/lattice/gauge_flow.h"
 #include "../kernels/lattice/phi4.h"
+#include "../kernels/lattice/u1.h"
 #include "../kernels/nn/adam.h"
 #include "batch.h"
 #include "finite_checks.h"
@@ -43,69 +51,171 @@ constexpr int64_t kChunk = 8;                                // configurations p
 constexpr uint64_t kInitStream = ~uint64_t{0};               // above every training stream
 constexpr int64_t kMaxTrainSteps = (int64_t{1} << 32) - 1;   // so t·2³² + b < kInitStream
 
-sbi::CheckerboardFlowShape GetFlowShape(const Napi::Value& v) {
-  Napi::Env env = v.Env();
-  const View<int32_t> a = GetInt32Array(v, "shape", 5);
-  const char* names[5] = {"L", "layers", "hidden", "depth", "K"};
-  const int lo[5] = {2, 1, 1, 0, 1};
-  const int hi[5] = {1024, 1024, 1024, sbi::kCbfMaxDepth - 1, 15};
-  for (int i = 0; i < 5; ++i)
+// Checks shape[i] in [lo[i], hi[i]] for an Int32Array of names.size() entries.
+template <size_t N>
+View<int32_t> GetShapeArray(const Napi::Value& v, const char* const (&names)[N], const int (&lo)[N], const int (&hi)[N]) {
+  const View<int32_t> a = GetInt32Array(v, "shape", N);
+  for (size_t i = 0; i < N; ++i)
     if (a.data[i] < lo[i] || a.data[i] > hi[i])
-      ThrowRangeError(env, std::string("Expected shape[") + std::to_string(i) + "] (" + names[i] + ") in [" +
-                               std::to_string(lo[i]) + ", " + std::to_string(hi[i]) + "] but received " +
-                               std::to_string(a.data[i]));
-  if (a.data[4] % 2 == 0) ThrowRangeError(env, "Expected an odd kernel extent K but received " + std::to_string(a.data[4]));
-  return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4]};
+      ThrowRangeError(v.Env(), std::string("Expected shape[") + std::to_string(i) + "] (" + names[i] + ") in [" +
+                                   std::to_string(lo[i]) + ", " + std::to_string(hi[i]) + "] but received " +
+                                   std::to_string(a.data[i]));
+  if (a.data[4] % 2 == 0) ThrowRangeError(v.Env(), "Expected an odd kernel extent K but received " + std::to_string(a.data[4]));
+  return a;
 }
 
-sbi::Phi4Params<double> GetPhi4(const Napi::Value& v, int L) {
-  const View<double> c = GetFloat64Array(v, "coupling", 2);
-  if (!std::isfinite(c.data[0]) || !std::isfinite(c.data[1]) || c.data[1] < 0 || (c.data[1] == 0 && c.data[0] <= 0))
-    ThrowRangeError(v.Env(), "Expected finite [m2, lambda] with lambda > 0, or lambda = 0 and m2 > 0 (a normalisable e^-S), "
-                             "but received [" + std::to_string(c.data[0]) + ", " + std::to_string(c.data[1]) + "]");
-  return {L, c.data[0], c.data[1]};
-}
-
-View<double> GetParams(const Napi::Value& v, const sbi::CheckerboardFlowShape& s) {
-  const View<double> p = GetFloat64Array(v, "params", sbi::cbf_param_count(s));
-  CheckFiniteArray(v.Env(), p, "params");
-  return p;
-}
-
-// z [V] of one draw from `stream` (sample_std_normal_fill needs an even count: one spare).
-void DrawZ(uint64_t seed, uint64_t stream, int V, double* z) {
-  sbi::PhiloxStream rng(seed, stream);
-  sbi::sample_std_normal_fill(rng, z, V + (V & 1));
-}
-
-Napi::Value Phi4FlowInit(const Napi::CallbackInfo& info) {
-  const sbi::CheckerboardFlowShape s = GetFlowShape(info[0]);
-  const uint64_t seed = GetSeed(info[1], "seed");
-  double* p = GetFloat64Array(info[2], "params", sbi::cbf_param_count(s)).data;
+// torch's Conv2d default U(±1/√fan_in) for the convs of `layers` nets of shape `net`.
+void InitConvNets(uint64_t seed, int layers, const sbi::ConvNetShape& net, double* p) {
   sbi::PhiloxStream rng(seed, kInitStream);
-  for (int l = 0; l < s.layers; ++l)
-    for (int k = 0; k <= s.depth; ++k) {
-      const sbi::Conv2dShape c = sbi::cbf_conv_shape(s, k);
+  for (int l = 0; l < layers; ++l)
+    for (int k = 0; k <= net.depth; ++k) {
+      const sbi::Conv2dShape c = sbi::conv_net_layer(net, k);
       const double bound = 1.0 / std::sqrt(static_cast<double>(c.c_in * c.K * c.K));
       const int n = sbi::conv2d_weight_count(c) + c.c_out;
       for (int i = 0; i < n; ++i) *p++ = bound * (2.0 * rng.uniform() - 1.0);
     }
+}
+
+// A lattice flow and its target as the shared trainer and sampler see them: D values per
+// configuration (prior draw z and output x alike); the tape ends with x.
+struct Phi4FlowModel {
+  static constexpr const char* kIn = "z";    // names of the prior draw and the output in errors
+  static constexpr const char* kOut = "phi";
+  sbi::CheckerboardFlowShape s{};
+  sbi::Phi4Params<double> p{};
+
+  static sbi::CheckerboardFlowShape GetShape(const Napi::Value& v) {
+    static const char* const names[5] = {"L", "layers", "hidden", "depth", "K"};
+    const View<int32_t> a = GetShapeArray(v, names, {2, 1, 1, 0, 1}, {1024, 1024, 1024, sbi::kConvNetMaxDepth - 1, 15});
+    return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4]};
+  }
+  static Phi4FlowModel Get(const Napi::Value& shape, const Napi::Value* coupling) {
+    Phi4FlowModel m;
+    m.s = GetShape(shape);
+    if (coupling == nullptr) return m;
+    const View<double> c = GetFloat64Array(*coupling, "coupling", 2);
+    if (!std::isfinite(c.data[0]) || !std::isfinite(c.data[1]) || c.data[1] < 0 || (c.data[1] == 0 && c.data[0] <= 0))
+      ThrowRangeError(shape.Env(), "Expected finite [m2, lambda] with lambda > 0, or lambda = 0 and m2 > 0 (a normalisable e^-S), "
+                                   "but received [" + std::to_string(c.data[0]) + ", " + std::to_string(c.data[1]) + "]");
+    m.p = {m.s.L, c.data[0], c.data[1]};
+    return m;
+  }
+  int size() const { return sbi::cbf_sites(s); }
+  int64_t param_count() const { return sbi::cbf_param_count(s); }
+  int64_t tape_size() const { return sbi::cbf_tape_size(s); }
+  int64_t scratch_size() const { return sbi::cbf_scratch_size(s) + 1; }  // + 1: the draw's spare normal
+  void Init(uint64_t seed, double* params) const {
+    InitConvNets(seed, s.layers, sbi::cbf_net_shape(s), params);
+  }
+  // z [D] of one draw from `stream` (sample_std_normal_fill needs an even count: z has D + 1 room).
+  void Draw(uint64_t seed, uint64_t stream, double* z) const {
+    sbi::PhiloxStream rng(seed, stream);
+    sbi::sample_std_normal_fill(rng, z, size() + (size() & 1));
+  }
+  double Forward(const double* params, const double* z, double* tape, double* scratch) const {
+    return sbi::checkerboard_flow_forward(s, params, z, tape, scratch);
+  }
+  double Inverse(const double* params, const double* x, double* z, double* scratch) const {
+    return sbi::checkerboard_flow_inverse(s, params, x, z, scratch);
+  }
+  void Backward(const double* params, const double* tape, const double* g_x, double g_logq, double* grad, double* g_z,
+                double* scratch) const {
+    sbi::checkerboard_flow_backward(s, params, tape, g_x, g_logq, grad, g_z, scratch);
+  }
+  double Action(const double* x, double* /*scratch*/) const { return sbi::phi4_action(p, x); }
+  double ActionGrad(const double* x, double* g, double* /*scratch*/) const { return sbi::phi4_action_grad(p, x, g); }
+  double Observable(const double* x, double* /*scratch*/) const { return sbi::phi4_magnetization(s.L, x); }
+};
+
+struct U1FlowModel {
+  static constexpr const char* kIn = "z";
+  static constexpr const char* kOut = "theta";
+  sbi::GaugeFlowShape s{};
+  sbi::U1Params<double> p{};
+
+  static sbi::GaugeFlowShape GetShape(const Napi::Value& v) {
+    static const char* const names[6] = {"L", "layers", "hidden", "depth", "K", "components"};
+    const View<int32_t> a = GetShapeArray(v, names, {4, 1, 1, 0, 1, 1},
+                                          {1024, 1024, 1024, sbi::kConvNetMaxDepth - 1, 15, sbi::kGaugeFlowMaxComponents});
+    if (a.data[0] % 4 != 0)
+      ThrowRangeError(v.Env(), "Expected shape[0] (L) a multiple of 4 (the plaquette stripes repeat every 4 sites) but received " +
+                                   std::to_string(a.data[0]));
+    return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4], a.data[5]};
+  }
+  static U1FlowModel Get(const Napi::Value& shape, const Napi::Value* coupling) {
+    U1FlowModel m;
+    m.s = GetShape(shape);
+    if (coupling == nullptr) return m;
+    const View<double> c = GetFloat64Array(*coupling, "coupling", 1);
+    if (!std::isfinite(c.data[0]))
+      ThrowRangeError(shape.Env(), "Expected a finite [beta] for `coupling` but received [" + std::to_string(c.data[0]) + "]");
+    m.p = {m.s.L, c.data[0]};
+    return m;
+  }
+  int size() const { return sbi::gf_links(s); }
+  int64_t param_count() const { return sbi::gf_param_count(s); }
+  int64_t tape_size() const { return sbi::gf_tape_size(s); }
+  int64_t scratch_size() const { return sbi::gf_scratch_size(s); }
+  void Init(uint64_t seed, double* params) const {
+    InitConvNets(seed, s.layers, sbi::gf_net_shape(s), params);
+  }
+  // Haar-uniform links in [0, 2π).
+  void Draw(uint64_t seed, uint64_t stream, double* z) const {
+    sbi::PhiloxStream rng(seed, stream);
+    for (int i = 0; i < size(); ++i) z[i] = sbi::kTwoPi * rng.uniform();
+  }
+  double Forward(const double* params, const double* z, double* tape, double* /*scratch*/) const {
+    return sbi::gauge_flow_forward(s, params, z, tape);
+  }
+  double Inverse(const double* params, const double* x, double* z, double* scratch) const {
+    return sbi::gauge_flow_inverse(s, params, x, z, scratch);
+  }
+  void Backward(const double* params, const double* tape, const double* g_x, double g_logq, double* grad, double* g_z,
+                double* scratch) const {
+    sbi::gauge_flow_backward(s, params, tape, g_x, g_logq, grad, g_z, scratch);
+  }
+  double Action(const double* x, double* scratch) const { return sbi::u1_action_grad(p, x, static_cast<double*>(nullptr), scratch); }
+  double ActionGrad(const double* x, double* g, double* scratch) const { return sbi::u1_action_grad(p, x, g, scratch); }
+  double Observable(const double* x, double* scratch) const { return sbi::u1_topological_charge(s.L, x, scratch); }
+};
+
+template <class Model>
+View<double> GetParams(const Napi::Value& v, const Model& m) {
+  const View<double> p = GetFloat64Array(v, "params", m.param_count());
+  CheckFiniteArray(v.Env(), p, "params");
+  return p;
+}
+
+// Whole configurations of D values: the count n.
+View<double> GetConfigs(const Napi::Value& v, const char* name, int D) {
+  const View<double> a = GetFloat64Array(v, name, -1);
+  if (a.length == 0 || a.length % D != 0)
+    ThrowRangeError(v.Env(), std::string("Expected `") + name + "` to hold one or more configurations of " + std::to_string(D) +
+                                 " values but it has " + std::to_string(a.length) + " values");
+  CheckFiniteArray(v.Env(), a, name);
+  return a;
+}
+
+template <class Model>
+Napi::Value FlowInit(const Napi::CallbackInfo& info) {
+  const Model m = Model::Get(info[0], nullptr);
+  const uint64_t seed = GetSeed(info[1], "seed");
+  m.Init(seed, GetFloat64Array(info[2], "params", m.param_count()).data);
   return info.Env().Undefined();
 }
 
 // Forward or inverse over n configurations, parallel over configurations.
-Napi::Value Transform(const Napi::CallbackInfo& info, bool inverse) {
+template <class Model, bool kInverse>
+Napi::Value FlowTransform(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const sbi::CheckerboardFlowShape s = GetFlowShape(info[0]);
-  const View<double> params = GetParams(info[1], s);
-  const int V = sbi::cbf_sites(s);
-  const View<double> in = GetFloat64Array(info[2], inverse ? "phi" : "z", -1);
-  if (in.length == 0 || in.length % V != 0)
-    ThrowRangeError(env, std::string("Expected `") + (inverse ? "phi" : "z") + "` to hold one or more configurations of L·L = " +
-                             std::to_string(V) + " sites but it has " + std::to_string(in.length) + " values");
-  CheckFiniteArray(env, in, inverse ? "phi" : "z");
-  const int64_t n = static_cast<int64_t>(in.length) / V;
-  double* out = GetFloat64Array(info[3], inverse ? "z" : "phi", n * V).data;
+  const Model m = Model::Get(info[0], nullptr);
+  const View<double> params = GetParams(info[1], m);
+  const int D = m.size();
+  const char* in_name = kInverse ? Model::kOut : Model::kIn;
+  const char* out_name = kInverse ? Model::kIn : Model::kOut;
+  const View<double> in = GetConfigs(info[2], in_name, D);
+  const int64_t n = static_cast<int64_t>(in.length) / D;
+  double* out = GetFloat64Array(info[3], out_name, n * D).data;
   double* logq = GetFloat64Array(info[4], "logq", n).data;
   BatchJob job;
   job.n = n;
@@ -114,15 +224,13 @@ Napi::Value Transform(const Napi::CallbackInfo& info, bool inverse) {
   const double* pd = params.data;
   const double* x = in.data;
   job.range = [=](int64_t b, int64_t e) {
-    if (inverse) {
-      std::vector<double> scratch(sbi::cbf_scratch_size(s));
-      for (int64_t i = b; i < e; ++i)
-        logq[i] = sbi::checkerboard_flow_inverse(s, pd, x + i * V, out + i * V, scratch.data());
-    } else {
-      std::vector<double> tape(sbi::cbf_tape_size(s)), scratch(V);
-      for (int64_t i = b; i < e; ++i) {
-        logq[i] = sbi::checkerboard_flow_forward(s, pd, x + i * V, tape.data(), scratch.data());
-        std::copy(tape.end() - V, tape.end(), out + i * V);
+    std::vector<double> tape(kInverse ? 0 : m.tape_size()), scratch(m.scratch_size());
+    for (int64_t i = b; i < e; ++i) {
+      if (kInverse) {
+        logq[i] = m.Inverse(pd, x + i * D, out + i * D, scratch.data());
+      } else {
+        logq[i] = m.Forward(pd, x + i * D, tape.data(), scratch.data());
+        std::copy(tape.end() - D, tape.end(), out + i * D);
       }
     }
   };
@@ -130,24 +238,23 @@ Napi::Value Transform(const Napi::CallbackInfo& info, bool inverse) {
   return env.Undefined();
 }
 
-Napi::Value Phi4FlowForward(const Napi::CallbackInfo& info) { return Transform(info, false); }
-Napi::Value Phi4FlowInverse(const Napi::CallbackInfo& info) { return Transform(info, true); }
-
 // The reverse-KL loss of a batch and its gradient, in fixed chunks summed in order.
+template <class Model>
 class ReverseKl {
  public:
-  ReverseKl(const sbi::CheckerboardFlowShape& s, const sbi::Phi4Params<double>& p, int64_t batch)
-      : s_(s), p_(p), V_(sbi::cbf_sites(s)), P_(sbi::cbf_param_count(s)), chunks_((batch + kChunk - 1) / kChunk),
-        grads_(chunks_, std::vector<double>(P_)), tapes_(chunks_, std::vector<double>(sbi::cbf_tape_size(s))),
-        scratch_(chunks_, std::vector<double>(sbi::cbf_scratch_size(s))),
-        gphi_(chunks_, std::vector<double>(V_)), losses_(chunks_), log_w_(batch) {}
+  ReverseKl(const Model& m, int64_t batch)
+      : m_(m), D_(m.size()), P_(m.param_count()), chunks_((batch + kChunk - 1) / kChunk),
+        grads_(chunks_, std::vector<double>(P_)), tapes_(chunks_, std::vector<double>(m.tape_size())),
+        scratch_(chunks_, std::vector<double>(std::max<int64_t>(m.scratch_size(), D_ + 1))),
+        gx_(chunks_, std::vector<double>(D_)), losses_(chunks_), log_w_(batch) {}
 
   int64_t param_count() const { return P_; }
 
-  // z [batch, V] (or null: draw z of configuration b from stream `stream_base` + b of `seed`).
-  // Returns the mean loss; grad [P] overwritten; log_w() holds −S − log q per configuration.
+  // z [batch, D] (or null: draw z of configuration b from stream `stream_base` + b of `seed`).
+  // Returns the mean loss; grad [P] overwritten; g_z [batch, D] (unless null) = dL/dz;
+  // log_w() holds −S − log q per configuration.
   double Run(const double* params, int64_t batch, const double* z, uint64_t seed, uint64_t stream_base, double* grad,
-             int threads) {
+             double* g_z, int threads) {
     const double inv = 1.0 / static_cast<double>(batch);
     ParallelFor(chunks_, 1, threads, [&](int64_t cb, int64_t ce) {
       for (int64_t c = cb; c < ce; ++c) {
@@ -155,21 +262,21 @@ class ReverseKl {
         std::fill(g.begin(), g.end(), 0.0);
         double* tape = tapes_[c].data();
         double* scratch = scratch_[c].data();
-        double* gphi = gphi_[c].data();
+        double* gx = gx_[c].data();
         double sum = 0.0;
         const int64_t e = std::min(batch, (c + 1) * kChunk);
         for (int64_t b = c * kChunk; b < e; ++b) {
           // z lands at the tape's start, where forward keeps it.
-          if (z != nullptr) std::copy(z + b * V_, z + (b + 1) * V_, scratch);
-          else DrawZ(seed, stream_base + static_cast<uint64_t>(b), V_, scratch);
-          std::copy(scratch, scratch + V_, tape);
-          const double logq = sbi::checkerboard_flow_forward(s_, params, tape, tape, scratch);
-          const double* phi = tape + s_.layers * sbi::cbf_layer_tape(s_);
-          const double S = sbi::phi4_action_grad(p_, phi, gphi);
-          for (int i = 0; i < V_; ++i) gphi[i] *= inv;
+          if (z != nullptr) std::copy(z + b * D_, z + (b + 1) * D_, scratch);
+          else m_.Draw(seed, stream_base + static_cast<uint64_t>(b), scratch);
+          std::copy(scratch, scratch + D_, tape);
+          const double logq = m_.Forward(params, tape, tape, scratch);
+          const double* x = tape + m_.tape_size() - D_;
+          const double S = m_.ActionGrad(x, gx, scratch);
+          for (int i = 0; i < D_; ++i) gx[i] *= inv;
           sum += logq + S;
           log_w_[b] = -S - logq;
-          sbi::checkerboard_flow_backward(s_, params, tape, gphi, inv, g.data(), static_cast<double*>(nullptr), scratch);
+          m_.Backward(params, tape, gx, inv, g.data(), g_z != nullptr ? g_z + b * D_ : nullptr, scratch);
         }
         losses_[c] = sum;
       }
@@ -197,35 +304,31 @@ class ReverseKl {
   }
 
  private:
-  sbi::CheckerboardFlowShape s_;
-  sbi::Phi4Params<double> p_;
-  int V_;
+  Model m_;
+  int D_;
   int64_t P_, chunks_;
-  std::vector<std::vector<double>> grads_, tapes_, scratch_, gphi_;
+  std::vector<std::vector<double>> grads_, tapes_, scratch_, gx_;
   std::vector<double> losses_, log_w_;
 };
 
-Napi::Value Phi4FlowLossGrad(const Napi::CallbackInfo& info) {
+template <class Model>
+Napi::Value FlowLossGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const sbi::CheckerboardFlowShape s = GetFlowShape(info[0]);
-  const sbi::Phi4Params<double> p = GetPhi4(info[1], s.L);
-  const View<double> params = GetParams(info[2], s);
-  const int V = sbi::cbf_sites(s);
-  const View<double> z = GetFloat64Array(info[3], "z", -1);
-  if (z.length == 0 || z.length % V != 0)
-    ThrowRangeError(env, "Expected `z` to hold one or more configurations of L·L = " + std::to_string(V) +
-                             " sites but it has " + std::to_string(z.length) + " values");
-  CheckFiniteArray(env, z, "z");
-  const int64_t n = static_cast<int64_t>(z.length) / V;
-  double* grad = GetFloat64Array(info[4], "grad", sbi::cbf_param_count(s)).data;
-  ReverseKl kl(s, p, n);
-  return Napi::Number::New(env, kl.Run(params.data, n, z.data, 0, 0, grad, 1));
+  const Napi::Value coupling = info[1];
+  const Model m = Model::Get(info[0], &coupling);
+  const View<double> params = GetParams(info[2], m);
+  const View<double> z = GetConfigs(info[3], Model::kIn, m.size());
+  const int64_t n = static_cast<int64_t>(z.length) / m.size();
+  double* grad = GetFloat64Array(info[4], "grad", m.param_count()).data;
+  double* g_z = IsAbsent(info[5]) ? nullptr : GetFloat64Array(info[5], "gz", n * m.size()).data;
+  ReverseKl<Model> kl(m, n);
+  return Napi::Number::New(env, kl.Run(params.data, n, z.data, 0, 0, grad, g_z, 1));
 }
 
+template <class Model>
 struct TrainJob {
   using Epoch = training::Epoch;
-  sbi::CheckerboardFlowShape s{};
-  sbi::Phi4Params<double> p{};
+  Model m{};
   std::vector<double> params;
   uint64_t seed = 0;
   int64_t steps = 0, batch = 0;
@@ -235,17 +338,18 @@ struct TrainJob {
   bool cancelled = false;
 
   void Run(const int32_t* cancel, const std::function<void(const Epoch&)>& on_step) {
-    ReverseKl kl(s, p, batch);
+    ReverseKl<Model> kl(m, batch);
     const int64_t P = kl.param_count();
-    std::vector<double> grad(P), m(P, 0.0), v(P, 0.0);
+    std::vector<double> grad(P), mom(P, 0.0), var(P, 0.0);
     for (int64_t t = 0; t < steps; ++t) {
       if (cancel != nullptr && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) {
         cancelled = true;
         return;
       }
-      const double l = kl.Run(params.data(), batch, nullptr, seed, static_cast<uint64_t>(t) << 32, grad.data(), threads);
+      const double l = kl.Run(params.data(), batch, nullptr, seed, static_cast<uint64_t>(t) << 32, grad.data(), nullptr,
+                              threads);
       const double e = kl.Ess();
-      sbi::nn::adam_step(adam, t + 1, P, params.data(), grad.data(), m.data(), v.data());
+      sbi::nn::adam_step(adam, t + 1, P, params.data(), grad.data(), mom.data(), var.data());
       loss.push_back(l);
       ess.push_back(e);
       on_step(Epoch{t + 1, l, e});
@@ -259,12 +363,13 @@ struct TrainJob {
   }
 };
 
-Napi::Value Phi4FlowTrain(const Napi::CallbackInfo& info) {
+template <class Model>
+Napi::Value FlowTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto job = std::make_unique<TrainJob>();
-  job->s = GetFlowShape(info[0]);
-  job->p = GetPhi4(info[1], job->s.L);
-  const View<double> params = GetParams(info[2], job->s);
+  auto job = std::make_unique<TrainJob<Model>>();
+  const Napi::Value coupling = info[1];
+  job->m = Model::Get(info[0], &coupling);
+  const View<double> params = GetParams(info[2], job->m);
   job->params.assign(params.data, params.data + params.length);
   if (!info[3].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[3]));
   const Napi::Object o = info[3].As<Napi::Object>();
@@ -277,61 +382,68 @@ Napi::Value Phi4FlowTrain(const Napi::CallbackInfo& info) {
   return QueueTrainWorker(env, std::move(job), info[4], info[5]);
 }
 
+template <class Model>
 struct SampleRun {
-  sbi::CheckerboardFlowShape s{};
-  sbi::Phi4Params<double> p{};
+  Model m{};
   const double* params = nullptr;
   uint64_t seed = 0, offset = 0;
-  double *magnetization = nullptr, *action = nullptr, *logq = nullptr, *phi = nullptr;
+  double *observable = nullptr, *action = nullptr, *logq = nullptr, *x = nullptr;
 };
 
+template <class Model>
 PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto run = std::make_shared<SampleRun>();
-  run->s = GetFlowShape(info[0]);
-  run->p = GetPhi4(info[1], run->s.L);
-  run->params = GetParams(info[2], run->s).data;
+  auto run = std::make_shared<SampleRun<Model>>();
+  const Napi::Value coupling = info[1];
+  run->m = Model::Get(info[0], &coupling);
+  run->params = GetParams(info[2], run->m).data;
   if (!info[3].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[3]));
   const Napi::Object o = info[3].As<Napi::Object>();
   run->seed = GetSeed(o.Get("seed"), "seed");
   const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t{1} << 40);
   const Napi::Value offset = o.Get("offset");
   run->offset = IsAbsent(offset) ? 0 : static_cast<uint64_t>(GetInteger(offset, "offset", 0, int64_t{1} << 52));
-  const int V = sbi::cbf_sites(run->s);
-  run->magnetization = GetFloat64Array(info[4], "magnetization", n).data;
+  const int D = run->m.size();
+  run->observable = GetFloat64Array(info[4], "observable", n).data;
   run->action = GetFloat64Array(info[5], "action", n).data;
   run->logq = GetFloat64Array(info[6], "logq", n).data;
-  if (!IsAbsent(info[7])) run->phi = GetFloat64Array(info[7], "phi", n * V).data;
+  if (!IsAbsent(info[7])) run->x = GetFloat64Array(info[7], Model::kOut, n * D).data;
   PreparedBatch prepared;
   prepared.job.n = n;
   prepared.job.grain = 16;
   prepared.job.threads = GetThreads(o.Get("threads"));
-  prepared.job.range = [run, V](int64_t b, int64_t e) {
-    const sbi::CheckerboardFlowShape& s = run->s;
-    std::vector<double> tape(sbi::cbf_tape_size(s)), scratch(V + 1);
-    const double* phi = tape.data() + s.layers * sbi::cbf_layer_tape(s);
+  prepared.job.range = [run, D](int64_t b, int64_t e) {
+    const Model& m = run->m;
+    std::vector<double> tape(m.tape_size()), scratch(std::max<int64_t>(m.scratch_size(), D + 1));
+    const double* x = tape.data() + m.tape_size() - D;
     for (int64_t i = b; i < e; ++i) {
-      DrawZ(run->seed, run->offset + static_cast<uint64_t>(i), V, scratch.data());
-      std::copy(scratch.begin(), scratch.begin() + V, tape.begin());
-      run->logq[i] = sbi::checkerboard_flow_forward(s, run->params, tape.data(), tape.data(), scratch.data());
-      run->action[i] = sbi::phi4_action(run->p, phi);
-      run->magnetization[i] = sbi::phi4_magnetization(s.L, phi);
-      if (run->phi != nullptr) std::copy(phi, phi + V, run->phi + i * V);
+      m.Draw(run->seed, run->offset + static_cast<uint64_t>(i), scratch.data());
+      std::copy(scratch.begin(), scratch.begin() + D, tape.begin());
+      run->logq[i] = m.Forward(run->params, tape.data(), tape.data(), scratch.data());
+      run->action[i] = m.Action(x, scratch.data());
+      run->observable[i] = m.Observable(x, scratch.data());
+      if (run->x != nullptr) std::copy(x, x + D, run->x + i * D);
     }
   };
   prepared.pinned = {info[2], info[4], info[5], info[6]};
-  if (run->phi != nullptr) prepared.pinned.push_back(info[7]);
+  if (run->x != nullptr) prepared.pinned.push_back(info[7]);
   prepared.result = [](Napi::Env env) -> Napi::Value { return env.Undefined(); };
   return prepared;
 }
 
+template <class Model>
+void ExportFlow(Napi::Env env, Napi::Object exports, const std::string& prefix) {
+  ExportFunction(env, exports, (prefix + "Init").c_str(), FlowInit<Model>);
+  ExportFunction(env, exports, (prefix + "Forward").c_str(), FlowTransform<Model, false>);
+  ExportFunction(env, exports, (prefix + "Inverse").c_str(), FlowTransform<Model, true>);
+  ExportFunction(env, exports, (prefix + "LossGrad").c_str(), FlowLossGrad<Model>);
+  ExportFunction(env, exports, (prefix + "Train").c_str(), FlowTrain<Model>);
+  ExportBatchPair<PrepareSample<Model>, 8>(env, exports, prefix + "Sample");
+}
+
 void InitLatticeFlow(Napi::Env env, Napi::Object exports) {
-  ExportFunction(env, exports, "phi4FlowInit", Phi4FlowInit);
-  ExportFunction(env, exports, "phi4FlowForward", Phi4FlowForward);
-  ExportFunction(env, exports, "phi4FlowInverse", Phi4FlowInverse);
-  ExportFunction(env, exports, "phi4FlowLossGrad", Phi4FlowLossGrad);
-  ExportFunction(env, exports, "phi4FlowTrain", Phi4FlowTrain);
-  ExportBatchPair<PrepareSample, 8>(env, exports, "phi4FlowSample");
+  ExportFlow<Phi4FlowModel>(env, exports, "phi4Flow");
+  ExportFlow<U1FlowModel>(env, exports, "u1Flow");
 }
 
 }  // namespace

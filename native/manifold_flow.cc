@@ -1,5 +1,6 @@
-// N-API boundary of the flows on Tᴰ and S² (kernels/manifold/flow.h), double precision.
-// `spec` is { space: "torus" | "sphere", dim, layers, bins, hidden, hiddenLayers }.
+// N-API boundary of the flows on Tᴰ and Sᴰ (kernels/manifold/flow.h), double precision.
+// `spec` is { space: "torus" | "sphere", dim, layers, bins, hidden, hiddenLayers,
+//   circleTransform?: "spline" | "moebius" | "ncp", components?, conditioner?: "coupling" | "autoregressive" }.
 //   manifoldFlowInfo(spec) -> { paramCount, coords, outputWidth }
 //   manifoldFlowInit(spec, seed, params [P])
 //   manifoldFlowSample(spec, params, n, seed, stream, x [n·W], logq [n], threads?, base? [n·coords])
@@ -8,7 +9,7 @@
 //   manifoldFlowLoss(spec, params, options, grad [P]) -> loss      (one training step's loss and gradient)
 //   manifoldFlowTrain(spec, params, options, onProgress?, cancelFlag?) -> Promise<result>
 // options: { loss: "reverseKl" | "nll", target? ("torus-unimodal" | "torus-multimodal" |
-//   "torus-correlated" | "sphere-vmf4"; required for reverseKl), data? (Float64Array [m·W], nll),
+//   "torus-correlated" | "sphere-vmf4" | "sphere3-vmf4"; required for reverseKl), data? (Float64Array [m·W], nll),
 //   batchSize, seed, step (loss only), steps, learningRate, clipMaxNorm?, reportEvery?, evalSize?,
 //   threads? }.
 // Batches split into fixed chunks of rows, each with its own gradient buffer, summed in chunk
@@ -40,45 +41,87 @@ int64_t IntField(const Napi::Object& o, const char* key, int64_t fallback, int64
   return IsAbsent(v) ? fallback : GetInteger(v, key, lo, hi);
 }
 
+constexpr double kMinAlpha = 1e-3;  // NCP: α = m_α + softplus(a)
+
+std::string Manifold(mf::Space space, int dim) {
+  return std::string(space == mf::Space::Sphere ? "S" : "T") + std::to_string(dim);
+}
+
 mf::FlowShape GetShape(Napi::Env env, const Napi::Value& v) {
   if (!v.IsObject()) ThrowTypeError(env, "Expected an object for `spec` but received " + Describe(v));
   const Napi::Object o = v.As<Napi::Object>();
   const std::string space = GetString(o.Get("space"), "spec.space");
   const int layers = static_cast<int>(IntField(o, "layers", 4, 1, mf::kMaxFlowLayers - 1));
-  const int bins = static_cast<int>(IntField(o, "bins", 8, 1, 256));
   const int hidden = static_cast<int>(IntField(o, "hidden", 32, 1, 4096));
   const int hidden_layers = static_cast<int>(IntField(o, "hiddenLayers", 2, 1, mf::kMaxMlpLayers - 1));
-  mf::FlowShape s;
+  mf::ElementConfig elem{};
+  elem.bins = static_cast<int>(IntField(o, "bins", 8, 1, 256));
+  elem.components = static_cast<int>(IntField(o, "components", 4, 1, 64));
+  elem.min_bin_width = elem.min_bin_height = elem.min_derivative = 1e-3;
+  elem.min_alpha = kMinAlpha;
+  const Napi::Value kind = o.Get("circleTransform");
+  const std::string k = IsAbsent(kind) ? "spline" : GetString(kind, "spec.circleTransform");
+  if (k == "spline") elem.circle_kind = mf::CircleKind::Spline;
+  else if (k == "moebius") elem.circle_kind = mf::CircleKind::Moebius;
+  else if (k == "ncp") elem.circle_kind = mf::CircleKind::Ncp;
+  else
+    ThrowRangeError(env, "Expected \"spline\", \"moebius\" or \"ncp\" for `spec.circleTransform` but received " +
+                             Describe(kind));
+  const Napi::Value cond = o.Get("conditioner");
+  const std::string conditioner = IsAbsent(cond) ? "coupling" : GetString(cond, "spec.conditioner");
+  if (conditioner != "coupling" && conditioner != "autoregressive")
+    ThrowRangeError(env, "Expected \"coupling\" or \"autoregressive\" for `spec.conditioner` but received " +
+                             Describe(cond));
+  const bool autoregressive = conditioner == "autoregressive";
   if (space == "torus") {
     const int dim = static_cast<int>(GetInteger(o.Get("dim"), "spec.dim", 2, mf::kMaxCoords));
-    s = mf::make_torus_shape(dim, layers, bins, hidden, hidden_layers);
-  } else if (space == "sphere") {
-    const int dim = static_cast<int>(IntField(o, "dim", 2, 2, 2));
-    (void)dim;
-    s = mf::make_sphere_shape(layers, bins, hidden, hidden_layers);
-  } else {
-    ThrowRangeError(env, "Expected \"torus\" or \"sphere\" for `spec.space` but received " + Describe(o.Get("space")));
+    if (autoregressive && layers * dim > mf::kMaxFlowLayers)
+      ThrowRangeError(env, "Expected `spec.layers` · `spec.dim` <= " + std::to_string(mf::kMaxFlowLayers) +
+                               " for an autoregressive torus flow (one layer per angle per block) but received " +
+                               std::to_string(layers) + " · " + std::to_string(dim));
+    return mf::make_torus_shape(dim, layers, autoregressive, elem, hidden, hidden_layers);
   }
-  s.min_bin_width = s.min_bin_height = s.min_derivative = 1e-3;
-  return s;
+  if (space == "sphere") {
+    const int dim = static_cast<int>(IntField(o, "dim", 2, 2, mf::kMaxCoords));
+    if (autoregressive)
+      ThrowRangeError(env, "Expected `spec.conditioner` \"coupling\" (the default) on a sphere, whose flow is recursive, "
+                           "but received \"autoregressive\"");
+    if (dim - 1 + layers > mf::kMaxFlowLayers)
+      ThrowRangeError(env, "Expected `spec.dim` − 1 + `spec.layers` <= " + std::to_string(mf::kMaxFlowLayers) +
+                               " (one interval layer per height, then the circle layers) but received " +
+                               std::to_string(dim - 1) + " + " + std::to_string(layers));
+    return mf::make_sphere_shape(dim, layers, elem, hidden, hidden_layers);
+  }
+  ThrowRangeError(env, "Expected \"torus\" or \"sphere\" for `spec.space` but received " + Describe(o.Get("space")));
 }
+
+struct TargetEntry {
+  const char* name;
+  mf::TargetKind kind;
+  mf::Space space;
+  int dim;
+};
+constexpr TargetEntry kTargets[] = {
+    {"torus-unimodal", mf::TargetKind::TorusUnimodal, mf::Space::Torus, 2},
+    {"torus-multimodal", mf::TargetKind::TorusMultimodal, mf::Space::Torus, 2},
+    {"torus-correlated", mf::TargetKind::TorusCorrelated, mf::Space::Torus, 2},
+    {"sphere-vmf4", mf::TargetKind::SphereVmf4, mf::Space::Sphere, 2},
+    {"sphere3-vmf4", mf::TargetKind::Sphere3Vmf4, mf::Space::Sphere, 3},
+};
 
 mf::TargetKind GetTarget(Napi::Env env, const Napi::Value& v, const mf::FlowShape& s) {
   const std::string t = GetString(v, "target");
-  mf::TargetKind k;
-  if (t == "torus-unimodal") k = mf::TargetKind::TorusUnimodal;
-  else if (t == "torus-multimodal") k = mf::TargetKind::TorusMultimodal;
-  else if (t == "torus-correlated") k = mf::TargetKind::TorusCorrelated;
-  else if (t == "sphere-vmf4") k = mf::TargetKind::SphereVmf4;
-  else
-    ThrowRangeError(env, "Expected \"torus-unimodal\", \"torus-multimodal\", \"torus-correlated\" or \"sphere-vmf4\" for "
-                         "`target` but received " + Describe(v));
-  const bool sphere = k == mf::TargetKind::SphereVmf4;
-  if (sphere != (s.space == mf::Space::Sphere) || (!sphere && s.dim != 2))
-    ThrowRangeError(env, "Expected a target on the flow's manifold (" +
-                             std::string(s.space == mf::Space::Sphere ? "S2" : "T" + std::to_string(s.dim)) +
-                             ") but `target` " + t + " lives on " + (sphere ? "S2" : "T2"));
-  return k;
+  std::string known;
+  for (const TargetEntry& e : kTargets) {
+    if (t == e.name) {
+      if (e.space != s.space || e.dim != s.dim)
+        ThrowRangeError(env, "Expected a target on the flow's manifold (" + Manifold(s.space, s.dim) + ") but `target` " +
+                                 t + " lives on " + Manifold(e.space, e.dim));
+      return e.kind;
+    }
+    known += std::string(known.empty() ? "" : ", ") + "\"" + e.name + "\"";
+  }
+  ThrowRangeError(env, "Expected one of " + known + " for `target` but received " + Describe(v));
 }
 
 View<double> GetParams(Napi::Env env, const Napi::Value& v, const mf::FlowShape& s) {
@@ -90,7 +133,7 @@ View<double> GetParams(Napi::Env env, const Napi::Value& v, const mf::FlowShape&
   return p;
 }
 
-// Ambient points: finite; on S² of norm in [0.5, 2] (normalised by the kernel).
+// Ambient points: finite; on Sᴰ of norm in [0.5, 2] (normalised by the kernel).
 void CheckPoints(Napi::Env env, const mf::FlowShape& s, const View<double>& x, const char* name) {
   const int W = mf::flow_output_width(s);
   if (x.length % W != 0)
@@ -101,9 +144,10 @@ void CheckPoints(Napi::Env env, const mf::FlowShape& s, const View<double>& x, c
       ThrowRangeError(env, std::string("Expected finite values in `") + name + "` but `" + name + "[" + std::to_string(i) +
                                "]` is " + std::to_string(x.data[i]));
   if (s.space == mf::Space::Sphere)
-    for (size_t r = 0; r < x.length / 3; ++r) {
-      const double n = std::sqrt(x.data[3 * r] * x.data[3 * r] + x.data[3 * r + 1] * x.data[3 * r + 1] +
-                                 x.data[3 * r + 2] * x.data[3 * r + 2]);
+    for (size_t r = 0; r < x.length / W; ++r) {
+      double n2 = 0;
+      for (int d = 0; d < W; ++d) n2 += x.data[W * r + d] * x.data[W * r + d];
+      const double n = std::sqrt(n2);
       if (!(n >= 0.5 && n <= 2))
         ThrowRangeError(env, std::string("Expected unit vectors in `") + name + "` but row " + std::to_string(r) +
                                  " has norm " + std::to_string(n));
@@ -272,7 +316,6 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   const int threads = GetThreads(info[7]);
   double* base_out = IsAbsent(info[8]) ? nullptr : GetFloat64Array(info[8], "base", n * s.coords).data;
   const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
-  const double base = mf::flow_base_log_density(s);
   ParallelFor(chunks, 1, threads, [&](int64_t b, int64_t e) {
     std::vector<double> mem(mf::flow_work_size(s, kChunkRows));
     mf::FlowWork<double> w = mf::flow_work_bind(s, kChunkRows, mem.data());
@@ -284,7 +327,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
       const double* fin = w.states + s.n_layers * rows * s.coords;
       for (int64_t r = 0; r < rows; ++r) {
         mf::flow_state_to_point(s, fin + r * s.coords, x + (r0 + r) * W);
-        logq[r0 + r] = base - w.ladj[r];
+        logq[r0 + r] = mf::flow_log_density(s, w.states + r * s.coords, fin + r * s.coords, -w.ladj[r]);
       }
     }
   });

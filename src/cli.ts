@@ -12,7 +12,7 @@ import type { BackendRequest } from './backend/backend.js';
 import { closeWebGpu } from './backend/webgpu.js';
 import { writeCsv, readCsvFile, type Columns } from './csv.js';
 import { getTask, listTasks, hasReferenceData, referenceObservation, simulateFromPrior } from './tasks/index.js';
-import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, trainMethod, type MethodName } from './inference/methods.js';
+import { METHODS, SEQUENTIAL_METHODS, isMethodName, runMethod, stageBackends, trainMethod, type MethodName } from './inference/methods.js';
 import { DENSITY_ESTIMATOR_KINDS, type DensityEstimatorKind } from './inference/flow_estimator.js';
 import { coverageFromRanks, sbc } from './diagnostics/calibration.js';
 import { ProgressLine } from './progress.js';
@@ -58,12 +58,12 @@ function parseSeed(value: string): bigint {
 }
 
 /** Commands that run some of their ops on other backends (docs/backends.md). */
-const BACKEND_COMMANDS = ['simulate', 'infer'];
+const BACKEND_COMMANDS = ['simulate', 'infer', 'coverage', 'c2st'];
 
 /**
- * The --backend value. `simulate` and `infer` run ops on other backends (infer: the simulations
- * and NPE's posterior draws, saying on stderr which stage ran where); elsewhere webgpu and cuda
- * are an error, never a silent run on the CPU.
+ * The --backend value. `simulate`, `infer` and `c2st` run ops on other backends (infer: the
+ * simulations and NPE's posterior draws, saying on stderr which stage ran where; c2st: the
+ * classifier, on webgpu); elsewhere webgpu and cuda are an error, never a silent run on the CPU.
  */
 function checkBackend(value: string | undefined, command = ''): BackendRequest {
   if (value === undefined) return 'cpu';
@@ -71,7 +71,7 @@ function checkBackend(value: string | undefined, command = ''): BackendRequest {
     throw new UsageError(`--backend: expected one of cpu, webgpu, cuda, auto but received "${value}"`);
   }
   if (!BACKEND_COMMANDS.includes(command) && (value === 'webgpu' || value === 'cuda')) {
-    throw new SbiError(`--backend ${value}: ${command || 'this command'} runs on the cpu backend only for now (${BACKEND_COMMANDS.join(' and ')} have ${value} kernels)`, 'UNSUPPORTED_OP');
+    throw new SbiError(`--backend ${value}: ${command || 'this command'} runs on the cpu backend only for now (${BACKEND_COMMANDS.join(', ')} have kernels on other backends)`, 'UNSUPPORTED_OP');
   }
   return value;
 }
@@ -80,7 +80,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (webgpu and cuda: simulate, and infer\'s simulations and NPE sampling, so far)').default('cpu'));
+    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (other than cpu: simulate, infer\'s simulations and NPE sampling, c2st\'s classifier, so far)').default('cpu'));
 }
 
 async function commandTasks(opts: { out: string }): Promise<void> {
@@ -313,7 +313,7 @@ interface CoverageCliOptions {
 }
 
 async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
-  checkBackend(opts.backend, 'coverage');
+  const backend = checkBackend(opts.backend, 'coverage');
   if (!isMethodName(opts.method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')} but received "${opts.method}"`);
   if (SEQUENTIAL_METHODS.includes(opts.method)) {
     throw new UsageError(`--method ${opts.method}: coverage needs an amortised estimator (npe, nle, nre-a, nre-b, nre-c, bnre); a sequential one is only valid at its own observation`);
@@ -335,13 +335,17 @@ async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
   const task = getTask(opts.task);
   const progress = new ProgressLine(process.stderr);
   try {
+    const stages = await stageBackends(task, opts.method, backend, estimator);
     const trained = await trainMethod(task, {
       method: opts.method, budget, seed, densityEstimator: estimator, ...(embedding ? { embedding } : {}),
       ...(threads ? { threads } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(progress.enabled ? { onProgress: progress.update } : {}),
+      ...(backend !== 'cpu' ? { backend } : {}),
     });
     // Fresh test pairs, independent of the training simulations.
-    const pairs = await simulateFromPrior(task, observations, { seed: deriveSeed(seed, SeedPurpose.calibration), ...(threads ? { threads } : {}) });
+    const pairs = await simulateFromPrior(task, observations, {
+      seed: deriveSeed(seed, SeedPurpose.calibration), ...(threads ? { threads } : {}), ...(backend !== 'cpu' ? { backend } : {}),
+    });
     const posterior = {
       sample: (n: number, o: { x: Float64Array; seed: bigint }) => trained.posterior.sample(n, o),
       logProb: (theta: Float64Array, o: { x: Float64Array }) => trained.posterior.logProb(theta, o),
@@ -368,6 +372,9 @@ async function commandCoverage(opts: CoverageCliOptions): Promise<void> {
       }
       await writeCsv(opts.ranksOut, observations, [{ names: [...Array.from({ length: dim }, (_, d) => `rank_${d + 1}`), 'logprob_rank'], values: ranks }]);
     }
+    if (backend !== 'cpu') {
+      process.stderr.write(`sbi-engine: coverage --backend ${backend}: simulate on ${stages.simulate}, train on ${stages.train}, sample on ${stages.sample}${stages.notes.length ? ` (${stages.notes.join('; ')})` : ''}\n`);
+    }
     const p = result.dimensions.map((u, d) => `sbc_p_${d + 1}=${u.pValue.toPrecision(3)}`).join(' ');
     process.stderr.write(`calibration_error=${coverage.calibrationError.toFixed(4)} ${p} logprob_rank_p=${result.logProb!.pValue.toPrecision(3)}\n`);
   } finally {
@@ -380,20 +387,22 @@ interface C2stCliOptions {
   threads?: string;
   backend?: string;
   folds: string;
+  maxEpochs?: string;
 }
 
 async function commandC2st(fileA: string, fileB: string, opts: C2stCliOptions): Promise<void> {
-  checkBackend(opts.backend, 'c2st');
+  const backend = checkBackend(opts.backend, 'c2st');
   const seed = parseSeed(opts.seed);
   const threads = opts.threads !== undefined ? parseInteger(opts.threads, 'threads', 1, 1024) : undefined;
   const folds = parseInteger(opts.folds, 'folds', 2, 1000);
+  const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 1e9) : undefined;
   const a = readCsvFile(fileA);
   const b = readCsvFile(fileB);
   if (a.cols !== b.cols) throw new UsageError(`c2st: ${fileA} has ${a.cols} columns but ${fileB} has ${b.cols}`);
   for (const [t, file] of [[a, fileA], [b, fileB]] as const) {
     if (t.rows < folds) throw new UsageError(`c2st: ${file} has ${t.rows} rows but ${folds}-fold cross-validation needs at least ${folds}`);
   }
-  const accuracy = await c2st(a.data, b.data, a.cols, { seed, folds, ...(threads ? { threads } : {}) });
+  const accuracy = await c2st(a.data, b.data, a.cols, { seed, folds, backend, ...(threads ? { threads } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}) });
   process.stdout.write(`${accuracy}\n`);
 }
 
@@ -462,7 +471,8 @@ export function buildProgram(): Command {
       .description("classifier two-sample test accuracy of B against the reference A (sbibm's c2st; 0.5 = indistinguishable)")
       .argument('<A.csv>', 'reference samples, one per row (header row first)')
       .argument('<B.csv>', 'samples to compare, same columns')
-      .option('--folds <int>', 'cross-validation folds', '5'),
+      .option('--folds <int>', 'cross-validation folds', '5')
+      .option('--max-epochs <int>', "epoch cap per fold (default sbibm's 10000; lower departs from sbibm's C2ST)"),
   ).action(commandC2st);
   addTrellisCommands(program);
   addFlowCommands(program);

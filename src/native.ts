@@ -364,7 +364,7 @@ export interface NativeAddon {
   phi4FlowInit(shape: Int32Array, seed: number | bigint, params: Float64Array): void;
   phi4FlowForward(shape: Int32Array, params: Float64Array, z: Float64Array, phi: Float64Array, logq: Float64Array, threads?: number): void;
   phi4FlowInverse(shape: Int32Array, params: Float64Array, phi: Float64Array, z: Float64Array, logq: Float64Array, threads?: number): void;
-  phi4FlowLossGrad(shape: Int32Array, coupling: Float64Array, params: Float64Array, z: Float64Array, grad: Float64Array): number;
+  phi4FlowLossGrad(shape: Int32Array, coupling: Float64Array, params: Float64Array, z: Float64Array, grad: Float64Array, gz?: Float64Array): number;
   phi4FlowTrain(shape: Int32Array, coupling: Float64Array, params: Float64Array,
     options: { seed: number | bigint; steps: number; batchSize: number; learningRate: number; threads?: number },
     onStep: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined):
@@ -375,6 +375,22 @@ export interface NativeAddon {
   phi4FlowSampleAsync(shape: Int32Array, coupling: Float64Array, params: Float64Array,
     options: { seed: number | bigint; n: number; offset?: number; threads?: number },
     magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi: Float64Array | undefined,
+    onProgress: ((done: number, total: number) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<void>;
+  /** Gauge-equivariant U(1) flow (native/lattice_flow.cc), shape = [L, layers, hidden, depth, K, components], coupling = [β]. */
+  u1FlowInit(shape: Int32Array, seed: number | bigint, params: Float64Array): void;
+  u1FlowForward(shape: Int32Array, params: Float64Array, z: Float64Array, theta: Float64Array, logq: Float64Array, threads?: number): void;
+  u1FlowInverse(shape: Int32Array, params: Float64Array, theta: Float64Array, z: Float64Array, logq: Float64Array, threads?: number): void;
+  u1FlowLossGrad(shape: Int32Array, coupling: Float64Array, params: Float64Array, z: Float64Array, grad: Float64Array, gz?: Float64Array): number;
+  u1FlowTrain(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; steps: number; batchSize: number; learningRate: number; threads?: number },
+    onStep: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined):
+    Promise<{ params: Float64Array; loss: Float64Array; ess: Float64Array }>;
+  u1FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    charge: Float64Array, action: Float64Array, logq: Float64Array, theta: Float64Array | undefined): void;
+  u1FlowSampleAsync(shape: Int32Array, coupling: Float64Array, params: Float64Array,
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    charge: Float64Array, action: Float64Array, logq: Float64Array, theta: Float64Array | undefined,
     onProgress: ((done: number, total: number) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<void>;
   // Modules added by later families extend this interface here.
   [name: string]: unknown;

@@ -8,6 +8,9 @@ import { WebGpuMlp } from '../src/backend/nn_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from '../src/backend/flow_webgpu.js';
 import { MAF } from '../src/flows/maf.js';
 import { NPE } from '../src/inference/npe.js';
+import { c2st } from '../src/diagnostics/c2st.js';
+import { crossValidateWebGpu } from '../src/diagnostics/c2st_webgpu.js';
+import { native as nativeAddon } from '../src/native.js';
 import { createPrior } from '../src/priors.js';
 import { cpuMlpForward, cpuMlpTrain } from '../src/backend/mlp_cpu.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
@@ -101,6 +104,27 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
       for (let i = 0; i < cpu.length; i++) expect(Math.abs(gpu[i]! - cpu[i]!), `${densityEstimator} ${i}`).toBeLessThan(5e-3 + 3e-4 * Math.abs(cpu[i]!));
       expect(Array.from(await posterior.sampleAsync(300, { x: xo, seed: 4 }))).toEqual(Array.from(cpu)); // default: the cpu, bit for bit
     }
+  });
+
+  it('C2ST on webgpu: the same folds, initial weights and batches as the cpu classifier, so the same accuracies and epochs', async () => {
+    // 2-D N(0, I) against N((1, 0), I), 150 rows each, 15 epochs per fold (sklearn's loop, capped)
+    const r = new PhiloxStream(3n, 0n);
+    const X = Float64Array.from({ length: 300 }, () => r.normal());
+    const Y = Float64Array.from({ length: 300 }, (_, k) => r.normal() + (k % 2 === 0 ? 1 : 0));
+    const cpu = await c2st(X, Y, 2, { seed: 5, maxEpochs: 15 });
+    const gpu = await c2st(X, Y, 2, { seed: 5, maxEpochs: 15, backend: 'webgpu' });
+    // f32 training in another summation order: equal unless a test point's logit sits at ~1e-6 of 0
+    expect(Math.abs(gpu - cpu)).toBeLessThanOrEqual(1 / 60 + 1e-12);
+    expect(cpu).toBeGreaterThan(0.6);
+    const labels = new Uint8Array(300).fill(1, 150);
+    const data = Float64Array.from([...X, ...Y]);
+    const folds = await crossValidateWebGpu(c, data, labels, 2, { seed: 5, folds: 5, hiddenWidth: 20, maxEpochs: 15 });
+    const native = await nativeAddon.classifierCrossValidateAsync(data, labels, 300, 2, { seed: 5, folds: 5, maxEpochs: 15 }, undefined, undefined);
+    folds.forEach((f, k) => {
+      expect(f.epochs).toBe(native.epochs[k]);
+      expect(Math.abs(f.lastLoss - native.lastLoss[k]!)).toBeLessThan(1e-4);
+    });
+    await expect(c2st(X, Y, 2, { backend: 'cuda' })).rejects.toThrow(/cuda/i);
   });
 
   it('rejects bad input by name, and use after destroy', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModelFile } from '../src/io/model_file.js';
 import { ManifoldFlow } from '../src/manifold/flow.js';
+import { U1Flow, flowMetropolis } from '../src/lattice/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -56,6 +57,26 @@ describe('sbi-engine flow-train / flow-sample', () => {
     }
   });
 
+  it('trains an S³ flow with Möbius circle layers and samples x_1..x_4,log_q; a bad --circle-transform is a usage error', () => {
+    const model = path.join(dir, 's3.bin');
+    const r = run(['flow-train', '--target', 'sphere3-vmf4', '--circle-transform', 'moebius', '--components', '2', '--layers', '2',
+      '--hidden', '8', '--steps', '30', '--batch', '32', '--seed', '1', '--out', model, '--quiet', '--eval-size', '200']);
+    expect(r.code, r.stderr).toBe(0);
+    const file = loadModelFile(model, { expectedKind: 'manifold-flow' });
+    expect(file.metadata.spec).toMatchObject({ space: 'sphere', dim: 3, circleTransform: 'moebius', components: 2 });
+    const s = run(['flow-sample', '--model', model, '--n', '30', '--seed', '2', '--out', '-']);
+    expect(s.code, s.stderr).toBe(0);
+    const lines = s.stdout.trim().split('\n');
+    expect(lines[0]).toBe('x_1,x_2,x_3,x_4,log_q');
+    const rows = lines.slice(1).map((l) => l.split(',').map(Number));
+    for (const row of rows) expect(Math.hypot(...row.slice(0, 4))).toBeCloseTo(1, 12);
+    const back = ManifoldFlow.fromModelFile(file).logProb(Float64Array.from(rows.flatMap((row) => row.slice(0, 4))));
+    rows.forEach((row, i) => expect(back[i]).toBeCloseTo(row[4]!, 8));
+    const bad = run(['flow-train', '--target', 'sphere3-vmf4', '--circle-transform', 'spiral', '--out', model]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--circle-transform: expected one of spline, moebius, ncp but received "spiral"/);
+  });
+
   it('flow-train --target phi4 trains the lattice flow, and flow-mcmc runs its chain', () => {
     const model = path.join(dir, 'phi4.bin');
     const r = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--m2', '-4', '--lambda', '8', '--steps', '5', '--batch', '8',
@@ -70,6 +91,30 @@ describe('sbi-engine flow-train / flow-sample', () => {
     const missing = run(['flow-train', '--target', 'phi4', '--lattice', '4', '--out', model]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--target phi4 needs --lattice, --m2 and --lambda/);
+  });
+
+  it('flow-train --target u1 trains the gauge-equivariant flow, and flow-mcmc runs its chain like the API', async () => {
+    const model = path.join(dir, 'u1.bin');
+    const r = run(['flow-train', '--target', 'u1', '--lattice', '4', '--beta', '1', '--steps', '3', '--batch', '8',
+      '--seed', '2', '--out', model, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/target u1 {2}L 4 {2}beta 1 {2}steps 3 {2}batch 8/);
+    const text = run(['flow-mcmc', '--model', model, '--n', '300', '--seed', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/target u1 L=4 beta=1/);
+    expect(text.stdout).toMatch(/Q2 \d+\.\d{4} \+- \d+\.\d{4}/);
+    expect(text.stdout).toMatch(/tau_int_Q \d+\.\d{3}/);
+    const out = JSON.parse(run(['flow-mcmc', '--model', model, '--n', '300', '--seed', '1', '--json']).stdout);
+    const api = await flowMetropolis(U1Flow.load(model), { n: 300, seed: 1 });
+    expect(out.target).toBe('u1');
+    expect(out.acceptance).toBe(api.acceptance);
+    expect(out.meanQ2).toBe(api.meanQ2.value);
+    const odd = run(['flow-train', '--target', 'u1', '--lattice', '6', '--beta', '1', '--out', model]);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/multiple of 4/);
+    const missing = run(['flow-train', '--target', 'u1', '--lattice', '4', '--out', model]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--target u1 needs --lattice and --beta/);
   });
 
   it('unknown target: exit 2 listing the known targets; corrupt model: exit 1 naming the damage', () => {

@@ -2,9 +2,9 @@
 // the whole-loss gradients (reverse KL and NLL) in double, log q of samples against the inverse
 // pass, normalisation on the sphere and the torus, thread-count identity, training checks, cancellation, errors.
 import { describe, expect, it } from 'vitest';
-import { ManifoldFlow, type ManifoldFlowSpec } from '../src/manifold/flow.js';
+import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
 
-const small = (space: 'torus' | 'sphere'): ManifoldFlowSpec =>
+const small = (space: 'torus' | 'sphere'): ManifoldFlowOptions =>
   ({ space, dim: 2, layers: 2, bins: 4, hidden: 5, hiddenLayers: 1 });
 
 function fdCheck(flow: ManifoldFlow, options: Parameters<ManifoldFlow['lossAndGradient']>[0]): number {

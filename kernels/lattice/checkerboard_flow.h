@@ -3,13 +3,14 @@
 // (arXiv:2101.08176): prior z ~ N(0, 1) per site, then `layers` affine coupling layers; layer l
 // freezes the sites with (x₀ + x₁ + l) odd (so consecutive layers alternate), feeds the frozen
 // field m·x (active sites zeroed) as one channel to a small CNN of circular 3×3 convolutions
+// (kernels/nn/conv_net_circular.h)
 //   1 → H → … → H (depth hidden layers, LeakyReLU(0.01)) → 2 (tanh)
 // whose two output channels are s and t at every site, and updates the active sites:
 //   y = m·x + (1 − m)·(x·e^s + t),   log|det ∂y/∂x| = Σ_x (1 − m_x) s_x.
 // Then log q(φ) = Σ_x log N(z_x; 0, 1) − Σ_l Σ_x (1 − m_x) s_x^(l).
 //
-// Parameters, one flat vector, layer after layer; within a layer conv after conv, each as
-// weight [c_out, c_in, K, K] then bias [c_out] (kernels/nn/conv2d_circular.h layout).
+// Parameters, one flat vector, layer after layer; within a layer the net's (conv after conv, each
+// as weight [c_out, c_in, K, K] then bias [c_out]).
 //
 // One configuration at a time: `forward` records a tape (every layer's input and the nets'
 // post-activation outputs; LeakyReLU's derivative needs only the sign, which its output keeps,
@@ -18,7 +19,7 @@
 // Batch helpers loop over [B, L·L] configurations in order.
 #pragma once
 #include "../common/portable.h"
-#include "../nn/conv2d_circular.h"
+#include "../nn/conv_net_circular.h"
 
 namespace sbi {
 
@@ -30,25 +31,12 @@ struct CheckerboardFlowShape {
   int K;       // odd kernel extent (3)
 };
 
-constexpr double kCheckerboardLeakySlope = 0.01;  // torch.nn.LeakyReLU's default
-
 SBI_HD int cbf_sites(const CheckerboardFlowShape& s) { return s.L * s.L; }
 
-// Shape of conv k (0 .. depth) of a layer's net.
-SBI_HD Conv2dShape cbf_conv_shape(const CheckerboardFlowShape& s, int k) {
-  const int c_in = k == 0 ? 1 : s.hidden;
-  const int c_out = k == s.depth ? 2 : s.hidden;
-  return Conv2dShape{c_in, c_out, s.L, s.L, s.K};
-}
+// Each layer's net: 1 → H … H → 2 (s and t before tanh).
+SBI_HD ConvNetShape cbf_net_shape(const CheckerboardFlowShape& s) { return ConvNetShape{s.L, 1, s.hidden, s.depth, 2, s.K}; }
 
-SBI_HD int64_t cbf_layer_param_count(const CheckerboardFlowShape& s) {
-  int64_t n = 0;
-  for (int k = 0; k <= s.depth; ++k) {
-    const Conv2dShape c = cbf_conv_shape(s, k);
-    n += conv2d_weight_count(c) + c.c_out;
-  }
-  return n;
-}
+SBI_HD int64_t cbf_layer_param_count(const CheckerboardFlowShape& s) { return conv_net_param_count(cbf_net_shape(s)); }
 
 SBI_HD int64_t cbf_param_count(const CheckerboardFlowShape& s) { return s.layers * cbf_layer_param_count(s); }
 
@@ -77,23 +65,8 @@ SBI_HD void cbf_net_forward(const CheckerboardFlowShape& s, int layer, const T* 
   const int L = s.L, V = L * L;
   for (int x0 = 0; x0 < L; ++x0)
     for (int x1 = 0; x1 < L; ++x1) in[x0 * L + x1] = cbf_frozen(layer, x0, x1) ? x[x0 * L + x1] : T(0);
-  const T* p = params;
-  const T* src = in;
-  const T slope = T(kCheckerboardLeakySlope);
-  for (int k = 0; k <= s.depth; ++k) {
-    const Conv2dShape c = cbf_conv_shape(s, k);
-    const T* w = p;
-    const T* b = p + conv2d_weight_count(c);
-    p = b + c.c_out;
-    T* dst = k == s.depth ? st : hid + int64_t{keep ? k : (k & 1)} * s.hidden * V;
-    conv2d_circular_forward(c, w, b, src, dst);
-    const int n = c.c_out * V;
-    if (k == s.depth)
-      for (int i = 0; i < n; ++i) dst[i] = std::tanh(dst[i]);
-    else
-      for (int i = 0; i < n; ++i) dst[i] = dst[i] > T(0) ? dst[i] : slope * dst[i];
-    src = dst;
-  }
+  conv_net_forward(cbf_net_shape(s), params, in, hid, st, keep);
+  for (int i = 0; i < 2 * V; ++i) st[i] = std::tanh(st[i]);
 }
 
 // φ = f(z) for one configuration z [V]; the tape [cbf_tape_size] ends with φ. Returns log q(φ).
@@ -153,8 +126,7 @@ SBI_HD T checkerboard_flow_inverse(const CheckerboardFlowShape& s, const T* para
 
 // From the tape of `forward`, g_phi = dL/dφ [V] and g_logq = dL/d log q: grad [cbf_param_count]
 // += dL/dparams and, unless g_z is null, g_z [V] = dL/dz (the total derivative through φ(z) and
-// log q(z)). g_phi is not modified. scratch [cbf_scratch_size]. depth < kCbfMaxDepth.
-constexpr int kCbfMaxDepth = 16;
+// log q(z)). g_phi is not modified. scratch [cbf_scratch_size]. depth < kConvNetMaxDepth.
 template <class T>
 SBI_HD void checkerboard_flow_backward(const CheckerboardFlowShape& s, const T* params, const T* tape, const T* g_phi,
                                        T g_logq, T* grad, T* g_z, T* scratch) {
@@ -165,20 +137,10 @@ SBI_HD void checkerboard_flow_backward(const CheckerboardFlowShape& s, const T* 
   T* gst = scratch + V;      // dL/d(s, t) before tanh [2V]
   T* gin = scratch + 3 * V;  // dL/d(net input) [V]
   T* in = scratch + 4 * V;   // the net input m·x, rebuilt from the tape [V]
-  T* planes[2] = {scratch + 5 * V, scratch + 5 * V + HV};  // dL/d(hidden outputs), alternately
-  int64_t off[kCbfMaxDepth + 1];  // offset of conv k's parameters within a layer
-  {
-    int64_t o = 0;
-    for (int k = 0; k <= s.depth; ++k) {
-      off[k] = o;
-      const Conv2dShape c = cbf_conv_shape(s, k);
-      o += conv2d_weight_count(c) + c.c_out;
-    }
-  }
+  T* planes = scratch + 5 * V;  // the net backward's two H·V planes
   for (int i = 0; i < V; ++i) gy[i] = g_phi[i];
   // log q = log r(z) − Σ_l Σ (1 − m) s, so d log q / d s_active = −1.
   const T g_s_direct = -g_logq;
-  const T slope = T(kCheckerboardLeakySlope);
   for (int l = s.layers - 1; l >= 0; --l) {
     const T* x = tape + l * lt;
     const T* hid = x + V;
@@ -202,22 +164,7 @@ SBI_HD void checkerboard_flow_backward(const CheckerboardFlowShape& s, const T* 
           gy[i] *= es;  // frozen sites pass gy unchanged
         }
       }
-    // Back through the convolutions, last first.
-    const T* g_out = gst;
-    for (int k = s.depth; k >= 0; --k) {
-      const Conv2dShape c = cbf_conv_shape(s, k);
-      T* gw = g + off[k];
-      T* gb = gw + conv2d_weight_count(c);
-      const T* xin = k > 0 ? hid + int64_t{k - 1} * HV : in;
-      T* gx = k > 0 ? planes[k & 1] : gin;
-      conv2d_circular_backward(c, p + off[k], xin, g_out, gx, gw, gb);
-      if (k > 0) {
-        // LeakyReLU: its output has its input's sign.
-        for (int64_t i = 0; i < HV; ++i)
-          if (!(xin[i] > T(0))) gx[i] *= slope;
-      }
-      g_out = gx;
-    }
+    conv_net_backward(cbf_net_shape(s), p, in, hid, gst, gin, g, planes);
     // The net saw m·x: frozen sites receive its input gradient.
     for (int x0 = 0; x0 < L; ++x0)
       for (int x1 = 0; x1 < L; ++x1)

@@ -1,22 +1,30 @@
-// Flows on the torus Tᴰ and the sphere S², their log-densities, and the gradients of the two
+// Flows on the torus Tᴰ and the spheres Sᴰ, their log-densities, and the gradients of the two
 // training losses (reverse KL to an unnormalised target, maximum likelihood of samples) with
 // respect to every parameter. Rezende et al., "Normalizing flows on tori and spheres", ICML 2020,
 // arXiv:2002.02428, sections 3-4. Math and layouts: docs/manifold.md.
 //
 // A flow is a stack of layers acting on a state of `coords` coordinates per row; each coordinate
 // is an angle in [0, 2π) or a height in [−1, 1]. Layer l transforms its active coordinates
-// elementwise (circular RQ spline for angles, interval RQ spline for heights: circle.h,
-// interval.h) with parameters that are either trained constants or the output of a tanh MLP
+// elementwise (for angles a circular RQ spline, a Möbius mixture or an NCP mixture, the flow's
+// `circle_kind`; for heights an interval RQ spline: circle.h, interval.h) with parameters that
+// are either trained constants or the output of a tanh MLP
 // (kernels/nn/mlp.h) of features of its conditioning coordinates (cos θ, sin θ per angle; z per
 // height), which the layer leaves unchanged: so each layer is a diffeomorphism with a triangular
 // Jacobian, log|det| = Σ_active log f'.
-//   Torus Tᴰ: D angles; layer l updates the angles i with (i + l) even, conditioned on the others.
-//   Sphere S² (recursive / cylindrical flow): state (z, φ), x = (√(1−z²) cos φ, √(1−z²) sin φ, z);
-//   layer 0 an interval spline of z with constant parameters, layers 1..L circle splines of φ
-//   conditioned on z. The map (z, φ) ↦ x preserves area (dA = dz dφ, Archimedes), so
-//   log q(x) = log q(z, φ) and the uniform base density is 1/(4π).
-// Base: uniform; row r of a draw on Philox stream s of `seed` takes counter blocks from r·coords
-// on, so every row is independent of the chunking and of the thread count.
+//   Torus Tᴰ, coupling: D angles; layer l updates the angles i with (i + l) even, conditioned on
+//   the others. Autoregressive: block b is D single-angle layers, the j-th updating angle o_j
+//   conditioned on o_0..o_{j−1} (o = 0..D−1, reversed in odd blocks; o_0 has constants).
+//   Sphere Sᴰ (recursive / cylindrical flow, section 4): state (z_D, z_{D−1}, .., z_2, φ) with
+//   x ∈ ℝ^{D+1} written as x = (√(1−z_D²) x′, z_D), x′ ∈ S^{D−1} recursively, down to
+//   x″ = (cos φ, sin φ) on S¹. One interval spline per height, z_k conditioned on the heights
+//   above it (z_D: constants), then L circle layers of φ conditioned on all heights. The area
+//   element is dA_D = (1−z_D²)^{(D−2)/2} dz_D dA_{D−1}, so with A(c) = Π_{k≥3} (1−z_k²)^{(k−2)/2}
+//   log q(x) = log q(c) − log A(c). On S² A = 1 (Archimedes).
+// Base: uniform on the manifold. Row r of a draw on Philox stream s of `seed` takes counter
+// blocks from r·coords on, so every row is independent of the chunking and of the thread count:
+// angles uniform, on S² z uniform on [−1, 1]; on Sᴰ, D ≥ 3, the coordinates of a normalised
+// standard normal vector in ℝ^{D+1} (⌈(D+1)/2⌉ ≤ D blocks), whose coordinate density is
+// A(c)/|Sᴰ|, so log q(x) = −log|Sᴰ| + log A(c₀) − log A(c) − Σ log|det J_l|.
 //
 // Chunk functions take caller-owned memory (FlowWork, sized by flow_work_size) and write the
 // chunk's gradient (overwritten, summed over the chunk in a fixed order); callers sum chunks in
@@ -28,6 +36,7 @@
 #include "../common/portable.h"
 #include "../nn/mlp.h"
 #include "../random/philox.h"
+#include "../random/samplers.h"
 #include "circle.h"
 #include "interval.h"
 #include "targets.h"
@@ -41,37 +50,74 @@ constexpr int kMaxMlpLayers = 8;
 constexpr nn::Activation kFlowActivation = nn::Activation::Tanh;
 
 enum class Space : int { Torus = 0, Sphere = 1 };
+// The elementwise transform of the angle layers (circle.h); heights always use the interval spline.
+enum class CircleKind : int { Spline = 0, Moebius = 1, Ncp = 2 };
 
 struct FlowLayer {
-  bool interval;  // interval spline of heights; else circular spline of angles
+  bool interval;     // interval spline of heights; else the flow's circle transform of angles
+  int per_element;   // parameters per active coordinate
   int n_active, active[kMaxCoords];
-  int n_cond, cond[kMaxCoords];  // 0: the spline parameters are trained constants
+  int n_cond, cond[kMaxCoords];  // 0: the element parameters are trained constants
   int mlp_layers;                // dense layers of the conditioner (hidden + output)
   int64_t sizes[kMaxMlpLayers + 1];
   int64_t param_offset, param_count;
 };
 
+// Hyperparameters of the elementwise transforms.
+struct ElementConfig {
+  int bins;                                             // splines
+  CircleKind circle_kind;
+  int components;                                       // Möbius / NCP mixtures
+  double min_bin_width, min_bin_height, min_derivative;  // splines
+  double min_alpha;                                     // NCP
+};
+
 struct FlowShape {
   Space space;
-  int dim;     // D of Tᴰ, or 2 for S²
-  int coords;  // state width: D angles, or (z, φ)
+  int dim;     // D of Tᴰ or Sᴰ
+  int coords;  // state width: D angles, or (z_D, .., z_2, φ)
   bool is_angle[kMaxCoords];
   int n_layers;
   FlowLayer layers[kMaxFlowLayers];
-  int bins;
-  double min_bin_width, min_bin_height, min_derivative;
-  int per_element;  // 3 bins + 1
+  ElementConfig elem;
+  int per_element;  // the largest layer's per_element (work buffers)
   int64_t param_count;
 };
 
-// The ambient width of a sample: D angles, or x ∈ ℝ³.
-SBI_HD int flow_output_width(const FlowShape& s) { return s.space == Space::Sphere ? 3 : s.dim; }
+// The ambient width of a sample: D angles, or x ∈ ℝ^{D+1}.
+SBI_HD int flow_output_width(const FlowShape& s) { return s.space == Space::Sphere ? s.dim + 1 : s.dim; }
+
+// |Sᴰ| = 2π^{(D+1)/2} / Γ((D+1)/2), by |S⁰| = 2, |S¹| = 2π, |Sᴰ| = 2π |S^{D−2}| / (D − 1).
+SBI_HD double sphere_area(int d) {
+  double a = d % 2 == 0 ? 2.0 : kTwoPi;
+  for (int k = d % 2 == 0 ? 2 : 3; k <= d; k += 2) a *= kTwoPi / (k - 1);
+  return a;
+}
 
 SBI_HD double flow_base_log_density(const FlowShape& s) {
-  return s.space == Space::Sphere ? -std::log(2.0 * kTwoPi) : -s.dim * std::log(kTwoPi);
+  return s.space == Space::Sphere ? -std::log(sphere_area(s.dim)) : -s.dim * std::log(kTwoPi);
+}
+
+// Parameters per element of the angle layers.
+SBI_HD int circle_param_count(const ElementConfig& e) {
+  switch (e.circle_kind) {
+    case CircleKind::Moebius: return circle_mixture_param_count<MoebiusComponent<double>>(e.components);
+    case CircleKind::Ncp: return circle_mixture_param_count<NcpComponent<double>>(e.components);
+    default: return circle_spline_param_count(e.bins);
+  }
+}
+
+SBI_HD FlowShape flow_shape_begin(Space space, int dim, const ElementConfig& elem) {
+  FlowShape s{};
+  s.space = space;
+  s.dim = s.coords = dim;
+  s.elem = elem;
+  return s;
 }
 
 SBI_HD void finish_layer(FlowShape& s, FlowLayer& f, int hidden, int hidden_layers) {
+  f.per_element = f.interval ? interval_spline_param_count(s.elem.bins) : circle_param_count(s.elem);
+  s.per_element = f.per_element > s.per_element ? f.per_element : s.per_element;
   f.param_offset = s.param_count;
   if (f.n_cond > 0) {
     int features = 0;
@@ -79,59 +125,55 @@ SBI_HD void finish_layer(FlowShape& s, FlowLayer& f, int hidden, int hidden_laye
     f.mlp_layers = hidden_layers + 1;
     f.sizes[0] = features;
     for (int k = 1; k <= hidden_layers; ++k) f.sizes[k] = hidden;
-    f.sizes[hidden_layers + 1] = int64_t{f.n_active} * s.per_element;
+    f.sizes[hidden_layers + 1] = int64_t{f.n_active} * f.per_element;
     f.param_count = nn::mlp_param_count(f.mlp_layers, f.sizes);
   } else {
     f.mlp_layers = 0;
-    f.param_count = int64_t{f.n_active} * s.per_element;
+    f.param_count = int64_t{f.n_active} * f.per_element;
   }
   s.param_count += f.param_count;
 }
 
-// Coupling flow on Tᴰ (2 ≤ D ≤ kMaxCoords, 1 ≤ layers ≤ kMaxFlowLayers, 1 ≤ hidden_layers < kMaxMlpLayers).
-SBI_HD FlowShape make_torus_shape(int dim, int layers, int bins, int hidden, int hidden_layers) {
-  FlowShape s{};
-  s.space = Space::Torus;
-  s.dim = s.coords = dim;
+// Flow on Tᴰ (2 ≤ D ≤ kMaxCoords, 1 ≤ hidden_layers < kMaxMlpLayers): `layers` coupling layers
+// (≤ kMaxFlowLayers), or `layers` autoregressive blocks of D layers each (layers · D ≤ kMaxFlowLayers).
+SBI_HD FlowShape make_torus_shape(int dim, int layers, bool autoregressive, const ElementConfig& elem, int hidden,
+                                  int hidden_layers) {
+  FlowShape s = flow_shape_begin(Space::Torus, dim, elem);
   for (int i = 0; i < dim; ++i) s.is_angle[i] = true;
-  s.bins = bins;
-  s.per_element = circle_spline_param_count(bins);
-  s.n_layers = layers;
-  for (int l = 0; l < layers; ++l) {
+  s.n_layers = autoregressive ? layers * dim : layers;
+  for (int l = 0; l < s.n_layers; ++l) {
     FlowLayer& f = s.layers[l];
     f.interval = false;
-    for (int i = 0; i < dim; ++i) {
-      if ((i + l) % 2 == 0) f.active[f.n_active++] = i;
-      else f.cond[f.n_cond++] = i;
+    if (autoregressive) {
+      const int block = l / dim, j = l % dim;
+      const auto order = [&](int k) { return block % 2 == 0 ? k : dim - 1 - k; };
+      f.active[f.n_active++] = order(j);
+      for (int k = 0; k < j; ++k) f.cond[f.n_cond++] = order(k);
+    } else {
+      for (int i = 0; i < dim; ++i) {
+        if ((i + l) % 2 == 0) f.active[f.n_active++] = i;
+        else f.cond[f.n_cond++] = i;
+      }
     }
     finish_layer(s, f, hidden, hidden_layers);
   }
   return s;
 }
 
-// Recursive flow on S²: one interval layer of z, then `layers` circle layers of φ given z.
-SBI_HD FlowShape make_sphere_shape(int layers, int bins, int hidden, int hidden_layers) {
-  FlowShape s{};
-  s.space = Space::Sphere;
-  s.dim = 2;
-  s.coords = 2;
-  s.is_angle[0] = false;
-  s.is_angle[1] = true;
-  s.bins = bins;
-  s.per_element = circle_spline_param_count(bins);  // = interval_spline_param_count(bins)
-  s.n_layers = layers + 1;
-  FlowLayer& z = s.layers[0];
-  z.interval = true;
-  z.n_active = 1;
-  z.active[0] = 0;
-  finish_layer(s, z, hidden, hidden_layers);
-  for (int l = 1; l <= layers; ++l) {
+// Recursive flow on Sᴰ (2 ≤ D ≤ kMaxCoords, D − 1 + layers ≤ kMaxFlowLayers): one interval layer
+// per height (state index i = D − k holds z_k; z_D has constants, z_k is conditioned on the
+// heights above it), then `layers` circle layers of φ (state index D − 1) given all heights.
+SBI_HD FlowShape make_sphere_shape(int dim, int layers, const ElementConfig& elem, int hidden, int hidden_layers) {
+  FlowShape s = flow_shape_begin(Space::Sphere, dim, elem);
+  for (int i = 0; i < dim; ++i) s.is_angle[i] = i == dim - 1;
+  s.n_layers = dim - 1 + layers;
+  for (int l = 0; l < s.n_layers; ++l) {
     FlowLayer& f = s.layers[l];
-    f.interval = false;
+    f.interval = l < dim - 1;
     f.n_active = 1;
-    f.active[0] = 1;
-    f.n_cond = 1;
-    f.cond[0] = 0;
+    f.active[0] = f.interval ? l : dim - 1;
+    const int n_cond = f.interval ? l : dim - 1;
+    for (int k = 0; k < n_cond; ++k) f.cond[f.n_cond++] = k;
     finish_layer(s, f, hidden, hidden_layers);
   }
   return s;
@@ -139,19 +181,26 @@ SBI_HD FlowShape make_sphere_shape(int layers, int bins, int hidden, int hidden_
 
 // Initial parameters, close to the identity: dense layer k of layer l's MLP uniform on
 // ±1/√fan_in from Philox stream l·16 + k of `seed`, the output layer scaled by 0.01; then the
-// knot-derivative entries of the element parameters (constants, or the output bias) are set to
-// u with m_d + softplus(u) = 1, so each spline starts as the identity (equal bins, unit slopes)
-// up to the small MLP perturbation, and the flow as a near-uniform density.
+// element parameters (constants, or the output bias) are shifted so each transform starts as the
+// identity up to the small MLP perturbation, and the flow as a near-uniform density: spline knot
+// derivatives u with m_d + softplus(u) = 1 (equal bins, unit slopes), NCP α logits with
+// m_α + softplus(a) = 1; Möbius parameters u = 0 (ω = 0) already are. Constant mixture
+// parameters start uniform on ±0.01 (Philox stream l·16), so their components are not identical
+// (identical components would receive identical gradients forever).
 template <class T>
 SBI_HD void flow_init(const FlowShape& s, uint64_t seed, T* params) {
-  const int K = s.bins;
-  const double unit = std::log(std::expm1(1.0 - s.min_derivative));
+  const ElementConfig& e = s.elem;
+  const int K = e.bins;
+  const double unit_derivative = std::log(std::expm1(1.0 - e.min_derivative));
+  const double unit_alpha = std::log(std::expm1(1.0 - e.min_alpha));
   for (int l = 0; l < s.n_layers; ++l) {
     const FlowLayer& f = s.layers[l];
+    const bool spline = f.interval || e.circle_kind == CircleKind::Spline;
     T* p = params + f.param_offset;
     T* bias = p;  // the element parameters' offsets: constants, or the output layer's bias
     if (f.mlp_layers == 0) {
-      for (int64_t i = 0; i < f.param_count; ++i) p[i] = T(0);
+      PhiloxStream rng(seed, uint64_t(l) * 16);
+      for (int64_t i = 0; i < f.param_count; ++i) p[i] = spline ? T(0) : T(0.02 * rng.uniform() - 0.01);
     } else {
       for (int k = 0; k < f.mlp_layers; ++k) {
         PhiloxStream rng(seed, uint64_t(l) * 16 + uint64_t(k));
@@ -162,9 +211,15 @@ SBI_HD void flow_init(const FlowShape& s, uint64_t seed, T* params) {
         p += m;
       }
     }
-    const int derivatives = f.interval ? K + 1 : K;
-    for (int j = 0; j < f.n_active; ++j)
-      for (int i = 0; i < derivatives; ++i) bias[j * s.per_element + 2 * K + i] += T(unit);
+    for (int j = 0; j < f.n_active; ++j) {
+      T* b = bias + j * f.per_element;
+      if (spline) {
+        const int derivatives = f.interval ? K + 1 : K;
+        for (int i = 0; i < derivatives; ++i) b[2 * K + i] += T(unit_derivative);
+      } else if (e.circle_kind == CircleKind::Ncp) {
+        for (int i = 0; i < e.components; ++i) b[e.components + i] += T(unit_alpha);
+      }
+    }
   }
 }
 
@@ -228,33 +283,46 @@ SBI_HD FlowWork<T> flow_work_bind(const FlowShape& s, int64_t R, T* mem) {
 }
 
 template <class T>
-SBI_HD void elem_forward(const FlowShape& s, bool interval, T x, const T* p, T* y, T* l) {
-  if (interval)
-    interval_spline_forward(IntervalSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)},
-                            x, p, y, l);
-  else
-    circle_spline_forward(CircleSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)}, x,
-                          p, y, l);
+SBI_HD IntervalSplineConfig<T> interval_config(const ElementConfig& e) {
+  return {e.bins, T(e.min_bin_width), T(e.min_bin_height), T(e.min_derivative)};
 }
 
 template <class T>
-SBI_HD void elem_inverse(const FlowShape& s, bool interval, T y, const T* p, T* x, T* l) {
-  if (interval)
-    interval_spline_inverse(IntervalSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)},
-                            y, p, x, l);
-  else
-    circle_spline_inverse(CircleSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)}, y,
-                          p, x, l);
+SBI_HD CircleSplineConfig<T> circle_spline_config(const ElementConfig& e) {
+  return {e.bins, T(e.min_bin_width), T(e.min_bin_height), T(e.min_derivative)};
 }
 
 template <class T>
-SBI_HD void elem_backward(const FlowShape& s, bool interval, T x, const T* p, T gy, T gl, T* gx, T* gp) {
-  if (interval)
-    interval_spline_backward(IntervalSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)},
-                             x, p, gy, gl, gx, gp);
-  else
-    circle_spline_backward(CircleSplineConfig<T>{s.bins, T(s.min_bin_width), T(s.min_bin_height), T(s.min_derivative)}, x,
-                           p, gy, gl, gx, gp);
+SBI_HD CircleMixtureConfig<T> circle_mixture_config(const ElementConfig& e) {
+  return {e.components, T(e.min_alpha)};
+}
+
+// One element of a layer: y and log|dy/dx| (forward), x and log|dx/dy| (inverse), and the
+// backward of the forward map (dL/dx and dL/dparams from g_y = dL/dy, g_l = dL/d log|dy/dx|).
+template <class T>
+SBI_HD void elem_forward(const ElementConfig& e, bool interval, T x, const T* p, T* y, T* l) {
+  if (interval) interval_spline_forward(interval_config<T>(e), x, p, y, l);
+  else if (e.circle_kind == CircleKind::Moebius) circle_mixture_forward<MoebiusComponent<T>>(circle_mixture_config<T>(e), x, p, y, l);
+  else if (e.circle_kind == CircleKind::Ncp) circle_mixture_forward<NcpComponent<T>>(circle_mixture_config<T>(e), x, p, y, l);
+  else circle_spline_forward(circle_spline_config<T>(e), x, p, y, l);
+}
+
+template <class T>
+SBI_HD void elem_inverse(const ElementConfig& e, bool interval, T y, const T* p, T* x, T* l) {
+  if (interval) interval_spline_inverse(interval_config<T>(e), y, p, x, l);
+  else if (e.circle_kind == CircleKind::Moebius) circle_mixture_inverse<MoebiusComponent<T>>(circle_mixture_config<T>(e), y, p, x, l);
+  else if (e.circle_kind == CircleKind::Ncp) circle_mixture_inverse<NcpComponent<T>>(circle_mixture_config<T>(e), y, p, x, l);
+  else circle_spline_inverse(circle_spline_config<T>(e), y, p, x, l);
+}
+
+template <class T>
+SBI_HD void elem_backward(const ElementConfig& e, bool interval, T x, const T* p, T gy, T gl, T* gx, T* gp) {
+  if (interval) interval_spline_backward(interval_config<T>(e), x, p, gy, gl, gx, gp);
+  else if (e.circle_kind == CircleKind::Moebius)
+    circle_mixture_backward<MoebiusComponent<T>>(circle_mixture_config<T>(e), x, p, gy, gl, gx, gp);
+  else if (e.circle_kind == CircleKind::Ncp)
+    circle_mixture_backward<NcpComponent<T>>(circle_mixture_config<T>(e), x, p, gy, gl, gx, gp);
+  else circle_spline_backward(circle_spline_config<T>(e), x, p, gy, gl, gx, gp);
 }
 
 // Layer l's element parameters for the R rows of `state` (the conditioning coordinates are the
@@ -281,7 +349,7 @@ SBI_HD void layer_conditioner(const FlowShape& s, int l, const T* params, int64_
     }
   }
   w.elem_params[l] = nn::mlp_forward(kFlowActivation, f.mlp_layers, f.sizes, R, feat, params + f.param_offset, w.saved[l]);
-  w.row_stride[l] = int64_t{f.n_active} * s.per_element;
+  w.row_stride[l] = int64_t{f.n_active} * f.per_element;
 }
 
 // Gradient of the layer's parameters from w.dparams (dL/d element params), and the conditioning
@@ -314,11 +382,36 @@ SBI_HD void layer_conditioner_backward(const FlowShape& s, int l, const T* param
   }
 }
 
-// Base draws for rows [row0, row0 + R) of stream `stream`: uniform angles, heights uniform on [−1, 1].
+// Ambient point to state; x on Sᴰ is normalised on the way (a CSV round trip loses the last
+// bits): z_k = x_k / |(x_0..x_k)| (0 where that norm is 0, a measure-zero set), φ = atan2(x_1, x_0).
+template <class T>
+SBI_HD void flow_point_to_state(const FlowShape& s, const T* x, T* state) {
+  if (s.space == Space::Torus) {
+    for (int d = 0; d < s.dim; ++d) state[d] = wrap_angle(x[d]);
+    return;
+  }
+  T n2 = x[0] * x[0] + x[1] * x[1];
+  for (int k = 2; k <= s.dim; ++k) {
+    n2 += x[k] * x[k];
+    T z = n2 > T(0) ? x[k] / std::sqrt(n2) : T(0);
+    z = z > T(1) ? T(1) : (z < T(-1) ? T(-1) : z);
+    state[s.dim - k] = z;
+  }
+  state[s.dim - 1] = wrap_angle(std::atan2(x[1], x[0]));
+}
+
+// Base draws for rows [row0, row0 + R) of stream `stream` (header comment): uniform angles;
+// on S² heights uniform on [−1, 1]; on Sᴰ, D ≥ 3, the state of a normalised normal vector.
 template <class T>
 SBI_HD void flow_base_draw(const FlowShape& s, uint64_t seed, uint64_t stream, int64_t row0, int64_t R, T* state) {
   for (int64_t r = 0; r < R; ++r) {
     PhiloxStream rng(seed, stream, uint64_t(row0 + r) * uint64_t(s.coords));
+    if (s.space == Space::Sphere && s.dim >= 3) {
+      T g[kMaxCoords + 1];
+      for (int i = 0; i <= s.dim; ++i) g[i] = T(sample_std_normal(rng));
+      flow_point_to_state(s, g, state + r * s.coords);
+      continue;
+    }
     for (int c = 0; c < s.coords; ++c) {
       const double u = rng.uniform();
       state[r * s.coords + c] = s.is_angle[c] ? T(kTwoPi * u) : T(2.0 * u - 1.0);
@@ -326,11 +419,28 @@ SBI_HD void flow_base_draw(const FlowShape& s, uint64_t seed, uint64_t stream, i
   }
 }
 
+// log A(c) = Σ_{k=3..D} ((k−2)/2) log(1 − z_k²) of a state on Sᴰ (0 on S² and on tori), and its
+// gradient added to g (may be null) times `scale`. 1 − z² is floored at 1e-30: at a pole (measure
+// zero) both A(c₀) and A(c) vanish and their ratio is taken as 1.
+template <class T>
+SBI_HD T sphere_log_area_factor(const FlowShape& s, const T* state, T scale, T* g) {
+  if (s.space != Space::Sphere) return T(0);
+  T total = T(0);
+  for (int k = 3; k <= s.dim; ++k) {
+    const T z = state[s.dim - k], m = T(0.5) * T(k - 2);
+    T one_m_z2 = T(1) - z * z;
+    one_m_z2 = one_m_z2 > T(1e-30) ? one_m_z2 : T(1e-30);
+    total += m * std::log(one_m_z2);
+    if (g) g[s.dim - k] += scale * T(-2) * m * z / one_m_z2;
+  }
+  return total;
+}
+
 // Forward pass of R rows from w.states[0] (filled by the caller) to w.states[n_layers];
 // w.ladj = Σ log|det| of the forward map.
 template <class T>
 SBI_HD void flow_forward(const FlowShape& s, const T* params, int64_t R, FlowWork<T>& w) {
-  const int C = s.coords, P = s.per_element;
+  const int C = s.coords;
   for (int64_t r = 0; r < R; ++r) w.ladj[r] = T(0);
   for (int l = 0; l < s.n_layers; ++l) {
     const FlowLayer& f = s.layers[l];
@@ -342,7 +452,8 @@ SBI_HD void flow_forward(const FlowShape& s, const T* params, int64_t R, FlowWor
       for (int j = 0; j < f.n_active; ++j) {
         const int a = f.active[j];
         T lj;
-        elem_forward(s, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * P, &out[r * C + a], &lj);
+        elem_forward(s.elem, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * f.per_element,
+                     &out[r * C + a], &lj);
         w.ladj[r] += lj;
       }
   }
@@ -352,7 +463,7 @@ SBI_HD void flow_forward(const FlowShape& s, const T* params, int64_t R, FlowWor
 // w.ladj = Σ log|det| of the inverse map.
 template <class T>
 SBI_HD void flow_inverse(const FlowShape& s, const T* params, int64_t R, FlowWork<T>& w) {
-  const int C = s.coords, P = s.per_element;
+  const int C = s.coords;
   for (int64_t r = 0; r < R; ++r) w.ladj[r] = T(0);
   for (int l = s.n_layers - 1; l >= 0; --l) {
     const FlowLayer& f = s.layers[l];
@@ -364,55 +475,64 @@ SBI_HD void flow_inverse(const FlowShape& s, const T* params, int64_t R, FlowWor
       for (int j = 0; j < f.n_active; ++j) {
         const int a = f.active[j];
         T lj;
-        elem_inverse(s, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * P, &out[r * C + a], &lj);
+        elem_inverse(s.elem, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * f.per_element,
+                     &out[r * C + a], &lj);
         w.ladj[r] += lj;
       }
   }
 }
 
-// State (angles, or (z, φ)) to the ambient point: the angles, or x ∈ S² ⊂ ℝ³.
+// log q of a row from its base state, its final state and the inverse map's log|det| (ladj_inv).
+template <class T>
+SBI_HD T flow_log_density(const FlowShape& s, const T* base_state, const T* final_state, T ladj_inv) {
+  return T(flow_base_log_density(s)) + sphere_log_area_factor(s, base_state, T(0), static_cast<T*>(nullptr)) -
+         sphere_log_area_factor(s, final_state, T(0), static_cast<T*>(nullptr)) + ladj_inv;
+}
+
+// State to the ambient point: the angles, or x ∈ Sᴰ ⊂ ℝ^{D+1}: x_k = P_{k+1} z_k for k ≥ 2,
+// (x_0, x_1) = P_2 (cos φ, sin φ), with P_k = Π_{j≥k} √(1 − z_j²).
 template <class T>
 SBI_HD void flow_state_to_point(const FlowShape& s, const T* state, T* x) {
   if (s.space == Space::Torus) {
     for (int d = 0; d < s.dim; ++d) x[d] = state[d];
     return;
   }
-  const T z = state[0], phi = state[1];
-  const T rho = std::sqrt(T(1) - z * z > T(0) ? T(1) - z * z : T(0));
-  x[0] = rho * std::cos(phi);
-  x[1] = rho * std::sin(phi);
-  x[2] = z;
-}
-
-// Ambient point to state; x on S² is normalised first (a CSV round trip loses the last bits).
-template <class T>
-SBI_HD void flow_point_to_state(const FlowShape& s, const T* x, T* state) {
-  if (s.space == Space::Torus) {
-    for (int d = 0; d < s.dim; ++d) state[d] = wrap_angle(x[d]);
-    return;
+  T prod = T(1);
+  for (int k = s.dim; k >= 2; --k) {
+    const T z = state[s.dim - k];
+    x[k] = prod * z;
+    prod *= std::sqrt(T(1) - z * z > T(0) ? T(1) - z * z : T(0));
   }
-  const T n = std::sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
-  T z = x[2] / n;
-  z = z > T(1) ? T(1) : (z < T(-1) ? T(-1) : z);
-  state[0] = z;
-  state[1] = wrap_angle(std::atan2(x[1], x[0]));
+  const T phi = state[s.dim - 1];
+  x[0] = prod * std::cos(phi);
+  x[1] = prod * std::sin(phi);
 }
 
-// Gradient with respect to the state of a function of the ambient point, from its gradient gx.
+// Gradient with respect to the state of a function of the ambient point x(state), from its
+// gradient gx: ∂/∂z_k = P_{k+1} gx_k − z_k/(1 − z_k²) Σ_{i<k} x_i gx_i (x_i with i < k carries the
+// factor √(1 − z_k²); the second term is dropped where 1 − z_k² = 0, a pole, measure zero), and
+// ∂/∂φ = x_0 gx_1 − x_1 gx_0.
 template <class T>
 SBI_HD void flow_point_grad_to_state(const FlowShape& s, const T* state, const T* gx, T* gs) {
   if (s.space == Space::Torus) {
     for (int d = 0; d < s.dim; ++d) gs[d] = gx[d];
     return;
   }
-  const T z = state[0], phi = state[1];
-  const T rho2 = T(1) - z * z;
-  const T rho = std::sqrt(rho2 > T(0) ? rho2 : T(0));
-  const T c = std::cos(phi), sn = std::sin(phi);
-  // ∂x/∂z = (−z/ρ cos φ, −z/ρ sin φ, 1); at the poles (ρ = 0, measure zero) the radial term is dropped.
-  const T radial = rho > T(0) ? -z / rho * (gx[0] * c + gx[1] * sn) : T(0);
-  gs[0] = radial + gx[2];
-  gs[1] = rho * (-gx[0] * sn + gx[1] * c);
+  T x[kMaxCoords + 1];
+  flow_state_to_point(s, state, x);
+  T below = x[0] * gx[0] + x[1] * gx[1];  // Σ_{i<k} x_i gx_i
+  T prod_above[kMaxCoords + 2];            // P_{k+1} for k = D..2
+  prod_above[s.dim] = T(1);
+  for (int k = s.dim; k >= 3; --k) {
+    const T z = state[s.dim - k];
+    prod_above[k - 1] = prod_above[k] * std::sqrt(T(1) - z * z > T(0) ? T(1) - z * z : T(0));
+  }
+  for (int k = 2; k <= s.dim; ++k) {
+    const T z = state[s.dim - k], rho2 = T(1) - z * z;
+    gs[s.dim - k] = prod_above[k] * gx[k] + (rho2 > T(0) ? -z / rho2 * below : T(0));
+    below += x[k] * gx[k];
+  }
+  gs[s.dim - 1] = x[0] * gx[1] - x[1] * gx[0];
 }
 
 // Reverse KL of R rows drawn on stream `stream` (rows row0..): L = scale Σ_r (log q − log p̃).
@@ -420,26 +540,27 @@ SBI_HD void flow_point_grad_to_state(const FlowShape& s, const T* state, const T
 template <class T>
 SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* params, uint64_t seed, uint64_t stream,
                                int64_t row0, int64_t R, T scale, T* grad, FlowWork<T>& w, T* logq, T* logp) {
-  const int C = s.coords, P = s.per_element;
+  const int C = s.coords;
   flow_base_draw(s, seed, stream, row0, R, w.states);
   flow_forward(s, params, R, w);
-  const T base = T(flow_base_log_density(s));
   const T* fin = w.states + s.n_layers * R * C;
   T loss = T(0);
   for (int64_t r = 0; r < R; ++r) {
     T x[kMaxCoords + 1] = {}, gx[kMaxCoords + 1] = {};
     flow_state_to_point(s, fin + r * C, x);
     const T lp = target_log_density(target, x, gx);
-    const T lq = base - w.ladj[r];
+    const T lq = flow_log_density(s, w.states + r * C, fin + r * C, -w.ladj[r]);
     if (logq) logq[r] = lq;
     if (logp) logp[r] = lp;
     loss += scale * (lq - lp);
     for (int d = 0; d < flow_output_width(s); ++d) gx[d] *= -scale;
     flow_point_grad_to_state(s, fin + r * C, gx, w.g + r * C);
+    sphere_log_area_factor(s, fin + r * C, -scale, w.g + r * C);  // log q has −log A(c)
   }
   if (!grad) return loss;
   for (int l = s.n_layers - 1; l >= 0; --l) {
     const FlowLayer& f = s.layers[l];
+    const int P = f.per_element;
     const T* in = w.states + l * R * C;
     // Each layer keeps its own MLP buffers, so elem_params[l] from the forward pass is still valid.
     const int64_t stride = f.mlp_layers == 0 ? f.param_count : w.row_stride[l];
@@ -447,8 +568,8 @@ SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* p
       for (int j = 0; j < f.n_active; ++j) {
         const int a = f.active[j];
         T gxa;
-        elem_backward(s, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * P, w.g[r * C + a], -scale,
-                      &gxa, w.dparams + r * stride + j * P);
+        elem_backward(s.elem, f.interval, in[r * C + a], w.elem_params[l] + r * w.row_stride[l] + j * P, w.g[r * C + a],
+                      -scale, &gxa, w.dparams + r * stride + j * P);
         w.g[r * C + a] = gxa;
       }
     layer_conditioner_backward(s, l, params, R, in, w, grad);
@@ -461,25 +582,27 @@ SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* p
 template <class T>
 SBI_HD T flow_nll_chunk(const FlowShape& s, const T* params, const T* x, int64_t R, T scale, T* grad, FlowWork<T>& w,
                         T* logq) {
-  const int C = s.coords, P = s.per_element, W = flow_output_width(s);
+  const int C = s.coords, W = flow_output_width(s);
   T* fin = w.states + s.n_layers * R * C;
   for (int64_t r = 0; r < R; ++r) flow_point_to_state(s, x + r * W, fin + r * C);
   flow_inverse(s, params, R, w);
-  const T base = T(flow_base_log_density(s));
   T loss = T(0);
   for (int64_t r = 0; r < R; ++r) {
-    const T lq = base + w.ladj[r];
+    const T lq = flow_log_density(s, w.states + r * C, fin + r * C, w.ladj[r]);
     if (logq) logq[r] = lq;
     loss -= scale * lq;
   }
   if (!grad) return loss;
-  // The base density is uniform: no gradient reaches the base point. Walk up from layer 0; at
-  // layer l the inverse produced x_l = f⁻¹(y) with log|dx/dy| = −ℓ(x_l), ℓ = log f'. For
-  // L(x_l, −ℓ): dL/dy = c = (g_x + scale ∂ℓ/∂x)/f', and the parameters' gradient is the forward
-  // backward with g_y = −c, g_ℓ = scale (docs/manifold.md).
+  // The base density in coordinates is A(c₀)/|Sᴰ| (constant on tori and S²): its gradient at the
+  // base point starts the walk. Walk up from layer 0; at layer l the inverse produced
+  // x_l = f⁻¹(y) with log|dx/dy| = −ℓ(x_l), ℓ = log f'. For L(x_l, −ℓ): dL/dy = c =
+  // (g_x + scale ∂ℓ/∂x)/f', and the parameters' gradient is the forward backward with g_y = −c,
+  // g_ℓ = scale (docs/manifold.md).
   for (int64_t i = 0; i < R * C; ++i) w.g[i] = T(0);
+  for (int64_t r = 0; r < R; ++r) sphere_log_area_factor(s, w.states + r * C, -scale, w.g + r * C);
   for (int l = 0; l < s.n_layers; ++l) {
     const FlowLayer& f = s.layers[l];
+    const int P = f.per_element;
     const T* xs = w.states + l * R * C;
     const T* ys = w.states + (l + 1) * R * C;
     const int64_t stride = f.mlp_layers == 0 ? f.param_count : w.row_stride[l];
@@ -489,10 +612,10 @@ SBI_HD T flow_nll_chunk(const FlowShape& s, const T* params, const T* x, int64_t
         const T* p = w.elem_params[l] + r * w.row_stride[l] + j * P;
         const T xa = xs[r * C + a];
         T y, ell, dell_dx, unused;
-        elem_forward(s, f.interval, xa, p, &y, &ell);
-        elem_backward(s, f.interval, xa, p, T(0), T(1), &dell_dx, w.tmp);
+        elem_forward(s.elem, f.interval, xa, p, &y, &ell);
+        elem_backward(s.elem, f.interval, xa, p, T(0), T(1), &dell_dx, w.tmp);
         const T c = (w.g[r * C + a] + scale * dell_dx) / std::exp(ell);
-        elem_backward(s, f.interval, xa, p, -c, scale, &unused, w.dparams + r * stride + j * P);
+        elem_backward(s.elem, f.interval, xa, p, -c, scale, &unused, w.dparams + r * stride + j * P);
         w.g[r * C + a] = c;
       }
     layer_conditioner_backward(s, l, params, R, ys, w, grad);

@@ -8,7 +8,12 @@
 //   sphere-vmf4       log p̃(x) = log Σ_{k=1..4} exp(10 μ_kᵀx), x ∈ S² ⊂ ℝ³,
 //                     μ_k = (cos a cos b, cos a sin b, sin a) for (a, b) = (0.7, 1.5), (−1, 1),
 //                     (0.6, 0.5), (−0.7, 4)
-// Torus targets take the angles and return ∂/∂θ; the sphere target takes x ∈ ℝ³ and returns the
+//   sphere3-vmf4      log p̃(x) = log Σ_{k=1..4} exp(10 ν_kᵀx), x ∈ S³ ⊂ ℝ⁴, ν_k = n_k/|n_k| for
+//                     n = (1, 0, 0, 0), (−0.2, 0.9, 0.3, −0.2), (0.1, −0.4, 0.8, 0.4),
+//                     (−0.5, −0.3, −0.4, 0.7) (this project's choice). On SU(2) ≅ S³,
+//                     x ↦ U = [[x₁ + i x₂, x₃ + i x₄], [−x₃ + i x₄, x₁ − i x₂]] and
+//                     2 νᵀx = Re tr(V† U) with V the image of ν: bumps exp(5 Re tr(V_k† U)).
+// Torus targets take the angles and return ∂/∂θ; the sphere targets take x ∈ ℝ^{D+1} and return the
 // Euclidean gradient ∂/∂x (the flow chains it through its cylindrical coordinates). Mixtures
 // use log-sum-exp with the maximum taken out, so no term overflows. Portable, no allocation.
 #pragma once
@@ -19,10 +24,12 @@
 namespace sbi {
 namespace manifold {
 
-enum class TargetKind : int { TorusUnimodal = 0, TorusMultimodal = 1, TorusCorrelated = 2, SphereVmf4 = 3 };
+enum class TargetKind : int { TorusUnimodal = 0, TorusMultimodal = 1, TorusCorrelated = 2, SphereVmf4 = 3, Sphere3Vmf4 = 4 };
 
-// The width of the target's argument: angles on T², or x ∈ ℝ³ on S².
-SBI_HD int target_input_width(TargetKind t) { return t == TargetKind::SphereVmf4 ? 3 : 2; }
+// The width of the target's argument: angles on T², or x ∈ ℝ³ on S², x ∈ ℝ⁴ on S³.
+SBI_HD int target_input_width(TargetKind t) {
+  return t == TargetKind::SphereVmf4 ? 3 : (t == TargetKind::Sphere3Vmf4 ? 4 : 2);
+}
 
 // log Σ_i exp(e_i) and the softmax weights w_i (overwriting e), n ≤ 8.
 template <class T>
@@ -82,6 +89,29 @@ SBI_HD T target_log_density(TargetKind t, const T* v, T* grad) {
         for (int j = 0; j < 3; ++j) {
           grad[j] = T(0);
           for (int k = 0; k < 4; ++k) grad[j] += T(10) * e[k] * mu[k][j];
+        }
+      }
+      return lse;
+    }
+    case TargetKind::Sphere3Vmf4: {
+      const T n[4][4] = {{T(1), T(0), T(0), T(0)},
+                         {T(-0.2), T(0.9), T(0.3), T(-0.2)},
+                         {T(0.1), T(-0.4), T(0.8), T(0.4)},
+                         {T(-0.5), T(-0.3), T(-0.4), T(0.7)}};
+      T nu[4][4], e[4];
+      for (int k = 0; k < 4; ++k) {
+        const T len = std::sqrt(n[k][0] * n[k][0] + n[k][1] * n[k][1] + n[k][2] * n[k][2] + n[k][3] * n[k][3]);
+        e[k] = T(0);
+        for (int j = 0; j < 4; ++j) {
+          nu[k][j] = n[k][j] / len;
+          e[k] += T(10) * nu[k][j] * v[j];
+        }
+      }
+      const T lse = log_sum_exp_weights(4, e);
+      if (grad) {
+        for (int j = 0; j < 4; ++j) {
+          grad[j] = T(0);
+          for (int k = 0; k < 4; ++k) grad[j] += T(10) * e[k] * nu[k][j];
         }
       }
       return lse;

@@ -158,6 +158,35 @@ fn column_sums(@builtin(global_invocation_id) gid: vec3u) {
   elt_out[ep.out_off + j] = s;
 }
 
+// scikit-learn's L2 penalty on the weights (not the biases) of a batch of nb rows, layer by layer:
+// ∂/∂W += (alpha / nb) W, i.e. elt_out[out_off + e] += scale · elt_a[y_off + e] for e < count
+// (elt_a the parameters, elt_out the gradients).
+@compute @workgroup_size(workgroup_size)
+fn add_scaled(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= ep.count) { return; }
+  elt_out[ep.out_off + e] += ep.scale * elt_a[ep.y_off + e];
+}
+
+// Σ elt_a[y_off + e]², e < count, into elt_out[out_off]: one workgroup, strided partial sums then a
+// tree in workgroup memory (the penalty's value; the host adds the layers in double).
+var<workgroup> partial: array<f32, 64>;
+@compute @workgroup_size(64)
+fn sum_squares(@builtin(local_invocation_id) lid: vec3u) {
+  var s = 0.0;
+  for (var e = lid.x; e < ep.count; e += 64u) {
+    let v = elt_a[ep.y_off + e];
+    s += v * v;
+  }
+  partial[lid.x] = s;
+  workgroupBarrier();
+  for (var half = 32u; half > 0u; half >>= 1u) {
+    if (lid.x < half) { partial[lid.x] += partial[lid.x + half]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { elt_out[ep.out_off] = partial[0]; }
+}
+
 // The loss terms and their gradient, as bce_with_logits / mse in loss.h: elt_a the network's output
 // at y_off, elt_b the targets; elt_out[e] = ∂loss/∂output (mean reduction), elt_out[count + e] the
 // e-th term of the sum (the host sums them in double and scales by 1 / count).

@@ -22,6 +22,18 @@ export interface MlpSpec {
 
 export type MlpLoss = 'bce' | 'mse';
 
+export interface MlpTrainOptions {
+  loss: MlpLoss;
+  adam: NnAdamOptions;
+  /**
+   * scikit-learn's L2 penalty alpha on the weights only (not the biases): each step's loss gains
+   * (alpha / 2n) ‖W‖² and its gradient (alpha / n) W, n the batch's rows. Default 0.
+   */
+  l2?: number;
+  /** Add Adam's ε after the bias correction of v, as scikit-learn does (adam.h adds it before). */
+  epsilonAfterCorrection?: boolean;
+}
+
 /** One training batch: x [n, sizes[0]], target [n, sizes[L]]. */
 export interface MlpBatch {
   x: Float32Array;
@@ -346,9 +358,11 @@ export class WebGpuMlp {
    * One Adam step per batch (forward, loss with torch's mean reduction, backward, adam_step), all
    * on the device; returns each step's loss (the terms summed in double on the host).
    */
-  async train(batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<Float64Array> {
+  async train(batches: readonly MlpBatch[], options: MlpTrainOptions): Promise<Float64Array> {
     this.checkAlive();
     const { loss, adam } = options;
+    const l2 = options.l2 ?? 0;
+    if (!(l2 >= 0) || !Number.isFinite(l2)) throw new RangeError(`Expected a non-negative finite number for \`l2\` but received ${l2}`);
     if (loss !== 'bce' && loss !== 'mse') throw new RangeError(`Expected "bce" or "mse" for \`loss\` but received ${JSON.stringify(loss)}`);
     const lr = adam?.lr;
     if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new RangeError(`Expected a positive finite number for \`adam.lr\` but received ${lr}`);
@@ -373,7 +387,11 @@ export class WebGpuMlp {
     const pool = bufferPool(device);
     const offsets = rowsOf.map((_, i) => rowsOf.slice(0, i).reduce((s, n) => s + n * outDim, 0));
     const totalTerms = rowsOf.reduce((s, n) => s + n * outDim, 0);
-    const staging = pool.acquire(4 * totalTerms, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // after the loss terms: each step's Σ W² per layer, when there is an L2 penalty
+    const penaltyAt = totalTerms;
+    const stagingFloats = totalTerms + (l2 > 0 ? batches.length * this.layers : 0);
+    const staging = pool.acquire(4 * stagingFloats, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const squares = l2 > 0 ? pool.acquire(4 * this.layers, storage()) : null;
     const recorders: PassRecorder[] = [];
     try {
       await submitChecked(device, 'MLP training', () => batches.forEach((b, i) => {
@@ -388,27 +406,43 @@ export class WebGpuMlp {
         rec.dispatch(eltKey('loss_terms'), eltWords({ count, yOff: 0, kind: loss === 'bce' ? 0 : 1, scale: 1 / count }),
           { 1: w.layers[this.layers - 1]!, 2: w.dz, 3: w.loss }, groups1d(count));
         this.recordBackward(rec, n);
+        if (squares) {
+          // sklearn's penalty (alpha / 2n) ‖W‖² on the weights, from the parameters before this step
+          let pOff = 0;
+          for (let l = 0; l < this.layers; l++) {
+            const nw = sizes[l + 1]! * sizes[l]!;
+            rec.dispatch(eltKey('sum_squares'), eltWords({ count: nw, yOff: pOff, outOff: l }), { 1: this.params, 3: squares }, [1, 1]);
+            rec.dispatch(eltKey('add_scaled'), eltWords({ count: nw, yOff: pOff, outOff: pOff, scale: l2 / n }), { 1: this.params, 3: this.grads }, groups1d(nw));
+            pOff += nw + sizes[l + 1]!;
+          }
+          rec.copyAfterPass(squares, 0, staging, 4 * (penaltyAt + i * this.layers), 4 * this.layers);
+        }
         const step = ++this.adamStep;
         const bias1 = 1 - beta1 ** step;
+        const bias2Sqrt = Math.sqrt(1 - beta2 ** step);
+        // sklearn adds ε after the bias correction: ε / sqrt(1 − β2ᵗ) in adam.h's arrangement
+        const epsStep = options.epsilonAfterCorrection ? eps / bias2Sqrt : eps;
         const adamWords = words(
-          [this.paramCount, adam.decoupled ? 1 : 0, lr, beta1, beta2, eps, wd, lr / bias1, Math.sqrt(1 - beta2 ** step), 0, 0, 0],
+          [this.paramCount, adam.decoupled ? 1 : 0, lr, beta1, beta2, epsStep, wd, lr / bias1, bias2Sqrt, 0, 0, 0],
           new Set([2, 3, 4, 5, 6, 7, 8]),
         );
         rec.dispatch(eltKey('adam'), adamWords, { 1: this.grads, 2: this.params, 3: this.moments }, groups1d(this.paramCount));
         rec.copyAfterPass(w.loss, 4 * count, staging, 4 * offsets[i]!, 4 * count);
         rec.submit();
       }));
-      await staging.mapAsync(GPUMapMode.READ, 0, 4 * totalTerms);
-      const terms = new Float32Array(staging.getMappedRange(0, 4 * totalTerms).slice(0));
+      await staging.mapAsync(GPUMapMode.READ, 0, 4 * stagingFloats);
+      const terms = new Float32Array(staging.getMappedRange(0, 4 * stagingFloats).slice(0));
       staging.unmap();
       return Float64Array.from(rowsOf, (n, i) => {
         let s = 0;
         for (let e = 0; e < n * outDim; e++) s += terms[offsets[i]! + e]!;
-        return s / (n * outDim);
+        let penalty = 0;
+        if (l2 > 0) for (let l = 0; l < this.layers; l++) penalty += terms[penaltyAt + i * this.layers + l]!;
+        return s / (n * outDim) + (0.5 * l2 * penalty) / n;
       });
     } finally {
       for (const r of recorders) r.release();
-      pool.release(staging);
+      pool.release(staging, ...(squares ? [squares] : []));
     }
   }
 

@@ -8,11 +8,16 @@
  *   layers of 10·dim units, Adam lr 1e-3, L2 1e-4, batches of min(200, n), stop after 11 epochs
  *   without a 1e-4 loss improvement, at most 10000 epochs) scored by 5-fold shuffled
  *   cross-validation; the mean test accuracy over the folds. 0.5: indistinguishable; 1:
- *   perfectly separable. Trained natively (native/mlp_classifier.cc), folds in parallel.
+ *   perfectly separable. Trained natively (native/mlp_classifier.cc), folds in parallel; or, with
+ *   `backend: 'webgpu'`, on the WebGPU device with the same folds, initial weights and batches.
  * - MMD², unbiased (Gretton et al., JMLR 2012, eq. 3) with a Gaussian kernel
  *   k(a, b) = exp(−‖a − b‖² / (2 σ²)), σ = the median pairwise distance of the pooled samples.
  */
+import { selectBackend, type BackendRequest } from '../backend/backend.js';
+import { openWebGpu } from '../backend/webgpu.js';
+import { SbiError } from '../errors.js';
 import { native } from '../native.js';
+import { crossValidateWebGpu } from './c2st_webgpu.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFiniteArray, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 
@@ -23,6 +28,14 @@ export interface C2stOptions {
   folds?: number;
   threads?: number;
   signal?: AbortSignal;
+  /** Epoch cap per fold (default sbibm's max_iter, 10 000; lower values depart from sbibm's C2ST). */
+  maxEpochs?: number;
+  /**
+   * Where the classifier trains (default 'cpu'): 'webgpu' trains it with WebGpuMlp
+   * (src/diagnostics/c2st_webgpu.ts) on the same folds, initial weights and batches; 'auto' is
+   * webgpu on a hardware GPU, else the cpu. cuda has no classifier kernels: UNSUPPORTED_OP.
+   */
+  backend?: BackendRequest;
 }
 
 function checkSamples(a: unknown, dim: number, name: string, minRows: number): number {
@@ -60,6 +73,7 @@ export async function c2st(X: Float64Array, Y: Float64Array, dim: number, option
   if (folds < 2) throw new RangeError(`Expected at least 2 for \`folds\` but received ${folds}`);
   const seed = options.seed === undefined ? 1 : checkSeed(options.seed);
   const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
+  const maxEpochs = options.maxEpochs === undefined ? undefined : checkPositiveInteger(options.maxEpochs, 'maxEpochs', 1e9);
   const nx = checkSamples(X, dim, 'X', Math.max(folds, 2));
   const ny = checkSamples(Y, dim, 'Y', folds);
   const { mean, std } = columnMoments(X, dim);
@@ -77,12 +91,20 @@ export async function c2st(X: Float64Array, Y: Float64Array, dim: number, option
   }
   const labels = new Uint8Array(n).fill(1, nx);
   if (options.signal?.aborted) throw abortError();
+  const backend = options.backend === undefined || options.backend === 'cpu' ? 'cpu' : (await selectBackend(options.backend)).name;
+  if (backend === 'cuda') throw new SbiError('c2st is not supported on the cuda backend: its classifier has no CUDA kernels yet', 'UNSUPPORTED_OP');
+  if (backend === 'webgpu') {
+    const fits = await crossValidateWebGpu(await openWebGpu(), data, labels, dim, {
+      seed, folds, hiddenWidth: 10 * dim, ...(options.signal ? { signal: options.signal } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+    });
+    return fits.reduce((s, f) => s + f.accuracy, 0) / folds;
+  }
   const cancel = new Int32Array(1);
   const result = await whileAbortable(
     options.signal,
     () => Atomics.store(cancel, 0, 1),
     () => native.classifierCrossValidateAsync(
-      data, labels, n, dim, { seed, folds, ...(threads !== undefined ? { threads } : {}) }, undefined, cancel,
+      data, labels, n, dim, { seed, folds, ...(threads !== undefined ? { threads } : {}), ...(maxEpochs !== undefined ? { maxEpochs } : {}) }, undefined, cancel,
     ),
   );
   let sum = 0;

@@ -10,10 +10,15 @@ import { SbiError } from '../errors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile, type ModelFile } from '../io/model_file.js';
 import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
-import { PhiloxStream } from '../random/philox.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
+import { integratedAutocorrelation } from './autocorrelation.js';
+import {
+  checkChainOptions, checkTrainOptions, independenceChain, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
+  type LatticeCliSummary, type LatticeTrainingRecord, type LatticeTrainOptions,
+} from './flow_common.js';
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
+import { U1Flow } from './u1_flow.js';
 
 export const PHI4_FLOW_KIND = 'lattice/phi4-flow';
 
@@ -66,7 +71,7 @@ export class Phi4Flow {
   readonly architecture: Phi4FlowArchitecture;
   readonly params: Float64Array;
   /** What training recorded (absent for an untrained flow). */
-  readonly training?: { steps: number; batch: number; learningRate: number; seed: string; finalLoss: number; finalEss: number };
+  readonly training?: LatticeTrainingRecord;
 
   constructor(coupling: Phi4Coupling, architecture: Partial<Phi4FlowArchitecture>, params: Float64Array,
     training?: Phi4Flow['training']) {
@@ -215,18 +220,7 @@ export interface FlowSamples {
   phi?: Float64Array;
 }
 
-export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture> {
-  steps: number;
-  /** Configurations per step (64). */
-  batch?: number;
-  /** Adam's learning rate (1e-3, as the tutorial). */
-  learningRate?: number;
-  seed: number | bigint;
-  threads?: number;
-  /** Called after every step with the batch's loss and the ESS (fraction) of its importance weights. */
-  onProgress?: (p: { step: number; steps: number; loss: number; ess: number }) => void;
-  signal?: AbortSignal;
-}
+export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {}
 
 export interface TrainPhi4FlowResult {
   model: Phi4Flow;
@@ -247,37 +241,11 @@ export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<Trai
     ...(options.layers !== undefined ? { layers: options.layers } : {}), ...(options.hidden !== undefined ? { hidden: options.hidden } : {}),
     ...(options.depth !== undefined ? { depth: options.depth } : {}), ...(options.kernel !== undefined ? { kernel: options.kernel } : {}),
   });
-  const steps = checkPositiveInteger(options.steps, 'steps', 2 ** 32 - 1);
-  const batch = checkPositiveInteger(options.batch ?? 64, 'batch', 2 ** 20);
-  const learningRate = checkFinite(options.learningRate ?? 1e-3, 'learningRate');
-  if (!(learningRate > 0 && learningRate <= 1)) throw new RangeError(`Expected \`learningRate\` in (0, 1] but received ${learningRate}`);
-  const seed = checkSeed(options.seed);
-  const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new TypeError(`Expected a function for \`onProgress\` but received ${describe(options.onProgress)}`);
-  }
-  const init = Phi4Flow.init(coupling, arch, seed);
-  if (options.signal?.aborted) throw abortError();
-  const cancel = new Int32Array(1);
-  const onStep = options.onProgress
-    ? (e: { epoch: number; trainLoss: number; validationLoss: number }) =>
-      options.onProgress!({ step: e.epoch, steps, loss: e.trainLoss, ess: e.validationLoss })
-    : undefined;
-  const t0 = performance.now();
-  const r = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
-    native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params,
-      { seed, steps, batchSize: batch, learningRate, ...(threads !== undefined ? { threads } : {}) }, onStep, cancel));
-  const seconds = (performance.now() - t0) / 1000;
-  const tail = (a: Float64Array) => {
-    const k = Math.min(a.length, 100);
-    let s = 0;
-    for (let i = a.length - k; i < a.length; i++) s += a[i]!;
-    return s / k;
-  };
-  const model = new Phi4Flow(coupling, arch, r.params, {
-    steps, batch, learningRate, seed: String(seed), finalLoss: tail(r.loss), finalEss: tail(r.ess),
-  });
-  return { model, loss: r.loss, ess: r.ess, seconds };
+  const o = checkTrainOptions(options);
+  const init = Phi4Flow.init(coupling, arch, o.seed);
+  const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
+    native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
+  return { model: new Phi4Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
 }
 
 export interface FlowMetropolisOptions {
@@ -305,79 +273,65 @@ export interface FlowMetropolisResult {
   longestRejectionRun: number;
 }
 
+export interface U1FlowMetropolisResult {
+  n: number;
+  /** Fraction of proposals accepted. */
+  acceptance: number;
+  /** ⟨Q²⟩ from the chain with its τ_int-corrected error and τ_int(Q²) (the issue's "topological susceptibility"; χ_Q = ⟨Q²⟩/V). */
+  meanQ2: { value: number; error: number; tau: number; tauError: number };
+  /** τ_int of Q itself, to set beside HMC's. */
+  tauQ: { tau: number; tauError: number };
+  /** ESS of the importance weights p/q of the proposals, as a fraction of n. */
+  ess: number;
+  /** Chain topological charge Q after each step (burn-in dropped). */
+  charge: Float64Array;
+  /** Longest run of consecutive rejections. */
+  longestRejectionRun: number;
+}
+
 /**
  * Flow-based independence Metropolis (Albergo, Kanwar, Shanahan, arXiv:1904.12072): proposals
- * φ' ~ q independent of the state, accepted with min(1, w(φ')/w(φ)), w = e^{−S}/q. Proposal i
- * is Philox stream i of seed (Phi4Flow.sample); the accept uniforms come from one further stream
- * of the same seed (2⁶³), so the chain is fixed by the seed for any thread count.
+ * x' ~ q independent of the state, accepted with min(1, w(x')/w(x)), w = e^{−S}/q. Proposal i
+ * is Philox stream i of seed (the flow's `sample`); the accept uniforms come from one further
+ * stream of the same seed (2⁶³), so the chain is fixed by the seed for any thread count.
+ * φ⁴ (Phi4Flow): χ₂ and τ_int of M²/V; U(1) (U1Flow): ⟨Q²⟩, τ_int(Q) and τ_int(Q²).
  */
-export async function flowMetropolis(model: Phi4Flow, options: FlowMetropolisOptions): Promise<FlowMetropolisResult> {
-  if (!(model instanceof Phi4Flow)) throw new TypeError(`Expected a Phi4Flow for \`model\` but received ${describe(model)}`);
-  const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
-  if (n < 2) throw new RangeError(`Expected \`n\` of at least 2 but received ${n}`);
-  const burnIn = checkNonNegativeInteger(options.burnIn ?? 0, 'burnIn');
-  if (burnIn > n - 2) throw new RangeError(`Expected \`burnIn\` below n − 1 = ${n - 1} but received ${burnIn}`);
-  const seed = checkSeed(options.seed);
-  const s = await model.sample({
+export async function flowMetropolis(model: U1Flow, options: FlowMetropolisOptions): Promise<U1FlowMetropolisResult>;
+export async function flowMetropolis(model: Phi4Flow, options: FlowMetropolisOptions): Promise<FlowMetropolisResult>;
+export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetropolisOptions): Promise<FlowMetropolisResult | U1FlowMetropolisResult> {
+  if (!(model instanceof Phi4Flow) && !(model instanceof U1Flow)) {
+    throw new TypeError(`Expected a Phi4Flow or U1Flow for \`model\` but received ${describe(model)}`);
+  }
+  const { n, burnIn, seed } = checkChainOptions(options);
+  const sampleOptions = {
     n, seed, ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
-  });
-  const logw = new Float64Array(n);
-  let maxW = -Infinity;
-  for (let i = 0; i < n; i++) {
-    logw[i] = -s.action[i]! - s.logq[i]!;
-    if (!Number.isFinite(logw[i]!)) throw new SbiError(`The flow produced a non-finite weight at draw ${i} (S = ${s.action[i]}, log q = ${s.logq[i]})`, 'NON_FINITE');
-    if (logw[i]! > maxW) maxW = logw[i]!;
+  };
+  if (model instanceof U1Flow) {
+    const s = await model.sample(sampleOptions);
+    const c = independenceChain({ observable: s.charge, action: s.action, logq: s.logq }, seed, burnIn);
+    const q2 = integratedAutocorrelation(c.chain.map((q) => q * q));
+    const tq = integratedAutocorrelation(c.chain);
+    return {
+      n, acceptance: c.acceptance, ess: c.ess, charge: c.chain, longestRejectionRun: c.longestRejectionRun,
+      meanQ2: { value: q2.mean, error: q2.meanError, tau: q2.tau, tauError: q2.tauError }, tauQ: { tau: tq.tau, tauError: tq.tauError },
+    };
   }
-  let s1 = 0, s2 = 0;
-  for (const w of logw) {
-    const e = Math.exp(w - maxW);
-    s1 += e;
-    s2 += e * e;
-  }
-  const rng = new PhiloxStream(seed, 1n << 63n);
-  const chain = new Float64Array(n);
-  let cur = 0, accepted = 0, run = 0, longest = 0;
-  chain[0] = s.magnetization[0]!;
-  for (let i = 1; i < n; i++) {
-    const u = rng.uniform();
-    if (Math.log(u) < logw[i]! - logw[cur]!) {
-      cur = i;
-      accepted++;
-      run = 0;
-    } else if (++run > longest) longest = run;
-    chain[i] = s.magnetization[cur]!;
-  }
-  const kept = chain.subarray(burnIn);
+  const s = await model.sample(sampleOptions);
+  const c = independenceChain({ observable: s.magnetization, action: s.action, logq: s.logq }, seed, burnIn);
   return {
-    n, acceptance: accepted / (n - 1), susceptibility: twoPointSusceptibility(kept, model.sites), ess: (s1 * s1) / (n * s2),
-    magnetization: Float64Array.from(kept), longestRejectionRun: longest,
+    n, acceptance: c.acceptance, susceptibility: twoPointSusceptibility(c.chain, model.sites), ess: c.ess,
+    magnetization: c.chain, longestRejectionRun: c.longestRejectionRun,
   };
 }
 
 /** Options of `flow-train --target phi4` (registered by the CLI's target registry). */
-export interface Phi4FlowCliOptions {
-  lattice: number;
+export interface Phi4FlowCliOptions extends LatticeCliOptions {
   m2: number;
   lambda: number;
-  steps: number;
-  batch: number;
-  seed: number | bigint;
-  out: string;
-  /** Adam's learning rate (default 1e-3, the tutorial's). */
-  learningRate?: number;
-  threads?: number;
-  onProgress?: (p: { step: number; steps: number; loss: number; ess: number }) => void;
 }
 
 /** Trains the tutorial's architecture and saves the model to `out`; returns the training summary. */
-export async function trainPhi4FlowFromCli(options: Phi4FlowCliOptions): Promise<{ steps: number; seconds: number; loss: number; ess: number; out: string }> {
-  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`Expected a path for \`out\` but received ${describe(options.out)}`);
-  const r = await trainPhi4Flow({
-    L: options.lattice, m2: options.m2, lambda: options.lambda, steps: options.steps, batch: options.batch, seed: options.seed,
-    ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  r.model.save(options.out);
-  return { steps: options.steps, seconds: r.seconds, loss: r.model.training!.finalLoss, ess: r.model.training!.finalEss, out: options.out };
+export async function trainPhi4FlowFromCli(options: Phi4FlowCliOptions): Promise<LatticeCliSummary> {
+  return trainAndSaveFromCli(options, (o) => trainPhi4Flow({ ...o, L: options.lattice, m2: options.m2, lambda: options.lambda }));
 }

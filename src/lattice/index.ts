@@ -11,5 +11,8 @@ export type { Conv2dShape } from './conv.js';
 export { Phi4Flow, trainPhi4Flow, flowMetropolis, trainPhi4FlowFromCli, TUTORIAL_ARCHITECTURE, PHI4_FLOW_KIND } from './flow.js';
 export type {
   Phi4FlowArchitecture, FlowSamples, TrainPhi4FlowOptions, TrainPhi4FlowResult, FlowMetropolisOptions, FlowMetropolisResult,
-  Phi4FlowCliOptions,
+  Phi4FlowCliOptions, U1FlowMetropolisResult,
 } from './flow.js';
+export { U1Flow, trainU1Flow, trainU1FlowFromCli, U1_TUTORIAL_ARCHITECTURE, U1_FLOW_KIND } from './u1_flow.js';
+export type { U1FlowArchitecture, U1FlowSamples, TrainU1FlowOptions, TrainU1FlowResult, U1FlowCliOptions } from './u1_flow.js';
+export type { LatticeTrainOptions, LatticeTrainingRecord, LatticeCliOptions, LatticeCliSummary } from './flow_common.js';

@@ -1,14 +1,18 @@
 /**
- * Trainable flows on the torus Tᴰ and the sphere S², run natively (kernels/manifold/flow.h,
+ * Trainable flows on the torus Tᴰ and the spheres Sᴰ, run natively (kernels/manifold/flow.h,
  * native/manifold_flow.cc, double precision): sampling, log-density, reverse-KL training to an
  * unnormalised target and maximum-likelihood training from samples, with KL, log Z and ESS
  * reports. Rezende et al., "Normalizing flows on tori and spheres", ICML 2020, arXiv:2002.02428.
  *
- * - Torus: coupling layers of circular RQ splines; layer l updates angles i with (i + l) even,
- *   conditioned on cos/sin of the others through a tanh MLP. Samples are angles in [0, 2π).
- * - Sphere S²: recursive (cylindrical) flow: an interval spline of the height z, then circle
- *   splines of the azimuth φ conditioned on z; x = (√(1−z²) cos φ, √(1−z²) sin φ, z). Samples are
- *   unit vectors in ℝ³; log q is with respect to the area measure (uniform = 1/(4π)).
+ * - Angle layers use a circular RQ spline (default), a mixture of Möbius transformations or a
+ *   mixture of non-compact projections (`circleTransform`, `components`), kernels/manifold/circle.h.
+ * - Torus: coupling layers (layer l updates angles i with (i + l) even, conditioned on cos/sin of
+ *   the others through a tanh MLP), or autoregressive blocks (angle i conditioned on the angles
+ *   before it, one MLP per angle). Samples are angles in [0, 2π).
+ * - Sphere Sᴰ: recursive (cylindrical) flow: interval splines of the heights z_D, .., z_2 (each
+ *   conditioned on those above), then circle layers of the azimuth φ conditioned on all heights;
+ *   x = (√(1−z_D²) x′, z_D) recursively. Samples are unit vectors in ℝ^{D+1}; log q is with respect
+ *   to the area measure (uniform = 1/|Sᴰ|: 1/(4π) on S², 1/(2π²) on S³ ≅ SU(2)).
  */
 import { SbiError } from '../errors.js';
 import { decodeModelFile, encodeModelFile, type ModelFile } from '../io/model_file.js';
@@ -17,20 +21,32 @@ import { native } from '../native.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 
 export type ManifoldSpace = 'torus' | 'sphere';
-export type ManifoldTarget = 'torus-unimodal' | 'torus-multimodal' | 'torus-correlated' | 'sphere-vmf4';
+export type ManifoldTarget = 'torus-unimodal' | 'torus-multimodal' | 'torus-correlated' | 'sphere-vmf4' | 'sphere3-vmf4';
+/** The elementwise transform of angle layers: circular RQ spline, Möbius mixture, NCP mixture. */
+export type CircleTransformKind = 'spline' | 'moebius' | 'ncp';
+export type TorusConditioner = 'coupling' | 'autoregressive';
 
 export interface ManifoldFlowSpec {
   space: ManifoldSpace;
-  /** D of Tᴰ (2..16); 2 for the sphere S². */
+  /** D of Tᴰ or Sᴰ (2..16). */
   dim: number;
-  /** Torus: coupling layers; sphere: circle layers after the interval layer (default 4). */
+  /** Torus: coupling layers, or autoregressive blocks of D layers; sphere: circle layers after the D − 1 interval layers (default 4). */
   layers: number;
-  /** Spline bins (default 8). */
+  /** Spline bins, of the circle splines and the interval splines (default 8). */
   bins: number;
   /** Hidden units and hidden layers of each tanh MLP (default 32, 2). */
   hidden: number;
   hiddenLayers: number;
+  /** Transform of the angle layers (default 'spline'). */
+  circleTransform: CircleTransformKind;
+  /** Mixture components of 'moebius' / 'ncp' (default 4). */
+  components: number;
+  /** Torus layers: 'coupling' (default) or 'autoregressive'; spheres are recursive ('coupling'). */
+  conditioner: TorusConditioner;
 }
+
+/** A spec with defaults left out (the constructor fills them in). */
+export type ManifoldFlowOptions = Partial<ManifoldFlowSpec> & { space: ManifoldSpace };
 
 export interface FlowTrainOptions {
   /** 'reverseKl' (default) needs `target`; 'nll' needs `data` (rows of angles or unit vectors). */
@@ -90,14 +106,14 @@ export const MODEL_KIND = 'manifold-flow';
 export class ManifoldFlow {
   readonly spec: ManifoldFlowSpec;
   readonly paramCount: number;
-  /** Base-space coordinates per row: D angles, or (z, φ) on S². */
+  /** Base-space coordinates per row: D angles, or (z_D, .., z_2, φ) on Sᴰ. */
   readonly coords: number;
-  /** Width of a sample row: D angles, or 3 for S². */
+  /** Width of a sample row: D angles, or D + 1 for Sᴰ. */
   readonly outputWidth: number;
   params: Float64Array;
 
   /** A fresh flow with Philox-initialised parameters (docs/manifold.md), or the given ones. */
-  constructor(spec: Partial<ManifoldFlowSpec> & { space: ManifoldSpace }, seed: number | bigint = 0, params?: Float64Array) {
+  constructor(spec: ManifoldFlowOptions, seed: number | bigint = 0, params?: Float64Array) {
     const space = spec.space;
     if (space !== 'torus' && space !== 'sphere') throw new RangeError(`Expected "torus" or "sphere" for \`space\` but received ${describe(space)}`);
     this.spec = {
@@ -107,6 +123,9 @@ export class ManifoldFlow {
       bins: spec.bins ?? 8,
       hidden: spec.hidden ?? 32,
       hiddenLayers: spec.hiddenLayers ?? 2,
+      circleTransform: spec.circleTransform ?? 'spline',
+      components: spec.components ?? 4,
+      conditioner: spec.conditioner ?? 'coupling',
     };
     const info = kernels.manifoldFlowInfo(this.spec);
     this.paramCount = info.paramCount;
@@ -132,12 +151,12 @@ export class ManifoldFlow {
     return { x, logProb };
   }
 
-  /** log q per row of x [N, outputWidth] (angles, or unit vectors in ℝ³). */
+  /** log q per row of x [N, outputWidth] (angles, or unit vectors in ℝ^{D+1}). */
   logProb(x: Float64Array, options: { threads?: number } = {}): Float64Array {
     return this.inverse(x, options).logProb;
   }
 
-  /** log q per row of x and the base points [N, coords] (angles; (z, φ) on S²) the inverse flow maps x to. */
+  /** log q per row of x and the base points [N, coords] (angles; (z_D, .., z_2, φ) on Sᴰ) the inverse flow maps x to. */
   inverse(x: Float64Array, options: { threads?: number } = {}): { base: Float64Array; logProb: Float64Array } {
     if (!(x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` but received ${describe(x)}`);
     const n = Math.floor(x.length / this.outputWidth);
