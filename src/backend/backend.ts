@@ -16,6 +16,7 @@ import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import { slcpDistractorsMixture } from './simulator_tables.js';
 import type { NnAdamOptions } from '../native.js';
 import { cudaPhiloxBlocks, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
+import { GpuArray, HostArray, hostInput, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
@@ -173,15 +174,20 @@ export interface Backend {
   /** The trellis's log Z and MAP energy (ops trellis.inside) and, with marginals, P(cluster) by bitmask (trellis.marginals). */
   trellis(leaves: Leaves, model: TrellisModel, options?: { marginals?: boolean }): Promise<BackendTrellis>;
   /** An MLP's output [n, sizes[L]] for x [n, sizes[0]] (op nn.mlp_forward); params in kernels/nn/mlp.h's layout. */
-  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array>;
+  mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array>;
   /** Parameter gradients of Σ dout ⊙ output, summed over the n rows (op nn.mlp_gradients). */
-  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array>;
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array>;
   /** One Adam step per batch from params (not modified): the final parameters and each step's loss (op nn.mlp_train). */
   mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<{ params: Float32Array; losses: Float64Array }>;
   /** log q(θ | x) [n] of a conditional MAF at θ [n, dim] (op flow.maf_log_prob), in f32. */
-  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array>;
+  mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array>;
   /** n draws θ ~ q(θ | x) and their log q; row i from Philox stream i of seed (op flow.maf_sample). */
-  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
+  mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
+  /**
+   * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
+   * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
+   */
+  upload(values: Float32Array): Promise<DeviceArray>;
 }
 
 export interface BackendTrellis {
@@ -336,24 +342,28 @@ class CpuBackend implements Backend {
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
   }
 
-  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
-    return cpuMlpForward(spec, params, x, n);
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
+    return cpuMlpForward(spec, params, hostInput(x, 'x'), n);
   }
 
-  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
-    return cpuMlpGradients(spec, params, x, dout, n);
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
+    return cpuMlpGradients(spec, params, hostInput(x, 'x'), hostInput(dout, 'dout'), n);
   }
 
   async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
     return cpuMlpTrain(spec, params, batches, options);
   }
 
-  async mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
-    return maf.logProbAndBase(theta, x).logProb;
+  async mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
+    return maf.logProbAndBase(hostInput(theta, 'theta'), x === null ? null : hostInput(x, 'x')).logProb;
   }
 
-  async mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
-    return maf.sampleAndLogProb(n, x, { seed }) as { theta: Float32Array; logProb: Float32Array };
+  async mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint) {
+    return maf.sampleAndLogProb(n, x === null ? null : hostInput(x, 'x'), { seed }) as { theta: Float32Array; logProb: Float32Array };
+  }
+
+  async upload(values: Float32Array): Promise<DeviceArray> {
+    return new HostArray(values);
   }
 }
 
@@ -418,11 +428,11 @@ class WebGpuBackend implements Backend {
     }
   }
 
-  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+  mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
     return this.withMlp(spec, params, (m) => m.forward(x, n));
   }
 
-  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
     return this.withMlp(spec, params, (m) => m.gradients(x, dout, n));
   }
 
@@ -433,12 +443,16 @@ class WebGpuBackend implements Backend {
     });
   }
 
-  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+  mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
     return mafLogProbWebGpu(this.ctx, maf, theta, x);
   }
 
-  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+  mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint) {
     return mafSampleWebGpu(this.ctx, maf, x, n, seed);
+  }
+
+  async upload(values: Float32Array): Promise<DeviceArray> {
+    return new GpuArray(this.ctx, values);
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
@@ -585,6 +599,10 @@ class CudaBackendImpl implements Backend {
 
   async mafSample(): Promise<{ theta: Float32Array; logProb: Float32Array }> {
     this.refuse('flow.maf_sample');
+  }
+
+  async upload(): Promise<DeviceArray> {
+    throw new SbiError('DeviceArrays are not supported on the cuda backend yet: its ops take host arrays', 'UNSUPPORTED_OP');
   }
 }
 
