@@ -5,7 +5,7 @@
 //   npx tsx bench/c2st_speed.ts [threads=2] --baseline DIR [--reps 2]
 //     alternates this checkout with the checkout at DIR (e.g. a `git worktree` of the commit to
 //     compare against, built), each run in its own process, `reps` times; prints a table with
-//     the median seconds, the ratio baseline / this and whether the accuracies agree, and writes
+//     the median wall and CPU seconds, the ratios baseline / this and both accuracies, and writes
 //     bench/results/c2st_speed.json.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -56,16 +56,20 @@ async function compare(baseline: string, reps: number): Promise<void> {
   const rows = CASES.map(([dim, shift], c) => {
     const b = runs.baseline.map((run) => run[c]!), t = runs.current.map((run) => run[c]!);
     const bs = median(b.map((x) => x.seconds)), ts = median(t.map((x) => x.seconds));
+    const bc = median(b.map((x) => x.cpuSeconds)), tc = median(t.map((x) => x.cpuSeconds));
     return {
       dim, shift, threads, baselineSeconds: bs, seconds: ts, ratio: +(bs / ts).toFixed(2),
+      baselineCpuSeconds: bc, cpuSeconds: tc, cpuRatio: +(bc / tc).toFixed(2),
       baselineAccuracy: b[0]!.accuracy, accuracy: t[0]!.accuracy,
       baselineRuns: b.map((x) => x.seconds), runs: t.map((x) => x.seconds),
     };
   });
-  console.log('| case | threads | baseline s (median) | this s (median) | baseline / this | accuracy baseline | accuracy this |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| case | threads | baseline s (median) | this s (median) | baseline / this | CPU s baseline | CPU s this | baseline / this | accuracy baseline | accuracy this |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.dim}-D, shift ${r.shift} | ${r.threads} | ${r.baselineSeconds} | ${r.seconds} | ${r.ratio}× | ${r.baselineAccuracy} | ${r.accuracy} |`);
+    console.log(
+      `| ${r.dim}-D, shift ${r.shift} | ${r.threads} | ${r.baselineSeconds} | ${r.seconds} | ${r.ratio}× | ${r.baselineCpuSeconds} | ${r.cpuSeconds} | ${r.cpuRatio}× | ${r.baselineAccuracy} | ${r.accuracy} |`,
+    );
   }
   writeResults('c2st_speed.json', { machine: machineDescription(), date: new Date().toISOString(), baseline, reps, rows });
 }
