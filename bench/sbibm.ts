@@ -10,12 +10,16 @@
  *   npm run bench:sbibm -- --full             all ten tasks, budgets 10³, 10⁴, 10⁵
  *   npm run bench:sbibm -- --tasks two_moons --methods npe --budgets 1000 --observations 1,2
  *   npm run bench:sbibm -- --table            only rebuild the table from the results file
+ *   npm run bench:sbibm -- --density-estimator maf   flow methods with this estimator instead of
+ *                                             sbibm's (SBIBM_DENSITY_ESTIMATORS: NSF for NPE / SNPE,
+ *                                             MAF for NLE / SNLE); each record names its estimator
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { c2st } from '../src/diagnostics/c2st.js';
-import { isMethodName, runMethod, type MethodName } from '../src/inference/methods.js';
+import { isMethodName, runMethod, SBIBM_DENSITY_ESTIMATORS, type MethodName } from '../src/inference/methods.js';
+import { DENSITY_ESTIMATOR_KINDS, type DensityEstimatorKind } from '../src/inference/flow_estimator.js';
 import { packageRoot } from '../src/native.js';
 import { getTask, referenceObservation, referencePosteriorSamples } from '../src/tasks/index.js';
 import { machineDescription, replaceReadmeBlock, resultsDir, writeResults } from './common.js';
@@ -24,6 +28,8 @@ interface Cell {
   task: string;
   method: MethodName;
   budget: number;
+  /** The flow (or MDN) of npe, snpe, nle, snle; absent for the NRE methods. */
+  densityEstimator?: DensityEstimatorKind;
 }
 
 interface RunRecord extends Cell {
@@ -63,6 +69,21 @@ function argValue(name: string): string | undefined {
 }
 const list = (name: string) => argValue(name)?.split(',').map((s) => s.trim()).filter(Boolean);
 
+/** `--density-estimator`, else sbibm's estimator for the method (none for the NRE methods). */
+function densityEstimatorFor(method: MethodName): DensityEstimatorKind | undefined {
+  const sbibm = SBIBM_DENSITY_ESTIMATORS[method];
+  const wanted = argValue('density-estimator');
+  if (wanted === undefined || sbibm === undefined) return sbibm;
+  if (!(DENSITY_ESTIMATOR_KINDS as string[]).includes(wanted)) throw new Error(`--density-estimator: expected one of ${DENSITY_ESTIMATOR_KINDS.join(', ')} but received ${wanted}`);
+  return wanted as DensityEstimatorKind;
+}
+
+/**
+ * A record's estimator: records from before the field existed ran runMethod's default, MAF, for
+ * every flow method.
+ */
+const recordEstimator = (r: Cell) => r.densityEstimator ?? (SBIBM_DENSITY_ESTIMATORS[r.method] !== undefined ? 'maf' : undefined);
+
 function gridCells(): Cell[] {
   const full = process.argv.includes('--full');
   const tasks = list('tasks') ?? (full ? FULL_TASKS : DEFAULT_TASKS);
@@ -71,10 +92,14 @@ function gridCells(): Cell[] {
   for (const m of wanted ?? []) if (!isMethodName(m)) throw new Error(`--methods: unknown method ${m}`);
   const methods = (wanted as MethodName[] | undefined) ?? (['npe', 'nle', 'nre-b'] as MethodName[]);
   const cells: Cell[] = [];
-  for (const task of tasks) for (const budget of budgets) for (const method of methods) cells.push({ task, method, budget });
+  const cell = (task: string, method: MethodName, budget: number): Cell => {
+    const densityEstimator = densityEstimatorFor(method);
+    return { task, method, budget, ...(densityEstimator ? { densityEstimator } : {}) };
+  };
+  for (const task of tasks) for (const budget of budgets) for (const method of methods) cells.push(cell(task, method, budget));
   // The issue's default grid adds sequential NPE at 10⁴ on two_moons and slcp.
   if (!wanted && !list('tasks') && !list('budgets')) {
-    for (const task of ['two_moons', 'slcp']) cells.push({ task, method: 'snpe', budget: 10_000 });
+    for (const task of ['two_moons', 'slcp']) cells.push(cell(task, 'snpe', 10_000));
   }
   return cells;
 }
@@ -120,16 +145,17 @@ function buildTable(records: RunRecord[]): string {
   const paper = loadPaper();
   const keys = new Map<string, RunRecord[]>();
   for (const r of records) {
-    const k = `${r.task}|${r.method}|${r.budget}`;
+    const k = `${r.task}|${r.method}|${recordEstimator(r) ?? ''}|${r.budget}`;
     keys.set(k, [...(keys.get(k) ?? []), r]);
   }
   const lines = [
-    '| task | method | budget | obs | C2ST (mean) | paper C2ST | paper best (algorithm) | C2ST ≤ paper + 0.02 | train s (median) | total s (median) | paper runtime s (median) | paper / ours |',
+    '| task | method (estimator) | budget | obs | C2ST (mean) | paper C2ST | paper best (algorithm) | C2ST ≤ paper + 0.02 | train s (median) | total s (median) | paper runtime s (median) | paper / ours |',
     '|---|---|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|',
   ];
   const sorted = [...keys.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
   for (const [, runs] of sorted) {
     const { task, method, budget } = runs[0]!;
+    const estimator = recordEstimator(runs[0]!);
     const observations = runs.map((r) => r.observation);
     const cellRows = paper.filter((p) => p.task === task && p.budget === budget && observations.includes(p.observation) && Number.isFinite(p.c2st));
     const same = cellRows.filter((p) => p.algorithm === PAPER_ALGORITHM[method]);
@@ -143,7 +169,7 @@ function buildTable(records: RunRecord[]): string {
     const total = median(runs.map((r) => r.totalSeconds));
     const f = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : '—');
     lines.push(
-      `| ${task} | ${method} | ${budget} | ${observations.length} | ${f(ours)} | ${f(paperC2st)} | ${best ? `${f(best[1])} (${best[0]})` : '—'} | ${Number.isFinite(paperC2st) ? (ours <= paperC2st + 0.02 ? 'yes' : 'no') : '—'} | ${f(median(runs.map((r) => r.trainSeconds)), 1)} | ${f(total, 1)} | ${f(paperSeconds, 0)} | ${Number.isFinite(paperSeconds) ? `${(paperSeconds / total).toFixed(0)}×` : '—'} |`,
+      `| ${task} | ${method}${estimator ? ` (${estimator})` : ''} | ${budget} | ${observations.length} | ${f(ours)} | ${f(paperC2st)} | ${best ? `${f(best[1])} (${best[0]})` : '—'} | ${Number.isFinite(paperC2st) ? (ours <= paperC2st + 0.02 ? 'yes' : 'no') : '—'} | ${f(median(runs.map((r) => r.trainSeconds)), 1)} | ${f(total, 1)} | ${f(paperSeconds, 0)} | ${Number.isFinite(paperSeconds) ? `${(paperSeconds / total).toFixed(0)}×` : '—'} |`,
     );
   }
   return lines.join('\n');
@@ -157,7 +183,8 @@ function writeTable(records: RunRecord[]): void {
     'sbibm',
     `Measured ${dates[0]}${dates.at(-1) !== dates[0] ? ` to ${dates.at(-1)}` : ''} on ${machineDescription()}, default threads. ` +
       `C2ST of ${SAMPLES} posterior samples against sbibm's reference samples (5-fold, sbibm's classifier); total = simulate + train + sample. ` +
-      "Paper columns: sbibm's results_main_paper.csv for the same algorithm (NRE = NRE-B), budget and observations; runtime is the paper's median.\n\n" +
+      "Paper columns: sbibm's results_main_paper.csv for the same algorithm (NRE = NRE-B), budget and observations; runtime is the paper's median. " +
+      "Estimator: the flow of a flow-based method; sbibm ran NSF for NPE and SNPE, MAF for NLE and SNLE.\n\n" +
       table,
   );
 }
@@ -176,16 +203,19 @@ async function main(): Promise<void> {
   // Observation-outermost: an interrupted grid still has every cell at its first observations.
   const todo: { cell: Cell; observation: number }[] = [];
   for (const observation of observations) for (const cell of cells) todo.push({ cell, observation });
-  const key = (c: Cell) => `${c.task}|${c.method}|${c.budget}`;
+  const key = (c: Cell) => `${c.task}|${c.method}|${recordEstimator(c) ?? ''}|${c.budget}`;
   const cellSeconds = new Map<string, number[]>(); // wall seconds per finished run (C2ST included), for the estimate
   for (let i = 0; i < todo.length; i++) {
     const { cell, observation } = todo[i]!;
     const task = getTask(cell.task);
-    const done = records.find((r) => r.task === cell.task && r.method === cell.method && r.budget === cell.budget && r.observation === observation && r.seed === seed);
+    const done = records.find((r) => key(r) === key(cell) && r.observation === observation && r.seed === seed);
     if (resume && done) continue;
     const runStart = performance.now();
     const x = referenceObservation(cell.task, observation);
-    const result = await runMethod(task, { method: cell.method, budget: cell.budget, x, samples: SAMPLES, seed: seed * 1000 + observation });
+    const result = await runMethod(task, {
+      method: cell.method, budget: cell.budget, x, samples: SAMPLES, seed: seed * 1000 + observation,
+      ...(cell.densityEstimator ? { densityEstimator: cell.densityEstimator } : {}),
+    });
     const ref = referencePosteriorSamples(cell.task, observation);
     const c2stStart = performance.now();
     const accuracy = await c2st(ref.samples, result.samples, ref.dim, { seed });
@@ -208,7 +238,7 @@ async function main(): Promise<void> {
     let remaining = 0;
     for (const t of todo.slice(i + 1)) remaining += mean(cellSeconds.get(key(t.cell)) ?? all);
     console.error(
-      `${cell.task} ${cell.method} ${cell.budget} obs ${observation}: C2ST ${accuracy.toFixed(3)}, train ${record.trainSeconds.toFixed(1)} s, ` +
+      `${cell.task} ${cell.method}${cell.densityEstimator ? ` (${cell.densityEstimator})` : ''} ${cell.budget} obs ${observation}: C2ST ${accuracy.toFixed(3)}, train ${record.trainSeconds.toFixed(1)} s, ` +
         `total ${record.totalSeconds.toFixed(1)} s + C2ST ${c2stSeconds.toFixed(1)} s, ${record.epochs} epochs ` +
         `(run ${i + 1}/${todo.length}, elapsed ${((performance.now() - started) / 60000).toFixed(1)} min, about ${(remaining / 60).toFixed(0)} min left)`,
     );

@@ -45,7 +45,7 @@ export type {
 export { chiSquareSurvival, gammaP, gammaQ, logGamma } from './special.js';
 export { MCMCPosterior } from './inference/mcmc_posterior.js';
 export type { PotentialFunction, MCMCSampleOptions, MCMCSampleResult } from './inference/mcmc_posterior.js';
-export { METHODS, SEQUENTIAL_METHODS, runMethod, trainMethod, implementedMethods } from './inference/methods.js';
+export { METHODS, SEQUENTIAL_METHODS, SBIBM_DENSITY_ESTIMATORS, runMethod, trainMethod, implementedMethods } from './inference/methods.js';
 export type { MethodName, RunMethodOptions, MethodRunResult, TrainedMethod, MethodPosterior } from './inference/methods.js';
 export { formatProgress, ProgressLine } from './progress.js';
 export type { ProgressEvent, ProgressPhase, ProgressCallback } from './progress.js';

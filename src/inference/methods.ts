@@ -65,6 +65,18 @@ export interface StageBackends {
   notes: string[];
 }
 
+/**
+ * The density estimator sbibm ran each flow-based algorithm with (sbibm/algorithms/sbi: snpe.py's
+ * `neural_net="nsf"` for NPE and SNPE, snle.py's `"maf"` for NLE and SNLE; 50 hidden units,
+ * 5 transforms, as our defaults), which `bench/sbibm.ts` uses so its cells compare like with like.
+ * It matters: an affine MAF cannot fit gaussian_mixture's posterior (a narrow and a wide Gaussian
+ * with one centre) and scores C2ST ≈ 0.75 at any budget, which is what dropping the narrow
+ * component scores; NSF reaches ≈ 0.56 at 10⁴ (docs/diagnostics.md).
+ */
+export const SBIBM_DENSITY_ESTIMATORS: Partial<Record<MethodName, DensityEstimatorKind>> = {
+  npe: 'nsf', snpe: 'nsf', nle: 'maf', snle: 'maf',
+};
+
 /** A posterior as the runner and the calibration diagnostics use it (NPE's, or an MCMC posterior). */
 export interface MethodPosterior {
   sample(n: number, options: { x: Float64Array; seed: number | bigint; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }):
