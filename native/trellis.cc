@@ -122,8 +122,9 @@ bool Cancelled(const int32_t* flag) { return flag != nullptr && __atomic_load_n(
 using Progress = std::function<void(int64_t, int64_t)>;
 
 // One level's sets [b, e) of the inside pass, or slices [b, e) of the marginal pass's parents of
-// one size (slice c: parents [c·len/K, (c+1)·len/K) of the level, adding into buffer c, K =
-// kTrellisScatterBuffers); compiled per instruction set.
+// one size (slice c: parents c, c + K, c + 2K, ... of the level, adding into buffer c, K =
+// kTrellisScatterBuffers: dealt round-robin, the slices carry nearly equal work even where the
+// sets that cannot split cluster by mask); compiled per instruction set.
 template <class E>
 struct LevelArgs {
   const E* energy;
@@ -152,8 +153,7 @@ inline void LevelRange(const LevelArgs<E>& a, int64_t b, int64_t e) {
     const size_t sets = size_t{a.full} + 1u;
     for (int64_t c = b; c < e; ++c) {
       double* into = a.buffers + static_cast<size_t>(c) * sets;
-      const int64_t lo = a.level_size * c / sbi::kTrellisScatterBuffers, hi = a.level_size * (c + 1) / sbi::kTrellisScatterBuffers;
-      for (int64_t i = lo; i < hi; ++i) {
+      for (int64_t i = c; i < a.level_size; i += sbi::kTrellisScatterBuffers) {
         if (Cancelled(a.cancel)) break;
         local += sbi::trellis_scatter(*a.energy, a.table, a.order[i], a.full, a.t, a.marginal, into, w);
       }

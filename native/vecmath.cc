@@ -2,7 +2,8 @@
 // over an array, on the active instruction-set path (tests compare them with Math.* and
 // across paths). name: "exp" | "log" | "expm1" | "tanh" | "logistic" (out = f(x)), the same
 // with an "f" suffix for the single-precision versions (x rounded to float, out = the float
-// result), or "sincos2pi" (out = sin 2πx, out2 = cos 2πx).
+// result), "expflush" and "logapprox" (the trellis's vexp_flush and vlog_approx), or
+// "sincos2pi" (out = sin 2πx, out2 = cos 2πx).
 #include <string>
 
 #include "../kernels/common/vecmath.h"
@@ -12,7 +13,7 @@
 namespace sbi_native {
 namespace {
 
-enum class VecFn { Exp, Log, SinCos2Pi, Expm1, Tanh, Logistic, Expm1F, TanhF, LogisticF };
+enum class VecFn { Exp, Log, ExpFlush, LogApprox, SinCos2Pi, Expm1, Tanh, Logistic, Expm1F, TanhF, LogisticF };
 
 struct VecArgs {
   VecFn fn;
@@ -28,6 +29,12 @@ inline void VecRange(const VecArgs& a, int64_t b, int64_t e) {
       break;
     case VecFn::Log:
       for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vlog(a.x[i]);
+      break;
+    case VecFn::ExpFlush:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vexp_flush(a.x[i]);
+      break;
+    case VecFn::LogApprox:
+      for (int64_t i = b; i < e; ++i) a.out[i] = sbi::vlog_approx(a.x[i]);
       break;
     case VecFn::SinCos2Pi:
       for (int64_t i = b; i < e; ++i) sbi::vsincos_2pi(a.x[i], &a.out[i], &a.out2[i]);
@@ -60,6 +67,8 @@ Napi::Value VecMath(const Napi::CallbackInfo& info) {
   VecArgs a;
   if (name == "exp") a.fn = VecFn::Exp;
   else if (name == "log") a.fn = VecFn::Log;
+  else if (name == "expflush") a.fn = VecFn::ExpFlush;
+  else if (name == "logapprox") a.fn = VecFn::LogApprox;
   else if (name == "sincos2pi") a.fn = VecFn::SinCos2Pi;
   else if (name == "expm1") a.fn = VecFn::Expm1;
   else if (name == "tanh") a.fn = VecFn::Tanh;
@@ -69,7 +78,7 @@ Napi::Value VecMath(const Napi::CallbackInfo& info) {
   else if (name == "logisticf") a.fn = VecFn::LogisticF;
   else
     ThrowRangeError(env,
-                    "Expected one of \"exp\", \"log\", \"sincos2pi\", \"expm1\", \"tanh\", \"logistic\", "
+                    "Expected one of \"exp\", \"log\", \"expflush\", \"logapprox\", \"sincos2pi\", \"expm1\", \"tanh\", \"logistic\", "
                     "\"expm1f\", \"tanhf\", \"logisticf\" for `name` but received " + Describe(info[0]));
   auto x = GetFloat64Array(info[1], "x");
   const int64_t n = static_cast<int64_t>(x.length);

@@ -167,7 +167,7 @@ export interface NativeAddon {
   ): number;
   /** Branch-free kernels/common/vecmath.h functions on the active ISA path (for tests). */
   vecmath(
-    name: 'exp' | 'log' | 'expm1' | 'tanh' | 'logistic' | 'expm1f' | 'tanhf' | 'logisticf',
+    name: 'exp' | 'log' | 'expflush' | 'logapprox' | 'expm1' | 'tanh' | 'logistic' | 'expm1f' | 'tanhf' | 'logisticf',
     x: Float64Array,
     out: Float64Array,
   ): void;

@@ -147,6 +147,32 @@ describe('vecmath (kernels/common/vecmath.h)', () => {
     expect(Array.from(out)).toEqual(Array.from(x, Math.log));
   });
 
+  it('vexp_flush has the bits of vexp where e^x is normal or overflows, and is 0 below e^-708', () => {
+    const wide = inputs(400_000, 6, (u) => -720 + 1440 * u);
+    const edges = Float64Array.of(-708, -707.9999999999999, -708.0000000000001, 709.78, 709.79, 709.4, 0, -0, Infinity, -Infinity, NaN, -1e300, 1e300);
+    for (const x of [wide, edges]) {
+      const flush = new Float64Array(x.length);
+      const exact = new Float64Array(x.length);
+      native.vecmath('expflush', x, flush);
+      native.vecmath('exp', x, exact);
+      const wrong = Array.from(x).filter((xi, i) => !Object.is(flush[i], xi < -708 ? 0 : exact[i]));
+      expect(wrong).toEqual([]);
+    }
+  });
+
+  it('vlog_approx is within kLogApproxError = 5e-4 of Math.log for normal positive doubles and -inf at 0', () => {
+    const x = inputs(400_000, 7, (u) => Math.exp((u - 0.5) * 1414));
+    const out = new Float64Array(x.length);
+    native.vecmath('logapprox', x, out);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(out[i] - Math.log(x[i])));
+    expect(worst).toBeLessThanOrEqual(4.5e-4);
+    const special = new Float64Array(2);
+    native.vecmath('logapprox', Float64Array.of(0, 2.2250738585072014e-308), special);
+    expect(special[0]).toBe(-Infinity);
+    expect(Math.abs(special[1] - Math.log(2.2250738585072014e-308))).toBeLessThanOrEqual(4.5e-4);
+  });
+
   it('vsincos_2pi is within 1 ulp of sin 2πu and cos 2πu (double-double reference)', () => {
     const sets = [
       inputs(200_000, 6, (u) => 8 * u - 4),
@@ -205,7 +231,11 @@ describe('vecmath (kernels/common/vecmath.h)', () => {
       native.vecmath('exp', x, e);
       native.vecmath('log', pos, l);
       native.vecmath('sincos2pi', x, s, c);
-      return Buffer.concat([e, l, s, c].map((a) => Buffer.from(a.buffer)));
+      const f = new Float64Array(x.length);
+      const a = new Float64Array(x.length);
+      native.vecmath('expflush', x, f);
+      native.vecmath('logapprox', pos, a);
+      return Buffer.concat([e, l, s, c, f, a].map((a) => Buffer.from(a.buffer)));
     };
     native.setIsa('scalar');
     const ref = run();

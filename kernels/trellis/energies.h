@@ -16,13 +16,13 @@
 //   Parent parent(const Table&, uint32_t p, uint32_t full) const    the parent's constants
 //   void psi_block(const Table&, const Parent&, const uint32_t* a, const uint32_t* b, int m,
 //                  double* base, double* q) const
-//        ψ(a[i], b[i] | parent) = base[i] + log q[i] (q[i] > 0) for m splits of one parent, base
+//        ψ(a[i], b[i] | parent) = base[i] + log q[i] (q[i] > 0 normal) for m splits of one parent, base
 //        -inf exactly where ψ is (the split is not allowed); loops without branches (they
 //        vectorise). Need be right only where both parts admit a hierarchy (Z > 0) and, if
 //        kSingleLeafSplits, neither part is a single leaf; equals psi() up to round-off. The
 //        split in two lets a caller that wants e^ψ skip the log.
 //   static constexpr bool kSingleLeafSplits
-//   void psi_single(...)  same arguments as psi_block, for splits with a single-leaf part
+//   void psi_single(...)  same arguments as psi_block, for splits whose part b[i] is a single leaf
 //        (only if kSingleLeafSplits: an energy whose fast form misses a leaf's special case)
 #pragma once
 #include "../simulators/ginkgo.h"
@@ -68,8 +68,9 @@ struct GinkgoEnergy {
   // g(t_S, t ≤ t_cut) = C + log(1 - e^{-λ_S min(t_S, t_cut)/t_S}). When neither child is a leaf
   // (t > t_cut), the two orderings' terms are x = K + u - log T_A and y = K + w - log T_B with
   //   u = -λ t_A / t_P - λ t_B / T_A,  w = -λ t_B / t_P - λ t_A / T_B,  T_A = (√t_P - √t_A)²,
-  // so ψ = K + log(e^u / T_A + e^w / T_B) = K + max(u, w) + log(1/T_hi + e^{-|u-w|} / T_lo):
-  // one exp and one log per split (base = K + max(u, w), q = the log's argument). A part with
+  // so ψ = K + log(e^u / T_A + e^w / T_B) = K - log t_P + max(u, w) + log(t_P/T_hi + e^{-|u-w|} t_P/T_lo):
+  // one exp and one log per split (base = K - log t_P + max(u, w), q = the log's argument, which
+  // lies in [1, 2 / (1 - √0.999)²] so that callers may scale by it freely). A part with
   // t ≤ t_cut is a leaf of the shower; only single leaves matter (larger sets with t ≤ t_cut admit
   // no hierarchy), and the splits with a single-leaf part take the full formula (psi_single).
   static constexpr int kTableColumns = 5;
@@ -96,12 +97,22 @@ struct GinkgoEnergy {
   struct Parent {
     double lam, c, cl, t, s, log_t, lam_over_t, k, leaf_g;
     double t_max;  // children's m² must stay below it (truncation)
+    double inv_t;  // 1 / t
   };
   SBI_HD Parent parent(const Table& tb, uint32_t p, uint32_t full) const {
     const bool root = p == full;
     const double lam = root ? model.lambda_root : model.lambda, c = root ? log_norm_root : log_norm;
-    return Parent{lam, c, c + vlog(lam), tb.t(p), tb.s(p), vlog(tb.t(p)), tb.lam_over_t[p], tb.k[p], tb.leaf_g[p],
-                  kGinkgoTruncation * tb.t(p)};
+    return Parent{lam,         c,        c + vlog(lam),  tb.t(p), tb.s(p), vlog(tb.t(p)), tb.lam_over_t[p], tb.k[p],
+                  tb.leaf_g[p], kGinkgoTruncation * tb.t(p), 1.0 / tb.t(p)};
+  }
+  // t_P / T_A and t_P / T_B of an allowed split, with one division: T_A / t_P and T_B / t_P lie in
+  // [(1 - √0.999)², 1] (truncation and √t_A + √t_B <= √t_P), so their product neither overflows
+  // nor underflows, whatever the scale of t.
+  SBI_HD static void inverse_pair(const Parent& pa, double TA, double TB, double& a, double& iA, double& iB) {
+    a = TA * pa.inv_t;
+    const double b = TB * pa.inv_t, r = 1.0 / (a * b);
+    iA = b * r;
+    iB = a * r;
   }
   SBI_HD bool allowed(const Parent& pa, double tA, double tB, double sA, double sB) const {
     // & not &&: no branches
@@ -128,29 +139,62 @@ struct GinkgoEnergy {
   // (t_P > t_cut >= 0).
   SBI_HD void psi_block(const Table& tb, const Parent& pa, const uint32_t* ia, const uint32_t* ib, int m, double* base,
                         double* q) const {
-    const double lam = pa.lam, lt = pa.lam_over_t, sP = pa.s;
+    const double lt = pa.lam_over_t, sP = pa.s, k = pa.k - pa.log_t;
     for (int i = 0; i < m; ++i) {
       const uint32_t a = ia[i], b = ib[i];
       const double tA = tb.t(a), tB = tb.t(b), sA = tb.s(a), sB = tb.s(b);
       const bool ok = allowed(pa, tA, tB, sA, sB);
-      const double dA = sP - sA, dB = sP - sB, iA = 1.0 / (dA * dA), iB = 1.0 / (dB * dB);
-      const double u = -(tA * lt) - lam * tB * iA, w = -(tB * lt) - lam * tA * iB;
+      const double dA = sP - sA, dB = sP - sB;
+      double rA, iA, iB;  // iA = t_P / T_A
+      inverse_pair(pa, dA * dA, dB * dB, rA, iA, iB);
+      const double u = -lt * (tA + tB * iA), w = -lt * (tB + tA * iB);
       const bool uw = u >= w;
       const double hi = bit_select(uw, u, w), lo = bit_select(uw, w, u);
       const double ihi = bit_select(uw, iA, iB), ilo = bit_select(uw, iB, iA);
-      base[i] = bit_select(ok, pa.k + hi, double{-INFINITY});
+      base[i] = bit_select(ok, k + hi, double{-INFINITY});
       q[i] = bit_select(ok, ihi + vexp_flush(lo - hi) * ilo, 1.0);
     }
   }
-  // Splits with a single-leaf part (the full formula: the leaf may have t <= t_cut).
+  // Splits with a single-leaf part b[i] (a[i]: the rest of the parent). The leaf is a leaf of the
+  // shower (t_B <= t_cut) and A is not (a part with t_A <= t_cut and more than one leaf admits no
+  // hierarchy, so its value does not matter as long as it is not NaN): then
+  //   x = log ½ + (C + log λ - log t_P - λ t_A / t_P) + (C + log(1 - e^{-λ min(T_A, t_cut) / T_A}))
+  //   y = log ½ + g(t_P, leaf) + (C + log λ - log T_B - λ t_A / T_B),  g(t_P, leaf) = the parent's leaf_g,
+  // and ψ = logaddexp(x, y) - log 4π = log ½ + C + g_A + log((1 - e^{-λ r_A}) + e^D / T_B) - log 4π with
+  // g_A = C + log λ - log t_P - λ t_A / t_P and D = leaf_g - C + log t_P + λ t_A (1/t_P - 1/T_B), so
+  // e^D / T_B = e^{D - log t_P} t_P / T_B with D - log t_P <= 0: two exps and one log instead of the
+  // general form's three and five. q below the normal range counts as 0 (ψ = -inf; the dropped
+  // term is under e^-708 of the split's scale), so q is always normal. A parent of two
+  // leaves, or a single leaf with t > t_cut, takes the general form.
   static constexpr bool kSingleLeafSplits = true;
   SBI_HD void psi_single(const Table& tb, const Parent& pa, const uint32_t* ia, const uint32_t* ib, int m, double* base,
                          double* q) const {
+    bool leaves = (ia[0] & (ia[0] - 1u)) != 0u;  // A holds more than one leaf (all lanes alike)
+    for (int i = 0; i < m; ++i) leaves &= tb.t(ib[i]) <= model.t_cut;
+    if (!leaves) {
+      for (int i = 0; i < m; ++i) {
+        const uint32_t a = ia[i], b = ib[i];
+        const bool ok = allowed(pa, tb.t(a), tb.t(b), tb.s(a), tb.s(b));
+        base[i] = bit_select(ok, psi_general(tb, pa, a, b), double{-INFINITY});
+        q[i] = 1.0;
+      }
+      return;
+    }
+    const double lam = pa.lam, lt = pa.lam_over_t, sP = pa.s, cut = model.t_cut * pa.inv_t;
+    const double d0 = pa.leaf_g - pa.c, b0 = kLogHalf + pa.c + pa.cl - pa.log_t - kLogFourPi;
     for (int i = 0; i < m; ++i) {
       const uint32_t a = ia[i], b = ib[i];
-      const bool ok = allowed(pa, tb.t(a), tb.t(b), tb.s(a), tb.s(b));
-      base[i] = bit_select(ok, psi_general(tb, pa, a, b), double{-INFINITY});
-      q[i] = 1.0;
+      const double tA = tb.t(a), tB = tb.t(b), sA = tb.s(a), sB = tb.s(b);
+      const bool ok = allowed(pa, tA, tB, sA, sB);
+      const double dA = sP - sA, dB = sP - sB;
+      double rA, iA, iB;  // rA = T_A / t_P, iA = t_P / T_A
+      inverse_pair(pa, dA * dA, dB * dB, rA, iA, iB);
+      const double e1 = vexp_flush(-lam * (bit_select(rA < cut, rA, cut) * iA));
+      const double ed = vexp_flush(d0 + tA * lt * (1.0 - iB));
+      const double qi = (1.0 - e1) + ed * iB;  // ψ = b0 - λ t_A / t_P + log qi
+      const bool finite = ok & (qi >= 2.2250738585072014e-308);
+      base[i] = bit_select(finite, b0 - tA * lt, double{-INFINITY});
+      q[i] = bit_select(finite, qi, 1.0);
     }
   }
 };

@@ -110,8 +110,8 @@ struct TrellisSplits {
       }
       singles = bits;
       if (bits >= 2) {  // (for |rest| = 1 the split {low}, rest is B = {r} already)
-        single_a[singles] = low;
-        single_b[singles] = rest;
+        single_a[singles] = rest;  // the single leaf goes second (psi is symmetric)
+        single_b[singles] = low;
         single_j[singles] = (uint32_t{1} << bits) - 1u;
         ++singles;
       }
@@ -158,9 +158,9 @@ SBI_HD double trellis_batch_max(const double* v, int m) {
   for (int l = 1; l < kTrellisLanes; ++l) r = bit_select(acc[l] > r, acc[l], r);
   return r;
 }
-// Σ exp(v[i] - mx) (mx finite; v[i] = -inf adds 0). Overwrites v with the terms.
-SBI_HD double trellis_batch_sum_exp(double* v, int m, double mx) {
-  for (int i = 0; i < m; ++i) v[i] = vexp_flush(v[i] - mx);
+// Σ exp(v[i] - mx) q[i] (mx finite; v[i] = -inf adds 0). Overwrites v with the terms.
+SBI_HD double trellis_batch_sum_exp_scaled(double* v, const double* q, int m, double mx) {
+  for (int i = 0; i < m; ++i) v[i] = vexp_flush(v[i] - mx) * q[i];
   double acc[kTrellisLanes];
   for (int l = 0; l < kTrellisLanes; ++l) acc[l] = 0.0;
   int i = 0;
@@ -220,19 +220,28 @@ SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Table& tab, ui
     const int k = splits.m;
     while (splits.next(energy, tab, parent, w)) {
       visited += static_cast<uint64_t>(k);
+      // MAP terms with a cheap log (within kLogApproxError of the exact one) first; exact logs
+      // only for the lanes that can be the block's maximum and beat the best so far.
       for (int i = 0; i < k; ++i) {
         const uint32_t a = w.a[i], b = w.b[i];
-        w.psi[i] += vlog(w.q[i]);
         w.v[i] = w.psi[i] + z_map[2u * a] + z_map[2u * b];
-        w.e[i] = w.psi[i] + z_map[2u * a + 1u] + z_map[2u * b + 1u];
+        w.e[i] = w.psi[i] + vlog_approx(w.q[i]) + z_map[2u * a + 1u] + z_map[2u * b + 1u];
       }
       const double eb = trellis_batch_max(w.e, k);
       if (!(eb > -INFINITY)) continue;
-      if (eb > best) {  // the first maximiser in enumeration order, as a sequential scan finds
-        int i = 0;
-        while (!(w.e[i] == eb)) ++i;
-        best = eb;
-        best_left = w.a[i];
+      // |approximate - exact| <= kLogApproxError plus a few ulps of the sums: the exact maximum is
+      // among the lanes within twice that of eb.
+      constexpr double kSlack = 2.0 * kLogApproxError;
+      if (eb + kSlack > best) {
+        const double floor = eb - kSlack;
+        for (int i = 0; i < k; ++i)
+          if (w.e[i] >= floor && w.e[i] + kSlack > best) {
+            const double exact = (w.psi[i] + vlog(w.q[i])) + z_map[2u * w.a[i] + 1u] + z_map[2u * w.b[i] + 1u];
+            if (exact > best) {  // the first maximiser in enumeration order, as a sequential scan finds
+              best = exact;
+              best_left = w.a[i];
+            }
+          }
       }
       // n(S) = Σ n(A) n(B) over splits of finite ψ (a set with Z = 0 has n = 0)
       if (small) {
@@ -243,9 +252,10 @@ SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Table& tab, ui
         for (int i = 0; i < k; ++i)
           if (w.psi[i] > -INFINITY) count = u128_add(count, u128_mul(counts[w.a[i]], counts[w.b[i]]));
       }
-      // Log-sum-exp offset: the block's best MAP term eb. v_i - e_i = (log Z - E*)(A) + (log Z - E*)(B)
-      // <= log(n(A) n(B)) < 60 for N <= 22, so no term overflows, and the maximiser's term is >= 1.
-      z.add_offset(trellis_batch_sum_exp(w.v, k, eb), eb);
+      // Log-sum-exp offset: the block's approximate best MAP term eb. The terms are e^(v_i - eb) q_i
+      // with v_i + log q_i - e_i = (log Z - E*)(A) + (log Z - E*)(B) <= log(n(A) n(B)) < 60 for
+      // N <= 22 and e_i <= eb + kSlack, so none overflows, and the maximiser's term is >= e^-kSlack.
+      z.add_offset(trellis_batch_sum_exp_scaled(w.v, w.q, k, eb), eb);
     }
   }
   t.log_z(s) = z.value();
@@ -256,8 +266,8 @@ SBI_HD uint64_t trellis_inside(const E& energy, const typename E::Table& tab, ui
 }
 
 // Scatter buffers of the marginal pass: kTrellisScatterBuffers arrays of 2^N partial sums. The
-// parents of one size are cut into that many contiguous slices, slice c adding into buffer c, and
-// a cluster's marginal is the buffers' sum in buffer order: the same bits for any thread count.
+// parents of one size are dealt round-robin into that many slices, slice c adding into buffer c,
+// and a cluster's marginal is the buffers' sum in buffer order: the same bits for any thread count.
 constexpr int kTrellisScatterBuffers = 4;
 
 // Adds the terms of every split of parent p (|p| >= 2, marginal[p] final) into the buffer
