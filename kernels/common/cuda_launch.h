@@ -34,19 +34,24 @@ Status philox_blocks(uint64_t seed, uint64_t stream, uint64_t first_block, int64
 // out[i] from PhiloxStream(seed, stream_offset + i).
 enum class Sampler : int { Uniform = 0, Normal = 1 };
 Status sample(Sampler sampler, double p0, double p1, int64_t n, uint64_t seed, uint64_t stream_offset, double* out);
+// The CPU's samplerFill from a fresh stream: out[0..n) = n uniform() draws (sample_uniform_fill),
+// or n/2 sample_std_normal_pair draws (sample_std_normal_fill; n even), of stream (seed, stream).
+Status sampler_fill(Sampler sampler, uint64_t seed, uint64_t stream, int64_t n, double* out);
 
 // The simulators with a CUDA launcher (kernels/simulators/simulators.cu).
 struct SimulatorInfo {
   const char* name;
   int theta_dim;
   int x_dim;
+  int design_dim;  // design variables shared by all rows (0: none)
 };
 int simulator_count();
 const SimulatorInfo& simulator_info(int id);
-// theta [n, theta_dim] -> x [n, x_dim], failed [n] (1: the row failed or was not finite and is
-// NaN), as the CPU's RunRows; *failed_rows = number of failed rows.
-Status simulate(int id, const double* theta, int64_t n, uint64_t seed, uint64_t stream_offset, float* x,
-                uint8_t* failed, int64_t* failed_rows);
+// theta [n, theta_dim], design [design_dim] (null when design_dim is 0) -> x [n, x_dim], failed [n]
+// (1: the row failed or was not finite and is NaN), as the CPU's RunRows; *failed_rows = number
+// of failed rows.
+Status simulate(int id, const double* theta, const double* design, int64_t n, uint64_t seed, uint64_t stream_offset,
+                float* x, uint8_t* failed, int64_t* failed_rows);
 
 // Y = act(X · Wᵀ + b) (kernels/nn/dense.h; activation as sbi::nn::Activation), pre = Z or null.
 Status dense_forward(int activation, int64_t n, int64_t in_dim, int64_t out_dim, const float* x, const float* w,

@@ -51,7 +51,26 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// simulators() -> [{ name, thetaDim, xDim }]: the simulators with a CUDA launcher.
+// samplerFill(distribution, seed, stream, n, out: Float64Array[n]): n draws of ONE stream from its
+// start, as the CPU's samplerFill ("uniform": uniform() draws; "normal": n/2 Box–Muller pairs, n even).
+Napi::Value SamplerFill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = GetString(info[0], "distribution");
+  if (name != "uniform" && name != "normal")
+    ThrowRangeError(env, "Expected \"uniform\" or \"normal\" for `distribution` but received " + Describe(info[0]));
+  const sbi::cuda::Sampler sampler = name == "uniform" ? sbi::cuda::Sampler::Uniform : sbi::cuda::Sampler::Normal;
+  const uint64_t seed = GetSeed(info[1], "seed");
+  const uint64_t stream = GetSeed(info[2], "stream");
+  const int64_t n = GetInteger(info[3], "n", 1, int64_t(1) << 40);
+  if (sampler == sbi::cuda::Sampler::Normal && n % 2 != 0)
+    ThrowRangeError(env, "Expected an even `n` (normals come in pairs) but received " + std::to_string(n));
+  double* out = GetFloat64Array(info[4], "out", n).data;
+  RequireDevice(env);
+  CheckCuda(env, sbi::cuda::sampler_fill(sampler, seed, stream, n, out));
+  return env.Undefined();
+}
+
+// simulators() -> [{ name, thetaDim, xDim, designDim }]: the simulators with a CUDA launcher.
 Napi::Value Simulators(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
@@ -61,12 +80,13 @@ Napi::Value Simulators(const Napi::CallbackInfo& info) {
     o.Set("name", s.name);
     o.Set("thetaDim", s.theta_dim);
     o.Set("xDim", s.x_dim);
+    o.Set("designDim", s.design_dim);
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
 }
 
-// simulate({ name, theta, n, seed, streamOffset?, x, failed }) -> number of failed rows.
+// simulate({ name, theta, n, seed, streamOffset?, design?, x, failed }) -> number of failed rows.
 Napi::Value Simulate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject() || info[0].IsTypedArray() || info[0].IsArray())
@@ -82,10 +102,22 @@ Napi::Value Simulate(const Napi::CallbackInfo& info) {
   }
   if (id < 0)
     ThrowSbiError(env, "UNKNOWN_SIMULATOR", "No CUDA launcher for simulator " + Describe(o.Get("name")) + "; CUDA simulators: " + known);
-  for (const char* key : {"jointLogLikelihood", "jointScore", "jointLogRatio", "thetaRef", "design"})
+  for (const char* key : {"jointLogLikelihood", "jointScore", "jointLogRatio", "thetaRef"})
     if (!IsAbsent(o.Get(key)))
       ThrowSbiError(env, "UNSUPPORTED_OP", std::string("The CUDA backend's simulate does not take `") + key + "`");
   const sbi::cuda::SimulatorInfo& spec = sbi::cuda::simulator_info(id);
+  // As the CPU's simulate (native/simulators/simulate.cc): required iff the simulator has design variables.
+  Napi::Value design = o.Get("design");
+  const double* design_data = nullptr;
+  if (spec.design_dim > 0) {
+    if (IsAbsent(design))
+      ThrowTypeError(env, std::string("Simulator ") + spec.name + " needs `design` (" + std::to_string(spec.design_dim) + " values)");
+    auto d = GetFloat64Array(design, "design", spec.design_dim);
+    CheckFiniteRows(env, d.data, d.length, "design", spec.design_dim);
+    design_data = d.data;
+  } else if (!IsAbsent(design)) {
+    ThrowSbiError(env, "NO_DESIGN", std::string("Simulator ") + spec.name + " has no design variables");
+  }
   const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t(1) << 40);
   auto theta = GetFloat64Array(o.Get("theta"), "theta", n * spec.theta_dim);
   CheckFiniteRows(env, theta.data, theta.length, "theta", spec.theta_dim);
@@ -95,7 +127,7 @@ Napi::Value Simulate(const Napi::CallbackInfo& info) {
   uint8_t* failed = GetUint8Array(o.Get("failed"), "failed", n).data;
   RequireDevice(env);
   int64_t failed_rows = 0;
-  CheckCuda(env, sbi::cuda::simulate(id, theta.data, n, seed, offset, x, failed, &failed_rows));
+  CheckCuda(env, sbi::cuda::simulate(id, theta.data, design_data, n, seed, offset, x, failed, &failed_rows));
   return Napi::Number::New(env, static_cast<double>(failed_rows));
 }
 
@@ -134,6 +166,7 @@ Napi::Value DenseForward(const Napi::CallbackInfo& info) {
 void InitCudaOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "philoxBlocks", PhiloxBlocks);
   ExportFunction(env, exports, "sample", Sample);
+  ExportFunction(env, exports, "samplerFill", SamplerFill);
   ExportFunction(env, exports, "simulators", Simulators);
   ExportFunction(env, exports, "simulate", Simulate);
   ExportFunction(env, exports, "denseForward", DenseForward);

@@ -33,6 +33,8 @@ export interface CudaSimulatorInfo {
   name: string;
   thetaDim: number;
   xDim: number;
+  /** Design variables shared by all rows (e.g. √s for weinberg); 0: none. */
+  designDim: number;
 }
 
 interface CudaAddon {
@@ -40,9 +42,11 @@ interface CudaAddon {
   deviceInfo(): CudaDeviceInfo;
   philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: number | bigint, out: Uint32Array): void;
   sample(distribution: string, params: Float64Array, n: number, seed: number | bigint, streamOffset: number | bigint, out: Float64Array): void;
+  samplerFill(distribution: 'uniform' | 'normal', seed: bigint, stream: bigint, n: number, out: Float64Array): void;
   simulators(): CudaSimulatorInfo[];
   simulate(options: {
-    name: string; theta: Float64Array; n: number; seed: number | bigint; streamOffset?: number | bigint; x: Float32Array; failed: Uint8Array;
+    name: string; theta: Float64Array; n: number; seed: number | bigint; streamOffset?: number | bigint; design?: Float64Array;
+    x: Float32Array; failed: Uint8Array;
   }): number;
   denseForward<A extends NnArray>(
     activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
@@ -138,6 +142,22 @@ export function cudaSample(distribution: Distribution, n: number, options: CudaB
   return out;
 }
 
+/**
+ * n draws of ONE Philox stream (seed, stream) from its start, as the CPU's samplerFill
+ * (sample_uniform_fill / sample_std_normal_fill): 'uniform' gives n uniform() draws on (0, 1);
+ * 'normal' n standard normals, n/2 Box–Muller pairs (n even). float64, from the CPU's expressions.
+ */
+export function cudaSamplerFill(distribution: 'uniform' | 'normal', seed: number | bigint, stream: number | bigint, n: number): Float64Array {
+  if (distribution !== 'uniform' && distribution !== 'normal') {
+    throw new RangeError(`Expected "uniform" or "normal" for \`distribution\` but received ${JSON.stringify(distribution)}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 30) throw new RangeError(`Expected an integer in [1, 2^30] for \`n\` but received ${n}`);
+  if (distribution === 'normal' && n % 2 !== 0) throw new RangeError(`Expected an even \`n\` (normals come in pairs) but received ${n}`);
+  const out = new Float64Array(n);
+  loadAddon().samplerFill(distribution, toU64(seed, 'seed'), toU64(stream, 'stream'), n, out);
+  return out;
+}
+
 export interface CudaSimulationResult {
   /** [n, xDim] row-major; failed rows are NaN. */
   x: Float32Array;
@@ -147,10 +167,13 @@ export interface CudaSimulationResult {
 }
 
 /**
- * Runs simulator `name` (one of loadCudaBackend().simulators: the sbibm per-row simulators) for
- * θ [n, thetaDim] row-major, as the CPU's native simulate.
+ * Runs simulator `name` (one of loadCudaBackend().simulators) for θ [n, thetaDim] row-major, as the
+ * CPU's native simulate. `design` ([designDim], shared by all rows) is required exactly when the
+ * simulator has design variables (weinberg: √s in GeV).
  */
-export function cudaSimulate(name: string, theta: Float64Array, n: number, options: CudaBatchOptions): CudaSimulationResult {
+export function cudaSimulate(
+  name: string, theta: Float64Array, n: number, options: CudaBatchOptions & { design?: Float64Array },
+): CudaSimulationResult {
   const a = loadAddon();
   const spec = a.simulators().find((s) => s.name === name);
   if (!spec) {
@@ -160,7 +183,8 @@ export function cudaSimulate(name: string, theta: Float64Array, n: number, optio
   const x = new Float32Array(n * spec.xDim);
   const failed = new Uint8Array(n);
   const failedCount = a.simulate({
-    name, theta, n, seed: toU64(options.seed, 'seed'), streamOffset: toU64(options.streamOffset ?? 0, 'streamOffset'), x, failed,
+    name, theta, n, seed: toU64(options.seed, 'seed'), streamOffset: toU64(options.streamOffset ?? 0, 'streamOffset'),
+    ...(options.design !== undefined ? { design: options.design } : {}), x, failed,
   });
   return { x, failed, failedCount };
 }
