@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "../kernels/nn/adam.h"
 #include "../kernels/nn/dense.h"
 #include "napi_util.h"
 
@@ -24,6 +26,41 @@ inline sbi::nn::Activation GetActivation(const Napi::Value& v) {
   if (s == "silu") return Activation::SiLU;
   ThrowRangeError(v.Env(), "Expected one of \"identity\", \"relu\", \"tanh\", \"elu\", \"silu\" for `activation` but received " +
                                Describe(v));
+}
+
+// Layer widths of an MLP from an Int32Array [L + 1] (1 <= L <= 64, each width in [1, 4096]).
+inline std::vector<int64_t> GetLayerSizes(const Napi::Value& v) {
+  const View<int32_t> s = GetInt32Array(v, "sizes");
+  if (s.length < 2 || s.length > 65)
+    ThrowRangeError(v.Env(), "Expected 2 to 65 layer widths for `sizes` but received " + Describe(v));
+  std::vector<int64_t> sizes(s.length);
+  for (size_t i = 0; i < s.length; ++i) {
+    if (s.data[i] < 1 || s.data[i] > 4096)
+      ThrowRangeError(v.Env(), "Expected layer widths in [1, 4096] but sizes[" + std::to_string(i) + "] is " +
+                                   std::to_string(s.data[i]));
+    sizes[i] = s.data[i];
+  }
+  return sizes;
+}
+
+// Adam settings from { lr, beta1?, beta2?, eps?, weightDecay?, decoupled? } (nnAdamStep's options).
+inline sbi::nn::AdamConfig GetAdamConfig(const Napi::Value& v) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(v));
+  const Napi::Object o = v.As<Napi::Object>();
+  if (IsAbsent(o.Get("lr"))) ThrowTypeError(env, "Expected a number for `lr` but received undefined");
+  sbi::nn::AdamConfig c;
+  c.lr = GetNumberOption(o, "lr", c.lr, 0, 1e300, false);
+  c.beta1 = GetNumberOption(o, "beta1", c.beta1, 0, 1, true);
+  c.beta2 = GetNumberOption(o, "beta2", c.beta2, 0, 1, true);
+  c.eps = GetNumberOption(o, "eps", c.eps, 0, 1e300, false);
+  c.weight_decay = GetNumberOption(o, "weightDecay", c.weight_decay, 0, 1e300, false);
+  const Napi::Value dec = o.Get("decoupled");
+  if (!IsAbsent(dec)) {
+    if (!dec.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `decoupled` but received " + Describe(dec));
+    c.decoupled = dec.As<Napi::Boolean>().Value();
+  }
+  return c;
 }
 
 // RangeError naming the first non-finite value of p[0..len) (rows of `dim` values) by row and

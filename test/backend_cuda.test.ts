@@ -14,9 +14,10 @@ import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
 import { OPS, cpuBackend, cudaUnavailableReason, selectBackend, type OpSpec } from '../src/backend/backend.js';
 import {
-  CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaPhiloxBlocks, cudaSample, cudaSamplerFill, cudaSimulate, loadCudaBackend,
-  type CudaBackend,
+  CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSample,
+  cudaSamplerFill, cudaSimulate, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
+import { cpuMlpForward, cpuMlpGradients } from '../src/backend/mlp_cpu.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
 
 const onPath = (name: string) =>
@@ -56,6 +57,10 @@ describe('CUDA addon build', () => {
 });
 
 const seeded = { seed: 2024, streamOffset: 5 };
+// A 3 → 5 → 2 MLP: 32 parameters.
+const mlp = { sizes: [3, 5, 2], activation: 'tanh' as const };
+const mlpBatch = { x: new Float32Array(12), target: new Float32Array(8) };
+const adam = { loss: 'mse' as const, adam: { lr: 1e-3 } };
 
 describe.skipIf(!built || hasDevice)(
   `CUDA without a device${!built ? ` — skipped: ${noBuildReason}` : hasDevice ? ' — skipped: this machine has a CUDA device' : ''}`,
@@ -93,6 +98,9 @@ describe.skipIf(!built || hasDevice)(
       expectSbiError(() => cudaSimulate('sir', Float64Array.of(0.4, 0.1), 1, seeded), 'NO_CUDA_DEVICE', noDevice);
       const f = (k: number) => new Float32Array(k);
       expectSbiError(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(12), f(4), f(8)), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpForward(mlp, f(32), f(12), 4), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpGradients(mlp, f(32), f(12), f(8), 4), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpTrain(mlp, f(32), [mlpBatch, mlpBatch], adam), 'NO_CUDA_DEVICE', noDevice);
     });
 
     it('checks arguments before the device, naming them', () => {
@@ -117,6 +125,18 @@ describe.skipIf(!built || hasDevice)(
       expect(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(11), f(4), f(8))).toThrow(/`w`/);
       expect(() => cudaDenseForward('swish' as 'tanh', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`activation`/);
       expect(() => cudaDenseForward('silu', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`pre`/);
+      expect(() => cudaMlpForward({ sizes: [3], activation: 'tanh' }, f(32), f(12), 4)).toThrow(/`sizes`/);
+      expect(() => cudaMlpForward({ sizes: [3, 5, 2], activation: 'gelu' as 'tanh' }, f(32), f(12), 4)).toThrow(/`activation`/);
+      expect(() => cudaMlpForward(mlp, f(31), f(12), 4)).toThrow(/32 elements in `params` but received 31/);
+      expect(() => cudaMlpForward(mlp, f(32), f(11), 4)).toThrow(/`x`/);
+      expect(() => cudaMlpForward(mlp, f(32), f(12), 0)).toThrow(/`n`/);
+      expect(() => cudaMlpGradients(mlp, f(32), f(12), f(7), 4)).toThrow(/`dout`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [], adam)).toThrow(/`batches`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [{ x: f(13), target: f(8) }], adam)).toThrow(/`batches\[0\]\.x`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch, { x: f(12), target: f(9) }], adam)).toThrow(/`batches\[1\]\.target`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'hinge' as 'mse', adam: { lr: 1e-3 } })).toThrow(/`loss`/);
+      // the native side re-checks what the wrapper passes on (Adam's options)
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'mse', adam: { lr: -1 } })).toThrow(/`lr`/);
     });
   },
 );
@@ -212,6 +232,22 @@ describe.skipIf(!hasDevice)(
           }
           expect(discordant, `${def.name}: rows beyond 1e-6`).toBeLessThanOrEqual(Math.ceil(1e-3 * n));
         }
+      }
+    });
+
+    it('the MLP forward and gradients equal the CPU\'s (the sums run in the CPU\'s order)', () => {
+      for (const activation of ['identity', 'relu', 'tanh', 'elu', 'silu'] as const) {
+        const spec = { sizes: [7, 70, 33, 3], activation };
+        const n = 131;
+        const rand = (k: number, seed: number) => {
+          const v = new Float64Array(k);
+          native.sample('normal', Float64Array.of(0, 0.3), k, seed, 0, v);
+          return Float32Array.from(v);
+        };
+        const params = rand(7 * 70 + 70 + 70 * 33 + 33 + 33 * 3 + 3, 1), x = rand(n * 7, 2), dout = rand(n * 3, 3);
+        // tanh / elu / silu use vecmath.h's polynomials on both sides; 1e-6 allows a last-bit difference
+        expect(maxRelativeError(cudaMlpForward(spec, params, x, n), cpuMlpForward(spec, params, x, n)), activation).toBeLessThan(1e-6);
+        expect(maxRelativeError(cudaMlpGradients(spec, params, x, dout, n), cpuMlpGradients(spec, params, x, dout, n)), activation).toBeLessThan(1e-5);
       }
     });
 

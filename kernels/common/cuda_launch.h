@@ -59,5 +59,24 @@ Status dense_forward(int activation, int64_t n, int64_t in_dim, int64_t out_dim,
 Status dense_forward(int activation, int64_t n, int64_t in_dim, int64_t out_dim, const double* x, const double* w,
                      const double* b, double* y, double* pre);
 
+// The MLP ops in float (kernels/nn/mlp.cu; mlp.h's layout): sizes [layers + 1] layer widths,
+// `activation` (sbi::nn::Activation) after every hidden layer, params flat (W_l, then b_l, per layer).
+// out [n, sizes[layers]] = the MLP's output for x [n, sizes[0]].
+Status mlp_forward(int activation, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+                   float* out);
+// grads [params] = the parameter gradients of Σ dout ⊙ output over the n rows.
+Status mlp_gradients(int activation, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+                     const float* dout, float* grads);
+// sbi::nn::AdamConfig, without the kernel headers.
+struct AdamSettings {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;
+};
+// One Adam step per batch (step b + 1), from params (updated in place), m = v = 0: batch b has
+// rows[b] rows, its x and target concatenated in order ([rows[b], sizes[0]] and
+// [rows[b], sizes[layers]]); loss 0: BCE with logits, 1: MSE; losses[b] = batch b's loss before its step.
+Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, const AdamSettings& adam, int batches,
+                 const int64_t* rows, const float* x, const float* target, float* params, double* losses);
+
 }  // namespace cuda
 }  // namespace sbi

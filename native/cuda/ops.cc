@@ -1,10 +1,13 @@
 // The CUDA addon's ops, argument for argument like the CPU addon's (native/random.cc,
-// native/simulators/simulate.cc, native/nn_ops.cc). Arguments are checked first (TypeError /
-// RangeError naming the argument, expected and given), then the device, then the launcher runs
+// native/sampler_fill.cc, native/simulators/simulate.cc, native/nn_ops.cc; the MLP ops as
+// src/backend/mlp_cpu.ts composes them). Arguments are checked first (TypeError / RangeError
+// naming the argument, expected and given), then the device, then the launcher runs
 // synchronously: inputs are copied to the device, outputs back into the caller's typed arrays.
 #include <cmath>
 #include <string>
+#include <vector>
 
+#include "../../kernels/nn/mlp.h"
 #include "../arg_checks.h"
 #include "cuda_status.h"
 
@@ -163,6 +166,81 @@ Napi::Value DenseForward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+constexpr int64_t kMaxMlpRows = int64_t{1} << 24;
+
+// The checks the CPU's nnMlpForward / nnMlpBackward make (native/nn_ops.cc), float only.
+struct MlpArgs {
+  sbi::nn::Activation act;
+  std::vector<int64_t> sizes;
+  int layers;
+  int64_t params;
+};
+MlpArgs GetMlpArgs(const Napi::CallbackInfo& info) {
+  MlpArgs a;
+  a.act = GetActivation(info[0]);
+  a.sizes = GetLayerSizes(info[1]);
+  a.layers = static_cast<int>(a.sizes.size()) - 1;
+  a.params = sbi::nn::mlp_param_count(a.layers, a.sizes.data());
+  return a;
+}
+
+// mlpForward(activation, sizes: Int32Array, n, x, params, out): Float32Array throughout.
+Napi::Value MlpForward(const Napi::CallbackInfo& info) {
+  const MlpArgs a = GetMlpArgs(info);
+  const int64_t n = GetInteger(info[2], "n", 1, kMaxMlpRows);
+  const float* x = GetFloat32Array(info[3], "x", n * a.sizes[0]).data;
+  const float* params = GetFloat32Array(info[4], "params", a.params).data;
+  float* out = GetFloat32Array(info[5], "out", n * a.sizes[a.layers]).data;
+  RequireDevice(info.Env());
+  CheckCuda(info.Env(), sbi::cuda::mlp_forward(static_cast<int>(a.act), a.layers, a.sizes.data(), n, x, params, out));
+  return info.Env().Undefined();
+}
+
+// mlpGradients(activation, sizes, n, x, params, dout, grads): grads of Σ dout ⊙ output.
+Napi::Value MlpGradients(const Napi::CallbackInfo& info) {
+  const MlpArgs a = GetMlpArgs(info);
+  const int64_t n = GetInteger(info[2], "n", 1, kMaxMlpRows);
+  const float* x = GetFloat32Array(info[3], "x", n * a.sizes[0]).data;
+  const float* params = GetFloat32Array(info[4], "params", a.params).data;
+  const float* dout = GetFloat32Array(info[5], "dout", n * a.sizes[a.layers]).data;
+  float* grads = GetFloat32Array(info[6], "grads", a.params).data;
+  RequireDevice(info.Env());
+  CheckCuda(info.Env(),
+            sbi::cuda::mlp_gradients(static_cast<int>(a.act), a.layers, a.sizes.data(), n, x, params, dout, grads));
+  return info.Env().Undefined();
+}
+
+// mlpTrain(activation, sizes, loss: "bce" | "mse", adam options, rows: Int32Array[batches], x, target,
+// params (updated in place), losses: Float64Array[batches]); x and target are the batches'
+// rows concatenated.
+Napi::Value MlpTrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const MlpArgs a = GetMlpArgs(info);
+  const std::string loss = GetString(info[2], "loss");
+  if (loss != "bce" && loss != "mse") ThrowRangeError(env, "Expected \"bce\" or \"mse\" for `loss` but received " + Describe(info[2]));
+  const sbi::nn::AdamConfig c = GetAdamConfig(info[3]);
+  const View<int32_t> rows = GetInt32Array(info[4], "rows");
+  if (rows.length < 1 || rows.length > (size_t{1} << 20))
+    ThrowRangeError(env, "Expected 1 to 2^20 batches in `rows` but received " + std::to_string(rows.length));
+  std::vector<int64_t> batch_rows(rows.length);
+  int64_t total = 0;
+  for (size_t b = 0; b < rows.length; ++b) {
+    if (rows.data[b] < 1 || rows.data[b] > kMaxMlpRows)
+      ThrowRangeError(env, "Expected batch sizes in [1, 2^24] but rows[" + std::to_string(b) + "] is " + std::to_string(rows.data[b]));
+    batch_rows[b] = rows.data[b];
+    total += rows.data[b];
+  }
+  const float* x = GetFloat32Array(info[5], "x", total * a.sizes[0]).data;
+  const float* target = GetFloat32Array(info[6], "target", total * a.sizes[a.layers]).data;
+  float* params = GetFloat32Array(info[7], "params", a.params).data;
+  double* losses = GetFloat64Array(info[8], "losses", static_cast<int64_t>(rows.length)).data;
+  RequireDevice(env);
+  const sbi::cuda::AdamSettings adam{c.lr, c.beta1, c.beta2, c.eps, c.weight_decay, c.decoupled};
+  CheckCuda(env, sbi::cuda::mlp_train(static_cast<int>(a.act), a.layers, a.sizes.data(), loss == "bce" ? 0 : 1, adam,
+                                      static_cast<int>(rows.length), batch_rows.data(), x, target, params, losses));
+  return env.Undefined();
+}
+
 void InitCudaOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "philoxBlocks", PhiloxBlocks);
   ExportFunction(env, exports, "sample", Sample);
@@ -170,6 +248,9 @@ void InitCudaOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "simulators", Simulators);
   ExportFunction(env, exports, "simulate", Simulate);
   ExportFunction(env, exports, "denseForward", DenseForward);
+  ExportFunction(env, exports, "mlpForward", MlpForward);
+  ExportFunction(env, exports, "mlpGradients", MlpGradients);
+  ExportFunction(env, exports, "mlpTrain", MlpTrain);
 }
 
 }  // namespace

@@ -14,7 +14,9 @@ import type { NestedTree } from '../trellis/hierarchy.js';
 import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import type { NnAdamOptions } from '../native.js';
-import { cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
+import {
+  cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, loadCudaBackend, type CudaBackend,
+} from './cuda.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
@@ -465,6 +467,7 @@ class CudaBackendImpl implements Backend {
 
   supportsOp(op: OpName): true | { reason: string } {
     if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
+    if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) {
       if (!this.simulators.has(sim)) return { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
@@ -512,16 +515,16 @@ class CudaBackendImpl implements Backend {
     this.refuse('trellis.inside');
   }
 
-  async mlpForward(): Promise<Float32Array> {
-    this.refuse('nn.mlp_forward');
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+    return cudaMlpForward(spec, params, x, n);
   }
 
-  async mlpGradients(): Promise<Float32Array> {
-    this.refuse('nn.mlp_gradients');
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+    return cudaMlpGradients(spec, params, x, dout, n);
   }
 
-  async mlpTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
-    this.refuse('nn.mlp_train');
+  async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return cudaMlpTrain(spec, params, batches, options);
   }
 
   async mafLogProb(): Promise<Float32Array> {

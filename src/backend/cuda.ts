@@ -15,7 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SbiError } from '../errors.js';
 import type { Distribution } from '../random.js';
-import type { NnActivation, NnArray } from '../native.js';
+import type { NnActivation, NnAdamOptions, NnArray } from '../native.js';
+import { mlpParamCount } from '../inference/embedding.js';
+import type { MlpBatch, MlpLoss, MlpSpec } from './nn_webgpu.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where `npm run build:cuda` writes the addon. */
@@ -50,6 +52,14 @@ interface CudaAddon {
   }): number;
   denseForward<A extends NnArray>(
     activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
+  ): void;
+  mlpForward(activation: NnActivation, sizes: Int32Array, n: number, x: Float32Array, params: Float32Array, out: Float32Array): void;
+  mlpGradients(
+    activation: NnActivation, sizes: Int32Array, n: number, x: Float32Array, params: Float32Array, dout: Float32Array, grads: Float32Array,
+  ): void;
+  mlpTrain(
+    activation: NnActivation, sizes: Int32Array, loss: MlpLoss, adam: NnAdamOptions, rows: Int32Array, x: Float32Array,
+    target: Float32Array, params: Float32Array, losses: Float64Array,
   ): void;
 }
 
@@ -198,4 +208,91 @@ export function cudaDenseForward<A extends NnArray>(
   activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
 ): void {
   loadAddon().denseForward(activation, n, inDim, outDim, x, w, b, y, pre);
+}
+
+const MLP_ACTIVATIONS: readonly NnActivation[] = ['identity', 'relu', 'tanh', 'elu', 'silu'];
+const MAX_MLP_ROWS = 2 ** 24;
+
+/** The layer widths as the addon takes them, checked as the CPU's nnMlpForward checks them. */
+function mlpSizes(spec: MlpSpec): Int32Array {
+  const { sizes, activation } = spec ?? {};
+  if (!Array.isArray(sizes) || sizes.length < 2 || sizes.length > 65 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= 4096)) {
+    throw new RangeError(`Expected 2 to 65 layer widths, integers in [1, 4096], for \`sizes\` but received ${JSON.stringify(sizes)}`);
+  }
+  if (!MLP_ACTIVATIONS.includes(activation)) {
+    throw new RangeError(`Expected one of ${MLP_ACTIVATIONS.join(', ')} for \`activation\` but received ${JSON.stringify(activation)}`);
+  }
+  return Int32Array.from(sizes);
+}
+
+function checkF32(a: unknown, name: string, length: number): asserts a is Float32Array {
+  if (!(a instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for \`${name}\` but received ${Object.prototype.toString.call(a)}`);
+  if (a.length !== length) throw new RangeError(`Expected ${length} elements in \`${name}\` but received ${a.length}`);
+}
+
+function checkRows(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MLP_ROWS) throw new RangeError(`Expected an integer in [1, 2^24] for \`n\` but received ${n}`);
+}
+
+/**
+ * An MLP's output [n, sizes[L]] for x [n, sizes[0]] in float32 (op nn.mlp_forward; kernels/nn/mlp.h's
+ * parameter layout), as the CPU's cpuMlpForward: each dense layer one thread per output, its sum in
+ * the CPU's order.
+ */
+export function cudaMlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Float32Array {
+  const sizes = mlpSizes(spec);
+  checkRows(n);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  checkF32(x, 'x', n * sizes[0]!);
+  const out = new Float32Array(n * sizes[sizes.length - 1]!);
+  loadAddon().mlpForward(spec.activation, sizes, n, x, params, out);
+  return out;
+}
+
+/** The parameter gradients of Σ dout ⊙ output over the n rows (op nn.mlp_gradients), as cpuMlpGradients. */
+export function cudaMlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Float32Array {
+  const sizes = mlpSizes(spec);
+  checkRows(n);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  checkF32(x, 'x', n * sizes[0]!);
+  checkF32(dout, 'dout', n * sizes[sizes.length - 1]!);
+  const grads = new Float32Array(params.length);
+  loadAddon().mlpGradients(spec.activation, sizes, n, x, params, dout, grads);
+  return grads;
+}
+
+/**
+ * One Adam step per batch from `params` (not modified), m = v = 0 at the start: the final
+ * parameters and each step's loss before its update (op nn.mlp_train), as cpuMlpTrain. The
+ * parameters stay on the device between steps.
+ */
+export function cudaMlpTrain(
+  spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions },
+): { params: Float32Array; losses: Float64Array } {
+  const sizes = mlpSizes(spec);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  if (options?.loss !== 'bce' && options?.loss !== 'mse') throw new RangeError(`Expected "bce" or "mse" for \`loss\` but received ${JSON.stringify(options?.loss)}`);
+  if (!Array.isArray(batches) || batches.length < 1) throw new RangeError('Expected at least one batch in `batches`');
+  const inDim = sizes[0]!, outDim = sizes[sizes.length - 1]!;
+  const rows = new Int32Array(batches.length);
+  batches.forEach((b, i) => {
+    const n = b?.x instanceof Float32Array ? b.x.length / inDim : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MLP_ROWS) {
+      throw new RangeError(`Expected \`batches[${i}].x\` to be a Float32Array of whole rows of ${inDim} values (1 to 2^24 rows)`);
+    }
+    checkF32(b.target, `batches[${i}].target`, n * outDim);
+    rows[i] = n;
+  });
+  const total = rows.reduce((s, n) => s + n, 0);
+  const x = new Float32Array(total * inDim), target = new Float32Array(total * outDim);
+  let r = 0;
+  batches.forEach((b, i) => {
+    x.set(b.x, r * inDim);
+    target.set(b.target, r * outDim);
+    r += rows[i]!;
+  });
+  const out = params.slice();
+  const losses = new Float64Array(batches.length);
+  loadAddon().mlpTrain(spec.activation, sizes, options.loss, options.adam, rows, x, target, out, losses);
+  return { params: out, losses };
 }
