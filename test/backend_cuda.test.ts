@@ -15,8 +15,9 @@ import { native } from '../src/native.js';
 import { OPS, cpuBackend, cudaUnavailableReason, selectBackend, type OpSpec } from '../src/backend/backend.js';
 import {
   CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSample,
-  cudaSamplerFill, cudaSimulate, loadCudaBackend, type CudaBackend,
+  cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
+import { runTrellis } from '../src/trellis/trellis.js';
 import { cpuMlpForward, cpuMlpGradients } from '../src/backend/mlp_cpu.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
 
@@ -61,6 +62,13 @@ const seeded = { seed: 2024, streamOffset: 5 };
 const mlp = { sizes: [3, 5, 2], activation: 'tanh' as const };
 const mlpBatch = { x: new Float32Array(12), target: new Float32Array(8) };
 const adam = { loss: 'mse' as const, adam: { lr: 1e-3 } };
+const gaussian = { kind: 'gaussian' as const, sigma: 0.8 };
+/** k points in R^4 (trellis leaves) from Philox normals. */
+const points = (k: number) => {
+  const v = new Float64Array(4 * k);
+  native.sample('normal', Float64Array.of(0, 1), v.length, 11, 0, v);
+  return v;
+};
 
 describe.skipIf(!built || hasDevice)(
   `CUDA without a device${!built ? ` — skipped: ${noBuildReason}` : hasDevice ? ' — skipped: this machine has a CUDA device' : ''}`,
@@ -101,6 +109,8 @@ describe.skipIf(!built || hasDevice)(
       expectSbiError(() => cudaMlpForward(mlp, f(32), f(12), 4), 'NO_CUDA_DEVICE', noDevice);
       expectSbiError(() => cudaMlpGradients(mlp, f(32), f(12), f(8), 4), 'NO_CUDA_DEVICE', noDevice);
       expectSbiError(() => cudaMlpTrain(mlp, f(32), [mlpBatch, mlpBatch], adam), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaTrellis(points(5), gaussian), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaTrellis(points(5), gaussian, { marginals: true }), 'NO_CUDA_DEVICE', noDevice);
     });
 
     it('checks arguments before the device, naming them', () => {
@@ -135,6 +145,11 @@ describe.skipIf(!built || hasDevice)(
       expect(() => cudaMlpTrain(mlp, f(32), [{ x: f(13), target: f(8) }], adam)).toThrow(/`batches\[0\]\.x`/);
       expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch, { x: f(12), target: f(9) }], adam)).toThrow(/`batches\[1\]\.target`/);
       expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'hinge' as 'mse', adam: { lr: 1e-3 } })).toThrow(/`loss`/);
+      expectSbiError(() => cudaTrellis(points(23), gaussian), 'TOO_MANY_LEAVES', /at most 22 leaves/);
+      expect(() => cudaTrellis(new Float64Array(5), gaussian)).toThrow(/`leaves`/);
+      expectSbiError(() => cudaTrellis(points(3), { kind: 'ward' } as unknown as typeof gaussian), 'UNKNOWN_ENERGY', /ginkgo, gaussian/);
+      expect(() => cudaTrellis(points(3), { kind: 'gaussian', sigma: 0 })).toThrow(/sigma in \(1e-150, 1e150\)/);
+      expect(() => cudaTrellis(Float64Array.of(1, 2, 3, NaN), gaussian)).toThrow(/finite values in `leaves`/);
       // the native side re-checks what the wrapper passes on (Adam's options)
       expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'mse', adam: { lr: -1 } })).toThrow(/`lr`/);
     });
@@ -248,6 +263,16 @@ describe.skipIf(!hasDevice)(
         // tanh / elu / silu use vecmath.h's polynomials on both sides; 1e-6 allows a last-bit difference
         expect(maxRelativeError(cudaMlpForward(spec, params, x, n), cpuMlpForward(spec, params, x, n)), activation).toBeLessThan(1e-6);
         expect(maxRelativeError(cudaMlpGradients(spec, params, x, dout, n), cpuMlpGradients(spec, params, x, dout, n)), activation).toBeLessThan(1e-5);
+      }
+    });
+
+    it('the trellis passes agree with the CPU (double), from one leaf to 13', () => {
+      for (const k of [1, 2, 3, 13]) {
+        const gpu = cudaTrellis(points(k), gaussian, { marginals: true });
+        const cpu = runTrellis(points(k), gaussian, { marginals: true });
+        expect(maxRelativeError([gpu.logZ, gpu.mapLogLH], [cpu.logZ, cpu.mapLogLH]), `${k} leaves`).toBeLessThan(1e-12);
+        expect(gpu.mapTree, `${k} leaves`).toEqual(cpu.mapTree);
+        expect(maxRelativeError(gpu.marginals!, cpu.marginals!), `${k} leaves`).toBeLessThan(1e-12);
       }
     });
 

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sbi {
 namespace cuda {
@@ -77,6 +78,19 @@ struct AdamSettings {
 // [rows[b], sizes[layers]]); loss 0: BCE with logits, 1: MSE; losses[b] = batch b's loss before its step.
 Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, const AdamSettings& adam, int batches,
                  const int64_t* rows, const float* x, const float* target, float* params, double* losses);
+
+// The trellis's inside pass and, with `marginals`, its marginal pass (kernels/trellis/trellis.cu):
+// energy 0: Ginkgo, params [λ, λ_root, t_cut]; 1: Gaussian linkage, params [σ]; leaves [n·4],
+// 1 <= n <= 22. As native/trellis.cc's result: log Z, the MAP energy, the MAP hierarchy's splits
+// (pre-order (parent, part holding its lowest leaf) pairs; has_map false when no hierarchy has
+// finite energy) and P(cluster) by bitmask [2^n].
+struct TrellisOutput {
+  double log_z = 0, map_energy = 0;
+  bool has_map = false;
+  std::vector<uint32_t> map_splits;
+  std::vector<double> marginals;
+};
+Status trellis(int energy, const double* params, const double* leaves, int n, bool marginals, TrellisOutput* out);
 
 }  // namespace cuda
 }  // namespace sbi

@@ -3,11 +3,13 @@
 // src/backend/mlp_cpu.ts composes them). Arguments are checked first (TypeError / RangeError
 // naming the argument, expected and given), then the device, then the launcher runs
 // synchronously: inputs are copied to the device, outputs back into the caller's typed arrays.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "../../kernels/nn/mlp.h"
+#include "../../kernels/trellis/trellis.h"
 #include "../arg_checks.h"
 #include "cuda_status.h"
 
@@ -241,6 +243,40 @@ Napi::Value MlpTrain(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// trellis(leaves: Float64Array [N·4], energy: 'ginkgo' | 'gaussian', params, marginals: boolean)
+//   -> { logZ, mapLogLH, mapSplits: Uint32Array [2(N-1)] | null, marginals?: Float64Array [2^N] }
+// (as the CPU's trellis, native/trellis.cc, without counts and samples).
+Napi::Value Trellis(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int n = 0;
+  const std::vector<double> leaves = GetLeaves(env, info[0], sbi::kTrellisMaxLeaves, &n);
+  const EnergySpec energy = GetEnergy(env, info[1], info[2]);
+  if (!info[3].IsBoolean()) ThrowTypeError(env, "Expected a boolean for `marginals` but received " + Describe(info[3]));
+  const bool marginals = info[3].As<Napi::Boolean>().Value();
+  const double params[3] = {energy.ginkgo.lambda, energy.ginkgo.lambda_root, energy.ginkgo.t_cut};
+  const double sigma[1] = {energy.sigma};
+  RequireDevice(env);
+  sbi::cuda::TrellisOutput r;
+  CheckCuda(env, sbi::cuda::trellis(energy.kind == EnergyKind::Ginkgo ? 0 : 1,
+                                    energy.kind == EnergyKind::Ginkgo ? params : sigma, leaves.data(), n, marginals, &r));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("logZ", r.log_z);
+  o.Set("mapLogLH", r.map_energy);
+  if (r.has_map) {
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, r.map_splits.size());
+    std::copy(r.map_splits.begin(), r.map_splits.end(), a.Data());
+    o.Set("mapSplits", a);
+  } else {
+    o.Set("mapSplits", env.Null());
+  }
+  if (marginals) {
+    Napi::Float64Array a = Napi::Float64Array::New(env, r.marginals.size());
+    std::copy(r.marginals.begin(), r.marginals.end(), a.Data());
+    o.Set("marginals", a);
+  }
+  return o;
+}
+
 void InitCudaOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "philoxBlocks", PhiloxBlocks);
   ExportFunction(env, exports, "sample", Sample);
@@ -251,6 +287,7 @@ void InitCudaOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "mlpForward", MlpForward);
   ExportFunction(env, exports, "mlpGradients", MlpGradients);
   ExportFunction(env, exports, "mlpTrain", MlpTrain);
+  ExportFunction(env, exports, "trellis", Trellis);
 }
 
 }  // namespace

@@ -15,7 +15,8 @@ import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trel
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import type { NnAdamOptions } from '../native.js';
 import {
-  cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, loadCudaBackend, type CudaBackend,
+  cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend,
+  type CudaBackend,
 } from './cuda.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
@@ -468,6 +469,7 @@ class CudaBackendImpl implements Backend {
   supportsOp(op: OpName): true | { reason: string } {
     if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
     if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
+    if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) {
       if (!this.simulators.has(sim)) return { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
@@ -511,8 +513,8 @@ class CudaBackendImpl implements Backend {
     return r;
   }
 
-  async trellis(): Promise<BackendTrellis> {
-    this.refuse('trellis.inside');
+  async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
+    return cudaTrellis(leaves, model, { marginals: options.marginals === true });
   }
 
   async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {

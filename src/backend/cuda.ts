@@ -18,6 +18,8 @@ import type { Distribution } from '../random.js';
 import type { NnActivation, NnAdamOptions, NnArray } from '../native.js';
 import { mlpParamCount } from '../inference/embedding.js';
 import type { MlpBatch, MlpLoss, MlpSpec } from './nn_webgpu.js';
+import { checkSize, energyArgs, leavesToArray, type Leaves, type TrellisModel } from '../trellis/trellis.js';
+import { splitsToTree, type NestedTree } from '../trellis/hierarchy.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where `npm run build:cuda` writes the addon. */
@@ -61,6 +63,17 @@ interface CudaAddon {
     activation: NnActivation, sizes: Int32Array, loss: MlpLoss, adam: NnAdamOptions, rows: Int32Array, x: Float32Array,
     target: Float32Array, params: Float32Array, losses: Float64Array,
   ): void;
+  trellis(leaves: Float64Array, energy: 'ginkgo' | 'gaussian', params: Float64Array, marginals: boolean): CudaTrellisResult;
+}
+
+/** The addon's trellis result, as the CPU's native trellis (without the count and samples). */
+interface CudaTrellisResult {
+  logZ: number;
+  mapLogLH: number;
+  /** The MAP hierarchy's splits in pre-order, (parent mask, part holding its lowest leaf) pairs; null when no hierarchy has finite energy. */
+  mapSplits: Uint32Array | null;
+  /** P(cluster) by bitmask [2^N], when asked for. */
+  marginals?: Float64Array;
 }
 
 /** The loaded CUDA addon: its device report and the simulators it has launchers for. */
@@ -295,4 +308,27 @@ export function cudaMlpTrain(
   const losses = new Float64Array(batches.length);
   loadAddon().mlpTrain(spec.activation, sizes, options.loss, options.adam, rows, x, target, out, losses);
   return { params: out, losses };
+}
+
+/** The trellis passes' result on the device: as BackendTrellis. */
+export interface CudaTrellis {
+  logZ: number;
+  mapLogLH: number;
+  /** The MAP hierarchy; null when no hierarchy has finite energy. */
+  mapTree: NestedTree | null;
+  /** P(cluster) by bitmask [2^N], when asked for. */
+  marginals?: Float64Array;
+}
+
+/**
+ * The trellis's inside pass (log Z, the MAP energy and hierarchy: op trellis.inside) and, with
+ * `marginals`, its marginal pass (P(cluster) by bitmask: op trellis.marginals), in double, for
+ * N <= 22 leaves (kernels/trellis/trellis.h through kernels/trellis/trellis.cu).
+ */
+export function cudaTrellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): CudaTrellis {
+  const x = leavesToArray(leaves);
+  const n = checkSize(x);
+  const [energy, params] = energyArgs(model);
+  const r = loadAddon().trellis(x, energy, params, options.marginals === true);
+  return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapSplits ? splitsToTree(r.mapSplits, n) : null, ...(r.marginals ? { marginals: r.marginals } : {}) };
 }
