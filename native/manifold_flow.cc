@@ -198,7 +198,7 @@ double StepLossAndGrad(const mf::FlowShape& s, const LossConfig& c, const double
     for (int64_t k = b; k < e; ++k) {
       mf::FlowWork<double> w = ch.Bind(k);
       const int64_t rows = ch.Rows(k, n);
-      ch.loss[k] = c.reverse_kl ? mf::flow_reverse_kl_chunk(s, c.target, params, c.seed, step, k * kChunkRows, rows,
+      ch.loss[k] = c.reverse_kl ? mf::flow_reverse_kl_chunk(s, mf::KernelTarget{c.target}, params, c.seed, step, k * kChunkRows, rows,
                                                             scale, ch.grad[k].data(), w, static_cast<double*>(nullptr),
                                                             static_cast<double*>(nullptr))
                                 : mf::flow_nll_chunk(s, params, batch_x.data() + k * kChunkRows * W, rows, scale,
@@ -231,7 +231,7 @@ Evaluation Evaluate(const mf::FlowShape& s, mf::TargetKind target, const double*
       for (int64_t i = b; i < e; ++i) {
         const int64_t k = w0 + i;
         mf::FlowWork<double> w = ch.Bind(i);
-        mf::flow_reverse_kl_chunk(s, target, params, seed, kEvalStream, k * kChunkRows, ch.Rows(k, n), 1.0,
+        mf::flow_reverse_kl_chunk(s, mf::KernelTarget{target}, params, seed, kEvalStream, k * kChunkRows, ch.Rows(k, n), 1.0,
                                   static_cast<double*>(nullptr), w, logq.data() + k * kChunkRows,
                                   logp.data() + k * kChunkRows);
       }
@@ -309,7 +309,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   const double* params = GetParams(env, info[1], s).data;
   const int64_t n = GetInteger(info[2], "n", 1, int64_t{1} << 40);
   const uint64_t seed = GetSeed(info[3], "seed");
-  const uint64_t stream = static_cast<uint64_t>(GetInteger(info[4], "stream", 0, (int64_t{1} << 53)));
+  const uint64_t stream = GetSeed(info[4], "stream");  // a number, or a bigint up to 2^64 (the evaluation stream is 2^62)
   const int W = mf::flow_output_width(s);
   double* x = GetFloat64Array(info[5], "x", n * W).data;
   double* logq = GetFloat64Array(info[6], "logq", n).data;
@@ -371,6 +371,49 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   Chunks ch(s, c.batch);
   std::vector<double> batch_x;
   return Napi::Number::New(env, StepLossAndGrad(s, c, params, step, ch, grad, batch_x));
+}
+
+// manifoldFlowTabulatedLoss(spec, params, { seed, step, batchSize?, threads? }, logp [n], gradLogp [n, W], grad)
+// -> loss: the reverse-KL step loss and gradient of StepLossAndGrad for a target evaluated outside
+// the kernel (a TypeScript function) at the step's draws — manifoldFlowSample(spec, params, n,
+// seed, step) gives those points. Same chunks, same order: with the values a native target would
+// give, the same bits as manifoldFlowLoss.
+Napi::Value TabulatedLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const mf::FlowShape s = GetShape(env, info[0]);
+  const double* params = GetParams(env, info[1], s).data;
+  if (!info[2].IsObject()) ThrowTypeError(env, "Expected an object for `options` but received " + Describe(info[2]));
+  const Napi::Object o = info[2].As<Napi::Object>();
+  const int64_t n = IntField(o, "batchSize", 256, 1, 1 << 20);
+  const uint64_t seed = IsAbsent(o.Get("seed")) ? 0 : GetSeed(o.Get("seed"), "seed");
+  const uint64_t step = IsAbsent(o.Get("step")) ? 0 : static_cast<uint64_t>(GetInteger(o.Get("step"), "step", 0, int64_t{1} << 53));
+  const int threads = GetThreads(o.Get("threads"));
+  const int W = mf::flow_output_width(s);
+  const View<double> logp = GetFloat64Array(info[3], "logp", n);
+  const View<double> glogp = GetFloat64Array(info[4], "gradLogp", n * W);
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(logp.data[i])) ThrowRangeError(env, "Expected finite values in `logp` but row " + std::to_string(i) + " is " + std::to_string(logp.data[i]));
+  for (int64_t i = 0; i < n * W; ++i)
+    if (!std::isfinite(glogp.data[i]))
+      ThrowRangeError(env, "Expected finite values in `gradLogp` but row " + std::to_string(i / W) + ", column " + std::to_string(i % W) + " is " + std::to_string(glogp.data[i]));
+  double* grad = GetFloat64Array(info[5], "grad", s.param_count).data;
+  const mf::TabulatedTarget<double> target{logp.data, glogp.data, W};
+  Chunks ch(s, n);
+  const double scale = 1.0 / static_cast<double>(n);
+  ParallelFor(ch.count, 1, threads, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      mf::FlowWork<double> w = ch.Bind(k);
+      ch.loss[k] = mf::flow_reverse_kl_chunk(s, target, params, seed, step, k * kChunkRows, ch.Rows(k, n), scale,
+                                             ch.grad[k].data(), w, static_cast<double*>(nullptr), static_cast<double*>(nullptr));
+    }
+  });
+  double loss = 0.0;
+  std::fill(grad, grad + s.param_count, 0.0);
+  for (int64_t k = 0; k < ch.count; ++k) {
+    loss += ch.loss[k];
+    for (int64_t j = 0; j < s.param_count; ++j) grad[j] += ch.grad[k][j];
+  }
+  return Napi::Number::New(env, loss);
 }
 
 // ---- training off the event loop ----
@@ -572,6 +615,7 @@ void InitModule(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "manifoldFlowSample", Sample);
   ExportFunction(env, exports, "manifoldFlowLogProb", LogProb);
   ExportFunction(env, exports, "manifoldFlowLoss", Loss);
+  ExportFunction(env, exports, "manifoldFlowTabulatedLoss", TabulatedLoss);
   ExportFunction(env, exports, "manifoldFlowTrain", Train);
 }
 

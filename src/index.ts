@@ -92,3 +92,7 @@ export {
   type OpSpec,
   type Tolerance,
 } from './backend/backend.js';
+export { isDeviceArray, type ArrayInput, type DeviceArray } from './backend/device_array.js';
+export { WebGpuMlp, type MlpSpec, type MlpBatch, type MlpLoss, type MlpTrainOptions } from './backend/nn_webgpu.js';
+export { mafLogProbWebGpu, mafSampleWebGpu } from './backend/flow_webgpu.js';
+export { openWebGpu, closeWebGpu, type WebGpuContext } from './backend/webgpu.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
-import { OPS, cpuBackend, cudaUnavailableReason, selectBackend, type OpSpec } from '../src/backend/backend.js';
+import { cpuBackend, cudaUnavailableReason, selectBackend } from '../src/backend/backend.js';
 import {
   CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSample,
   cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend, type CudaBackend,
@@ -178,8 +178,9 @@ describe.skipIf(!hasDevice)(
       expect(b.supportsOp('simulate.two_moons')).toBe(true);
       expect(b.supportsOp('sampler.uniform')).toBe(true);
       expect(b.supportsOp('sampler.normal')).toBe(true);
-      // claimed once the op table has its tolerance (the harness, test/backend_ops.test.ts, then runs it)
-      expect(b.supportsOp('simulate.sir')).toEqual((OPS['simulate.sir'] as OpSpec).tolerance ? true : { reason: expect.stringMatching(/no tolerance/) });
+      expect(b.supportsOp('simulate.sir')).toBe(true);
+      expect(b.supportsOp('trellis.marginals')).toBe(true);
+      expect(b.supportsOp('flow.maf_sample')).toEqual({ reason: expect.stringMatching(/no CUDA launcher/) });
     });
 
     it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', async () => {

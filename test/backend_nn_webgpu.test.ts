@@ -15,6 +15,7 @@ import { createPrior } from '../src/priors.js';
 import { cpuMlpForward, cpuMlpTrain } from '../src/backend/mlp_cpu.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { PhiloxStream } from '../src/random/philox.js';
+import { cpuBackend, selectBackend } from '../src/backend/backend.js';
 
 const ctx: WebGpuContext | string = await openWebGpu().catch((e: Error) => e.message);
 const gpu = typeof ctx === 'string' ? describe.skip : describe;
@@ -83,7 +84,7 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
     const maf = new MAF({ dim: 2, contextDim: 1 }, { precision: 'float32' });
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(4), Float32Array.of(1, 2, 3))).rejects.toThrow(/1 or 2 values in `x`/);
     await expect(mafLogProbWebGpu(c, maf, new Float32Array(3), x)).rejects.toThrow(/whole rows of 2/);
-    await expect(mafSampleWebGpu(c, maf, null, 4, 1)).rejects.toThrow(/Float32Array for `x`/);
+    await expect(mafSampleWebGpu(c, maf, null, 4, 1)).rejects.toThrow(/Float32Array or DeviceArray for `x`/);
   });
 
   it('NPEPosterior.sampleAsync on webgpu draws what sample draws on the cpu (same seeds), for MAF and NSF', async () => {
@@ -125,6 +126,32 @@ gpu(`WebGpuMlp${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () =>
       expect(Math.abs(f.lastLoss - native.lastLoss[k]!)).toBeLessThan(1e-4);
     });
     await expect(c2st(X, Y, 2, { backend: 'cuda' })).rejects.toThrow(/cuda/i);
+  });
+
+  it('DeviceArrays: uploaded once, they feed the MLP and MAF ops as the host arrays do; wrong backend and use after release are errors', async () => {
+    const gpu = await selectBackend('webgpu');
+    const spec = { sizes: [3, 16, 2], activation: 'tanh' as const };
+    const params = initParams(spec.sizes, 7n);
+    const x = Float32Array.from({ length: 3 * 50 }, (_, i) => Math.sin(i));
+    const dx = await gpu.upload(x);
+    expect(dx.backend).toBe('webgpu');
+    expect(Array.from(await dx.read())).toEqual(Array.from(x));
+    expect(Array.from(await gpu.mlpForward(spec, params, dx, 50))).toEqual(Array.from(await gpu.mlpForward(spec, params, x, 50)));
+    const dout = await gpu.upload(new Float32Array(100).fill(1));
+    expect(Array.from(await gpu.mlpGradients(spec, params, dx, dout, 50))).toEqual(Array.from(await gpu.mlpGradients(spec, params, x, new Float32Array(100).fill(1), 50)));
+    const maf = new MAF({ dim: 2, contextDim: 1, hidden: 8, layers: 2 }, { seed: 3, precision: 'float32' });
+    const theta = Float32Array.from({ length: 40 }, (_, i) => Math.cos(i));
+    const [dTheta, dCtx] = [await gpu.upload(theta), await gpu.upload(Float32Array.of(0.3))];
+    expect(Array.from(await gpu.mafLogProb(maf, dTheta, dCtx))).toEqual(Array.from(await gpu.mafLogProb(maf, theta, Float32Array.of(0.3))));
+    // the cpu backend's arrays, and the wrong backend
+    const hx = await cpuBackend.upload(x);
+    expect(Array.from(await cpuBackend.mlpForward(spec, params, hx, 50))).toEqual(Array.from(await cpuBackend.mlpForward(spec, params, x, 50)));
+    await expect(gpu.mlpForward(spec, params, hx, 50)).rejects.toThrow(/DeviceArray of the cpu backend; this op runs on webgpu/);
+    await expect(cpuBackend.mlpForward(spec, params, dx, 50)).rejects.toThrow(/DeviceArray of the webgpu backend/);
+    await expect(gpu.upload(Float32Array.of(1, NaN))).rejects.toThrow(/`values` must be finite; element 1/);
+    dx.release();
+    await expect(gpu.mlpForward(spec, params, dx, 50)).rejects.toThrow(/released/);
+    for (const a of [dout, dTheta, dCtx, hx]) a.release();
   });
 
   it('rejects bad input by name, and use after destroy', async () => {

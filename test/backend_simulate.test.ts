@@ -85,16 +85,28 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     }
   });
 
-  it('an unported simulator on an explicit webgpu is UNSUPPORTED_OP with the reason; auto runs it on the cpu', async () => {
-    const sir = new NativeSimulator('sir');
-    const theta = getTask('sir').prior.sample(3, { seed: 1 });
-    await expect(sir.simulate(theta, { seed: 1, backend: 'webgpu' })).rejects.toMatchObject({
+  it('gold values on an explicit webgpu are UNSUPPORTED_OP with the reason; auto computes them on the cpu', async () => {
+    const sim = new NativeSimulator('weinberg');
+    const theta = getTask('weinberg').prior.sample(3, { seed: 1 });
+    const design = [91.1876];
+    await expect(sim.simulate(theta, { seed: 1, design, gold: true, backend: 'webgpu' })).rejects.toMatchObject({
       code: 'UNSUPPORTED_OP',
-      message: expect.stringMatching(/simulate\.sir is not supported on the webgpu backend: .+/),
+      message: expect.stringMatching(/simulate\.weinberg is not supported on the webgpu backend with gold values: only the cpu/),
     });
-    const auto = await sir.simulate(theta, { seed: 1, backend: 'auto' });
-    const cpu = await sir.simulate(theta, { seed: 1 });
+    const auto = await sim.simulate(theta, { seed: 1, design, gold: true, backend: 'auto' });
+    const cpu = await sim.simulate(theta, { seed: 1, design, gold: true });
     expect(Array.from(auto.x)).toEqual(Array.from(cpu.x));
+    expect(Array.from(auto.gold!.jointScore)).toEqual(Array.from(cpu.gold!.jointScore));
+  });
+
+  it('design variables reach the webgpu kernel: weinberg off the Z pole agrees with the cpu', async () => {
+    const sim = new NativeSimulator('weinberg');
+    const theta = getTask('weinberg').prior.sample(500, { seed: 2 });
+    const [gpu, cpu] = await Promise.all(['webgpu', 'cpu'].map((backend) => sim.simulate(theta, { seed: 5, design: [70], backend: backend as 'webgpu' | 'cpu' })));
+    const atMz = await sim.simulate(theta, { seed: 5, design: [91.1876], backend: 'webgpu' });
+    const tol = OPS['simulate.weinberg'].tolerance.atol;
+    for (let i = 0; i < 500; i++) expect(Math.abs(gpu!.x[i]! - cpu!.x[i]!)).toBeLessThanOrEqual(tol);
+    expect(Array.from(atMz.x)).not.toEqual(Array.from(gpu!.x));
   });
 
   it('function simulators run on the cpu only: webgpu is an error, auto is the cpu', async () => {
@@ -155,9 +167,9 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
   });
 
   it('sbi-engine: unported ops and commands fail naming the op; cuda says why it is missing', () => {
-    const sir = run(['simulate', '--task', 'sir', '--from-prior', '--n', '2', '--backend', 'webgpu', '--out', '-']);
-    expect(sir.code).toBe(1);
-    expect(sir.stderr).toMatch(/UNSUPPORTED_OP.*simulate\.sir is not supported on the webgpu backend/);
+    const gold = run(['simulate', '--task', 'weinberg', '--from-prior', '--n', '2', '--gold', '--backend', 'webgpu', '--out', '-']);
+    expect(gold.code).toBe(1);
+    expect(gold.stderr).toMatch(/UNSUPPORTED_OP.*simulate\.weinberg is not supported on the webgpu backend with gold values/);
     const cuda = run(['simulate', '--task', 'two_moons', '--theta', '0,0', '--n', '2', '--backend', 'cuda', '--out', '-']);
     expect(cuda.code).toBe(1);
     expect(cuda.stderr).toMatch(/BACKEND_UNAVAILABLE.*cuda/i);

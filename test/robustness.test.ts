@@ -159,6 +159,7 @@ function validCalls(): Record<string, unknown[]> {
     manifoldFlowSample: [manifoldSpec, new Float64Array(154).fill(0.01), 3, 1, 0, new Float64Array(6), new Float64Array(3), 1],
     manifoldFlowLogProb: [manifoldSpec, new Float64Array(154).fill(0.01), Float64Array.of(0.1, 0.2, 1, 2, 3, 4), new Float64Array(3), 1],
     manifoldFlowLoss: [manifoldSpec, new Float64Array(154).fill(0.01), { target: 'torus-unimodal', batchSize: 4, seed: 1, step: 0 }, new Float64Array(154)],
+    manifoldFlowTabulatedLoss: [manifoldSpec, new Float64Array(154).fill(0.01), { batchSize: 4, seed: 1, step: 0 }, new Float64Array(4), new Float64Array(8), new Float64Array(154)],
     manifoldFlowTrain: [manifoldSpec, new Float64Array(154).fill(0.01), { target: 'torus-unimodal', steps: 2, batchSize: 4, seed: 1 }, undefined, new Int32Array(1)],
     // the trellis's per-set table for the accelerator passes
     trellisTable: [jetLeaves, 'ginkgo', Float64Array.of(1.5, 3, 16)],

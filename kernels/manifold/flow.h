@@ -535,10 +535,32 @@ SBI_HD void flow_point_grad_to_state(const FlowShape& s, const T* state, const T
   gs[s.dim - 1] = x[0] * gx[1] - x[1] * gx[0];
 }
 
-// Reverse KL of R rows drawn on stream `stream` (rows row0..): L = scale Σ_r (log q − log p̃).
-// Writes grad (overwritten) and per row log q and log p̃ (either may be null); returns L.
+// A native target (targets.h) as the reverse-KL chunk takes its target: log p̃ and its gradient
+// at the ambient point x of row `row` (the row's index in the batch).
+struct KernelTarget {
+  TargetKind kind;
+  template <class T>
+  SBI_HD T operator()(int64_t /*row*/, const T* x, T* gx) const { return target_log_density(kind, x, gx); }
+};
+
+// A target evaluated beforehand, outside the kernel (e.g. a TypeScript function given the batch's
+// points): log p̃ [rows] and its gradient [rows, output width] by batch row.
 template <class T>
-SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* params, uint64_t seed, uint64_t stream,
+struct TabulatedTarget {
+  const T* logp;
+  const T* grad;
+  int width;
+  SBI_HD T operator()(int64_t row, const T* /*x*/, T* gx) const {
+    for (int d = 0; d < width; ++d) gx[d] = grad[row * width + d];
+    return logp[row];
+  }
+};
+
+// Reverse KL of R rows drawn on stream `stream` (rows row0..): L = scale Σ_r (log q − log p̃),
+// with `target(row0 + r, x, ∇)` giving log p̃ and its gradient at row r's point x.
+// Writes grad (overwritten) and per row log q and log p̃ (either may be null); returns L.
+template <class T, class Target>
+SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, const Target& target, const T* params, uint64_t seed, uint64_t stream,
                                int64_t row0, int64_t R, T scale, T* grad, FlowWork<T>& w, T* logq, T* logp) {
   const int C = s.coords;
   flow_base_draw(s, seed, stream, row0, R, w.states);
@@ -548,7 +570,7 @@ SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* p
   for (int64_t r = 0; r < R; ++r) {
     T x[kMaxCoords + 1] = {}, gx[kMaxCoords + 1] = {};
     flow_state_to_point(s, fin + r * C, x);
-    const T lp = target_log_density(target, x, gx);
+    const T lp = target(row0 + r, x, gx);
     const T lq = flow_log_density(s, w.states + r * C, fin + r * C, -w.ladj[r]);
     if (logq) logq[r] = lq;
     if (logp) logp[r] = lp;

@@ -37,3 +37,37 @@ fn philox_stream_add(stream: vec2u, i: u32) -> vec2u {
   let lo = stream.x + i;
   return vec2u(lo, stream.y + select(0u, 1u, lo < i));
 }
+
+// PhiloxStream's sequential draws (philox.h): draw j is word j % 4 of block j / 4 of the stream
+// (key, stream). Blocks stay below 2^32 here (a kernel's rows draw a few hundred words each).
+struct PhiloxStream {
+  key: vec2u,
+  stream: vec2u,
+  block: u32,  // next block index
+  buf: vec4u,
+  used: u32,  // words of buf consumed (4 = empty)
+  has_spare_normal: bool,
+  spare_normal: f32,
+}
+
+fn philox_stream(key: vec2u, stream: vec2u) -> PhiloxStream {
+  return PhiloxStream(key, stream, 0u, vec4u(), 4u, false, 0.0);
+}
+
+fn stream_next_u32(r: ptr<function, PhiloxStream>) -> u32 {
+  if ((*r).used == 4u) {
+    (*r).buf = philox_stream_block((*r).key, (*r).stream, (*r).block);
+    (*r).block += 1u;
+    (*r).used = 0u;
+  }
+  let w = (*r).buf[(*r).used];
+  (*r).used += 1u;
+  return w;
+}
+
+// The two words of one uniform() draw: (hi, lo).
+fn stream_uniform_words(r: ptr<function, PhiloxStream>) -> vec2u {
+  let hi = stream_next_u32(r);
+  let lo = stream_next_u32(r);
+  return vec2u(hi, lo);
+}

@@ -3,10 +3,8 @@
 // as s2²·((1 − ρ²) s1² + ε) / (s1² + ε) + ε, the same value, with 1 − ρ² = 4e / (1 + e)², e = e^−2|θ5|.
 // #include "sim_row.wgsl"
 
-@compute @workgroup_size(workgroup_size)
-fn slcp(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= params.n) { return; }
+// The 8 SLCP values of row i (slcp_draw), from blocks 0-2 of its stream.
+fn slcp_draw(i: u32) -> array<f32, 8> {
   let eps = 1e-6;
   let m0 = theta[5u * i];
   let m1 = theta[5u * i + 1u];
@@ -28,8 +26,18 @@ fn slcp(@builtin(global_invocation_id) gid: vec3u) {
     std_normal_pair_words(a.w, b.x, b.y),
     std_normal_pair_words(b.z, b.w, c.x),
     std_normal_pair_words(c.y, c.z, c.w));
+  var out: array<f32, 8>;
   for (var k = 0u; k < 4u; k++) {
-    x[8u * i + 2u * k] = m0 + l00 * z[k].x;
-    x[8u * i + 2u * k + 1u] = m1 + (l10 * z[k].x + l11 * z[k].y);
+    out[2u * k] = m0 + l00 * z[k].x;
+    out[2u * k + 1u] = m1 + (l10 * z[k].x + l11 * z[k].y);
   }
+  return out;
+}
+
+@compute @workgroup_size(workgroup_size)
+fn slcp(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= params.n) { return; }
+  let v = slcp_draw(i);
+  for (var j = 0u; j < 8u; j++) { x[8u * i + j] = v[j]; }
 }

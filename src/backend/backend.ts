@@ -13,11 +13,13 @@ import { checkSeed } from '../validate.js';
 import type { NestedTree } from '../trellis/hierarchy.js';
 import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
+import { slcpDistractorsMixture } from './simulator_tables.js';
 import type { NnAdamOptions } from '../native.js';
 import {
   cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend,
   type CudaBackend,
 } from './cuda.js';
+import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
@@ -25,6 +27,7 @@ import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgp
 import {
   MAX_BLOCKS,
   WORKGROUP,
+  deviceTable,
   openWebGpu,
   philoxBlocksWebGpu,
   runKernel,
@@ -41,6 +44,19 @@ export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'webgpu', 'cuda'];
 export interface Tolerance {
   atol: number;
   rtol: number;
+  /**
+   * simulate.* ops: the fraction of rows allowed to differ beyond the bound, for a reason stated at
+   * the op. Float ties: a decision u < p with p computed in f32 (double on the CPU) goes the other
+   * way when u lies within p's rounding of p, and the row then follows another path. Set well
+   * above the expected rate; 0 when absent.
+   */
+  discordantRows?: number;
+  /**
+   * simulate.* ops whose outputs are linear combinations of one row's draws (a matrix–vector
+   * product): adds rowRtol·max|cpu row| to the bound, since f32 error scales with the row's terms
+   * and an element may cancel to far below them. 0 when absent.
+   */
+  rowRtol?: number;
 }
 
 export interface OpSpec {
@@ -82,13 +98,29 @@ export const OPS = {
   'simulate.gaussian_linear': { description: 'gaussian_linear / gaussian_linear_uniform simulator', simulator: 'gaussian_linear', tolerance: { atol: 1e-6, rtol: 1e-6 } },
   'simulate.gaussian_mixture': { description: 'gaussian_mixture simulator', simulator: 'gaussian_mixture', tolerance: { atol: 4e-6, rtol: 1e-6 } },
   'simulate.slcp': { description: 'slcp simulator', simulator: 'slcp', tolerance: { atol: 5e-5, rtol: 1e-6 } },
-  'simulate.slcp_distractors': { description: 'slcp_distractors simulator', simulator: 'slcp_distractors' },
-  'simulate.bernoulli_glm': { description: 'bernoulli_glm simulator', simulator: 'bernoulli_glm' },
-  'simulate.bernoulli_glm_raw': { description: 'bernoulli_glm_raw simulator', simulator: 'bernoulli_glm_raw' },
-  'simulate.sir': { description: 'sir simulator (Dormand–Prince ODE)', simulator: 'sir' },
-  'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra' },
-  'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board' },
-  'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg' },
+  // n = loc + L (z / √(χ²/ν)): f32 z (~3e-7 relative) through 92-term sums that can cancel, so the
+  // error scales with the row (measured ≤ 3.5e-6 of max(1, max|x_row|) over 10⁵ rows). Categorical
+  // pick and gamma accept tests are float comparisons: ≲ 1e-5 of rows expected to tie (0 of 10⁵ seen).
+  // Measured figures: bench/backend_accuracy.ts (10⁵ rows per op), in bench/README.md.
+  'simulate.slcp_distractors': { description: 'slcp_distractors simulator', simulator: 'slcp_distractors', tolerance: { atol: 2e-5, rtol: 1e-6, rowRtol: 2e-5, discordantRows: 1e-3 } },
+  // Discrete outputs, bit-identical but for float ties: 100 decisions u < σ(ψ) per row, σ(ψ) off by
+  // ≲ 2e-7 in f32, so ≲ 4e-5 of rows expected to tie (none in 3·10⁵ rows measured); Xᵀ y is exact.
+  'simulate.bernoulli_glm': { description: 'bernoulli_glm simulator', simulator: 'bernoulli_glm', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
+  'simulate.bernoulli_glm_raw': { description: 'bernoulli_glm_raw simulator', simulator: 'bernoulli_glm_raw', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
+  // f32 Dormand–Prince (I within f32's range: linear state as on the CPU), then Binomial(1000, I/N).
+  // p's f32 error moves a count across an inversion boundary: one apart (70–72 rows of 10⁵ differ,
+  // most by ±1 only); rows apart: a BTRS round decided the other way shifts the later draws
+  // (6–12 per 10⁵ rows, two runs).
+  'simulate.sir': { description: 'sir simulator (Dormand–Prince ODE)', simulator: 'sir', tolerance: { atol: 1, rtol: 0, discordantRows: 2e-3 } },
+  // f32 Dormand–Prince in log space (kernels/simulators/lotka_volterra.wgsl): f32 rounding over the
+  // steps leaves ~1e-4 relative (10⁵ rows: 99.99% ≤ 3.7e-4, worst 1.2e-3). discordantRows covers
+  // ill-conditioned dips (the recovery time amplifies relative error); none in 10⁵ rows since the
+  // CPU's atol went from 1e-20 to 1e-300 (docs/backends.md).
+  'simulate.lotka_volterra': { description: 'lotka_volterra simulator (Dormand–Prince ODE)', simulator: 'lotka_volterra', tolerance: { atol: 1e-12, rtol: 2e-3, discordantRows: 1e-3 } },
+  // 20 decisions u < t per row, t off by ≲ 2e-7 in f32: ≲ 1e-5 of rows expected to tie (1 in 3·10⁵ measured)
+  'simulate.galton_board': { description: 'galton_board simulator', simulator: 'galton_board', tolerance: { atol: 0, rtol: 0, discordantRows: 1e-3 } },
+  // x ∈ [−1, 1] by Cardano + one Newton step in f32: measured |Δx| ≤ 9e-7 (10⁵ rows, √s from 40 to 500 GeV)
+  'simulate.weinberg': { description: 'weinberg simulator (e⁺e⁻ → μ⁺μ⁻)', simulator: 'weinberg', tolerance: { atol: 2e-6, rtol: 0 } },
   // f32 log-sum-exp over up to 2^21 splits per set, Kahan-compensated: measured |Δ| ≤ 5e-6 for 8–16 leaves
   'trellis.inside': { description: 'trellis inside pass: log Z and the MAP energy over all hierarchies', tolerance: { atol: 1e-4, rtol: 1e-6 } },
   'trellis.marginals': { description: 'trellis marginal pass: P(cluster) of every cluster', tolerance: { atol: 1e-4, rtol: 0 } },
@@ -145,15 +177,20 @@ export interface Backend {
   /** The trellis's log Z and MAP energy (ops trellis.inside) and, with marginals, P(cluster) by bitmask (trellis.marginals). */
   trellis(leaves: Leaves, model: TrellisModel, options?: { marginals?: boolean }): Promise<BackendTrellis>;
   /** An MLP's output [n, sizes[L]] for x [n, sizes[0]] (op nn.mlp_forward); params in kernels/nn/mlp.h's layout. */
-  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array>;
+  mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array>;
   /** Parameter gradients of Σ dout ⊙ output, summed over the n rows (op nn.mlp_gradients). */
-  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array>;
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array>;
   /** One Adam step per batch from params (not modified): the final parameters and each step's loss (op nn.mlp_train). */
   mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }): Promise<{ params: Float32Array; losses: Float64Array }>;
   /** log q(θ | x) [n] of a conditional MAF at θ [n, dim] (op flow.maf_log_prob), in f32. */
-  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array>;
+  mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array>;
   /** n draws θ ~ q(θ | x) and their log q; row i from Philox stream i of seed (op flow.maf_sample). */
-  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
+  mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint): Promise<{ theta: Float32Array; logProb: Float32Array }>;
+  /**
+   * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
+   * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
+   */
+  upload(values: Float32Array): Promise<DeviceArray>;
 }
 
 export interface BackendTrellis {
@@ -213,6 +250,19 @@ function checkTheta(theta: Float64Array, info: SimInfo, name: string): number {
   return theta.length / info.thetaDim;
 }
 
+function checkDesign(design: Float64Array | undefined, info: SimInfo, name: string): Float64Array | undefined {
+  if (info.designDim === 0) {
+    if (design !== undefined && design.length > 0) throw new SbiError(`Simulator ${name} has no design variables`, 'NO_DESIGN');
+    return undefined;
+  }
+  if (!(design instanceof Float64Array)) throw new TypeError(`Simulator ${name} needs \`design\` (a Float64Array of ${info.designDim} values)`);
+  if (design.length !== info.designDim) throw new RangeError(`Expected ${info.designDim} values for \`design\` but received ${design.length}`);
+  for (let j = 0; j < design.length; j++) {
+    if (!Number.isFinite(design[j])) throw new RangeError(`Expected finite values in \`design\` but value ${j} is ${design[j]}`);
+  }
+  return design;
+}
+
 const abortError = () => new SbiError('The operation was aborted', 'ABORTED');
 
 /** The CPU backend: the native addon's kernels (the reference of every agreement test). */
@@ -261,6 +311,7 @@ class CpuBackend implements Backend {
   async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
     const info = simulatorInfo(simulator);
     const n = checkTheta(theta, info, simulator);
+    const design = checkDesign(options.design, info, simulator);
     const x = new Float32Array(n * info.xDim);
     const failed = new Uint8Array(n);
     const cancel = new Int32Array(1);
@@ -277,6 +328,7 @@ class CpuBackend implements Backend {
           streamOffset: checkSeed(options.streamOffset ?? 0, 'streamOffset'),
           x,
           failed,
+          ...(design ? { design: design.slice() } : {}),
           ...(options.threads !== undefined ? { threads: options.threads } : {}),
         },
         options.onProgress,
@@ -293,24 +345,28 @@ class CpuBackend implements Backend {
     return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapTree, ...(r.marginals ? { marginals: r.marginals } : {}) };
   }
 
-  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
-    return cpuMlpForward(spec, params, x, n);
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
+    return cpuMlpForward(spec, params, hostInput(x, 'x'), n);
   }
 
-  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
-    return cpuMlpGradients(spec, params, x, dout, n);
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
+    return cpuMlpGradients(spec, params, hostInput(x, 'x'), hostInput(dout, 'dout'), n);
   }
 
   async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
     return cpuMlpTrain(spec, params, batches, options);
   }
 
-  async mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
-    return maf.logProbAndBase(theta, x).logProb;
+  async mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
+    return maf.logProbAndBase(hostInput(theta, 'theta'), x === null ? null : hostInput(x, 'x')).logProb;
   }
 
-  async mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
-    return maf.sampleAndLogProb(n, x, { seed }) as { theta: Float32Array; logProb: Float32Array };
+  async mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint) {
+    return maf.sampleAndLogProb(n, x === null ? null : hostInput(x, 'x'), { seed }) as { theta: Float32Array; logProb: Float32Array };
+  }
+
+  async upload(values: Float32Array): Promise<DeviceArray> {
+    return new HostArray(values);
   }
 }
 
@@ -320,17 +376,25 @@ const WGSL_SIMULATORS: Readonly<Record<string, WgslFile>> = {
   gaussian_linear: 'simulators/gaussian_linear.wgsl',
   gaussian_mixture: 'simulators/gaussian_mixture.wgsl',
   slcp: 'simulators/slcp.wgsl',
+  galton_board: 'simulators/galton_board.wgsl',
+  bernoulli_glm: 'simulators/bernoulli_glm.wgsl',
+  bernoulli_glm_raw: 'simulators/bernoulli_glm.wgsl',
+  slcp_distractors: 'simulators/slcp_distractors.wgsl',
+  lotka_volterra: 'simulators/lotka_volterra.wgsl',
+  sir: 'simulators/sir.wgsl',
+  weinberg: 'simulators/weinberg.wgsl',
 };
+
+/** Fixed data a WGSL simulator reads (bind group 1), built once per device. */
+const WGSL_SIMULATOR_TABLES: Readonly<Record<string, () => Float32Array<ArrayBuffer>>> = {
+  slcp_distractors: slcpDistractorsMixture,
+};
+
+/** Design variables a WGSL simulator can receive (SimParams.design, a vec4f). */
+const MAX_WGSL_DESIGN = 4;
 
 /** Why a simulator has no WGSL kernel yet. */
 const WGSL_NOT_YET: Readonly<Record<string, string>> = {
-  sir: 'the batched Dormand–Prince ODE solve is not yet in WGSL',
-  lotka_volterra: 'the batched Dormand–Prince ODE solve is not yet in WGSL',
-  galton_board: 'no WGSL kernel yet',
-  weinberg: 'no WGSL kernel yet (it needs design variables, which the WGSL row layout does not carry yet)',
-  slcp_distractors: 'no WGSL kernel yet (needs the Student-t and mixture distractor samplers)',
-  bernoulli_glm: 'no WGSL kernel yet',
-  bernoulli_glm_raw: 'no WGSL kernel yet',
 };
 
 /** The WebGPU backend: WGSL kernels through Dawn (a GPU, or llvmpipe where there is none). */
@@ -367,11 +431,11 @@ class WebGpuBackend implements Backend {
     }
   }
 
-  mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
+  mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
     return this.withMlp(spec, params, (m) => m.forward(x, n));
   }
 
-  mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+  mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
     return this.withMlp(spec, params, (m) => m.gradients(x, dout, n));
   }
 
@@ -382,12 +446,16 @@ class WebGpuBackend implements Backend {
     });
   }
 
-  mafLogProb(maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
+  mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
     return mafLogProbWebGpu(this.ctx, maf, theta, x);
   }
 
-  mafSample(maf: MAF, x: Float32Array | null, n: number, seed: number | bigint) {
+  mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint) {
     return mafSampleWebGpu(this.ctx, maf, x, n, seed);
+  }
+
+  async upload(values: Float32Array): Promise<DeviceArray> {
+    return new GpuArray(this.ctx, values);
   }
 
   private async fill(entryPoint: string, seed: number | bigint, stream: number | bigint, n: number, valuesPerInvocation: number): Promise<Float64Array> {
@@ -418,19 +486,26 @@ class WebGpuBackend implements Backend {
       throw unsupported(op ?? `simulate.${simulator}`, 'webgpu', WGSL_NOT_YET[simulator] ?? 'no WGSL kernel yet');
     }
     const n = checkTheta(theta, info, simulator);
+    const design = checkDesign(options.design, info, simulator);
+    if (info.designDim > MAX_WGSL_DESIGN) throw unsupported(`simulate.${simulator}`, 'webgpu', `more than ${MAX_WGSL_DESIGN} design variables`);
+    // SimParams (sim_row.wgsl): key, stream offset, n, padding, then design: vec4f at byte 32
+    const designWords = new Uint32Array(Float32Array.from({ length: MAX_WGSL_DESIGN }, (_, j) => design?.[j] ?? 0).buffer);
     const seed = seedBig(options.seed, 'seed');
     const offset = seedBig(options.streamOffset ?? 0, 'streamOffset');
     const x = new Float32Array(n * info.xDim);
     // Rows per launch: one dispatch dimension and one storage binding's size bound it.
     const maxBinding = this.ctx.device.limits.maxStorageBufferBindingSize;
     const chunk = Math.max(1, Math.min(MAX_BLOCKS, Math.floor(maxBinding / (4 * Math.max(info.thetaDim, info.xDim)))));
+    const table = WGSL_SIMULATOR_TABLES[simulator];
+    const tables = table ? [deviceTable(this.ctx.device, simulator, table)] : undefined;
     for (let start = 0; start < n; start += chunk) {
       if (options.signal?.aborted) throw abortError();
       const rows = Math.min(chunk, n - start);
       const out = await runKernel(this.ctx, {
         key: { file, entryPoint: simulator, constants: { workgroup_size: WORKGROUP } },
-        uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0]),
+        uniforms: Uint32Array.from([...u64Words(seed), ...u64Words((offset + BigInt(start)) & U64), rows, 0, 0, 0, ...designWords]),
         inputs: [new Float32Array(theta.subarray(start * info.thetaDim, (start + rows) * info.thetaDim))],
+        ...(tables ? { tables } : {}),
         outputBytes: 4 * rows * info.xDim,
         workgroups: Math.ceil(rows / WORKGROUP),
       });
@@ -471,11 +546,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
     const sim = (OPS[op] as OpSpec).simulator;
-    if (sim !== undefined) {
-      if (!this.simulators.has(sim)) return { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
-      // The launcher exists; the op is claimed once the table states the agreement it must meet.
-      return (OPS[op] as OpSpec).tolerance ? true : { reason: `the op table has no tolerance for ${op} yet, so its agreement with the CPU is not checked` };
-    }
+    if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -503,11 +574,12 @@ class CudaBackendImpl implements Backend {
     const info = simulatorInfo(simulator);
     if (!this.simulators.has(simulator)) this.refuse(simulateOp(simulator) ?? ('simulate.' + simulator as OpName));
     const n = checkTheta(theta, info, simulator);
+    const design = checkDesign(options.design, info, simulator);
     if (options.signal?.aborted) throw abortError();
     const r = cudaSimulate(simulator, theta, n, {
       seed: seedBig(options.seed, 'seed'),
       streamOffset: seedBig(options.streamOffset ?? 0, 'streamOffset'),
-      ...(options.design !== undefined ? { design: options.design } : {}),
+      ...(design ? { design } : {}),
     });
     options.onProgress?.(n, n);
     return r;
@@ -517,12 +589,18 @@ class CudaBackendImpl implements Backend {
     return cudaTrellis(leaves, model, { marginals: options.marginals === true });
   }
 
-  async mlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Promise<Float32Array> {
-    return cudaMlpForward(spec, params, x, n);
+  /** A host input: CUDA has no DeviceArrays yet, so one from another backend is a TypeError naming it. */
+  private hostArray(a: ArrayInput, name: string): Float32Array {
+    inputLength(a, name, 'cuda');
+    return a as Float32Array;
   }
 
-  async mlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
-    return cudaMlpGradients(spec, params, x, dout, n);
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
+    return cudaMlpForward(spec, params, this.hostArray(x, 'x'), n);
+  }
+
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
+    return cudaMlpGradients(spec, params, this.hostArray(x, 'x'), this.hostArray(dout, 'dout'), n);
   }
 
   async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
@@ -535,6 +613,10 @@ class CudaBackendImpl implements Backend {
 
   async mafSample(): Promise<{ theta: Float32Array; logProb: Float32Array }> {
     this.refuse('flow.maf_sample');
+  }
+
+  async upload(): Promise<DeviceArray> {
+    throw new SbiError('DeviceArrays are not supported on the cuda backend yet: its ops take host arrays', 'UNSUPPORTED_OP');
   }
 }
 

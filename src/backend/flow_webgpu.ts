@@ -14,6 +14,7 @@ import { checkSeed } from '../validate.js';
 import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordMlpForward, storage, upload, words, type MlpSpec,
 } from './nn_webgpu.js';
+import { inputLength, writeInput, type ArrayInput } from './device_array.js';
 import { bufferPool, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
@@ -37,13 +38,14 @@ function madeSpec(maf: MAF): MlpSpec {
 }
 
 /** Checks the context: one row [C] for every row, or [n, C]; returns its row stride. */
-function contextStride(maf: MAF, x: Float32Array | null, n: number): number {
+function contextStride(maf: MAF, x: ArrayInput | null, n: number): number {
   const C = maf.contextDim;
   if (C === 0) return 0;
-  if (!(x instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for \`x\` (context of ${C} values) but received ${x === null ? 'null' : typeof x}`);
-  if (x.length === C) return 0;
-  if (x.length === n * C) return C;
-  throw new RangeError(`Expected ${C} or ${n * C} values in \`x\` (one context for all rows, or one per row) but received ${x.length}`);
+  if (x === null || x === undefined) throw new TypeError(`Expected a Float32Array or DeviceArray for \`x\` (context of ${C} values) but received ${x === null ? 'null' : typeof x}`);
+  const length = inputLength(x, 'x', 'webgpu');
+  if (length === C) return 0;
+  if (length === n * C) return C;
+  throw new RangeError(`Expected ${C} or ${n * C} values in \`x\` (one context for all rows, or one per row) but received ${length}`);
 }
 
 function checkFinite(a: Float32Array, name: string): void {
@@ -64,19 +66,18 @@ class MafDeviceState {
   readonly layers: GPUBuffer[];
   readonly spec: MlpSpec;
   readonly stride: number;
-  constructor(readonly gpu: WebGpuContext, readonly maf: MAF, x: Float32Array | null, readonly n: number) {
+  constructor(readonly gpu: WebGpuContext, readonly maf: MAF, x: ArrayInput | null, readonly n: number) {
     const { device } = gpu;
     this.pool = bufferPool(device);
     this.spec = madeSpec(maf);
     this.stride = contextStride(maf, x, n);
     const params = maf.params instanceof Float32Array ? maf.params : Float32Array.from(maf.params);
     checkFinite(params, 'params');
-    if (x) checkFinite(x, 'x');
     const W = maf.dim + maf.contextDim;
     this.params = this.pool.acquire(4 * params.length, storage());
     upload(device.queue, this.params, params);
-    this.ctx = this.pool.acquire(4 * Math.max(1, x?.length ?? 1), storage());
-    if (x && x.length > 0) upload(device.queue, this.ctx, x);
+    this.ctx = this.pool.acquire(4 * Math.max(1, this.stride === 0 ? maf.contextDim : n * maf.contextDim), storage());
+    if (x && maf.contextDim > 0) writeInput(gpu, this.ctx, x, 'x');
     this.rowsA = this.pool.acquire(4 * n * W, storage());
     this.rowsB = this.pool.acquire(4 * n * W, storage());
     this.z = this.pool.acquire(4 * n * maf.dim, storage());
@@ -131,7 +132,7 @@ class MafDeviceState {
   }
 }
 
-async function withState<R>(gpu: WebGpuContext, maf: MAF, x: Float32Array | null, n: number, f: (s: MafDeviceState) => Promise<R>): Promise<R> {
+async function withState<R>(gpu: WebGpuContext, maf: MAF, x: ArrayInput | null, n: number, f: (s: MafDeviceState) => Promise<R>): Promise<R> {
   checkRows(n);
   const s = new MafDeviceState(gpu, maf, x, n);
   try {
@@ -142,16 +143,15 @@ async function withState<R>(gpu: WebGpuContext, maf: MAF, x: Float32Array | null
 }
 
 /** log q(θ | x) [n] of θ [n, D] (maf_log_prob), f32. */
-export async function mafLogProbWebGpu(gpu: WebGpuContext, maf: MAF, theta: Float32Array, x: Float32Array | null): Promise<Float32Array> {
-  if (!(theta instanceof Float32Array)) throw new TypeError('Expected a Float32Array for `theta`');
-  const n = theta.length / maf.dim;
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`Expected \`theta\` to hold whole rows of ${maf.dim} values but received ${theta.length}`);
-  checkFinite(theta, 'theta');
+export async function mafLogProbWebGpu(gpu: WebGpuContext, maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
+  const length = inputLength(theta, 'theta', 'webgpu');
+  const n = length / maf.dim;
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`Expected \`theta\` to hold whole rows of ${maf.dim} values but received ${length}`);
   return withState(gpu, maf, x, n, async (s) => {
     const rec = new PassRecorder(gpu);
-    const theta32 = s.pool.acquire(4 * theta.length, storage());
+    const theta32 = s.pool.acquire(4 * length, storage());
     try {
-      upload(gpu.device.queue, theta32, theta);
+      writeInput(gpu, theta32, theta, 'theta');
       const g = groups1d(n);
       rec.dispatch(s.key('maf_fill'), s.uniforms({ n }), { 1: theta32, 2: s.ctx, 3: s.rowsA, 4: s.logQ }, g);
       // the second row buffer needs the context too: its variables are written layer by layer
@@ -176,7 +176,7 @@ export async function mafLogProbWebGpu(gpu: WebGpuContext, maf: MAF, theta: Floa
  * stream i of `seed`, the CPU's words.
  */
 export async function mafSampleWebGpu(
-  gpu: WebGpuContext, maf: MAF, x: Float32Array | null, n: number, seed: number | bigint,
+  gpu: WebGpuContext, maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint,
 ): Promise<{ theta: Float32Array; logProb: Float32Array }> {
   const key64 = BigInt(checkSeed(seed, 'seed'));
   if (n > 2 ** 32) throw new RangeError(`Expected at most 2^32 rows for \`n\` but received ${n}`);

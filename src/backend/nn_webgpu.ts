@@ -11,6 +11,7 @@
  */
 import type { NnActivation, NnAdamOptions } from '../native.js';
 import { mlpParamCount } from '../inference/embedding.js';
+import { inputLength, writeInput, type ArrayInput } from './device_array.js';
 import { bufferPool, computePipeline, submitChecked, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 export interface MlpSpec {
@@ -328,26 +329,26 @@ export class WebGpuMlp {
   }
 
   /** The network's output [n, sizes[L]] for x [n, sizes[0]]. */
-  async forward(x: Float32Array, n: number): Promise<Float32Array> {
+  async forward(x: ArrayInput, n: number): Promise<Float32Array> {
     this.checkAlive();
     checkRows(n);
-    checkArray(x, 'x', n * this.spec.sizes[0]!);
+    checkInputLength(x, 'x', n * this.spec.sizes[0]!);
     const w = this.ensureRows(n);
-    upload(this.ctx.device.queue, w.x, x);
+    writeInput(this.ctx, w.x, x, 'x');
     const rec = new PassRecorder(this.ctx);
     this.recordForward(rec, n);
     return this.read(w.layers[this.layers - 1]!, n * this.spec.sizes[this.layers]!, rec);
   }
 
   /** Parameter gradients (summed over the batch, mlp_backward's) of Σ dout ⊙ output at x. */
-  async gradients(x: Float32Array, dout: Float32Array, n: number): Promise<Float32Array> {
+  async gradients(x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
     this.checkAlive();
     checkRows(n);
-    checkArray(x, 'x', n * this.spec.sizes[0]!);
-    checkArray(dout, 'dout', n * this.spec.sizes[this.layers]!);
+    checkInputLength(x, 'x', n * this.spec.sizes[0]!);
+    checkInputLength(dout, 'dout', n * this.spec.sizes[this.layers]!);
     const w = this.ensureRows(n);
-    upload(this.ctx.device.queue, w.x, x);
-    upload(this.ctx.device.queue, w.loss, dout);
+    writeInput(this.ctx, w.x, x, 'x');
+    writeInput(this.ctx, w.loss, dout, 'dout');
     const rec = new PassRecorder(this.ctx);
     this.recordForward(rec, n);
     this.recordBackward(rec, n);
@@ -464,6 +465,12 @@ export class WebGpuMlp {
 /** Copies a typed array (any backing buffer) into `buffer` from byte 0. */
 export function upload(queue: GPUQueue, buffer: GPUBuffer, a: Float32Array): void {
   queue.writeBuffer(buffer, 0, a as Float32Array<ArrayBuffer>);
+}
+
+/** An input of exactly `length` values (a Float32Array or a webgpu DeviceArray). */
+export function checkInputLength(a: ArrayInput, name: string, length: number): void {
+  const got = inputLength(a, name, 'webgpu');
+  if (got !== length) throw new RangeError(`Expected ${length} elements in \`${name}\` but received ${got}`);
 }
 
 export function checkRows(n: number): void {

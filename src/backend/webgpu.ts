@@ -97,6 +97,12 @@ export type WgslFile =
   | 'simulators/gaussian_linear.wgsl'
   | 'simulators/gaussian_mixture.wgsl'
   | 'simulators/slcp.wgsl'
+  | 'simulators/galton_board.wgsl'
+  | 'simulators/bernoulli_glm.wgsl'
+  | 'simulators/slcp_distractors.wgsl'
+  | 'simulators/lotka_volterra.wgsl'
+  | 'simulators/sir.wgsl'
+  | 'simulators/weinberg.wgsl'
   | 'trellis/trellis.wgsl'
   | 'nn/dense.wgsl'
   | 'flows/maf.wgsl';
@@ -206,6 +212,8 @@ export interface KernelLaunch {
   uniforms: Uint32Array<ArrayBuffer>;
   /** Read-only storage inputs, bindings 1 .. k. */
   inputs?: Float32Array<ArrayBuffer>[];
+  /** Read-only storage buffers that stay on the device (deviceTable), bind group 1 from binding 0. */
+  tables?: GPUBuffer[];
   /** Bytes of the output storage buffer (binding k + 1), read back whole. */
   outputBytes: number;
   /** Workgroups along x. */
@@ -255,6 +263,13 @@ export async function runKernel(ctx: WebGpuContext, launch: KernelLaunch): Promi
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
+      if (launch.tables?.length) {
+        const tables = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(1),
+          entries: launch.tables.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        });
+        pass.setBindGroup(1, tables);
+      }
       pass.dispatchWorkgroups(launch.workgroups);
       pass.end();
       encoder.copyBufferToBuffer(out, 0, readback, 0, launch.outputBytes);
@@ -267,6 +282,25 @@ export async function runKernel(ctx: WebGpuContext, launch: KernelLaunch): Promi
   } finally {
     pool.release(params, ...inputs, out, readback);
   }
+}
+
+const tables = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+
+/**
+ * A read-only storage buffer of fixed data (a simulator's tables), uploaded once per device under
+ * `name` from `build()` and kept for the device's life (not pooled).
+ */
+export function deviceTable(device: GPUDevice, name: string, build: () => Float32Array<ArrayBuffer>): GPUBuffer {
+  let cache = tables.get(device);
+  if (!cache) tables.set(device, (cache = new Map()));
+  let b = cache.get(name);
+  if (!b) {
+    const data = build();
+    b = device.createBuffer({ size: Math.max(4, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: name });
+    device.queue.writeBuffer(b, 0, data);
+    cache.set(name, b);
+  }
+  return b;
 }
 
 export const WORKGROUP = 64;

@@ -48,10 +48,19 @@ export interface ManifoldFlowSpec {
 /** A spec with defaults left out (the constructor fills them in). */
 export type ManifoldFlowOptions = Partial<ManifoldFlowSpec> & { space: ManifoldSpace };
 
+/**
+ * An unnormalised target log-density written in TypeScript: given n points (rows of the space's
+ * coordinates: angles in [0, 2π) on a torus, unit vectors in ℝ^{D+1} on a sphere), log p̃ [n] and
+ * its gradient [n, width] with respect to those coordinates (on a sphere any extension off the
+ * sphere: only the tangential part is used). Called once per training step with the whole batch.
+ */
+export type TargetFunction = (points: Float64Array, n: number) => { logDensity: Float64Array; gradient: Float64Array };
+
 export interface FlowTrainOptions {
   /** 'reverseKl' (default) needs `target`; 'nll' needs `data` (rows of angles or unit vectors). */
   loss?: 'reverseKl' | 'nll';
-  target?: ManifoldTarget;
+  /** A native target (by name) or a TypeScript function (TargetFunction). */
+  target?: ManifoldTarget | TargetFunction;
   data?: Float64Array;
   steps: number;
   batchSize?: number;
@@ -92,10 +101,11 @@ export interface FlowTrainResult {
 interface ManifoldFlowNative {
   manifoldFlowInfo(spec: ManifoldFlowSpec): { paramCount: number; coords: number; outputWidth: number };
   manifoldFlowInit(spec: ManifoldFlowSpec, seed: number | bigint, params: Float64Array): void;
-  manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: number | bigint, stream: number,
+  manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: number | bigint, stream: number | bigint,
     x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
   manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
   manifoldFlowLoss(spec: ManifoldFlowSpec, params: Float64Array, options: object, grad: Float64Array): number;
+  manifoldFlowTabulatedLoss(spec: ManifoldFlowSpec, params: Float64Array, options: object, logp: Float64Array, gradLogp: Float64Array, grad: Float64Array): number;
   manifoldFlowTrain(spec: ManifoldFlowSpec, params: Float64Array, options: object,
     onProgress?: (p: { step: number; steps: number; loss: number }) => void, cancel?: Int32Array): Promise<FlowTrainResult & { params: Float64Array }>;
 }
@@ -188,8 +198,12 @@ export class ManifoldFlow {
     return { loss, grad };
   }
 
-  /** Trains with Adam natively off the event loop; on success the flow holds the trained parameters. */
+  /**
+   * Trains with Adam natively off the event loop; on success the flow holds the trained
+   * parameters. A TypeScript target (a function) trains by `trainToFunction`.
+   */
   async train(options: FlowTrainOptions): Promise<FlowTrainResult> {
+    if (typeof options?.target === 'function') return this.trainToFunction(options.target, options);
     const { onProgress, signal, ...rest } = options;
     checkPositiveInteger(options.steps, 'steps');
     const cancel = new Int32Array(1);
@@ -204,6 +218,94 @@ export class ManifoldFlow {
     } finally {
       signal?.removeEventListener('abort', abort);
     }
+  }
+
+  /**
+   * Reverse-KL training to a TypeScript target: the native trainer's loop with the target's values
+   * computed in JS. Each step draws the batch natively (Philox stream `step`), calls `target` once
+   * with all of its points, and hands log p̃ and its gradient back to the native backward
+   * (manifoldFlowTabulatedLoss: the same chunks and order as a native target); then gradient
+   * clipping and Adam (kernels/nn/adam.h). A function computing exactly what a native target
+   * computes therefore trains to the same parameters. The event loop runs between steps.
+   */
+  private async trainToFunction(target: TargetFunction, options: FlowTrainOptions): Promise<FlowTrainResult> {
+    const steps = checkPositiveInteger(options.steps, 'steps');
+    if ((options.loss ?? 'reverseKl') !== 'reverseKl') throw new RangeError(`A TypeScript \`target\` trains by reverse KL; \`loss\` ${JSON.stringify(options.loss)} takes \`data\` instead`);
+    const batch = options.batchSize === undefined ? 256 : checkPositiveInteger(options.batchSize, 'batchSize', 1 << 20);
+    const lr = options.learningRate ?? 1e-3;
+    if (!(lr > 0 && lr <= 1)) throw new RangeError(`Expected a number in (0, 1] for \`learningRate\` but received ${describe(lr)}`);
+    const clip = options.clipMaxNorm ?? Infinity;
+    if (!(clip > 0)) throw new RangeError(`Expected a positive number for \`clipMaxNorm\` but received ${describe(clip)}`);
+    const reportEvery = options.reportEvery === undefined ? Math.max(1, Math.floor(steps / 100)) : checkPositiveInteger(options.reportEvery, 'reportEvery');
+    const evalSize = options.evalSize === undefined ? 4096 : checkPositiveInteger(options.evalSize, 'evalSize', 2 ** 30);
+    const seed = options.seed ?? 0;
+    const W = this.outputWidth;
+    const evaluate = (points: Float64Array, n: number): { logp: Float64Array; grad: Float64Array } => {
+      const r = target(points, n);
+      const logp = r?.logDensity, grad = r?.gradient;
+      if (!(logp instanceof Float64Array) || logp.length !== n) {
+        throw new TypeError(`The target function must return { logDensity: Float64Array(${n}), gradient: Float64Array(${n * W}) }; logDensity is ${describe(logp)}`);
+      }
+      if (!(grad instanceof Float64Array) || grad.length !== n * W) {
+        throw new TypeError(`The target function must return { logDensity: Float64Array(${n}), gradient: Float64Array(${n * W}) }; gradient is ${describe(grad)}`);
+      }
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(logp[i]!)) throw new RangeError(`The target function returned a non-finite log density (${logp[i]}) at point ${i}`);
+      }
+      for (let i = 0; i < n * W; i++) {
+        if (!Number.isFinite(grad[i]!)) throw new RangeError(`The target function returned a non-finite gradient (${grad[i]}) at point ${Math.floor(i / W)}`);
+      }
+      return { logp, grad };
+    };
+    const P = this.paramCount;
+    const params = this.params.slice();
+    const grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
+    const x = new Float64Array(batch * W), logq = new Float64Array(batch);
+    const historyStep: number[] = [], historyLoss: number[] = [];
+    let acc = 0, accN = 0;
+    for (let t = 0; t < steps; t++) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+      kernels.manifoldFlowSample(this.spec, params, batch, seed, t, x, logq, options.threads);
+      const { logp, grad: glogp } = evaluate(x, batch);
+      const loss = kernels.manifoldFlowTabulatedLoss(this.spec, params, { seed, step: t, batchSize: batch, threads: options.threads }, logp, glogp, grad);
+      if (Number.isFinite(clip)) native.nnClipGradNorm(grad, clip);
+      if (!Number.isFinite(loss) || !grad.every(Number.isFinite)) {
+        throw new SbiError(`The loss or its gradient became non-finite at step ${t} (lower the learning rate)`, 'TRAINING_DIVERGED');
+      }
+      native.nnAdamStep(params, grad, m, v, t + 1, { lr });
+      acc += loss;
+      accN++;
+      if ((t + 1) % reportEvery === 0 || t + 1 === steps) {
+        historyStep.push(t + 1);
+        historyLoss.push(acc / accN);
+        options.onProgress?.({ step: t + 1, steps, loss: acc / accN });
+        acc = 0;
+        accN = 0;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.params = params;
+    // KL, log Z and ESS from evalSize draws on the native trainer's evaluation stream (2^62)
+    const ex = new Float64Array(evalSize * W), elq = new Float64Array(evalSize);
+    kernels.manifoldFlowSample(this.spec, params, evalSize, seed, 1n << 62n, ex, elq, options.threads);
+    const { logp } = evaluate(ex, evalSize);
+    let kl = 0, mx = -Infinity;
+    for (let i = 0; i < evalSize; i++) {
+      kl += elq[i]! - logp[i]!;
+      mx = Math.max(mx, logp[i]! - elq[i]!);
+    }
+    kl /= evalSize;
+    let sw = 0, sw2 = 0;
+    for (let i = 0; i < evalSize; i++) {
+      const w = Math.exp(logp[i]! - elq[i]! - mx);
+      sw += w;
+      sw2 += w * w;
+    }
+    const logZ = mx + Math.log(sw / evalSize);
+    return {
+      steps, historyStep: Float64Array.from(historyStep), historyLoss: Float64Array.from(historyLoss),
+      evaluation: { kl, logZ, klNormalised: kl + logZ, ess: (100 * sw * sw) / (evalSize * sw2), samples: evalSize },
+    };
   }
 
   /** The model file: spec and training record in the metadata, the parameters as a tensor. */

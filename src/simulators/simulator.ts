@@ -154,14 +154,15 @@ export class NativeSimulator implements Simulator {
     if (options.backend !== undefined && options.backend !== 'cpu') {
       const op = `simulate.${this.name}`;
       const backend = await backendForOp(options.backend, op);
-      const cpuOnly = args.design !== undefined || options.gold === true || options.thetaRef !== undefined;
+      const cpuOnly = options.gold === true || options.thetaRef !== undefined;
       if (backend.name !== 'cpu' && cpuOnly && options.backend !== 'auto') {
-        throw new SbiError(`${op} is not supported on the ${backend.name} backend with gold values or design variables: only the cpu computes them`, 'UNSUPPORTED_OP');
+        throw new SbiError(`${op} is not supported on the ${backend.name} backend with gold values: only the cpu computes them`, 'UNSUPPORTED_OP');
       }
       if (backend.name !== 'cpu' && !cpuOnly) {
         const r = await backend.simulate(this.name, args.theta, {
           seed: args.seed,
           streamOffset: args.streamOffset,
+          ...(args.design ? { design: args.design } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
