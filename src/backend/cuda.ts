@@ -174,7 +174,7 @@ export function cudaSamplerFill(distribution: 'uniform' | 'normal', seed: number
   if (distribution !== 'uniform' && distribution !== 'normal') {
     throw new RangeError(`Expected "uniform" or "normal" for \`distribution\` but received ${JSON.stringify(distribution)}`);
   }
-  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 30) throw new RangeError(`Expected an integer in [1, 2^30] for \`n\` but received ${n}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 28) throw new RangeError(`Expected an integer in [1, 2^28] for \`n\` but received ${n}`);
   if (distribution === 'normal' && n % 2 !== 0) throw new RangeError(`Expected an even \`n\` (normals come in pairs) but received ${n}`);
   const out = new Float64Array(n);
   loadAddon().samplerFill(distribution, toU64(seed, 'seed'), toU64(stream, 'stream'), n, out);
