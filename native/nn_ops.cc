@@ -211,21 +211,6 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), value);
 }
 
-// Layer widths of an MLP from an Int32Array [L + 1] (L >= 1, each in [1, kMaxDim]).
-std::vector<int64_t> GetLayerSizes(const Napi::Value& v) {
-  const View<int32_t> s = GetInt32Array(v, "sizes");
-  if (s.length < 2 || s.length > 65)
-    ThrowRangeError(v.Env(), "Expected 2 to 65 layer widths for `sizes` but received " + Describe(v));
-  std::vector<int64_t> sizes(s.length);
-  for (size_t i = 0; i < s.length; ++i) {
-    if (s.data[i] < 1 || s.data[i] > 4096)
-      ThrowRangeError(v.Env(), "Expected layer widths in [1, 4096] but sizes[" + std::to_string(i) + "] is " +
-                                   std::to_string(s.data[i]));
-    sizes[i] = s.data[i];
-  }
-  return sizes;
-}
-
 // nnMlpForward(activation, sizes, n, x, params, saved, out) — out [n, sizes[L]] gets the output.
 template <class T>
 void MlpForwardT(const Napi::CallbackInfo& info, Activation act, const std::vector<int64_t>& sizes, int64_t n) {
@@ -282,20 +267,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const bool single = IsSinglePrecision(info[0], "params");
   const int64_t step = GetInteger(info[4], "step", 1, int64_t{1} << 53);
-  if (!info[5].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[5]));
-  const Napi::Object o = info[5].As<Napi::Object>();
-  if (IsAbsent(o.Get("lr"))) ThrowTypeError(env, "Expected a number for `lr` but received undefined");
-  sbi::nn::AdamConfig c;
-  c.lr = GetNumberOption(o, "lr", c.lr, 0, 1e300, false);
-  c.beta1 = GetNumberOption(o, "beta1", c.beta1, 0, 1, true);
-  c.beta2 = GetNumberOption(o, "beta2", c.beta2, 0, 1, true);
-  c.eps = GetNumberOption(o, "eps", c.eps, 0, 1e300, false);
-  c.weight_decay = GetNumberOption(o, "weightDecay", c.weight_decay, 0, 1e300, false);
-  const Napi::Value dec = o.Get("decoupled");
-  if (!IsAbsent(dec)) {
-    if (!dec.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `decoupled` but received " + Describe(dec));
-    c.decoupled = dec.As<Napi::Boolean>().Value();
-  }
+  const sbi::nn::AdamConfig c = GetAdamConfig(info[5]);
   if (single) AdamT<float>(info, c, step);
   else AdamT<double>(info, c, step);
   return env.Undefined();

@@ -27,45 +27,12 @@
 
 #include "../kernels/trellis/beam.h"
 #include "../kernels/trellis/trellis.h"
+#include "arg_checks.h"
 #include "napi_util.h"
 #include "runtime.h"
 
 namespace sbi_native {
 namespace {
-
-enum class EnergyKind { Ginkgo, Gaussian };
-
-struct EnergySpec {
-  EnergyKind kind = EnergyKind::Ginkgo;
-  sbi::GinkgoModel ginkgo;
-  double sigma = 1.0;
-};
-
-EnergySpec GetEnergy(Napi::Env env, const Napi::Value& name_value, const Napi::Value& params_value) {
-  const std::string name = GetString(name_value, "energy");
-  EnergySpec e;
-  if (name == "ginkgo") {
-    const View<double> p = GetFloat64Array(params_value, "params", 3);
-    if (!(p.data[0] > 0.0 && p.data[1] > 0.0 && p.data[2] >= 0.0) || !std::isfinite(p.data[0]) ||
-        !std::isfinite(p.data[1]) || !std::isfinite(p.data[2]))
-      ThrowRangeError(env, "Expected `params` = [lambda > 0, lambdaRoot > 0, tCut >= 0] (finite) for energy 'ginkgo' but received [" +
-                               std::to_string(p.data[0]) + ", " + std::to_string(p.data[1]) + ", " + std::to_string(p.data[2]) + "]");
-    e.kind = EnergyKind::Ginkgo;
-    e.ginkgo.lambda = p.data[0];
-    e.ginkgo.lambda_root = p.data[1];
-    e.ginkgo.t_cut = p.data[2];
-  } else if (name == "gaussian") {
-    const View<double> p = GetFloat64Array(params_value, "params", 1);
-    if (!(p.data[0] > 1e-150 && p.data[0] < 1e150))
-      ThrowRangeError(env, "Expected `params` = [sigma] with sigma in (1e-150, 1e150) for energy 'gaussian' but received [" +
-                               std::to_string(p.data[0]) + "]");
-    e.kind = EnergyKind::Gaussian;
-    e.sigma = p.data[0];
-  } else {
-    ThrowSbiError(env, "UNKNOWN_ENERGY", "Unknown energy " + Describe(name_value) + "; known: ginkgo, gaussian");
-  }
-  return e;
-}
 
 template <class F>
 void WithEnergy(const EnergySpec& spec, F&& f) {
@@ -73,21 +40,6 @@ void WithEnergy(const EnergySpec& spec, F&& f) {
     f(sbi::GinkgoEnergy(spec.ginkgo));
   else
     f(sbi::GaussianLinkageEnergy(spec.sigma));
-}
-
-// Leaves [N·4], finite, 1 <= N <= max_leaves.
-std::vector<double> GetLeaves(Napi::Env env, const Napi::Value& v, int max_leaves, int* n) {
-  const View<double> a = GetFloat64Array(v, "leaves");
-  if (a.length == 0 || a.length % sbi::kLeafValues != 0 || a.length / sbi::kLeafValues > static_cast<size_t>(max_leaves))
-    ThrowRangeError(env, "Expected `leaves` to hold N · 4 values with 1 <= N <= " + std::to_string(max_leaves) +
-                             " (the trellis's limit: 2^N sets in memory, 3^N split evaluations) but received " +
-                             std::to_string(a.length) + " values");
-  for (size_t i = 0; i < a.length; ++i)
-    if (!std::isfinite(a.data[i]))
-      ThrowRangeError(env, "Expected finite values in `leaves` but leaf " + std::to_string(i / 4) + ", component " +
-                               std::to_string(i % 4) + " is " + std::to_string(a.data[i]));
-  *n = static_cast<int>(a.length / sbi::kLeafValues);
-  return std::vector<double>(a.data, a.data + a.length);
 }
 
 struct TrellisJob {

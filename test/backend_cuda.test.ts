@@ -5,7 +5,8 @@
 //   - built, no device (CI, this VM: no driver): loading works, every op throws NO_CUDA_DEVICE,
 //     arguments are checked before the device.
 //   - a device: agreement with the CPU kernels (Philox bit for bit; samplers, simulators and the
-//     dense layer within float tolerance).
+//     dense layer within float tolerance). None of these has run yet: no machine with a CUDA
+//     device was available when they were written (docs/backends.md says which).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +14,12 @@ import { SbiError } from '../src/errors.js';
 import { native } from '../src/native.js';
 import { cpuBackend, cudaUnavailableReason, selectBackend } from '../src/backend/backend.js';
 import {
-  CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaPhiloxBlocks, cudaSample, cudaSimulate, loadCudaBackend, type CudaBackend,
+  CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSample,
+  cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
+import { runTrellis } from '../src/trellis/trellis.js';
+import { cpuMlpForward, cpuMlpGradients } from '../src/backend/mlp_cpu.js';
+import { getTask, listTasks } from '../src/tasks/index.js';
 
 const onPath = (name: string) =>
   (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, name)));
@@ -53,6 +58,17 @@ describe('CUDA addon build', () => {
 });
 
 const seeded = { seed: 2024, streamOffset: 5 };
+// A 3 → 5 → 2 MLP: 32 parameters.
+const mlp = { sizes: [3, 5, 2], activation: 'tanh' as const };
+const mlpBatch = { x: new Float32Array(12), target: new Float32Array(8) };
+const adam = { loss: 'mse' as const, adam: { lr: 1e-3 } };
+const gaussian = { kind: 'gaussian' as const, sigma: 0.8 };
+/** k points in R^4 (trellis leaves) from Philox normals. */
+const points = (k: number) => {
+  const v = new Float64Array(4 * k);
+  native.sample('normal', Float64Array.of(0, 1), v.length, 11, 0, v);
+  return v;
+};
 
 describe.skipIf(!built || hasDevice)(
   `CUDA without a device${!built ? ` — skipped: ${noBuildReason}` : hasDevice ? ' — skipped: this machine has a CUDA device' : ''}`,
@@ -61,9 +77,13 @@ describe.skipIf(!built || hasDevice)(
       expect(backend!.deviceCount).toBe(0);
       expect(cudaDeviceCount()).toBe(0);
       expect(backend!.device.error).toMatch(/^no CUDA device: cudaGetDeviceCount: /);
-      expect(backend!.simulators.map((s) => s.name)).toEqual(
-        ['two_moons', 'gaussian_linear', 'gaussian_mixture', 'slcp', 'bernoulli_glm', 'bernoulli_glm_raw'],
-      );
+      // every native simulator but ginkgo (a whole-batch tree sampler), with the CPU's dimensions
+      const cpu = new Map(native.simulators().map((s) => [s.name, s]));
+      expect(backend!.simulators.map((s) => s.name).sort()).toEqual([...cpu.keys()].filter((n) => n !== 'ginkgo').sort());
+      for (const s of backend!.simulators) {
+        const c = cpu.get(s.name)!;
+        expect({ thetaDim: s.thetaDim, xDim: s.xDim, designDim: s.designDim }, s.name).toEqual({ thetaDim: c.thetaDim, xDim: c.xDim, designDim: c.designDim });
+      }
     });
 
     it('the Backend interface refuses cuda with CUDA\'s reason, and auto does not pick it', async () => {
@@ -79,9 +99,18 @@ describe.skipIf(!built || hasDevice)(
       const noDevice = /^no CUDA device: /;
       expectSbiError(() => cudaPhiloxBlocks(1n, 0n, 0n, 4), 'NO_CUDA_DEVICE', noDevice);
       expectSbiError(() => cudaSample({ kind: 'normal', loc: 0, scale: 1 }, 10, seeded), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSamplerFill('uniform', 1, 2, 5), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSamplerFill('normal', 1, 2, 6), 'NO_CUDA_DEVICE', noDevice);
       expectSbiError(() => cudaSimulate('two_moons', new Float64Array(6), 3, seeded), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSimulate('weinberg', Float64Array.of(0.23), 1, { ...seeded, design: Float64Array.of(91) }), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaSimulate('sir', Float64Array.of(0.4, 0.1), 1, seeded), 'NO_CUDA_DEVICE', noDevice);
       const f = (k: number) => new Float32Array(k);
       expectSbiError(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(12), f(4), f(8)), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpForward(mlp, f(32), f(12), 4), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpGradients(mlp, f(32), f(12), f(8), 4), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaMlpTrain(mlp, f(32), [mlpBatch, mlpBatch], adam), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaTrellis(points(5), gaussian), 'NO_CUDA_DEVICE', noDevice);
+      expectSbiError(() => cudaTrellis(points(5), gaussian, { marginals: true }), 'NO_CUDA_DEVICE', noDevice);
     });
 
     it('checks arguments before the device, naming them', () => {
@@ -90,13 +119,39 @@ describe.skipIf(!built || hasDevice)(
       expect(() => cudaSample({ kind: 'uniform', low: 1, high: 0 }, 10, seeded)).toThrow(/low < high/);
       expect(() => cudaSample({ kind: 'normal', loc: 0, scale: -1 }, 10, seeded)).toThrow(/positive standard deviation/);
       expectSbiError(() => cudaSample({ kind: 'gamma', shape: 1, rate: 1 }, 10, seeded), 'UNSUPPORTED_OP', /"uniform" and "normal"/);
-      expectSbiError(() => cudaSimulate('sir', new Float64Array(2), 1, seeded), 'UNKNOWN_SIMULATOR', /two_moons/);
+      expect(() => cudaSamplerFill('normal', 1, 2, 5)).toThrow(/even `n`/);
+      expect(() => cudaSamplerFill('uniform', 1, 2, 0)).toThrow(/`n`/);
+      expect(() => cudaSamplerFill('uniform', -1, 2, 4)).toThrow(/`seed`/);
+      expect(() => cudaSamplerFill('uniform', 1, -2, 4)).toThrow(/`stream`/);
+      expect(() => cudaSamplerFill('gamma' as 'uniform', 1, 2, 4)).toThrow(/`distribution`/);
+      expectSbiError(() => cudaSimulate('ginkgo', new Float64Array(2), 1, seeded), 'UNKNOWN_SIMULATOR', /two_moons/);
+      expect(() => cudaSimulate('weinberg', Float64Array.of(0.23), 1, seeded)).toThrow(/weinberg needs `design` \(1 values\)/);
+      expect(() => cudaSimulate('weinberg', Float64Array.of(0.23), 1, { ...seeded, design: Float64Array.of(91, 1) })).toThrow(/`design`/);
+      expect(() => cudaSimulate('weinberg', Float64Array.of(0.23), 1, { ...seeded, design: Float64Array.of(NaN) })).toThrow(/finite values in `design`/);
+      expectSbiError(() => cudaSimulate('two_moons', new Float64Array(2), 1, { ...seeded, design: Float64Array.of(1) }), 'NO_DESIGN', /no design variables/);
       expect(() => cudaSimulate('two_moons', new Float64Array(5), 3, seeded)).toThrow(/`theta` to have 6 elements but received 5/);
       expect(() => cudaSimulate('two_moons', Float64Array.of(0, NaN), 1, seeded)).toThrow(/finite values in `theta`/);
       const f = (k: number) => new Float32Array(k);
       expect(() => cudaDenseForward('tanh', 2, 3, 4, f(6), f(11), f(4), f(8))).toThrow(/`w`/);
       expect(() => cudaDenseForward('swish' as 'tanh', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`activation`/);
       expect(() => cudaDenseForward('silu', 2, 3, 4, f(6), f(12), f(4), f(8))).toThrow(/`pre`/);
+      expect(() => cudaMlpForward({ sizes: [3], activation: 'tanh' }, f(32), f(12), 4)).toThrow(/`sizes`/);
+      expect(() => cudaMlpForward({ sizes: [3, 5, 2], activation: 'gelu' as 'tanh' }, f(32), f(12), 4)).toThrow(/`activation`/);
+      expect(() => cudaMlpForward(mlp, f(31), f(12), 4)).toThrow(/32 elements in `params` but received 31/);
+      expect(() => cudaMlpForward(mlp, f(32), f(11), 4)).toThrow(/`x`/);
+      expect(() => cudaMlpForward(mlp, f(32), f(12), 0)).toThrow(/`n`/);
+      expect(() => cudaMlpGradients(mlp, f(32), f(12), f(7), 4)).toThrow(/`dout`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [], adam)).toThrow(/`batches`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [{ x: f(13), target: f(8) }], adam)).toThrow(/`batches\[0\]\.x`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch, { x: f(12), target: f(9) }], adam)).toThrow(/`batches\[1\]\.target`/);
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'hinge' as 'mse', adam: { lr: 1e-3 } })).toThrow(/`loss`/);
+      expectSbiError(() => cudaTrellis(points(23), gaussian), 'TOO_MANY_LEAVES', /at most 22 leaves/);
+      expect(() => cudaTrellis(new Float64Array(5), gaussian)).toThrow(/`leaves`/);
+      expectSbiError(() => cudaTrellis(points(3), { kind: 'ward' } as unknown as typeof gaussian), 'UNKNOWN_ENERGY', /ginkgo, gaussian/);
+      expect(() => cudaTrellis(points(3), { kind: 'gaussian', sigma: 0 })).toThrow(/sigma in \(1e-150, 1e150\)/);
+      expect(() => cudaTrellis(Float64Array.of(1, 2, 3, NaN), gaussian)).toThrow(/finite values in `leaves`/);
+      // the native side re-checks what the wrapper passes on (Adam's options)
+      expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'mse', adam: { lr: -1 } })).toThrow(/`lr`/);
     });
   },
 );
@@ -121,7 +176,11 @@ describe.skipIf(!hasDevice)(
       expect((await selectBackend('auto')).name).toBe('cuda');
       expect(b.supportsOp('philox.blocks')).toBe(true);
       expect(b.supportsOp('simulate.two_moons')).toBe(true);
-      expect(b.supportsOp('simulate.sir')).toEqual({ reason: expect.stringMatching(/no CUDA launcher for sir/) });
+      expect(b.supportsOp('sampler.uniform')).toBe(true);
+      expect(b.supportsOp('sampler.normal')).toBe(true);
+      expect(b.supportsOp('simulate.sir')).toBe(true);
+      expect(b.supportsOp('trellis.marginals')).toBe(true);
+      expect(b.supportsOp('flow.maf_sample')).toEqual({ reason: expect.stringMatching(/no CUDA launcher/) });
     });
 
     it('Philox: the Random123 known-answer vectors and the CPU\'s bits across the counter carry', async () => {
@@ -153,18 +212,68 @@ describe.skipIf(!hasDevice)(
       }
     });
 
-    it('the per-row simulators agree with the CPU (float32 outputs)', () => {
+    it('the single-stream fills agree with the CPU\'s samplerFill (float64, same words)', async () => {
+      for (const n of [1, 2, 7, 65_537]) {
+        const gpu = cudaSamplerFill('uniform', 0x5eedn, 3n, n);
+        expect(maxRelativeError(gpu, await cpuBackend.sampleUniform(0x5eedn, 3n, n)), `uniform ${n}`).toBe(0);
+      }
+      // whole and partial groups of 4 pairs (3 blocks)
+      for (const n of [2, 6, 8, 10, 65_538]) {
+        const gpu = cudaSamplerFill('normal', 0x5eedn, 3n, n);
+        // vlog / vsincos_2pi and sqrt without contractions on both sides; 1e-14 allows a last-bit difference
+        expect(maxRelativeError(gpu, await cpuBackend.sampleNormal(0x5eedn, 3n, n)), `normal ${n}`).toBeLessThan(1e-14);
+      }
+    });
+
+    it('every simulator agrees with the CPU on its tasks\' priors (float32 outputs)', () => {
       const n = 4099;
       for (const s of backend!.simulators) {
-        const theta = new Float64Array(n * s.thetaDim);
-        native.sample('uniform', Float64Array.of(-1, 1), theta.length, 7, 0, theta);
-        const gpu = cudaSimulate(s.name, theta, n, seeded);
-        const x = new Float32Array(n * s.xDim);
-        const failed = new Uint8Array(n);
-        const cpuFailed = native.simulate({ name: s.name, theta, n, seed: seeded.seed, streamOffset: seeded.streamOffset, x, failed });
-        expect(gpu.failedCount, s.name).toBe(cpuFailed);
-        expect(Array.from(gpu.failed), s.name).toEqual(Array.from(failed));
-        expect(maxRelativeError(gpu.x, x), s.name).toBeLessThan(1e-6);
+        for (const def of listTasks().filter((t) => t.simulator === s.name)) {
+          const task = getTask(def.name);
+          const theta = task.prior.sample(n, { seed: 7 });
+          const design = task.defaultDesign.length > 0 ? { design: task.defaultDesign } : {};
+          const gpu = cudaSimulate(s.name, theta, n, { ...seeded, ...design });
+          const x = new Float32Array(n * s.xDim);
+          const failed = new Uint8Array(n);
+          const cpuFailed = native.simulate({ name: s.name, theta, n, seed: seeded.seed, streamOffset: seeded.streamOffset, ...design, x, failed });
+          expect(gpu.failedCount, def.name).toBe(cpuFailed);
+          expect(Array.from(gpu.failed), def.name).toEqual(Array.from(failed));
+          // Same expressions and draws in double; CUDA's exp / log / pow / cbrt may differ from glibc's
+          // by an ulp, which moves an ODE step size or a rejection / inversion test that sits on a
+          // tie: such rows (and only they) may differ beyond float rounding.
+          let discordant = 0;
+          for (let i = 0; i < n; i++) {
+            const row = (a: Float32Array) => a.subarray(i * s.xDim, (i + 1) * s.xDim);
+            if (maxRelativeError(row(gpu.x), row(x)) > 1e-6) discordant++;
+          }
+          expect(discordant, `${def.name}: rows beyond 1e-6`).toBeLessThanOrEqual(Math.ceil(1e-3 * n));
+        }
+      }
+    });
+
+    it('the MLP forward and gradients equal the CPU\'s (the sums run in the CPU\'s order)', () => {
+      for (const activation of ['identity', 'relu', 'tanh', 'elu', 'silu'] as const) {
+        const spec = { sizes: [7, 70, 33, 3], activation };
+        const n = 131;
+        const rand = (k: number, seed: number) => {
+          const v = new Float64Array(k);
+          native.sample('normal', Float64Array.of(0, 0.3), k, seed, 0, v);
+          return Float32Array.from(v);
+        };
+        const params = rand(7 * 70 + 70 + 70 * 33 + 33 + 33 * 3 + 3, 1), x = rand(n * 7, 2), dout = rand(n * 3, 3);
+        // tanh / elu / silu use vecmath.h's polynomials on both sides; 1e-6 allows a last-bit difference
+        expect(maxRelativeError(cudaMlpForward(spec, params, x, n), cpuMlpForward(spec, params, x, n)), activation).toBeLessThan(1e-6);
+        expect(maxRelativeError(cudaMlpGradients(spec, params, x, dout, n), cpuMlpGradients(spec, params, x, dout, n)), activation).toBeLessThan(1e-5);
+      }
+    });
+
+    it('the trellis passes agree with the CPU (double), from one leaf to 13', () => {
+      for (const k of [1, 2, 3, 13]) {
+        const gpu = cudaTrellis(points(k), gaussian, { marginals: true });
+        const cpu = runTrellis(points(k), gaussian, { marginals: true });
+        expect(maxRelativeError([gpu.logZ, gpu.mapLogLH], [cpu.logZ, cpu.mapLogLH]), `${k} leaves`).toBeLessThan(1e-12);
+        expect(gpu.mapTree, `${k} leaves`).toEqual(cpu.mapTree);
+        expect(maxRelativeError(gpu.marginals!, cpu.marginals!), `${k} leaves`).toBeLessThan(1e-12);
       }
     });
 

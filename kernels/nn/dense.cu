@@ -1,25 +1,11 @@
-// CUDA launcher of the dense layer's forward pass: one thread per output element, each summing
-// in dense_forward's order (dense_preactivation), so float and double results match the CPU's.
-// Not tiled through shared memory yet: a first, correct version.
+// CUDA launcher of the dense layer's forward pass (dense.cuh's kernel: one thread per output
+// element, each summing in dense_forward's order, so float and double results match the CPU's).
 #include "../common/cuda_util.cuh"
-#include "dense.h"
+#include "dense.cuh"
 
 namespace sbi {
 namespace cuda {
 namespace {
-
-template <class T>
-__global__ void dense_forward_kernel(nn::Activation act, int64_t n, int64_t in_dim, int64_t out_dim, const T* x,
-                                     const T* w, const T* b, T* y, T* pre) {
-  const int64_t total = n * out_dim;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t k = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += step) {
-    const int64_t r = k / out_dim, o = k % out_dim;
-    const T z = nn::dense_preactivation(in_dim, x + r * in_dim, w + o * in_dim, b[o]);
-    if (pre != nullptr) pre[k] = z;
-    y[k] = nn::activate(act, z);
-  }
-}
 
 template <class T>
 Status dense_forward_t(int activation, int64_t n, int64_t in_dim, int64_t out_dim, const T* x, const T* w, const T* b,

@@ -15,8 +15,11 @@ import { runTrellisAsync, type Leaves, type TrellisModel } from '../trellis/trel
 import { runTrellisWebGpu } from '../trellis/webgpu.js';
 import { slcpDistractorsMixture } from './simulator_tables.js';
 import type { NnAdamOptions } from '../native.js';
-import { cudaPhiloxBlocks, cudaSimulate, loadCudaBackend, type CudaBackend } from './cuda.js';
-import { GpuArray, HostArray, hostInput, type ArrayInput, type DeviceArray } from './device_array.js';
+import {
+  cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend,
+  type CudaBackend,
+} from './cuda.js';
+import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
@@ -539,12 +542,11 @@ class CudaBackendImpl implements Backend {
   }
 
   supportsOp(op: OpName): true | { reason: string } {
-    if (op === 'philox.blocks') return true;
+    if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
+    if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
+    if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
-    if (op === 'sampler.uniform' || op === 'sampler.normal') {
-      return { reason: 'the CUDA sampler draws one value per stream (cudaSample); the single-stream fill of this op has no launcher yet' };
-    }
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -558,39 +560,51 @@ class CudaBackendImpl implements Backend {
     throw unsupported(op, 'cuda', s === true ? 'no CUDA launcher yet' : s.reason);
   }
 
-  sampleUniform(): Promise<Float64Array> {
-    return Promise.reject(this.refuse('sampler.uniform'));
+  async sampleUniform(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, false);
+    return cudaSamplerFill('uniform', seedBig(seed, 'seed'), seedBig(stream, 'stream'), n);
   }
 
-  sampleNormal(): Promise<Float64Array> {
-    return Promise.reject(this.refuse('sampler.normal'));
+  async sampleNormal(seed: number | bigint, stream: number | bigint, n: number): Promise<Float64Array> {
+    checkSamples(n, true);
+    return cudaSamplerFill('normal', seedBig(seed, 'seed'), seedBig(stream, 'stream'), n);
   }
 
   async simulate(simulator: string, theta: Float64Array, options: BackendSimulateOptions): Promise<BackendSimulation> {
     const info = simulatorInfo(simulator);
     if (!this.simulators.has(simulator)) this.refuse(simulateOp(simulator) ?? ('simulate.' + simulator as OpName));
     const n = checkTheta(theta, info, simulator);
-    if (checkDesign(options.design, info, simulator)) throw unsupported(`simulate.${simulator}`, 'cuda', 'the CUDA launcher passes no design variables yet');
+    const design = checkDesign(options.design, info, simulator);
     if (options.signal?.aborted) throw abortError();
-    const r = cudaSimulate(simulator, theta, n, { seed: seedBig(options.seed, 'seed'), streamOffset: seedBig(options.streamOffset ?? 0, 'streamOffset') });
+    const r = cudaSimulate(simulator, theta, n, {
+      seed: seedBig(options.seed, 'seed'),
+      streamOffset: seedBig(options.streamOffset ?? 0, 'streamOffset'),
+      ...(design ? { design } : {}),
+    });
     options.onProgress?.(n, n);
     return r;
   }
 
-  async trellis(): Promise<BackendTrellis> {
-    this.refuse('trellis.inside');
+  async trellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): Promise<BackendTrellis> {
+    return cudaTrellis(leaves, model, { marginals: options.marginals === true });
   }
 
-  async mlpForward(): Promise<Float32Array> {
-    this.refuse('nn.mlp_forward');
+  /** A host input: CUDA has no DeviceArrays yet, so one from another backend is a TypeError naming it. */
+  private hostArray(a: ArrayInput, name: string): Float32Array {
+    inputLength(a, name, 'cuda');
+    return a as Float32Array;
   }
 
-  async mlpGradients(): Promise<Float32Array> {
-    this.refuse('nn.mlp_gradients');
+  async mlpForward(spec: MlpSpec, params: Float32Array, x: ArrayInput, n: number): Promise<Float32Array> {
+    return cudaMlpForward(spec, params, this.hostArray(x, 'x'), n);
   }
 
-  async mlpTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
-    this.refuse('nn.mlp_train');
+  async mlpGradients(spec: MlpSpec, params: Float32Array, x: ArrayInput, dout: ArrayInput, n: number): Promise<Float32Array> {
+    return cudaMlpGradients(spec, params, this.hostArray(x, 'x'), this.hostArray(dout, 'dout'), n);
+  }
+
+  async mlpTrain(spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions }) {
+    return cudaMlpTrain(spec, params, batches, options);
   }
 
   async mafLogProb(): Promise<Float32Array> {

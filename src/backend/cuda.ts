@@ -15,7 +15,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SbiError } from '../errors.js';
 import type { Distribution } from '../random.js';
-import type { NnActivation, NnArray } from '../native.js';
+import type { NnActivation, NnAdamOptions, NnArray } from '../native.js';
+import { mlpParamCount } from '../inference/embedding.js';
+import type { MlpBatch, MlpLoss, MlpSpec } from './nn_webgpu.js';
+import { checkSize, energyArgs, leavesToArray, type Leaves, type TrellisModel } from '../trellis/trellis.js';
+import { splitsToTree, type NestedTree } from '../trellis/hierarchy.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where `npm run build:cuda` writes the addon. */
@@ -33,6 +37,8 @@ export interface CudaSimulatorInfo {
   name: string;
   thetaDim: number;
   xDim: number;
+  /** Design variables shared by all rows (e.g. √s for weinberg); 0: none. */
+  designDim: number;
 }
 
 interface CudaAddon {
@@ -40,13 +46,34 @@ interface CudaAddon {
   deviceInfo(): CudaDeviceInfo;
   philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: number | bigint, out: Uint32Array): void;
   sample(distribution: string, params: Float64Array, n: number, seed: number | bigint, streamOffset: number | bigint, out: Float64Array): void;
+  samplerFill(distribution: 'uniform' | 'normal', seed: bigint, stream: bigint, n: number, out: Float64Array): void;
   simulators(): CudaSimulatorInfo[];
   simulate(options: {
-    name: string; theta: Float64Array; n: number; seed: number | bigint; streamOffset?: number | bigint; x: Float32Array; failed: Uint8Array;
+    name: string; theta: Float64Array; n: number; seed: number | bigint; streamOffset?: number | bigint; design?: Float64Array;
+    x: Float32Array; failed: Uint8Array;
   }): number;
   denseForward<A extends NnArray>(
     activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
   ): void;
+  mlpForward(activation: NnActivation, sizes: Int32Array, n: number, x: Float32Array, params: Float32Array, out: Float32Array): void;
+  mlpGradients(
+    activation: NnActivation, sizes: Int32Array, n: number, x: Float32Array, params: Float32Array, dout: Float32Array, grads: Float32Array,
+  ): void;
+  mlpTrain(
+    activation: NnActivation, sizes: Int32Array, loss: MlpLoss, adam: NnAdamOptions, rows: Int32Array, x: Float32Array,
+    target: Float32Array, params: Float32Array, losses: Float64Array,
+  ): void;
+  trellis(leaves: Float64Array, energy: 'ginkgo' | 'gaussian', params: Float64Array, marginals: boolean): CudaTrellisResult;
+}
+
+/** The addon's trellis result, as the CPU's native trellis (without the count and samples). */
+interface CudaTrellisResult {
+  logZ: number;
+  mapLogLH: number;
+  /** The MAP hierarchy's splits in pre-order, (parent mask, part holding its lowest leaf) pairs; null when no hierarchy has finite energy. */
+  mapSplits: Uint32Array | null;
+  /** P(cluster) by bitmask [2^N], when asked for. */
+  marginals?: Float64Array;
 }
 
 /** The loaded CUDA addon: its device report and the simulators it has launchers for. */
@@ -138,6 +165,22 @@ export function cudaSample(distribution: Distribution, n: number, options: CudaB
   return out;
 }
 
+/**
+ * n draws of ONE Philox stream (seed, stream) from its start, as the CPU's samplerFill
+ * (sample_uniform_fill / sample_std_normal_fill): 'uniform' gives n uniform() draws on (0, 1);
+ * 'normal' n standard normals, n/2 Box–Muller pairs (n even). float64, from the CPU's expressions.
+ */
+export function cudaSamplerFill(distribution: 'uniform' | 'normal', seed: number | bigint, stream: number | bigint, n: number): Float64Array {
+  if (distribution !== 'uniform' && distribution !== 'normal') {
+    throw new RangeError(`Expected "uniform" or "normal" for \`distribution\` but received ${JSON.stringify(distribution)}`);
+  }
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 28) throw new RangeError(`Expected an integer in [1, 2^28] for \`n\` but received ${n}`);
+  if (distribution === 'normal' && n % 2 !== 0) throw new RangeError(`Expected an even \`n\` (normals come in pairs) but received ${n}`);
+  const out = new Float64Array(n);
+  loadAddon().samplerFill(distribution, toU64(seed, 'seed'), toU64(stream, 'stream'), n, out);
+  return out;
+}
+
 export interface CudaSimulationResult {
   /** [n, xDim] row-major; failed rows are NaN. */
   x: Float32Array;
@@ -147,10 +190,13 @@ export interface CudaSimulationResult {
 }
 
 /**
- * Runs simulator `name` (one of loadCudaBackend().simulators: the sbibm per-row simulators) for
- * θ [n, thetaDim] row-major, as the CPU's native simulate.
+ * Runs simulator `name` (one of loadCudaBackend().simulators) for θ [n, thetaDim] row-major, as the
+ * CPU's native simulate. `design` ([designDim], shared by all rows) is required exactly when the
+ * simulator has design variables (weinberg: √s in GeV).
  */
-export function cudaSimulate(name: string, theta: Float64Array, n: number, options: CudaBatchOptions): CudaSimulationResult {
+export function cudaSimulate(
+  name: string, theta: Float64Array, n: number, options: CudaBatchOptions & { design?: Float64Array },
+): CudaSimulationResult {
   const a = loadAddon();
   const spec = a.simulators().find((s) => s.name === name);
   if (!spec) {
@@ -160,7 +206,8 @@ export function cudaSimulate(name: string, theta: Float64Array, n: number, optio
   const x = new Float32Array(n * spec.xDim);
   const failed = new Uint8Array(n);
   const failedCount = a.simulate({
-    name, theta, n, seed: toU64(options.seed, 'seed'), streamOffset: toU64(options.streamOffset ?? 0, 'streamOffset'), x, failed,
+    name, theta, n, seed: toU64(options.seed, 'seed'), streamOffset: toU64(options.streamOffset ?? 0, 'streamOffset'),
+    ...(options.design !== undefined ? { design: options.design } : {}), x, failed,
   });
   return { x, failed, failedCount };
 }
@@ -174,4 +221,114 @@ export function cudaDenseForward<A extends NnArray>(
   activation: NnActivation, n: number, inDim: number, outDim: number, x: A, w: A, b: A, y: A, pre?: A | null,
 ): void {
   loadAddon().denseForward(activation, n, inDim, outDim, x, w, b, y, pre);
+}
+
+const MLP_ACTIVATIONS: readonly NnActivation[] = ['identity', 'relu', 'tanh', 'elu', 'silu'];
+const MAX_MLP_ROWS = 2 ** 24;
+
+/** The layer widths as the addon takes them, checked as the CPU's nnMlpForward checks them. */
+function mlpSizes(spec: MlpSpec): Int32Array {
+  const { sizes, activation } = spec ?? {};
+  if (!Array.isArray(sizes) || sizes.length < 2 || sizes.length > 65 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= 4096)) {
+    throw new RangeError(`Expected 2 to 65 layer widths, integers in [1, 4096], for \`sizes\` but received ${JSON.stringify(sizes)}`);
+  }
+  if (!MLP_ACTIVATIONS.includes(activation)) {
+    throw new RangeError(`Expected one of ${MLP_ACTIVATIONS.join(', ')} for \`activation\` but received ${JSON.stringify(activation)}`);
+  }
+  return Int32Array.from(sizes);
+}
+
+function checkF32(a: unknown, name: string, length: number): asserts a is Float32Array {
+  if (!(a instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for \`${name}\` but received ${Object.prototype.toString.call(a)}`);
+  if (a.length !== length) throw new RangeError(`Expected ${length} elements in \`${name}\` but received ${a.length}`);
+}
+
+function checkRows(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MLP_ROWS) throw new RangeError(`Expected an integer in [1, 2^24] for \`n\` but received ${n}`);
+}
+
+/**
+ * An MLP's output [n, sizes[L]] for x [n, sizes[0]] in float32 (op nn.mlp_forward; kernels/nn/mlp.h's
+ * parameter layout), as the CPU's cpuMlpForward: each dense layer one thread per output, its sum in
+ * the CPU's order.
+ */
+export function cudaMlpForward(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Float32Array {
+  const sizes = mlpSizes(spec);
+  checkRows(n);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  checkF32(x, 'x', n * sizes[0]!);
+  const out = new Float32Array(n * sizes[sizes.length - 1]!);
+  loadAddon().mlpForward(spec.activation, sizes, n, x, params, out);
+  return out;
+}
+
+/** The parameter gradients of Σ dout ⊙ output over the n rows (op nn.mlp_gradients), as cpuMlpGradients. */
+export function cudaMlpGradients(spec: MlpSpec, params: Float32Array, x: Float32Array, dout: Float32Array, n: number): Float32Array {
+  const sizes = mlpSizes(spec);
+  checkRows(n);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  checkF32(x, 'x', n * sizes[0]!);
+  checkF32(dout, 'dout', n * sizes[sizes.length - 1]!);
+  const grads = new Float32Array(params.length);
+  loadAddon().mlpGradients(spec.activation, sizes, n, x, params, dout, grads);
+  return grads;
+}
+
+/**
+ * One Adam step per batch from `params` (not modified), m = v = 0 at the start: the final
+ * parameters and each step's loss before its update (op nn.mlp_train), as cpuMlpTrain. The
+ * parameters stay on the device between steps.
+ */
+export function cudaMlpTrain(
+  spec: MlpSpec, params: Float32Array, batches: readonly MlpBatch[], options: { loss: MlpLoss; adam: NnAdamOptions },
+): { params: Float32Array; losses: Float64Array } {
+  const sizes = mlpSizes(spec);
+  checkF32(params, 'params', mlpParamCount(sizes));
+  if (options?.loss !== 'bce' && options?.loss !== 'mse') throw new RangeError(`Expected "bce" or "mse" for \`loss\` but received ${JSON.stringify(options?.loss)}`);
+  if (!Array.isArray(batches) || batches.length < 1) throw new RangeError('Expected at least one batch in `batches`');
+  const inDim = sizes[0]!, outDim = sizes[sizes.length - 1]!;
+  const rows = new Int32Array(batches.length);
+  batches.forEach((b, i) => {
+    const n = b?.x instanceof Float32Array ? b.x.length / inDim : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MLP_ROWS) {
+      throw new RangeError(`Expected \`batches[${i}].x\` to be a Float32Array of whole rows of ${inDim} values (1 to 2^24 rows)`);
+    }
+    checkF32(b.target, `batches[${i}].target`, n * outDim);
+    rows[i] = n;
+  });
+  const total = rows.reduce((s, n) => s + n, 0);
+  const x = new Float32Array(total * inDim), target = new Float32Array(total * outDim);
+  let r = 0;
+  batches.forEach((b, i) => {
+    x.set(b.x, r * inDim);
+    target.set(b.target, r * outDim);
+    r += rows[i]!;
+  });
+  const out = params.slice();
+  const losses = new Float64Array(batches.length);
+  loadAddon().mlpTrain(spec.activation, sizes, options.loss, options.adam, rows, x, target, out, losses);
+  return { params: out, losses };
+}
+
+/** The trellis passes' result on the device: as BackendTrellis. */
+export interface CudaTrellis {
+  logZ: number;
+  mapLogLH: number;
+  /** The MAP hierarchy; null when no hierarchy has finite energy. */
+  mapTree: NestedTree | null;
+  /** P(cluster) by bitmask [2^N], when asked for. */
+  marginals?: Float64Array;
+}
+
+/**
+ * The trellis's inside pass (log Z, the MAP energy and hierarchy: op trellis.inside) and, with
+ * `marginals`, its marginal pass (P(cluster) by bitmask: op trellis.marginals), in double, for
+ * N <= 22 leaves (kernels/trellis/trellis.h through kernels/trellis/trellis.cu).
+ */
+export function cudaTrellis(leaves: Leaves, model: TrellisModel, options: { marginals?: boolean } = {}): CudaTrellis {
+  const x = leavesToArray(leaves);
+  const n = checkSize(x);
+  const [energy, params] = energyArgs(model);
+  const r = loadAddon().trellis(x, energy, params, options.marginals === true);
+  return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapSplits ? splitsToTree(r.mapSplits, n) : null, ...(r.marginals ? { marginals: r.marginals } : {}) };
 }

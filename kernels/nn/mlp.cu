@@ -1,0 +1,217 @@
+// CUDA launchers of the MLP ops (nn.mlp_forward, nn.mlp_gradients, nn.mlp_train) in float: the
+// layer walks of mlp.h's mlp_forward / mlp_backward (same saved-buffer and parameter layout),
+// each dense layer as dense.cuh's one-thread-per-output kernels, whose sums run in the CPU's
+// order; the loss (loss.h) and the Adam update (adam.h) are the headers' functions. A first,
+// correct version: no shared-memory tiling, and the batch loss runs in one thread (it is one
+// ordered sum, as on the CPU).
+#include <vector>
+
+#include "../common/cuda_util.cuh"
+#include "adam.h"
+#include "dense.cuh"
+#include "loss.h"
+#include "mlp.h"
+
+namespace sbi {
+namespace cuda {
+namespace {
+
+using nn::Activation;
+
+Status check_shape(int layers, const int64_t* sizes, int64_t n) {
+  Status s;
+  if (layers < 1 || n < 1) s.message = "mlp: expected at least one layer and one row";
+  for (int l = 0; l <= layers && s.message.empty(); ++l)
+    if (sizes[l] < 1) s.message = "mlp: layer widths must be positive";
+  if (!s.message.empty()) s.code = static_cast<int>(cudaErrorInvalidValue);
+  return s;
+}
+
+// mlp_forward's walk on device pointers: saved gets Y_0 .. Y_{L-1}, then (SiLU) the hidden Z.
+Status forward(Activation act, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+               float* saved) {
+  const bool keep_pre = nn::activation_needs_preactivation(act);
+  float* pre = saved;
+  for (int l = 0; l < layers; ++l) pre += n * sizes[l + 1];
+  const float* in = x;
+  const float* w = params;
+  float* y = saved;
+  for (int l = 0; l < layers; ++l) {
+    const int64_t fan_in = sizes[l], fan_out = sizes[l + 1];
+    const bool hidden = l + 1 < layers;
+    dense_forward_kernel<float><<<grid_blocks(n * fan_out), kThreadsPerBlock>>>(
+        hidden ? act : Activation::Identity, n, fan_in, fan_out, in, w, w + fan_out * fan_in, y,
+        hidden && keep_pre ? pre : nullptr);
+    SBI_CUDA_TRY(finish_launch("dense_forward_kernel"));
+    if (hidden && keep_pre) pre += n * fan_out;
+    in = y;
+    y += n * fan_out;
+    w += fan_out * (fan_in + 1);
+  }
+  return Status{};
+}
+
+// mlp_backward's walk: grads (params' layout) from dout; dz [n, max width] and dx[2] [n, max width]
+// are scratch.
+Status backward(Activation act, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+                const float* saved, const float* dout, float* grads, float* dz, float* const dx[2]) {
+  const bool keep_pre = nn::activation_needs_preactivation(act);
+  int64_t y_off = 0, p_off = 0, pre_off = 0;
+  for (int l = 0; l < layers; ++l) {
+    y_off += n * sizes[l + 1];
+    p_off += sizes[l + 1] * (sizes[l] + 1);
+  }
+  for (int l = 0; l + 1 < layers; ++l) pre_off += n * sizes[l + 1];
+  const float* saved_pre = saved + y_off;
+  const float* dy = dout;
+  for (int l = layers - 1; l >= 0; --l) {
+    const int64_t fan_in = sizes[l], fan_out = sizes[l + 1];
+    const bool hidden = l + 1 < layers;
+    y_off -= n * fan_out;
+    p_off -= fan_out * (fan_in + 1);
+    if (hidden) pre_off -= n * fan_out;
+    const float* in = l > 0 ? saved + y_off - n * fan_in : x;
+    dense_dz_kernel<float><<<grid_blocks(n * fan_out), kThreadsPerBlock>>>(
+        hidden ? act : Activation::Identity, n * fan_out, hidden && keep_pre ? saved_pre + pre_off : nullptr,
+        saved + y_off, dy, dz);
+    SBI_CUDA_TRY(finish_launch("dense_dz_kernel"));
+    dense_dw_kernel<float><<<grid_blocks(fan_out * (fan_in + 1)), kThreadsPerBlock>>>(
+        n, fan_in, fan_out, in, dz, grads + p_off, grads + p_off + fan_out * fan_in);
+    SBI_CUDA_TRY(finish_launch("dense_dw_kernel"));
+    if (l > 0) {  // the input layer needs no input gradient
+      dense_dx_kernel<float><<<grid_blocks(n * fan_in), kThreadsPerBlock>>>(n, fan_in, fan_out, params + p_off, dz,
+                                                                             dx[l & 1]);
+      SBI_CUDA_TRY(finish_launch("dense_dx_kernel"));
+      dy = dx[l & 1];
+    }
+  }
+  return Status{};
+}
+
+// The batch-mean loss (loss.h) and its gradient; loss_kind 0: BCE with logits, 1: MSE.
+__global__ void loss_kernel(int loss_kind, int64_t n, int64_t dim, const float* pred, const float* target, float* grad,
+                            float* loss) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  *loss = loss_kind == 0 ? nn::bce_with_logits(n, dim, pred, target, grad) : nn::mse(n, dim, pred, target, grad);
+}
+
+// adam_step on one parameter per thread (its update reads only that parameter's θ, g, m, v).
+__global__ void adam_kernel(nn::AdamConfig c, int64_t step, int64_t p, float* theta, const float* grad, float* m,
+                            float* v) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p; i += stride)
+    nn::adam_step(c, step, 1, theta + i, grad + i, m + i, v + i);
+}
+
+Status copy_to_device(float* dst, const float* src, int64_t count) {
+  return status_of(cudaMemcpy(dst, src, static_cast<size_t>(count) * sizeof(float), cudaMemcpyHostToDevice),
+                   "cudaMemcpy to device");
+}
+
+// The device buffers of an MLP over batches of up to max_rows rows.
+struct MlpWorkspace {
+  DeviceBuffer<float> params, x, saved, dout, grads, dz, dx0, dx1;
+  Status allocate(Activation act, int layers, const int64_t* sizes, int64_t max_rows, bool backward) {
+    const int64_t p = nn::mlp_param_count(layers, sizes), width = nn::mlp_max_width(layers, sizes);
+    SBI_CUDA_TRY(params.allocate(static_cast<size_t>(p), "params"));
+    SBI_CUDA_TRY(x.allocate(static_cast<size_t>(max_rows * sizes[0]), "x"));
+    SBI_CUDA_TRY(saved.allocate(static_cast<size_t>(nn::mlp_saved_size(act, layers, sizes, max_rows)), "saved"));
+    if (!backward) return Status{};
+    SBI_CUDA_TRY(dout.allocate(static_cast<size_t>(max_rows * sizes[layers]), "dout"));
+    SBI_CUDA_TRY(grads.allocate(static_cast<size_t>(p), "grads"));
+    SBI_CUDA_TRY(dz.allocate(static_cast<size_t>(max_rows * width), "dz"));
+    SBI_CUDA_TRY(dx0.allocate(static_cast<size_t>(max_rows * width), "dx"));
+    return dx1.allocate(static_cast<size_t>(max_rows * width), "dx");
+  }
+  // The output Y_{L-1} in saved.
+  const float* output(int layers, const int64_t* sizes, int64_t n) const {
+    int64_t off = 0;
+    for (int l = 0; l + 1 < layers; ++l) off += n * sizes[l + 1];
+    return saved.get() + off;
+  }
+};
+
+}  // namespace
+
+Status mlp_forward(int activation, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+                   float* out) {
+  SBI_CUDA_TRY(check_shape(layers, sizes, n));
+  const Activation act = static_cast<Activation>(activation);
+  MlpWorkspace ws;
+  SBI_CUDA_TRY(ws.allocate(act, layers, sizes, n, false));
+  SBI_CUDA_TRY(ws.params.upload(params));
+  SBI_CUDA_TRY(ws.x.upload(x));
+  SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+  return status_of(cudaMemcpy(out, ws.output(layers, sizes, n), static_cast<size_t>(n * sizes[layers]) * sizeof(float),
+                              cudaMemcpyDeviceToHost),
+                   "cudaMemcpy to host");
+}
+
+Status mlp_gradients(int activation, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
+                     const float* dout, float* grads) {
+  SBI_CUDA_TRY(check_shape(layers, sizes, n));
+  const Activation act = static_cast<Activation>(activation);
+  MlpWorkspace ws;
+  SBI_CUDA_TRY(ws.allocate(act, layers, sizes, n, true));
+  SBI_CUDA_TRY(ws.params.upload(params));
+  SBI_CUDA_TRY(ws.x.upload(x));
+  SBI_CUDA_TRY(ws.dout.upload(dout));
+  SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+  float* const dx[2] = {ws.dx0.get(), ws.dx1.get()};
+  SBI_CUDA_TRY(backward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
+                        ws.grads.get(), ws.dz.get(), dx));
+  return ws.grads.download(grads);
+}
+
+Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, const AdamSettings& adam, int batches,
+                 const int64_t* rows, const float* x, const float* target, float* params, double* losses) {
+  if (batches < 1) return Status{};
+  int64_t max_rows = 0;
+  for (int b = 0; b < batches; ++b) max_rows = rows[b] > max_rows ? rows[b] : max_rows;
+  SBI_CUDA_TRY(check_shape(layers, sizes, max_rows));
+  const Activation act = static_cast<Activation>(activation);
+  const int64_t p = nn::mlp_param_count(layers, sizes), out_dim = sizes[layers];
+  nn::AdamConfig c;
+  c.lr = adam.lr;
+  c.beta1 = adam.beta1;
+  c.beta2 = adam.beta2;
+  c.eps = adam.eps;
+  c.weight_decay = adam.weight_decay;
+  c.decoupled = adam.decoupled;
+  MlpWorkspace ws;
+  DeviceBuffer<float> d_target, d_m, d_v, d_losses;
+  SBI_CUDA_TRY(ws.allocate(act, layers, sizes, max_rows, true));
+  SBI_CUDA_TRY(d_target.allocate(static_cast<size_t>(max_rows * out_dim), "target"));
+  SBI_CUDA_TRY(d_m.allocate(static_cast<size_t>(p), "m"));
+  SBI_CUDA_TRY(d_v.allocate(static_cast<size_t>(p), "v"));
+  SBI_CUDA_TRY(d_losses.allocate(static_cast<size_t>(batches), "losses"));
+  SBI_CUDA_CALL(cudaMemset(d_m.get(), 0, static_cast<size_t>(p) * sizeof(float)));  // Adam's m, v start at 0
+  SBI_CUDA_CALL(cudaMemset(d_v.get(), 0, static_cast<size_t>(p) * sizeof(float)));
+  SBI_CUDA_TRY(ws.params.upload(params));
+  float* const dx[2] = {ws.dx0.get(), ws.dx1.get()};
+  int64_t x_off = 0, t_off = 0;
+  for (int b = 0; b < batches; ++b) {
+    const int64_t n = rows[b];
+    SBI_CUDA_TRY(copy_to_device(ws.x.get(), x + x_off, n * sizes[0]));
+    SBI_CUDA_TRY(copy_to_device(d_target.get(), target + t_off, n * out_dim));
+    x_off += n * sizes[0];
+    t_off += n * out_dim;
+    SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+    loss_kernel<<<1, 1>>>(loss, n, out_dim, ws.output(layers, sizes, n), d_target.get(), ws.dout.get(),
+                          d_losses.get() + b);
+    SBI_CUDA_TRY(finish_launch("loss_kernel"));
+    SBI_CUDA_TRY(backward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
+                          ws.grads.get(), ws.dz.get(), dx));
+    adam_kernel<<<grid_blocks(p), kThreadsPerBlock>>>(c, b + 1, p, ws.params.get(), ws.grads.get(), d_m.get(),
+                                                       d_v.get());
+    SBI_CUDA_TRY(finish_launch("adam_kernel"));
+  }
+  SBI_CUDA_TRY(ws.params.download(params));
+  std::vector<float> step_losses(static_cast<size_t>(batches));
+  SBI_CUDA_TRY(d_losses.download(step_losses.data()));
+  for (int b = 0; b < batches; ++b) losses[b] = static_cast<double>(step_losses[static_cast<size_t>(b)]);
+  return Status{};
+}
+
+}  // namespace cuda
+}  // namespace sbi
