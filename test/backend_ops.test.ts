@@ -109,6 +109,21 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'flow.maf_train') {
+    // 8 Adam steps of an affine MAF, autoregressive and coupling, per-row context; the second case's
+    // wide θ makes the gradient norm exceed the clip (5), so clipping runs too
+    const out = [];
+    for (const [activation, passes, spread] of [['tanh', 3, 1], ['relu', 2, 4]] as const) {
+      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes }, { seed: 2, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 24n);
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const batches = Array.from({ length: 8 }, (_, i) => ({ theta: f32(3 * (50 + i), spread), x: f32(2 * (50 + i)) }));
+      const t = await b.mafTrain(maf, batches, { learningRate: 1e-3 });
+      const label = `${activation}, ${passes} passes`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
   // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
   const sim = spec.simulator!;
   const out = [];

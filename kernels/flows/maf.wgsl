@@ -5,6 +5,9 @@
 // plain MLPs here: made.h keeps masked weights exactly zero, so its forward is the dense stack of
 // kernels/nn/dense.wgsl on the stored parameters (src/backend/flow_webgpu.ts records both).
 // Rows are [n, W] inputs with W = D + C: the layer's variables, then the context.
+// Training (src/backend/flow_train_webgpu.ts): maf_gather, maf_backward and maf_input_backward
+// mirror maf_nll_backward's elementwise steps (affine element: affine_backward); the MADE
+// backward is kernels/nn/dense.wgsl's.
 // #include "../random/samplers.wgsl"
 
 override workgroup_size: u32 = 64u;
@@ -26,6 +29,8 @@ struct MafParams {
   min_w: f32,        // spline: minimum bin width fraction
   min_h: f32,        // spline: minimum bin height fraction
   min_d: f32,        // spline: minimum derivative
+  grad_scale: f32,   // backward: the loss's scale (1 / batch rows); every log-det enters with −grad_scale
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> mp: MafParams;
@@ -34,16 +39,26 @@ struct MafParams {
 @group(0) @binding(3) var<storage, read_write> maf_dst: array<f32>;
 @group(0) @binding(4) var<storage, read_write> maf_log_q: array<f32>;
 
+// Training only (entry points bind what they use).
+@group(0) @binding(5) var<storage, read_write> maf_grad_z: array<f32>;  // dL/dz [n, D]
+@group(0) @binding(6) var<storage, read> maf_grad_in: array<f32>;       // dL/d(MADE input) [n, W]
+@group(0) @binding(7) var<storage, read> maf_rows: array<u32>;          // gather: row indices
+
 const LOG_SQRT_2PI: f32 = 0.9189385332046727;
 
-// affine_log_scale: s = c u / sqrt(c² + u²), scaled by max(|u|, c) so nothing overflows.
-fn affine_log_scale(u: f32, c: f32) -> f32 {
+// affine_log_scale: (s, ds/du) with s = c u / sqrt(c² + u²), u and c divided by max(|u|, c) so
+// nothing overflows.
+fn affine_log_scale_grad(u: f32, c: f32) -> vec2f {
   let au = abs(u);
   let large = au > c;
   let uu = select(u / c, sign(u), large);
   let cc = select(1.0, c / au, large);
-  return c * uu / sqrt(cc * cc + uu * uu);
+  let r2 = cc * cc + uu * uu;
+  let r = sqrt(r2);
+  return vec2f(c * uu / r, cc * cc * cc / (r2 * r));
 }
+
+fn affine_log_scale(u: f32, c: f32) -> f32 { return affine_log_scale_grad(u, c).x; }
 
 // ---- the rational-quadratic spline of rq_spline.h, parameters at maf_made[p ..] ----
 // [widths (K) | heights (K) | derivatives (K − 1)], each partition a softmax of [−B, B] with a
@@ -187,7 +202,7 @@ fn maf_fill(@builtin(global_invocation_id) gid: vec3u) {
 
 // One layer of maf_log_prob: z_d = element_forward(a_d; MADE_d) for the rows of maf_src [n, W];
 // log q += Σ_d log|dz_d/da_d|. Not last: z goes reversed into columns 0..D of the next input rows (maf_dst
-// [n, W], context already there). Last: u = z into maf_dst [n, D], and log q += log N(u; 0, I).
+// [n, W], with the context copied along). Last: u = z into maf_dst [n, D], and log q += log N(u; 0, I).
 @compute @workgroup_size(workgroup_size)
 fn maf_forward(@builtin(global_invocation_id) gid: vec3u) {
   let r = gid.x;
@@ -207,6 +222,9 @@ fn maf_forward(@builtin(global_invocation_id) gid: vec3u) {
     } else {
       maf_dst[r * W + (D - 1u - d)] = y;
     }
+  }
+  if (mp.last == 0u) {
+    for (var c = 0u; c < mp.context; c++) { maf_dst[r * W + D + c] = maf_src[r * W + D + c]; }
   }
   if (mp.last != 0u) { lq += -0.5 * sq - f32(D) * LOG_SQRT_2PI; }
   maf_log_q[r] = lq;
@@ -274,5 +292,70 @@ fn maf_take(@builtin(global_invocation_id) gid: vec3u) {
   for (var d = 0u; d < D; d++) {
     let src_col = select(d, D - 1u - d, mp.d0 != 0u);
     maf_dst[r * D + d] = maf_src[r * W + src_col];
+  }
+}
+
+// ---- training: maf_nll_backward (kernels/flows/maf.h) for the affine element ----
+
+// Input rows [n, W] of a batch: row r is θ (maf_src [*, D]) and context (maf_made [*, C]) of row
+// maf_rows[first_row + r]; log q starts at 0.
+@compute @workgroup_size(workgroup_size)
+fn maf_gather(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let W = mp.dim + mp.context;
+  let i = maf_rows[mp.first_row + r];
+  for (var d = 0u; d < mp.dim; d++) { maf_dst[r * W + d] = maf_src[i * mp.dim + d]; }
+  for (var c = 0u; c < mp.context; c++) { maf_dst[r * W + mp.dim + c] = maf_made[i * mp.context + c]; }
+  maf_log_q[r] = 0.0;
+}
+
+// dL/du = grad_scale · u (from −log N(u; 0, I)) for the base points u in maf_src [n, D], into maf_grad_z.
+@compute @workgroup_size(workgroup_size)
+fn maf_base_backward(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= mp.n * mp.dim) { return; }
+  maf_grad_z[e] = mp.grad_scale * maf_src[e];
+}
+
+// One layer's elementwise backward (affine_backward): maf_grad_z holds dL/dz_{k+1} in the layer's
+// output order; with a_k the input rows maf_src [n, W] and the MADE outputs maf_made [n, D, 2],
+// the direct dL/da_k replaces it in place and dL/d(MADE output) goes to maf_dst [n, D, 2].
+@compute @workgroup_size(workgroup_size)
+fn maf_backward(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= mp.n * mp.dim) { return; }
+  let r = e / mp.dim;
+  let d = e % mp.dim;
+  let x = maf_src[r * (mp.dim + mp.context) + d];
+  let p = 2u * e;
+  let sd = affine_log_scale_grad(maf_made[p], mp.scale_bound);
+  let s = sd.x;
+  let ds_du = sd.y;
+  let g_y = maf_grad_z[e];
+  let scale = exp(s);
+  maf_grad_z[e] = g_y * scale;
+  maf_dst[p] = (g_y * x * scale - mp.grad_scale) * ds_du;
+  maf_dst[p + 1u] = g_y;
+}
+
+// dL/da_k = direct (maf_grad_z) + through MADE_k (maf_grad_in [n, W], columns 0..D); then into
+// z_k's order (a_k = reverse(z_k) for k ≥ 1: d0 = 1 reverses), in place in maf_grad_z.
+@compute @workgroup_size(workgroup_size)
+fn maf_input_backward(@builtin(global_invocation_id) gid: vec3u) {
+  let r = gid.x;
+  if (r >= mp.n) { return; }
+  let D = mp.dim;
+  let W = D + mp.context;
+  if (mp.d0 == 0u) {
+    for (var d = 0u; d < D; d++) { maf_grad_z[r * D + d] += maf_grad_in[r * W + d]; }
+    return;
+  }
+  for (var d = 0u; 2u * d < D; d++) {
+    let e = D - 1u - d;
+    let lo = maf_grad_z[r * D + d] + maf_grad_in[r * W + d];
+    let hi = maf_grad_z[r * D + e] + maf_grad_in[r * W + e];
+    maf_grad_z[r * D + d] = hi;
+    maf_grad_z[r * D + e] = lo;
   }
 }
