@@ -9,6 +9,8 @@ import { mafTrainStepsWebGpu, trainMafWebGpu } from '../src/backend/flow_train_w
 import { SbiError } from '../src/errors.js';
 import { MAF } from '../src/flows/maf.js';
 import { NPE } from '../src/inference/npe.js';
+import { stageBackends } from '../src/inference/methods.js';
+import { getTask } from '../src/tasks/index.js';
 import { native } from '../src/native.js';
 import { createPrior } from '../src/priors.js';
 import { PhiloxStream, shuffle } from '../src/random/philox.js';
@@ -98,6 +100,19 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
     const embedded = new NPE({ prior, hidden: 8, layers: 1, embedding: { hidden: [8], outputDim: 2 } }).appendSimulations(theta64, x64);
     await expect(embedded.train({ seed: 9, maxEpochs: 1, backend: 'webgpu' })).rejects.toThrow(/embedding networks train on the cpu only/);
     expect((await nsf.train({ seed: 9, maxEpochs: 1, backend: 'auto' })).epochs).toBe(1);
+  });
+
+  it('stageBackends: npe with maf trains on webgpu; nsf, mdn, embeddings and other methods train on the cpu with a note', async () => {
+    const task = getTask('gaussian_linear');
+    expect(await stageBackends(task, 'npe', 'webgpu', 'maf')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+    expect((await stageBackends(task, 'npe', 'webgpu', 'maf-coupling')).train).toBe('webgpu');
+    const nsf = await stageBackends(task, 'npe', 'webgpu', 'nsf');
+    expect(nsf.train).toBe('cpu');
+    expect(nsf.notes).toContain('training runs on the cpu: the spline flow (NSF) has no WGSL backward yet');
+    expect((await stageBackends(task, 'npe', 'webgpu', 'mdn')).notes).toContain('training runs on the cpu: the MDN trains on the cpu only');
+    expect((await stageBackends(task, 'npe', 'webgpu', 'maf', true)).notes).toContain('training runs on the cpu: embedding networks train on the cpu only');
+    expect((await stageBackends(task, 'snpe', 'webgpu', 'maf')).notes).toContain("training runs on the cpu: snpe's training loop has no kernels on other backends yet");
+    expect((await stageBackends(task, 'npe', 'cpu', 'maf')).train).toBe('cpu');
   });
 
   it('rejects bad input by name, refuses the spline element, and aborts with ABORTED', async () => {
