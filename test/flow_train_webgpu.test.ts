@@ -1,4 +1,4 @@
-// MAF training on the WebGPU device (src/backend/flow_train_webgpu.ts, kernels/flows/maf.wgsl's
+// MAF / NSF training on the WebGPU device (src/backend/flow_train_webgpu.ts, kernels/flows/maf.wgsl's
 // backward): what the agreement harness's op flow.maf_train (a few steps) does not cover — whole
 // trainings against native/flow_trainer.h (same split, shuffles and batches, so the per-epoch
 // losses agree to f32 rounding), NPE.train({ backend }), and bad input. Runs on llvmpipe where
@@ -38,12 +38,12 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
 
   it('trains like the CPU trainer: same split and z-scoring, per-epoch losses within 1e-4, same best epoch, masked weights 0', async () => {
     const { theta, x } = toy(600, 11n);
-    for (const passes of [2, 1]) {
-      const maf = new MAF({ dim: 2, contextDim: 3, hidden: 20, hiddenLayers: 2, layers: 3, passes }, { seed: 5, precision: 'float32' });
+    for (const [passes, transform] of [[2, { kind: 'affine' }], [1, { kind: 'affine' }], [2, { kind: 'rqSpline', bins: 5, bound: 3 }]] as const) {
+      const maf = new MAF({ dim: 2, contextDim: 3, hidden: 20, hiddenLayers: 2, layers: 3, passes, transform }, { seed: 5, precision: 'float32' });
       const options = { seed: 42, maxEpochs: 6, batchSize: 50 };
       const epochs: number[] = [];
       const g = await trainMafWebGpu(c, maf, theta, x, { ...options, onEpoch: (e) => epochs.push(e.epoch) });
-      const cpu = await native.mafTrain(maf.arch, 'affine', maf.hyper, maf.params as Float32Array, theta, x, options, undefined, undefined);
+      const cpu = await native.mafTrain(maf.arch, maf.transform.kind, maf.hyper, maf.params as Float32Array, theta, x, options, undefined, undefined);
       expect(epochs).toEqual([1, 2, 3, 4, 5, 6]);
       expect(g.epochs).toBe(cpu.epochs);
       expect(g.bestEpoch).toBe(cpu.bestEpoch);
@@ -84,38 +84,38 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
     expect(Math.abs(loss - g.bestValidationLoss)).toBeLessThan(1e-4);
   });
 
-  it('NPE.train({ backend: "webgpu" }) trains a maf on the device; nsf and embeddings are UNSUPPORTED_OP there and train on the cpu with "auto"', async () => {
+  it('NPE.train({ backend: "webgpu" }) trains maf and nsf on the device like the CPU; mdn and embeddings are UNSUPPORTED_OP there and train on the cpu with "auto"', async () => {
     const { theta, x } = toy(300, 13n);
     const prior = createPrior({ kind: 'normal', loc: [1, 1], scale: [2, 2] });
     const theta64 = Float64Array.from(theta), x64 = Float64Array.from(x);
-    const g = await new NPE({ prior, hidden: 16, layers: 2 }).appendSimulations(theta64, x64).train({ seed: 9, maxEpochs: 3, backend: 'webgpu' });
-    const cpu = await new NPE({ prior, hidden: 16, layers: 2 }).appendSimulations(theta64, x64).train({ seed: 9, maxEpochs: 3 });
-    expect(g.epochs).toBe(3);
-    for (let e = 0; e < 3; e++) expect(Math.abs(g.validationLoss[e]! - cpu.validationLoss[e]!)).toBeLessThan(LOSS_TOL);
-    const nsf = new NPE({ prior, densityEstimator: 'nsf', hidden: 8, layers: 1 }).appendSimulations(theta64, x64);
-    const err = await nsf.train({ seed: 9, maxEpochs: 1, backend: 'webgpu' }).catch((e: unknown) => e);
+    for (const densityEstimator of ['maf', 'nsf'] as const) {
+      const make = () => new NPE({ prior, densityEstimator, hidden: 16, layers: 2 }).appendSimulations(theta64, x64);
+      const g = await make().train({ seed: 9, maxEpochs: 3, backend: 'webgpu' });
+      const cpu = await make().train({ seed: 9, maxEpochs: 3 });
+      expect(g.epochs).toBe(3);
+      for (let e = 0; e < 3; e++) expect(Math.abs(g.validationLoss[e]! - cpu.validationLoss[e]!), `${densityEstimator}, epoch ${e + 1}`).toBeLessThan(LOSS_TOL);
+    }
+    const mdn = new NPE({ prior, densityEstimator: 'mdn', hidden: 8, components: 2 }).appendSimulations(theta64, x64);
+    const err = await mdn.train({ seed: 9, maxEpochs: 1, backend: 'webgpu' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SbiError);
     expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/flow\.maf_train is not supported on the webgpu backend: the spline element \(NSF\)/);
+    expect((err as SbiError).message).toMatch(/flow\.maf_train is not supported on the webgpu backend: the MDN density estimator trains on the cpu only/);
     const embedded = new NPE({ prior, hidden: 8, layers: 1, embedding: { hidden: [8], outputDim: 2 } }).appendSimulations(theta64, x64);
     await expect(embedded.train({ seed: 9, maxEpochs: 1, backend: 'webgpu' })).rejects.toThrow(/embedding networks train on the cpu only/);
-    expect((await nsf.train({ seed: 9, maxEpochs: 1, backend: 'auto' })).epochs).toBe(1);
+    expect((await mdn.train({ seed: 9, maxEpochs: 1, backend: 'auto' })).epochs).toBe(1);
   });
 
-  it('stageBackends: npe with maf trains on webgpu; nsf, mdn, embeddings and other methods train on the cpu with a note', async () => {
+  it('stageBackends: npe with a flow trains on webgpu; mdn, embeddings and other methods train on the cpu with a note', async () => {
     const task = getTask('gaussian_linear');
     expect(await stageBackends(task, 'npe', 'webgpu', 'maf')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
-    expect((await stageBackends(task, 'npe', 'webgpu', 'maf-coupling')).train).toBe('webgpu');
-    const nsf = await stageBackends(task, 'npe', 'webgpu', 'nsf');
-    expect(nsf.train).toBe('cpu');
-    expect(nsf.notes).toContain('training runs on the cpu: the spline flow (NSF) has no WGSL backward yet');
+    for (const kind of ['maf-coupling', 'nsf', 'nsf-coupling'] as const) expect((await stageBackends(task, 'npe', 'webgpu', kind)).train, kind).toBe('webgpu');
     expect((await stageBackends(task, 'npe', 'webgpu', 'mdn')).notes).toContain('training runs on the cpu: the MDN trains on the cpu only');
     expect((await stageBackends(task, 'npe', 'webgpu', 'maf', true)).notes).toContain('training runs on the cpu: embedding networks train on the cpu only');
     expect((await stageBackends(task, 'snpe', 'webgpu', 'maf')).notes).toContain("training runs on the cpu: snpe's training loop has no kernels on other backends yet");
     expect((await stageBackends(task, 'npe', 'cpu', 'maf')).train).toBe('cpu');
   });
 
-  it('rejects bad input by name, refuses the spline element, and aborts with ABORTED', async () => {
+  it('rejects bad input by name and aborts with ABORTED', async () => {
     const { theta, x } = toy(50, 14n);
     const maf = new MAF({ dim: 2, contextDim: 3, hidden: 8, hiddenLayers: 1, layers: 1 }, { seed: 1, precision: 'float32' });
     await expect(trainMafWebGpu(c, maf, theta.subarray(1), x, { seed: 1 })).rejects.toThrow(/`theta` to hold whole rows of 2 values but received 99/);
@@ -128,9 +128,6 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
     await expect(trainMafWebGpu(c, maf, theta, x, { seed: 1, batchSize: 0 })).rejects.toThrow(/`batchSize` but received 0/);
     await expect(mafTrainStepsWebGpu(c, maf, [])).rejects.toThrow(/non-empty array of batches/);
     await expect(mafTrainStepsWebGpu(c, maf, [{ theta: new Float32Array(4), x: new Float32Array(3) }])).rejects.toThrow(/`batches\[0\]\.x` to hold 2 rows of 3 values but received 3/);
-    const nsf = new MAF({ dim: 2, contextDim: 3, hidden: 8, hiddenLayers: 1, layers: 1, transform: { kind: 'rqSpline', bins: 4, bound: 3 } }, { seed: 1, precision: 'float32' });
-    const err = await trainMafWebGpu(c, nsf, theta, x, { seed: 1 }).catch((e: unknown) => e);
-    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
     const controller = new AbortController();
     const aborted = await trainMafWebGpu(c, maf, theta, x, { seed: 1, maxEpochs: 50, onEpoch: () => controller.abort(), signal: controller.signal }).catch((e: unknown) => e);
     expect((aborted as SbiError).code).toBe('ABORTED');

@@ -1,9 +1,10 @@
 /// <reference types="@webgpu/types" />
 /**
- * Maximum-likelihood training of a conditional affine MAF on the WebGPU device: the loop of
+ * Maximum-likelihood training of a conditional MAF / NSF on the WebGPU device: the loop of
  * native/trainer.h with native/flow_trainer.cc's z-scoring, and each step's forward, backward
- * (kernels/flows/maf.h maf_nll_backward: kernels/flows/maf.wgsl's elementwise steps, the MADE
- * backward of kernels/nn/dense.wgsl), gradient masking, clipping and Adam on the device.
+ * (kernels/flows/maf.h maf_nll_backward: kernels/flows/maf.wgsl's elementwise steps with the
+ * affine or the rational-quadratic spline element, the MADE backward of kernels/nn/dense.wgsl),
+ * gradient masking, clipping and Adam on the device.
  *
  * Randomness is the CPU trainer's: the validation split is a Philox permutation of stream 0 of the
  * seed, the per-epoch shuffles come from stream 1, so every batch holds the CPU's rows. The
@@ -17,12 +18,9 @@
  *   forward    a_0 = θ, z_{k+1} = f(a_k; MADE_k(a_k, x)), u = z_K (every layer's activations kept)
  *   backward   dL/du = u / nb; per layer the element's backward, MADE_k's backward with dL/da_k
  *   update     g ← g ⊙ mask, g ← g · min(1, c / ‖g‖), Adam (kernels/nn/adam.h, torch's ε)
- * Only the affine element (MAF) is implemented; the spline element's backward is not (NSF trains
- * on the CPU).
  */
 import type { MAF } from '../flows/maf.js';
 import type { NativeEpochLosses, NativeMafTrainResult } from '../native.js';
-import { SbiError } from '../errors.js';
 import { PhiloxStream, shuffle } from '../random/philox.js';
 import { abortError } from '../simulators/call.js';
 import { madeSpec, mafKey, mafUniforms } from './flow_webgpu.js';
@@ -56,12 +54,6 @@ export interface MafTrainWebGpuOptions extends MafStepOptions {
 }
 
 const MIN_STD = 1e-14; // sbi's floor for z-scoring (flow_trainer.cc kMinStd)
-
-/** Why `maf` cannot train on the WebGPU device, or null. */
-export function mafTrainUnsupportedReason(maf: MAF): string | null {
-  if (maf.transform.kind !== 'affine') return 'the rational-quadratic spline element (NSF) has no WGSL backward yet; only the affine MAF trains on webgpu';
-  return null;
-}
 
 function checkPositive(v: number, name: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`Expected a positive finite number for \`${name}\` but received ${String(v)}`);
@@ -244,8 +236,6 @@ export function stepOptions(o: MafStepOptions): { lr: number; clip: number } {
 export async function mafTrainStepsWebGpu(
   gpu: WebGpuContext, maf: MAF, batches: readonly MafBatch[], options: MafStepOptions = {},
 ): Promise<{ params: Float32Array; losses: Float64Array }> {
-  const reason = mafTrainUnsupportedReason(maf);
-  if (reason) throw new SbiError(`flow.maf_train is not supported on the webgpu backend: ${reason}`, 'UNSUPPORTED_OP');
   const { lr, clip } = stepOptions(options);
   const rowsOf = checkMafBatches(maf, batches);
   const total = rowsOf.reduce((s, n) => s + n, 0);
@@ -324,7 +314,7 @@ function zScore(a: Float32Array, dim: number, rows: Int32Array, s: { mean: Float
 }
 
 /**
- * Trains `maf` (affine element, initial parameters in maf.params, not modified) on θ [n, dim] and
+ * Trains `maf` (initial parameters in maf.params, not modified) on θ [n, dim] and
  * x [n, contextDim] with native/flow_trainer.h's algorithm and randomness; resolves like
  * native.mafTrain (the best epoch's parameters, per-epoch losses of the original θ, z-scoring).
  * A set `signal` rejects with SbiError ABORTED before the next epoch.
@@ -332,8 +322,6 @@ function zScore(a: Float32Array, dim: number, rows: Int32Array, s: { mean: Float
 export async function trainMafWebGpu(
   gpu: WebGpuContext, maf: MAF, theta: Float32Array, x: Float32Array, options: MafTrainWebGpuOptions,
 ): Promise<NativeMafTrainResult> {
-  const reason = mafTrainUnsupportedReason(maf);
-  if (reason) throw new SbiError(`flow.maf_train is not supported on the webgpu backend: ${reason}`, 'UNSUPPORTED_OP');
   if (typeof options !== 'object' || options === null) throw new TypeError('Expected an options object with `seed`');
   const { lr, clip } = stepOptions(options);
   const D = maf.dim, C = maf.contextDim;

@@ -91,10 +91,11 @@ export interface FlowTrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
   /**
-   * Where training runs (op flow.maf_train; default 'cpu'): 'webgpu' trains an affine flow ('maf',
-   * 'maf-coupling') without an embedding network on the WebGPU device, with the CPU trainer's
-   * algorithm and randomness (src/backend/flow_train_webgpu.ts); other estimators named there
-   * are UNSUPPORTED_OP errors. 'auto' uses the automatic backend where it can train, else the cpu.
+   * Where training runs (op flow.maf_train; default 'cpu'): 'webgpu' trains a flow (MAF / NSF,
+   * autoregressive or coupling) without an embedding network on the WebGPU device, with the CPU
+   * trainer's algorithm and randomness (src/backend/flow_train_webgpu.ts); 'mdn' and embeddings
+   * named there are UNSUPPORTED_OP errors. 'auto' uses the automatic backend where it can train,
+   * else the cpu.
    */
   backend?: BackendRequest;
 }
@@ -105,9 +106,7 @@ export interface FlowTrainOptions extends NativeMafTrainOptions {
  */
 export async function flowTrainingBackend(request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cpu') return 'cpu';
-  const why = densityEstimator === 'mdn' ? 'the MDN density estimator trains on the cpu only'
-    : FLOW_ESTIMATORS[densityEstimator].transform.kind !== 'affine' ? 'the spline element (NSF) has no WGSL backward yet; "maf" and "maf-coupling" train there'
-      : embedding ? 'embedding networks train on the cpu only' : null;
+  const why = densityEstimator === 'mdn' ? 'the MDN density estimator trains on the cpu only' : embedding ? 'embedding networks train on the cpu only' : null;
   if (why === null) return (await backendForOp(request, 'flow.maf_train')).name;
   if (request === 'auto') return 'cpu';
   await backendForOp(request, 'flow.maf_train'); // an unavailable backend says so first

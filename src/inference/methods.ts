@@ -51,7 +51,7 @@ export interface RunMethodOptions {
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
    * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample) and NPE's training when its
-   * flow is 'maf' or 'maf-coupling' without an embedding (flow.maf_train). Other training and MCMC
+   * estimator is a flow without an embedding (flow.maf_train). Other training and MCMC
    * have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
    * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
@@ -317,7 +317,7 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
 
 /**
- * Where `method` trains for `request`: NPE's affine flows on a backend that runs flow.maf_train
+ * Where `method` trains for `request`: NPE's flows (no embedding) on a backend that runs flow.maf_train
  * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
@@ -342,7 +342,6 @@ export async function stageBackends(
       const why = method !== 'npe' ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? 'cuda has no training kernels yet'
           : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
-            : densityEstimator.startsWith('nsf') ? 'the spline flow (NSF) has no WGSL backward yet'
               : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
