@@ -4,7 +4,9 @@
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
- *   npm run bench:backends [-- --quick]
+ *   npm run bench:backends [-- --quick] [-- --op <op>]
+ *
+ * --op runs one op of the table (printed only: results and README keep the full run's figures).
  *
  * Where there is no GPU the WebGPU backend runs on Mesa's llvmpipe (the CPU): those figures
  * say nothing about a GPU.
@@ -19,6 +21,9 @@ import { MAF } from '../src/flows/maf.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
+const opIndex = process.argv.indexOf('--op');
+const onlyOp = opIndex >= 0 ? process.argv[opIndex + 1] : undefined;
+if (onlyOp !== undefined && !(OP_NAMES as readonly string[]).includes(onlyOp)) throw new RangeError(`--op: expected one of ${OP_NAMES.join(', ')} but received ${onlyOp}`);
 const TRELLIS_LEAVES = quick ? 10 : 13;
 const trellisJet = simulateGinkgo({ n: 1, seed: 3, ...GINKGO_PRESETS.w, minLeaves: TRELLIS_LEAVES, maxLeaves: TRELLIS_LEAVES }).jets[0]!;
 const ROWS = quick ? 1 << 16 : 1 << 19;
@@ -65,6 +70,15 @@ function caseOf(op: OpName): Case {
     const n = quick ? 1 << 12 : 1 << 15;
     const x = Float32Array.of(0.1, -0.2);
     if (op === 'flow.maf_sample') return { unit: 'samples/s', items: n, run: (b) => b.mafSample(maf, x, n, 5) };
+    if (op === 'flow.maf_train') {
+      // training steps on batches of 200 rows (per-row context), as NPE's trainer takes them
+      const rows = quick ? 1 << 11 : 1 << 13;
+      const batches = Array.from({ length: rows / 200 | 0 }, (_, k) => ({
+        theta: Float32Array.from({ length: 400 }, (_, i) => Math.sin(i + 400 * k)),
+        x: Float32Array.from({ length: 400 }, (_, i) => Math.cos(i + 400 * k)),
+      }));
+      return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mafTrain(maf, batches) };
+    }
     const theta = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
     return { unit: 'densities/s', items: n, run: (b) => b.mafLogProb(maf, theta, x) };
   }
@@ -98,7 +112,7 @@ for (const name of BACKEND_NAMES.filter((n) => n !== 'cpu')) {
 }
 
 const rows: Array<{ op: OpName; unit: string; items: number; rates: Record<string, number | string>; ratioToCpu: Record<string, number> }> = [];
-for (const op of OP_NAMES) {
+for (const op of OP_NAMES.filter((o) => onlyOp === undefined || o === onlyOp)) {
   const others = backends.filter((b) => b.name !== 'cpu' && b.supportsOp(op) === true);
   if (others.length === 0) continue; // nothing to compare: the CPU figures are in bench:simulators
   const c = caseOf(op);
@@ -123,8 +137,8 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
-writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });
-if (!quick) replaceReadmeBlock('backends', table);
+if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });
+if (!quick && onlyOp === undefined) replaceReadmeBlock('backends', table);

@@ -80,7 +80,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (other than cpu: simulate, infer\'s simulations and NPE sampling, c2st\'s classifier, so far)').default('cpu'));
+    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (other than cpu: simulate, infer\'s simulations, NPE\'s flow training and sampling, c2st\'s classifier, so far)').default('cpu'));
 }
 
 async function commandTasks(opts: { out: string }): Promise<void> {

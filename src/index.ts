@@ -95,4 +95,5 @@ export {
 export { isDeviceArray, type ArrayInput, type DeviceArray } from './backend/device_array.js';
 export { WebGpuMlp, type MlpSpec, type MlpBatch, type MlpLoss, type MlpTrainOptions } from './backend/nn_webgpu.js';
 export { mafLogProbWebGpu, mafSampleWebGpu } from './backend/flow_webgpu.js';
+export { trainMafWebGpu, mafTrainStepsWebGpu, type MafBatch, type MafStepOptions, type MafTrainWebGpuOptions } from './backend/flow_train_webgpu.js';
 export { openWebGpu, closeWebGpu, type WebGpuContext } from './backend/webgpu.js';

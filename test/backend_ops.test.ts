@@ -109,6 +109,24 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'flow.maf_train') {
+    // 8 Adam steps of an affine MAF and an NSF, autoregressive and coupling, per-row context; the
+    // wide θ of the second and third cases makes the gradient norm exceed the clip (5)
+    const out = [];
+    const cases = [['affine', 'tanh', 3, 1], ['affine', 'relu', 2, 4], ['rqSpline', 'silu', 3, 2], ['rqSpline', 'relu', 2, 1]] as const;
+    for (const [kind, activation, passes, spread] of cases) {
+      const transform = kind === 'affine' ? { kind } : { kind, bins: 6, bound: 3 };
+      const maf = new MAF({ dim: 3, contextDim: 2, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes, transform }, { seed: 2, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 24n);
+      for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const batches = Array.from({ length: 8 }, (_, i) => ({ theta: f32(3 * (50 + i), spread), x: f32(2 * (50 + i)) }));
+      const t = await b.mafTrain(maf, batches, { learningRate: 1e-3 });
+      const label = `${kind}, ${activation}, ${passes} passes`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
   // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
   const sim = spec.simulator!;
   const out = [];

@@ -132,20 +132,20 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     expectWithin(tg.data.filter((_, k) => k % 4 >= 2), tc.data.filter((_, k) => k % 4 >= 2), tol.atol + 1e-8, tol.rtol + 1e-8);
   });
 
-  it('sbi-engine infer --backend webgpu simulates and samples NPE on webgpu, trains on the cpu, and says so; MCMC methods sample on the cpu', () => {
+  it('sbi-engine infer --backend webgpu simulates, trains and samples NPE (maf) on webgpu; NLE trains on the cpu and says so; MCMC methods sample on the cpu', () => {
     const args = ['infer', '--task', 'gaussian_linear', '--budget', '400', '--max-epochs', '2', '--samples', '50', '--observation', '1', '--seed', '3', '--out', '-'];
     const npe = run([...args, '--method', 'npe', '--backend', 'webgpu']);
     expect(npe.code, npe.stderr).toBe(0);
-    expect(npe.stderr).toMatch(/infer --backend webgpu: simulate on webgpu, train on cpu, sample on webgpu \(training runs on the cpu/);
+    expect(npe.stderr).toMatch(/infer --backend webgpu: simulate on webgpu, train on webgpu, sample on webgpu\n/);
     const t = parseCsv(npe.stdout);
     expect(t.rows).toBe(50);
     expect(t.data.every(Number.isFinite)).toBe(true);
     const nle = run([...args, '--method', 'nle', '--backend', 'webgpu']);
     expect(nle.code, nle.stderr).toBe(0);
-    expect(nle.stderr).toMatch(/sample on cpu \(.*nle's posterior is sampled by MCMC/);
+    expect(nle.stderr).toMatch(/train on cpu, sample on cpu \(training runs on the cpu: nle's training loop .*nle's posterior is sampled by MCMC/);
     const coverage = run(['coverage', '--task', 'gaussian_linear', '--method', 'npe', '--budget', '200', '--max-epochs', '2', '--observations', '4', '--samples', '20', '--backend', 'webgpu', '--out', '-']);
     expect(coverage.code, coverage.stderr).toBe(0);
-    expect(coverage.stderr).toMatch(/coverage --backend webgpu: simulate on webgpu, train on cpu, sample on webgpu/);
+    expect(coverage.stderr).toMatch(/coverage --backend webgpu: simulate on webgpu, train on webgpu, sample on webgpu/);
     expect(parseCsv(coverage.stdout).header).toEqual(['level', 'coverage', 'standard_error', 'conservative']);
   });
 

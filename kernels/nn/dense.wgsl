@@ -187,6 +187,25 @@ fn sum_squares(@builtin(local_invocation_id) lid: vec3u) {
   if (lid.x == 0u) { elt_out[ep.out_off] = partial[0]; }
 }
 
+// elt_out[e] *= elt_a[e], e < count: a MADE's gradient times its mask (kernels/nn/made.h keeps
+// masked weights exactly 0, so their gradient must be 0 too).
+@compute @workgroup_size(workgroup_size)
+fn mask_multiply(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= ep.count) { return; }
+  elt_out[e] *= elt_a[e];
+}
+
+// clip_grad_norm of adam.h on the device: elt_a[0] holds ‖g‖² (sum_squares); when ‖g‖ > scale
+// (the maximum norm) the gradient elt_out [count] is scaled by scale / ‖g‖. No host round trip.
+@compute @workgroup_size(workgroup_size)
+fn clip_by_norm(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= ep.count) { return; }
+  let norm = sqrt(elt_a[0]);
+  if (norm > ep.scale) { elt_out[e] *= ep.scale / norm; }
+}
+
 // The loss terms and their gradient, as bce_with_logits / mse in loss.h: elt_a the network's output
 // at y_off, elt_b the targets; elt_out[e] = ∂loss/∂output (mean reduction), elt_out[count + e] the
 // e-th term of the sum (the host sums them in double and scales by 1 / count).

@@ -20,17 +20,36 @@ import { bufferPool, submitChecked, u64Words, type PipelineKey, type WebGpuConte
 const ELT = 64;
 const ELEMENT = { affine: 0, rqSpline: 1 } as const;
 
-interface MafUniforms {
+export interface MafUniforms {
   n: number;
   last?: number;
   d0?: number;
   d1?: number;
   seed?: bigint;
   firstRow?: number;
+  /** Training: the loss's scale (1 / batch rows). */
+  gradScale?: number;
 }
 
+/** MafParams of kernels/flows/maf.wgsl for `maf` with context row stride `stride`. */
+export function mafUniforms(maf: MAF, stride: number, u: MafUniforms): Uint32Array<ArrayBuffer> {
+  const [k0, k1] = u64Words(u.seed ?? 0n);
+  const t = maf.transform;
+  const affine = t.kind === 'affine' ? t.scaleBound : 0;
+  const [bins, bound, minW, minH, minD] = t.kind === 'rqSpline' ? [t.bins, t.bound, t.minBinWidth, t.minBinHeight, t.minDerivative] : [1, 1, 0, 0, 0];
+  return words(
+    [u.n, maf.dim, maf.contextDim, stride, u.last ?? 0, u.d0 ?? 0, u.d1 ?? 0, affine, k0!, k1!, u.firstRow ?? 0, bins, bound, minW, minH, minD, u.gradScale ?? 0, 0],
+    new Set([7, 12, 13, 14, 15, 16]),
+  );
+}
 
-function madeSpec(maf: MAF): MlpSpec {
+/** The pipeline of maf.wgsl's `entryPoint` for `maf`'s element. */
+export function mafKey(maf: MAF, entryPoint: string): PipelineKey {
+  return { file: 'flows/maf.wgsl', entryPoint, constants: { workgroup_size: ELT, ELEMENT: ELEMENT[maf.transform.kind] } };
+}
+
+/** The MLP of each MADE: [D + C, H × L, P·D] (made.h's masked weights are stored zeros). */
+export function madeSpec(maf: MAF): MlpSpec {
   return {
     sizes: [maf.dim + maf.contextDim, ...Array.from({ length: maf.hiddenLayers }, () => maf.hidden), maf.paramsPerDim * maf.dim],
     activation: maf.activation,
@@ -86,18 +105,11 @@ class MafDeviceState {
   }
 
   key(entryPoint: string): PipelineKey {
-    return { file: 'flows/maf.wgsl', entryPoint, constants: { workgroup_size: ELT, ELEMENT: ELEMENT[this.maf.transform.kind] } };
+    return mafKey(this.maf, entryPoint);
   }
 
   uniforms(u: MafUniforms): Uint32Array<ArrayBuffer> {
-    const [k0, k1] = u64Words(u.seed ?? 0n);
-    const t = this.maf.transform;
-    const affine = t.kind === 'affine' ? t.scaleBound : 0;
-    const [bins, bound, minW, minH, minD] = t.kind === 'rqSpline' ? [t.bins, t.bound, t.minBinWidth, t.minBinHeight, t.minDerivative] : [1, 1, 0, 0, 0];
-    return words(
-      [u.n, this.maf.dim, this.maf.contextDim, this.stride, u.last ?? 0, u.d0 ?? 0, u.d1 ?? 0, affine, k0!, k1!, u.firstRow ?? 0, bins, bound, minW, minH, minD],
-      new Set([7, 12, 13, 14, 15]),
-    );
+    return mafUniforms(this.maf, this.stride, u);
   }
 
   /** MADE k's outputs for the input rows `rows`, into the last MLP layer buffer. */

@@ -212,6 +212,84 @@ export function acquireMlpLayers(device: GPUDevice, spec: MlpSpec, n: number): G
   return spec.sizes.slice(1).map((w, l) => bufferPool(device).acquire(4 * n * w * (silu && l + 1 < count ? 2 : 1), storage()));
 }
 
+export interface MlpBackwardBuffers {
+  /** The parameters (mlp.h layout) at element paramOffset; the gradients land at the same offset of `grads`. */
+  params: GPUBuffer;
+  paramOffset: number;
+  /** The forward's input rows [n, sizes[0]] and layer outputs (recordMlpForward's). */
+  input: GPUBuffer;
+  layers: readonly GPUBuffer[];
+  /** dL/d(output) [n, sizes[L]]. */
+  dOut: GPUBuffer;
+  grads: GPUBuffer;
+  /** Two buffers of n · max(sizes) floats each. */
+  scratch: readonly [GPUBuffer, GPUBuffer];
+  /** When given, dL/d(input) [n, sizes[0]] (the backward of the first layer's input too). */
+  dInput: GPUBuffer | null;
+}
+
+/**
+ * Records mlp_backward: parameter gradients (summed over the n rows, overwritten) of Σ dOut ⊙
+ * output, and dL/d(input) when `dInput` is given.
+ */
+export function recordMlpBackward(rec: PassRecorder, spec: MlpSpec, b: MlpBackwardBuffers, n: number): void {
+  const { sizes, activation } = spec;
+  const count = sizes.length - 1;
+  const [s0, s1] = b.scratch;
+  let pOff = b.paramOffset + mlpParamCount(sizes);
+  let dy = b.dOut; // dL/d(output) first; then dX of the layer above, in s0 or s1
+  for (let l = count - 1; l >= 0; l--) {
+    const fanIn = sizes[l]!, fanOut = sizes[l + 1]!;
+    const hidden = l + 1 < count;
+    pOff -= fanOut * (fanIn + 1);
+    let dz = dy;
+    if (hidden && activation !== 'identity') {
+      rec.dispatch(eltKey('activation_backward', ACTIVATION_CODE[activation]), eltWords({ count: n * fanOut, yOff: 0, preOff: n * fanOut }),
+        { 1: b.layers[l]!, 2: dy, 3: s1 }, groups1d(n * fanOut));
+      dz = s1;
+    }
+    const input = l > 0 ? b.layers[l - 1]! : b.input;
+    rec.dispatch(eltKey('column_sums'), eltWords({ count: fanOut, rows: n, outOff: pOff + fanOut * fanIn }), { 1: dz, 3: b.grads }, groups1d(fanOut));
+    recordGemm(rec, { m: fanOut, n: fanIn, k: n, a: dz, b: input, c: b.grads, cOff: pOff, transA: true });
+    const dx = l > 0 ? (dz === s0 ? s1 : s0) : b.dInput; // dX must not land in the buffer dZ is read from
+    if (dx) {
+      recordGemm(rec, { m: n, n: fanIn, k: fanOut, a: dz, b: b.params, bOff: pOff, c: dx });
+      dy = dx;
+    }
+  }
+}
+
+/** Options of one recorded Adam step (kernels/nn/adam.h), checked by the caller. */
+export interface AdamStepArgs {
+  count: number;
+  step: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+}
+
+/**
+ * Records adam_step number `step` over `count` parameters: the bias corrections in double on the
+ * host, rounded to f32 as adam.h rounds them to T. moments: m [count] then v [count].
+ */
+export function recordAdamStep(rec: PassRecorder, a: AdamStepArgs, grads: GPUBuffer, params: GPUBuffer, moments: GPUBuffer): void {
+  const bias1 = 1 - a.beta1 ** a.step;
+  const bias2Sqrt = Math.sqrt(1 - a.beta2 ** a.step);
+  const u = words([a.count, a.decoupled ? 1 : 0, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.lr / bias1, bias2Sqrt, 0, 0, 0], new Set([2, 3, 4, 5, 6, 7, 8]));
+  rec.dispatch(eltKey('adam'), u, { 1: grads, 2: params, 3: moments }, groups1d(a.count));
+}
+
+/** Records elementwise `entryPoint` of dense.wgsl (mask_multiply, clip_by_norm, sum_squares…) over `count` elements. */
+export function recordElementwise(
+  rec: PassRecorder, entryPoint: string, args: { count: number; scale?: number; yOff?: number; outOff?: number }, a: GPUBuffer, out: GPUBuffer,
+): void {
+  const single = entryPoint === 'sum_squares'; // one workgroup reduces everything
+  rec.dispatch(eltKey(entryPoint), eltWords(args), { 1: a, 3: out }, single ? [1, 1] : groups1d(args.count));
+}
+
 /**
  * An MLP whose parameters, gradients, Adam moments and activations live on the WebGPU device.
  * Create with `WebGpuMlp.create`; call `destroy()` when done (the buffers go back to the pool).
@@ -284,30 +362,10 @@ export class WebGpuMlp {
 
   /** Gradients into `grads` from dOut held in w.loss[0 .. n·out) (mlp_backward's order). */
   private recordBackward(rec: PassRecorder, n: number): void {
-    const { sizes, activation } = this.spec;
     const w = this.work!;
-    let pOff = mlpParamCount(sizes);
-    let dy = w.loss; // dL/d(output) first; then dX of the layer above, in w.dy or w.dz
-    for (let l = this.layers - 1; l >= 0; l--) {
-      const fanIn = sizes[l]!, fanOut = sizes[l + 1]!;
-      const hidden = l + 1 < this.layers;
-      pOff -= fanOut * (fanIn + 1);
-      let dz = dy;
-      if (hidden && activation !== 'identity') {
-        rec.dispatch(eltKey('activation_backward', ACTIVATION_CODE[activation]), eltWords({ count: n * fanOut, yOff: 0, preOff: n * fanOut }),
-          { 1: w.layers[l]!, 2: dy, 3: w.dz }, groups1d(n * fanOut));
-        dz = w.dz;
-      }
-      const input = l > 0 ? w.layers[l - 1]! : w.x;
-      rec.dispatch(eltKey('column_sums'), eltWords({ count: fanOut, rows: n, outOff: pOff + fanOut * fanIn }), { 1: dz, 3: this.grads }, groups1d(fanOut));
-      recordGemm(rec, { m: fanOut, n: fanIn, k: n, a: dz, b: input, c: this.grads, cOff: pOff, transA: true });
-      if (l > 0) {
-        // dX must not land in the buffer dZ is read from (identity hidden layers read dZ = dY from w.dy)
-        const dx = dz === w.dy ? w.dz : w.dy;
-        recordGemm(rec, { m: n, n: fanIn, k: fanOut, a: dz, b: this.params, bOff: pOff, c: dx });
-        dy = dx;
-      }
-    }
+    recordMlpBackward(rec, this.spec, {
+      params: this.params, paramOffset: 0, input: w.x, layers: w.layers, dOut: w.loss, grads: this.grads, scratch: [w.dy, w.dz], dInput: null,
+    }, n);
   }
 
   private async read(buffer: GPUBuffer, floats: number, before?: PassRecorder): Promise<Float32Array> {
@@ -419,15 +477,10 @@ export class WebGpuMlp {
           rec.copyAfterPass(squares, 0, staging, 4 * (penaltyAt + i * this.layers), 4 * this.layers);
         }
         const step = ++this.adamStep;
-        const bias1 = 1 - beta1 ** step;
-        const bias2Sqrt = Math.sqrt(1 - beta2 ** step);
         // sklearn adds ε after the bias correction: ε / sqrt(1 − β2ᵗ) in adam.h's arrangement
-        const epsStep = options.epsilonAfterCorrection ? eps / bias2Sqrt : eps;
-        const adamWords = words(
-          [this.paramCount, adam.decoupled ? 1 : 0, lr, beta1, beta2, epsStep, wd, lr / bias1, bias2Sqrt, 0, 0, 0],
-          new Set([2, 3, 4, 5, 6, 7, 8]),
-        );
-        rec.dispatch(eltKey('adam'), adamWords, { 1: this.grads, 2: this.params, 3: this.moments }, groups1d(this.paramCount));
+        const epsStep = options.epsilonAfterCorrection ? eps / Math.sqrt(1 - beta2 ** step) : eps;
+        recordAdamStep(rec, { count: this.paramCount, step, lr, beta1, beta2, eps: epsStep, weightDecay: wd, decoupled: adam.decoupled === true },
+          this.grads, this.params, this.moments);
         rec.copyAfterPass(w.loss, 4 * count, staging, 4 * offsets[i]!, 4 * count);
         rec.submit();
       }));

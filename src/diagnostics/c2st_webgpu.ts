@@ -10,7 +10,7 @@
 import { WebGpuMlp, type MlpBatch } from '../backend/nn_webgpu.js';
 import type { WebGpuContext } from '../backend/webgpu.js';
 import { abortError } from '../simulators/call.js';
-import { PhiloxStream } from '../random/philox.js';
+import { PhiloxStream, shuffle } from '../random/philox.js';
 
 /** scikit-learn's MLPClassifier defaults with sbibm's max_iter (native/mlp_classifier.h ClassifierConfig). */
 const CONFIG = { hiddenLayers: 2, batchSize: 200, maxEpochs: 10_000, patience: 10, tol: 1e-4, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, alpha: 1e-4 };
@@ -23,16 +23,6 @@ export interface CrossValidateWebGpuOptions {
   signal?: AbortSignal;
   /** Epoch cap (default scikit-learn's max_iter as sbibm sets it, 10 000); for tests. */
   maxEpochs?: number;
-}
-
-/** sample_index and shuffle of kernels/random/samplers.h: Fisher–Yates from 53-bit uniforms. */
-function shuffle(rng: PhiloxStream, a: Int32Array): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.min(Math.floor(rng.uniform() * (i + 1)), i);
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
-  }
 }
 
 /** AssignFolds: a shuffled k-fold split with sklearn's sizes (the first n % k folds one row larger). */

@@ -6,6 +6,9 @@
  * roles differ: `variable: 'theta'` (NPE) or `variable: 'x'` (NLE).
  */
 import { SbiError } from '../errors.js';
+import { backendForOp, type BackendName, type BackendRequest } from '../backend/backend.js';
+import { trainMafWebGpu } from '../backend/flow_train_webgpu.js';
+import { openWebGpu } from '../backend/webgpu.js';
 import { MAF } from '../flows/maf.js';
 import type { MAFConfig, MAFTransform } from '../flows/maf.js';
 import { MDN, MDN_MAX_COMPONENTS } from '../flows/mdn.js';
@@ -87,6 +90,27 @@ export interface FlowArchitecture {
 export interface FlowTrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
+  /**
+   * Where training runs (op flow.maf_train; default 'cpu'): 'webgpu' trains a flow (MAF / NSF,
+   * autoregressive or coupling) without an embedding network on the WebGPU device, with the CPU
+   * trainer's algorithm and randomness (src/backend/flow_train_webgpu.ts); 'mdn' and embeddings
+   * named there are UNSUPPORTED_OP errors. 'auto' uses the automatic backend where it can train,
+   * else the cpu.
+   */
+  backend?: BackendRequest;
+}
+
+/**
+ * The backend that trains `densityEstimator` for `request` (op flow.maf_train): UNSUPPORTED_OP
+ * when a backend named explicitly cannot, the cpu instead for 'auto'.
+ */
+export async function flowTrainingBackend(request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
+  if (request === 'cpu') return 'cpu';
+  const why = densityEstimator === 'mdn' ? 'the MDN density estimator trains on the cpu only' : embedding ? 'embedding networks train on the cpu only' : null;
+  if (why === null) return (await backendForOp(request, 'flow.maf_train')).name;
+  if (request === 'auto') return 'cpu';
+  await backendForOp(request, 'flow.maf_train'); // an unavailable backend says so first
+  throw new SbiError(`flow.maf_train is not supported on the ${request} backend: ${why}`, 'UNSUPPORTED_OP');
 }
 
 export interface FlowTrainSummary {
@@ -218,6 +242,7 @@ export async function trainConditionalFlow(
     ...(options.clipMaxNorm !== undefined ? { clipMaxNorm: checkPositive(options.clipMaxNorm, 'clipMaxNorm') } : {}),
     ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
   };
+  const backend = await flowTrainingBackend(options.backend ?? 'cpu', densityEstimator, architecture.embedding !== undefined);
   if (densityEstimator === 'mdn') {
     const { hidden, hiddenLayers, components } = architecture;
     return trainMdn(variable, context, dims, { hidden, hiddenLayers, components: components ?? 10 }, nativeOptions, options);
@@ -236,6 +261,14 @@ export async function trainConditionalFlow(
   const v = Float32Array.from(variable);
   const c = Float32Array.from(context);
   if (options.signal?.aborted) throw abortError();
+  if (backend === 'webgpu') {
+    const { threads: _t, ...webgpuOptions } = nativeOptions;
+    const fit = await trainMafWebGpu(await openWebGpu(), flow, v, c, {
+      ...webgpuOptions, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    });
+    flow.params = fit.params;
+    return { flow, fit };
+  }
   const cancel = new Int32Array(1);
   const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
     native.mafTrain(flow.arch, flow.transform.kind, flow.hyper, flow.params as Float32Array, v, c,

@@ -14,6 +14,7 @@ import type { EmbeddingOptions } from './embedding.js';
 import { MCMCPosterior } from './mcmc_posterior.js';
 import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
+import { flowTrainingBackend } from './flow_estimator.js';
 import { NRE, SNRE, type NREVariant } from './nre.js';
 import { taskSimulator, type SimulatorFunction } from './sequential.js';
 import { SNPE } from './snpe.js';
@@ -49,8 +50,9 @@ export interface RunMethodOptions {
   signal?: AbortSignal;
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
-   * (op simulate.<simulator>) and NPE's posterior draws (flow.maf_sample). Training and MCMC have
-   * CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
+   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample) and NPE's training when its
+   * estimator is a flow without an embedding (flow.maf_train). Other training and MCMC
+   * have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
    * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
   backend?: BackendRequest;
@@ -149,7 +151,7 @@ async function simulateBudget(task: Task, o: TrainOptions) {
 /** What the trainers need of NPE, NLE and NRE. */
 interface Estimator {
   appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): unknown;
-  train(options: ReturnType<typeof trainOptions>): Promise<{ epochs: number }>;
+  train(options: ReturnType<typeof trainOptions> & { backend?: BackendName }): Promise<{ epochs: number }>;
   buildPosterior(): NPEPosterior | MCMCPosterior;
   save(path: string): void;
   readonly simulations: number;
@@ -186,8 +188,9 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const { sims, seconds: simulateSeconds } = await simulateBudget(task, o);
     const estimator = make(task, o);
     estimator.appendSimulations(sims.theta, sims.x, task.definition.xDim);
+    const backend = await trainingBackend(o.method, o.backend ?? 'cpu', o.densityEstimator ?? 'maf', o.embedding !== undefined);
     const t0 = performance.now();
-    const summary = await estimator.train(trainOptions(o, 1, 1));
+    const summary = await estimator.train({ ...trainOptions(o, 1, 1), ...(backend !== 'cpu' ? { backend } : {}) });
     return {
       method: o.method, posterior: methodPosterior(estimator.buildPosterior(), o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
@@ -326,21 +329,39 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
 
 /**
+ * Where `method` trains for `request`: NPE's flows (no embedding) on a backend that runs flow.maf_train
+ * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
+ */
+async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
+  if (method !== 'npe' || request === 'cuda') return 'cpu';
+  return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
+}
+
+/**
  * Where a run of `method` on `task` puts each stage for `request` (resolving 'auto' and checking
  * that a backend named explicitly can simulate the task: UNSUPPORTED_OP otherwise).
  */
-export async function stageBackends(task: Task, method: MethodName, request: BackendRequest = 'cpu', densityEstimator: DensityEstimatorKind = 'maf'): Promise<StageBackends> {
+export async function stageBackends(
+  task: Task, method: MethodName, request: BackendRequest = 'cpu', densityEstimator: DensityEstimatorKind = 'maf', embedding = false,
+): Promise<StageBackends> {
   const op = simulateOp(task.definition.simulator) ?? `simulate.${task.definition.simulator}`;
   const simulate = (await backendForOp(request, op)).name;
   const notes: string[] = [];
   let sample: BackendName = 'cpu';
+  const train = request === 'cpu' ? 'cpu' : await trainingBackend(method, request, densityEstimator, embedding);
   if (request !== 'cpu') {
-    notes.push('training runs on the cpu: the estimators\' training loops have no kernels on other backends yet');
+    if (train === 'cpu') {
+      const why = method !== 'npe' ? `${method}'s training loop has no kernels on other backends yet`
+        : request === 'cuda' ? 'cuda has no training kernels yet'
+          : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
+              : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+      notes.push(`training runs on the cpu: ${why}`);
+    }
     if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
     else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
     else sample = (await backendForOp(request, 'flow.maf_sample')).name;
   }
-  return { simulate, train: 'cpu', sample, notes };
+  return { simulate, train, sample, notes };
 }
 
 /** Runs `options.method` on `task` at the observation `options.x`: train, then draw `samples`. */
@@ -348,7 +369,7 @@ export async function runMethod(task: Task, options: RunMethodOptions): Promise<
   checkMethod(options.method);
   const samples = checkPositiveInteger(options.samples, 'samples', 2 ** 31);
   const x = checkObservation(task, options.x);
-  const backends = await stageBackends(task, options.method, options.backend ?? 'cpu', options.densityEstimator ?? 'maf');
+  const backends = await stageBackends(task, options.method, options.backend ?? 'cpu', options.densityEstimator ?? 'maf', options.embedding !== undefined);
   const { posterior, amortised: _, ...trained } = await trainMethod(task, options);
   const t0 = performance.now();
   const report = options.onProgress;

@@ -167,3 +167,13 @@ export class PhiloxStream {
     return rad * scratchSinCos[1];
   }
 }
+
+/** sample_index and shuffle of kernels/random/samplers.h: Fisher–Yates of `a` from 53-bit uniforms of `rng`. */
+export function shuffle(rng: PhiloxStream, a: Int32Array): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.min(Math.floor(rng.uniform() * (i + 1)), i);
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
