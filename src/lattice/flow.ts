@@ -147,12 +147,20 @@ export class Phi4Flow {
   /**
    * n independent draws φ ~ q (draw i from Philox stream offset + i of seed) with their
    * magnetization M, action S(φ) and log q(φ); `keepPhi` also returns the configurations.
+   * `symmetric` draws from the Z2-symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ)) of the action's
+   * symmetry φ → −φ instead: f(z) is flipped to −f(z) with probability ½ (the uniform from block 2⁶³
+   * of the draw's stream) and log q_s is the log-sum-exp of log q(φ) and log q(−φ) (the inverse
+   * pass) minus log 2. A flow that favours one sign of M (or misses a mode) is repaired exactly:
+   * q_s is a normalised density with q_s(φ) = q_s(−φ), so independence Metropolis stays exact.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
-    onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
+    symmetric?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
     const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
+    if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
+      throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
+    }
     const nativeOptions = {
-      seed: checkSeed(options.seed), n,
+      seed: checkSeed(options.seed), n, ...(options.symmetric ? { symmetric: true } : {}),
       ...(options.offset !== undefined ? { offset: checkNonNegativeInteger(options.offset, 'offset') } : {}),
       ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
     };
@@ -255,6 +263,11 @@ export interface FlowMetropolisOptions {
   /** Chain records dropped from the start (default 0: the chain starts from a flow draw, already in equilibrium up to q ≠ p). */
   burnIn?: number;
   threads?: number;
+  /**
+   * φ⁴ only: propose from the Z2-symmetrised flow q_s(φ) = ½(q(φ) + q(−φ)) (Phi4Flow.sample's
+   * `symmetric`; about twice the cost per proposal: one inverse pass more). Default false.
+   */
+  symmetric?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -307,7 +320,11 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
     n, seed, ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
   };
+  if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
+    throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
+  }
   if (model instanceof U1Flow) {
+    if (options.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
     const s = await model.sample(sampleOptions);
     const c = independenceChain({ observable: s.charge, action: s.action, logq: s.logq }, seed, burnIn);
     const q2 = integratedAutocorrelation(c.chain.map((q) => q * q));
@@ -317,7 +334,7 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
       meanQ2: { value: q2.mean, error: q2.meanError, tau: q2.tau, tauError: q2.tauError }, tauQ: { tau: tq.tau, tauError: tq.tauError },
     };
   }
-  const s = await model.sample(sampleOptions);
+  const s = await model.sample({ ...sampleOptions, ...(options.symmetric ? { symmetric: true } : {}) });
   const c = independenceChain({ observable: s.magnetization, action: s.action, logq: s.logq }, seed, burnIn);
   return {
     n, acceptance: c.acceptance, susceptibility: twoPointSusceptibility(c.chain, model.sites), ess: c.ess,
