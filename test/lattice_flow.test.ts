@@ -258,6 +258,10 @@ describe('sbi-engine flow-mcmc', () => {
     const api = await flowMetropolis(Phi4Flow.load(file), { n: 2000, seed: 1 });
     expect(o.acceptance).toBe(api.acceptance);
     expect(o.chi2).toBe(api.susceptibility.value);
+    const sym = JSON.parse(run(['flow-mcmc', '--model', file, '--n', '2000', '--seed', '1', '--symmetric', '--json']).stdout);
+    const apiSym = await flowMetropolis(Phi4Flow.load(file), { n: 2000, seed: 1, symmetric: true });
+    expect(sym.symmetric).toBe(true);
+    expect(sym.chi2).toBe(apiSym.susceptibility.value);
     expect(run(['flow-mcmc', '--model', file, '--n', 'x']).code).toBe(2);
     const missing = run(['flow-mcmc', '--model', path.join(dir, 'none.bin'), '--n', '10']);
     expect(missing.code).toBe(1);
