@@ -121,6 +121,18 @@ describe('checkerboard affine coupling flow (φ⁴)', () => {
     for (let i = 0; i < 50; i++) expect(inv.logq[i]).toBeCloseTo(s1.logq[i]!, 9);
   });
 
+  it('training from `init` continues from its parameters (the default init gives the same bits); a mismatched init is refused', async () => {
+    const opts = { L: 4, m2: -4, lambda: 8, layers: 2, hidden: 4, steps: 3, batch: 8, seed: 6 };
+    const fresh = await trainPhi4Flow(opts);
+    const fromInit = await trainPhi4Flow({ ...opts, init: Phi4Flow.init({ L: 4, m2: -4, lambda: 8 }, { layers: 2, hidden: 4 }, 6) });
+    expect(fromInit.model.params).toEqual(fresh.model.params);
+    const more = await trainPhi4Flow({ ...opts, seed: 7, init: fresh.model });
+    expect(more.model.params).not.toEqual(fresh.model.params);
+    expect(fresh.model.params).toEqual(fromInit.model.params);  // init is not modified
+    await expect(trainPhi4Flow({ ...opts, layers: 3, init: fresh.model })).rejects.toThrow(/init.*architecture/);
+    await expect(trainPhi4Flow({ ...opts, init: {} as Phi4Flow })).rejects.toThrow(/Phi4Flow for `init`/);
+  });
+
   it('aborting training or sampling rejects with SbiError ABORTED', async () => {
     const ac = new AbortController();
     const p = trainPhi4Flow({ L: 4, m2: -4, lambda: 8, steps: 1_000_000, batch: 8, seed: 1, onProgress: (s) => { if (s.step === 2) ac.abort(); }, signal: ac.signal });

@@ -228,7 +228,14 @@ export interface FlowSamples {
   phi?: Float64Array;
 }
 
-export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {}
+export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {
+  /**
+   * Start from this flow's parameters instead of a fresh initialisation (same coupling and
+   * architecture): continues a training run, e.g. at a lower learning rate (Adam's moments start
+   * afresh; use another seed so the steps draw new configurations).
+   */
+  init?: Phi4Flow;
+}
 
 export interface TrainPhi4FlowResult {
   model: Phi4Flow;
@@ -250,7 +257,17 @@ export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<Trai
     ...(options.depth !== undefined ? { depth: options.depth } : {}), ...(options.kernel !== undefined ? { kernel: options.kernel } : {}),
   });
   const o = checkTrainOptions(options);
-  const init = Phi4Flow.init(coupling, arch, o.seed);
+  if (options.init !== undefined) {
+    const i = options.init;
+    if (!(i instanceof Phi4Flow)) throw new TypeError(`Expected a Phi4Flow for \`init\` but received ${describe(i)}`);
+    const same = (Object.keys(coupling) as Array<keyof Phi4Coupling>).every((k) => i.coupling[k] === coupling[k]) &&
+      (Object.keys(arch) as Array<keyof Phi4FlowArchitecture>).every((k) => i.architecture[k] === arch[k]);
+    if (!same) {
+      throw new RangeError(`Expected \`init\` with the coupling ${JSON.stringify(coupling)} and architecture ${JSON.stringify(arch)} ` +
+        `but received ${JSON.stringify(i.coupling)} and ${JSON.stringify(i.architecture)}`);
+    }
+  }
+  const init = options.init ?? Phi4Flow.init(coupling, arch, o.seed);
   const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
     native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
   return { model: new Phi4Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
