@@ -7,6 +7,9 @@
 //   manifoldFlowLogProb(spec, params, x [n·W], logq [n], threads?, base? [n·coords])
 //     base (optional): the base-space points (angles; (z, φ) on S²) the rows map from / to
 //   manifoldFlowLoss(spec, params, options, grad [P]) -> loss      (one training step's loss and gradient)
+//     options.targetValues (reverse KL without `target`): { logp [batchSize], grad [batchSize·W] }, a
+//     target evaluated outside at the step's draws (manifoldFlowSample with n = batchSize, the same
+//     seed and stream = step): the TypeScript-function targets of src/manifold/flow.ts.
 //   manifoldFlowTrain(spec, params, options, onProgress?, cancelFlag?) -> Promise<result>
 // options: { loss: "reverseKl" | "nll", target? ("torus-unimodal" | "torus-multimodal" |
 //   "torus-correlated" | "sphere-vmf4" | "sphere3-vmf4"; required for reverseKl), data? (Float64Array [m·W], nll),
@@ -26,6 +29,7 @@
 
 #include "../kernels/manifold/flow.h"
 #include "../kernels/nn/adam.h"
+#include "finite_checks.h"
 #include "napi_util.h"
 #include "runtime.h"
 
@@ -172,6 +176,10 @@ struct LossConfig {
   bool reverse_kl = true;
   bool has_target = false;
   mf::TargetKind target = mf::TargetKind::TorusUnimodal;
+  // Reverse KL to a target evaluated outside (manifoldFlowLoss's targetValues): log p̃ [batch] and
+  // its gradient [batch, W] at the step's draws.
+  const double* given_logp = nullptr;
+  const double* given_grad = nullptr;
   const double* data = nullptr;  // nll: [data_rows, W]
   int64_t data_rows = 0;
   int64_t batch = 256;
@@ -198,9 +206,12 @@ double StepLossAndGrad(const mf::FlowShape& s, const LossConfig& c, const double
     for (int64_t k = b; k < e; ++k) {
       mf::FlowWork<double> w = ch.Bind(k);
       const int64_t rows = ch.Rows(k, n);
+      const bool given = c.given_logp != nullptr;
       ch.loss[k] = c.reverse_kl ? mf::flow_reverse_kl_chunk(s, c.target, params, c.seed, step, k * kChunkRows, rows,
                                                             scale, ch.grad[k].data(), w, static_cast<double*>(nullptr),
-                                                            static_cast<double*>(nullptr))
+                                                            static_cast<double*>(nullptr),
+                                                            given ? c.given_logp + k * kChunkRows : nullptr,
+                                                            given ? c.given_grad + k * kChunkRows * W : nullptr)
                                 : mf::flow_nll_chunk(s, params, batch_x.data() + k * kChunkRows * W, rows, scale,
                                                      ch.grad[k].data(), w, static_cast<double*>(nullptr));
     }
@@ -268,6 +279,8 @@ LossConfig ReadLossConfig(Napi::Env env, const Napi::Value& v, const mf::FlowSha
   if (!IsAbsent(o.Get("target"))) {
     c.target = GetTarget(env, o.Get("target"), s);
     c.has_target = true;
+  } else if (c.reverse_kl && !IsAbsent(o.Get("targetValues"))) {
+    // Filled in by Loss, which knows the batch size (Train refuses targetValues).
   } else if (c.reverse_kl) {
     ThrowTypeError(env, "Expected a `target` for reverse-KL training but received undefined");
   }
@@ -309,7 +322,7 @@ Napi::Value Sample(const Napi::CallbackInfo& info) {
   const double* params = GetParams(env, info[1], s).data;
   const int64_t n = GetInteger(info[2], "n", 1, int64_t{1} << 40);
   const uint64_t seed = GetSeed(info[3], "seed");
-  const uint64_t stream = static_cast<uint64_t>(GetInteger(info[4], "stream", 0, (int64_t{1} << 53)));
+  const uint64_t stream = static_cast<uint64_t>(GetInteger(info[4], "stream", 0, static_cast<int64_t>(kEvalStream)));
   const int W = mf::flow_output_width(s);
   double* x = GetFloat64Array(info[5], "x", n * W).data;
   double* logq = GetFloat64Array(info[6], "logq", n).data;
@@ -362,12 +375,25 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const mf::FlowShape s = GetShape(env, info[0]);
   const double* params = GetParams(env, info[1], s).data;
-  const LossConfig c = ReadLossConfig(env, info[2], s);
+  LossConfig c = ReadLossConfig(env, info[2], s);
   const uint64_t step = IsAbsent(info[2].As<Napi::Object>().Get("step"))
                             ? 0
                             : static_cast<uint64_t>(GetInteger(info[2].As<Napi::Object>().Get("step"), "step", 0,
                                                                int64_t{1} << 53));
   double* grad = GetFloat64Array(info[3], "grad", s.param_count).data;
+  const Napi::Value given = info[2].As<Napi::Object>().Get("targetValues");
+  if (!IsAbsent(given)) {
+    if (!c.reverse_kl || c.has_target)
+      ThrowTypeError(env, "Expected `targetValues` only for reverse-KL without a native `target`");
+    if (!given.IsObject()) ThrowTypeError(env, "Expected { logp, grad } for `targetValues` but received " + Describe(given));
+    const Napi::Object g = given.As<Napi::Object>();
+    const View<double> logp = GetFloat64Array(g.Get("logp"), "targetValues.logp", c.batch);
+    const View<double> glogp = GetFloat64Array(g.Get("grad"), "targetValues.grad", c.batch * mf::flow_output_width(s));
+    CheckFiniteArray(env, logp, "targetValues.logp");
+    CheckFiniteArray(env, glogp, "targetValues.grad");
+    c.given_logp = logp.data;
+    c.given_grad = glogp.data;
+  }
   Chunks ch(s, c.batch);
   std::vector<double> batch_x;
   return Napi::Number::New(env, StepLossAndGrad(s, c, params, step, ch, grad, batch_x));
@@ -537,6 +563,9 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
   job->params.assign(p0.data, p0.data + p0.length);
   job->c = ReadLossConfig(env, info[2], job->s);
   const Napi::Object o = info[2].As<Napi::Object>();
+  if (job->c.reverse_kl && !job->c.has_target)
+    ThrowTypeError(env, "Expected a native `target` for manifoldFlowTrain (a TypeScript target trains step by step through "
+                        "manifoldFlowLoss's targetValues)");
   if (!job->c.reverse_kl) {
     // The worker reads a copy: the caller may reuse its array while training runs.
     job->data.assign(job->c.data, job->c.data + job->c.data_rows * mf::flow_output_width(job->s));

@@ -537,9 +537,13 @@ SBI_HD void flow_point_grad_to_state(const FlowShape& s, const T* state, const T
 
 // Reverse KL of R rows drawn on stream `stream` (rows row0..): L = scale Σ_r (log q − log p̃).
 // Writes grad (overwritten) and per row log q and log p̃ (either may be null); returns L.
+// log p̃ and its gradient come from `target`, or, when given_logp is not null, from given_logp [R]
+// and given_grad [R, output width] (values of a target evaluated elsewhere at these rows' points,
+// e.g. a TypeScript function: draw the points with the same seed and stream first).
 template <class T>
 SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* params, uint64_t seed, uint64_t stream,
-                               int64_t row0, int64_t R, T scale, T* grad, FlowWork<T>& w, T* logq, T* logp) {
+                               int64_t row0, int64_t R, T scale, T* grad, FlowWork<T>& w, T* logq, T* logp,
+                               const T* given_logp = nullptr, const T* given_grad = nullptr) {
   const int C = s.coords;
   flow_base_draw(s, seed, stream, row0, R, w.states);
   flow_forward(s, params, R, w);
@@ -548,7 +552,13 @@ SBI_HD T flow_reverse_kl_chunk(const FlowShape& s, TargetKind target, const T* p
   for (int64_t r = 0; r < R; ++r) {
     T x[kMaxCoords + 1] = {}, gx[kMaxCoords + 1] = {};
     flow_state_to_point(s, fin + r * C, x);
-    const T lp = target_log_density(target, x, gx);
+    T lp;
+    if (given_logp != nullptr) {
+      lp = given_logp[r];
+      for (int d = 0; d < flow_output_width(s); ++d) gx[d] = given_grad[r * flow_output_width(s) + d];
+    } else {
+      lp = target_log_density(target, x, gx);
+    }
     const T lq = flow_log_density(s, w.states + r * C, fin + r * C, -w.ladj[r]);
     if (logq) logq[r] = lq;
     if (logp) logp[r] = lp;

@@ -48,10 +48,24 @@ export interface ManifoldFlowSpec {
 /** A spec with defaults left out (the constructor fills them in). */
 export type ManifoldFlowOptions = Partial<ManifoldFlowSpec> & { space: ManifoldSpace };
 
+/**
+ * An unnormalised target written in TypeScript, for reverse-KL training. Points are the flow's
+ * output rows [n, W]: angles (radians) on Tᴰ (W = D), unit vectors in ℝ^{D+1} on Sᴰ (W = D + 1),
+ * as the native targets take them. Returns log p̃ [n] and its gradient [n, W]: ∂/∂θ on tori, the
+ * Euclidean gradient ∂/∂x on spheres (the flow projects it onto the sphere). Called once per
+ * training step with the whole batch; the draws and the backward pass stay native.
+ */
+export interface ManifoldTargetFunction {
+  /** Names the target in errors. */
+  name: string;
+  logDensityAndGrad(points: Float64Array, n: number): { logDensity: Float64Array; grad: Float64Array };
+}
+
 export interface FlowTrainOptions {
   /** 'reverseKl' (default) needs `target`; 'nll' needs `data` (rows of angles or unit vectors). */
   loss?: 'reverseKl' | 'nll';
-  target?: ManifoldTarget;
+  /** A native target by name, or a TypeScript function (ManifoldTargetFunction). */
+  target?: ManifoldTarget | ManifoldTargetFunction;
   data?: Float64Array;
   steps: number;
   batchSize?: number;
@@ -100,6 +114,39 @@ interface ManifoldFlowNative {
     onProgress?: (p: { step: number; steps: number; loss: number }) => void, cancel?: Int32Array): Promise<FlowTrainResult & { params: Float64Array }>;
 }
 const kernels = native as unknown as ManifoldFlowNative;
+
+/** The native trainer's evaluation stream (native/manifold_flow.cc kEvalStream). */
+const EVAL_STREAM = 2 ** 62;
+
+function isTargetFunction(t: unknown): t is ManifoldTargetFunction {
+  if (typeof t !== 'object' || t === null) return false;
+  const f = t as ManifoldTargetFunction;
+  if (typeof f.logDensityAndGrad !== 'function' || typeof f.name !== 'string') {
+    throw new TypeError(`Expected a target name or { name, logDensityAndGrad(points, n) } for \`target\` but received ${describe(t)}`);
+  }
+  return true;
+}
+
+/** One call of a TypeScript target on points [n, W], its output checked (lengths, finite values). */
+function evaluateTarget(target: ManifoldTargetFunction, points: Float64Array, n: number, W: number): { logp: Float64Array; grad: Float64Array } {
+  const out = target.logDensityAndGrad(points, n);
+  const who = `target "${target.name}"`;
+  if (typeof out !== 'object' || out === null) throw new TypeError(`Expected ${who} to return { logDensity, grad } but it returned ${describe(out)}`);
+  const { logDensity, grad } = out;
+  if (!(logDensity instanceof Float64Array) || logDensity.length !== n) {
+    throw new TypeError(`Expected ${who} to return logDensity as a Float64Array of ${n} values but it returned ${describe(logDensity)}`);
+  }
+  if (!(grad instanceof Float64Array) || grad.length !== n * W) {
+    throw new TypeError(`Expected ${who} to return grad as a Float64Array of ${n}·${W} = ${n * W} values but it returned ${describe(grad)}`);
+  }
+  const bad = logDensity.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new SbiError(`Expected finite values from ${who} but logDensity[${bad}] is ${logDensity[bad]} (at point row ${bad})`, 'NON_FINITE');
+  const badGrad = grad.findIndex((v) => !Number.isFinite(v));
+  if (badGrad >= 0) {
+    throw new SbiError(`Expected finite values from ${who} but grad[${badGrad}] is ${grad[badGrad]} (at point row ${Math.floor(badGrad / W)})`, 'NON_FINITE');
+  }
+  return { logp: logDensity, grad };
+}
 
 export const MODEL_KIND = 'manifold-flow';
 
@@ -183,13 +230,103 @@ export class ManifoldFlow {
    */
   lossAndGradient(options: Omit<FlowTrainOptions, 'steps' | 'onProgress' | 'signal'> & { step?: number }, params = this.params): { loss: number; grad: Float64Array } {
     const grad = new Float64Array(this.paramCount);
-    const { onProgress: _a, signal: _b, ...rest } = options as FlowTrainOptions;
+    const { onProgress: _a, signal: _b, ...rest } = options as FlowTrainOptions & { step?: number };
+    if (isTargetFunction(rest.target)) {
+      const { target, ...nativeOptions } = rest;
+      const batch = checkPositiveInteger(nativeOptions.batchSize ?? 256, 'batchSize', 2 ** 20);
+      const targetValues = this.targetValuesAtDraws(target, params, batch, nativeOptions.seed ?? 0, nativeOptions.step ?? 0, nativeOptions.threads);
+      const loss = kernels.manifoldFlowLoss(this.spec, params, { ...nativeOptions, targetValues }, grad);
+      return { loss, grad };
+    }
     const loss = kernels.manifoldFlowLoss(this.spec, params, rest, grad);
     return { loss, grad };
   }
 
+  /**
+   * The target at the draws of a reverse-KL step: the flow's `batch` draws on Philox stream
+   * `stream` of `seed` (what manifoldFlowLoss draws), one call of the target, checked.
+   */
+  private targetValuesAtDraws(target: ManifoldTargetFunction, params: Float64Array, batch: number, seed: number | bigint,
+    stream: number, threads?: number): { logp: Float64Array; grad: Float64Array } {
+    const x = new Float64Array(batch * this.outputWidth);
+    kernels.manifoldFlowSample(this.spec, params, batch, seed, stream, x, new Float64Array(batch), threads);
+    return evaluateTarget(target, x, batch, this.outputWidth);
+  }
+
+  /**
+   * Reverse-KL training to a TypeScript target: Adam and the optional clip as the native trainer
+   * (nnClipGradNorm, nnAdamStep; the same step numbering, draws and chunked gradient sums, so a
+   * TypeScript copy of a native target trains to the same parameters), one target call per step,
+   * the event loop yielded between steps. The final evaluation draws from the native trainer's
+   * evaluation stream 2⁶².
+   */
+  private async trainToFunction(target: ManifoldTargetFunction, options: Omit<FlowTrainOptions, 'target'>): Promise<FlowTrainResult> {
+    const steps = checkPositiveInteger(options.steps, 'steps');
+    const batch = checkPositiveInteger(options.batchSize ?? 256, 'batchSize', 2 ** 20);
+    const lr = options.learningRate ?? 1e-3;
+    if (!(typeof lr === 'number' && lr > 0 && lr <= 1)) throw new RangeError(`Expected \`learningRate\` in (0, 1] but received ${describe(lr)}`);
+    const clip = options.clipMaxNorm;
+    if (clip !== undefined && !(typeof clip === 'number' && clip > 0)) throw new RangeError(`Expected a positive \`clipMaxNorm\` but received ${describe(clip)}`);
+    const reportEvery = checkPositiveInteger(options.reportEvery ?? Math.max(1, Math.floor(steps / 100)), 'reportEvery');
+    const evalSize = checkPositiveInteger(options.evalSize ?? 4096, 'evalSize', 2 ** 30);
+    if (evalSize < 2) throw new RangeError(`Expected \`evalSize\` of at least 2 but received ${evalSize}`);
+    const seed = options.seed ?? 0;
+    const params = Float64Array.from(this.params);
+    const m = new Float64Array(this.paramCount), v = new Float64Array(this.paramCount);
+    const historyStep: number[] = [], historyLoss: number[] = [];
+    let acc = 0, accN = 0;
+    for (let t = 0; t < steps; t++) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+      const { loss, grad } = this.lossAndGradient({
+        target, batchSize: batch, seed, step: t, ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      }, params);
+      if (clip !== undefined) native.nnClipGradNorm(grad, clip);
+      if (!Number.isFinite(loss) || !grad.every(Number.isFinite)) {
+        throw new SbiError(`The loss or its gradient became non-finite at step ${t} (lower the learning rate)`, 'NON_FINITE');
+      }
+      native.nnAdamStep(params, grad, m, v, t + 1, { lr });
+      acc += loss;
+      accN++;
+      if ((t + 1) % reportEvery === 0 || t + 1 === steps) {
+        historyStep.push(t + 1);
+        historyLoss.push(acc / accN);
+        options.onProgress?.({ step: t + 1, steps, loss: acc / accN });
+        acc = 0;
+        accN = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    this.params = params;
+    // KL, log Z and ESS from evalSize draws on the evaluation stream (as the native trainer).
+    const x = new Float64Array(evalSize * this.outputWidth), logq = new Float64Array(evalSize);
+    kernels.manifoldFlowSample(this.spec, params, evalSize, seed, EVAL_STREAM, x, logq, options.threads);
+    const { logp } = evaluateTarget(target, x, evalSize, this.outputWidth);
+    let kl = 0, mx = -Infinity;
+    for (let i = 0; i < evalSize; i++) {
+      kl += logq[i]! - logp[i]!;
+      mx = Math.max(mx, logp[i]! - logq[i]!);
+    }
+    kl /= evalSize;
+    let sw = 0, sw2 = 0;
+    for (let i = 0; i < evalSize; i++) {
+      const w = Math.exp(logp[i]! - logq[i]! - mx);
+      sw += w;
+      sw2 += w * w;
+    }
+    const logZ = mx + Math.log(sw / evalSize);
+    return {
+      steps, historyStep: Float64Array.from(historyStep), historyLoss: Float64Array.from(historyLoss),
+      evaluation: { kl, logZ, klNormalised: kl + logZ, ess: (100 * sw * sw) / (evalSize * sw2), samples: evalSize },
+    };
+  }
+
   /** Trains with Adam natively off the event loop; on success the flow holds the trained parameters. */
   async train(options: FlowTrainOptions): Promise<FlowTrainResult> {
+    if (isTargetFunction(options.target)) {
+      const { target, ...rest } = options;
+      if (rest.loss !== undefined && rest.loss !== 'reverseKl') throw new TypeError(`Expected loss 'reverseKl' with a target function but received ${describe(rest.loss)}`);
+      return this.trainToFunction(target, rest);
+    }
     const { onProgress, signal, ...rest } = options;
     checkPositiveInteger(options.steps, 'steps');
     const cancel = new Int32Array(1);
