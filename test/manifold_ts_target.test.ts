@@ -96,11 +96,17 @@ describe('ManifoldFlow: TypeScript-function targets', () => {
     expect(worst).toBeLessThan(1e-5);
   });
 
-  it('calls the target once per step with the whole batch', async () => {
+  it('calls the target once per step with the whole batch; reports progress; aborts', async () => {
     const calls: number[] = [];
     const counting: ManifoldTargetFunction = { name: 'counting', logDensityAndGrad: (x, n) => { calls.push(n); return correlated.logDensityAndGrad(x, n); } };
     await new ManifoldFlow(small('torus'), 1).train({ target: counting, steps: 3, batchSize: 24, evalSize: 50 });
     expect(calls).toEqual([24, 24, 24, 50]);
+    const steps: number[] = [];
+    await new ManifoldFlow(small('torus'), 1).train({ target: correlated, steps: 4, batchSize: 8, evalSize: 8, reportEvery: 2, onProgress: (p) => steps.push(p.step) });
+    expect(steps).toEqual([2, 4]);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(new ManifoldFlow(small('torus'), 1).train({ target: correlated, steps: 4, signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
   });
 
   it('bad target output (wrong length, NaN, not an object) is an error naming the target', async () => {
