@@ -26,6 +26,10 @@
 //   xxxFlowSampleAsync(..same.., onProgress(done, n), cancelFlag) -> Promise<void>
 //     draw i: z from Philox stream offset + i of seed, x = f(z); records the observable
 //     (φ⁴: magnetisation M; U(1): topological charge Q), S(x), log q(x).
+//     φ⁴ only, options.symmetric: draws from the Z2-symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ))
+//     of the action's symmetry φ → −φ instead: φ = f(z) flipped to −φ when the uniform from block
+//     2⁶³ of the draw's stream is below ½, and log q_s = log ½(e^{log q(φ)} + e^{log q(−φ)}), q(−φ)
+//     by the inverse pass.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -125,6 +129,11 @@ struct Phi4FlowModel {
   double Action(const double* x, double* /*scratch*/) const { return sbi::phi4_action(p, x); }
   double ActionGrad(const double* x, double* g, double* /*scratch*/) const { return sbi::phi4_action_grad(p, x, g); }
   double Observable(const double* x, double* /*scratch*/) const { return sbi::phi4_magnetization(s.L, x); }
+  // The action's Z2 symmetry φ → −φ (for the symmetrised proposal).
+  static constexpr bool kReflectable = true;
+  void Reflect(const double* x, double* out) const {
+    for (int i = 0; i < size(); ++i) out[i] = -x[i];
+  }
 };
 
 struct U1FlowModel {
@@ -177,6 +186,8 @@ struct U1FlowModel {
   double Action(const double* x, double* scratch) const { return sbi::u1_action_grad(p, x, static_cast<double*>(nullptr), scratch); }
   double ActionGrad(const double* x, double* g, double* scratch) const { return sbi::u1_action_grad(p, x, g, scratch); }
   double Observable(const double* x, double* scratch) const { return sbi::u1_topological_charge(s.L, x, scratch); }
+  static constexpr bool kReflectable = false;
+  void Reflect(const double* /*x*/, double* /*out*/) const {}
 };
 
 template <class Model>
@@ -387,8 +398,11 @@ struct SampleRun {
   Model m{};
   const double* params = nullptr;
   uint64_t seed = 0, offset = 0;
+  bool symmetric = false;
   double *observable = nullptr, *action = nullptr, *logq = nullptr, *x = nullptr;
 };
+
+constexpr uint64_t kFlipBlock = uint64_t{1} << 63;  // the draw stream's block of the sign flip
 
 template <class Model>
 PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
@@ -403,6 +417,13 @@ PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
   const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t{1} << 40);
   const Napi::Value offset = o.Get("offset");
   run->offset = IsAbsent(offset) ? 0 : static_cast<uint64_t>(GetInteger(offset, "offset", 0, int64_t{1} << 52));
+  const Napi::Value symmetric = o.Get("symmetric");
+  if (!IsAbsent(symmetric)) {
+    if (!symmetric.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `symmetric` but received " + Describe(symmetric));
+    run->symmetric = symmetric.As<Napi::Boolean>().Value();
+    if (run->symmetric && !Model::kReflectable)
+      ThrowRangeError(env, "Expected `symmetric` false: this flow's target has no φ → −φ symmetry to symmetrise over");
+  }
   const int D = run->m.size();
   run->observable = GetFloat64Array(info[4], "observable", n).data;
   run->action = GetFloat64Array(info[5], "action", n).data;
@@ -415,11 +436,19 @@ PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
   prepared.job.range = [run, D](int64_t b, int64_t e) {
     const Model& m = run->m;
     std::vector<double> tape(m.tape_size()), scratch(std::max<int64_t>(m.scratch_size(), D + 1));
-    const double* x = tape.data() + m.tape_size() - D;
+    std::vector<double> reflected(run->symmetric ? D : 0), z(run->symmetric ? D : 0);
+    double* x = tape.data() + m.tape_size() - D;
     for (int64_t i = b; i < e; ++i) {
-      m.Draw(run->seed, run->offset + static_cast<uint64_t>(i), scratch.data());
+      const uint64_t stream = run->offset + static_cast<uint64_t>(i);
+      m.Draw(run->seed, stream, scratch.data());
       std::copy(scratch.begin(), scratch.begin() + D, tape.begin());
       run->logq[i] = m.Forward(run->params, tape.data(), tape.data(), scratch.data());
+      if (run->symmetric) {
+        m.Reflect(x, reflected.data());
+        const double a = run->logq[i], r = m.Inverse(run->params, reflected.data(), z.data(), scratch.data());
+        run->logq[i] = std::max(a, r) + std::log1p(std::exp(-std::fabs(a - r))) - std::log(2.0);
+        if (sbi::PhiloxStream(run->seed, stream, kFlipBlock).uniform() < 0.5) std::copy(reflected.begin(), reflected.end(), x);
+      }
       run->action[i] = m.Action(x, scratch.data());
       run->observable[i] = m.Observable(x, scratch.data());
       if (run->x != nullptr) std::copy(x, x + D, run->x + i * D);

@@ -370,10 +370,10 @@ export interface NativeAddon {
     onStep: ((e: NativeEpochLosses) => void) | undefined, cancelFlag: Int32Array | undefined):
     Promise<{ params: Float64Array; loss: Float64Array; ess: Float64Array }>;
   phi4FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array,
-    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number; symmetric?: boolean },
     magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi: Float64Array | undefined): void;
   phi4FlowSampleAsync(shape: Int32Array, coupling: Float64Array, params: Float64Array,
-    options: { seed: number | bigint; n: number; offset?: number; threads?: number },
+    options: { seed: number | bigint; n: number; offset?: number; threads?: number; symmetric?: boolean },
     magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi: Float64Array | undefined,
     onProgress: ((done: number, total: number) => void) | undefined, cancelFlag: Int32Array | undefined): Promise<void>;
   /** Gauge-equivariant U(1) flow (native/lattice_flow.cc), shape = [L, layers, hidden, depth, K, components], coupling = [β]. */

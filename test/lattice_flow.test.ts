@@ -1,14 +1,17 @@
 // The checkerboard affine coupling flow for φ⁴ (kernels/lattice/checkerboard_flow.h): reverse-KL
 // parameter gradient against finite differences in double, log q against a numeric log-det,
 // invertibility, thread-count identity, independence Metropolis on the exactly solvable free
-// theory, the model file, the CLI and argument errors.
+// theory, the Z2-symmetrised proposal (density, flips, chain against HMC in the broken phase),
+// the model file, the CLI and argument errors.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Phi4Flow, trainPhi4Flow, flowMetropolis, trainPhi4FlowFromCli, Phi4Action } from '../src/lattice/index.js';
+import {
+  Phi4Flow, trainPhi4Flow, flowMetropolis, trainPhi4FlowFromCli, Phi4Action, U1Flow, dropBurnIn, hmc, twoPointSusceptibility,
+} from '../src/lattice/index.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { SbiError } from '../src/errors.js';
 
@@ -118,6 +121,18 @@ describe('checkerboard affine coupling flow (φ⁴)', () => {
     for (let i = 0; i < 50; i++) expect(inv.logq[i]).toBeCloseTo(s1.logq[i]!, 9);
   });
 
+  it('training from `init` continues from its parameters (the default init gives the same bits); a mismatched init is refused', async () => {
+    const opts = { L: 4, m2: -4, lambda: 8, layers: 2, hidden: 4, steps: 3, batch: 8, seed: 6 };
+    const fresh = await trainPhi4Flow(opts);
+    const fromInit = await trainPhi4Flow({ ...opts, init: Phi4Flow.init({ L: 4, m2: -4, lambda: 8 }, { layers: 2, hidden: 4 }, 6) });
+    expect(fromInit.model.params).toEqual(fresh.model.params);
+    const more = await trainPhi4Flow({ ...opts, seed: 7, init: fresh.model });
+    expect(more.model.params).not.toEqual(fresh.model.params);
+    expect(fresh.model.params).toEqual(fromInit.model.params);  // init is not modified
+    await expect(trainPhi4Flow({ ...opts, layers: 3, init: fresh.model })).rejects.toThrow(/init.*architecture/);
+    await expect(trainPhi4Flow({ ...opts, init: {} as Phi4Flow })).rejects.toThrow(/Phi4Flow for `init`/);
+  });
+
   it('aborting training or sampling rejects with SbiError ABORTED', async () => {
     const ac = new AbortController();
     const p = trainPhi4Flow({ L: 4, m2: -4, lambda: 8, steps: 1_000_000, batch: 8, seed: 1, onProgress: (s) => { if (s.step === 2) ac.abort(); }, signal: ac.signal });
@@ -139,6 +154,54 @@ describe('checkerboard affine coupling flow (φ⁴)', () => {
     expect(chi.error).toBeLessThan(0.05);
     // A chain that accepts a fraction a of independent proposals has τ_int ≥ ½.
     expect(chi.tau).toBeGreaterThan(0.4);
+  });
+
+  it('symmetric draws: log q_s = log ½(q(φ) + q(−φ)) by the inverse pass, a fair sign flip, and E_q_s[q/q_s] = 1', async () => {
+    const flow = randomFlow(4, 4, 50);
+    const n = 1000;
+    const plain = await flow.sample({ n, seed: 3, keepPhi: true });
+    const sym = await flow.sample({ n, seed: 3, keepPhi: true, symmetric: true });
+    const a = flow.inverse(sym.phi!).logq;
+    const b = flow.inverse(sym.phi!.map((v) => -v)).logq;
+    let flips = 0, ratio = 0, ratioSq = 0, worst = 0, mismatches = 0, worstAction = 0;
+    for (let i = 0; i < n; i++) {
+      const m = Math.max(a[i]!, b[i]!);
+      const lse = m + Math.log(Math.exp(a[i]! - m) + Math.exp(b[i]! - m)) - Math.log(2);
+      worst = Math.max(worst, Math.abs(sym.logq[i]! - lse) / (1 + Math.abs(lse)));
+      // The same draw f(z), kept or flipped as a whole; the action is even.
+      const sign = sym.magnetization[i]! === plain.magnetization[i]! ? 1 : -1;
+      if (sign < 0) flips++;
+      if (sym.magnetization[i] !== sign * plain.magnetization[i]!) mismatches++;
+      for (let k = 0; k < flow.sites; k++) if (sym.phi![i * flow.sites + k] !== sign * plain.phi![i * flow.sites + k]!) mismatches++;
+      worstAction = Math.max(worstAction, Math.abs(sym.action[i]! - plain.action[i]!));
+      const w = Math.exp(a[i]! - sym.logq[i]!);
+      ratio += w;
+      ratioSq += w * w;
+    }
+    expect(worst).toBeLessThan(1e-12);
+    expect(mismatches).toBe(0);
+    expect(worstAction).toBeLessThan(1e-9);
+    // Flips ~ Binomial(n, ½): within 5 standard deviations.
+    expect(Math.abs(flips - n / 2)).toBeLessThan(5 * Math.sqrt(n / 4));
+    // q_s normalised: q/q_s ∈ [0, 2] averages to ∫q = 1 under q_s, within 5 standard errors.
+    const mean = ratio / n, se = Math.sqrt((ratioSq / n - mean * mean) / n);
+    expect(Math.abs(mean - 1)).toBeLessThan(5 * se);
+  });
+
+  it('the symmetrised chain reproduces HMC\'s χ₂ in the broken phase (L = 4, m² = −4, λ = 8)', async () => {
+    const coupling = { L: 4, m2: -4, lambda: 8 };
+    const chains = 8;
+    const ref = hmc(new Phi4Action(coupling), { seed: 9, steps: 6000, chains, leapfrogSteps: 10, stepSize: 0.1 });
+    const chiHmc = twoPointSusceptibility(dropBurnIn(ref.magnetization, chains, 200), 16, chains);
+    const r = await trainPhi4Flow({ ...coupling, layers: 4, hidden: 4, steps: 1000, batch: 64, learningRate: 3e-3, seed: 2 });
+    const mc = await flowMetropolis(r.model, { n: 30_000, seed: 5, symmetric: true });
+    const chi = mc.susceptibility;
+    expect(Math.abs(chi.value - chiHmc.value)).toBeLessThan(5 * Math.hypot(chi.error, chiHmc.error));
+    expect(chi.error).toBeLessThan(0.1 * chiHmc.value);
+    // The symmetrised proposal visits both signs of M equally.
+    let positive = 0;
+    for (const m of mc.magnetization) if (m > 0) positive++;
+    expect(Math.abs(positive / mc.magnetization.length - 0.5)).toBeLessThan(0.1);
   });
 
   it('saves and loads the model (versioned, checksummed); corrupt or foreign files are refused', () => {
@@ -175,6 +238,10 @@ describe('checkerboard affine coupling flow (φ⁴)', () => {
     await expect(flowMetropolis(flow, { n: 1, seed: 1 })).rejects.toThrow(/n/);
     await expect(flowMetropolis(flow, { n: 10, seed: 1, burnIn: 9 })).rejects.toThrow(/burnIn/);
     await expect(flowMetropolis({} as Phi4Flow, { n: 10, seed: 1 })).rejects.toThrow(/Phi4Flow/);
+    await expect(flowMetropolis(flow, { n: 10, seed: 1, symmetric: 1 as unknown as boolean })).rejects.toThrow(/symmetric/);
+    await expect(flow.sample({ n: 10, seed: 1, symmetric: 'yes' as unknown as boolean })).rejects.toThrow(/symmetric/);
+    const u1 = U1Flow.init({ L: 4, beta: 1 }, { layers: 1 });
+    await expect(flowMetropolis(u1, { n: 10, seed: 1, symmetric: true })).rejects.toThrow(/symmetric.*φ⁴/);
   });
 });
 
@@ -203,6 +270,10 @@ describe('sbi-engine flow-mcmc', () => {
     const api = await flowMetropolis(Phi4Flow.load(file), { n: 2000, seed: 1 });
     expect(o.acceptance).toBe(api.acceptance);
     expect(o.chi2).toBe(api.susceptibility.value);
+    const sym = JSON.parse(run(['flow-mcmc', '--model', file, '--n', '2000', '--seed', '1', '--symmetric', '--json']).stdout);
+    const apiSym = await flowMetropolis(Phi4Flow.load(file), { n: 2000, seed: 1, symmetric: true });
+    expect(sym.symmetric).toBe(true);
+    expect(sym.chi2).toBe(apiSym.susceptibility.value);
     expect(run(['flow-mcmc', '--model', file, '--n', 'x']).code).toBe(2);
     const missing = run(['flow-mcmc', '--model', path.join(dir, 'none.bin'), '--n', '10']);
     expect(missing.code).toBe(1);

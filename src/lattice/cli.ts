@@ -14,7 +14,7 @@ import { U1Flow, U1_FLOW_KIND } from './u1_flow.js';
 import { integer, seedOf, usage } from '../cli_args.js';
 
 interface FlowMcmcCliOptions {
-  model: string; n: string; seed: string; burnIn?: string; threads?: string; json?: boolean;
+  model: string; n: string; seed: string; burnIn?: string; threads?: string; json?: boolean; symmetric?: boolean;
 }
 
 async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<void> {
@@ -27,6 +27,7 @@ async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<vo
   const options = { n, seed, burnIn, ...(threads !== undefined ? { threads } : {}) };
   const f = (x: number, d = 4) => x.toFixed(d);
   if (file.kind === U1_FLOW_KIND) {
+    if (o.symmetric) usage(this, '--symmetric applies to φ⁴ models (the symmetry φ → −φ) only');
     const model = U1Flow.fromModelFile(file);
     const r = await flowMetropolis(model, options);
     const c = model.coupling;
@@ -54,18 +55,18 @@ async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<vo
     throw new SbiError(`Expected a lattice flow model (kind "${PHI4_FLOW_KIND}" or "${U1_FLOW_KIND}") in --model ${o.model} but it holds "${file.kind}"`, 'WRONG_MODEL_KIND');
   }
   const model = Phi4Flow.fromModelFile(file);
-  const r = await flowMetropolis(model, options);
+  const r = await flowMetropolis(model, { ...options, ...(o.symmetric ? { symmetric: true } : {}) });
   const c = model.coupling;
   const chi = r.susceptibility;
   if (o.json) {
     process.stdout.write(JSON.stringify({
-      target: 'phi4', L: c.L, m2: c.m2, lambda: c.lambda, n, burnIn, acceptance: r.acceptance, ess: r.ess,
+      target: 'phi4', L: c.L, m2: c.m2, lambda: c.lambda, n, burnIn, symmetric: o.symmetric === true, acceptance: r.acceptance, ess: r.ess,
       chi2: chi.value, chi2Error: chi.error, tauInt: chi.tau, tauIntError: chi.tauError, longestRejectionRun: r.longestRejectionRun,
     }) + '\n');
     return;
   }
   process.stdout.write(
-    `target phi4 L=${c.L} m2=${c.m2} lambda=${c.lambda}\n` +
+    `target phi4 L=${c.L} m2=${c.m2} lambda=${c.lambda}${o.symmetric ? ' (symmetrised proposal)' : ''}\n` +
     `proposals ${n} (burn-in ${burnIn})\n` +
     `acceptance ${f(r.acceptance)}\n` +
     `ess ${f(r.ess)}\n` +
@@ -84,6 +85,7 @@ export function addLatticeCommands(program: Command): void {
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--burn-in <int>', 'chain steps dropped from the start', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
+    .option('--symmetric', 'φ⁴: propose from the Z2-symmetrised flow ½(q(φ) + q(−φ))')
     .option('--json', 'print one JSON object instead of lines')
     .action(commandFlowMcmc);
 }

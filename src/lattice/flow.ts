@@ -147,12 +147,20 @@ export class Phi4Flow {
   /**
    * n independent draws φ ~ q (draw i from Philox stream offset + i of seed) with their
    * magnetization M, action S(φ) and log q(φ); `keepPhi` also returns the configurations.
+   * `symmetric` draws from the Z2-symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ)) of the action's
+   * symmetry φ → −φ instead: f(z) is flipped to −f(z) with probability ½ (the uniform from block 2⁶³
+   * of the draw's stream) and log q_s is the log-sum-exp of log q(φ) and log q(−φ) (the inverse
+   * pass) minus log 2. A flow that favours one sign of M (or misses a mode) is repaired exactly:
+   * q_s is a normalised density with q_s(φ) = q_s(−φ), so independence Metropolis stays exact.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
-    onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
+    symmetric?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
     const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
+    if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
+      throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
+    }
     const nativeOptions = {
-      seed: checkSeed(options.seed), n,
+      seed: checkSeed(options.seed), n, ...(options.symmetric ? { symmetric: true } : {}),
       ...(options.offset !== undefined ? { offset: checkNonNegativeInteger(options.offset, 'offset') } : {}),
       ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
     };
@@ -220,7 +228,14 @@ export interface FlowSamples {
   phi?: Float64Array;
 }
 
-export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {}
+export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {
+  /**
+   * Start from this flow's parameters instead of a fresh initialisation (same coupling and
+   * architecture): continues a training run, e.g. at a lower learning rate (Adam's moments start
+   * afresh; use another seed so the steps draw new configurations).
+   */
+  init?: Phi4Flow;
+}
 
 export interface TrainPhi4FlowResult {
   model: Phi4Flow;
@@ -242,7 +257,17 @@ export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<Trai
     ...(options.depth !== undefined ? { depth: options.depth } : {}), ...(options.kernel !== undefined ? { kernel: options.kernel } : {}),
   });
   const o = checkTrainOptions(options);
-  const init = Phi4Flow.init(coupling, arch, o.seed);
+  if (options.init !== undefined) {
+    const i = options.init;
+    if (!(i instanceof Phi4Flow)) throw new TypeError(`Expected a Phi4Flow for \`init\` but received ${describe(i)}`);
+    const same = (Object.keys(coupling) as Array<keyof Phi4Coupling>).every((k) => i.coupling[k] === coupling[k]) &&
+      (Object.keys(arch) as Array<keyof Phi4FlowArchitecture>).every((k) => i.architecture[k] === arch[k]);
+    if (!same) {
+      throw new RangeError(`Expected \`init\` with the coupling ${JSON.stringify(coupling)} and architecture ${JSON.stringify(arch)} ` +
+        `but received ${JSON.stringify(i.coupling)} and ${JSON.stringify(i.architecture)}`);
+    }
+  }
+  const init = options.init ?? Phi4Flow.init(coupling, arch, o.seed);
   const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
     native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
   return { model: new Phi4Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
@@ -255,6 +280,11 @@ export interface FlowMetropolisOptions {
   /** Chain records dropped from the start (default 0: the chain starts from a flow draw, already in equilibrium up to q ≠ p). */
   burnIn?: number;
   threads?: number;
+  /**
+   * φ⁴ only: propose from the Z2-symmetrised flow q_s(φ) = ½(q(φ) + q(−φ)) (Phi4Flow.sample's
+   * `symmetric`; about twice the cost per proposal: one inverse pass more). Default false.
+   */
+  symmetric?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -307,7 +337,11 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
     n, seed, ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
   };
+  if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
+    throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
+  }
   if (model instanceof U1Flow) {
+    if (options.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
     const s = await model.sample(sampleOptions);
     const c = independenceChain({ observable: s.charge, action: s.action, logq: s.logq }, seed, burnIn);
     const q2 = integratedAutocorrelation(c.chain.map((q) => q * q));
@@ -317,7 +351,7 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
       meanQ2: { value: q2.mean, error: q2.meanError, tau: q2.tau, tauError: q2.tauError }, tauQ: { tau: tq.tau, tauError: tq.tauError },
     };
   }
-  const s = await model.sample(sampleOptions);
+  const s = await model.sample({ ...sampleOptions, ...(options.symmetric ? { symmetric: true } : {}) });
   const c = independenceChain({ observable: s.magnetization, action: s.action, logq: s.logq }, seed, burnIn);
   return {
     n, acceptance: c.acceptance, susceptibility: twoPointSusceptibility(c.chain, model.sites), ess: c.ess,
