@@ -333,7 +333,7 @@ const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
  * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
-  if (method !== 'npe' || request === 'cuda') return 'cpu';
+  if (method !== 'npe' || request === 'cuda' || request === 'cpu') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
 }
 
