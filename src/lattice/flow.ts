@@ -6,15 +6,12 @@
  * Kernels: kernels/lattice/checkerboard_flow.h; N-API: native/lattice_flow.cc. Trained by reverse
  * KL against e^{−S}; sampled by flow-based independence Metropolis.
  */
-import { SbiError } from '../errors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile, type ModelFile } from '../io/model_file.js';
-import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
-import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import { integratedAutocorrelation } from './autocorrelation.js';
 import {
-  checkChainOptions, checkTrainOptions, independenceChain, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
+  checkChainOptions, checkTrainOptions, independenceChain, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
   type LatticeCliSummary, type LatticeTrainingRecord, type LatticeTrainOptions,
 } from './flow_common.js';
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
@@ -155,34 +152,23 @@ export class Phi4Flow {
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
     symmetric?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
-    const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
     if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
       throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
     }
-    const nativeOptions = {
-      seed: checkSeed(options.seed), n, ...(options.symmetric ? { symmetric: true } : {}),
-      ...(options.offset !== undefined ? { offset: checkNonNegativeInteger(options.offset, 'offset') } : {}),
-      ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
-    };
+    const { n, nativeOptions } = latticeSampleOptions(options);
     const out: FlowSamples = {
       magnetization: new Float64Array(n), action: new Float64Array(n), logq: new Float64Array(n),
       ...(options.keepPhi ? { phi: new Float64Array(n * this.sites) } : {}),
     };
-    if (options.signal?.aborted) throw abortError();
-    const cancel = new Int32Array(1);
-    await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
-      native.phi4FlowSampleAsync(this.nativeShape, this.nativeCoupling, this.params, nativeOptions, out.magnetization, out.action,
-        out.logq, out.phi, options.onProgress, cancel));
+    await runCancellable(options.signal, (cancel) =>
+      native.phi4FlowSampleAsync(this.nativeShape, this.nativeCoupling, this.params, { ...nativeOptions, ...(options.symmetric ? { symmetric: true } : {}) },
+        out.magnetization, out.action, out.logq, out.phi, options.onProgress, cancel));
     return out;
   }
 
   /** The model file (kind "lattice/phi4-flow", format of src/io/model_file.ts). */
   toModelFile(): ModelFile {
-    return {
-      kind: PHI4_FLOW_KIND,
-      metadata: { coupling: { ...this.coupling }, architecture: { ...this.architecture }, ...(this.training ? { training: this.training } : {}) },
-      tensors: { params: { data: this.params, shape: [this.params.length] } },
-    };
+    return latticeModelFile(PHI4_FLOW_KIND, this);
   }
 
   encode(): Uint8Array {
@@ -194,18 +180,10 @@ export class Phi4Flow {
   }
 
   static fromModelFile(file: ModelFile): Phi4Flow {
-    const r = new ModelFileReader(file, 'phi4 flow');
-    if (file.kind !== PHI4_FLOW_KIND) throw new SbiError(`Expected a model file of kind "${PHI4_FLOW_KIND}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
-    const m = file.metadata as { coupling?: Phi4Coupling; architecture?: Phi4FlowArchitecture; training?: Phi4Flow['training'] };
-    let coupling: Phi4Coupling, architecture: Phi4FlowArchitecture;
-    try {
-      coupling = checkCoupling(m.coupling as Phi4Coupling);
-      architecture = checkArchitecture(m.architecture);
-    } catch (e) {
-      throw r.invalid(`bad coupling or architecture (${(e as Error).message})`);
-    }
-    const params = r.finiteTensor('params', Float64Array, Phi4Flow.paramCount(coupling.L, architecture));
-    return new Phi4Flow(coupling, architecture, params, m.training);
+    const m = readLatticeModelFile<Phi4Coupling, Phi4FlowArchitecture>(file, PHI4_FLOW_KIND, 'phi4 flow', {
+      coupling: checkCoupling, architecture: checkArchitecture, paramCount: (c, a) => Phi4Flow.paramCount(c.L, a),
+    });
+    return new Phi4Flow(m.coupling, m.architecture, m.params, m.training);
   }
 
   static decode(bytes: Uint8Array): Phi4Flow {

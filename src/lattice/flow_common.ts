@@ -4,6 +4,8 @@
  * and the flow-based independence Metropolis chain over a flow's recorded draws.
  */
 import { SbiError } from '../errors.js';
+import type { ModelFile } from '../io/model_file.js';
+import { ModelFileReader } from '../io/model_reader.js';
 import type { NativeEpochLosses } from '../native.js';
 import { PhiloxStream } from '../random/philox.js';
 import { abortError, whileAbortable } from '../simulators/call.js';
@@ -166,4 +168,63 @@ Promise<LatticeCliSummary> {
   });
   r.model.save(options.out);
   return { steps: options.steps, seconds: r.seconds, loss: r.model.training!.finalLoss, ess: r.model.training!.finalEss, out: options.out };
+}
+
+/** The checked options of a lattice flow's native sampler: draw i from Philox stream offset + i of seed. */
+export function latticeSampleOptions(options: { n: number; seed: number | bigint; offset?: number; threads?: number }): {
+  n: number; nativeOptions: { seed: number | bigint; n: number; offset?: number; threads?: number };
+} {
+  const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
+  return {
+    n,
+    nativeOptions: {
+      seed: checkSeed(options.seed), n,
+      ...(options.offset !== undefined ? { offset: checkNonNegativeInteger(options.offset, 'offset') } : {}),
+      ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
+    },
+  };
+}
+
+/** Runs a native job that polls a cancel flag, off the event loop; an abort of `signal` sets the flag (SbiError ABORTED). */
+export async function runCancellable(signal: AbortSignal | undefined, run: (cancel: Int32Array) => Promise<unknown>): Promise<void> {
+  if (signal?.aborted) throw abortError();
+  const cancel = new Int32Array(1);
+  await whileAbortable(signal, () => Atomics.store(cancel, 0, 1), () => run(cancel));
+}
+
+/** What a lattice flow's model file holds (src/io/model_file.ts): kind, coupling, architecture, training record, parameters. */
+export interface LatticeFlowContents<C, A> {
+  coupling: C;
+  architecture: A;
+  params: Float64Array;
+  training?: LatticeTrainingRecord;
+}
+
+export function latticeModelFile<C extends object, A extends object>(kind: string, flow: LatticeFlowContents<C, A>): ModelFile {
+  return {
+    kind,
+    metadata: { coupling: { ...flow.coupling }, architecture: { ...flow.architecture }, ...(flow.training ? { training: flow.training } : {}) },
+    tensors: { params: { data: flow.params, shape: [flow.params.length] } },
+  };
+}
+
+/**
+ * Reads a lattice flow's model file, checked: its kind (WRONG_MODEL_KIND), the coupling and
+ * architecture (by the flow's own checks), and finite parameters of the architecture's count.
+ */
+export function readLatticeModelFile<C, A>(
+  file: ModelFile, kind: string, label: string, check: { coupling(c: C): C; architecture(a: unknown): A; paramCount(c: C, a: A): number },
+): LatticeFlowContents<C, A> {
+  const r = new ModelFileReader(file, label);
+  if (file.kind !== kind) throw new SbiError(`Expected a model file of kind "${kind}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
+  const m = file.metadata as { coupling?: C; architecture?: unknown; training?: LatticeTrainingRecord };
+  let coupling: C, architecture: A;
+  try {
+    coupling = check.coupling(m.coupling as C);
+    architecture = check.architecture(m.architecture);
+  } catch (e) {
+    throw r.invalid(`bad coupling or architecture (${(e as Error).message})`);
+  }
+  const params = r.finiteTensor('params', Float64Array, check.paramCount(coupling, architecture));
+  return { coupling, architecture, params, ...(m.training ? { training: m.training } : {}) };
 }

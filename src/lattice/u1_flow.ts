@@ -10,14 +10,11 @@
  * native/lattice_flow.cc (u1Flow*). Trained by reverse KL against e^{−S}, S = −β Σ cos P; sampled
  * by flow-based independence Metropolis (flowMetropolis in src/lattice/flow.ts).
  */
-import { SbiError } from '../errors.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile, type ModelFile } from '../io/model_file.js';
-import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
-import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import {
-  checkTrainOptions, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
+  checkTrainOptions, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
   type LatticeTrainOptions,
 } from './flow_common.js';
 import type { U1Coupling } from './u1.js';
@@ -162,19 +159,12 @@ export class U1Flow {
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepTheta?: boolean;
     onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<U1FlowSamples> {
-    const n = checkPositiveInteger(options.n, 'n', 2 ** 40);
-    const nativeOptions = {
-      seed: checkSeed(options.seed), n,
-      ...(options.offset !== undefined ? { offset: checkNonNegativeInteger(options.offset, 'offset') } : {}),
-      ...(options.threads !== undefined ? { threads: checkThreads(options.threads) } : {}),
-    };
+    const { n, nativeOptions } = latticeSampleOptions(options);
     const out: U1FlowSamples = {
       charge: new Float64Array(n), action: new Float64Array(n), logq: new Float64Array(n),
       ...(options.keepTheta ? { theta: new Float64Array(n * this.links) } : {}),
     };
-    if (options.signal?.aborted) throw abortError();
-    const cancel = new Int32Array(1);
-    await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+    await runCancellable(options.signal, (cancel) =>
       native.u1FlowSampleAsync(this.nativeShape, this.nativeCoupling, this.params, nativeOptions, out.charge, out.action,
         out.logq, out.theta, options.onProgress, cancel));
     return out;
@@ -182,11 +172,7 @@ export class U1Flow {
 
   /** The model file (kind "lattice/u1-flow", format of src/io/model_file.ts). */
   toModelFile(): ModelFile {
-    return {
-      kind: U1_FLOW_KIND,
-      metadata: { coupling: { ...this.coupling }, architecture: { ...this.architecture }, ...(this.training ? { training: this.training } : {}) },
-      tensors: { params: { data: this.params, shape: [this.params.length] } },
-    };
+    return latticeModelFile(U1_FLOW_KIND, this);
   }
 
   encode(): Uint8Array {
@@ -198,18 +184,10 @@ export class U1Flow {
   }
 
   static fromModelFile(file: ModelFile): U1Flow {
-    const r = new ModelFileReader(file, 'u1 flow');
-    if (file.kind !== U1_FLOW_KIND) throw new SbiError(`Expected a model file of kind "${U1_FLOW_KIND}" but this one holds "${file.kind}"`, 'WRONG_MODEL_KIND');
-    const m = file.metadata as { coupling?: U1Coupling; architecture?: U1FlowArchitecture; training?: LatticeTrainingRecord };
-    let coupling: U1Coupling, architecture: U1FlowArchitecture;
-    try {
-      coupling = checkCoupling(m.coupling as U1Coupling);
-      architecture = checkArchitecture(m.architecture);
-    } catch (e) {
-      throw r.invalid(`bad coupling or architecture (${(e as Error).message})`);
-    }
-    const params = r.finiteTensor('params', Float64Array, U1Flow.paramCount(architecture));
-    return new U1Flow(coupling, architecture, params, m.training);
+    const m = readLatticeModelFile<U1Coupling, U1FlowArchitecture>(file, U1_FLOW_KIND, 'u1 flow', {
+      coupling: checkCoupling, architecture: checkArchitecture, paramCount: (_c, a) => U1Flow.paramCount(a),
+    });
+    return new U1Flow(m.coupling, m.architecture, m.params, m.training);
   }
 
   static decode(bytes: Uint8Array): U1Flow {
