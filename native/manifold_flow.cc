@@ -166,6 +166,26 @@ struct Chunks {
         grad(count, std::vector<double>(shape.param_count)), loss(count) {}
   mf::FlowWork<double> Bind(int64_t k) { return mf::flow_work_bind(s, kChunkRows, work[k].data()); }
   int64_t Rows(int64_t k, int64_t n) const { return std::min(kChunkRows, n - k * kChunkRows); }
+
+  // Runs loss_k = chunk(k, rows_k, grad_k, work_k) over the chunks of n rows on the pool, then sums
+  // losses and gradients in chunk order into out (overwritten): independent of the thread count.
+  template <class F>
+  double RunAndSum(int64_t n, int threads, double* out, F&& chunk) {
+    const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
+    ParallelFor(chunks, 1, threads, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        mf::FlowWork<double> w = Bind(k);
+        loss[k] = chunk(k, Rows(k, n), grad[k].data(), w);
+      }
+    });
+    double total = 0.0;
+    std::fill(out, out + s.param_count, 0.0);
+    for (int64_t k = 0; k < chunks; ++k) {
+      total += loss[k];
+      for (int64_t j = 0; j < s.param_count; ++j) out[j] += grad[k][j];
+    }
+    return total;
+  }
 };
 
 struct LossConfig {
@@ -182,7 +202,7 @@ struct LossConfig {
 // One step's loss (batch mean) and gradient (summed over chunks in order) into grad.
 double StepLossAndGrad(const mf::FlowShape& s, const LossConfig& c, const double* params, uint64_t step, Chunks& ch,
                        double* grad, std::vector<double>& batch_x) {
-  const int64_t n = c.batch, chunks = (n + kChunkRows - 1) / kChunkRows;
+  const int64_t n = c.batch;
   const double scale = 1.0 / static_cast<double>(n);
   const int W = mf::flow_output_width(s);
   if (!c.reverse_kl) {
@@ -194,24 +214,12 @@ double StepLossAndGrad(const mf::FlowShape& s, const LossConfig& c, const double
       std::copy(c.data + i * W, c.data + (i + 1) * W, batch_x.data() + r * W);
     }
   }
-  ParallelFor(chunks, 1, c.threads, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      mf::FlowWork<double> w = ch.Bind(k);
-      const int64_t rows = ch.Rows(k, n);
-      ch.loss[k] = c.reverse_kl ? mf::flow_reverse_kl_chunk(s, mf::KernelTarget{c.target}, params, c.seed, step, k * kChunkRows, rows,
-                                                            scale, ch.grad[k].data(), w, static_cast<double*>(nullptr),
-                                                            static_cast<double*>(nullptr))
-                                : mf::flow_nll_chunk(s, params, batch_x.data() + k * kChunkRows * W, rows, scale,
-                                                     ch.grad[k].data(), w, static_cast<double*>(nullptr));
-    }
+  return ch.RunAndSum(n, c.threads, grad, [&](int64_t k, int64_t rows, double* g, mf::FlowWork<double>& w) {
+    return c.reverse_kl ? mf::flow_reverse_kl_chunk(s, mf::KernelTarget{c.target}, params, c.seed, step, k * kChunkRows, rows,
+                                                    scale, g, w, static_cast<double*>(nullptr), static_cast<double*>(nullptr))
+                        : mf::flow_nll_chunk(s, params, batch_x.data() + k * kChunkRows * W, rows, scale, g, w,
+                                             static_cast<double*>(nullptr));
   });
-  double loss = 0.0;
-  std::fill(grad, grad + s.param_count, 0.0);
-  for (int64_t k = 0; k < chunks; ++k) {
-    loss += ch.loss[k];
-    for (int64_t j = 0; j < s.param_count; ++j) grad[j] += ch.grad[k][j];
-  }
-  return loss;
 }
 
 // KL, log Z and ESS from n draws of the flow on the evaluation stream.
@@ -400,19 +408,10 @@ Napi::Value TabulatedLoss(const Napi::CallbackInfo& info) {
   const mf::TabulatedTarget<double> target{logp.data, glogp.data, W};
   Chunks ch(s, n);
   const double scale = 1.0 / static_cast<double>(n);
-  ParallelFor(ch.count, 1, threads, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      mf::FlowWork<double> w = ch.Bind(k);
-      ch.loss[k] = mf::flow_reverse_kl_chunk(s, target, params, seed, step, k * kChunkRows, ch.Rows(k, n), scale,
-                                             ch.grad[k].data(), w, static_cast<double*>(nullptr), static_cast<double*>(nullptr));
-    }
+  const double loss = ch.RunAndSum(n, threads, grad, [&](int64_t k, int64_t rows, double* g, mf::FlowWork<double>& w) {
+    return mf::flow_reverse_kl_chunk(s, target, params, seed, step, k * kChunkRows, rows, scale, g, w,
+                                     static_cast<double*>(nullptr), static_cast<double*>(nullptr));
   });
-  double loss = 0.0;
-  std::fill(grad, grad + s.param_count, 0.0);
-  for (int64_t k = 0; k < ch.count; ++k) {
-    loss += ch.loss[k];
-    for (int64_t j = 0; j < s.param_count; ++j) grad[j] += ch.grad[k][j];
-  }
   return Napi::Number::New(env, loss);
 }
 

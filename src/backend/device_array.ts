@@ -6,7 +6,7 @@
  * bus again. Values are checked (finite) when they are uploaded, not at each use.
  */
 import type { BackendName } from './backend.js';
-import { bufferPool, type WebGpuContext } from './webgpu.js';
+import { bufferPool, readStaging, type WebGpuContext } from './webgpu.js';
 
 export interface DeviceArray {
   readonly backend: BackendName;
@@ -82,10 +82,7 @@ export class GpuArray implements DeviceArray {
       const enc = device.createCommandEncoder();
       enc.copyBufferToBuffer(src, 0, staging, 0, bytes);
       device.queue.submit([enc.finish()]);
-      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
-      const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-      staging.unmap();
-      return out;
+      return await readStaging(staging, this.length);
     } finally {
       pool.release(staging);
     }

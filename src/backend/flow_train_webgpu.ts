@@ -28,7 +28,7 @@ import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordAdamStep, recordElementwise, recordMlpBackward, recordMlpForward, storage, upload,
   type MlpSpec,
 } from './nn_webgpu.js';
-import { bufferPool, submitChecked, type WebGpuContext } from './webgpu.js';
+import { bufferPool, readStaging, submitChecked, type WebGpuContext } from './webgpu.js';
 
 /** A batch of z-scored rows: θ [nb, dim], x [nb, contextDim]. */
 export interface MafBatch {
@@ -204,13 +204,6 @@ class DeviceRows {
   }
 }
 
-/** Maps `staging` and returns its first `floats` values. */
-async function readStaging(staging: GPUBuffer, floats: number): Promise<Float32Array> {
-  await staging.mapAsync(GPUMapMode.READ, 0, 4 * floats);
-  const out = new Float32Array(staging.getMappedRange(0, 4 * floats).slice(0));
-  staging.unmap();
-  return out;
-}
 
 /** Checks the batches of op flow.maf_train (finite rows of θ and x); returns their row counts. */
 export function checkMafBatches(maf: MAF, batches: readonly MafBatch[]): number[] {

@@ -15,7 +15,7 @@ import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordMlpForward, storage, upload, words, type MlpSpec,
 } from './nn_webgpu.js';
 import { inputLength, writeInput, type ArrayInput } from './device_array.js';
-import { bufferPool, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
+import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
 const ELEMENT = { affine: 0, rqSpline: 1 } as const;
@@ -126,12 +126,7 @@ class MafDeviceState {
       await submitChecked(this.gpu.device, 'MAF', () => rec.submit());
       const out: Float32Array[] = [];
       // one mapping at a time: concurrent mapAsync calls crashed Dawn's GL backend (src/trellis/webgpu.ts)
-      for (let i = 0; i < reads.length; i++) {
-        const bytes = 4 * reads[i]![1];
-        await staging[i]!.mapAsync(GPUMapMode.READ, 0, bytes);
-        out.push(new Float32Array(staging[i]!.getMappedRange(0, bytes).slice(0)));
-        staging[i]!.unmap();
-      }
+      for (let i = 0; i < reads.length; i++) out.push(await readStaging(staging[i]!, reads[i]![1]));
       return out;
     } finally {
       rec.release();

@@ -12,7 +12,7 @@
 import type { NnActivation, NnAdamOptions } from '../native.js';
 import { mlpParamCount } from '../inference/embedding.js';
 import { inputLength, writeInput, type ArrayInput } from './device_array.js';
-import { bufferPool, computePipeline, submitChecked, type PipelineKey, type WebGpuContext } from './webgpu.js';
+import { bufferPool, computePipeline, readStaging, submitChecked, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 export interface MlpSpec {
   /** Layer widths [L + 1]: input, hidden…, output. */
@@ -376,10 +376,7 @@ export class WebGpuMlp {
     try {
       rec.copyAfterPass(buffer, 0, staging, 0, 4 * floats);
       await submitChecked(device, 'MLP', () => rec.submit());
-      await staging.mapAsync(GPUMapMode.READ, 0, 4 * floats);
-      const out = new Float32Array(staging.getMappedRange(0, 4 * floats).slice(0));
-      staging.unmap();
-      return out;
+      return await readStaging(staging, floats);
     } finally {
       rec.release();
       pool.release(staging);
@@ -484,9 +481,7 @@ export class WebGpuMlp {
         rec.copyAfterPass(w.loss, 4 * count, staging, 4 * offsets[i]!, 4 * count);
         rec.submit();
       }));
-      await staging.mapAsync(GPUMapMode.READ, 0, 4 * stagingFloats);
-      const terms = new Float32Array(staging.getMappedRange(0, 4 * stagingFloats).slice(0));
-      staging.unmap();
+      const terms = await readStaging(staging, stagingFloats);
       return Float64Array.from(rowsOf, (n, i) => {
         let s = 0;
         for (let e = 0; e < n * outDim; e++) s += terms[offsets[i]! + e]!;

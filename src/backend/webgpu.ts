@@ -239,6 +239,14 @@ export async function submitChecked<T>(device: GPUDevice, what: string, encodeAn
   return result;
 }
 
+/** Maps a MAP_READ buffer once its copies have been submitted, and returns a copy of its first `floats` f32 values. */
+export async function readStaging(staging: GPUBuffer, floats: number): Promise<Float32Array> {
+  await staging.mapAsync(GPUMapMode.READ, 0, 4 * floats);
+  const out = new Float32Array(staging.getMappedRange(0, 4 * floats).slice(0));
+  staging.unmap();
+  return out;
+}
+
 /** Runs one launch and resolves to a copy of its output. Buffers come from the device's pool. */
 export async function runKernel(ctx: WebGpuContext, launch: KernelLaunch): Promise<ArrayBuffer> {
   const { device } = ctx;
