@@ -105,6 +105,7 @@ export type WgslFile =
   | 'simulators/weinberg.wgsl'
   | 'trellis/trellis.wgsl'
   | 'nn/dense.wgsl'
+  | 'nn/resnet.wgsl'
   | 'flows/maf.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
