@@ -24,6 +24,7 @@ import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
+import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -124,6 +125,47 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       const t = await b.mafTrain(maf, batches, { learningRate: 1e-3 });
       const label = `${kind}, ${activation}, ${passes} passes`;
       out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'nre.log_ratio') {
+    // sbi's classifier (50 hidden, 2 blocks) with weights far from their initialisation; x per row and one x for all rows
+    const shape = { thetaDim: 3, xDim: 5, hidden: 50, blocks: 2 };
+    const r = new PhiloxStream(SEED, 25n);
+    const f64 = (k: number, scale = 1, shift = 0) => Float64Array.from({ length: k }, () => shift + scale * r.normal());
+    const params = Float32Array.from({ length: ratioNetSize(shape).paramCount }, () => 0.25 * r.normal());
+    const net = { ...shape, params, thetaMean: f64(3), thetaStd: f64(3, 0.2, 1), xMean: f64(5), xStd: f64(5, 0.2, 1) };
+    const theta = f64(3 * 1025, 2);
+    return [
+      { label: 'per-row x', values: await b.nreLogRatio(net, theta, f64(5 * 1025, 2)) },
+      { label: 'one x', values: await b.nreLogRatio(net, theta, f64(5, 2)) },
+    ];
+  }
+  if (op === 'nre.train') {
+    // 8 steps of every loss from the CPU trainer's initialisation, batches of 40–47 rows, the CPU
+    // trainer's contrast draws
+    const out = [];
+    const shape = { thetaDim: 3, xDim: 4, hidden: 20, blocks: 2 };
+    for (const variant of ['a', 'b', 'c', 'bnre'] as const) {
+      const loss: RatioLossSpec = { variant, classes: variant === 'b' ? 5 : variant === 'c' ? 3 : 2, gamma: 1.5, lambda: 100 };
+      const A = ratioLogitsPerRow(loss);
+      const r = new PhiloxStream(SEED, 26n);
+      const batches = Array.from({ length: 8 }, (_, i) => {
+        const nb = 40 + i;
+        const pairs = new Int32Array(2 * nb * A);
+        drawBatchPairs(r, loss, Int32Array.from({ length: nb }, (_, k) => k), pairs, 0);
+        const f32 = (k: number) => Float32Array.from({ length: k }, () => r.normal());
+        return { theta: f32(3 * nb), x: f32(4 * nb), pairTheta: Int32Array.from({ length: nb * A }, (_, p) => pairs[2 * p]!) };
+      });
+      const t = await b.nreTrain(shape, initialRatioParams(shape, SEED), loss, batches, { learningRate: 1e-3 });
+      // NRE-B's loss is invariant to a shift of all logits: the parameters that shift them all
+      // alike (b_out and the last block's b2, which feed the output linearly) have a gradient of 0
+      // up to rounding, which Adam turns into steps of up to lr in a direction rounding picks, on
+      // either backend. They are left out of the comparison; no loss or other gradient depends on them.
+      const { inDim } = ratioNetSize(shape);
+      const H = shape.hidden, b2 = H * (inDim + 1) + (2 * shape.blocks - 1) * H * (H + 1) + H * H;
+      const params = variant === 'b' ? Float32Array.from([...t.params.subarray(0, b2), ...t.params.subarray(b2 + H, t.params.length - 1)]) : t.params;
+      out.push({ label: `${variant} params${variant === 'b' ? ' (shift-invariant b2, b_out apart)' : ''}`, values: params }, { label: `${variant} losses`, values: t.losses });
     }
     return out;
   }

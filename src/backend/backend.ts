@@ -27,6 +27,10 @@ import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
+  cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
+} from './ratio_ops.js';
+import { nreLogRatioWebGpu, nreTrainStepsWebGpu } from './resnet_webgpu.js';
+import {
   MAX_BLOCKS,
   WORKGROUP,
   deviceTable,
@@ -88,6 +92,13 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// NRE's residual classifier: f32 tiled sums against the CPU's float kernels. The log-ratio was
+// bit-identical to the CPU's in every case measured (2 × 50 hidden, 2 blocks, logits up to ~10);
+// 1e-5 allows a few ulp of reordered sums. Training steps: measured after 6–8 steps at lr 1e-3,
+// parameters within 6e-8 and losses within 1.5e-6 (BNRE's λ = 100 multiplies its f32 balance);
+// set ~10× wider, as for flow.maf_train.
+const NRE_LOG_RATIO: Tolerance = { atol: 1e-5, rtol: 1e-5 };
+const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -137,6 +148,8 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
+  'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
+  'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -200,6 +213,17 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /**
+   * The trained NRE classifier's log r(θ_i, x_i) for θ [n, thetaDim]; x one row per θ row or one
+   * observation [xDim] for all (op nre.log_ratio).
+   */
+  nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array>;
+  /**
+   * One NRE training step per batch of z-scored rows and their pairs from `params` (not
+   * modified): the loss, its gradient, clipping at global norm, Adam (op nre.train); the final
+   * parameters and each step's loss.
+   */
+  nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -383,6 +407,14 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  async nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
+    return cpuNreLogRatio(net, theta, x);
+  }
+
+  async nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return cpuNreTrainSteps(shape, params, loss, batches, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -476,6 +508,14 @@ class WebGpuBackend implements Backend {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
   }
 
+  nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
+    return nreLogRatioWebGpu(this.ctx, net, theta, x);
+  }
+
+  nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return nreTrainStepsWebGpu(this.ctx, shape, params, loss, batches, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new GpuArray(this.ctx, values);
   }
@@ -567,6 +607,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
     if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
+    if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
     return { reason: 'no CUDA launcher yet' };
@@ -639,6 +680,14 @@ class CudaBackendImpl implements Backend {
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.maf_train');
+  }
+
+  async nreLogRatio(): Promise<Float64Array> {
+    this.refuse('nre.log_ratio');
+  }
+
+  async nreTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
+    this.refuse('nre.train');
   }
 
   async upload(): Promise<DeviceArray> {

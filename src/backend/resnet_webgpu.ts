@@ -157,6 +157,11 @@ export class ResNetDevice {
       t.grads, this.params, t.moments);
   }
 
+  /** The gradients buffer (valid after recordBackward, before recordUpdate clips it). */
+  get grads(): GPUBuffer {
+    return this.training().grads;
+  }
+
   private training(): NonNullable<ResNetDevice['train']> {
     if (!this.train) throw new Error('This ResNetDevice was made for evaluation only');
     return this.train;
@@ -285,6 +290,55 @@ export async function nreTrainStepsWebGpu(
     return { params: out.slice(2 * total), losses };
   } finally {
     for (const r of recorders) r.release();
+    pool.release(staging, thetaBuf, xBuf, pairBuf);
+    state.release();
+  }
+}
+
+/**
+ * The batch-mean loss of one batch and its parameter gradient on the device (no clipping, no
+ * step): what nre.train's steps start from, for gradient checks.
+ */
+export async function nreLossGradientWebGpu(
+  gpu: WebGpuContext, s: RatioShape, params: Float32Array, loss: RatioLossSpec, batch: RatioBatch,
+): Promise<{ loss: number; grads: Float32Array }> {
+  checkRatioShape(s);
+  checkRatioLoss(loss);
+  const [nb] = checkRatioBatches(s, loss, [batch]) as [number];
+  const { paramCount } = ratioNetSize(s);
+  if (!(params instanceof Float32Array) || params.length !== paramCount || !params.every(Number.isFinite)) {
+    throw new RangeError(`Expected \`params\` to be a Float32Array of ${paramCount} finite values`);
+  }
+  const A = ratioLogitsPerRow(loss), m = nb * A;
+  const { device } = gpu;
+  const pool = bufferPool(device);
+  const state = new ResNetDevice(gpu, s, params, m, true);
+  const pairs = new Uint32Array(2 * m);
+  for (let p = 0; p < m; p++) {
+    pairs[2 * p] = batch.pairTheta[p]!;
+    pairs[2 * p + 1] = Math.floor(p / A);
+  }
+  const thetaBuf = pool.acquire(4 * batch.theta.length, storage()), xBuf = pool.acquire(4 * batch.x.length, storage());
+  const pairBuf = pool.acquire(4 * pairs.length, storage());
+  upload(device.queue, thetaBuf, batch.theta);
+  upload(device.queue, xBuf, batch.x);
+  device.queue.writeBuffer(pairBuf, 0, pairs);
+  const staging = pool.acquire(4 * (2 * nb + paramCount), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const rec = new PassRecorder(gpu);
+  try {
+    await submitChecked(device, 'NRE gradient', () => {
+      state.recordGather(rec, thetaBuf, xBuf, pairBuf, 0, m);
+      state.recordForward(rec, m);
+      state.recordLoss(rec, loss, nb);
+      state.recordBackward(rec, m);
+      rec.copyAfterPass(state.terms, 0, staging, 0, 8 * nb);
+      rec.copyAfterPass(state.grads, 0, staging, 8 * nb, 4 * paramCount);
+      rec.submit();
+    });
+    const out = await readStaging(staging, 2 * nb + paramCount);
+    return { loss: ratioLossFromTerms(loss, out, 0, nb), grads: out.slice(2 * nb) };
+  } finally {
+    rec.release();
     pool.release(staging, thetaBuf, xBuf, pairBuf);
     state.release();
   }

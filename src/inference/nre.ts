@@ -13,8 +13,16 @@
  * `classifier_nn(..., embedding_net_x=...)`; kernels/nn/ratio_embedding.h), each x row of a
  * batch embedded once for all its contrasting pairs.
  *
+ * On another backend (`train({ backend })`, `buildPosterior({ backend })`), the classifier
+ * trains and evaluates on the device (ops nre.train and nre.log_ratio, docs/backends.md), with
+ * the CPU trainer's randomness; embedding networks stay on the CPU.
+ *
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
+import { backendForOp, cpuBackend, type Backend, type BackendRequest } from '../backend/backend.js';
+import type { RatioClassifier } from '../backend/ratio_ops.js';
+import { trainRatioWebGpu } from '../backend/ratio_train_webgpu.js';
+import { openWebGpu } from '../backend/webgpu.js';
 import { SbiError } from '../errors.js';
 import { native } from '../native.js';
 import type { NativeEpochLosses, NativeMafTrainOptions, NativeRatioLoss, NativeRatioTrainResult } from '../native.js';
@@ -63,6 +71,26 @@ export interface NREOptions {
 export interface NRETrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
+  /**
+   * Where the classifier trains (default 'cpu'): 'webgpu' runs the CPU trainer's algorithm and
+   * randomness on the device (op nre.train); 'auto' uses it where it runs, else the CPU. Embedding
+   * networks train on the CPU only (UNSUPPORTED_OP when 'webgpu' is named).
+   */
+  backend?: BackendRequest;
+}
+
+/**
+ * The backend that runs NRE's `op` for `request`: backendForOp's choice, except that an
+ * embedding network keeps NRE on the CPU ('auto'), or is UNSUPPORTED_OP for a backend named
+ * explicitly (after that backend has said whether it is available at all).
+ */
+export async function ratioBackend(request: BackendRequest, op: 'nre.train' | 'nre.log_ratio', embedding: boolean): Promise<Backend> {
+  if (request === 'cpu') return cpuBackend;
+  if (!embedding) return backendForOp(request, op);
+  if (request === 'auto') return cpuBackend;
+  const backend = await backendForOp(request, op);
+  if (backend.name === 'cpu') return backend;
+  throw new SbiError(`${op} is not supported on the ${request} backend: embedding networks run on the cpu only`, 'UNSUPPORTED_OP');
 }
 
 export interface NRETrainSummary {
@@ -113,6 +141,23 @@ export class RatioEstimator {
     const e = this.embedding;
     native.nreLogRatio(this.arch, f.params, f.thetaMean, f.thetaStd, f.xMean, f.xStd, t, x, out, threads, e?.sizes, e?.params);
     return out;
+  }
+
+  /** The classifier as op nre.log_ratio takes it (no embedding network). */
+  get classifier(): RatioClassifier {
+    const f = this.fit;
+    return {
+      thetaDim: this.thetaDim, xDim: this.xDim, hidden: this.config.hidden, blocks: this.config.blocks,
+      params: f.params, thetaMean: f.thetaMean, thetaStd: f.thetaStd, xMean: f.xMean, xStd: f.xStd,
+    };
+  }
+
+  /** logRatio on `backend` (op nre.log_ratio); the CPU backend evaluates as logRatio does. */
+  async logRatioOn(backend: Backend, theta: Float64Array, rows: number, x: Float64Array): Promise<Float64Array> {
+    if (backend.name === 'cpu') return this.logRatio(theta, rows, x);
+    if (this.embedding) throw new SbiError(`nre.log_ratio is not supported on the ${backend.name} backend: embedding networks run on the cpu only`, 'UNSUPPORTED_OP');
+    const t = theta.length === rows * this.thetaDim ? theta : theta.subarray(0, rows * this.thetaDim);
+    return backend.nreLogRatio(this.classifier, t, x);
   }
 }
 
@@ -204,10 +249,20 @@ export class NRE {
     const loss: NativeRatioLoss = { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda };
     const arch = Int32Array.of(this.prior.dim, data.xDim, c.hidden, c.blocks);
     const { theta, x } = data;
+    const backend = await ratioBackend(options.backend ?? 'cpu', 'nre.train', embedding !== undefined);
     if (options.signal?.aborted) throw abortError();
-    const cancel = new Int32Array(1);
-    const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
-      native.nreTrain(arch, loss, theta, x, nativeOptions, options.onEpoch, cancel));
+    let fit: NativeRatioTrainResult;
+    if (backend.name === 'webgpu') {
+      const { threads: _t, ...webgpuOptions } = nativeOptions; // no embedding here (ratioBackend)
+      const shape = { thetaDim: this.prior.dim, xDim: data.xDim, hidden: c.hidden, blocks: c.blocks };
+      fit = await trainRatioWebGpu(await openWebGpu(), shape, { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda }, theta, x, {
+        ...webgpuOptions, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } else {
+      const cancel = new Int32Array(1);
+      fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+        native.nreTrain(arch, loss, theta, x, nativeOptions, options.onEpoch, cancel));
+    }
     const summary: NRETrainSummary = {
       epochs: fit.epochs, bestEpoch: fit.bestEpoch, bestValidationLoss: fit.bestValidationLoss, trainLoss: fit.trainLoss,
       validationLoss: fit.validationLoss, simulations: this.store.kept, excludedSimulations: this.store.excluded,
@@ -231,10 +286,17 @@ export class NRE {
   /**
    * The posterior p(θ | x) ∝ r(θ, x) p(θ) as an MCMCPosterior (slice sampling with sbibm's
    * settings). Its `logProb` is UNNORMALISED: log r(θ, x) + log p(θ), off by a constant in θ.
+   * With `backend` (default 'cpu'), the potential log r(θ, x), the sampler's one batched call per
+   * step, runs there (op nre.log_ratio); the sampler's bookkeeping stays in TypeScript. A backend
+   * named explicitly that cannot run it fails at the first call (UNSUPPORTED_OP).
    */
-  buildPosterior(): MCMCPosterior {
+  buildPosterior(options: { backend?: BackendRequest } = {}): MCMCPosterior {
     const estimator = this.estimator;
-    return new MCMCPosterior(this.prior, estimator.xDim, (theta, rows, x) => estimator.logRatio(theta, rows, x));
+    const request = options.backend ?? 'cpu';
+    if (request === 'cpu') return new MCMCPosterior(this.prior, estimator.xDim, (theta, rows, x) => estimator.logRatio(theta, rows, x));
+    const backend = ratioBackend(request, 'nre.log_ratio', estimator.embedding !== undefined);
+    backend.catch(() => {}); // reported by the first potential call
+    return new MCMCPosterior(this.prior, estimator.xDim, async (theta, rows, x) => estimator.logRatioOn(await backend, theta, rows, x));
   }
 
   /** "NRE/a", "NRE/b", "NRE/c" or "NRE/bnre": the model file kind `save` writes. */

@@ -1,0 +1,148 @@
+// NRE on the WebGPU device (src/backend/resnet_webgpu.ts, ratio_train_webgpu.ts,
+// kernels/nn/resnet.wgsl): the device gradient against central differences of the CPU's double
+// loss, training with the CPU trainer's randomness (losses tracking the CPU's epoch by epoch), the
+// posterior's potential on the device, and the refusals. Runs on llvmpipe where there is no GPU;
+// skipped where WebGPU cannot start (backend_ops.test.ts fails CI in that case).
+import { describe, expect, it } from 'vitest';
+import {
+  drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioBatch, type RatioLossSpec,
+} from '../src/backend/ratio_ops.js';
+import { nreLossGradientWebGpu } from '../src/backend/resnet_webgpu.js';
+import { trainRatioWebGpu } from '../src/backend/ratio_train_webgpu.js';
+import { openWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
+import { SbiError } from '../src/errors.js';
+import { NRE } from '../src/inference/nre.js';
+import { native } from '../src/native.js';
+import { PhiloxStream } from '../src/random/philox.js';
+import { getTask, referenceObservation, simulateFromPrior } from '../src/tasks/index.js';
+
+const ctx: WebGpuContext | string = await openWebGpu().catch((e: Error) => e.message);
+const gpu = typeof ctx === 'string' ? describe.skip : describe;
+
+const LOSSES: RatioLossSpec[] = [
+  { variant: 'a', classes: 2, gamma: 1, lambda: 100 },
+  { variant: 'b', classes: 4, gamma: 1, lambda: 100 },
+  { variant: 'c', classes: 3, gamma: 2.5, lambda: 100 },
+  { variant: 'bnre', classes: 2, gamma: 1, lambda: 7 },
+];
+
+/** A batch of nb rows of random z-scored θ [nb, D], x [nb, C] and the CPU trainer's contrast draws. */
+function randomBatch(r: PhiloxStream, loss: RatioLossSpec, D: number, C: number, nb: number): RatioBatch {
+  const A = ratioLogitsPerRow(loss);
+  const pairs = new Int32Array(2 * nb * A);
+  drawBatchPairs(r, loss, Int32Array.from({ length: nb }, (_, i) => i), pairs, 0);
+  const f32 = (k: number) => Float32Array.from({ length: k }, () => r.normal());
+  return { theta: f32(nb * D), x: f32(nb * C), pairTheta: Int32Array.from({ length: nb * A }, (_, p) => pairs[2 * p]!) };
+}
+
+/** The batch loss in double on the CPU (resnet_forward, then ratio_loss), parameters as given. */
+function cpuLossDouble(loss: RatioLossSpec, D: number, C: number, H: number, blocks: number, params: Float64Array, b: RatioBatch): number {
+  const A = ratioLogitsPerRow(loss), m = b.pairTheta.length, W = D + C;
+  const input = new Float64Array(m * W);
+  for (let p = 0; p < m; p++) {
+    for (let d = 0; d < D; d++) input[p * W + d] = b.theta[b.pairTheta[p]! * D + d]!;
+    for (let j = 0; j < C; j++) input[p * W + D + j] = b.x[Math.floor(p / A) * C + j]!;
+  }
+  const logits = new Float64Array(m);
+  native.nreNetForward(Int32Array.of(W, H, blocks), m, params, input, logits);
+  return native.nreLoss(loss.variant, m / A, loss.classes, loss.gamma, loss.lambda, logits);
+}
+
+gpu(`NRE on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () => {
+  const c = ctx as WebGpuContext;
+
+  for (const loss of LOSSES) {
+    it(`${loss.variant}: the device's loss gradient matches central differences of the CPU's double loss`, async () => {
+      const shape = { thetaDim: 2, xDim: 3, hidden: 6, blocks: 2 };
+      const r = new PhiloxStream(31, 1);
+      // weights well away from the initialisation, so every ReLU and residual path carries gradient
+      const params = Float32Array.from({ length: ratioNetSize(shape).paramCount }, () => 0.5 * r.normal());
+      const batch = randomBatch(r, loss, 2, 3, 12);
+      const { loss: value, grads } = await nreLossGradientWebGpu(c, shape, params, loss, batch);
+      const p64 = Float64Array.from(params);
+      expect(value).toBeCloseTo(cpuLossDouble(loss, 2, 3, 6, 2, p64, batch), 5);
+      const h = 1e-6;
+      for (let j = 0; j < p64.length; j++) {
+        const up = p64.slice(), down = p64.slice();
+        up[j]! += h;
+        down[j]! -= h;
+        const fd = (cpuLossDouble(loss, 2, 3, 6, 2, up, batch) - cpuLossDouble(loss, 2, 3, 6, 2, down, batch)) / (2 * h);
+        const err = Math.abs(fd - grads[j]!);
+        // f32 gradients: a few ulp of the summed terms
+        expect(err, `parameter ${j}: device ${grads[j]}, central difference ${fd}`).toBeLessThan(2e-5 + 1e-4 * Math.abs(fd));
+      }
+    });
+  }
+
+  // 300 gaussian_linear simulations (10-D θ and x), sbi's classifier, 2 epochs: 270 training rows
+  // in batches of 200 and 70, 30 validation rows
+  for (const variant of ['b', 'a'] as const) {
+    it(`NRE-${variant.toUpperCase()}: NRE.train({ backend: 'webgpu' }) takes the CPU trainer's steps: per-epoch losses within 1e-4`, async () => {
+      const task = getTask('gaussian_linear');
+      const sims = await simulateFromPrior(task, 300, { seed: 5 });
+      const fits = [];
+      for (const backend of ['cpu', 'webgpu'] as const) {
+        const nre = new NRE({ prior: task.prior, variant });
+        nre.appendSimulations(sims.theta, sims.x);
+        fits.push(await nre.train({ seed: 6, maxEpochs: 2, backend }));
+      }
+      const [cpu, gpuFit] = fits as [Awaited<ReturnType<NRE['train']>>, Awaited<ReturnType<NRE['train']>>];
+      expect(gpuFit.epochs).toBe(cpu.epochs);
+      expect(gpuFit.bestEpoch).toBe(cpu.bestEpoch);
+      for (let e = 0; e < cpu.epochs; e++) {
+        expect(Math.abs(gpuFit.trainLoss[e]! - cpu.trainLoss[e]!), `epoch ${e + 1} training loss`).toBeLessThan(1e-4);
+        expect(Math.abs(gpuFit.validationLoss[e]! - cpu.validationLoss[e]!), `epoch ${e + 1} validation loss`).toBeLessThan(1e-4);
+      }
+      console.log(`NRE-${variant}: |Δ train loss| ${cpu.trainLoss.map((v, e) => Math.abs(v - gpuFit.trainLoss[e]!)).join(', ')}; |Δ validation loss| ${cpu.validationLoss.map((v, e) => Math.abs(v - gpuFit.validationLoss[e]!)).join(', ')}`);
+    }, 60_000);
+  }
+
+  it("the posterior's potential runs on the device: the same slice-sampler draws as on the CPU", async () => {
+    const task = getTask('gaussian_linear');
+    const sims = await simulateFromPrior(task, 300, { seed: 7 });
+    const nre = new NRE({ prior: task.prior, variant: 'b', hidden: 20 });
+    nre.appendSimulations(sims.theta, sims.x);
+    await nre.train({ seed: 8, maxEpochs: 2 });
+    const xo = referenceObservation('gaussian_linear', 1);
+    const options = { x: xo, seed: 9, chains: 4, warmup: 5, thin: 1, init: 'prior' as const };
+    const onCpu = await nre.buildPosterior().sample(40, options);
+    const onGpu = await nre.buildPosterior({ backend: 'webgpu' }).sample(40, options);
+    // The potentials agree to f32 rounding, so the slice sampler's decisions coincide but for a
+    // draw within rounding of a slice boundary: the draws agree to 1e-3 (bit for bit as measured)
+    let worst = 0;
+    for (let i = 0; i < onCpu.samples.length; i++) worst = Math.max(worst, Math.abs(onCpu.samples[i]! - onGpu.samples[i]!));
+    expect(worst).toBeLessThan(1e-3);
+    const theta = onCpu.samples.subarray(0, 10 * task.prior.dim);
+    const lpCpu = await nre.buildPosterior().logProb(theta, { x: xo });
+    const lpGpu = await nre.buildPosterior({ backend: 'webgpu' }).logProb(theta, { x: xo });
+    for (let i = 0; i < 10; i++) expect(Math.abs(lpGpu[i]! - lpCpu[i]!)).toBeLessThan(1e-4);
+  }, 60_000);
+
+  it('throws UNSUPPORTED_OP for an embedding network on webgpu; auto trains it on the cpu', async () => {
+    const task = getTask('gaussian_linear');
+    const sims = await simulateFromPrior(task, 120, { seed: 1 });
+    const nre = new NRE({ prior: task.prior, variant: 'a', hidden: 8, embedding: { hidden: [8], outputDim: 4 } });
+    nre.appendSimulations(sims.theta, sims.x);
+    const err = await nre.train({ seed: 1, maxEpochs: 1, backend: 'webgpu' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SbiError);
+    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
+    expect((err as Error).message).toMatch(/nre\.train is not supported on the webgpu backend: embedding networks run on the cpu only/);
+    const summary = await nre.train({ seed: 1, maxEpochs: 1, backend: 'auto' });
+    expect(summary.epochs).toBe(1);
+  });
+
+  it('validates the device trainer inputs by name', async () => {
+    const shape = { thetaDim: 2, xDim: 1, hidden: 4, blocks: 1 };
+    const loss = LOSSES[1]!;
+    const theta = new Float64Array(2 * 50), x = new Float64Array(50);
+    await expect(trainRatioWebGpu(c, shape, loss, theta, x.subarray(0, 49), { seed: 1 })).rejects.toThrow(/`x` to hold 50 rows of 1 values but received 49/);
+    await expect(trainRatioWebGpu(c, shape, loss, theta, x, { seed: 1, batchSize: 0 })).rejects.toThrow(/`batchSize`/);
+    // NRE-B with 4 atoms draws 3 distinct contrasts per row: 50 rows at 5 % leave 2 validation rows
+    await expect(trainRatioWebGpu(c, shape, loss, theta, x, { seed: 1, validationFraction: 0.05 })).rejects.toThrow(/at least 4 training and 4 validation rows/);
+    const nan = theta.slice();
+    nan[3] = NaN;
+    await expect(trainRatioWebGpu(c, shape, loss, nan, x, { seed: 1 })).rejects.toThrow(/finite values in `theta` but index 3/);
+    await expect(trainRatioWebGpu(c, { ...shape, hidden: 0 }, loss, theta, x, { seed: 1 })).rejects.toThrow(/`hidden`/);
+  });
+});
+
