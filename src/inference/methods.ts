@@ -15,7 +15,7 @@ import { MCMCPosterior } from './mcmc_posterior.js';
 import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
 import { flowTrainingBackend } from './flow_estimator.js';
-import { NRE, SNRE, type NREVariant } from './nre.js';
+import { NRE, SNRE, ratioBackend, type NREVariant } from './nre.js';
 import { taskSimulator, type SimulatorFunction } from './sequential.js';
 import { SNPE } from './snpe.js';
 
@@ -51,8 +51,9 @@ export interface RunMethodOptions {
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
    * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample) and NPE's training when its
-   * estimator is a flow without an embedding (flow.maf_train). Other training and MCMC
-   * have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
+   * estimator is a flow without an embedding (flow.maf_train); the amortised NRE methods' training
+   * (nre.train) and their MCMC potential (nre.log_ratio), without an embedding. Other training and
+   * the sequential methods' MCMC have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
    * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
   backend?: BackendRequest;
@@ -152,7 +153,7 @@ async function simulateBudget(task: Task, o: TrainOptions) {
 interface Estimator {
   appendSimulations(theta: Float64Array, x: Float64Array | Float32Array, xDim?: number): unknown;
   train(options: ReturnType<typeof trainOptions> & { backend?: BackendName }): Promise<{ epochs: number }>;
-  buildPosterior(): NPEPosterior | MCMCPosterior;
+  buildPosterior(options?: { backend?: BackendName }): NPEPosterior | MCMCPosterior;
   save(path: string): void;
   readonly simulations: number;
   readonly excludedSimulations: number;
@@ -191,8 +192,11 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const backend = await trainingBackend(o.method, o.backend ?? 'cpu', o.densityEstimator ?? 'maf', o.embedding !== undefined);
     const t0 = performance.now();
     const summary = await estimator.train({ ...trainOptions(o, 1, 1), ...(backend !== 'cpu' ? { backend } : {}) });
+    // NRE's MCMC potential (nre.log_ratio) on the backend that samples; NPE's draws take o.backend below
+    const potential = NRE_METHODS.includes(o.method) ? await potentialBackend(o.backend ?? 'cpu', o.embedding !== undefined) : 'cpu';
+    const posterior = estimator.buildPosterior(potential !== 'cpu' ? { backend: potential } : {});
     return {
-      method: o.method, posterior: methodPosterior(estimator.buildPosterior(), o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
+      method: o.method, posterior: methodPosterior(posterior, o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
       save: (path) => estimator.save(path),
     };
@@ -327,13 +331,25 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 }
 
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
+/** The amortised NRE methods: their training (nre.train) and MCMC potential (nre.log_ratio) have device kernels. */
+const NRE_METHODS: readonly MethodName[] = ['nre-a', 'nre-b', 'nre-c', 'bnre'];
+
+/** Where an NRE run's MCMC potential (op nre.log_ratio) goes for `request`, as its training: 'webgpu' or the cpu. */
+async function potentialBackend(request: BackendRequest, embedding: boolean): Promise<BackendName> {
+  if (request === 'cuda' || request === 'cpu') return 'cpu';
+  return (await ratioBackend(request === 'webgpu' ? request : 'auto', 'nre.log_ratio', embedding).catch(() => ({ name: 'cpu' as const }))).name;
+}
 
 /**
  * Where `method` trains for `request`: NPE's flows (no embedding) on a backend that runs flow.maf_train
  * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
-  if (method !== 'npe' || request === 'cuda' || request === 'cpu') return 'cpu';
+  if (request === 'cuda' || request === 'cpu') return 'cpu';
+  if (NRE_METHODS.includes(method)) {
+    return (await ratioBackend(request === 'webgpu' ? request : 'auto', 'nre.train', embedding).catch(() => ({ name: 'cpu' as const }))).name;
+  }
+  if (method !== 'npe') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
 }
 
@@ -351,13 +367,21 @@ export async function stageBackends(
   const train = request === 'cpu' ? 'cpu' : await trainingBackend(method, request, densityEstimator, embedding);
   if (request !== 'cpu') {
     if (train === 'cpu') {
-      const why = method !== 'npe' ? `${method}'s training loop has no kernels on other backends yet`
-        : request === 'cuda' ? 'cuda has no training kernels yet'
-          : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
+      const nre = NRE_METHODS.includes(method);
+      const why = method !== 'npe' && !nre ? `${method}'s training loop has no kernels on other backends yet`
+        : request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
+          : nre ? (embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`)
+            : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
               : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
-    if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
+    if (NRE_METHODS.includes(method)) {
+      // the slice sampler's bookkeeping stays in TypeScript; its one batched potential call per step runs here
+      sample = await potentialBackend(request, embedding);
+      if (sample === 'cpu') {
+        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : embedding ? 'embedding networks run on the cpu only' : `no ${request} backend here runs nre.log_ratio`}`);
+      }
+    } else if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
     else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
     else sample = (await backendForOp(request, 'flow.maf_sample')).name;
   }
