@@ -18,6 +18,8 @@ import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
+import { PhiloxStream } from '../src/random/philox.js';
+import { drawBatchPairs, initialRatioParams, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -82,6 +84,34 @@ function caseOf(op: OpName): Case {
     const theta = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
     return { unit: 'densities/s', items: n, run: (b) => b.mafLogProb(maf, theta, x) };
   }
+  if (op.startsWith('nre.')) {
+    // sbi's NRE classifier for a 10-D task (gaussian_linear): 50 hidden, 2 residual blocks, ReLU
+    const shape = { thetaDim: 10, xDim: 10, hidden: 50, blocks: 2 };
+    const r = new PhiloxStream(1, 0);
+    if (op === 'nre.log_ratio') {
+      // the MCMC potential's call: θ rows at one observation
+      const n = quick ? 1 << 12 : 1 << 15;
+      const net = {
+        ...shape, params: initialRatioParams(shape, 1), thetaMean: new Float64Array(10), thetaStd: new Float64Array(10).fill(1),
+        xMean: new Float64Array(10), xStd: new Float64Array(10).fill(1),
+      };
+      const theta = Float64Array.from({ length: 10 * n }, () => r.normal());
+      const x = Float64Array.from({ length: 10 }, () => r.normal());
+      return { unit: 'pairs/s', items: n, run: (b) => b.nreLogRatio(net, theta, x) };
+    }
+    // NRE-B training steps (10 atoms: 2 000 pairs per batch of 200 rows), as NRE's trainer takes them
+    const loss: RatioLossSpec = { variant: 'b', classes: 10, gamma: 1, lambda: 100 };
+    const rows = quick ? 1000 : 4000;
+    const batches = Array.from({ length: rows / 200 }, () => {
+      const pairs = new Int32Array(2 * 200 * 10);
+      drawBatchPairs(r, loss, Int32Array.from({ length: 200 }, (_, i) => i), pairs, 0);
+      return {
+        theta: Float32Array.from({ length: 2000 }, () => r.normal()), x: Float32Array.from({ length: 2000 }, () => r.normal()),
+        pairTheta: Int32Array.from({ length: 2000 }, (_, p) => pairs[2 * p]!),
+      };
+    });
+    return { unit: 'training rows/s', items: rows, run: (b) => b.nreTrain(shape, initialRatioParams(shape, 2), loss, batches) };
+  }
   const sim = (OPS[op] as OpSpec).simulator!;
   const task = listTasks().find((t) => t.simulator === sim)!;
   const rows = HEAVY.has(sim) ? ROWS / 8 : ROWS;
@@ -137,7 +167,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

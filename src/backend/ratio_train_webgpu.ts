@@ -98,6 +98,9 @@ export async function trainRatioWebGpu(
   if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`Expected a number in [0, 1] for \`validationFraction\` but received ${fraction}`);
   const nVal = Math.floor(fraction * n), nTrain = n - nVal;
   const minRows = ratioMinBatchRows(loss);
+  if (batchSize < minRows) {
+    throw new RangeError(`Expected \`batchSize\` of at least ${minRows} (the ${loss.variant} loss draws ${minRows - 1} distinct contrasts from a batch's other rows) but received ${batchSize}`);
+  }
   if (nVal < minRows || nTrain < minRows) {
     throw new RangeError(`Expected at least ${minRows} training and ${minRows} validation rows (the ${loss.variant} loss draws ${minRows - 1} distinct contrasts per row) but ${n} rows with validationFraction ${fraction} give ${nTrain} and ${nVal}`);
   }
