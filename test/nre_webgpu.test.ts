@@ -150,6 +150,7 @@ gpu(`NRE on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, (
     const theta = new Float64Array(2 * 50), x = new Float64Array(50);
     await expect(trainRatioWebGpu(c, shape, loss, theta, x.subarray(0, 49), { seed: 1 })).rejects.toThrow(/`x` to hold 50 rows of 1 values but received 49/);
     await expect(trainRatioWebGpu(c, shape, loss, theta, x, { seed: 1, batchSize: 0 })).rejects.toThrow(/`batchSize`/);
+    await expect(trainRatioWebGpu(c, shape, loss, theta, x, { seed: 1, batchSize: 3 })).rejects.toThrow(/`batchSize` of at least 4 .* but received 3/);
     // NRE-B with 4 atoms draws 3 distinct contrasts per row: 50 rows at 5 % leave 2 validation rows
     await expect(trainRatioWebGpu(c, shape, loss, theta, x, { seed: 1, validationFraction: 0.05 })).rejects.toThrow(/at least 4 training and 4 validation rows/);
     const nan = theta.slice();
