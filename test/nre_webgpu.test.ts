@@ -4,6 +4,7 @@
 // posterior's potential on the device, and the refusals. Runs on llvmpipe where there is no GPU;
 // skipped where WebGPU cannot start (backend_ops.test.ts fails CI in that case).
 import { describe, expect, it } from 'vitest';
+import { cpuBackend } from '../src/backend/backend.js';
 import {
   drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioBatch, type RatioLossSpec,
 } from '../src/backend/ratio_ops.js';
@@ -175,3 +176,32 @@ gpu(`NRE on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, (
   });
 });
 
+
+describe('ops nre.log_ratio and nre.train: input checks (every backend shares them)', () => {
+  const shape = { thetaDim: 2, xDim: 1, hidden: 4, blocks: 1 };
+  const loss = LOSSES[1]!; // NRE-B, 4 atoms
+  const net = () => ({
+    ...shape, params: initialRatioParams(shape, 1), thetaMean: new Float64Array(2), thetaStd: Float64Array.of(1, 1),
+    xMean: new Float64Array(1), xStd: Float64Array.of(1),
+  });
+
+  it('nre.log_ratio names the bad argument', async () => {
+    await expect(cpuBackend.nreLogRatio(net(), new Float64Array(3), new Float64Array(1))).rejects.toThrow(/`theta` to hold whole rows of 2 values but received 3/);
+    await expect(cpuBackend.nreLogRatio(net(), new Float64Array(4), new Float64Array(3))).rejects.toThrow(/`x` to be a Float64Array of 1 values \(one observation\) or 2/);
+    await expect(cpuBackend.nreLogRatio({ ...net(), params: new Float32Array(3) }, new Float64Array(4), new Float64Array(1))).rejects.toThrow(/Expected \d+ values in `params` but received 3/);
+    await expect(cpuBackend.nreLogRatio({ ...net(), xStd: Float64Array.of(NaN) }, new Float64Array(4), new Float64Array(1))).rejects.toThrow(/finite values in `xStd` but index 0 is NaN/);
+  });
+
+  it('nre.train names the bad batch field', async () => {
+    const r = new PhiloxStream(2, 0);
+    const good = randomBatch(r, loss, 2, 1, 6);
+    const p = initialRatioParams(shape, 1);
+    await expect(cpuBackend.nreTrain(shape, p, loss, [{ ...good, pairTheta: good.pairTheta.slice(1) }])).rejects.toThrow(/`batches\[0\]\.pairTheta` to be an Int32Array of 24 batch rows \(4 per row\)/);
+    const outOfRange = good.pairTheta.slice();
+    outOfRange[5] = 6;
+    await expect(cpuBackend.nreTrain(shape, p, loss, [good, { ...good, pairTheta: outOfRange }])).rejects.toThrow(/`batches\[1\]\.pairTheta` to hold rows in \[0, 6\) but index 5 is 6/);
+    await expect(cpuBackend.nreTrain(shape, p, loss, [{ ...good, theta: good.theta.subarray(0, 6) }])).rejects.toThrow(/`batches\[0\]\.theta` to be a Float32Array of 4 to 65536 rows of 2 values/);
+    await expect(cpuBackend.nreTrain(shape, p, { ...loss, classes: 1 }, [good])).rejects.toThrow(/`classes`/);
+    await expect(cpuBackend.nreTrain(shape, p, loss, [good], { learningRate: -1 })).rejects.toThrow(/`learningRate`/);
+  });
+});
