@@ -25,6 +25,8 @@ import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
+import type { ManifoldFlow } from '../manifold/flow.js';
+import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
   MAX_BLOCKS,
@@ -88,6 +90,12 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32): log q
+// sums a log-slope per layer and coordinate over 4–8 layers of f32 splines or mixtures; samples
+// push f32 base draws forward. Measured (docs/backends.md): log q 2.8e-5, points 5.7e-5 and
+// their log q 3.3e-4 (trained S² flows, near the poles). The harness compares angles on the circle.
+const MANIFOLD_LOG_PROB: Tolerance = { atol: 5e-4, rtol: 0 };
+const MANIFOLD_SAMPLE: Tolerance = { atol: 2e-3, rtol: 0 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -137,6 +145,8 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
+  'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
+  'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -200,6 +210,10 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q [N] of points x [N, W] (angles, or unit vectors in ℝ^{D+1}) under a torus / sphere flow (op manifold.flow_log_prob). */
+  manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array>;
+  /** n draws [n, W] and their log q; row i from Philox blocks i·coords on of (seed, stream) (op manifold.flow_sample). */
+  manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream?: number | bigint): Promise<{ x: Float64Array; logProb: Float64Array }>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -383,6 +397,14 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
+    return flow.logProb(x);
+  }
+
+  async manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
+    return flow.sample(n, seed, { stream });
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -474,6 +496,14 @@ class WebGpuBackend implements Backend {
 
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions) {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
+  }
+
+  manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
+    return manifoldFlowLogProbWebGpu(this.ctx, flow, x);
+  }
+
+  manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
+    return manifoldFlowSampleWebGpu(this.ctx, flow, n, seed, stream);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -569,6 +599,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return { reason: 'no CUDA launcher for the manifold flows yet' };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -639,6 +670,14 @@ class CudaBackendImpl implements Backend {
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.maf_train');
+  }
+
+  async manifoldFlowLogProb(): Promise<Float64Array> {
+    this.refuse('manifold.flow_log_prob');
+  }
+
+  async manifoldFlowSample(): Promise<{ x: Float64Array; logProb: Float64Array }> {
+    this.refuse('manifold.flow_sample');
   }
 
   async upload(): Promise<DeviceArray> {
