@@ -57,6 +57,8 @@ gpu(`manifold flows on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})
       expect(maxDiff(other.x, cpu.x, period)).toBeGreaterThan(0.1);
       const lq = await flow.logProbAsync(cpu.x, { backend: 'webgpu' });
       expect(maxDiff(lq, cpu.logProb)).toBeLessThan(LOG_PROB_TOL);
+      // a draw's log q is the density at the point drawn, to log q's tolerance
+      expect(maxDiff(dev.logProb, flow.logProb(dev.x))).toBeLessThan(LOG_PROB_TOL);
       if (period !== undefined) for (const v of dev.x) expect(v >= 0 && v < 2 * Math.PI).toBe(true);
       else for (let i = 0; i < n; i++) expect(Math.hypot(dev.x[3 * i]!, dev.x[3 * i + 1]!, dev.x[3 * i + 2]!)).toBeCloseTo(1, 5);
     });

@@ -90,12 +90,16 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
-// Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32): log q
-// sums a log-slope per layer and coordinate over 4–8 layers of f32 splines or mixtures; samples
-// push f32 base draws forward. Measured (docs/backends.md): log q 2.8e-5, points 5.7e-5 and
-// their log q 3.3e-4 (trained S² flows, near the poles). The harness compares angles on the circle.
-const MANIFOLD_LOG_PROB: Tolerance = { atol: 5e-4, rtol: 0 };
-const MANIFOLD_SAMPLE: Tolerance = { atol: 2e-3, rtol: 0 };
+// Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32).
+// log q of given points sums a log-slope per layer and coordinate over 4–8 layers of f32 splines
+// or mixtures: measured ≤ 4.1e-5 over 2·10⁴ points of trained S² / S³ flows (docs/backends.md),
+// set 5× wider. A draw starts from an f32 base point (angles 2π·u to 2⁻²⁴ relative), which the
+// sampling map amplifies where it stretches (low density: a few hundred times on trained S² / S³),
+// so the point moves by up to 1.7e-4 and its log q by up to 4.7e-3 (the density there is steep);
+// the device's log q at its own draw stays within 4.2e-5 of the CPU's at that point. Set ~2×
+// the worst draw measured. The harness compares angles on the circle.
+const MANIFOLD_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 0 };
+const MANIFOLD_SAMPLE: Tolerance = { atol: 1e-2, rtol: 0 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
