@@ -41,6 +41,49 @@ async function trained(target: string, steps: number): Promise<ManifoldFlow> {
   return flow;
 }
 
+describe('ManifoldFlow.layout(): the native FlowShape the device kernels follow', () => {
+  it('layers tile the parameters; conditioner widths match the features and the element parameters', () => {
+    for (const spec of [
+      { space: 'torus', dim: 3 }, { space: 'torus', dim: 3, layers: 2, conditioner: 'autoregressive' },
+      { space: 'sphere', dim: 2, circleTransform: 'moebius', components: 3 }, { space: 'sphere', dim: 4, layers: 2 },
+    ] as const) {
+      const flow = new ManifoldFlow(spec, 1);
+      const L = flow.layout();
+      expect(L.coords).toBe(flow.coords);
+      let offset = 0;
+      for (const f of L.layers) {
+        expect(f.paramOffset).toBe(offset);
+        offset += f.paramCount;
+        expect([...f.active, ...f.cond].sort()).toEqual([...new Set([...f.active, ...f.cond])].sort());
+        if (f.sizes.length === 0) {
+          expect(f.cond).toEqual([]);
+          expect(f.paramCount).toBe(f.active.length * f.perElement);
+        } else {
+          expect(f.sizes[0]).toBe(f.cond.reduce((s, c) => s + (L.isAngle[c] ? 2 : 1), 0));
+          expect(f.sizes.at(-1)).toBe(f.active.length * f.perElement);
+        }
+      }
+      expect(offset).toBe(flow.paramCount);
+    }
+  });
+
+  it('spheres: one interval layer per height (each on the heights above), then circle layers of φ on all heights', () => {
+    const L = new ManifoldFlow({ space: 'sphere', dim: 4, layers: 2 }, 1).layout();
+    expect(L.isAngle).toEqual([false, false, false, true]);
+    expect(L.layers.map((f) => [f.interval, f.active, f.cond])).toEqual([
+      [true, [0], []], [true, [1], [0]], [true, [2], [0, 1]], [false, [3], [0, 1, 2]], [false, [3], [0, 1, 2]],
+    ]);
+    expect(L.baseLogDensity).toBeCloseTo(-Math.log((8 * Math.PI ** 2) / 3), 12); // |S⁴| = 8π²/3
+  });
+
+  it('autoregressive tori: block b takes the angles in order, reversed in odd blocks', () => {
+    const L = new ManifoldFlow({ space: 'torus', dim: 3, layers: 2, conditioner: 'autoregressive' }, 1).layout();
+    expect(L.layers.map((f) => [f.active, f.cond])).toEqual([
+      [[0], []], [[1], [0]], [[2], [0, 1]], [[2], []], [[1], [2]], [[0], [2, 1]],
+    ]);
+  });
+});
+
 gpu(`manifold flows on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, () => {
   const c = ctx as WebGpuContext;
 
