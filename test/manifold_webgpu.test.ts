@@ -144,6 +144,7 @@ gpu(`manifold flows on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})
     await expect(torus.logProbAsync(Float64Array.of(1, NaN), { backend: 'webgpu' })).rejects.toThrow(/finite values in `x` but `x\[1\]` is NaN/);
     await expect(torus.logProbAsync(Float64Array.of(1, 2, 3), { backend: 'webgpu' })).rejects.toThrow(/`x` to hold rows of 2 values but it has 3/);
     await expect(torus.logProbAsync([1, 2] as unknown as Float64Array, { backend: 'webgpu' })).rejects.toThrow(TypeError);
+    expect(await torus.logProbAsync(new Float64Array(0), { backend: 'webgpu' })).toEqual(torus.logProb(new Float64Array(0)));
     await expect(sphere.logProbAsync(Float64Array.of(0, 0, 3), { backend: 'webgpu' })).rejects.toThrow(/unit vectors in `x` but row 0 has norm 3/);
     await expect(torus.sampleAsync(0, 1, { backend: 'webgpu' })).rejects.toThrow(/`n`/);
     await expect(torus.sampleAsync(10, -1, { backend: 'webgpu' })).rejects.toThrow(/seed/);

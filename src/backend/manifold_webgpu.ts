@@ -174,7 +174,7 @@ async function withState<R>(gpu: WebGpuContext, flow: ManifoldFlow, rows: number
 function checkPoints(flow: ManifoldFlow, x: unknown): number {
   const W = flow.outputWidth;
   if (!(x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` but received ${describe(x)}`);
-  if (x.length === 0 || x.length % W !== 0) throw new RangeError(`Expected \`x\` to hold rows of ${W} values but it has ${x.length}`);
+  if (x.length % W !== 0) throw new RangeError(`Expected \`x\` to hold rows of ${W} values but it has ${x.length}`);
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i]!)) throw new RangeError(`Expected finite values in \`x\` but \`x[${i}]\` is ${x[i]}`);
   }
@@ -196,6 +196,7 @@ export async function manifoldFlowLogProbWebGpu(gpu: WebGpuContext, flow: Manifo
   const chunk = chunkRowsOf(options);
   const W = flow.outputWidth;
   const logProb = new Float64Array(n);
+  if (n === 0) return logProb; // as the native path: no rows, no log q
   await withState(gpu, flow, Math.min(n, chunk), async (s) => {
     for (let start = 0; start < n; start += chunk) {
       const rows = Math.min(chunk, n - start);
