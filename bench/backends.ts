@@ -1,6 +1,6 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
- * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s), with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s, manifold-flow densities and samples/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
@@ -20,6 +20,8 @@ import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { drawBatchPairs, initialRatioParams, type RatioLossSpec } from '../src/backend/ratio_ops.js';
+import { ManifoldFlow } from '../src/manifold/flow.js';
+import { TARGETS } from '../src/manifold/cli.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -112,6 +114,14 @@ function caseOf(op: OpName): Case {
     });
     return { unit: 'training rows/s', items: rows, run: (b) => b.nreTrain(shape, initialRatioParams(shape, 2), loss, batches) };
   }
+  if (op.startsWith('manifold.')) {
+    // the CLI's S² flow (sphere-vmf4's architecture: 4 circle layers of 16 bins, 2 × 32 tanh), at its initialisation
+    const flow = new ManifoldFlow(TARGETS['sphere-vmf4']!.spec, 1);
+    const n = quick ? 1 << 12 : 1 << 15;
+    if (op === 'manifold.flow_sample') return { unit: 'samples/s', items: n, run: (b) => b.manifoldFlowSample(flow, n, 5) };
+    const points = flow.sample(n, 6).x;
+    return { unit: 'densities/s', items: n, run: (b) => b.manifoldFlowLogProb(flow, points) };
+  }
   const sim = (OPS[op] as OpSpec).simulator!;
   const task = listTasks().find((t) => t.simulator === sim)!;
   const rows = HEAVY.has(sim) ? ROWS / 8 : ROWS;
@@ -167,7 +177,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -2,6 +2,10 @@
 // `spec` is { space: "torus" | "sphere", dim, layers, bins, hidden, hiddenLayers,
 //   circleTransform?: "spline" | "moebius" | "ncp", components?, conditioner?: "coupling" | "autoregressive" }.
 //   manifoldFlowInfo(spec) -> { paramCount, coords, outputWidth }
+//   manifoldFlowLayout(spec) -> the FlowShape as plain data, for the device kernels
+//     (src/backend/manifold_webgpu.ts): { space, dim, coords, isAngle [coords], circleKind, bins,
+//     components, minBinWidth, minBinHeight, minDerivative, minAlpha, baseLogDensity,
+//     layers: [{ interval, perElement, active, cond, sizes, paramOffset, paramCount }] }
 //   manifoldFlowInit(spec, seed, params [P])
 //   manifoldFlowSample(spec, params, n, seed, stream, x [n·W], logq [n], threads?, base? [n·coords])
 //   manifoldFlowLogProb(spec, params, x [n·W], logq [n], threads?, base? [n·coords])
@@ -299,6 +303,49 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("paramCount", static_cast<double>(s.param_count));
   o.Set("coords", s.coords);
   o.Set("outputWidth", mf::flow_output_width(s));
+  return o;
+}
+
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const mf::FlowShape s = GetShape(env, info[0]);
+  const auto ints = [&](const int* v, int n) {
+    Napi::Array a = Napi::Array::New(env, n);
+    for (int i = 0; i < n; ++i) a.Set(i, v[i]);
+    return a;
+  };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("space", s.space == mf::Space::Sphere ? "sphere" : "torus");
+  o.Set("dim", s.dim);
+  o.Set("coords", s.coords);
+  Napi::Array angle = Napi::Array::New(env, s.coords);
+  for (int i = 0; i < s.coords; ++i) angle.Set(i, s.is_angle[i]);
+  o.Set("isAngle", angle);
+  const char* kinds[] = {"spline", "moebius", "ncp"};
+  o.Set("circleKind", kinds[static_cast<int>(s.elem.circle_kind)]);
+  o.Set("bins", s.elem.bins);
+  o.Set("components", s.elem.components);
+  o.Set("minBinWidth", s.elem.min_bin_width);
+  o.Set("minBinHeight", s.elem.min_bin_height);
+  o.Set("minDerivative", s.elem.min_derivative);
+  o.Set("minAlpha", s.elem.min_alpha);
+  o.Set("baseLogDensity", mf::flow_base_log_density(s));
+  Napi::Array layers = Napi::Array::New(env, s.n_layers);
+  for (int l = 0; l < s.n_layers; ++l) {
+    const mf::FlowLayer& f = s.layers[l];
+    Napi::Object lo = Napi::Object::New(env);
+    lo.Set("interval", f.interval);
+    lo.Set("perElement", f.per_element);
+    lo.Set("active", ints(f.active, f.n_active));
+    lo.Set("cond", ints(f.cond, f.n_cond));
+    Napi::Array sizes = Napi::Array::New(env, f.mlp_layers == 0 ? 0 : f.mlp_layers + 1);
+    for (int k = 0; f.mlp_layers > 0 && k <= f.mlp_layers; ++k) sizes.Set(k, static_cast<double>(f.sizes[k]));
+    lo.Set("sizes", sizes);
+    lo.Set("paramOffset", static_cast<double>(f.param_offset));
+    lo.Set("paramCount", static_cast<double>(f.param_count));
+    layers.Set(l, lo);
+  }
+  o.Set("layers", layers);
   return o;
 }
 
@@ -610,6 +657,7 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
 
 void InitModule(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "manifoldFlowInfo", Info);
+  ExportFunction(env, exports, "manifoldFlowLayout", Layout);
   ExportFunction(env, exports, "manifoldFlowInit", Init);
   ExportFunction(env, exports, "manifoldFlowSample", Sample);
   ExportFunction(env, exports, "manifoldFlowLogProb", LogProb);

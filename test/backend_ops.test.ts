@@ -25,11 +25,31 @@ import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
+import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
 
 const SEED = 0x5eed_0006n;
 
 /** The op's output on `b` for fixed inputs (the same for every backend). */
-async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; values: ArrayLike<number>; rowWidth?: number }>> {
+/** Flows on tori and spheres of the manifold ops: the CLI's defaults (T², S²), T³, S³, the autoregressive torus and the mixtures. */
+const MANIFOLD_CASES: Array<[string, ManifoldFlowOptions]> = [
+  ['T² spline coupling', { space: 'torus', dim: 2 }],
+  ['T³ spline coupling', { space: 'torus', dim: 3, bins: 6 }],
+  ['T³ spline autoregressive', { space: 'torus', dim: 3, layers: 2, conditioner: 'autoregressive' }],
+  ['T² Möbius ×3', { space: 'torus', dim: 2, circleTransform: 'moebius', components: 3 }],
+  ['S² spline', { space: 'sphere', dim: 2, bins: 16 }],
+  ['S² NCP ×4', { space: 'sphere', dim: 2, circleTransform: 'ncp' }],
+  ['S³ spline', { space: 'sphere', dim: 3, layers: 2 }],
+];
+
+/** A flow of `spec` moved far from its near-identity initialisation (log q up to ~7), the same on every backend. */
+function manifoldCaseFlow(spec: ManifoldFlowOptions): ManifoldFlow {
+  const flow = new ManifoldFlow(spec, 3);
+  const r = new PhiloxStream(SEED, 25n);
+  for (let i = 0; i < flow.params.length; i++) flow.params[i]! += 0.1 * r.normal();
+  return flow;
+}
+
+async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; values: ArrayLike<number>; rowWidth?: number; period?: number }>> {
   const spec: OpSpec = OPS[op];
   if (op === 'philox.blocks') {
     // across the carry of the block index into its high word; not a whole number of workgroups
@@ -169,6 +189,35 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') {
+    // 261 rows (not a whole number of workgroups; llvmpipe takes ~0.3 ms a row); log q at uniform points plus the seam
+    // (angles 0 and just below 2π) or the poles; draws on stream 2^33 + 5. Angles are compared
+    // on the circle (period 2π).
+    const out = [];
+    const n = 261;
+    for (const [label, spec] of MANIFOLD_CASES) {
+      const flow = manifoldCaseFlow(spec);
+      const W = flow.outputWidth, torus = spec.space === 'torus';
+      if (op === 'manifold.flow_sample') {
+        const t = await b.manifoldFlowSample(flow, n, SEED, (1n << 33n) + 5n);
+        out.push({ label: `${label} points`, values: t.x, ...(torus ? { period: 2 * Math.PI } : {}) }, { label: `${label} log q`, values: t.logProb });
+        continue;
+      }
+      const r = new PhiloxStream(SEED, 26n);
+      const x = new Float64Array(n * W);
+      for (let i = 0; i < n; i++) {
+        if (torus) {
+          for (let d = 0; d < W; d++) x[i * W + d] = i < 2 ? [0, 2 * Math.PI - 1e-9][i]! : 2 * Math.PI * r.uniform();
+          continue;
+        }
+        const g = Array.from({ length: W }, (_, d) => (i < 2 ? (d === W - 1 ? 1 - 2 * i : 0) : r.normal()));
+        const norm = Math.hypot(...g);
+        for (let d = 0; d < W; d++) x[i * W + d] = g[d]! / norm;
+      }
+      out.push({ label: `${label} log q`, values: await b.manifoldFlowLogProb(flow, x) });
+    }
+    return out;
+  }
   // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
   const sim = spec.simulator!;
   const out = [];
@@ -191,7 +240,7 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
  * `rowWidth`, also the rows that hold such an element (a tolerance's discordantRows allows a
  * fraction of them).
  */
-function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, rowWidth = 1) {
+function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, rowWidth = 1, period?: number) {
   let bad = 0, maxErr = 0, firstBad = -1, badRows = 0;
   for (let row = 0; row * rowWidth < want.length; row++) {
     let rowScale = 0;
@@ -201,7 +250,8 @@ function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance
     for (let i = row * rowWidth; i < (row + 1) * rowWidth; i++) {
       const g = got[i]!, w = want[i]!;
       const same = Object.is(g, w) || (Number.isNaN(g) && Number.isNaN(w));
-      const err = same ? 0 : Math.abs(g - w);
+      // with a period (angles): the distance on the circle, so 2π − ε and ε are 2ε apart
+      const err = same ? 0 : period === undefined ? Math.abs(g - w) : Math.min(Math.abs(g - w) % period, period - (Math.abs(g - w) % period));
       if (!same && !(err <= rowBound + tol.rtol * Math.abs(w))) {
         bad++;
         rowBad = true;
@@ -250,7 +300,7 @@ for (const name of others) {
           expect(got[k]!.values.length, want[k]!.label).toBe(want[k]!.values.length);
           const label = want[k]!.label;
           // failed flags are integers: exact
-          const c = compare(got[k]!.values, want[k]!.values, label.endsWith('failed') ? { atol: 0, rtol: 0 } : tol, want[k]!.rowWidth);
+          const c = compare(got[k]!.values, want[k]!.values, label.endsWith('failed') ? { atol: 0, rtol: 0 } : tol, want[k]!.rowWidth, want[k]!.period);
           const rowWidth = want[k]!.rowWidth;
           if (tol.discordantRows !== undefined && rowWidth !== undefined) {
             const rows = want[k]!.values.length / rowWidth;

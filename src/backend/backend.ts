@@ -25,6 +25,8 @@ import type { MAF } from '../flows/maf.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
+import type { ManifoldFlow } from '../manifold/flow.js';
+import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import {
   cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
@@ -99,6 +101,16 @@ const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // set ~10× wider, as for flow.maf_train.
 const NRE_LOG_RATIO: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32).
+// log q of given points sums a log-slope per layer and coordinate over 4–8 layers of f32 splines
+// or mixtures: measured ≤ 4.1e-5 over 2·10⁴ points of trained S² / S³ flows (docs/backends.md),
+// set 5× wider. A draw starts from an f32 base point (angles 2π·u to 2⁻²⁴ relative), which the
+// sampling map amplifies where it stretches (low density: a few hundred times on trained S² / S³),
+// so the point moves by up to 1.7e-4 and its log q by up to 4.7e-3 (the density there is steep);
+// the device's log q at its own draw stays within 4.2e-5 of the CPU's at that point. Set ~2×
+// the worst draw measured. The harness compares angles on the circle.
+const MANIFOLD_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 0 };
+const MANIFOLD_SAMPLE: Tolerance = { atol: 1e-2, rtol: 0 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -150,6 +162,8 @@ export const OPS = {
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
   'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
+  'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
+  'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -213,6 +227,10 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q [N] of points x [N, W] (angles, or unit vectors in ℝ^{D+1}) under a torus / sphere flow (op manifold.flow_log_prob). */
+  manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array>;
+  /** n draws [n, W] and their log q; row i from Philox blocks i·coords on of (seed, stream) (op manifold.flow_sample). */
+  manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream?: number | bigint): Promise<{ x: Float64Array; logProb: Float64Array }>;
   /**
    * The trained NRE classifier's log r(θ_i, x_i) for θ [n, thetaDim]; x one row per θ row or one
    * observation [xDim] for all (op nre.log_ratio).
@@ -415,6 +433,14 @@ class CpuBackend implements Backend {
     return cpuNreTrainSteps(shape, params, loss, batches, options);
   }
 
+  async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
+    return flow.logProb(x);
+  }
+
+  async manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
+    return flow.sample(n, seed, { stream });
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -516,6 +542,14 @@ class WebGpuBackend implements Backend {
     return nreTrainStepsWebGpu(this.ctx, shape, params, loss, batches, options);
   }
 
+  manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
+    return manifoldFlowLogProbWebGpu(this.ctx, flow, x);
+  }
+
+  manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
+    return manifoldFlowSampleWebGpu(this.ctx, flow, n, seed, stream);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new GpuArray(this.ctx, values);
   }
@@ -610,6 +644,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return { reason: 'no CUDA launcher for the manifold flows yet' };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -688,6 +723,14 @@ class CudaBackendImpl implements Backend {
 
   async nreTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('nre.train');
+  }
+
+  async manifoldFlowLogProb(): Promise<Float64Array> {
+    this.refuse('manifold.flow_log_prob');
+  }
+
+  async manifoldFlowSample(): Promise<{ x: Float64Array; logProb: Float64Array }> {
+    this.refuse('manifold.flow_sample');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -106,7 +106,8 @@ export type WgslFile =
   | 'trellis/trellis.wgsl'
   | 'nn/dense.wgsl'
   | 'nn/resnet.wgsl'
-  | 'flows/maf.wgsl';
+  | 'flows/maf.wgsl'
+  | 'manifold/manifold_flow.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {

@@ -18,6 +18,7 @@ import {
   ManifoldFlow, MODEL_KIND, type CircleTransformKind, type ManifoldFlowOptions, type ManifoldTarget, type TorusConditioner,
 } from './flow.js';
 import { finite, integer, positive, seedOf, usage } from '../cli_args.js';
+import type { BackendRequest } from '../backend/backend.js';
 
 export interface FlowTargetEntry {
   /** One line for --help and the unknown-target error. */
@@ -167,14 +168,17 @@ async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
   );
 }
 
-interface SampleOpts { model: string; n: string; seed: string; out: string; threads?: string }
+interface SampleOpts { model: string; n: string; seed: string; out: string; threads?: string; backend: string }
 
-function commandSample(this: Command, o: SampleOpts): void {
+const SAMPLE_BACKENDS = ['cpu', 'webgpu', 'cuda', 'auto'] as const satisfies readonly BackendRequest[];
+
+async function commandSample(this: Command, o: SampleOpts): Promise<void> {
   const n = integer(this, o.n, 'n', 1, 1e8)!;
   const threads = integer(this, o.threads, 'threads', 1, 1024);
   const seed = seedOf(this, o.seed);
+  const backend = choice(this, o.backend, 'backend', SAMPLE_BACKENDS)!;
   const flow = ManifoldFlow.fromModelFile(loadModelFile(o.model, { expectedKind: MODEL_KIND }), `manifold flow (${o.model})`);
-  const { x, logProb } = flow.sample(n, seed, threads ? { threads } : {});
+  const { x, logProb } = await flow.sampleAsync(n, seed, { ...(threads ? { threads } : {}), backend });
   const W = flow.outputWidth;
   const names = flow.spec.space === 'sphere'
     ? Array.from({ length: W }, (_, i) => `x_${i + 1}`)
@@ -223,5 +227,6 @@ export function addFlowCommands(program: Command): void {
     .requiredOption('--out <samples.csv>', 'output file, - for stdout')
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
+    .option('--backend <name>', 'cpu, webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto; training stays on the cpu', 'cpu')
     .action(commandSample);
 }

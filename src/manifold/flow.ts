@@ -19,6 +19,8 @@ import { decodeModelFile, encodeModelFile, type ModelFile } from '../io/model_fi
 import { ModelFileReader } from '../io/model_reader.js';
 import { native } from '../native.js';
 import { checkPositiveInteger, describe } from '../validate.js';
+import { backendForOp, type BackendRequest } from '../backend/backend.js';
+import { manifoldFlowWebGpuSupport } from '../backend/manifold_webgpu.js';
 
 export type ManifoldSpace = 'torus' | 'sphere';
 export type ManifoldTarget = 'torus-unimodal' | 'torus-multimodal' | 'torus-correlated' | 'sphere-vmf4' | 'sphere3-vmf4';
@@ -98,8 +100,41 @@ export interface FlowTrainResult {
   nll?: number;
 }
 
+/** One layer of a flow's shape (kernels/manifold/flow.h FlowLayer). */
+export interface ManifoldFlowLayerLayout {
+  /** Interval spline of heights, else the flow's circle transform of angles. */
+  interval: boolean;
+  perElement: number;
+  /** State indices the layer transforms, and those its conditioner reads (empty: constants). */
+  active: number[];
+  cond: number[];
+  /** The conditioner's tanh MLP widths (empty for constants). */
+  sizes: number[];
+  paramOffset: number;
+  paramCount: number;
+}
+
+/** A flow's shape as the native kernels build it (make_torus_shape / make_sphere_shape). */
+export interface ManifoldFlowLayout {
+  space: ManifoldSpace;
+  dim: number;
+  coords: number;
+  isAngle: boolean[];
+  circleKind: CircleTransformKind;
+  bins: number;
+  components: number;
+  minBinWidth: number;
+  minBinHeight: number;
+  minDerivative: number;
+  minAlpha: number;
+  /** log of the uniform base density: −D log 2π, or −log|Sᴰ|. */
+  baseLogDensity: number;
+  layers: ManifoldFlowLayerLayout[];
+}
+
 interface ManifoldFlowNative {
   manifoldFlowInfo(spec: ManifoldFlowSpec): { paramCount: number; coords: number; outputWidth: number };
+  manifoldFlowLayout(spec: ManifoldFlowSpec): ManifoldFlowLayout;
   manifoldFlowInit(spec: ManifoldFlowSpec, seed: number | bigint, params: Float64Array): void;
   manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: number | bigint, stream: number | bigint,
     x: Float64Array, logq: Float64Array, threads?: number, base?: Float64Array): void;
@@ -152,13 +187,45 @@ export class ManifoldFlow {
     }
   }
 
+  /** The flow's layers, coordinates and element settings, as the native kernels lay them out. */
+  layout(): ManifoldFlowLayout {
+    return kernels.manifoldFlowLayout(this.spec);
+  }
+
   /** n samples [n, outputWidth] and their log q; row i uses Philox stream `stream` of seed, counters from i·coords. */
-  sample(n: number, seed: number | bigint, options: { stream?: number; threads?: number } = {}): { x: Float64Array; logProb: Float64Array } {
+  sample(n: number, seed: number | bigint, options: { stream?: number | bigint; threads?: number } = {}): { x: Float64Array; logProb: Float64Array } {
     checkPositiveInteger(n, 'n');
     const x = new Float64Array(n * this.outputWidth);
     const logProb = new Float64Array(n);
     kernels.manifoldFlowSample(this.spec, this.params, n, seed, options.stream ?? 0, x, logProb, options.threads);
     return { x, logProb };
+  }
+
+  /**
+   * `sample` on a backend (op manifold.flow_sample): 'cpu' (the default) is `sample`; 'webgpu'
+   * runs kernels/manifold/manifold_flow.wgsl in f32 from the same Philox words, so the points
+   * agree with the CPU's within the op's tolerance (angles modulo 2π); 'auto' takes the CPU where
+   * the device cannot run the flow. Training stays on the CPU.
+   */
+  async sampleAsync(n: number, seed: number | bigint, options: { stream?: number | bigint; threads?: number; backend?: BackendRequest } = {}): Promise<{ x: Float64Array; logProb: Float64Array }> {
+    const backend = await this.backendFor(options.backend, 'manifold.flow_sample');
+    if (backend === null) return this.sample(n, seed, options);
+    return backend.manifoldFlowSample(this, n, seed, options.stream ?? 0);
+  }
+
+  /** `logProb` on a backend (op manifold.flow_log_prob), as `sampleAsync`. */
+  async logProbAsync(x: Float64Array, options: { threads?: number; backend?: BackendRequest } = {}): Promise<Float64Array> {
+    const backend = await this.backendFor(options.backend, 'manifold.flow_log_prob');
+    if (backend === null) return this.logProb(x, options);
+    return backend.manifoldFlowLogProb(this, x);
+  }
+
+  /** The backend that runs `op` for `request`, or null for the CPU (the native path, with its threads). */
+  private async backendFor(request: BackendRequest = 'cpu', op: 'manifold.flow_sample' | 'manifold.flow_log_prob') {
+    const backend = await backendForOp(request, op);
+    if (backend.name === 'cpu') return null;
+    if (backend.name === 'webgpu' && request === 'auto' && manifoldFlowWebGpuSupport(this) !== true) return null;
+    return backend;
   }
 
   /** log q per row of x [N, outputWidth] (angles, or unit vectors in ℝ^{D+1}). */
