@@ -11,7 +11,7 @@ import { simulateFromPrior, type Task } from '../tasks/index.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import type { NativeEpochLosses } from '../native.js';
 import type { EmbeddingOptions } from './embedding.js';
-import { MCMCPosterior } from './mcmc_posterior.js';
+import { MCMCPosterior, type MCMCSampleOptions } from './mcmc_posterior.js';
 import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
 import { flowTrainingBackend } from './flow_estimator.js';
@@ -50,12 +50,14 @@ export interface RunMethodOptions {
   signal?: AbortSignal;
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
-   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample) and NPE's training when its
-   * estimator is a flow without an embedding (flow.maf_train). Other training and MCMC
-   * have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
+   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample), NPE's and NLE's training when
+   * the estimator is a flow without an embedding (flow.maf_train) and NLE's MCMC potential
+   * (flow.maf_log_prob). Other training and MCMC potentials have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
    * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
   backend?: BackendRequest;
+  /** The slice sampler's settings for the MCMC methods (defaults: sbibm's 100 chains, 100 warm-up sweeps, thinning 10). */
+  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin'>;
 }
 
 /** Where each stage of a run went (backend names), and why a stage stayed on the CPU. */
@@ -81,7 +83,10 @@ export const SBIBM_DENSITY_ESTIMATORS: Partial<Record<MethodName, DensityEstimat
 
 /** A posterior as the runner and the calibration diagnostics use it (NPE's, or an MCMC posterior). */
 export interface MethodPosterior {
-  sample(n: number, options: { x: Float64Array; seed: number | bigint; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }):
+  sample(n: number, options: {
+    x: Float64Array; seed: number | bigint; signal?: AbortSignal; onProgress?: (done: number, total: number) => void;
+    mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin'>;
+  }):
     Promise<{ samples: Float64Array; ess?: Float64Array; rhat?: Float64Array }>;
   logProb(theta: Float64Array, options: { x: Float64Array }): Promise<Float64Array>;
 }
@@ -159,14 +164,16 @@ interface Estimator {
 }
 
 /**
- * NPE's direct sampler (its flow's draws on `backend`), or an MCMC posterior (NLE, NRE: the CPU)
- * with its ESS / R̂ and sweep progress.
+ * NPE's direct sampler (its flow's draws on `backend`), or an MCMC posterior with its ESS / R̂ and
+ * sweep progress (its potential on `backend`: NLE's flow; see mcmcSamplingBackend).
  */
 function methodPosterior(posterior: NPEPosterior | MCMCPosterior, backend: BackendRequest = 'cpu'): MethodPosterior {
   if (posterior instanceof MCMCPosterior) {
     return {
-      sample: async (n, { x, seed, signal, onProgress }) => {
-        const r = await posterior.sample(n, { x, seed, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+      sample: async (n, { x, seed, signal, onProgress, mcmc }) => {
+        const r = await posterior.sample(n, {
+          ...mcmc, x, seed, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}), ...(backend !== 'cpu' ? { backend } : {}),
+        });
         return { samples: r.samples, ess: r.ess, rhat: r.rhat };
       },
       logProb: (theta, { x }) => posterior.logProb(theta, { x }),
@@ -188,11 +195,14 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const { sims, seconds: simulateSeconds } = await simulateBudget(task, o);
     const estimator = make(task, o);
     estimator.appendSimulations(sims.theta, sims.x, task.definition.xDim);
-    const backend = await trainingBackend(o.method, o.backend ?? 'cpu', o.densityEstimator ?? 'maf', o.embedding !== undefined);
+    const request = o.backend ?? 'cpu';
+    const backend = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
     const t0 = performance.now();
     const summary = await estimator.train({ ...trainOptions(o, 1, 1), ...(backend !== 'cpu' ? { backend } : {}) });
+    const posterior = estimator.buildPosterior();
+    const sampleOn = posterior instanceof MCMCPosterior ? await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf') : request;
     return {
-      method: o.method, posterior: methodPosterior(estimator.buildPosterior(), o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
+      method: o.method, posterior: methodPosterior(posterior, sampleOn), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
       save: (path) => estimator.save(path),
     };
@@ -260,7 +270,7 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior, o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? 'cpu' : o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -329,12 +339,22 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
 
 /**
- * Where `method` trains for `request`: NPE's flows (no embedding) on a backend that runs flow.maf_train
- * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
+ * Where `method` trains for `request`: NPE's and NLE's flows (no embedding) on a backend that runs
+ * flow.maf_train (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
-  if (method !== 'npe' || request === 'cuda' || request === 'cpu') return 'cpu';
+  if ((method !== 'npe' && method !== 'nle') || request === 'cuda' || request === 'cpu') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
+}
+
+/**
+ * Where an MCMC posterior's potential runs for `request`: NLE's flow (MAF / NSF) on a backend that
+ * runs flow.maf_log_prob (webgpu); the slice sampler's bookkeeping stays in TypeScript. Every other
+ * potential (NRE's classifier, an MDN, SNLE's rounds) has cpu code only.
+ */
+async function mcmcSamplingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind): Promise<BackendName> {
+  if (method !== 'nle' || densityEstimator === 'mdn' || request === 'cpu' || request === 'cuda') return 'cpu';
+  return (await backendForOp(request, 'flow.maf_log_prob')).name;
 }
 
 /**
@@ -351,13 +371,20 @@ export async function stageBackends(
   const train = request === 'cpu' ? 'cpu' : await trainingBackend(method, request, densityEstimator, embedding);
   if (request !== 'cpu') {
     if (train === 'cpu') {
-      const why = method !== 'npe' ? `${method}'s training loop has no kernels on other backends yet`
+      const why = method !== 'npe' && method !== 'nle' ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? 'cuda has no training kernels yet'
           : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
               : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
-    if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
+    if (!NPE_METHODS.includes(method)) {
+      sample = await mcmcSamplingBackend(method, request, densityEstimator);
+      if (sample === 'cpu') {
+        const why = method !== 'nle' ? `${method}'s MCMC potential has cpu kernels only`
+          : densityEstimator === 'mdn' ? "nle's MDN likelihood has cpu kernels only" : `no ${request} backend here evaluates nle's flow`;
+        notes.push(`sampling runs on the cpu: ${why}`);
+      }
+    }
     else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
     else sample = (await backendForOp(request, 'flow.maf_sample')).name;
   }
@@ -374,7 +401,7 @@ export async function runMethod(task: Task, options: RunMethodOptions): Promise<
   const t0 = performance.now();
   const report = options.onProgress;
   const drawn = await posterior.sample(samples, {
-    x, seed: options.seed,
+    x, seed: options.seed, ...(options.mcmc ? { mcmc: options.mcmc } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(report ? { onProgress: (done: number, total: number) => report({ phase: 'sample', round: trained.rounds, rounds: trained.rounds, done, total }) } : {}),
   });
