@@ -22,6 +22,10 @@ import {
 import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
+import type { MDN } from '../flows/mdn.js';
+import { mdnLogProbWebGpu, mdnSampleWebGpu } from './mdn_webgpu.js';
+import { cpuMdnTrainSteps } from './mdn_train_cpu.js';
+import { mdnTrainStepsWebGpu, type MdnBatch } from './mdn_train_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
@@ -88,6 +92,16 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// MDN head (kernels/flows/mdn.wgsl): the conditioner's f32 products in tile order, then one
+// log-sum-exp over K components of D-term quadratic forms; measured 9.5e-7 relative (3e-3 at
+// log q ≈ −26 000 from random weights). Draws: a uniform() against the cumulative π in f32 (the
+// CPU compares in double), then a back substitution; measured ≤ 0.07 of this bound over 8·10⁴
+// rows with none apart. A component pick decided the other way at a float tie moves the whole
+// row: allowed for 1e-3 of the rows, far above the expected ~1e-7 per row.
+const MDN_LOG_PROB: Tolerance = { atol: 2e-3, rtol: 1e-5 };
+const MDN_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4, discordantRows: 1e-3 };
+// MDN training steps: as MAF_TRAIN (f32 gradients summed in another order, then Adam).
+const MDN_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -137,6 +151,9 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
+  'flow.mdn_log_prob': { description: 'mixture density network log q(y | c): ReLU conditioner, mixture weights, means, precision factors, log-sum-exp', tolerance: MDN_LOG_PROB },
+  'flow.mdn_train': { description: 'mixture density network training steps: conditioner forward, mdn_row_backward, conditioner backward, clip at global norm, Adam', tolerance: MDN_TRAIN },
+  'flow.mdn_sample': { description: 'mixture density network draws y ~ q(y | c): component by one uniform(), back substitution of D normals (Philox stream i)', tolerance: MDN_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -200,6 +217,12 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q(y | c) [n] of an MDN at z-scored y [n, dim], context [contextDim] (all rows) or [n, contextDim] (op flow.mdn_log_prob), f32. */
+  mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array>;
+  /** n draws y ~ q(y | c) [n, dim] of an MDN; row i from Philox stream i of seed (op flow.mdn_sample). */
+  mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array>;
+  /** One step per batch of z-scored rows from mdn.params (not modified): batch-mean −log q, its gradient, clipping, Adam (op flow.mdn_train). */
+  mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -383,6 +406,18 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  async mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
+    return mdn.logProb(hostInput(y, 'y'), hostInput(context, 'context'));
+  }
+
+  async mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array> {
+    return mdn.sample(n, hostInput(context, 'context'), { seed });
+  }
+
+  async mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions) {
+    return cpuMdnTrainSteps(mdn, batches, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -474,6 +509,18 @@ class WebGpuBackend implements Backend {
 
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions) {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
+  }
+
+  mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
+    return mdnLogProbWebGpu(this.ctx, mdn, y, context);
+  }
+
+  mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array> {
+    return mdnSampleWebGpu(this.ctx, mdn, context, n, seed);
+  }
+
+  mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions) {
+    return mdnTrainStepsWebGpu(this.ctx, mdn, batches, options);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -639,6 +686,18 @@ class CudaBackendImpl implements Backend {
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.maf_train');
+  }
+
+  async mdnLogProb(): Promise<Float32Array> {
+    this.refuse('flow.mdn_log_prob');
+  }
+
+  async mdnSample(): Promise<Float32Array> {
+    this.refuse('flow.mdn_sample');
+  }
+
+  async mdnTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
+    this.refuse('flow.mdn_train');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -105,7 +105,8 @@ export type WgslFile =
   | 'simulators/weinberg.wgsl'
   | 'trellis/trellis.wgsl'
   | 'nn/dense.wgsl'
-  | 'flows/maf.wgsl';
+  | 'flows/maf.wgsl'
+  | 'flows/mdn.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {
