@@ -60,34 +60,41 @@ gpu(`NLE on WebGPU${reason ? ` (unavailable: ${reason})` : ''}`, () => {
     expect(gpuRun.drawn.densityEvaluations).toBe(cpu.drawn.densityEvaluations);
   }, 120_000);
 
-  it("an MDN likelihood or NRE's classifier named on webgpu is UNSUPPORTED_OP with its reason; 'auto' samples on the cpu", async () => {
+  it("NLE with an MDN trains (flow.mdn_train) and samples (flow.mdn_log_prob) on webgpu like the cpu; NRE's classifier named on webgpu is UNSUPPORTED_OP; 'auto' is the cpu", async () => {
     const task = getTask('two_moons');
-    const { theta, x } = await simulateFromPrior(task, 200, { seed: 4 });
+    const { theta, x } = await simulateFromPrior(task, 300, { seed: 4 });
     const xo = referenceObservation('two_moons', 1);
-    const mdn = new NLE({ prior: task.prior, densityEstimator: 'mdn', hidden: 8, components: 2 }).appendSimulations(theta, x);
-    await mdn.train({ seed: 5, maxEpochs: 1 });
-    const post = mdn.buildPosterior();
+    const mcmc = { chains: 4, warmup: 5, thin: 1 };
+    const runs = [];
+    for (const backend of ['cpu', 'webgpu'] as const) {
+      const nle = new NLE({ prior: task.prior, densityEstimator: 'mdn', hidden: 16, components: 3 }).appendSimulations(theta, x);
+      const summary = await nle.train({ seed: 5, maxEpochs: 3, learningRate: 3e-3, backend });
+      const drawn = await nle.buildPosterior().sample(40, { ...mcmc, x: xo, seed: 1, backend });
+      runs.push({ summary, drawn });
+    }
+    const [cpu, gpuRun] = runs as [typeof runs[0], typeof runs[0]];
+    for (let e = 0; e < 3; e++) expect(Math.abs(gpuRun.summary.validationLoss[e]! - cpu.summary.validationLoss[e]!)).toBeLessThan(1e-4);
+    // the same chains: potentials within f32 tolerance give the same slice decisions
+    expect(gpuRun.drawn.densityEvaluations).toBe(cpu.drawn.densityEvaluations);
+    for (let i = 0; i < cpu.drawn.samples.length; i++) expect(Math.abs(gpuRun.drawn.samples[i]! - cpu.drawn.samples[i]!)).toBeLessThan(1e-3);
+    const nre = new NRE({ prior: task.prior }).appendSimulations(theta, x);
+    await nre.train({ seed: 6, maxEpochs: 1 });
+    const post = nre.buildPosterior();
     const err = await post.sample(4, { x: xo, seed: 1, chains: 2, warmup: 1, backend: 'webgpu' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SbiError);
     expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/flow\.maf_log_prob is not supported on the webgpu backend: .*MDN/);
+    expect((err as SbiError).message).toMatch(/MCMC potential is not supported on the webgpu backend: this posterior's potential has cpu code only/);
     const viaAuto = await post.sample(4, { x: xo, seed: 1, chains: 2, warmup: 1, backend: 'auto' });
     const onCpu = await post.sample(4, { x: xo, seed: 1, chains: 2, warmup: 1 });
     expect(Array.from(viaAuto.samples)).toEqual(Array.from(onCpu.samples));
-    const nre = new NRE({ prior: task.prior }).appendSimulations(theta, x);
-    await nre.train({ seed: 6, maxEpochs: 1 });
-    await expect(nre.buildPosterior().sample(4, { x: xo, seed: 1, chains: 2, warmup: 1, backend: 'webgpu' }))
-      .rejects.toThrow(/MCMC potential is not supported on the webgpu backend: this posterior's potential has cpu code only/);
     await expect(post.sample(4, { x: xo, seed: 1, backend: 'gpu' as never })).rejects.toThrow(/Expected one of cpu, webgpu, cuda, auto for `backend` but received "gpu"/);
-  });
+  }, 120_000);
 
-  it('stageBackends: nle trains and samples on webgpu; an MDN, snle and the NRE methods stay on the cpu with a note', async () => {
+  it('stageBackends: nle (maf, nsf, mdn) trains and samples on webgpu; snle and the NRE methods stay on the cpu with a note', async () => {
     const task = getTask('gaussian_linear');
-    expect(await stageBackends(task, 'nle', 'webgpu', 'maf')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
-    expect(await stageBackends(task, 'nle', 'webgpu', 'nsf')).toMatchObject({ train: 'webgpu', sample: 'webgpu', notes: [] });
-    const mdn = await stageBackends(task, 'nle', 'webgpu', 'mdn');
-    expect(mdn).toMatchObject({ train: 'cpu', sample: 'cpu' });
-    expect(mdn.notes).toContain("sampling runs on the cpu: nle's MDN likelihood has cpu kernels only");
+    for (const kind of ['maf', 'nsf', 'mdn'] as const) {
+      expect(await stageBackends(task, 'nle', 'webgpu', kind), kind).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+    }
     expect((await stageBackends(task, 'snle', 'webgpu', 'maf')).notes).toContain("sampling runs on the cpu: snle's MCMC potential has cpu kernels only");
     expect((await stageBackends(task, 'nre-b', 'webgpu')).notes).toContain("sampling runs on the cpu: nre-b's MCMC potential has cpu kernels only");
     expect((await stageBackends(task, 'nle', 'cpu', 'maf'))).toMatchObject({ train: 'cpu', sample: 'cpu', notes: [] });

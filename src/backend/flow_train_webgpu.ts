@@ -60,7 +60,7 @@ function checkPositive(v: number, name: string): number {
   return v;
 }
 
-function checkCount(v: number, name: string, max = 2 ** 31 - 1): number {
+export function checkCount(v: number, name: string, max = 2 ** 31 - 1): number {
   if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`Expected an integer in [1, ${max}] for \`${name}\` but received ${String(v)}`);
   return v;
 }
@@ -280,7 +280,7 @@ export async function mafTrainStepsWebGpu(
 }
 
 /** Column mean and std (n − 1, floored) of rows `rows` of a [*, dim] matrix, in double (standardize_fit). */
-function fitColumns(a: Float32Array, dim: number, rows: Int32Array): { mean: Float64Array; std: Float64Array } {
+export function fitColumns(a: Float32Array | Float64Array, dim: number, rows: Int32Array): { mean: Float64Array; std: Float64Array } {
   const mean = new Float64Array(dim), std = new Float64Array(dim);
   for (const r of rows) for (let j = 0; j < dim; j++) mean[j]! += a[r * dim + j]!;
   for (let j = 0; j < dim; j++) mean[j]! /= rows.length;
@@ -298,7 +298,7 @@ function fitColumns(a: Float32Array, dim: number, rows: Int32Array): { mean: Flo
 }
 
 /** Rows `rows` of a [*, dim] matrix, z-scored in double, as f32. */
-function zScore(a: Float32Array, dim: number, rows: Int32Array, s: { mean: Float64Array; std: Float64Array }): Float32Array {
+export function zScore(a: Float32Array | Float64Array, dim: number, rows: Int32Array, s: { mean: Float64Array; std: Float64Array }): Float32Array {
   const out = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => {
     for (let j = 0; j < dim; j++) out[i * dim + j] = (a[r * dim + j]! - s.mean[j]!) / s.std[j]!;

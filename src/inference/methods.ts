@@ -200,7 +200,8 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const t0 = performance.now();
     const summary = await estimator.train({ ...trainOptions(o, 1, 1), ...(backend !== 'cpu' ? { backend } : {}) });
     const posterior = estimator.buildPosterior();
-    const sampleOn = posterior instanceof MCMCPosterior ? await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf') : request;
+    const sampleOn = posterior instanceof MCMCPosterior ? await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf')
+      : request === 'cuda' ? 'cpu' : request; // cuda has no flow kernels yet (stageBackends notes it)
     return {
       method: o.method, posterior: methodPosterior(posterior, sampleOn), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
@@ -270,7 +271,7 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? 'cpu' : o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior || o.backend === 'cuda' ? 'cpu' : o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -348,13 +349,13 @@ async function trainingBackend(method: MethodName, request: BackendRequest, dens
 }
 
 /**
- * Where an MCMC posterior's potential runs for `request`: NLE's flow (MAF / NSF) on a backend that
- * runs flow.maf_log_prob (webgpu); the slice sampler's bookkeeping stays in TypeScript. Every other
- * potential (NRE's classifier, an MDN, SNLE's rounds) has cpu code only.
+ * Where an MCMC posterior's potential runs for `request`: NLE's estimator on a backend that runs
+ * flow.maf_log_prob (MAF / NSF) or flow.mdn_log_prob (MDN): webgpu; the slice sampler's bookkeeping
+ * stays in TypeScript. Every other potential (NRE's classifier, SNLE's rounds) has cpu code only.
  */
 async function mcmcSamplingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind): Promise<BackendName> {
-  if (method !== 'nle' || densityEstimator === 'mdn' || request === 'cpu' || request === 'cuda') return 'cpu';
-  return (await backendForOp(request, 'flow.maf_log_prob')).name;
+  if (method !== 'nle' || request === 'cpu' || request === 'cuda') return 'cpu';
+  return (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_log_prob' : 'flow.maf_log_prob')).name;
 }
 
 /**
@@ -373,20 +374,19 @@ export async function stageBackends(
     if (train === 'cpu') {
       const why = method !== 'npe' && method !== 'nle' ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? 'cuda has no training kernels yet'
-          : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
-              : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+          : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
     if (!NPE_METHODS.includes(method)) {
       sample = await mcmcSamplingBackend(method, request, densityEstimator);
       if (sample === 'cpu') {
         const why = method !== 'nle' ? `${method}'s MCMC potential has cpu kernels only`
-          : densityEstimator === 'mdn' ? "nle's MDN likelihood has cpu kernels only" : `no ${request} backend here evaluates nle's flow`;
+          : request === 'cuda' ? "cuda has no kernels for nle's likelihood yet" : `no ${request} backend here evaluates nle's likelihood`;
         notes.push(`sampling runs on the cpu: ${why}`);
       }
     }
-    else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
-    else sample = (await backendForOp(request, 'flow.maf_sample')).name;
+    else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
+    else sample = (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_sample' : 'flow.maf_sample')).name;
   }
   return { simulate, train, sample, notes };
 }

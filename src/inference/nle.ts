@@ -141,12 +141,16 @@ function likelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult
   };
 }
 
-/** As likelihoodPotential, with the flow's log q on `backend` (op flow.maf_log_prob): one device call per MCMC step. */
-function deviceLikelihoodPotential(flow: MAF, fit: NativeMafTrainResult, backend: Backend): PotentialFunction {
+/**
+ * As likelihoodPotential, with the estimator's log q on `backend` (op flow.maf_log_prob, or
+ * flow.mdn_log_prob for an MDN): one device call per MCMC step.
+ */
+function deviceLikelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult, backend: Backend): PotentialFunction {
   const logStdSum = fit.thetaStd.reduce((s, v) => s + Math.log(v), 0);
   return async (theta, rows, x) => {
     const { variable, context } = flowInputs(flow, fit, theta, rows, x);
-    return Float64Array.from(await backend.mafLogProb(flow, variable, context), (v) => v - logStdSum);
+    const lq = flow instanceof MAF ? await backend.mafLogProb(flow, variable, context) : await backend.mdnLogProb(flow, variable, context);
+    return Float64Array.from(lq, (v) => v - logStdSum);
   };
 }
 
@@ -168,18 +172,13 @@ export class NLEPosterior extends MCMCPosterior {
   }
 
   /**
-   * The potential on `request`'s backend (op flow.maf_log_prob): the flow's log q on the device
-   * for a MAF / NSF; an MDN has cpu kernels only (UNSUPPORTED_OP when a backend is named, the cpu
-   * for 'auto').
+   * The potential on `request`'s backend: the estimator's log q on the device (op
+   * flow.maf_log_prob for a MAF / NSF, flow.mdn_log_prob for an MDN). A backend named explicitly
+   * that lacks the op is UNSUPPORTED_OP; 'auto' falls back to the cpu.
    */
   protected override async potentialOn(request: BackendRequest): Promise<PotentialFunction> {
     if (request === 'cpu') return this.likelihood;
-    if (!(this.flow instanceof MAF)) {
-      if (request === 'auto') return this.likelihood;
-      await backendForOp(request, 'flow.maf_log_prob'); // an unavailable backend says so first
-      throw new SbiError(`flow.maf_log_prob is not supported on the ${request} backend: this posterior's density estimator is an MDN, which has kernels on the cpu only`, 'UNSUPPORTED_OP');
-    }
-    const backend = await backendForOp(request, 'flow.maf_log_prob');
+    const backend = await backendForOp(request, this.flow instanceof MAF ? 'flow.maf_log_prob' : 'flow.mdn_log_prob');
     return backend.name === 'cpu' ? this.likelihood : deviceLikelihoodPotential(this.flow, this.fit, backend);
   }
 
