@@ -36,8 +36,8 @@ export interface MCMCSampleOptions {
   /**
    * Where each step's batched potential runs (default 'cpu'; the sampler's bookkeeping stays in
    * TypeScript): a posterior whose potential has a kernel on that backend evaluates it there (NLE's
-   * flow: op flow.maf_log_prob). A backend named explicitly that cannot is UNSUPPORTED_OP; 'auto'
-   * falls back to the cpu.
+   * flow or MDN: op flow.maf_log_prob / flow.mdn_log_prob). A backend named explicitly that cannot
+   * is UNSUPPORTED_OP; 'auto' falls back to the cpu.
    */
   backend?: BackendRequest;
 }

@@ -50,10 +50,12 @@ export interface RunMethodOptions {
   signal?: AbortSignal;
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
-   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample), NPE's and NLE's training when
-   * the estimator is a flow without an embedding (flow.maf_train) and NLE's MCMC potential
-   * (flow.maf_log_prob). Other training and MCMC potentials have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
-   * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
+   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample / flow.mdn_sample), NPE's and
+   * NLE's training when the estimator is a flow without an embedding or an MDN (flow.maf_train /
+   * flow.mdn_train) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob). Other
+   * training and MCMC potentials have CPU kernels only and run there; `stageBackends` says which
+   * stage ran where. A backend named explicitly that cannot simulate the task is an UNSUPPORTED_OP
+   * error; 'auto' falls back.
    */
   backend?: BackendRequest;
   /** The slice sampler's settings for the MCMC methods (defaults: sbibm's 100 chains, 100 warm-up sweeps, thinning 10). */
@@ -340,8 +342,9 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
 
 /**
- * Where `method` trains for `request`: NPE's and NLE's flows (no embedding) on a backend that runs
- * flow.maf_train (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
+ * Where `method` trains for `request`: NPE's and NLE's flows (no embedding) and MDNs on a backend
+ * that runs flow.maf_train / flow.mdn_train (webgpu), everything else on the cpu (cuda has no
+ * training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if ((method !== 'npe' && method !== 'nle') || request === 'cuda' || request === 'cpu') return 'cpu';
@@ -384,8 +387,7 @@ export async function stageBackends(
           : request === 'cuda' ? "cuda has no kernels for nle's likelihood yet" : `no ${request} backend here evaluates nle's likelihood`;
         notes.push(`sampling runs on the cpu: ${why}`);
       }
-    }
-    else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
+    } else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
     else sample = (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_sample' : 'flow.maf_sample')).name;
   }
   return { simulate, train, sample, notes };
