@@ -12,6 +12,8 @@ import { mdnInitialParams, mdnTrainStepsWebGpu, trainMdnWebGpu } from '../src/ba
 import { SbiError } from '../src/errors.js';
 import { MDN } from '../src/flows/mdn.js';
 import { NPE } from '../src/inference/npe.js';
+import { runMethod } from '../src/inference/methods.js';
+import { getTask, referenceObservation } from '../src/tasks/index.js';
 import { native } from '../src/native.js';
 import { createPrior } from '../src/priors.js';
 import { PhiloxStream } from '../src/random/philox.js';
@@ -78,6 +80,19 @@ gpu(`MDN on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, (
     for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i]! - want[i]!) <= 2e-3 + 1e-4 * Math.abs(want[i]!))) apart++;
     expect(apart).toBe(0);
   });
+
+  it('runMethod with an MDN on webgpu: npe and nle simulate, train and sample on the device, as the stage report says', async () => {
+    const task = getTask('two_moons');
+    const x = referenceObservation('two_moons', 1);
+    for (const method of ['npe', 'nle'] as const) {
+      const r = await runMethod(task, {
+        method, budget: 300, x, samples: 40, seed: 2, densityEstimator: 'mdn', maxEpochs: 2, backend: 'webgpu', mcmc: { chains: 4, warmup: 2, thin: 1 },
+      });
+      expect(r.backends, method).toEqual({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+      expect(r.samples.length).toBe(80);
+      expect(r.samples.every(Number.isFinite)).toBe(true);
+    }
+  }, 120_000);
 
   it('log q and draws take one context for all rows or one per row, like the cpu', async () => {
     const mdn = new MDN({ dim: 3, contextDim: 2, components: 4, hidden: 12 });
