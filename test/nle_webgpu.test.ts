@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { openWebGpu } from '../src/backend/webgpu.js';
 import { SbiError } from '../src/errors.js';
-import { NLE } from '../src/inference/nle.js';
+import { NLE, SNLE } from '../src/inference/nle.js';
+import { taskSimulator } from '../src/inference/sequential.js';
 import { NRE } from '../src/inference/nre.js';
 import { stageBackends } from '../src/inference/methods.js';
 import { getTask, referenceObservation, simulateFromPrior } from '../src/tasks/index.js';
@@ -90,13 +91,35 @@ gpu(`NLE on WebGPU${reason ? ` (unavailable: ${reason})` : ''}`, () => {
     await expect(post.sample(4, { x: xo, seed: 1, backend: 'gpu' as never })).rejects.toThrow(/Expected one of cpu, webgpu, cuda, auto for `backend` but received "gpu"/);
   }, 120_000);
 
-  it('stageBackends: nle (maf, nsf, mdn) trains and samples on webgpu; snle and the NRE methods stay on the cpu with a note', async () => {
+  it('stageBackends: nle and snle (maf, nsf, mdn) train and sample on webgpu; the NRE methods stay on the cpu with a note', async () => {
     const task = getTask('gaussian_linear');
-    for (const kind of ['maf', 'nsf', 'mdn'] as const) {
-      expect(await stageBackends(task, 'nle', 'webgpu', kind), kind).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+    for (const method of ['nle', 'snle'] as const) {
+      for (const kind of ['maf', 'nsf', 'mdn'] as const) {
+        expect(await stageBackends(task, method, 'webgpu', kind), `${method}, ${kind}`).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+      }
     }
-    expect((await stageBackends(task, 'snle', 'webgpu', 'maf')).notes).toContain("sampling runs on the cpu: snle's MCMC potential has cpu kernels only");
     expect((await stageBackends(task, 'nre-b', 'webgpu')).notes).toContain("sampling runs on the cpu: nre-b's MCMC potential has cpu kernels only");
     expect((await stageBackends(task, 'nle', 'cpu', 'maf'))).toMatchObject({ train: 'cpu', sample: 'cpu', notes: [] });
   });
+
+  it("SNLE with backend webgpu: every round's training and MCMC proposals run on the device and match the cpu run's", async () => {
+    const task = getTask('two_moons');
+    const x = referenceObservation('two_moons', 1);
+    const runs = [];
+    for (const backend of ['cpu', 'webgpu'] as const) {
+      const snle = new SNLE({ prior: task.prior, simulator: taskSimulator(task), hidden: 12, layers: 2 });
+      const rounds: number[] = [];
+      const post = await snle.run({
+        x, rounds: 2, simulationsPerRound: 150, seed: 7, train: { maxEpochs: 3, learningRate: 3e-3, backend },
+        mcmc: { chains: 4, warmup: 3, thin: 1, backend }, onRound: (info) => { rounds.push(info.posterior.summary.epochs); },
+      });
+      runs.push({ rounds, snle, drawn: await post.sample(20, { x, seed: 1, chains: 4, warmup: 3, thin: 1, backend }) });
+    }
+    const [cpu, g] = runs as [typeof runs[0], typeof runs[0]];
+    expect(g.rounds).toEqual(cpu.rounds);
+    // Round 2 simulates at the round-1 MCMC proposals: the same simulations when the chains agree.
+    expect(g.snle.nle.simulations).toBe(cpu.snle.nle.simulations);
+    expect(g.drawn.densityEvaluations).toBe(cpu.drawn.densityEvaluations);
+    for (let i = 0; i < cpu.drawn.samples.length; i++) expect(Math.abs(g.drawn.samples[i]! - cpu.drawn.samples[i]!)).toBeLessThan(1e-3);
+  }, 120_000);
 });

@@ -218,8 +218,10 @@ interface SequentialRun {
   rounds: number;
   simulationsPerRound: number[];
   seed: number | bigint;
-  train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'>;
-  mcmc: { onProgress?: (done: number, total: number) => void };
+  /** Every round's training settings; `backend` where the estimator trains on a device (SNLE's flow or MDN). */
+  train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'> & { backend?: BackendName };
+  /** The proposals' MCMC (SNLE, SNRE); `backend` where the potential runs on a device (SNLE). */
+  mcmc: { onProgress?: (done: number, total: number) => void; backend?: BackendName };
   onRound: (epochs: number) => void;
   signal?: AbortSignal;
 }
@@ -259,6 +261,9 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     };
     const method = make(task, o, simulator);
     const { seed: _seed, signal: _signal, onEpoch: _onEpoch, ...train } = trainOptions(o, 1, rounds);
+    const request = o.backend ?? 'cpu';
+    const trainOn = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
+    const mcmcOn = await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf');
     let epochs = 0;
     const t0 = performance.now();
     const posterior = await method.run({
@@ -266,14 +271,18 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
       train: {
         ...train,
         ...(report ? { onEpoch: (e: NativeEpochLosses) => epochProgress(o, round, rounds)!(e) } : {}),
+        ...(trainOn !== 'cpu' ? { backend: trainOn } : {}),
       },
-      mcmc: report ? { onProgress: (done, total) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {},
+      mcmc: {
+        ...(report ? { onProgress: (done: number, total: number) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {}),
+        ...(mcmcOn !== 'cpu' ? { backend: mcmcOn } : {}),
+      },
       onRound: (e) => { epochs += e; },
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior || o.backend === 'cuda' ? 'cpu' : o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? mcmcOn : request === 'cuda' ? 'cpu' : request), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -342,22 +351,22 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
 
 /**
- * Where `method` trains for `request`: NPE's and NLE's flows (no embedding) and MDNs on a backend
+ * Where `method` trains for `request`: NPE's, NLE's and SNLE's flows (no embedding) and MDNs on a backend
  * that runs flow.maf_train / flow.mdn_train (webgpu), everything else on the cpu (cuda has no
  * training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
-  if ((method !== 'npe' && method !== 'nle') || request === 'cuda' || request === 'cpu') return 'cpu';
+  if ((method !== 'npe' && method !== 'nle' && method !== 'snle') || request === 'cuda' || request === 'cpu') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
 }
 
 /**
- * Where an MCMC posterior's potential runs for `request`: NLE's estimator on a backend that runs
- * flow.maf_log_prob (MAF / NSF) or flow.mdn_log_prob (MDN): webgpu; the slice sampler's bookkeeping
- * stays in TypeScript. Every other potential (NRE's classifier, SNLE's rounds) has cpu code only.
+ * Where an MCMC posterior's potential runs for `request`: NLE's and SNLE's estimator on a backend
+ * that runs flow.maf_log_prob (MAF / NSF) or flow.mdn_log_prob (MDN): webgpu; the slice sampler's
+ * bookkeeping stays in TypeScript. Every other potential (NRE's classifiers) has cpu code only.
  */
 async function mcmcSamplingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind): Promise<BackendName> {
-  if (method !== 'nle' || request === 'cpu' || request === 'cuda') return 'cpu';
+  if ((method !== 'nle' && method !== 'snle') || request === 'cpu' || request === 'cuda') return 'cpu';
   return (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_log_prob' : 'flow.maf_log_prob')).name;
 }
 
@@ -375,7 +384,7 @@ export async function stageBackends(
   const train = request === 'cpu' ? 'cpu' : await trainingBackend(method, request, densityEstimator, embedding);
   if (request !== 'cpu') {
     if (train === 'cpu') {
-      const why = method !== 'npe' && method !== 'nle' ? `${method}'s training loop has no kernels on other backends yet`
+      const why = method !== 'npe' && method !== 'nle' && method !== 'snle' ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? 'cuda has no training kernels yet'
           : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
@@ -383,8 +392,8 @@ export async function stageBackends(
     if (!NPE_METHODS.includes(method)) {
       sample = await mcmcSamplingBackend(method, request, densityEstimator);
       if (sample === 'cpu') {
-        const why = method !== 'nle' ? `${method}'s MCMC potential has cpu kernels only`
-          : request === 'cuda' ? "cuda has no kernels for nle's likelihood yet" : `no ${request} backend here evaluates nle's likelihood`;
+        const why = method !== 'nle' && method !== 'snle' ? `${method}'s MCMC potential has cpu kernels only`
+          : request === 'cuda' ? `cuda has no kernels for ${method}'s likelihood yet` : `no ${request} backend here evaluates ${method}'s likelihood`;
         notes.push(`sampling runs on the cpu: ${why}`);
       }
     } else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
