@@ -146,14 +146,11 @@ describe.skipIf(!webgpu)(`simulate on the webgpu backend${webgpu ? '' : ` — sk
     expect(nle.code, nle.stderr).toBe(0);
     expect(nle.stderr).toMatch(/infer --backend webgpu: simulate on webgpu, train on webgpu, sample on webgpu\n/);
     expect(parseCsv(nle.stdout).rows).toBe(10);
-    const nre = run([...mcmcArgs, '--method', 'nre-b', '--backend', 'webgpu']);
-    expect(nre.code, nre.stderr).toBe(0);
-    expect(nre.stderr).toMatch(/train on cpu, sample on cpu \(training runs on the cpu: nre-b's training loop .*nre-b's MCMC potential has cpu kernels only/);
     const coverage = run(['coverage', '--task', 'gaussian_linear', '--method', 'npe', '--budget', '200', '--max-epochs', '2', '--observations', '4', '--samples', '20', '--backend', 'webgpu', '--out', '-']);
     expect(coverage.code, coverage.stderr).toBe(0);
     expect(coverage.stderr).toMatch(/coverage --backend webgpu: simulate on webgpu, train on webgpu, sample on webgpu/);
     expect(parseCsv(coverage.stdout).header).toEqual(['level', 'coverage', 'standard_error', 'conservative']);
-  }, 240_000); // four CLI runs, three of them training on llvmpipe
+  }, 240_000); // three CLI runs training on llvmpipe
 
   it('sbi-engine c2st --backend webgpu trains the classifier on webgpu: identical samples give ≈ 0.5, as on the cpu', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2st-webgpu-'));

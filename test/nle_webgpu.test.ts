@@ -8,7 +8,7 @@ import { openWebGpu } from '../src/backend/webgpu.js';
 import { SbiError } from '../src/errors.js';
 import { NLE, SNLE } from '../src/inference/nle.js';
 import { taskSimulator } from '../src/inference/sequential.js';
-import { NRE } from '../src/inference/nre.js';
+import { MCMCPosterior } from '../src/inference/mcmc_posterior.js';
 import { stageBackends } from '../src/inference/methods.js';
 import { getTask, referenceObservation, simulateFromPrior } from '../src/tasks/index.js';
 
@@ -61,7 +61,7 @@ gpu(`NLE on WebGPU${reason ? ` (unavailable: ${reason})` : ''}`, () => {
     expect(gpuRun.drawn.densityEvaluations).toBe(cpu.drawn.densityEvaluations);
   }, 120_000);
 
-  it("NLE with an MDN trains (flow.mdn_train) and samples (flow.mdn_log_prob) on webgpu like the cpu; NRE's classifier named on webgpu is UNSUPPORTED_OP; 'auto' is the cpu", async () => {
+  it("NLE with an MDN trains (flow.mdn_train) and samples (flow.mdn_log_prob) on webgpu like the cpu; a TypeScript potential named on webgpu is UNSUPPORTED_OP, 'auto' is the cpu", async () => {
     const task = getTask('two_moons');
     const { theta, x } = await simulateFromPrior(task, 300, { seed: 4 });
     const xo = referenceObservation('two_moons', 1);
@@ -78,9 +78,8 @@ gpu(`NLE on WebGPU${reason ? ` (unavailable: ${reason})` : ''}`, () => {
     // the same chains: potentials within f32 tolerance give the same slice decisions
     expect(gpuRun.drawn.densityEvaluations).toBe(cpu.drawn.densityEvaluations);
     for (let i = 0; i < cpu.drawn.samples.length; i++) expect(Math.abs(gpuRun.drawn.samples[i]! - cpu.drawn.samples[i]!)).toBeLessThan(1e-3);
-    const nre = new NRE({ prior: task.prior }).appendSimulations(theta, x);
-    await nre.train({ seed: 6, maxEpochs: 1 });
-    const post = nre.buildPosterior();
+    // A posterior whose potential is plain TypeScript has no device code: named explicitly, a backend is refused.
+    const post = new MCMCPosterior(task.prior, 2, (t, rows) => Float64Array.from({ length: rows }, (_, i) => -((t[2 * i]! - 0.1) ** 2) - t[2 * i + 1]! ** 2));
     const err = await post.sample(4, { x: xo, seed: 1, chains: 2, warmup: 1, backend: 'webgpu' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SbiError);
     expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
@@ -91,14 +90,13 @@ gpu(`NLE on WebGPU${reason ? ` (unavailable: ${reason})` : ''}`, () => {
     await expect(post.sample(4, { x: xo, seed: 1, backend: 'gpu' as never })).rejects.toThrow(/Expected one of cpu, webgpu, cuda, auto for `backend` but received "gpu"/);
   }, 120_000);
 
-  it('stageBackends: nle and snle (maf, nsf, mdn) train and sample on webgpu; the NRE methods stay on the cpu with a note', async () => {
+  it('stageBackends: nle and snle (maf, nsf, mdn) train and sample on webgpu', async () => {
     const task = getTask('gaussian_linear');
     for (const method of ['nle', 'snle'] as const) {
       for (const kind of ['maf', 'nsf', 'mdn'] as const) {
         expect(await stageBackends(task, method, 'webgpu', kind), `${method}, ${kind}`).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
       }
     }
-    expect((await stageBackends(task, 'nre-b', 'webgpu')).notes).toContain("sampling runs on the cpu: nre-b's MCMC potential has cpu kernels only");
     expect((await stageBackends(task, 'nle', 'cpu', 'maf'))).toMatchObject({ train: 'cpu', sample: 'cpu', notes: [] });
   });
 
