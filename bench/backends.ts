@@ -1,6 +1,7 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
  * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s, manifold-flow densities and samples/s), with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF and MDN densities, samples and training rows/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
@@ -22,6 +23,7 @@ import { PhiloxStream } from '../src/random/philox.js';
 import { drawBatchPairs, initialRatioParams, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { ManifoldFlow } from '../src/manifold/flow.js';
 import { TARGETS } from '../src/manifold/cli.js';
+import { MDN } from '../src/flows/mdn.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -67,6 +69,25 @@ function caseOf(op: OpName): Case {
       target: Float32Array.from({ length: 200 }, (_, i) => (i + k) % 2),
     }));
     return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mlpTrain(spec, params, batches, { loss: 'bce', adam: { lr: 1e-3 } }) };
+  }
+  if (op.startsWith('flow.mdn_')) {
+    // sbi's default MDN for two_moons: θ 2-D given x 2-D, 10 components, 2 hidden layers of 50 (ReLU)
+    const mdn = new MDN({ dim: 2, contextDim: 2, components: 10, hidden: 50, hiddenLayers: 2 });
+    mdn.params = Float32Array.from({ length: mdn.paramCount }, (_, i) => Math.sin(i) * 0.1);
+    const n = quick ? 1 << 12 : 1 << 15;
+    const c = Float32Array.of(0.1, -0.2);
+    if (op === 'flow.mdn_sample') return { unit: 'samples/s', items: n, run: (b) => b.mdnSample(mdn, c, n, 5) };
+    if (op === 'flow.mdn_train') {
+      // training steps on batches of 200 rows (per-row context), as the MDN trainer takes them
+      const rows = quick ? 1 << 11 : 1 << 13;
+      const batches = Array.from({ length: rows / 200 | 0 }, (_, k) => ({
+        y: Float32Array.from({ length: 400 }, (_, i) => Math.sin(i + 400 * k)),
+        context: Float32Array.from({ length: 400 }, (_, i) => Math.cos(i + 400 * k)),
+      }));
+      return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mdnTrain(mdn, batches) };
+    }
+    const y = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
+    return { unit: 'densities/s', items: n, run: (b) => b.mdnLogProb(mdn, y, c) };
   }
   if (op.startsWith('flow.')) {
     // sbi's default MAF for two_moons: θ 2-D, x 2-D, 5 layers of MADEs with 2 hidden layers of 50
@@ -177,7 +198,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -80,7 +80,7 @@ function commonOptions(cmd: Command): Command {
   return cmd
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (other than cpu: simulate, infer\'s simulations, NPE\'s flow training and sampling, c2st\'s classifier, so far)').default('cpu'));
+    .addOption(new Option('--backend <name>', 'compute backend: cpu, webgpu, cuda or auto (other than cpu: simulate, infer\'s simulations, NPE\'s and NLE\'s flow training, NPE\'s flow sampling and NLE\'s MCMC potential, c2st\'s classifier, so far)').default('cpu'));
 }
 
 async function commandTasks(opts: { out: string }): Promise<void> {
@@ -217,6 +217,9 @@ interface InferCliOptions {
   save?: string;
   maxEpochs?: string;
   rounds?: string;
+  chains?: string;
+  warmup?: string;
+  thin?: string;
 }
 
 async function commandInfer(opts: InferCliOptions): Promise<void> {
@@ -231,6 +234,11 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
   const samples = parseInteger(opts.samples, 'samples', 1, 2 ** 31);
   const maxEpochs = opts.maxEpochs !== undefined ? parseInteger(opts.maxEpochs, 'max-epochs', 1, 2 ** 31 - 1) : undefined;
   const rounds = opts.rounds !== undefined ? parseInteger(opts.rounds, 'rounds', 1, 1000) : undefined;
+  const mcmc = {
+    ...(opts.chains !== undefined ? { chains: parseInteger(opts.chains, 'chains', 1, 1 << 20) } : {}),
+    ...(opts.warmup !== undefined ? { warmup: parseInteger(opts.warmup, 'warmup', 0, 2 ** 31 - 1) } : {}),
+    ...(opts.thin !== undefined ? { thin: parseInteger(opts.thin, 'thin', 1, 2 ** 31 - 1) } : {}),
+  };
   const estimator = opts.densityEstimator;
   checkDensityEstimator(estimator);
   if ((opts.observation !== undefined) === (opts.xFile !== undefined)) throw new UsageError('infer: give exactly one of --observation, --x-file');
@@ -263,6 +271,7 @@ async function commandInfer(opts: InferCliOptions): Promise<void> {
       ...(threads ? { threads } : {}),
       ...(maxEpochs !== undefined ? { maxEpochs } : {}),
       ...(rounds !== undefined ? { rounds } : {}),
+      ...(Object.keys(mcmc).length > 0 ? { mcmc } : {}),
       ...(progress.enabled ? { onProgress: progress.update } : {}),
       ...(backend !== 'cpu' ? { backend } : {}),
     });
@@ -444,6 +453,9 @@ export function buildProgram(): Command {
       .option('--density-estimator <kind>', `npe, snpe, nle, snle: the conditional flow or mixture density network (mdn): ${DENSITY_ESTIMATOR_KINDS.join(', ')} (coupling: faster sampling for dim ≥ 3)`, 'maf')
       .option('--embedding <w1,..,K>', 'npe, snpe, nre-*, bnre, snre: a jointly trained ReLU embedding network of x, its widths after x: hidden layers, then the output width K (e.g. 100,100,20; one width: a linear map)')
       .option('--rounds <int>', 'sequential methods (snpe, snle, snre): rounds sharing the budget', '10')
+      .option('--chains <int>', 'MCMC methods (nle, snle, nre-*, bnre, snre): slice-sampling chains for the posterior samples (default 100)')
+      .option('--warmup <int>', 'MCMC methods: warm-up sweeps per chain, discarded (default 100)')
+      .option('--thin <int>', 'MCMC methods: keep every thin-th sweep (default 10)')
       .option('--save <model.bin>', 'also write the trained estimator (NPE.load, NLE.load or NRE.load reads it; sequential methods: the last round\'s)')
       // Caps training epochs (default: early stopping only); for quick runs and tests.
       .addOption(new Option('--max-epochs <int>').hideHelp()),

@@ -96,4 +96,6 @@ export { isDeviceArray, type ArrayInput, type DeviceArray } from './backend/devi
 export { WebGpuMlp, type MlpSpec, type MlpBatch, type MlpLoss, type MlpTrainOptions } from './backend/nn_webgpu.js';
 export { mafLogProbWebGpu, mafSampleWebGpu } from './backend/flow_webgpu.js';
 export { trainMafWebGpu, mafTrainStepsWebGpu, type MafBatch, type MafStepOptions, type MafTrainWebGpuOptions } from './backend/flow_train_webgpu.js';
+export { mdnLogProbWebGpu, mdnSampleWebGpu } from './backend/mdn_webgpu.js';
+export { trainMdnWebGpu, mdnTrainStepsWebGpu, type MdnBatch } from './backend/mdn_train_webgpu.js';
 export { openWebGpu, closeWebGpu, type WebGpuContext } from './backend/webgpu.js';

@@ -26,6 +26,7 @@ import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
+import { MDN } from '../src/flows/mdn.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -127,6 +128,44 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
         const t = await b.mafSample(maf, x, n, SEED);
         out.push({ label: `${label} θ`, values: t.theta }, { label: `${label} log q`, values: t.logProb });
       }
+    }
+    return out;
+  }
+  if (op === 'flow.mdn_log_prob' || op === 'flow.mdn_sample') {
+    // 1-D and 3-D y, one and several components, shared and per-row context; weights of scale 0.3
+    // spread the mixture far from its near-uniform initialisation
+    const out = [];
+    const cases = [[1, 1, 'shared'], [1, 4, 'per row'], [3, 5, 'per row'], [3, 10, 'shared']] as const;
+    for (const [dim, components, context] of cases) {
+      const mdn = new MDN({ dim, contextDim: 2, components, hidden: 20, hiddenLayers: 2 });
+      const r = new PhiloxStream(SEED, 25n);
+      mdn.params = Float32Array.from({ length: mdn.paramCount }, () => 0.3 * r.normal());
+      const n = 300;
+      const c = Float32Array.from({ length: context === 'shared' ? 2 : 2 * n }, () => r.normal());
+      const label = `D ${dim}, K ${components}, ${context} context`;
+      if (op === 'flow.mdn_log_prob') {
+        const y = Float32Array.from({ length: dim * n }, () => 1.5 * r.normal());
+        out.push({ label, values: await b.mdnLogProb(mdn, y, c) });
+      } else {
+        out.push({ label: `${label} y`, values: await b.mdnSample(mdn, c, n, SEED), rowWidth: dim });
+      }
+    }
+    return out;
+  }
+  if (op === 'flow.mdn_train') {
+    // 8 Adam steps of 50–57 rows, per-row context; the wide y of the second case makes the
+    // gradient norm exceed the clip (5)
+    const out = [];
+    const cases = [[2, 3, 1], [3, 5, 4], [1, 2, 1]] as const;
+    for (const [dim, components, spread] of cases) {
+      const mdn = new MDN({ dim, contextDim: 2, components, hidden: 20, hiddenLayers: 2 });
+      const r = new PhiloxStream(SEED, 26n);
+      mdn.params = Float32Array.from({ length: mdn.paramCount }, () => 0.2 * r.normal());
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const batches = Array.from({ length: 8 }, (_, i) => ({ y: f32(dim * (50 + i), spread), context: f32(2 * (50 + i)) }));
+      const t = await b.mdnTrain(mdn, batches, { learningRate: 1e-3 });
+      const label = `D ${dim}, K ${components}, spread ${spread}`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
     }
     return out;
   }

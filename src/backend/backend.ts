@@ -22,6 +22,10 @@ import {
 import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
+import type { MDN } from '../flows/mdn.js';
+import { mdnLogProbWebGpu, mdnSampleWebGpu } from './mdn_webgpu.js';
+import { cpuMdnTrainSteps } from './mdn_train_cpu.js';
+import { mdnTrainStepsWebGpu, type MdnBatch } from './mdn_train_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
@@ -111,6 +115,16 @@ const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // the worst draw measured. The harness compares angles on the circle.
 const MANIFOLD_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 0 };
 const MANIFOLD_SAMPLE: Tolerance = { atol: 1e-2, rtol: 0 };
+// MDN head (kernels/flows/mdn.wgsl): the conditioner's f32 products in tile order, then one
+// log-sum-exp over K components of D-term quadratic forms; measured 9.5e-7 relative (3e-3 at
+// log q ≈ −26 000 from random weights). Draws: a uniform() against the cumulative π in f32 (the
+// CPU compares in double), then a back substitution; measured ≤ 0.07 of this bound over 8·10⁴
+// rows with none apart. A component pick decided the other way at a float tie moves the whole
+// row: allowed for 1e-3 of the rows, far above the expected ~1e-7 per row.
+const MDN_LOG_PROB: Tolerance = { atol: 2e-3, rtol: 1e-5 };
+const MDN_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4, discordantRows: 1e-3 };
+// MDN training steps: as MAF_TRAIN (f32 gradients summed in another order, then Adam).
+const MDN_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -164,6 +178,9 @@ export const OPS = {
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
   'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
   'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
+  'flow.mdn_log_prob': { description: 'mixture density network log q(y | c): ReLU conditioner, mixture weights, means, precision factors, log-sum-exp', tolerance: MDN_LOG_PROB },
+  'flow.mdn_train': { description: 'mixture density network training steps: conditioner forward, mdn_row_backward, conditioner backward, clip at global norm, Adam', tolerance: MDN_TRAIN },
+  'flow.mdn_sample': { description: 'mixture density network draws y ~ q(y | c): component by one uniform(), back substitution of D normals (Philox stream i)', tolerance: MDN_SAMPLE },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -242,6 +259,12 @@ export interface Backend {
    * parameters and each step's loss.
    */
   nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** log q(y | c) [n] of an MDN at z-scored y [n, dim], context [contextDim] (all rows) or [n, contextDim] (op flow.mdn_log_prob), f32. */
+  mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array>;
+  /** n draws y ~ q(y | c) [n, dim] of an MDN; row i from Philox stream i of seed (op flow.mdn_sample). */
+  mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array>;
+  /** One step per batch of z-scored rows from mdn.params (not modified): batch-mean −log q, its gradient, clipping, Adam (op flow.mdn_train). */
+  mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -441,6 +464,18 @@ class CpuBackend implements Backend {
     return flow.sample(n, seed, { stream });
   }
 
+  async mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
+    return mdn.logProb(hostInput(y, 'y'), hostInput(context, 'context'));
+  }
+
+  async mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array> {
+    return mdn.sample(n, hostInput(context, 'context'), { seed });
+  }
+
+  async mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions) {
+    return cpuMdnTrainSteps(mdn, batches, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -548,6 +583,18 @@ class WebGpuBackend implements Backend {
 
   manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
     return manifoldFlowSampleWebGpu(this.ctx, flow, n, seed, stream);
+  }
+
+  mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
+    return mdnLogProbWebGpu(this.ctx, mdn, y, context);
+  }
+
+  mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array> {
+    return mdnSampleWebGpu(this.ctx, mdn, context, n, seed);
+  }
+
+  mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions) {
+    return mdnTrainStepsWebGpu(this.ctx, mdn, batches, options);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -731,6 +778,18 @@ class CudaBackendImpl implements Backend {
 
   async manifoldFlowSample(): Promise<{ x: Float64Array; logProb: Float64Array }> {
     this.refuse('manifold.flow_sample');
+  }
+
+  async mdnLogProb(): Promise<Float32Array> {
+    this.refuse('flow.mdn_log_prob');
+  }
+
+  async mdnSample(): Promise<Float32Array> {
+    this.refuse('flow.mdn_sample');
+  }
+
+  async mdnTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
+    this.refuse('flow.mdn_train');
   }
 
   async upload(): Promise<DeviceArray> {

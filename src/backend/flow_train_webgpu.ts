@@ -60,7 +60,7 @@ function checkPositive(v: number, name: string): number {
   return v;
 }
 
-function checkCount(v: number, name: string, max = 2 ** 31 - 1): number {
+export function checkCount(v: number, name: string, max = 2 ** 31 - 1): number {
   if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`Expected an integer in [1, ${max}] for \`${name}\` but received ${String(v)}`);
   return v;
 }

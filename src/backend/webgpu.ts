@@ -107,6 +107,7 @@ export type WgslFile =
   | 'nn/dense.wgsl'
   | 'nn/resnet.wgsl'
   | 'flows/maf.wgsl'
+  | 'flows/mdn.wgsl'
   | 'manifold/manifold_flow.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */

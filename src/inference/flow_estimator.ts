@@ -91,22 +91,23 @@ export interface FlowTrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
   /**
-   * Where training runs (op flow.maf_train; default 'cpu'): 'webgpu' trains a flow (MAF / NSF,
-   * autoregressive or coupling) without an embedding network on the WebGPU device, with the CPU
-   * trainer's algorithm and randomness (src/backend/flow_train_webgpu.ts); 'mdn' and embeddings
-   * named there are UNSUPPORTED_OP errors. 'auto' uses the automatic backend where it can train,
-   * else the cpu.
+   * Where training runs (op flow.maf_train, flow.mdn_train; default 'cpu'): 'webgpu' trains a flow
+   * (MAF / NSF, autoregressive or coupling) without an embedding network, or an MDN, on the WebGPU
+   * device, with the CPU trainer's algorithm and randomness (src/backend/flow_train_webgpu.ts,
+   * mdn_train_webgpu.ts); embeddings named there are UNSUPPORTED_OP errors. 'auto' uses the
+   * automatic backend where it can train, else the cpu.
    */
   backend?: BackendRequest;
 }
 
 /**
- * The backend that trains `densityEstimator` for `request` (op flow.maf_train): UNSUPPORTED_OP
- * when a backend named explicitly cannot, the cpu instead for 'auto'.
+ * The backend that trains `densityEstimator` for `request` (op flow.maf_train, or flow.mdn_train
+ * for an MDN): UNSUPPORTED_OP when a backend named explicitly cannot, the cpu instead for 'auto'.
  */
 export async function flowTrainingBackend(request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cpu') return 'cpu';
-  const why = densityEstimator === 'mdn' ? 'the MDN density estimator trains on the cpu only' : embedding ? 'embedding networks train on the cpu only' : null;
+  if (densityEstimator === 'mdn') return (await backendForOp(request, 'flow.mdn_train')).name;
+  const why = embedding ? 'embedding networks train on the cpu only' : null;
   if (why === null) return (await backendForOp(request, 'flow.maf_train')).name;
   if (request === 'auto') return 'cpu';
   await backendForOp(request, 'flow.maf_train'); // an unavailable backend says so first
@@ -245,7 +246,7 @@ export async function trainConditionalFlow(
   const backend = await flowTrainingBackend(options.backend ?? 'cpu', densityEstimator, architecture.embedding !== undefined);
   if (densityEstimator === 'mdn') {
     const { hidden, hiddenLayers, components } = architecture;
-    return trainMdn(variable, context, dims, { hidden, hiddenLayers, components: components ?? 10 }, nativeOptions, options);
+    return trainMdn(variable, context, dims, { hidden, hiddenLayers, components: components ?? 10 }, nativeOptions, options, backend);
   }
   const { embedding: embeddingConfig, components: _, ...flowArchitecture } = architecture;
   // The embedding (stream l of a key derived from the training key for layer l) maps x to the flow's context.

@@ -6,6 +6,9 @@
  * samples and evaluates z-scored float32 rows exactly as MAF does.
  */
 import { SbiError } from '../errors.js';
+import type { BackendName } from '../backend/backend.js';
+import { trainMdnWebGpu } from '../backend/mdn_train_webgpu.js';
+import { openWebGpu } from '../backend/webgpu.js';
 import { MDN } from '../flows/mdn.js';
 import type { ModelFile } from '../io/model_file.js';
 import { ModelFileReader } from '../io/model_reader.js';
@@ -20,14 +23,26 @@ import type { FlowModelLayout, FlowTrainSummary, FlowTrainOptions } from './flow
 /** The layout version of MDN model files (metadata[layout.versionKey]). */
 export const MDN_FILE_VERSION = 1;
 
-/** Trains a fresh MDN q(variable | context) on [n, dims.variable] and [n, dims.context] rows. */
+/**
+ * Trains a fresh MDN q(variable | context) on [n, dims.variable] and [n, dims.context] rows, on
+ * the cpu (native) or, with backend 'webgpu', on the device (op flow.mdn_train: the CPU trainer's
+ * split, shuffles, initialisation and batches; src/backend/mdn_train_webgpu.ts).
+ */
 export async function trainMdn(
   variable: Float64Array, context: Float64Array, dims: { variable: number; context: number },
   architecture: { hidden: number; hiddenLayers: number; components: number },
-  nativeOptions: Record<string, unknown> & { seed: number | bigint }, options: FlowTrainOptions,
+  nativeOptions: Record<string, unknown> & { seed: number | bigint }, options: FlowTrainOptions, backend: BackendName = 'cpu',
 ): Promise<{ flow: MDN; fit: NativeMafTrainResult }> {
   const flow = new MDN({ dim: dims.variable, contextDim: dims.context, ...architecture });
   if (options.signal?.aborted) throw abortError();
+  if (backend === 'webgpu') {
+    const { threads: _t, ...webgpuOptions } = nativeOptions;
+    const fit = await trainMdnWebGpu(await openWebGpu(), flow, variable, context, {
+      ...webgpuOptions, seed: nativeOptions.seed, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    });
+    flow.params = fit.params;
+    return { flow, fit };
+  }
   const cancel = new Int32Array(1);
   const fit = await whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
     native.mdnTrain(flow.arch, variable, context, nativeOptions, options.onEpoch, cancel));

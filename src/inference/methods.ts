@@ -11,7 +11,7 @@ import { simulateFromPrior, type Task } from '../tasks/index.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import type { NativeEpochLosses } from '../native.js';
 import type { EmbeddingOptions } from './embedding.js';
-import { MCMCPosterior } from './mcmc_posterior.js';
+import { MCMCPosterior, type MCMCSampleOptions } from './mcmc_posterior.js';
 import { NLE, SNLE } from './nle.js';
 import { NPE, type DensityEstimatorKind, type NPEPosterior } from './npe.js';
 import { flowTrainingBackend } from './flow_estimator.js';
@@ -50,13 +50,17 @@ export interface RunMethodOptions {
   signal?: AbortSignal;
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
-   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample) and NPE's training when its
-   * estimator is a flow without an embedding (flow.maf_train); the amortised NRE methods' training
-   * (nre.train) and their MCMC potential (nre.log_ratio), without an embedding. Other training and
-   * the sequential methods' MCMC have CPU kernels only and run there; `stageBackends` says which stage ran where. A backend named
-   * explicitly that cannot simulate the task is an UNSUPPORTED_OP error; 'auto' falls back.
+   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample / flow.mdn_sample), NPE's and
+   * NLE's training when the estimator is a flow without an embedding or an MDN (flow.maf_train /
+   * flow.mdn_train) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob); the amortised
+   * NRE methods' training (nre.train) and their MCMC potential (nre.log_ratio), without an
+   * embedding. Other training and MCMC potentials have CPU kernels only and run there;
+   * `stageBackends` says which stage ran where. A backend named explicitly that cannot simulate
+   * the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
   backend?: BackendRequest;
+  /** The slice sampler's settings for the MCMC methods (defaults: sbibm's 100 chains, 100 warm-up sweeps, thinning 10). */
+  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin'>;
 }
 
 /** Where each stage of a run went (backend names), and why a stage stayed on the CPU. */
@@ -82,7 +86,10 @@ export const SBIBM_DENSITY_ESTIMATORS: Partial<Record<MethodName, DensityEstimat
 
 /** A posterior as the runner and the calibration diagnostics use it (NPE's, or an MCMC posterior). */
 export interface MethodPosterior {
-  sample(n: number, options: { x: Float64Array; seed: number | bigint; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }):
+  sample(n: number, options: {
+    x: Float64Array; seed: number | bigint; signal?: AbortSignal; onProgress?: (done: number, total: number) => void;
+    mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin'>;
+  }):
     Promise<{ samples: Float64Array; ess?: Float64Array; rhat?: Float64Array }>;
   logProb(theta: Float64Array, options: { x: Float64Array }): Promise<Float64Array>;
 }
@@ -160,14 +167,16 @@ interface Estimator {
 }
 
 /**
- * NPE's direct sampler (its flow's draws on `backend`), or an MCMC posterior (NLE, NRE: the CPU)
- * with its ESS / R̂ and sweep progress.
+ * NPE's direct sampler (its flow's draws on `backend`), or an MCMC posterior with its ESS / R̂ and
+ * sweep progress (its potential on `backend`: NLE's flow; see mcmcSamplingBackend).
  */
 function methodPosterior(posterior: NPEPosterior | MCMCPosterior, backend: BackendRequest = 'cpu'): MethodPosterior {
   if (posterior instanceof MCMCPosterior) {
     return {
-      sample: async (n, { x, seed, signal, onProgress }) => {
-        const r = await posterior.sample(n, { x, seed, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+      sample: async (n, { x, seed, signal, onProgress, mcmc }) => {
+        const r = await posterior.sample(n, {
+          ...mcmc, x, seed, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}), ...(backend !== 'cpu' ? { backend } : {}),
+        });
         return { samples: r.samples, ess: r.ess, rhat: r.rhat };
       },
       logProb: (theta, { x }) => posterior.logProb(theta, { x }),
@@ -189,14 +198,19 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const { sims, seconds: simulateSeconds } = await simulateBudget(task, o);
     const estimator = make(task, o);
     estimator.appendSimulations(sims.theta, sims.x, task.definition.xDim);
-    const backend = await trainingBackend(o.method, o.backend ?? 'cpu', o.densityEstimator ?? 'maf', o.embedding !== undefined);
+    const request = o.backend ?? 'cpu';
+    const backend = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
     const t0 = performance.now();
     const summary = await estimator.train({ ...trainOptions(o, 1, 1), ...(backend !== 'cpu' ? { backend } : {}) });
-    // NRE's MCMC potential (nre.log_ratio) on the backend that samples; NPE's draws take o.backend below
-    const potential = NRE_METHODS.includes(o.method) ? await potentialBackend(o.backend ?? 'cpu', o.embedding !== undefined) : 'cpu';
+    // NRE binds its MCMC potential (nre.log_ratio) to a backend when its posterior is built; NLE's
+    // potential and NPE's draws take the backend per sample call
+    const nre = NRE_METHODS.includes(o.method);
+    const potential = nre ? await potentialBackend(request, o.embedding !== undefined) : 'cpu';
     const posterior = estimator.buildPosterior(potential !== 'cpu' ? { backend: potential } : {});
+    const sampleOn = nre ? 'cpu' : posterior instanceof MCMCPosterior ? await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf')
+      : request === 'cuda' ? 'cpu' : request; // cuda has no flow kernels yet (stageBackends notes it)
     return {
-      method: o.method, posterior: methodPosterior(posterior, o.backend), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
+      method: o.method, posterior: methodPosterior(posterior, sampleOn), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
       save: (path) => estimator.save(path),
     };
@@ -209,8 +223,10 @@ interface SequentialRun {
   rounds: number;
   simulationsPerRound: number[];
   seed: number | bigint;
-  train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'>;
-  mcmc: { onProgress?: (done: number, total: number) => void };
+  /** Every round's training settings; `backend` where the estimator trains on a device (SNLE's flow or MDN). */
+  train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'> & { backend?: BackendName };
+  /** The proposals' MCMC (SNLE, SNRE); `backend` where the potential runs on a device (SNLE). */
+  mcmc: { onProgress?: (done: number, total: number) => void; backend?: BackendName };
   onRound: (epochs: number) => void;
   signal?: AbortSignal;
 }
@@ -250,6 +266,9 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     };
     const method = make(task, o, simulator);
     const { seed: _seed, signal: _signal, onEpoch: _onEpoch, ...train } = trainOptions(o, 1, rounds);
+    const request = o.backend ?? 'cpu';
+    const trainOn = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
+    const mcmcOn = await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf');
     let epochs = 0;
     const t0 = performance.now();
     const posterior = await method.run({
@@ -257,14 +276,18 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
       train: {
         ...train,
         ...(report ? { onEpoch: (e: NativeEpochLosses) => epochProgress(o, round, rounds)!(e) } : {}),
+        ...(trainOn !== 'cpu' ? { backend: trainOn } : {}),
       },
-      mcmc: report ? { onProgress: (done, total) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {},
+      mcmc: {
+        ...(report ? { onProgress: (done: number, total: number) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {}),
+        ...(mcmcOn !== 'cpu' ? { backend: mcmcOn } : {}),
+      },
       onRound: (e) => { epochs += e; },
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior, o.backend), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? mcmcOn : request === 'cuda' ? 'cpu' : request), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -341,16 +364,27 @@ async function potentialBackend(request: BackendRequest, embedding: boolean): Pr
 }
 
 /**
- * Where `method` trains for `request`: NPE's flows (no embedding) on a backend that runs flow.maf_train
- * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
+ * Where `method` trains for `request`: NPE's, NLE's and SNLE's flows (no embedding) and MDNs on a backend
+ * that runs flow.maf_train / flow.mdn_train (webgpu), everything else on the cpu (cuda has no
+ * training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cuda' || request === 'cpu') return 'cpu';
   if (NRE_METHODS.includes(method)) {
     return (await ratioBackend(request === 'webgpu' ? request : 'auto', 'nre.train', embedding).catch(() => ({ name: 'cpu' as const }))).name;
   }
-  if (method !== 'npe') return 'cpu';
+  if (method !== 'npe' && method !== 'nle' && method !== 'snle') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
+}
+
+/**
+ * Where an MCMC posterior's potential runs for `request`: NLE's and SNLE's estimator on a backend
+ * that runs flow.maf_log_prob (MAF / NSF) or flow.mdn_log_prob (MDN): webgpu; the slice sampler's
+ * bookkeeping stays in TypeScript. Every other potential (NRE's classifiers) has cpu code only.
+ */
+async function mcmcSamplingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind): Promise<BackendName> {
+  if ((method !== 'nle' && method !== 'snle') || request === 'cpu' || request === 'cuda') return 'cpu';
+  return (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_log_prob' : 'flow.maf_log_prob')).name;
 }
 
 /**
@@ -368,11 +402,10 @@ export async function stageBackends(
   if (request !== 'cpu') {
     if (train === 'cpu') {
       const nre = NRE_METHODS.includes(method);
-      const why = method !== 'npe' && !nre ? `${method}'s training loop has no kernels on other backends yet`
+      const flowTrained = method === 'npe' || method === 'nle' || method === 'snle';
+      const why = !flowTrained && !nre ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
-          : nre ? (embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`)
-            : densityEstimator === 'mdn' ? 'the MDN trains on the cpu only'
-              : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+          : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
     if (NRE_METHODS.includes(method)) {
@@ -381,9 +414,15 @@ export async function stageBackends(
       if (sample === 'cpu') {
         notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : embedding ? 'embedding networks run on the cpu only' : `no ${request} backend here runs nre.log_ratio`}`);
       }
-    } else if (!NPE_METHODS.includes(method)) notes.push(`sampling runs on the cpu: ${method}'s posterior is sampled by MCMC, which has cpu kernels only`);
-    else if (densityEstimator === 'mdn') notes.push('sampling runs on the cpu: the MDN density estimator has cpu kernels only');
-    else sample = (await backendForOp(request, 'flow.maf_sample')).name;
+    } else if (!NPE_METHODS.includes(method)) {
+      sample = await mcmcSamplingBackend(method, request, densityEstimator);
+      if (sample === 'cpu') {
+        const why = method !== 'nle' && method !== 'snle' ? `${method}'s MCMC potential has cpu kernels only`
+          : request === 'cuda' ? `cuda has no kernels for ${method}'s likelihood yet` : `no ${request} backend here evaluates ${method}'s likelihood`;
+        notes.push(`sampling runs on the cpu: ${why}`);
+      }
+    } else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
+    else sample = (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_sample' : 'flow.maf_sample')).name;
   }
   return { simulate, train, sample, notes };
 }
@@ -398,7 +437,7 @@ export async function runMethod(task: Task, options: RunMethodOptions): Promise<
   const t0 = performance.now();
   const report = options.onProgress;
   const drawn = await posterior.sample(samples, {
-    x, seed: options.seed,
+    x, seed: options.seed, ...(options.mcmc ? { mcmc: options.mcmc } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(report ? { onProgress: (done: number, total: number) => report({ phase: 'sample', round: trained.rounds, rounds: trained.rounds, done, total }) } : {}),
   });

@@ -9,6 +9,8 @@
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
 import { SbiError } from '../errors.js';
+import { backendForOp, type Backend, type BackendRequest } from '../backend/backend.js';
+import { MAF } from '../flows/maf.js';
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile } from '../io/model_file.js';
 import type { ModelFile } from '../io/model_file.js';
 import type { NativeMafTrainResult } from '../native.js';
@@ -109,24 +111,45 @@ export class NLE {
 }
 
 /**
- * log q(x | θ) on the original scales, for many θ and one x: the flow's variable is x repeated
- * per row, its context the z-scored θ, so every MCMC step of every chain is ONE native call.
- *   log q(x | θ) = log q_z((x − μ_x) / σ_x | (θ − μ_θ) / σ_θ) − Σ_j log σ_x,j
+ * The flow's inputs for many θ and one x: the variable is x (z-scored) repeated per row, the
+ * context the z-scored θ. fit.theta* are the statistics of the flow's variable (x), fit.x* of its
+ * context (θ).
  */
-function likelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult): PotentialFunction {
-  // fit.theta* are the statistics of the flow's variable (x), fit.x* of its context (θ).
+function flowInputs(flow: ConditionalDensity, fit: NativeMafTrainResult, theta: Float64Array, rows: number, x: Float64Array) {
   const xDim = flow.dim;
   const thetaDim = flow.contextDim;
+  const xz = zScoredObservation(x, xDim, fit.thetaMean, fit.thetaStd);
+  const variable = new Float32Array(rows * xDim);
+  for (let i = 0; i < rows; i++) variable.set(xz, i * xDim);
+  const context = new Float32Array(rows * thetaDim);
+  for (let i = 0; i < rows; i++) {
+    for (let d = 0; d < thetaDim; d++) context[i * thetaDim + d] = (theta[i * thetaDim + d]! - fit.xMean[d]!) / fit.xStd[d]!;
+  }
+  return { variable, context };
+}
+
+/**
+ * log q(x | θ) on the original scales, for many θ and one x, so every MCMC step of every chain
+ * is ONE native flow call:
+ *   log q(x | θ) = log q_z((x − μ_x) / σ_x | (θ − μ_θ) / σ_θ) − Σ_j log σ_x,j
+ */
+function likelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult): (theta: Float64Array, rows: number, x: Float64Array) => Float64Array {
   const logStdSum = fit.thetaStd.reduce((s, v) => s + Math.log(v), 0);
   return (theta, rows, x) => {
-    const xz = zScoredObservation(x, xDim, fit.thetaMean, fit.thetaStd);
-    const variable = new Float32Array(rows * xDim);
-    for (let i = 0; i < rows; i++) variable.set(xz, i * xDim);
-    const context = new Float32Array(rows * thetaDim);
-    for (let i = 0; i < rows; i++) {
-      for (let d = 0; d < thetaDim; d++) context[i * thetaDim + d] = (theta[i * thetaDim + d]! - fit.xMean[d]!) / fit.xStd[d]!;
-    }
-    const lq = flow.logProb(variable, context);
+    const { variable, context } = flowInputs(flow, fit, theta, rows, x);
+    return Float64Array.from(flow.logProb(variable, context), (v) => v - logStdSum);
+  };
+}
+
+/**
+ * As likelihoodPotential, with the estimator's log q on `backend` (op flow.maf_log_prob, or
+ * flow.mdn_log_prob for an MDN): one device call per MCMC step.
+ */
+function deviceLikelihoodPotential(flow: ConditionalDensity, fit: NativeMafTrainResult, backend: Backend): PotentialFunction {
+  const logStdSum = fit.thetaStd.reduce((s, v) => s + Math.log(v), 0);
+  return async (theta, rows, x) => {
+    const { variable, context } = flowInputs(flow, fit, theta, rows, x);
+    const lq = flow instanceof MAF ? await backend.mafLogProb(flow, variable, context) : await backend.mdnLogProb(flow, variable, context);
     return Float64Array.from(lq, (v) => v - logStdSum);
   };
 }
@@ -137,7 +160,7 @@ export class NLEPosterior extends MCMCPosterior {
   readonly summary: NLETrainSummary;
   private readonly flow: ConditionalDensity;
   private readonly fit: NativeMafTrainResult;
-  private readonly likelihood: PotentialFunction;
+  private readonly likelihood: (theta: Float64Array, rows: number, x: Float64Array) => Float64Array;
 
   constructor(prior: Prior, flow: ConditionalDensity, fit: NativeMafTrainResult, summary: NLETrainSummary) {
     const likelihood = likelihoodPotential(flow, fit);
@@ -148,12 +171,23 @@ export class NLEPosterior extends MCMCPosterior {
     this.likelihood = likelihood;
   }
 
+  /**
+   * The potential on `request`'s backend: the estimator's log q on the device (op
+   * flow.maf_log_prob for a MAF / NSF, flow.mdn_log_prob for an MDN). A backend named explicitly
+   * that lacks the op is UNSUPPORTED_OP; 'auto' falls back to the cpu.
+   */
+  protected override async potentialOn(request: BackendRequest): Promise<PotentialFunction> {
+    if (request === 'cpu') return this.likelihood;
+    const backend = await backendForOp(request, this.flow instanceof MAF ? 'flow.maf_log_prob' : 'flow.mdn_log_prob');
+    return backend.name === 'cpu' ? this.likelihood : deviceLikelihoodPotential(this.flow, this.fit, backend);
+  }
+
   /** log q(x | θ) per row of θ [n, dim] at the observation x (no prior term). */
   logLikelihood(theta: Float64Array, options: { x: ArrayLike<number> }): Float64Array {
     const n = checkMatrix(theta, this.dim, 'theta');
     checkFiniteArray(theta, 'theta', this.dim);
     if (typeof options !== 'object' || options === null) throw new TypeError(`Expected an options object with \`x\` but received ${describe(options)}`);
-    return this.likelihood(theta, n, this.observation(options.x)) as Float64Array;
+    return this.likelihood(theta, n, this.observation(options.x));
   }
 
   /** "NLE/maf" or "NLE/nsf". */

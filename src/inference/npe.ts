@@ -9,7 +9,7 @@
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
 import { SbiError } from '../errors.js';
-import { backendForOp, cpuBackend, type Backend, type BackendRequest } from '../backend/backend.js';
+import { backendForOp, type Backend, type BackendRequest } from '../backend/backend.js';
 import { MAF } from '../flows/maf.js';
 import type { NativeMafTrainResult } from '../native.js';
 import type { Prior } from '../priors.js';
@@ -174,9 +174,9 @@ export class NPEPosterior {
 
   /**
    * As `sample`, with the flow's draws on `backend` (default 'cpu'): 'webgpu' runs MAF and NSF
-   * flows in WGSL (op flow.maf_sample), with the same seeds as the CPU, so the draws agree with
-   * `sample`'s within that op's float tolerance. A backend named explicitly that cannot run this
-   * flow (an MDN, or cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
+   * flows (op flow.maf_sample) and MDNs (op flow.mdn_sample) in WGSL, with the same seeds as the
+   * CPU, so the draws agree with `sample`'s within that op's float tolerance. A backend named
+   * explicitly that cannot run this estimator (cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
    */
   async sampleAsync(n: number, options: PosteriorSampleOptions & { backend?: BackendRequest }): Promise<Float64Array> {
     const rounds = this.rejectionRounds(n, options);
@@ -185,9 +185,9 @@ export class NPEPosterior {
     for (let step = rounds.next(); ; ) {
       if (step.done) return step.value;
       const { m, seed } = step.value;
-      const z = backend.name === 'cpu' || !(this.flow instanceof MAF)
-        ? this.flowSample(m, context, seed)
-        : (await backend.mafSample(this.flow, context, m, seed)).theta;
+      const z = backend.name === 'cpu' ? this.flowSample(m, context, seed)
+        : this.flow instanceof MAF ? (await backend.mafSample(this.flow, context, m, seed)).theta
+          : await backend.mdnSample(this.flow, context, m, seed);
       step = rounds.next(z);
     }
   }
@@ -198,13 +198,9 @@ export class NPEPosterior {
     return z;
   }
 
-  /** The backend that draws from this posterior's flow for `request` (op flow.maf_sample). */
+  /** The backend that draws from this posterior's estimator for `request` (op flow.maf_sample, or flow.mdn_sample for an MDN). */
   private async samplingBackend(request: BackendRequest): Promise<Backend> {
-    if (!(this.flow instanceof MAF)) {
-      if (request === 'cpu' || request === 'auto') return cpuBackend;
-      throw new SbiError(`flow.maf_sample is not supported on the ${request} backend: this posterior's density estimator is an MDN, which has kernels on the cpu only`, 'UNSUPPORTED_OP');
-    }
-    return backendForOp(request, 'flow.maf_sample');
+    return backendForOp(request, this.flow instanceof MAF ? 'flow.maf_sample' : 'flow.mdn_sample');
   }
 
   /**

@@ -39,7 +39,7 @@ import { EmbeddingNet, mlpParamCount, readEmbeddingOptions } from './embedding.j
 import type { EmbeddingConfig, EmbeddingOptions } from './embedding.js';
 import { SimulationStore } from './flow_estimator.js';
 import { MCMCPosterior } from './mcmc_posterior.js';
-import type { MCMCSampleOptions } from './mcmc_posterior.js';
+import type { MCMCSampleOptions, PotentialFunction } from './mcmc_posterior.js';
 import { runRounds, type SimulatorFunction } from './sequential.js';
 
 export type NREVariant = 'a' | 'b' | 'c' | 'bnre';
@@ -158,6 +158,30 @@ export class RatioEstimator {
     if (this.embedding) throw new SbiError(`nre.log_ratio is not supported on the ${backend.name} backend: embedding networks run on the cpu only`, 'UNSUPPORTED_OP');
     const t = theta.length === rows * this.thetaDim ? theta : theta.subarray(0, rows * this.thetaDim);
     return backend.nreLogRatio(this.classifier, t, x);
+  }
+}
+
+/**
+ * NRE's posterior: the potential log r(θ, x) on the backend `buildPosterior` named (its one batched
+ * call per sampler step, op nre.log_ratio). `sample(n, { backend })` with a backend other than
+ * 'cpu' runs the potential there instead for that call, as NLEPosterior does.
+ */
+class NREPosterior extends MCMCPosterior {
+  constructor(prior: Prior, private readonly estimator: RatioEstimator, bound: BackendRequest) {
+    super(prior, estimator.xDim, NREPosterior.potential(estimator, bound));
+  }
+
+  private static potential(estimator: RatioEstimator, request: BackendRequest): PotentialFunction {
+    if (request === 'cpu') return (theta, rows, x) => estimator.logRatio(theta, rows, x);
+    const backend = ratioBackend(request, 'nre.log_ratio', estimator.embedding !== undefined);
+    backend.catch(() => {}); // reported by the first potential call
+    return async (theta, rows, x) => estimator.logRatioOn(await backend, theta, rows, x);
+  }
+
+  protected override async potentialOn(request: BackendRequest): Promise<PotentialFunction> {
+    if (request === 'cpu') return super.potentialOn('cpu');
+    const backend = await ratioBackend(request, 'nre.log_ratio', this.estimator.embedding !== undefined);
+    return (theta, rows, x) => this.estimator.logRatioOn(backend, theta, rows, x);
   }
 }
 
@@ -291,12 +315,7 @@ export class NRE {
    * named explicitly that cannot run it fails at the first call (UNSUPPORTED_OP).
    */
   buildPosterior(options: { backend?: BackendRequest } = {}): MCMCPosterior {
-    const estimator = this.estimator;
-    const request = options.backend ?? 'cpu';
-    if (request === 'cpu') return new MCMCPosterior(this.prior, estimator.xDim, (theta, rows, x) => estimator.logRatio(theta, rows, x));
-    const backend = ratioBackend(request, 'nre.log_ratio', estimator.embedding !== undefined);
-    backend.catch(() => {}); // reported by the first potential call
-    return new MCMCPosterior(this.prior, estimator.xDim, async (theta, rows, x) => estimator.logRatioOn(await backend, theta, rows, x));
+    return new NREPosterior(this.prior, this.estimator, options.backend ?? 'cpu');
   }
 
   /** "NRE/a", "NRE/b", "NRE/c" or "NRE/bnre": the model file kind `save` writes. */
