@@ -252,7 +252,10 @@ SBI_HD void gemm_path(int64_t M, int64_t N, int64_t K, const T* a, int64_t am, i
       for (int64_t t = 0; t < kc; ++t) {
         const T* bt = b + (k0 + t) * bk + n0 * bn;
         T* pt = panel + t * np;
-        for (int64_t j = 0; j < nc; ++j) pt[j] = bt[j * bn];
+        if (bn == 1)  // a contiguous row: a vector copy (the strided loop below stays scalar)
+          for (int64_t j = 0; j < nc; ++j) pt[j] = bt[j];
+        else
+          for (int64_t j = 0; j < nc; ++j) pt[j] = bt[j * bn];
         for (int64_t j = nc; j < np; ++j) pt[j] = T(0);
       }
       const bool load_c = accumulate || k0 > 0;

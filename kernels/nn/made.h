@@ -138,8 +138,7 @@ SBI_HD void made_backward(const MadeShape& s, int64_t n, const T* params, const 
     g_below = t;
   }
   const int64_t count = made_param_count(s);
-  for (int64_t j = 0; j < count; ++j)
-    if (!mask[j]) g_params[j] = T(0);
+  for (int64_t j = 0; j < count; ++j) g_params[j] = bit_select(mask[j] != 0, g_params[j], T(0));  // vectorises
 }
 
 }  // namespace nn
