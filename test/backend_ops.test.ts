@@ -24,6 +24,7 @@ import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
+import { Phi4Flow } from '../src/lattice/flow.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -124,6 +125,47 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       const t = await b.mafTrain(maf, batches, { learningRate: 1e-3 });
       const label = `${kind}, ${activation}, ${passes} passes`;
       out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'lattice.phi4_action' || op === 'lattice.u1_action') {
+    // L = 8, an odd L and a larger one, several configurations each, two couplings; f32 inputs
+    // (WebGPU rounds its inputs to f32); U(1) angles in [−π, π) and unreduced ones up to ±3π
+    const out = [];
+    for (const [L, n] of [[8, 16], [5, 7], [12, 5]] as const) {
+      const r = new PhiloxStream(SEED, 25n);
+      if (op === 'lattice.phi4_action') {
+        const phi = Float64Array.from(Float32Array.from({ length: n * L * L }, () => 1.5 * r.normal()));
+        for (const c of [{ L, m2: -4, lambda: 8 }, { L, m2: 0.5, lambda: 0.1 }]) {
+          const v = await b.phi4Action(c, phi);
+          const label = `L ${L}, m2 ${c.m2}, lambda ${c.lambda}`;
+          out.push({ label: `${label} S`, values: v.action, rowWidth: 1 }, { label: `${label} dS/dphi`, values: v.grad, rowWidth: L * L });
+        }
+      } else {
+        for (const [beta, spread] of [[2, 1], [0.7, 3]] as const) {
+          const theta = Float64Array.from(Float32Array.from({ length: n * 2 * L * L }, () => spread * Math.PI * (2 * r.uniform() - 1)));
+          const v = await b.u1Action({ L, beta }, theta);
+          const label = `L ${L}, beta ${beta}, |theta| < ${spread}π`;
+          out.push({ label: `${label} S`, values: v.action, rowWidth: 1 }, { label: `${label} dS/dtheta`, values: v.grad, rowWidth: 2 * L * L },
+            { label: `${label} Q`, values: v.charge, rowWidth: 1 });
+        }
+      }
+    }
+    return out;
+  }
+  if (op === 'lattice.phi4_flow_sample') {
+    // the tutorial's architecture at L = 8, an odd L with a 5×5 kernel, and a net of one conv;
+    // parameters: torch's initialisation moved by 0.1·N(0, 1) (far from any special point)
+    const out = [];
+    const cases = [[8, 24, {}], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }], [6, 10, { layers: 3, hidden: 2, depth: 0, kernel: 3 }]] as const;
+    for (const [L, n, architecture] of cases) {
+      const flow = Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 26n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const d = await b.phi4FlowSample(flow, { n, seed: SEED, offset: 5 });
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} phi`, values: d.phi, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
+        { label: `${label} S`, values: d.action, rowWidth: 1 }, { label: `${label} M`, values: d.magnetization, rowWidth: 1 });
     }
     return out;
   }

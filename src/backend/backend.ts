@@ -26,6 +26,13 @@ import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
 import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
+import type { Phi4Flow } from '../lattice/flow.js';
+import type { Phi4Coupling } from '../lattice/phi4.js';
+import type { U1Coupling } from '../lattice/u1.js';
+import {
+  cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues,
+} from './lattice_cpu.js';
+import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu } from './lattice_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -55,8 +62,9 @@ export interface Tolerance {
   discordantRows?: number;
   /**
    * simulate.* ops whose outputs are linear combinations of one row's draws (a matrix–vector
-   * product): adds rowRtol·max|cpu row| to the bound, since f32 error scales with the row's terms
-   * and an element may cancel to far below them. 0 when absent.
+   * product), and the lattice ops (a row is one configuration's output): adds
+   * rowRtol·max|cpu row| to the bound, since f32 error scales with the row's terms and an
+   * element may cancel to far below them. 0 when absent.
    */
   rowRtol?: number;
 }
@@ -88,6 +96,23 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// Lattice ops: f32 against the CPU's double. A sum over sites (S, Q's Σ wrap P, log q, M) is a tree
+// of f32 partial sums, off by a few roundings of the sum of |terms|; a site's gradient is a few
+// f32 terms of which the largest sets the error, so rowRtol scales with the configuration's
+// largest |value| (rowWidth = one configuration of the output). docs/backends.md has the measured maxima.
+// φ⁴ (terms λφ⁴ dominate: sums of same-signed terms): measured ≤ 7e-8 relative on S, ≤ 4e-8 of max|∂S/∂φ|.
+const LATTICE_PHI4_ACTION: Tolerance = { atol: 1e-5, rtol: 1e-6, rowRtol: 1e-6 };
+// U(1): |S| ≤ βV; cos and sin to ~1e-7 absolute, P rounded to f32 (|P| ≤ 4π: 1e-6), so
+// |ΔS| ≲ 1e-7·βV and |Δ∂S/∂θ| ≲ 1e-6·β; Q is an integer (a plaquette within f32 rounding of ±π
+// could wrap the other way: none seen). atol set for βV ≤ 1000 (the harness: ≤ 512).
+const LATTICE_U1_ACTION: Tolerance = { atol: 1e-4, rtol: 1e-6, rowRtol: 2e-6 };
+// φ⁴ flow draws (φ, log q, S, M): base normals ~3e-7 relative, then per layer three f32
+// convolutions, tanh and e^s. S(φ) carries φ's rounding times ∂S/∂φ over V sites, which |S| does
+// not bound (S cancels): atol covers it. Measured on the trained L = 8 flow
+// (bench/results/lattice_phi4_flow.bin, 1024 draws): φ 1.0e-6, log q 1.3e-5 (|log q| ≤ 33),
+// S 6.4e-5 (|S| ≤ 25), M 8.4e-6; the harness's flows (random parameters, |φ| up to 9): φ 6.7e-6,
+// log q 1.2e-5, S 0.155 at |S| ≈ 8e4 (2e-6 relative).
+const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -137,6 +162,9 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
+  'lattice.phi4_action': { description: 'φ⁴ action S(φ) and ∂S/∂φ of a batch of L×L configurations (kernels/lattice/phi4.h)', tolerance: LATTICE_PHI4_ACTION },
+  'lattice.u1_action': { description: 'U(1) Wilson action S(θ), ∂S/∂θ and the topological charge Q of a batch of configurations (kernels/lattice/u1.h)', tolerance: LATTICE_U1_ACTION },
+  'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -200,6 +228,12 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** S(φ) [n] and ∂S/∂φ [n, L·L] of φ⁴ configurations φ [n, L·L] (op lattice.phi4_action). */
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array): Promise<{ action: Float64Array; grad: Float64Array }>;
+  /** S(θ) [n], ∂S/∂θ [n, 2·L·L] and Q [n] of U(1) configurations θ [n, 2·L·L] (op lattice.u1_action). */
+  u1Action(coupling: U1Coupling, theta: Float64Array): Promise<U1ActionValues>;
+  /** n draws φ ~ q of a φ⁴ flow with log q, S and M; draw i from Philox stream offset + i of seed (op lattice.phi4_flow_sample). */
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -383,6 +417,18 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array) {
+    return cpuPhi4Action(coupling, phi);
+  }
+
+  u1Action(coupling: U1Coupling, theta: Float64Array) {
+    return cpuU1Action(coupling, theta);
+  }
+
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
+    return cpuPhi4FlowSample(flow, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -474,6 +520,18 @@ class WebGpuBackend implements Backend {
 
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions) {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
+  }
+
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array) {
+    return phi4ActionWebGpu(this.ctx, coupling, phi);
+  }
+
+  u1Action(coupling: U1Coupling, theta: Float64Array) {
+    return u1ActionWebGpu(this.ctx, coupling, theta);
+  }
+
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
+    return phi4FlowSampleWebGpu(this.ctx, flow, options);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -569,6 +627,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+    if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for the lattice kernels yet (kernels/lattice/ has no .cu file)' };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -639,6 +698,18 @@ class CudaBackendImpl implements Backend {
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.maf_train');
+  }
+
+  async phi4Action(): Promise<{ action: Float64Array; grad: Float64Array }> {
+    this.refuse('lattice.phi4_action');
+  }
+
+  async u1Action(): Promise<U1ActionValues> {
+    this.refuse('lattice.u1_action');
+  }
+
+  async phi4FlowSample(): Promise<Phi4FlowDraws> {
+    this.refuse('lattice.phi4_flow_sample');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -105,7 +105,11 @@ export type WgslFile =
   | 'simulators/weinberg.wgsl'
   | 'trellis/trellis.wgsl'
   | 'nn/dense.wgsl'
-  | 'flows/maf.wgsl';
+  | 'flows/maf.wgsl'
+  | 'lattice/phi4.wgsl'
+  | 'lattice/u1.wgsl'
+  | 'lattice/checkerboard_flow.wgsl'
+  | 'nn/conv2d_circular.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {
