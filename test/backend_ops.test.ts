@@ -164,7 +164,7 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
       const d = await b.phi4FlowSample(flow, { n, seed: SEED, offset: 5 });
       const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
-      out.push({ label: `${label} phi`, values: d.phi, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
+      out.push({ label: `${label} phi`, values: d.phi!, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
         { label: `${label} S`, values: d.action, rowWidth: 1 }, { label: `${label} M`, values: d.magnetization, rowWidth: 1 });
     }
     return out;

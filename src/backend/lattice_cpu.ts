@@ -13,12 +13,18 @@ export interface LatticeFlowSampleOptions {
   seed: number | bigint;
   /** Draw i uses Philox stream offset + i (default 0). */
   offset?: number;
+  /** Return φ (default true); false leaves `phi` out (log q, S and M only). */
+  keepPhi?: boolean;
+  /** Called as draws complete (per chunk of draws on webgpu). */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborting rejects with SbiError ABORTED (checked between chunks on webgpu). */
+  signal?: AbortSignal;
 }
 
 /** n draws of the φ⁴ flow, as the CPU sampler records them. */
 export interface Phi4FlowDraws {
-  /** φ [n, L·L] */
-  phi: Float64Array;
+  /** φ [n, L·L] (absent with keepPhi: false) */
+  phi?: Float64Array;
   /** log q(φ) [n] */
   logq: Float64Array;
   /** S(φ) [n] */
@@ -37,12 +43,14 @@ export interface U1ActionValues {
 }
 
 /** The checked n, seed and first stream of a flow sampling call. */
-export function checkFlowSampleOptions(o: LatticeFlowSampleOptions): { n: number; seed: bigint; offset: number } {
+export function checkFlowSampleOptions(o: LatticeFlowSampleOptions): { n: number; seed: bigint; offset: number; keepPhi: boolean } {
   if (typeof o !== 'object' || o === null) throw new TypeError(`Expected an options object { n, seed, offset? } but received ${describe(o)}`);
   const n = checkPositiveInteger(o.n, 'n', 2 ** 40);
   const seed = BigInt(checkSeed(o.seed));
   const offset = o.offset === undefined ? 0 : checkNonNegativeInteger(o.offset, 'offset');
-  return { n, seed, offset };
+  if (o.keepPhi !== undefined && typeof o.keepPhi !== 'boolean') throw new TypeError(`Expected a boolean for \`keepPhi\` but received ${describe(o.keepPhi)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`Expected a function for \`onProgress\` but received ${describe(o.onProgress)}`);
+  return { n, seed, offset, keepPhi: o.keepPhi ?? true };
 }
 
 /** A Phi4Flow (what lattice.phi4_flow_sample samples). */
@@ -73,7 +81,9 @@ export async function cpuU1Action(coupling: U1Coupling, theta: Float64Array): Pr
 
 export async function cpuPhi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws> {
   checkPhi4Flow(flow);
-  const { n, seed, offset } = checkFlowSampleOptions(options);
-  const s = await flow.sample({ n, seed, offset, keepPhi: true });
-  return { phi: s.phi!, logq: s.logq, action: s.action, magnetization: s.magnetization };
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  const s = await flow.sample({
+    n, seed, offset, keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { logq: s.logq, action: s.action, magnetization: s.magnetization, ...(s.phi ? { phi: s.phi } : {}) };
 }

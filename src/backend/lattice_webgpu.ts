@@ -6,6 +6,7 @@
  * checkerboard_flow.h and conv2d_circular.h in f32. Each call runs in chunks of configurations,
  * one command buffer per chunk; only the results come back.
  */
+import { SbiError } from '../errors.js';
 import type { Phi4Flow } from '../lattice/flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
@@ -77,6 +78,15 @@ async function runPerConfig(ctx: WebGpuContext, what: string, k: PipelineKey, va
   return results;
 }
 
+const F32_MAX = 3.4028234663852886e38;
+
+/** The kernels take f32: every value must be finite there (NaN and values beyond the f32 range are not). */
+function checkF32Finite(a: Float64Array, name: string): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs(a[i]!) <= F32_MAX)) throw new RangeError(`Expected finite values within the f32 range in \`${name}\` but element ${i} is ${a[i]}`);
+  }
+}
+
 /**
  * S(φ) [n] and ∂S/∂φ [n, V] of φ⁴ configurations φ [n, V] (phi4_action_grad of phi4.wgsl); φ,
  * m² and λ are rounded to f32.
@@ -84,6 +94,7 @@ async function runPerConfig(ctx: WebGpuContext, what: string, k: PipelineKey, va
 export async function phi4ActionWebGpu(ctx: WebGpuContext, coupling: Phi4Coupling, phi: Float64Array): Promise<{ action: Float64Array; grad: Float64Array }> {
   const target = new Phi4Action(coupling);
   checkConfigs(phi, target.sites, 'phi', `${target.sites} sites`);
+  checkF32Finite(phi, 'phi');
   const [action, grad] = await runPerConfig(ctx, 'lattice.phi4_action', configKey('lattice/phi4.wgsl', 'phi4_action_grad'), phi, target.sites,
     (n) => words([n, target.L, target.m2, target.lambda], new Set([2, 3])), { 2: 1, 3: target.sites });
   return { action: action!, grad: grad! };
@@ -96,6 +107,7 @@ export async function phi4ActionWebGpu(ctx: WebGpuContext, coupling: Phi4Couplin
 export async function u1ActionWebGpu(ctx: WebGpuContext, coupling: U1Coupling, theta: Float64Array): Promise<U1ActionValues> {
   const target = new U1Action(coupling);
   checkConfigs(theta, target.links, 'theta', `2·L·L = ${target.links} link angles`);
+  checkF32Finite(theta, 'theta');
   const [action, grad, charge] = await runPerConfig(ctx, 'lattice.u1_action', configKey('lattice/u1.wgsl', 'u1_action_grad_charge'), theta, target.links,
     (n) => words([n, target.L, target.beta, 0], new Set([2])), { 2: 1, 3: target.links, 4: 1 });
   return { action: action!, grad: grad!, charge: charge! };
@@ -109,7 +121,7 @@ export async function u1ActionWebGpu(ctx: WebGpuContext, coupling: U1Coupling, t
  */
 export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws> {
   checkPhi4Flow(flow);
-  const { n, seed, offset } = checkFlowSampleOptions(options);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
   const first = BigInt(offset);
   const { L, m2, lambda } = flow.coupling;
   const { layers, hidden, depth, kernel: K } = flow.architecture;
@@ -124,9 +136,12 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
   const convs: Array<{ cIn: number; cOut: number; act: number }> = [];
   for (let k = 0; k <= depth; k++) convs.push({ cIn: k === 0 ? 1 : H, cOut: k === depth ? 2 : H, act: k === depth ? 2 : 1 });
   const layerParams = convs.reduce((a, c) => a + c.cOut * c.cIn * K * K + c.cOut, 0);
-  const out: Phi4FlowDraws = { phi: new Float64Array(n * V), logq: new Float64Array(n), action: new Float64Array(n), magnetization: new Float64Array(n) };
+  const out: Phi4FlowDraws = {
+    logq: new Float64Array(n), action: new Float64Array(n), magnetization: new Float64Array(n), ...(keepPhi ? { phi: new Float64Array(n * V) } : {}),
+  };
   try {
     for (let start = 0; start < n; start += chunk) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
       const rows = Math.min(chunk, n - start);
       const [x, ld, input, hidA, hidB, st, logq, action, mag] = [V, V, V, H * V, H * V, 2 * V, 1, 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
       try {
@@ -153,11 +168,13 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: ld!, 5: logq! }, [rows, 1]);
         rec.dispatch(configKey('lattice/phi4.wgsl', 'phi4_observables'), words([rows, L, m2, lambda], new Set([2, 3])),
           { 1: x!, 2: action!, 4: mag! }, [rows, 1]);
-        const [phi, q, s, m] = await submitAndRead(ctx, 'lattice.phi4_flow_sample', rec, [[x!, rows * V], [logq!, rows], [action!, rows], [mag!, rows]]);
-        out.phi.set(phi!, start * V);
+        const reads: Array<[GPUBuffer, number]> = [[logq!, rows], [action!, rows], [mag!, rows], ...(out.phi ? [[x!, rows * V] as [GPUBuffer, number]] : [])];
+        const [q, s, m, phi] = await submitAndRead(ctx, 'lattice.phi4_flow_sample', rec, reads);
         out.logq.set(q!, start);
         out.action.set(s!, start);
         out.magnetization.set(m!, start);
+        out.phi?.set(phi!, start * V);
+        options.onProgress?.(start + rows, n);
       } finally {
         pool.release(x!, ld!, input!, hidA!, hidB!, st!, logq!, action!, mag!);
       }
