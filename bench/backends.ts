@@ -19,6 +19,7 @@ import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { Phi4Flow } from '../src/lattice/flow.js';
+import { U1Flow } from '../src/lattice/u1_flow.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -90,8 +91,12 @@ function caseOf(op: OpName): Case {
     const field = Float64Array.from({ length: 2 * n * 256 }, (_, i) => Math.sin(0.37 * i));
     if (op === 'lattice.phi4_action') return { unit: 'configurations/s', items: n, run: (b) => b.phi4Action({ L: 16, m2: -4, lambda: 8 }, field.subarray(0, n * 256)) };
     if (op === 'lattice.u1_action') return { unit: 'configurations/s', items: n, run: (b) => b.u1Action({ L: 16, beta: 2 }, field) };
-    const flow = Phi4Flow.init({ L: 8, m2: -4, lambda: 8 }, {}, 1);
     const draws = quick ? 128 : 512;
+    if (op === 'lattice.u1_flow_sample') {
+      const u1 = U1Flow.init({ L: 8, beta: 2 }, {}, 1);
+      return { unit: 'draws/s', items: draws, run: (b) => b.u1FlowSample(u1, { n: draws, seed: 2, keepPhi: false }) };
+    }
+    const flow = Phi4Flow.init({ L: 8, m2: -4, lambda: 8 }, {}, 1);
     return { unit: 'draws/s', items: draws, run: (b) => b.phi4FlowSample(flow, { n: draws, seed: 2, keepPhi: false }) };
   }
   const sim = (OPS[op] as OpSpec).simulator!;
@@ -149,7 +154,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorial's φ⁴ flow at L = 8 (lattice.phi4_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -25,6 +25,7 @@ import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { Phi4Flow } from '../src/lattice/flow.js';
+import { U1Flow } from '../src/lattice/u1_flow.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -166,6 +167,25 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
       out.push({ label: `${label} phi`, values: d.phi!, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
         { label: `${label} S`, values: d.action, rowWidth: 1 }, { label: `${label} M`, values: d.magnetization, rowWidth: 1 });
+    }
+    return out;
+  }
+  if (op === 'lattice.u1_flow_sample') {
+    // the tutorial's architecture at L = 8 and a small net at L = 4 (5×5 kernel, 3 NCP components);
+    // parameters: torch's initialisation moved by 0.1·N(0, 1). The links are angles in [0, 2π),
+    // compared on the circle: as cos θ' and sin θ'.
+    const out = [];
+    const cases = [[8, 12, {}], [4, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 }]] as const;
+    for (const [L, n, architecture] of cases) {
+      const flow = U1Flow.init({ L, beta: 2 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 27n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const d = await b.u1FlowSample(flow, { n, seed: SEED, offset: 5 });
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} cos theta'`, values: d.theta!.map(Math.cos), rowWidth: 2 * L * L },
+        { label: `${label} sin theta'`, values: d.theta!.map(Math.sin), rowWidth: 2 * L * L },
+        { label: `${label} log q`, values: d.logq, rowWidth: 1 }, { label: `${label} S`, values: d.action, rowWidth: 1 },
+        { label: `${label} Q`, values: d.charge, rowWidth: 1 });
     }
     return out;
   }

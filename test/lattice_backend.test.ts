@@ -149,16 +149,31 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     await expect(flow.sample({ ...opts, backend: 'webgpu', signal: aborted.signal })).rejects.toThrow(/abort/i);
   });
 
-  it('flowMetropolis({ backend: "webgpu" }) runs the φ⁴ chain from device draws; U(1) flows are refused by name', async () => {
+  it('U1Flow.sample({ backend: "webgpu" }) draws the cpu\'s links (same Philox words) within the op\'s tolerance, on the circle', async () => {
+    const flow = U1Flow.init({ L: 4, beta: 1.5 }, { layers: 4 }, 12);
+    const tol = OPS['lattice.u1_flow_sample'].tolerance;
+    const opts = { n: 30, seed: 6, offset: 77, keepTheta: true };
+    const [g, c] = [await flow.sample({ ...opts, backend: 'webgpu' }), await flow.sample(opts)];
+    expectWithin(g.theta!.map(Math.cos), c.theta!.map(Math.cos), tol, 32);
+    expectWithin(g.theta!.map(Math.sin), c.theta!.map(Math.sin), tol, 32);
+    for (const t of g.theta!) expect(t >= 0 && t < 2 * Math.PI).toBe(true);
+    expectWithin(g.logq, c.logq, tol);
+    expectWithin(g.action, c.action, tol);
+    expect(Array.from(g.charge)).toEqual(Array.from(c.charge));
+    expect((await flow.sample({ n: 3, seed: 6, backend: 'webgpu' })).theta).toBeUndefined();
+    await expect(flow.sample({ n: 3, seed: 6, backend: 'cuda' })).rejects.toThrow(/cuda/i);
+  });
+
+  it('flowMetropolis({ backend: "webgpu" }) runs the φ⁴ and U(1) chains from device draws', async () => {
     const flow = Phi4Flow.init({ L: 4, m2: -4, lambda: 8 }, { layers: 2, hidden: 4 }, 3);
     const [g, c] = [await flowMetropolis(flow, { n: 300, seed: 2, backend: 'webgpu' }), await flowMetropolis(flow, { n: 300, seed: 2 })];
     // the same proposals and accept uniforms: a decision differs only where log w ties within f32 rounding
     expect(Math.abs(g.acceptance - c.acceptance)).toBeLessThanOrEqual(2 / 299);
     expect(g.magnetization.length).toBe(c.magnetization.length);
-    const u1 = U1Flow.init({ L: 4, beta: 1 }, { layers: 1 });
-    const err = await flowMetropolis(u1, { n: 10, seed: 1, backend: 'webgpu' }).catch((e: unknown) => e);
-    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/U\(1\).*webgpu.*WGSL/);
+    const u1 = U1Flow.init({ L: 4, beta: 1 }, { layers: 2 }, 4);
+    const [gu, cu] = [await flowMetropolis(u1, { n: 300, seed: 2, backend: 'webgpu' }), await flowMetropolis(u1, { n: 300, seed: 2 })];
+    expect(Math.abs(gu.acceptance - cu.acceptance)).toBeLessThanOrEqual(2 / 299);
+    expect(gu.charge.length).toBe(cu.charge.length);
   });
 
   it('flow-mcmc --backend webgpu runs the chain on device draws (EGL_PLATFORM unset); bad values are usage errors', () => {

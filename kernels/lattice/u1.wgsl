@@ -4,10 +4,9 @@
 //   S = −β Σ_x cos P(x),  ∂S/∂θ₀(x) = β [sin P(x) − sin P(x − ê₁)],
 //                         ∂S/∂θ₁(x) = β [sin P(x − ê₀) − sin P(x)]                (u1_action_grad)
 //   Q = round((1/2π) Σ_x wrap(P(x))), wrap into [−π, π)                          (u1_topological_charge)
-// In f32. sin and cos are not WGSL's built-ins (guaranteed only to 2^-11 absolute): the angle
-// is reduced to a quarter turn in three parts (Cody–Waite) and samplers.wgsl's series take over.
+// In f32, with angle.wgsl's sin and cos (not WGSL's built-ins, guaranteed only to 2^-11).
 // Sums over x are trees of f32 partial sums (config_sum.wgsl).
-// #include "../random/samplers.wgsl"
+// #include "angle.wgsl"
 // #include "config_sum.wgsl"
 
 struct U1Params {
@@ -22,19 +21,6 @@ struct U1Params {
 @group(0) @binding(2) var<storage, read_write> u1_s: array<f32>;        // [n]
 @group(0) @binding(3) var<storage, read_write> u1_grad: array<f32>;     // [n, 2V]
 @group(0) @binding(4) var<storage, read_write> u1_q: array<f32>;        // [n]
-
-// (sin x, cos x): x = k·π/2 + r, |r| ≤ π/4, with π/2 split into three f32 parts so k·part is
-// exact for |k| < 2^8 (|x| up to ~400; the link angles of a configuration are far smaller).
-fn u1_sincos(x: f32) -> vec2f {
-  let k = round(x * 0.6366197723675814);  // 2/π
-  let r = ((x - k * 1.5703125) - k * 4.837512969970703e-4) - k * 7.549789954891882e-8;
-  return sincos_quadrant(r, u32(i32(k)));
-}
-
-// Angle wrapped into [−π, π) (u1_wrap).
-fn u1_wrap(a: f32) -> f32 {
-  return a - TWO_PI * floor((a + 3.141592653589793) / TWO_PI);
-}
 
 // P at site (x0, x1) of the configuration starting at `base`.
 fn u1_plaquette(base: u32, L: u32, x0: u32, x1: u32) -> f32 {
@@ -59,16 +45,38 @@ fn u1_action_grad_charge(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     let x0p = select(x0 - 1u, L - 1u, x0 == 0u);
     let x1p = select(x1 - 1u, L - 1u, x1 == 0u);
     let p = u1_plaquette(base, L, x0, x1);
-    let here = u1_sincos(p);
+    let here = sincos_angle(p);
     cos_sum -= here.y;
-    wrap_sum += u1_wrap(p);
-    u1_grad[base + i] = up.beta * (here.x - u1_sincos(u1_plaquette(base, L, x0, x1p)).x);
-    u1_grad[base + V + i] = up.beta * (u1_sincos(u1_plaquette(base, L, x0p, x1)).x - here.x);
+    wrap_sum += wrap_pi(p);
+    u1_grad[base + i] = up.beta * (here.x - sincos_angle(u1_plaquette(base, L, x0, x1p)).x);
+    u1_grad[base + V + i] = up.beta * (sincos_angle(u1_plaquette(base, L, x0p, x1)).x - here.x);
   }
   let s = config_sum(lid.x, cos_sum);
   let w = config_sum(lid.x, wrap_sum);
   if (lid.x == 0u) {
     u1_s[b] = up.beta * s;
-    u1_q[b] = round(w / TWO_PI) + 0.0;
+    u1_q[b] = round(w / TWO_PI);  // may be −0: the host adds +0 (a +0.0 here can be folded away)
+  }
+}
+
+// S and Q of every configuration (no gradient): what the flow sampler records.
+@compute @workgroup_size(CONFIG_WG)
+fn u1_observables(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.x;
+  let L = up.L;
+  let V = L * L;
+  let base = 2u * V * b;
+  var cos_sum = 0.0;
+  var wrap_sum = 0.0;
+  for (var i = lid.x; i < V; i += CONFIG_WG) {
+    let p = u1_plaquette(base, L, i / L, i % L);
+    cos_sum -= sincos_angle(p).y;
+    wrap_sum += wrap_pi(p);
+  }
+  let s = config_sum(lid.x, cos_sum);
+  let w = config_sum(lid.x, wrap_sum);
+  if (lid.x == 0u) {
+    u1_s[b] = up.beta * s;
+    u1_q[b] = round(w / TWO_PI);  // may be −0: the host adds +0 (a +0.0 here can be folded away)
   }
 }

@@ -27,12 +27,13 @@ import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import type { Phi4Flow } from '../lattice/flow.js';
+import type { U1Flow } from '../lattice/u1_flow.js';
 import type { Phi4Coupling } from '../lattice/phi4.js';
 import type { U1Coupling } from '../lattice/u1.js';
 import {
-  cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues,
+  cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, cpuU1FlowSample, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
 } from './lattice_cpu.js';
-import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu } from './lattice_webgpu.js';
+import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -113,6 +114,12 @@ const LATTICE_U1_ACTION: Tolerance = { atol: 1e-4, rtol: 1e-6, rowRtol: 2e-6 };
 // S 6.4e-5 (|S| ≤ 25), M 8.4e-6; the harness's flows (random parameters, |φ| up to 9): φ 6.7e-6,
 // log q 1.2e-5, S 0.155 at |S| ≈ 8e4 (2e-6 relative).
 const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
+// U(1) flow draws (θ' compared on the circle as cos θ', sin θ': a link within f32 rounding of 0
+// may wrap to the other end of [0, 2π); log q, S, Q): uniform links rounded to f32, then per
+// layer the plaquettes, the CNN and the NCP mixtures (angle.wgsl's sin, cos, atan2, log).
+// Measured on the trained L = 8 flow (bench/results/lattice_u1_flow.bin, 512 draws): θ' 2.9e-5
+// on the circle, log q 1.0e-4 (|log q| ≤ 222), S 1.4e-4 (|S| ≤ 104), Q identical.
+const LATTICE_U1_FLOW: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -165,6 +172,7 @@ export const OPS = {
   'lattice.phi4_action': { description: 'φ⁴ action S(φ) and ∂S/∂φ of a batch of L×L configurations (kernels/lattice/phi4.h)', tolerance: LATTICE_PHI4_ACTION },
   'lattice.u1_action': { description: 'U(1) Wilson action S(θ), ∂S/∂θ and the topological charge Q of a batch of configurations (kernels/lattice/u1.h)', tolerance: LATTICE_U1_ACTION },
   'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
+  'lattice.u1_flow_sample': { description: 'U(1) gauge-equivariant flow draws: Philox Haar links, circular CNN, NCP circle mixtures → θ\', log q, S, Q (kernels/lattice/gauge_flow.h)', tolerance: LATTICE_U1_FLOW },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -234,6 +242,8 @@ export interface Backend {
   u1Action(coupling: U1Coupling, theta: Float64Array): Promise<U1ActionValues>;
   /** n draws φ ~ q of a φ⁴ flow with log q, S and M; draw i from Philox stream offset + i of seed (op lattice.phi4_flow_sample). */
   phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws>;
+  /** n draws θ' ~ q of a U(1) flow with log q, S and Q; draw i from Philox stream offset + i of seed (op lattice.u1_flow_sample). */
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -429,6 +439,10 @@ class CpuBackend implements Backend {
     return cpuPhi4FlowSample(flow, options);
   }
 
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
+    return cpuU1FlowSample(flow, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -532,6 +546,10 @@ class WebGpuBackend implements Backend {
 
   phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
     return phi4FlowSampleWebGpu(this.ctx, flow, options);
+  }
+
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
+    return u1FlowSampleWebGpu(this.ctx, flow, options);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -710,6 +728,10 @@ class CudaBackendImpl implements Backend {
 
   async phi4FlowSample(): Promise<Phi4FlowDraws> {
     this.refuse('lattice.phi4_flow_sample');
+  }
+
+  async u1FlowSample(): Promise<U1FlowDraws> {
+    this.refuse('lattice.u1_flow_sample');
   }
 
   async upload(): Promise<DeviceArray> {

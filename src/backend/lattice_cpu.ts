@@ -6,6 +6,7 @@
 import { Phi4Flow } from '../lattice/flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
+import { U1Flow } from '../lattice/u1_flow.js';
 import { checkNonNegativeInteger, checkPositiveInteger, checkSeed, describe } from '../validate.js';
 
 export interface LatticeFlowSampleOptions {
@@ -13,7 +14,7 @@ export interface LatticeFlowSampleOptions {
   seed: number | bigint;
   /** Draw i uses Philox stream offset + i (default 0). */
   offset?: number;
-  /** Return φ (default true); false leaves `phi` out (log q, S and M only). */
+  /** Return the configurations (φ, or the U(1) flow's θ'; default true); false leaves them out. */
   keepPhi?: boolean;
   /** Called as draws complete (per chunk of draws on webgpu). */
   onProgress?: (done: number, total: number) => void;
@@ -31,6 +32,18 @@ export interface Phi4FlowDraws {
   action: Float64Array;
   /** M = Σ_x φ_x [n] */
   magnetization: Float64Array;
+}
+
+/** n draws of the U(1) flow, as the CPU sampler records them. */
+export interface U1FlowDraws {
+  /** θ' [n, 2·L·L], links in [0, 2π) (absent with keepPhi: false) */
+  theta?: Float64Array;
+  /** log q(θ') [n] */
+  logq: Float64Array;
+  /** S(θ') [n] */
+  action: Float64Array;
+  /** Q [n] */
+  charge: Float64Array;
 }
 
 export interface U1ActionValues {
@@ -56,6 +69,11 @@ export function checkFlowSampleOptions(o: LatticeFlowSampleOptions): { n: number
 /** A Phi4Flow (what lattice.phi4_flow_sample samples). */
 export function checkPhi4Flow(flow: unknown): asserts flow is Phi4Flow {
   if (!(flow instanceof Phi4Flow)) throw new TypeError(`Expected a Phi4Flow for \`flow\` but received ${describe(flow)}`);
+}
+
+/** A U1Flow (what lattice.u1_flow_sample samples). */
+export function checkU1Flow(flow: unknown): asserts flow is U1Flow {
+  if (!(flow instanceof U1Flow)) throw new TypeError(`Expected a U1Flow for \`flow\` but received ${describe(flow)}`);
 }
 
 /** Configurations [n, width] (n ≥ 1) as a Float64Array; `what` describes one configuration. */
@@ -86,4 +104,13 @@ export async function cpuPhi4FlowSample(flow: Phi4Flow, options: LatticeFlowSamp
     n, seed, offset, keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
   });
   return { logq: s.logq, action: s.action, magnetization: s.magnetization, ...(s.phi ? { phi: s.phi } : {}) };
+}
+
+export async function cpuU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws> {
+  checkU1Flow(flow);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  const s = await flow.sample({
+    n, seed, offset, keepTheta: keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { logq: s.logq, action: s.action, charge: s.charge, ...(s.theta ? { theta: s.theta } : {}) };
 }

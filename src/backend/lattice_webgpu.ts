@@ -8,9 +8,10 @@
  */
 import { SbiError } from '../errors.js';
 import type { Phi4Flow } from '../lattice/flow.js';
+import type { U1Flow } from '../lattice/u1_flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
-import { checkConfigs, checkFlowSampleOptions, checkPhi4Flow, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
+import { checkConfigs, checkFlowSampleOptions, checkPhi4Flow, checkU1Flow, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
 import { PassRecorder, storage, upload, words } from './nn_webgpu.js';
 import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext, type WgslFile } from './webgpu.js';
 
@@ -110,7 +111,42 @@ export async function u1ActionWebGpu(ctx: WebGpuContext, coupling: U1Coupling, t
   checkF32Finite(theta, 'theta');
   const [action, grad, charge] = await runPerConfig(ctx, 'lattice.u1_action', configKey('lattice/u1.wgsl', 'u1_action_grad_charge'), theta, target.links,
     (n) => words([n, target.L, target.beta, 0], new Set([2])), { 2: 1, 3: target.links, 4: 1 });
-  return { action: action!, grad: grad!, charge: charge! };
+  return { action: action!, grad: grad!, charge: charge!.map((q) => q + 0) };  // −0 → +0, as the CPU's Q
+}
+
+const ACT = { none: 0, leakyRelu: 1, tanh: 2 } as const;
+
+/** A coupling net of conv_net_circular.h: its convs (channels, activation) and parameters per net. */
+interface ConvNet {
+  K: number;
+  convs: Array<{ cIn: number; cOut: number; act: number }>;
+  params: number;
+}
+
+function convNet(cIn: number, hidden: number, depth: number, cOut: number, K: number, outAct: number): ConvNet {
+  const convs = [];
+  for (let k = 0; k <= depth; k++) convs.push({ cIn: k === 0 ? cIn : hidden, cOut: k === depth ? cOut : hidden, act: k === depth ? outAct : ACT.leakyRelu });
+  return { K, convs, params: convs.reduce((a, c) => a + c.cOut * c.cIn * K * K + c.cOut, 0) };
+}
+
+/** Records one net (parameters from element `offset`): `input` → the two hidden planes in turn → `output`. */
+function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer, offset: number, rows: number, L: number,
+  input: GPUBuffer, hidden: [GPUBuffer, GPUBuffer], output: GPUBuffer): void {
+  let src = input, off = offset;
+  net.convs.forEach((c, k) => {
+    const dst = k === net.convs.length - 1 ? output : hidden[k % 2]!;
+    rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular'), words([rows, L, c.cIn, c.cOut, net.K, c.act, off, 0]),
+      { 1: params, 2: src, 3: dst }, groups2d(rows * c.cOut * L * L));
+    off += c.cOut * c.cIn * net.K * net.K + c.cOut;
+    src = dst;
+  });
+}
+
+/** The uniform block of checkerboard_flow.wgsl / gauge_flow.wgsl: n, L, layer, one more word, the seed and the first stream. */
+function flowUniforms(rows: number, L: number, layer: number, extra: number, seed: bigint, stream: bigint): Uint32Array<ArrayBuffer> {
+  const [k0, k1] = u64Words(seed);
+  const [s0, s1] = u64Words(stream & ((1n << 64n) - 1n));
+  return words([rows, L, layer, extra, k0!, k1!, s0!, s1!]);
 }
 
 /**
@@ -132,10 +168,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
   const pool = bufferPool(ctx.device);
   const params = pool.acquire(4 * flow.params.length, storage());
   upload(ctx.device.queue, params, Float32Array.from(flow.params));
-  // conv k of layer l: its weights' offset in the flat parameters (conv_net_circular.h's layout)
-  const convs: Array<{ cIn: number; cOut: number; act: number }> = [];
-  for (let k = 0; k <= depth; k++) convs.push({ cIn: k === 0 ? 1 : H, cOut: k === depth ? 2 : H, act: k === depth ? 2 : 1 });
-  const layerParams = convs.reduce((a, c) => a + c.cOut * c.cIn * K * K + c.cOut, 0);
+  const net = convNet(1, H, depth, 2, K, ACT.tanh);
   const out: Phi4FlowDraws = {
     logq: new Float64Array(n), action: new Float64Array(n), magnetization: new Float64Array(n), ...(keepPhi ? { phi: new Float64Array(n * V) } : {}),
   };
@@ -146,23 +179,12 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
       const [x, ld, input, hidA, hidB, st, logq, action, mag] = [V, V, V, H * V, H * V, 2 * V, 1, 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
       try {
         const rec = new PassRecorder(ctx);
-        const cbf = (layer: number) => {
-          const [k0, k1] = u64Words(seed);
-          const [s0, s1] = u64Words((first + BigInt(start)) & ((1n << 64n) - 1n));
-          return words([rows, L, layer, 0, k0!, k1!, s0!, s1!]);
-        };
+        const cbf = (layer: number) => flowUniforms(rows, L, layer, 0, seed, first + BigInt(start));
         const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
         rec.dispatch(flowKey('cbf_base'), cbf(0), { 1: x!, 2: ld! }, groups2d(rows * Math.ceil(V / 8)));
         for (let l = 0; l < layers; l++) {
           rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: x!, 3: input! }, groups2d(rows * V));
-          let src = input!, off = l * layerParams;
-          convs.forEach((c, k) => {
-            const dst = k === depth ? st! : k % 2 === 0 ? hidA! : hidB!;
-            rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular'), words([rows, L, c.cIn, c.cOut, K, c.act, off, 0]),
-              { 1: params, 2: src, 3: dst }, groups2d(rows * c.cOut * V));
-            off += c.cOut * c.cIn * K * K + c.cOut;
-            src = dst;
-          });
+          recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], st!);
           rec.dispatch(flowKey('cbf_couple'), cbf(l), { 1: x!, 2: ld!, 4: st! }, groups2d(rows * V));
         }
         rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: ld!, 5: logq! }, [rows, 1]);
@@ -177,6 +199,66 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         options.onProgress?.(start + rows, n);
       } finally {
         pool.release(x!, ld!, input!, hidA!, hidB!, st!, logq!, action!, mag!);
+      }
+    }
+  } finally {
+    pool.release(params);
+  }
+  return out;
+}
+
+/**
+ * n draws of the gauge-equivariant U(1) flow (U1Flow): draw i takes its Haar-uniform links
+ * 2π·uniform() from Philox stream offset + i of seed exactly as the CPU sampler does, then per
+ * coupling layer the plaquettes and the net input (gf_net_input), the circular CNN and the NCP
+ * mixture update of the active links (gf_couple); log q, S(θ') and Q, in f32. The links come
+ * back in [0, 2π): compare them on the circle (a link within f32 rounding of 0 may sit at the
+ * other end of the interval than the CPU's).
+ */
+export async function u1FlowSampleWebGpu(ctx: WebGpuContext, flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws> {
+  checkU1Flow(flow);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  const first = BigInt(offset);
+  const { L, beta } = flow.coupling;
+  const { layers, hidden: H, depth, kernel, components } = flow.architecture;
+  const V = L * L;
+  const C = 2 * components + 1;
+  // links [2V], ld, plaquettes [V], net input [2V], two hidden planes [H·V], net output [C·V]
+  const chunk = chunkSize(ctx, 6 * V + 2 * H * V + C * V, Math.max(H, C, 2) * V);
+  const pool = bufferPool(ctx.device);
+  const params = pool.acquire(4 * flow.params.length, storage());
+  upload(ctx.device.queue, params, Float32Array.from(flow.params));
+  const net = convNet(2, H, depth, C, kernel, ACT.none);
+  const out: U1FlowDraws = {
+    logq: new Float64Array(n), action: new Float64Array(n), charge: new Float64Array(n), ...(keepPhi ? { theta: new Float64Array(n * 2 * V) } : {}),
+  };
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+      const rows = Math.min(chunk, n - start);
+      const [x, ld, plaq, input, hidA, hidB, netOut, logq, action, charge] =
+        [2 * V, V, V, 2 * V, H * V, H * V, C * V, 1, 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
+      try {
+        const rec = new PassRecorder(ctx);
+        const gf = (layer: number) => flowUniforms(rows, L, layer, components, seed, first + BigInt(start));
+        const flowKey = (e: string) => key('lattice/gauge_flow.wgsl', e);
+        rec.dispatch(flowKey('gf_base'), gf(0), { 1: x!, 2: ld! }, groups2d(rows * V));
+        for (let l = 0; l < layers; l++) {
+          rec.dispatch(flowKey('gf_net_input'), gf(l), { 1: x!, 3: plaq!, 4: input! }, groups2d(rows * V));
+          recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], netOut!);
+          rec.dispatch(flowKey('gf_couple'), gf(l), { 1: x!, 2: ld!, 3: plaq!, 5: netOut! }, groups2d(rows * V));
+        }
+        rec.dispatch(configKey('lattice/gauge_flow.wgsl', 'gf_log_q'), gf(0), { 2: ld!, 6: logq! }, [rows, 1]);
+        rec.dispatch(configKey('lattice/u1.wgsl', 'u1_observables'), words([rows, L, beta, 0], new Set([2])), { 1: x!, 2: action!, 4: charge! }, [rows, 1]);
+        const reads: Array<[GPUBuffer, number]> = [[logq!, rows], [action!, rows], [charge!, rows], ...(out.theta ? [[x!, rows * 2 * V] as [GPUBuffer, number]] : [])];
+        const [q, s, c, theta] = await submitAndRead(ctx, 'lattice.u1_flow_sample', rec, reads);
+        out.logq.set(q!, start);
+        out.action.set(s!, start);
+        out.charge.set(c!.map((v) => v + 0), start);  // −0 → +0, as the CPU's Q
+        out.theta?.set(theta!, start * 2 * V);
+        options.onProgress?.(start + rows, n);
+      } finally {
+        pool.release(x!, ld!, plaq!, input!, hidA!, hidB!, netOut!, logq!, action!, charge!);
       }
     }
   } finally {

@@ -109,6 +109,7 @@ export type WgslFile =
   | 'lattice/phi4.wgsl'
   | 'lattice/u1.wgsl'
   | 'lattice/checkerboard_flow.wgsl'
+  | 'lattice/gauge_flow.wgsl'
   | 'nn/conv2d_circular.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */

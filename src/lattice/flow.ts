@@ -286,8 +286,8 @@ export interface FlowMetropolisOptions {
    */
   symmetric?: boolean;
   /**
-   * Where the proposals are drawn (Phi4Flow.sample's `backend`; default 'cpu'). U(1) flows draw on
-   * the CPU only: 'webgpu' / 'cuda' are UNSUPPORTED_OP for them. The chain itself runs on the host.
+   * Where the proposals are drawn (Phi4Flow.sample's or U1Flow.sample's `backend`; default 'cpu').
+   * The chain itself runs on the host.
    */
   backend?: BackendRequest;
   onProgress?: (done: number, total: number) => void;
@@ -347,12 +347,7 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
   }
   if (model instanceof U1Flow) {
     if (options.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
-    if (options.backend !== undefined && options.backend !== 'cpu' && options.backend !== 'auto') {
-      const { selectBackend } = await import('../backend/backend.js');
-      const b = await selectBackend(options.backend);
-      throw new SbiError(`U(1) flow sampling is not supported on the ${b.name} backend: the gauge-equivariant flow (NCP circle mixtures) has no ${b.name === 'webgpu' ? 'WGSL kernel' : 'launcher'} yet; only the cpu draws it`, 'UNSUPPORTED_OP');
-    }
-    const s = await model.sample(sampleOptions);
+    const s = await model.sample({ ...sampleOptions, ...(options.backend ? { backend: options.backend } : {}) });
     const c = independenceChain({ observable: s.charge, action: s.action, logq: s.logq }, seed, burnIn);
     const q2 = integratedAutocorrelation(c.chain.map((q) => q * q));
     const tq = integratedAutocorrelation(c.chain);
