@@ -1,10 +1,11 @@
 /// <reference types="@webgpu/types" />
 /**
  * The lattice kernels on the WebGPU device, batched over configurations (ops lattice.phi4_action,
- * lattice.u1_action, lattice.phi4_flow_sample): kernels/lattice/phi4.wgsl, u1.wgsl and
- * checkerboard_flow.wgsl with kernels/nn/conv2d_circular.wgsl, mirroring phi4.h, u1.h,
- * checkerboard_flow.h and conv2d_circular.h in f32. Each call runs in chunks of configurations,
- * one command buffer per chunk; only the results come back.
+ * lattice.u1_action, lattice.phi4_flow_sample, lattice.u1_flow_sample): kernels/lattice/phi4.wgsl,
+ * u1.wgsl, checkerboard_flow.wgsl and gauge_flow.wgsl with kernels/nn/conv2d_circular.wgsl,
+ * mirroring phi4.h, u1.h, checkerboard_flow.h, gauge_flow.h (with circle.h's NCP mixture) and
+ * conv2d_circular.h in f32. Each call runs in chunks of configurations, one command buffer per
+ * chunk; only the results come back.
  */
 import { SbiError } from '../errors.js';
 import type { Phi4Flow } from '../lattice/flow.js';
