@@ -156,15 +156,19 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
   }
   if (op === 'lattice.phi4_flow_sample') {
     // the tutorial's architecture at L = 8, an odd L with a 5×5 kernel, and a net of one conv;
-    // parameters: torch's initialisation moved by 0.1·N(0, 1) (far from any special point)
+    // parameters: torch's initialisation moved by 0.1·N(0, 1) (far from any special point); the
+    // Z2-symmetrised proposal (inverse pass of −φ, log q_s, the sign flip) at L = 8 and L = 7
     const out = [];
-    const cases = [[8, 24, {}], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }], [6, 10, { layers: 3, hidden: 2, depth: 0, kernel: 3 }]] as const;
-    for (const [L, n, architecture] of cases) {
+    const cases = [
+      [8, 24, {}, false], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }, false], [6, 10, { layers: 3, hidden: 2, depth: 0, kernel: 3 }, false],
+      [8, 16, {}, true], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }, true],
+    ] as const;
+    for (const [L, n, architecture, symmetric] of cases) {
       const flow = Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3);
       const r = new PhiloxStream(SEED, 26n);
       for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
-      const d = await b.phi4FlowSample(flow, { n, seed: SEED, offset: 5 });
-      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      const d = await b.phi4FlowSample(flow, { n, seed: SEED, offset: 5, symmetric });
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}${symmetric ? ', symmetric' : ''}`;
       out.push({ label: `${label} phi`, values: d.phi!, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
         { label: `${label} S`, values: d.action, rowWidth: 1 }, { label: `${label} M`, values: d.magnetization, rowWidth: 1 });
     }

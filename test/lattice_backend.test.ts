@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPS, selectBackend, type Tolerance } from '../src/backend/backend.js';
-import { SbiError } from '../src/errors.js';
 import { Phi4Flow, flowMetropolis } from '../src/lattice/flow.js';
 import { Phi4Action } from '../src/lattice/phi4.js';
 import { U1Action } from '../src/lattice/u1.js';
@@ -138,12 +137,12 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     expectWithin(g.magnetization, c.magnetization, tol);
     // without keepPhi, no configurations come back
     expect((await flow.sample({ ...opts, backend: 'webgpu' })).phi).toBeUndefined();
-    // the symmetrised proposal needs the inverse pass: refused on webgpu, kept on the cpu by auto
-    const err = await flow.sample({ ...opts, symmetric: true, backend: 'webgpu' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SbiError);
-    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/symmetric.*webgpu.*inverse/);
-    expect(await flow.sample({ ...opts, symmetric: true, backend: 'auto' })).toEqual(await flow.sample({ ...opts, symmetric: true }));
+    // the symmetrised proposal (inverse pass of −φ, log q_s, the same sign flips)
+    const [gs, cs] = [await flow.sample({ ...opts, keepPhi: true, symmetric: true, backend: 'webgpu' }), await flow.sample({ ...opts, keepPhi: true, symmetric: true })];
+    expectWithin(gs.phi!, cs.phi!, tol, 36);
+    expectWithin(gs.logq, cs.logq, tol);
+    expectWithin(gs.action, cs.action, tol);
+    await expect(flow.sample({ ...opts, symmetric: 'yes' as unknown as boolean, backend: 'webgpu' })).rejects.toThrow(/symmetric/);
     const aborted = new AbortController();
     aborted.abort();
     await expect(flow.sample({ ...opts, backend: 'webgpu', signal: aborted.signal })).rejects.toThrow(/abort/i);
@@ -161,6 +160,8 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     expectWithin(g.action, c.action, tol);
     expect(Array.from(g.charge)).toEqual(Array.from(c.charge));
     expect((await flow.sample({ n: 3, seed: 6, backend: 'webgpu' })).theta).toBeUndefined();
+    const sym = await flowMetropolis(flow, { n: 10, seed: 1, symmetric: true, backend: 'webgpu' }).catch((e: unknown) => e);
+    expect((sym as Error).message).toMatch(/symmetric.*φ⁴/);
     await expect(flow.sample({ n: 3, seed: 6, backend: 'cuda' })).rejects.toThrow(/cuda/i);
   });
 
@@ -188,8 +189,9 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     const [g, c] = [JSON.parse(gpu.stdout), JSON.parse(cpu.stdout)];
     expect(Math.abs(g.acceptance - c.acceptance)).toBeLessThanOrEqual(2 / 399);
     expect(run([...args, '--backend', 'metal']).code).toBe(2);
-    const sym = run([...args, '--backend', 'webgpu', '--symmetric']);
-    expect(sym.code).toBe(1);
-    expect(sym.stderr).toMatch(/UNSUPPORTED_OP|not supported/);
+    const [gs, cs] = [run([...args, '--backend', 'webgpu', '--symmetric']), run([...args, '--symmetric'])];
+    expect(gs.code, gs.stderr).toBe(0);
+    expect(JSON.parse(gs.stdout).symmetric).toBe(true);
+    expect(Math.abs(JSON.parse(gs.stdout).acceptance - JSON.parse(cs.stdout).acceptance)).toBeLessThanOrEqual(2 / 399);
   });
 });

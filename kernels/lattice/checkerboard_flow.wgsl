@@ -99,3 +99,68 @@ fn cbf_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   let total = config_sum(lid.x, s);
   if (lid.x == 0u) { cbf_log_q_out[b] = total; }
 }
+
+// The symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ)) (native/lattice_flow.cc, `symmetric`): the
+// inverse pass (checkerboard_flow_inverse) of −φ gives log q(−φ); the draw is flipped to −φ when
+// the uniform from block 2^63 of its stream is below ½.
+@group(0) @binding(6) var<storage, read> cbf_log_q_other: array<f32>;  // [n]: log q(−φ)
+@group(0) @binding(7) var<storage, read_write> cbf_y: array<f32>;      // [n, V]: −φ, then z = f⁻¹(−φ)
+
+// y = −x; the inverse pass's ld starts at 0.
+@compute @workgroup_size(workgroup_size)
+fn cbf_reflect(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * cf.L * cf.L) { return; }
+  cbf_y[idx] = -cbf_x[idx];
+  cbf_ld[idx] = 0.0;
+}
+
+// One layer of the inverse in place: x = (x − t)·e^{−s} at the active sites, ld −= s.
+@compute @workgroup_size(workgroup_size)
+fn cbf_couple_inverse(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let V = cf.L * cf.L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * V) { return; }
+  let i = idx % V;
+  if (cbf_frozen(cf.layer, i / cf.L, i % cf.L)) { return; }
+  let b = idx / V;
+  let s = cbf_st[2u * V * b + i];
+  cbf_x[idx] = (cbf_x[idx] - cbf_st[2u * V * b + V + i]) * exp(-s);
+  cbf_ld[idx] = cbf_ld[idx] - s;
+}
+
+// log q of the inverse pass: Σ_x (log N(z_x; 0, 1) + ld[x]). One workgroup per configuration.
+@compute @workgroup_size(CONFIG_WG)
+fn cbf_inverse_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.x;
+  let V = cf.L * cf.L;
+  var s = 0.0;
+  for (var i = lid.x; i < V; i += CONFIG_WG) {
+    let z = cbf_x[b * V + i];
+    s += cbf_ld[b * V + i] - 0.5 * z * z - LOG_SQRT_TWO_PI;
+  }
+  let total = config_sum(lid.x, s);
+  if (lid.x == 0u) { cbf_log_q_out[b] = total; }
+}
+
+// log q_s = log ½(e^a + e^r) = max(a, r) + log(1 + e^{−|a − r|}) − log 2, a = log q(φ), r = log q(−φ).
+@compute @workgroup_size(workgroup_size)
+fn cbf_symmetric_log_q(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let b = flat_index(gid, nwg, workgroup_size);
+  if (b >= cf.n) { return; }
+  let a = cbf_log_q_out[b];
+  let r = cbf_log_q_other[b];
+  cbf_log_q_out[b] = max(a, r) + log_positive(1.0 + exp(-abs(a - r))) - 0.6931471805599453;
+}
+
+// φ → −φ where uniform() of block 2^63 of the draw's stream is below ½: u = (v + ½)·2^-53 with
+// v = w₀·2^21 + (w₁ >> 11) is below ½ exactly when w₀ < 2^31 (an integer test, as on the CPU).
+@compute @workgroup_size(workgroup_size)
+fn cbf_flip(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let V = cf.L * cf.L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * V) { return; }
+  let stream = philox_stream_add(cf.stream, idx / V);
+  let w = philox4x32_10(vec4u(0u, 0x80000000u, stream.x, stream.y), cf.key);
+  if (w.x < 0x80000000u) { cbf_x[idx] = -cbf_x[idx]; }
+}

@@ -111,7 +111,8 @@ const LATTICE_U1_ACTION: Tolerance = { atol: 1e-4, rtol: 1e-6, rowRtol: 2e-6 };
 // convolutions, tanh and e^s. S(φ) carries φ's rounding times ∂S/∂φ over V sites, which |S| does
 // not bound (S cancels): atol covers it. Measured on the trained L = 8 flow
 // (bench/results/lattice_phi4_flow.bin, 1024 draws): φ 1.0e-6, log q 1.3e-5 (|log q| ≤ 33),
-// S 6.4e-5 (|S| ≤ 25), M 8.4e-6; the harness's flows (random parameters, |φ| up to 9): φ 6.7e-6,
+// S 6.4e-5 (|S| ≤ 25), M 8.4e-6, and with `symmetric` (the inverse pass of −φ too) log q 8.0e-5;
+// the harness's flows (random parameters, |φ| up to 9): φ 6.7e-6,
 // log q 1.2e-5, S 0.155 at |S| ≈ 8e4 (2e-6 relative).
 const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
 // U(1) flow draws (θ' compared on the circle as cos θ', sin θ': a link within f32 rounding of 0
@@ -171,7 +172,7 @@ export const OPS = {
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
   'lattice.phi4_action': { description: 'φ⁴ action S(φ) and ∂S/∂φ of a batch of L×L configurations (kernels/lattice/phi4.h)', tolerance: LATTICE_PHI4_ACTION },
   'lattice.u1_action': { description: 'U(1) Wilson action S(θ), ∂S/∂θ and the topological charge Q of a batch of configurations (kernels/lattice/u1.h)', tolerance: LATTICE_U1_ACTION },
-  'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
+  'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M; optionally the Z2-symmetrised proposal (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
   'lattice.u1_flow_sample': { description: 'U(1) gauge-equivariant flow draws: Philox Haar links, circular CNN, NCP circle mixtures → θ\', log q, S, Q (kernels/lattice/gauge_flow.h)', tolerance: LATTICE_U1_FLOW },
 } as const satisfies Record<string, OpSpec>;
 

@@ -14,6 +14,11 @@ export interface LatticeFlowSampleOptions {
   seed: number | bigint;
   /** Draw i uses Philox stream offset + i (default 0). */
   offset?: number;
+  /**
+   * φ⁴ only: draw from the Z2-symmetrised proposal ½(q(φ) + q(−φ)) (Phi4Flow.sample's `symmetric`).
+   * Default false.
+   */
+  symmetric?: boolean;
   /** Return the configurations (φ, or the U(1) flow's θ'; default true); false leaves them out. */
   keepPhi?: boolean;
   /** Called as draws complete (per chunk of draws on webgpu). */
@@ -61,9 +66,15 @@ export function checkFlowSampleOptions(o: LatticeFlowSampleOptions): { n: number
   const n = checkPositiveInteger(o.n, 'n', 2 ** 40);
   const seed = BigInt(checkSeed(o.seed));
   const offset = o.offset === undefined ? 0 : checkNonNegativeInteger(o.offset, 'offset');
+  if (o.symmetric !== undefined && typeof o.symmetric !== 'boolean') throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(o.symmetric)}`);
   if (o.keepPhi !== undefined && typeof o.keepPhi !== 'boolean') throw new TypeError(`Expected a boolean for \`keepPhi\` but received ${describe(o.keepPhi)}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`Expected a function for \`onProgress\` but received ${describe(o.onProgress)}`);
   return { n, seed, offset, keepPhi: o.keepPhi ?? true };
+}
+
+/** The U(1) flow has no symmetrised proposal (its target has no φ → −φ symmetry). */
+export function checkNotSymmetric(o: LatticeFlowSampleOptions): void {
+  if (o?.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
 }
 
 /** A Phi4Flow (what lattice.phi4_flow_sample samples). */
@@ -101,13 +112,14 @@ export async function cpuPhi4FlowSample(flow: Phi4Flow, options: LatticeFlowSamp
   checkPhi4Flow(flow);
   const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
   const s = await flow.sample({
-    n, seed, offset, keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    n, seed, offset, keepPhi, ...(options.symmetric ? { symmetric: true } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
   });
   return { logq: s.logq, action: s.action, magnetization: s.magnetization, ...(s.phi ? { phi: s.phi } : {}) };
 }
 
 export async function cpuU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws> {
   checkU1Flow(flow);
+  checkNotSymmetric(options);
   const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
   const s = await flow.sample({
     n, seed, offset, keepTheta: keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),

@@ -12,7 +12,7 @@ import type { Phi4Flow } from '../lattice/flow.js';
 import type { U1Flow } from '../lattice/u1_flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
-import { checkConfigs, checkFlowSampleOptions, checkPhi4Flow, checkU1Flow, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
+import { checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
 import { PassRecorder, storage, upload, words } from './nn_webgpu.js';
 import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext, type WgslFile } from './webgpu.js';
 
@@ -154,7 +154,8 @@ function flowUniforms(rows: number, L: number, layer: number, extra: number, see
  * n draws of the trained φ⁴ flow (Phi4Flow): draw i takes its base normals z from Philox stream
  * offset + i of seed exactly as the CPU sampler does (sample_std_normal_fill), then φ = f(z)
  * through every coupling layer (cbf_mask, the circular CNN, cbf_couple), log q(φ), S(φ) and M,
- * in f32. The parameters are rounded to f32 once per call.
+ * in f32. The parameters are rounded to f32 once per call. `symmetric`: the Z2-symmetrised
+ * proposal as the CPU draws it (log q(−φ) by the inverse pass, log q_s, the flip from block 2⁶³).
  */
 export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws> {
   checkPhi4Flow(flow);
@@ -164,8 +165,9 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
   const { layers, hidden, depth, kernel: K } = flow.architecture;
   const V = L * L;
   const H = hidden;
-  // x, ld, in [V] each, two hidden planes [H·V], s and t [2V]
-  const chunk = chunkSize(ctx, 5 * V + 2 * H * V, Math.max(2, H) * V);
+  const symmetric = options.symmetric === true;
+  // x, ld, in [V] each, two hidden planes [H·V], s and t [2V]; symmetric: −φ [V]
+  const chunk = chunkSize(ctx, 6 * V + 2 * H * V, Math.max(2, H) * V);
   const pool = bufferPool(ctx.device);
   const params = pool.acquire(4 * flow.params.length, storage());
   upload(ctx.device.queue, params, Float32Array.from(flow.params));
@@ -177,7 +179,8 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
     for (let start = 0; start < n; start += chunk) {
       if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
       const rows = Math.min(chunk, n - start);
-      const [x, ld, input, hidA, hidB, st, logq, action, mag] = [V, V, V, H * V, H * V, 2 * V, 1, 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
+      const [x, ld, input, hidA, hidB, st, logq, action, mag, y, logqOther] =
+        [V, V, V, H * V, H * V, 2 * V, 1, 1, 1, symmetric ? V : 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
       try {
         const rec = new PassRecorder(ctx);
         const cbf = (layer: number) => flowUniforms(rows, L, layer, 0, seed, first + BigInt(start));
@@ -189,6 +192,18 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
           rec.dispatch(flowKey('cbf_couple'), cbf(l), { 1: x!, 2: ld!, 4: st! }, groups2d(rows * V));
         }
         rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: ld!, 5: logq! }, [rows, 1]);
+        if (symmetric) {
+          // log q(−φ) by the inverse pass of −φ (the layers in reverse), then log q_s and the flip
+          rec.dispatch(flowKey('cbf_reflect'), cbf(0), { 1: x!, 2: ld!, 7: y! }, groups2d(rows * V));
+          for (let l = layers - 1; l >= 0; l--) {
+            rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: y!, 3: input! }, groups2d(rows * V));
+            recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], st!);
+            rec.dispatch(flowKey('cbf_couple_inverse'), cbf(l), { 1: y!, 2: ld!, 4: st! }, groups2d(rows * V));
+          }
+          rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_inverse_log_q'), cbf(0), { 1: y!, 2: ld!, 5: logqOther! }, [rows, 1]);
+          rec.dispatch(flowKey('cbf_symmetric_log_q'), cbf(0), { 5: logq!, 6: logqOther! }, groups2d(rows));
+          rec.dispatch(flowKey('cbf_flip'), cbf(0), { 1: x! }, groups2d(rows * V));
+        }
         rec.dispatch(configKey('lattice/phi4.wgsl', 'phi4_observables'), words([rows, L, m2, lambda], new Set([2, 3])),
           { 1: x!, 2: action!, 4: mag! }, [rows, 1]);
         const reads: Array<[GPUBuffer, number]> = [[logq!, rows], [action!, rows], [mag!, rows], ...(out.phi ? [[x!, rows * V] as [GPUBuffer, number]] : [])];
@@ -199,7 +214,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         out.phi?.set(phi!, start * V);
         options.onProgress?.(start + rows, n);
       } finally {
-        pool.release(x!, ld!, input!, hidA!, hidB!, st!, logq!, action!, mag!);
+        pool.release(x!, ld!, input!, hidA!, hidB!, st!, logq!, action!, mag!, y!, logqOther!);
       }
     }
   } finally {
@@ -218,6 +233,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
  */
 export async function u1FlowSampleWebGpu(ctx: WebGpuContext, flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws> {
   checkU1Flow(flow);
+  checkNotSymmetric(options);
   const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
   const first = BigInt(offset);
   const { L, beta } = flow.coupling;

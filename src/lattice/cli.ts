@@ -88,7 +88,7 @@ export function addLatticeCommands(program: Command): void {
     .option('--burn-in <int>', 'chain steps dropped from the start', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
     .option('--symmetric', 'φ⁴: propose from the Z2-symmetrised flow ½(q(φ) + q(−φ))')
-    .option('--backend <cpu|webgpu|auto>', 'where the flow draws its proposals (webgpu: f32; φ⁴ not with --symmetric)', 'cpu')
+    .option('--backend <cpu|webgpu|auto>', 'where the flow draws its proposals (webgpu: in f32)', 'cpu')
     .option('--json', 'print one JSON object instead of lines')
     .action(commandFlowMcmc);
 }

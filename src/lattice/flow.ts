@@ -17,7 +17,6 @@ import {
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
 import { U1Flow } from './u1_flow.js';
 import type { BackendRequest } from '../backend/backend.js';
-import { SbiError } from '../errors.js';
 
 export const PHI4_FLOW_KIND = 'lattice/phi4-flow';
 
@@ -153,8 +152,8 @@ export class Phi4Flow {
    * q_s is a normalised density with q_s(φ) = q_s(−φ), so independence Metropolis stays exact.
    * `backend` (default 'cpu', the native sampler in double): 'webgpu' draws on the device (op
    * lattice.phi4_flow_sample: the same Philox base normals, the flow in f32, within the op's
-   * tolerance of the CPU's draws; `threads` does not apply; not with `symmetric`, which is
-   * UNSUPPORTED_OP there), 'auto' picks as selectBackend does (the CPU for `symmetric`).
+   * tolerance of the CPU's draws, `symmetric` included; `threads` does not apply), 'auto' picks as
+   * selectBackend does.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
     symmetric?: boolean; backend?: BackendRequest; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
@@ -163,16 +162,13 @@ export class Phi4Flow {
     }
     const { n, nativeOptions } = latticeSampleOptions(options);
     const backend = options.backend ?? 'cpu';
-    // the symmetrised proposal needs the inverse pass, which has no WGSL kernel: 'auto' keeps it on the CPU
-    if (backend !== 'cpu' && !(backend === 'auto' && options.symmetric)) {
+    if (backend !== 'cpu') {
       const { backendForOp } = await import('../backend/backend.js');
       const b = await backendForOp(backend, 'lattice.phi4_flow_sample');
       if (b.name !== 'cpu') {
-        if (options.symmetric) {
-          throw new SbiError(`symmetric sampling is not supported on the ${b.name} backend: the inverse pass for q(−φ) has no WGSL kernel yet`, 'UNSUPPORTED_OP');
-        }
         const d = await b.phi4FlowSample(this, {
           n, seed: nativeOptions.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}), keepPhi: options.keepPhi === true,
+          ...(options.symmetric ? { symmetric: true } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
         });
         return { magnetization: d.magnetization, action: d.action, logq: d.logq, ...(d.phi ? { phi: d.phi } : {}) };
