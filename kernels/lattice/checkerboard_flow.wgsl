@@ -2,7 +2,9 @@
 // with the sampler's base draws (native/lattice_flow.cc, Phi4FlowModel::Draw), batched over
 // configurations [n, V]. src/backend/lattice_webgpu.ts records one layer as
 //   cbf_mask (the net input m·x) → conv2d_circular.wgsl × (depth + 1) (LeakyReLU, …, tanh) → cbf_couple
-// and the sample as cbf_base, the layers in order, cbf_log_q.
+// and the sample as cbf_base, the layers in order, cbf_log_q; the symmetrised proposal adds the
+// inverse pass of −φ (checkerboard_flow_inverse: cbf_reflect, the layers in reverse with
+// cbf_couple_inverse, cbf_inverse_log_q), cbf_symmetric_log_q and cbf_flip (end of this file).
 // log q is kept per site until the end: ld[x] = log N(z_x; 0, 1) − Σ_l (1 − m_x) s_x^(l), summed
 // over x by cbf_log_q (a tree of f32 partial sums; the CPU adds in order in double).
 // #include "../random/samplers.wgsl"
