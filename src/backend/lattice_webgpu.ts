@@ -116,6 +116,8 @@ export async function u1ActionWebGpu(ctx: WebGpuContext, coupling: U1Coupling, t
 }
 
 const ACT = { none: 0, leakyRelu: 1, tanh: 2 } as const;
+/** Output channels per invocation of conv2d_circular.wgsl (CONV_OUT_TILE). */
+const CONV_OUT_TILE = 4;
 
 /** A coupling net of conv_net_circular.h: its convs (channels, activation) and parameters per net. */
 interface ConvNet {
@@ -137,7 +139,7 @@ function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer, offse
   net.convs.forEach((c, k) => {
     const dst = k === net.convs.length - 1 ? output : hidden[k % 2]!;
     rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular'), words([rows, L, c.cIn, c.cOut, net.K, c.act, off, 0]),
-      { 1: params, 2: src, 3: dst }, groups2d(rows * c.cOut * L * L));
+      { 1: params, 2: src, 3: dst }, groups2d(rows * Math.ceil(c.cOut / CONV_OUT_TILE) * L * L));
     off += c.cOut * c.cIn * net.K * net.K + c.cOut;
     src = dst;
   });
