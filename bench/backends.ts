@@ -24,6 +24,8 @@ import { drawBatchPairs, initialRatioParams, type RatioLossSpec } from '../src/b
 import { ManifoldFlow } from '../src/manifold/flow.js';
 import { TARGETS } from '../src/manifold/cli.js';
 import { MDN } from '../src/flows/mdn.js';
+import { Phi4Flow } from '../src/lattice/flow.js';
+import { U1Flow } from '../src/lattice/u1_flow.js';
 import { machineDescription, replaceReadmeBlock, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -143,6 +145,21 @@ function caseOf(op: OpName): Case {
     const points = flow.sample(n, 6).x;
     return { unit: 'densities/s', items: n, run: (b) => b.manifoldFlowLogProb(flow, points) };
   }
+  if (op.startsWith('lattice.')) {
+    // actions: 2^12 configurations at L = 16; flow: the tutorial's architecture (16 layers, [8, 8],
+    // 3×3) at L = 8, torch's initialisation (the cost does not depend on the parameters)
+    const n = quick ? 1 << 10 : 1 << 12;
+    const field = Float64Array.from({ length: 2 * n * 256 }, (_, i) => Math.sin(0.37 * i));
+    if (op === 'lattice.phi4_action') return { unit: 'configurations/s', items: n, run: (b) => b.phi4Action({ L: 16, m2: -4, lambda: 8 }, field.subarray(0, n * 256)) };
+    if (op === 'lattice.u1_action') return { unit: 'configurations/s', items: n, run: (b) => b.u1Action({ L: 16, beta: 2 }, field) };
+    const draws = quick ? 128 : 512;
+    if (op === 'lattice.u1_flow_sample') {
+      const u1 = U1Flow.init({ L: 8, beta: 2 }, {}, 1);
+      return { unit: 'draws/s', items: draws, run: (b) => b.u1FlowSample(u1, { n: draws, seed: 2, keepPhi: false }) };
+    }
+    const flow = Phi4Flow.init({ L: 8, m2: -4, lambda: 8 }, {}, 1);
+    return { unit: 'draws/s', items: draws, run: (b) => b.phi4FlowSample(flow, { n: draws, seed: 2, keepPhi: false }) };
+  }
   const sim = (OPS[op] as OpSpec).simulator!;
   const task = listTasks().find((t) => t.simulator === sim)!;
   const rows = HEAVY.has(sim) ? ROWS / 8 : ROWS;
@@ -198,7 +215,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -27,6 +27,8 @@ import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
 import { MDN } from '../src/flows/mdn.js';
+import { Phi4Flow } from '../src/lattice/flow.js';
+import { U1Flow } from '../src/lattice/u1_flow.js';
 
 const SEED = 0x5eed_0006n;
 
@@ -254,6 +256,70 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
         for (let d = 0; d < W; d++) x[i * W + d] = g[d]! / norm;
       }
       out.push({ label: `${label} log q`, values: await b.manifoldFlowLogProb(flow, x) });
+    }
+    return out;
+  }
+  if (op === 'lattice.phi4_action' || op === 'lattice.u1_action') {
+    // L = 8, an odd L and a larger one, several configurations each, two couplings; f32 inputs
+    // (WebGPU rounds its inputs to f32); U(1) angles in [−π, π) and unreduced ones up to ±3π
+    const out = [];
+    for (const [L, n] of [[8, 16], [5, 7], [12, 5]] as const) {
+      const r = new PhiloxStream(SEED, 25n);
+      if (op === 'lattice.phi4_action') {
+        const phi = Float64Array.from(Float32Array.from({ length: n * L * L }, () => 1.5 * r.normal()));
+        for (const c of [{ L, m2: -4, lambda: 8 }, { L, m2: 0.5, lambda: 0.1 }]) {
+          const v = await b.phi4Action(c, phi);
+          const label = `L ${L}, m2 ${c.m2}, lambda ${c.lambda}`;
+          out.push({ label: `${label} S`, values: v.action, rowWidth: 1 }, { label: `${label} dS/dphi`, values: v.grad, rowWidth: L * L });
+        }
+      } else {
+        for (const [beta, spread] of [[2, 1], [0.7, 3]] as const) {
+          const theta = Float64Array.from(Float32Array.from({ length: n * 2 * L * L }, () => spread * Math.PI * (2 * r.uniform() - 1)));
+          const v = await b.u1Action({ L, beta }, theta);
+          const label = `L ${L}, beta ${beta}, |theta| < ${spread}π`;
+          out.push({ label: `${label} S`, values: v.action, rowWidth: 1 }, { label: `${label} dS/dtheta`, values: v.grad, rowWidth: 2 * L * L },
+            { label: `${label} Q`, values: v.charge, rowWidth: 1 });
+        }
+      }
+    }
+    return out;
+  }
+  if (op === 'lattice.phi4_flow_sample') {
+    // the tutorial's architecture at L = 8, an odd L with a 5×5 kernel, and a net of one conv;
+    // parameters: torch's initialisation moved by 0.1·N(0, 1) (far from any special point); the
+    // Z2-symmetrised proposal (inverse pass of −φ, log q_s, the sign flip) at L = 8 and L = 7
+    const out = [];
+    const cases = [
+      [8, 24, {}, false], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }, false], [6, 10, { layers: 3, hidden: 2, depth: 0, kernel: 3 }, false],
+      [8, 16, {}, true], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }, true],
+    ] as const;
+    for (const [L, n, architecture, symmetric] of cases) {
+      const flow = Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 26n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const d = await b.phi4FlowSample(flow, { n, seed: SEED, offset: 5, symmetric });
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}${symmetric ? ', symmetric' : ''}`;
+      out.push({ label: `${label} phi`, values: d.phi!, rowWidth: L * L }, { label: `${label} log q`, values: d.logq, rowWidth: 1 },
+        { label: `${label} S`, values: d.action, rowWidth: 1 }, { label: `${label} M`, values: d.magnetization, rowWidth: 1 });
+    }
+    return out;
+  }
+  if (op === 'lattice.u1_flow_sample') {
+    // the tutorial's architecture at L = 8 and a small net at L = 4 (5×5 kernel, 3 NCP components);
+    // parameters: torch's initialisation moved by 0.1·N(0, 1). The links are angles in [0, 2π),
+    // compared on the circle: as cos θ' and sin θ'.
+    const out = [];
+    const cases = [[8, 12, {}], [4, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 }]] as const;
+    for (const [L, n, architecture] of cases) {
+      const flow = U1Flow.init({ L, beta: 2 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 27n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const d = await b.u1FlowSample(flow, { n, seed: SEED, offset: 5 });
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} cos theta'`, values: d.theta!.map(Math.cos), rowWidth: 2 * L * L },
+        { label: `${label} sin theta'`, values: d.theta!.map(Math.sin), rowWidth: 2 * L * L },
+        { label: `${label} log q`, values: d.logq, rowWidth: 1 }, { label: `${label} S`, values: d.action, rowWidth: 1 },
+        { label: `${label} Q`, values: d.charge, rowWidth: 1 });
     }
     return out;
   }

@@ -32,6 +32,14 @@ import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_
 import type { ManifoldFlow } from '../manifold/flow.js';
 import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
+import type { Phi4Flow } from '../lattice/flow.js';
+import type { U1Flow } from '../lattice/u1_flow.js';
+import type { Phi4Coupling } from '../lattice/phi4.js';
+import type { U1Coupling } from '../lattice/u1.js';
+import {
+  cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, cpuU1FlowSample, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
+} from './lattice_cpu.js';
+import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
 import {
   cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
 } from './ratio_ops.js';
@@ -65,8 +73,9 @@ export interface Tolerance {
   discordantRows?: number;
   /**
    * simulate.* ops whose outputs are linear combinations of one row's draws (a matrix–vector
-   * product): adds rowRtol·max|cpu row| to the bound, since f32 error scales with the row's terms
-   * and an element may cancel to far below them. 0 when absent.
+   * product), and the lattice ops (a row is one configuration's output): adds
+   * rowRtol·max|cpu row| to the bound, since f32 error scales with the row's terms and an
+   * element may cancel to far below them. 0 when absent.
    */
   rowRtol?: number;
 }
@@ -125,6 +134,30 @@ const MDN_LOG_PROB: Tolerance = { atol: 2e-3, rtol: 1e-5 };
 const MDN_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4, discordantRows: 1e-3 };
 // MDN training steps: as MAF_TRAIN (f32 gradients summed in another order, then Adam).
 const MDN_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// Lattice ops: f32 against the CPU's double. A sum over sites (S, Q's Σ wrap P, log q, M) is a tree
+// of f32 partial sums, off by a few roundings of the sum of |terms|; a site's gradient is a few
+// f32 terms of which the largest sets the error, so rowRtol scales with the configuration's
+// largest |value| (rowWidth = one configuration of the output). docs/backends.md has the measured maxima.
+// φ⁴ (terms λφ⁴ dominate: sums of same-signed terms): measured ≤ 7e-8 relative on S, ≤ 4e-8 of max|∂S/∂φ|.
+const LATTICE_PHI4_ACTION: Tolerance = { atol: 1e-5, rtol: 1e-6, rowRtol: 1e-6 };
+// U(1): |S| ≤ βV; cos and sin to ~1e-7 absolute, P rounded to f32 (|P| ≤ 4π: 1e-6), so
+// |ΔS| ≲ 1e-7·βV and |Δ∂S/∂θ| ≲ 1e-6·β; Q is an integer (a plaquette within f32 rounding of ±π
+// could wrap the other way: none seen). atol set for βV ≤ 1000 (the harness: ≤ 512).
+const LATTICE_U1_ACTION: Tolerance = { atol: 1e-4, rtol: 1e-6, rowRtol: 2e-6 };
+// φ⁴ flow draws (φ, log q, S, M): base normals ~3e-7 relative, then per layer three f32
+// convolutions, tanh and e^s. S(φ) carries φ's rounding times ∂S/∂φ over V sites, which |S| does
+// not bound (S cancels): atol covers it. Measured on the trained L = 8 flow
+// (bench/results/lattice_phi4_flow.bin, 1024 draws): φ 1.0e-6, log q 1.3e-5 (|log q| ≤ 33),
+// S 6.4e-5 (|S| ≤ 25), M 8.4e-6, and with `symmetric` (the inverse pass of −φ too) log q 8.0e-5;
+// the harness's flows (random parameters, |φ| up to 9): φ 6.7e-6,
+// log q 1.2e-5, S 0.155 at |S| ≈ 8e4 (2e-6 relative).
+const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
+// U(1) flow draws (θ' compared on the circle as cos θ', sin θ': a link within f32 rounding of 0
+// may wrap to the other end of [0, 2π); log q, S, Q): uniform links rounded to f32, then per
+// layer the plaquettes, the CNN and the NCP mixtures (angle.wgsl's sin, cos, atan2, log).
+// Measured on the trained L = 8 flow (bench/results/lattice_u1_flow.bin, 1024 draws): θ' 4.4e-5
+// on the circle, log q 1.0e-4 (|log q| ≤ 222), S 1.4e-4 (|S| ≤ 104), Q identical.
+const LATTICE_U1_FLOW: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -181,6 +214,10 @@ export const OPS = {
   'flow.mdn_log_prob': { description: 'mixture density network log q(y | c): ReLU conditioner, mixture weights, means, precision factors, log-sum-exp', tolerance: MDN_LOG_PROB },
   'flow.mdn_train': { description: 'mixture density network training steps: conditioner forward, mdn_row_backward, conditioner backward, clip at global norm, Adam', tolerance: MDN_TRAIN },
   'flow.mdn_sample': { description: 'mixture density network draws y ~ q(y | c): component by one uniform(), back substitution of D normals (Philox stream i)', tolerance: MDN_SAMPLE },
+  'lattice.phi4_action': { description: 'φ⁴ action S(φ) and ∂S/∂φ of a batch of L×L configurations (kernels/lattice/phi4.h)', tolerance: LATTICE_PHI4_ACTION },
+  'lattice.u1_action': { description: 'U(1) Wilson action S(θ), ∂S/∂θ and the topological charge Q of a batch of configurations (kernels/lattice/u1.h)', tolerance: LATTICE_U1_ACTION },
+  'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M; optionally the Z2-symmetrised proposal (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
+  'lattice.u1_flow_sample': { description: 'U(1) gauge-equivariant flow draws: Philox Haar links, circular CNN, NCP circle mixtures → θ\', log q, S, Q (kernels/lattice/gauge_flow.h)', tolerance: LATTICE_U1_FLOW },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -265,6 +302,14 @@ export interface Backend {
   mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array>;
   /** One step per batch of z-scored rows from mdn.params (not modified): batch-mean −log q, its gradient, clipping, Adam (op flow.mdn_train). */
   mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /** S(φ) [n] and ∂S/∂φ [n, L·L] of φ⁴ configurations φ [n, L·L] (op lattice.phi4_action). */
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array): Promise<{ action: Float64Array; grad: Float64Array }>;
+  /** S(θ) [n], ∂S/∂θ [n, 2·L·L] and Q [n] of U(1) configurations θ [n, 2·L·L] (op lattice.u1_action). */
+  u1Action(coupling: U1Coupling, theta: Float64Array): Promise<U1ActionValues>;
+  /** n draws φ ~ q of a φ⁴ flow with log q, S and M; draw i from Philox stream offset + i of seed (op lattice.phi4_flow_sample). */
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws>;
+  /** n draws θ' ~ q of a U(1) flow with log q, S and Q; draw i from Philox stream offset + i of seed (op lattice.u1_flow_sample). */
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -476,6 +521,22 @@ class CpuBackend implements Backend {
     return cpuMdnTrainSteps(mdn, batches, options);
   }
 
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array) {
+    return cpuPhi4Action(coupling, phi);
+  }
+
+  u1Action(coupling: U1Coupling, theta: Float64Array) {
+    return cpuU1Action(coupling, theta);
+  }
+
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
+    return cpuPhi4FlowSample(flow, options);
+  }
+
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
+    return cpuU1FlowSample(flow, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -597,6 +658,22 @@ class WebGpuBackend implements Backend {
     return mdnTrainStepsWebGpu(this.ctx, mdn, batches, options);
   }
 
+  phi4Action(coupling: Phi4Coupling, phi: Float64Array) {
+    return phi4ActionWebGpu(this.ctx, coupling, phi);
+  }
+
+  u1Action(coupling: U1Coupling, theta: Float64Array) {
+    return u1ActionWebGpu(this.ctx, coupling, theta);
+  }
+
+  phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
+    return phi4FlowSampleWebGpu(this.ctx, flow, options);
+  }
+
+  u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
+    return u1FlowSampleWebGpu(this.ctx, flow, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new GpuArray(this.ctx, values);
   }
@@ -692,6 +769,7 @@ class CudaBackendImpl implements Backend {
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
     if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return { reason: 'no CUDA launcher for the manifold flows yet' };
+    if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for the lattice kernels yet (kernels/lattice/ has no .cu file)' };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -790,6 +868,22 @@ class CudaBackendImpl implements Backend {
 
   async mdnTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.mdn_train');
+  }
+
+  async phi4Action(): Promise<{ action: Float64Array; grad: Float64Array }> {
+    this.refuse('lattice.phi4_action');
+  }
+
+  async u1Action(): Promise<U1ActionValues> {
+    this.refuse('lattice.u1_action');
+  }
+
+  async phi4FlowSample(): Promise<Phi4FlowDraws> {
+    this.refuse('lattice.phi4_flow_sample');
+  }
+
+  async u1FlowSample(): Promise<U1FlowDraws> {
+    this.refuse('lattice.u1_flow_sample');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -108,7 +108,12 @@ export type WgslFile =
   | 'nn/resnet.wgsl'
   | 'flows/maf.wgsl'
   | 'flows/mdn.wgsl'
-  | 'manifold/manifold_flow.wgsl';
+  | 'manifold/manifold_flow.wgsl'
+  | 'lattice/phi4.wgsl'
+  | 'lattice/u1.wgsl'
+  | 'lattice/checkerboard_flow.wgsl'
+  | 'lattice/gauge_flow.wgsl'
+  | 'nn/conv2d_circular.wgsl';
 
 /** What a cached pipeline is keyed by: the file, its entry point and the override constants. */
 export interface PipelineKey {

@@ -14,7 +14,7 @@ import { U1Flow, U1_FLOW_KIND } from './u1_flow.js';
 import { integer, seedOf, usage } from '../cli_args.js';
 
 interface FlowMcmcCliOptions {
-  model: string; n: string; seed: string; burnIn?: string; threads?: string; json?: boolean; symmetric?: boolean;
+  model: string; n: string; seed: string; burnIn?: string; threads?: string; json?: boolean; symmetric?: boolean; backend: string;
 }
 
 async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<void> {
@@ -22,9 +22,11 @@ async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<vo
   const burnIn = integer(this, o.burnIn, 'burn-in', 0, n - 2) ?? 0;
   const threads = integer(this, o.threads, 'threads', 1, 1024);
   const seed = seedOf(this, o.seed);
+  if (!['cpu', 'webgpu', 'auto'].includes(o.backend)) usage(this, `--backend must be cpu, webgpu or auto for flow-mcmc but received ${o.backend}`);
+  const backend = o.backend as 'cpu' | 'webgpu' | 'auto';
   if (!fs.existsSync(o.model)) throw new SbiError(`Cannot read --model ${o.model}: no such file`, 'FILE_NOT_FOUND');
   const file = loadModelFile(o.model);
-  const options = { n, seed, burnIn, ...(threads !== undefined ? { threads } : {}) };
+  const options = { n, seed, burnIn, backend, ...(threads !== undefined ? { threads } : {}) };
   const f = (x: number, d = 4) => x.toFixed(d);
   if (file.kind === U1_FLOW_KIND) {
     if (o.symmetric) usage(this, '--symmetric applies to φ⁴ models (the symmetry φ → −φ) only');
@@ -86,6 +88,7 @@ export function addLatticeCommands(program: Command): void {
     .option('--burn-in <int>', 'chain steps dropped from the start', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
     .option('--symmetric', 'φ⁴: propose from the Z2-symmetrised flow ½(q(φ) + q(−φ))')
+    .option('--backend <cpu|webgpu|auto>', 'where the flow draws its proposals (webgpu: in f32)', 'cpu')
     .option('--json', 'print one JSON object instead of lines')
     .action(commandFlowMcmc);
 }

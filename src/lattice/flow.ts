@@ -16,6 +16,7 @@ import {
 } from './flow_common.js';
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
 import { U1Flow } from './u1_flow.js';
+import type { BackendRequest } from '../backend/backend.js';
 
 export const PHI4_FLOW_KIND = 'lattice/phi4-flow';
 
@@ -149,13 +150,30 @@ export class Phi4Flow {
    * of the draw's stream) and log q_s is the log-sum-exp of log q(φ) and log q(−φ) (the inverse
    * pass) minus log 2. A flow that favours one sign of M (or misses a mode) is repaired exactly:
    * q_s is a normalised density with q_s(φ) = q_s(−φ), so independence Metropolis stays exact.
+   * `backend` (default 'cpu', the native sampler in double): 'webgpu' draws on the device (op
+   * lattice.phi4_flow_sample: the same Philox base normals, the flow in f32, within the op's
+   * tolerance of the CPU's draws, `symmetric` included; `threads` does not apply), 'auto' picks as
+   * selectBackend does.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
-    symmetric?: boolean; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
+    symmetric?: boolean; backend?: BackendRequest; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {
     if (options.symmetric !== undefined && typeof options.symmetric !== 'boolean') {
       throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(options.symmetric)}`);
     }
     const { n, nativeOptions } = latticeSampleOptions(options);
+    const backend = options.backend ?? 'cpu';
+    if (backend !== 'cpu') {
+      const { backendForOp } = await import('../backend/backend.js');
+      const b = await backendForOp(backend, 'lattice.phi4_flow_sample');
+      if (b.name !== 'cpu') {
+        const d = await b.phi4FlowSample(this, {
+          n, seed: nativeOptions.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}), keepPhi: options.keepPhi === true,
+          ...(options.symmetric ? { symmetric: true } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { magnetization: d.magnetization, action: d.action, logq: d.logq, ...(d.phi ? { phi: d.phi } : {}) };
+      }
+    }
     const out: FlowSamples = {
       magnetization: new Float64Array(n), action: new Float64Array(n), logq: new Float64Array(n),
       ...(options.keepPhi ? { phi: new Float64Array(n * this.sites) } : {}),
@@ -263,6 +281,11 @@ export interface FlowMetropolisOptions {
    * `symmetric`; about twice the cost per proposal: one inverse pass more). Default false.
    */
   symmetric?: boolean;
+  /**
+   * Where the proposals are drawn (Phi4Flow.sample's or U1Flow.sample's `backend`; default 'cpu').
+   * The chain itself runs on the host.
+   */
+  backend?: BackendRequest;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -320,7 +343,7 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
   }
   if (model instanceof U1Flow) {
     if (options.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
-    const s = await model.sample(sampleOptions);
+    const s = await model.sample({ ...sampleOptions, ...(options.backend ? { backend: options.backend } : {}) });
     const c = independenceChain({ observable: s.charge, action: s.action, logq: s.logq }, seed, burnIn);
     const q2 = integratedAutocorrelation(c.chain.map((q) => q * q));
     const tq = integratedAutocorrelation(c.chain);
@@ -329,7 +352,7 @@ export async function flowMetropolis(model: Phi4Flow | U1Flow, options: FlowMetr
       meanQ2: { value: q2.mean, error: q2.meanError, tau: q2.tau, tauError: q2.tauError }, tauQ: { tau: tq.tau, tauError: tq.tauError },
     };
   }
-  const s = await model.sample({ ...sampleOptions, ...(options.symmetric ? { symmetric: true } : {}) });
+  const s = await model.sample({ ...sampleOptions, ...(options.symmetric ? { symmetric: true } : {}), ...(options.backend ? { backend: options.backend } : {}) });
   const c = independenceChain({ observable: s.magnetization, action: s.action, logq: s.logq }, seed, burnIn);
   return {
     n, acceptance: c.acceptance, susceptibility: twoPointSusceptibility(c.chain, model.sites), ess: c.ess,

@@ -9,6 +9,7 @@ import { native } from '../native.js';
 import { runHmc, runHmcAsync, type HmcAsyncOptions, type HmcChains, type HmcOptions } from './hmc.js';
 import { checkFinite, checkPositiveInteger, checkNonNegativeInteger, describe } from '../validate.js';
 import { integratedAutocorrelation } from './autocorrelation.js';
+import type { BackendRequest } from '../backend/backend.js';
 
 export interface Phi4Coupling {
   /** Lattice extent L (V = L² sites). */
@@ -62,6 +63,18 @@ export class Phi4Action {
     const grad = new make(phi.length);
     native.phi4Action(this.L, this.coupling, phi, action, grad);
     return { action, grad };
+  }
+
+  /**
+   * S(φ) [n] and ∂S/∂φ [n, V] of φ [n, V] on a backend (op lattice.phi4_action): 'cpu' (the
+   * default: the native kernels, in double), 'webgpu' (kernels/lattice/phi4.wgsl, f32: φ, m² and λ
+   * rounded to f32, the results within the op's tolerance of the CPU's), or 'auto'. A backend
+   * named explicitly that lacks the op (cuda) is SbiError UNSUPPORTED_OP.
+   */
+  async evaluateAsync(phi: Float64Array, options: { backend?: BackendRequest } = {}): Promise<{ action: Float64Array; grad: Float64Array }> {
+    const { backendForOp } = await import('../backend/backend.js');
+    const b = await backendForOp(options.backend ?? 'cpu', 'lattice.phi4_action');
+    return b.phi4Action({ L: this.L, m2: this.m2, lambda: this.lambda }, phi);
   }
 
   /** The native arguments (L, [m², λ]) of this action. */

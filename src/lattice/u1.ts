@@ -9,6 +9,7 @@
 import { native } from '../native.js';
 import { checkFinite, checkPositiveInteger, describe } from '../validate.js';
 import { runHmc, runHmcAsync, type HmcAsyncOptions, type HmcChains, type HmcOptions } from './hmc.js';
+import type { BackendRequest } from '../backend/backend.js';
 
 type FloatArray = Float64Array | Float32Array;
 
@@ -57,6 +58,18 @@ export class U1Action {
     const grad = new make(theta.length);
     native.u1Action(this.L, this.beta, theta, action, grad);
     return { action, grad };
+  }
+
+  /**
+   * S(θ) [n], ∂S/∂θ [n, 2V] and Q [n] of θ [n, 2V] on a backend (op lattice.u1_action): 'cpu' (the
+   * default: the native kernels, in double), 'webgpu' (kernels/lattice/u1.wgsl, f32: θ and β rounded
+   * to f32, the results within the op's tolerance of the CPU's), or 'auto'. A backend named
+   * explicitly that lacks the op (cuda) is SbiError UNSUPPORTED_OP.
+   */
+  async evaluateAsync(theta: Float64Array, options: { backend?: BackendRequest } = {}): Promise<{ action: Float64Array; grad: Float64Array; charge: Float64Array }> {
+    const { backendForOp } = await import('../backend/backend.js');
+    const b = await backendForOp(options.backend ?? 'cpu', 'lattice.u1_action');
+    return b.u1Action({ L: this.L, beta: this.beta }, theta);
   }
 
   /** The topological charge Q of each configuration: [n] (integers). */

@@ -12,6 +12,7 @@
  */
 import { decodeModelFile, encodeModelFile, loadModelFile, saveModelFile, type ModelFile } from '../io/model_file.js';
 import { native } from '../native.js';
+import type { BackendRequest } from '../backend/backend.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import {
   checkTrainOptions, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
@@ -156,10 +157,24 @@ export class U1Flow {
   /**
    * n independent draws θ ~ q (draw i: Haar links from Philox stream offset + i of seed) with
    * their charge Q, action S(θ) and log q(θ); `keepTheta` also returns the links.
+   * `backend` (default 'cpu', the native sampler in double): 'webgpu' draws on the device (op
+   * lattice.u1_flow_sample: the same Philox links, the flow in f32, within the op's tolerance of
+   * the CPU's draws, the links on the circle; `threads` does not apply), 'auto' as selectBackend.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepTheta?: boolean;
-    onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<U1FlowSamples> {
+    backend?: BackendRequest; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<U1FlowSamples> {
     const { n, nativeOptions } = latticeSampleOptions(options);
+    if (options.backend !== undefined && options.backend !== 'cpu') {
+      const { backendForOp } = await import('../backend/backend.js');
+      const b = await backendForOp(options.backend, 'lattice.u1_flow_sample');
+      if (b.name !== 'cpu') {
+        const d = await b.u1FlowSample(this, {
+          n, seed: nativeOptions.seed, ...(options.offset !== undefined ? { offset: options.offset } : {}), keepPhi: options.keepTheta === true,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { charge: d.charge, action: d.action, logq: d.logq, ...(d.theta ? { theta: d.theta } : {}) };
+      }
+    }
     const out: U1FlowSamples = {
       charge: new Float64Array(n), action: new Float64Array(n), logq: new Float64Array(n),
       ...(options.keepTheta ? { theta: new Float64Array(n * this.links) } : {}),

@@ -1,0 +1,130 @@
+// The WGSL mirror of kernels/lattice/gauge_flow.h's forward pass (gauge_flow_forward) with the
+// sampler's base draws (native/lattice_flow.cc, U1FlowModel::Draw: Haar-uniform links), batched
+// over configurations θ [n, 2V]. src/backend/lattice_webgpu.ts records one layer as
+//   gf_net_input (plaquettes; cos P, sin P of the frozen ones) → conv2d_circular.wgsl × (depth + 1)
+//   (LeakyReLU, …, none: the NCP mixture's 2K + 1 parameters per plaquette) → gf_couple
+// and the sample as gf_base, the layers in order, gf_log_q. The NCP mixture with its rotation is
+// kernels/manifold/circle.h's (circle_mixture_forward with NcpComponent), in f32 with angle.wgsl's
+// functions. −log f'(P) is kept per site and summed at the end: log q = −2V log 2π − Σ_l Σ log f'.
+// #include "angle.wgsl"
+// #include "config_sum.wgsl"
+
+override workgroup_size: u32 = 64u;
+
+struct GfParams {
+  n: u32,           // configurations in this launch
+  L: u32,           // a multiple of 4
+  layer: u32,       // gf_net_input, gf_couple: the coupling layer l
+  components: u32,  // K: NCP components (2K + 1 circle parameters per plaquette)
+  key: vec2u,       // gf_base: the seed
+  stream: vec2u,    // gf_base: configuration b draws from Philox stream `stream` + b
+}
+
+@group(0) @binding(0) var<uniform> gp: GfParams;
+@group(0) @binding(1) var<storage, read_write> gf_x: array<f32>;     // [n, 2V]: links, updated layer by layer
+@group(0) @binding(2) var<storage, read_write> gf_ld: array<f32>;    // [n, V]: −Σ_l log f' per plaquette site
+@group(0) @binding(3) var<storage, read_write> gf_plaq: array<f32>;  // [n, V]: the layer's plaquettes
+@group(0) @binding(4) var<storage, read_write> gf_in: array<f32>;    // [n, 2, V]: the net input
+@group(0) @binding(5) var<storage, read> gf_out: array<f32>;         // [n, 2K + 1, V]: the net output
+@group(0) @binding(6) var<storage, read_write> gf_log_q_out: array<f32>;  // [n]
+
+const MIN_ALPHA: f32 = 0.01;  // kGaugeFlowMinAlpha
+
+// μ = l mod 2, off = (l / 2) mod 4; stripe (c − off) mod 4 with c = x₁ for μ = 0, x₀ for μ = 1 (gf_stripe).
+fn gf_stripe(layer: u32, x0: u32, x1: u32) -> u32 {
+  let c = select(x0, x1, (layer & 1u) == 0u);
+  return (c + 4u - ((layer >> 1u) & 3u)) & 3u;
+}
+
+// Haar-uniform links 2π·uniform(): link k takes words 2k, 2k + 1, so block j holds links 2j, 2j + 1.
+// One invocation per (configuration, block); ld starts at 0.
+@compute @workgroup_size(workgroup_size)
+fn gf_base(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let V = gp.L * gp.L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }  // V blocks per configuration (2V links)
+  let b = idx / V;
+  let j = idx % V;
+  let w = philox_stream_block(gp.key, philox_stream_add(gp.stream, b), j);
+  gf_x[2u * V * b + 2u * j] = TWO_PI * u64_to_open01_f32(w.x, w.y);
+  gf_x[2u * V * b + 2u * j + 1u] = TWO_PI * u64_to_open01_f32(w.z, w.w);
+  gf_ld[V * b + j] = 0.0;
+}
+
+// P(x) = θ₀(x) + θ₁(x + ê₀) − θ₀(x + ê₁) − θ₁(x) and the net input cos P, sin P at the frozen
+// plaquettes (stripes 1, 2), 0 elsewhere (gf_net_forward).
+@compute @workgroup_size(workgroup_size)
+fn gf_net_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  let x0 = i / L;
+  let x1 = i % L;
+  let x0n = select(x0 + 1u, 0u, x0 + 1u == L);
+  let x1n = select(x1 + 1u, 0u, x1 + 1u == L);
+  let t = 2u * V * b;
+  let p = gf_x[t + i] + gf_x[t + V + x0n * L + x1] - gf_x[t + x0 * L + x1n] - gf_x[t + V + i];
+  gf_plaq[idx] = p;
+  let d = gf_stripe(gp.layer, x0, x1);
+  let frozen = d == 1u || d == 2u;
+  let sc = sincos_angle(p);
+  gf_in[2u * V * b + i] = select(0.0, sc.y, frozen);
+  gf_in[2u * V * b + V + i] = select(0.0, sc.x, frozen);
+}
+
+// The half-angle map's lift T̃_α(u) (circle.h's half_angle_lift) for u in [0, 2π).
+fn half_angle_lift_f32(alpha: f32, u: f32) -> f32 {
+  let n = floor((u + 3.141592653589793) / TWO_PI);
+  let v = u - TWO_PI * n;
+  let sc = sincos_angle(0.5 * v);
+  return 2.0 * atan2_right(alpha * sc.x, sc.y) + TWO_PI * n;
+}
+
+// The active plaquettes (stripe 0): P' = wrap(f(P) + φ) by the site's NCP mixture, the active link
+// θ_μ(x) ← wrap(θ_μ(x) + σ_μ (P' − P)), σ_0 = +1, σ_1 = −1, and ld −= log f'(P) (gauge_flow_forward).
+@compute @workgroup_size(workgroup_size)
+fn gf_couple(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  if (gf_stripe(gp.layer, i / L, i % L) != 0u) { return; }
+  let K = gp.components;
+  let c = (2u * K + 1u) * V * b + i;  // channel j of this site: c + j·V
+  let p = gf_plaq[idx];
+  let theta = wrap_2pi(p);
+  var max_u = gf_out[c];
+  for (var k = 1u; k < K; k++) { max_u = max(max_u, gf_out[c + k * V]); }
+  var sum_e = 0.0;
+  for (var k = 0u; k < K; k++) { sum_e += exp(gf_out[c + k * V] - max_u); }
+  let sc = sincos_angle(0.5 * theta);
+  var f = 0.0;
+  var df = 0.0;
+  for (var k = 0u; k < K; k++) {
+    let rho = exp(gf_out[c + k * V] - max_u) / sum_e;
+    let alpha = MIN_ALPHA + softplus_f32(gf_out[c + (K + k) * V]);
+    f += rho * half_angle_lift_f32(alpha, theta);
+    df += rho * alpha / (sc.y * sc.y + alpha * alpha * sc.x * sc.x);
+  }
+  let pn = wrap_2pi(f + gf_out[c + 2u * K * V]);
+  let a = 2u * V * b + (gp.layer & 1u) * V + i;
+  let sign = select(-1.0, 1.0, (gp.layer & 1u) == 0u);
+  gf_x[a] = wrap_2pi(gf_x[a] + sign * (pn - p));
+  gf_ld[idx] = gf_ld[idx] - log_positive(df);
+}
+
+// log q = −2V log 2π + Σ_x ld[x]. One workgroup per configuration.
+@compute @workgroup_size(CONFIG_WG)
+fn gf_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.x;
+  let V = gp.L * gp.L;
+  var s = 0.0;
+  for (var i = lid.x; i < V; i += CONFIG_WG) { s += gf_ld[b * V + i]; }
+  let total = config_sum(lid.x, s);
+  if (lid.x == 0u) { gf_log_q_out[b] = total - f32(2u * V) * 1.8378770664093453; }  // log 2π
+}

@@ -1,0 +1,128 @@
+/**
+ * The lattice ops on the CPU backend (the native addon, double precision): lattice.phi4_action,
+ * lattice.u1_action and lattice.phi4_flow_sample, the reference of the agreement harness. The
+ * WebGPU versions are in lattice_webgpu.ts.
+ */
+import { Phi4Flow } from '../lattice/flow.js';
+import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
+import { U1Action, type U1Coupling } from '../lattice/u1.js';
+import { U1Flow } from '../lattice/u1_flow.js';
+import { checkNonNegativeInteger, checkPositiveInteger, checkSeed, describe } from '../validate.js';
+
+export interface LatticeFlowSampleOptions {
+  n: number;
+  seed: number | bigint;
+  /** Draw i uses Philox stream offset + i (default 0). */
+  offset?: number;
+  /**
+   * φ⁴ only: draw from the Z2-symmetrised proposal ½(q(φ) + q(−φ)) (Phi4Flow.sample's `symmetric`).
+   * Default false.
+   */
+  symmetric?: boolean;
+  /** Return the configurations (φ, or the U(1) flow's θ'; default true); false leaves them out. */
+  keepPhi?: boolean;
+  /** Called as draws complete (per chunk of draws on webgpu). */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborting rejects with SbiError ABORTED (checked between chunks on webgpu). */
+  signal?: AbortSignal;
+}
+
+/** n draws of the φ⁴ flow, as the CPU sampler records them. */
+export interface Phi4FlowDraws {
+  /** φ [n, L·L] (absent with keepPhi: false) */
+  phi?: Float64Array;
+  /** log q(φ) [n] */
+  logq: Float64Array;
+  /** S(φ) [n] */
+  action: Float64Array;
+  /** M = Σ_x φ_x [n] */
+  magnetization: Float64Array;
+}
+
+/** n draws of the U(1) flow, as the CPU sampler records them. */
+export interface U1FlowDraws {
+  /** θ' [n, 2·L·L], links in [0, 2π) (absent with keepPhi: false) */
+  theta?: Float64Array;
+  /** log q(θ') [n] */
+  logq: Float64Array;
+  /** S(θ') [n] */
+  action: Float64Array;
+  /** Q [n] */
+  charge: Float64Array;
+}
+
+export interface U1ActionValues {
+  /** S(θ) [n] */
+  action: Float64Array;
+  /** ∂S/∂θ [n, 2·L·L] */
+  grad: Float64Array;
+  /** the topological charge Q [n] (integers) */
+  charge: Float64Array;
+}
+
+/** The checked n, seed and first stream of a flow sampling call. */
+export function checkFlowSampleOptions(o: LatticeFlowSampleOptions): { n: number; seed: bigint; offset: number; keepPhi: boolean } {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`Expected an options object { n, seed, offset? } but received ${describe(o)}`);
+  const n = checkPositiveInteger(o.n, 'n', 2 ** 40);
+  const seed = BigInt(checkSeed(o.seed));
+  const offset = o.offset === undefined ? 0 : checkNonNegativeInteger(o.offset, 'offset');
+  if (o.symmetric !== undefined && typeof o.symmetric !== 'boolean') throw new TypeError(`Expected a boolean for \`symmetric\` but received ${describe(o.symmetric)}`);
+  if (o.keepPhi !== undefined && typeof o.keepPhi !== 'boolean') throw new TypeError(`Expected a boolean for \`keepPhi\` but received ${describe(o.keepPhi)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`Expected a function for \`onProgress\` but received ${describe(o.onProgress)}`);
+  return { n, seed, offset, keepPhi: o.keepPhi ?? true };
+}
+
+/** The U(1) flow has no symmetrised proposal (its target has no φ → −φ symmetry). */
+export function checkNotSymmetric(o: LatticeFlowSampleOptions): void {
+  if (o?.symmetric) throw new RangeError('Expected `symmetric` false for a U1Flow: the symmetrised proposal is implemented for φ⁴ (φ → −φ) only');
+}
+
+/** A Phi4Flow (what lattice.phi4_flow_sample samples). */
+export function checkPhi4Flow(flow: unknown): asserts flow is Phi4Flow {
+  if (!(flow instanceof Phi4Flow)) throw new TypeError(`Expected a Phi4Flow for \`flow\` but received ${describe(flow)}`);
+}
+
+/** A U1Flow (what lattice.u1_flow_sample samples). */
+export function checkU1Flow(flow: unknown): asserts flow is U1Flow {
+  if (!(flow instanceof U1Flow)) throw new TypeError(`Expected a U1Flow for \`flow\` but received ${describe(flow)}`);
+}
+
+/** Configurations [n, width] (n ≥ 1) as a Float64Array; `what` describes one configuration. */
+export function checkConfigs(a: unknown, width: number, name: string, what: string): asserts a is Float64Array {
+  if (!(a instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`${name}\` but received ${describe(a)}`);
+  if (a.length === 0 || a.length % width !== 0) {
+    throw new RangeError(`Expected \`${name}\` to hold one or more configurations of ${what} but it has ${a.length} values`);
+  }
+}
+
+export async function cpuPhi4Action(coupling: Phi4Coupling, phi: Float64Array): Promise<{ action: Float64Array; grad: Float64Array }> {
+  const target = new Phi4Action(coupling);
+  checkConfigs(phi, target.sites, 'phi', `${target.sites} sites`);
+  return target.actionAndGrad(phi);
+}
+
+export async function cpuU1Action(coupling: U1Coupling, theta: Float64Array): Promise<U1ActionValues> {
+  const target = new U1Action(coupling);
+  checkConfigs(theta, target.links, 'theta', `2·L·L = ${target.links} link angles`);
+  const { action, grad } = target.actionAndGrad(theta);
+  return { action, grad, charge: target.topologicalCharge(theta) };
+}
+
+export async function cpuPhi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws> {
+  checkPhi4Flow(flow);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  const s = await flow.sample({
+    n, seed, offset, keepPhi, ...(options.symmetric ? { symmetric: true } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { logq: s.logq, action: s.action, magnetization: s.magnetization, ...(s.phi ? { phi: s.phi } : {}) };
+}
+
+export async function cpuU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws> {
+  checkU1Flow(flow);
+  checkNotSymmetric(options);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  const s = await flow.sample({
+    n, seed, offset, keepTheta: keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { logq: s.logq, action: s.action, charge: s.charge, ...(s.theta ? { theta: s.theta } : {}) };
+}
