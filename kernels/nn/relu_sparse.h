@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "dense.h"
+#include "mlp.h"
 
 namespace sbi {
 namespace nn {
