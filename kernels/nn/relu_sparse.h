@@ -4,18 +4,20 @@
 // same terms in the same order, only the terms whose factor is ±0 are left out, and adding
 // a·b = ±0 to a running sum that starts at +0 never changes it (finite weights assumed: 0 · inf
 // would be NaN in the dense sum). Used by the C2ST classifier (native/mlp_classifier.cc), where
-// the hidden products are ~99 % of the work.
+// the network's products are nearly all of the work.
 //
 // The building block, sparse_rows (host only; device code has mlp.h):
-//   C[m, 0:N] = Σ_{k < K, A[m, k] ≠ 0} A[m, k] · B[k, 0:N]   (k ascending, from +0), m < M
+//   C[m, 0:N] = Σ_t A[m, k_t] · B[k_t, 0:N]   over row m's nonzero list k_0 < k_1 < ..., from +0
 // A[m, k] at a[m·am + k·ak] (any strides: dZᵀ needs no copy); B, C row-major with row strides
-// ldb, ldc. Per row of A the nonzero (k, A[m, k]) are listed once (branch-free), then register
-// blocks of up to 8 vectors of C accumulate over the list. N is rounded up to whole vectors: B
-// and C rows must hold round_up(N, 16) values, B's beyond N finite (the caller's padding, 0).
+// ldb, ldc. The lists (nonzero_rows, branch-free; transpose_lists for the columns) are made once
+// per batch and layer and shared by the forward and backward products; register blocks of up to
+// 14 vectors of C accumulate over a list. N is rounded up to whole vectors: B and C rows must
+// hold round_up(N, 16) values, B's beyond N finite (the caller's padding, 0).
 //
 // Shapes for the MLP: `sizes` [L + 1] are the storage widths (row strides, the parameter layout
 // of mlp.h), `widths` [L + 1] the logical ones (<= sizes; the padding of a stored row is 0 and
-// stays 0). The output layer (identity) runs on dense.h as before. Math: docs/nn.md.
+// stays 0); widths[L] = sizes[L]. The output layer sums over its input's lists too. Math:
+// docs/nn.md.
 #pragma once
 #include <cstdint>
 
