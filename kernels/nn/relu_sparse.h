@@ -20,6 +20,9 @@
 // docs/nn.md.
 #pragma once
 #include <cstdint>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDA_ARCH__)
+#include <immintrin.h>
+#endif
 
 #include "dense.h"
 #include "mlp.h"
@@ -44,8 +47,50 @@ SBI_HD bool is_nonzero_bits(T x) {
     return (u << 1) != 0u;
   }
 }
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDA_ARCH__)
+// AVX2 for a contiguous float row, 8 entries per step: the nonzero mask (movemask) picks the
+// positions of its set bits from a table, written as one vector; the end advances by the count.
+struct NonzeroPositions {
+  uint8_t pos[256][8];
+  constexpr NonzeroPositions() : pos{} {
+    for (int m = 0; m < 256; ++m)
+      for (int j = 0, c = 0; j < 8; ++j)
+        if ((m >> j) & 1) pos[m][c++] = static_cast<uint8_t>(j);
+  }
+};
+inline constexpr NonzeroPositions kNonzeroPositions{};
+__attribute__((noinline, target("avx2,popcnt"))) inline int32_t nonzero_row_avx2(int64_t K, const float* a,
+                                                                                int32_t* im) {
+  int32_t c = 0;
+  int64_t k = 0;
+  const __m256i zero = _mm256_setzero_si256();
+  for (; k + 8 <= K; k += 8) {  // writes im[c .. c + 8), c <= k: within the row's K entries
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + k));
+    const __m256i is_zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(bits, 1), zero);  // ±0
+    const unsigned mask = ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(is_zero))) & 0xffu;
+    const __m128i pos8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kNonzeroPositions.pos[mask]));
+    const __m256i pos = _mm256_add_epi32(_mm256_cvtepu8_epi32(pos8), _mm256_set1_epi32(static_cast<int>(k)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(im + c), pos);
+    c += __builtin_popcount(mask);
+  }
+  for (; k < K; ++k) {
+    im[c] = static_cast<int32_t>(k);
+    c += is_nonzero_bits(a[k]) ? 1 : 0;
+  }
+  return c;
+}
+#endif
+
 template <class T>
 SBI_HD void nonzero_rows(int64_t M, int64_t K, const T* a, int64_t am, int64_t ak, int32_t* idx, int32_t* count) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == 4) {
+    if (ak == 1 && simd_vector_bytes() >= 32) {  // an AVX2 (or AVX-512) path: AVX2 is there
+      for (int64_t m = 0; m < M; ++m) count[m] = nonzero_row_avx2(K, reinterpret_cast<const float*>(a + m * am), idx + m * K);
+      return;
+    }
+  }
+#endif
   for (int64_t m = 0; m < M; ++m) {
     const T* am0 = a + m * am;
     int32_t* im = idx + m * K;
