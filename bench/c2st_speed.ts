@@ -8,6 +8,7 @@
 //     the median wall and CPU seconds, the ratios baseline / this and both accuracies, and writes
 //     bench/results/c2st_speed.json.
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { c2st } from '../src/diagnostics/c2st.js';
 import { PhiloxStream } from '../src/random/philox.js';
@@ -20,7 +21,7 @@ const option = (name: string) => {
 };
 const CASES = [[10, 0], [2, 0.3]] as const;
 
-interface CaseResult { dim: number; shift: number; threads: number; accuracy: number; seconds: number; cpuSeconds: number }
+interface CaseResult { dim: number; shift: number; threads: number; accuracy: number; seconds: number; cpuSeconds: number; loadAverage?: number }
 
 function normals(n: number, dim: number, seed: number, shift = 0): Float64Array {
   const r = new PhiloxStream(seed, 0);
@@ -33,7 +34,10 @@ async function measure(): Promise<void> {
     const t0 = performance.now(), c0 = process.cpuUsage();
     const accuracy = await c2st(X, Y, dim, { seed: 1, threads });
     const cpu = process.cpuUsage(c0);
-    const r: CaseResult = { dim, shift, threads, accuracy, seconds: +((performance.now() - t0) / 1000).toFixed(1), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1) };
+    const r: CaseResult = {
+      dim, shift, threads, accuracy, seconds: +((performance.now() - t0) / 1000).toFixed(1), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
+      loadAverage: +os.loadavg()[0]!.toFixed(1), // 1-minute load average at the end of the case (the machine is shared)
+    };
     console.log(JSON.stringify(r));
   }
 }
@@ -47,9 +51,11 @@ function runIn(root: string): CaseResult[] {
 async function compare(baseline: string, reps: number): Promise<void> {
   const here = path.resolve(benchDir, '..');
   const runs: { baseline: CaseResult[][]; current: CaseResult[][] } = { baseline: [], current: [] };
+  const loadAverages = [+os.loadavg()[0]!.toFixed(1)];
   for (let r = 0; r < reps; r++) {
     runs.baseline.push(runIn(baseline));
     runs.current.push(runIn(here));
+    loadAverages.push(+os.loadavg()[0]!.toFixed(1));
     console.error(`rep ${r + 1}/${reps} done`);
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[(v.length - 1) >> 1]!;
@@ -62,6 +68,7 @@ async function compare(baseline: string, reps: number): Promise<void> {
       baselineCpuSeconds: bc, cpuSeconds: tc, cpuRatio: +(bc / tc).toFixed(2),
       baselineAccuracy: b[0]!.accuracy, accuracy: t[0]!.accuracy,
       baselineRuns: b.map((x) => x.seconds), runs: t.map((x) => x.seconds),
+      baselineCpuRuns: b.map((x) => x.cpuSeconds), cpuRuns: t.map((x) => x.cpuSeconds),
     };
   });
   console.log('| case | threads | baseline s (median) | this s (median) | baseline / this | CPU s baseline | CPU s this | baseline / this | accuracy baseline | accuracy this |');
@@ -71,7 +78,8 @@ async function compare(baseline: string, reps: number): Promise<void> {
       `| ${r.dim}-D, shift ${r.shift} | ${r.threads} | ${r.baselineSeconds} | ${r.seconds} | ${r.ratio}× | ${r.baselineCpuSeconds} | ${r.cpuSeconds} | ${r.cpuRatio}× | ${r.baselineAccuracy} | ${r.accuracy} |`,
     );
   }
-  writeResults('c2st_speed.json', { machine: machineDescription(), date: new Date().toISOString(), baseline, reps, rows });
+  // loadAverages: the 1-minute load average at the start and after each rep (2 cores, shared).
+  writeResults('c2st_speed.json', { machine: machineDescription(), date: new Date().toISOString(), baseline, reps, loadAverages, rows });
 }
 
 const baseline = option('baseline');

@@ -5,11 +5,20 @@
 //   classifierCrossValidateAsync(..same.., onProgress, cancelFlag) -> Promise of the same;
 //     progress counts folds; a set cancel flag stops training within one epoch (SbiError ABORTED).
 // Folds train in parallel on the thread pool, each on its own Philox stream.
+//   nnReluMlpSparse(sizes, widths, n, x, params, dout, out, grads), for tests: the classifier's
+//     network kernels (kernels/nn/relu_sparse.h) on whole arrays, to compare with nnMlpForward /
+//     nnMlpBackward('relu', ...) bit for bit and with central differences. Float64Arrays run the
+//     double instantiation, Float32Arrays the float one. sizes [L + 1]: storage widths (mlp.h's
+//     layout); widths [L + 1]: the logical ones, the rest of each stored row padding (0 in x and
+//     params); out [n, sizes[L]] gets the output, grads (mlp.h's layout; its padding entries are
+//     left as given) the gradients for dout.
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "../kernels/nn/relu_sparse.h"
+#include "arg_checks.h"
 #include "batch.h"
 #include "mlp_classifier.h"
 #include "napi_util.h"
@@ -86,8 +95,53 @@ PreparedBatch PrepareCrossValidate(const Napi::CallbackInfo& info) {
   return p;
 }
 
+template <class T>
+void ReluMlpSparseT(const Napi::CallbackInfo& info, const std::vector<int64_t>& sizes, const std::vector<int64_t>& widths,
+                    int64_t n) {
+  const int layers = static_cast<int>(sizes.size()) - 1;
+  const int64_t p = sbi::nn::mlp_param_count(layers, sizes.data());
+  const T* x = GetFloatArray<T>(info[3], "x", n * sizes[0]).data;
+  const T* params = GetFloatArray<T>(info[4], "params", p).data;
+  const T* dout = GetFloatArray<T>(info[5], "dout", n * sizes[layers]).data;
+  T* out = GetFloatArray<T>(info[6], "out", n * sizes[layers]).data;
+  T* grads = GetFloatArray<T>(info[7], "grads", p).data;
+  std::vector<T> saved(sbi::nn::mlp_saved_size(sbi::nn::Activation::ReLU, layers, sizes.data(), n));
+  std::vector<T> scratch(std::max(sbi::nn::mlp_scratch_size(layers, sizes.data(), n),
+                                  sbi::nn::relu_mlp_forward_scratch(layers, sizes.data())));
+  std::vector<int32_t> lists(sbi::nn::relu_mlp_list_size(layers, sizes.data(), n));
+  const T* y = sbi::nn::relu_mlp_forward(layers, sizes.data(), widths.data(), n, x, params, saved.data(), scratch.data(),
+                                         lists.data());
+  for (int64_t i = 0; i < n * sizes[layers]; ++i) out[i] = y[i];
+  sbi::nn::relu_mlp_backward(layers, sizes.data(), widths.data(), n, x, params, saved.data(), dout, grads,
+                             scratch.data(), lists.data());
+}
+
+Napi::Value ReluMlpSparse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<int64_t> sizes = GetLayerSizes(info[0]);
+  const View<int32_t> w = GetInt32Array(info[1], "widths", static_cast<int64_t>(sizes.size()));
+  std::vector<int64_t> widths(sizes.size());
+  const size_t last = sizes.size() - 1;
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    widths[l] = w.data[l];
+    // sparse_rows computes whole vectors (up to 16 floats) of a row: the stored row must hold them.
+    const int64_t room = l == last ? sizes[l] : sizes[l] / 16 * 16;
+    if (widths[l] < 1 || (l == last ? widths[l] != sizes[l] : (widths[l] + 15) / 16 * 16 > room))
+      ThrowRangeError(env, "Expected widths[" + std::to_string(l) + "] in [1, " +
+                               (l == last ? std::to_string(sizes[l]) + "] and equal to sizes[" + std::to_string(l) + "]"
+                                          : std::to_string(room) + "], rounded up to 16 within sizes[" + std::to_string(l) + "]") +
+                               " but received " + std::to_string(widths[l]));
+  }
+  const int64_t n = GetInteger(info[2], "n", 1, int64_t{1} << 24);
+  if (info[3].IsTypedArray() && info[3].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
+    ReluMlpSparseT<float>(info, sizes, widths, n);
+  else ReluMlpSparseT<double>(info, sizes, widths, n);
+  return env.Undefined();
+}
+
 void InitClassifier(Napi::Env env, Napi::Object exports) {
   ExportBatchPair<PrepareCrossValidate, 5>(env, exports, "classifierCrossValidate");
+  ExportFunction(env, exports, "nnReluMlpSparse", ReluMlpSparse);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "../kernels/nn/adam.h"
 #include "../kernels/nn/loss.h"
 #include "../kernels/nn/mlp.h"
+#include "../kernels/nn/relu_sparse.h"
 #include "../kernels/random/samplers.h"
 
 namespace sbi_native {
@@ -96,6 +97,26 @@ inline void BatchUpdateBody(const BatchUpdate& a, int64_t, int64_t) {
 }
 SBI_MULTIVERSION(BatchUpdateV, BatchUpdate, BatchUpdateBody)
 
+// The network's forward and backward on relu_sparse.h (the zeros of ReLU skipped; the same
+// results as mlp.h's), compiled per instruction set.
+struct SparsePass {
+  int layers;
+  const int64_t *sizes, *widths;  // padded (storage) and logical layer widths
+  int64_t n;
+  const float *x, *params, *dout;
+  float *saved, *grads, *scratch;
+  int32_t* lists;
+  const float** out;
+};
+inline void SparseForwardBody(const SparsePass& a, int64_t, int64_t) {
+  *a.out = sbi::nn::relu_mlp_forward(a.layers, a.sizes, a.widths, a.n, a.x, a.params, a.saved, a.scratch, a.lists);
+}
+inline void SparseBackwardBody(const SparsePass& a, int64_t, int64_t) {
+  sbi::nn::relu_mlp_backward(a.layers, a.sizes, a.widths, a.n, a.x, a.params, a.saved, a.dout, a.grads, a.scratch, a.lists);
+}
+SBI_MULTIVERSION(SparseForwardV, SparsePass, SparseForwardBody)
+SBI_MULTIVERSION(SparseBackwardV, SparsePass, SparseBackwardBody)
+
 }  // namespace
 
 ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_t dim, const float* x,
@@ -115,7 +136,9 @@ ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_
   std::vector<float> grads(p), m(p, 0.0f), v(p, 0.0f);
   std::vector<float> xb(batch * in_pad, 0.0f), tb(batch), dlogit(batch);
   std::vector<float> saved(sbi::nn::mlp_saved_size(Activation::ReLU, layers, sizes.data(), batch));
-  std::vector<float> scratch(sbi::nn::mlp_scratch_size(layers, sizes.data(), batch));
+  std::vector<float> scratch(std::max(sbi::nn::mlp_scratch_size(layers, sizes.data(), batch),
+                                      sbi::nn::relu_mlp_forward_scratch(layers, sizes.data())));
+  std::vector<int32_t> lists(sbi::nn::relu_mlp_list_size(layers, sizes.data(), batch));
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
 
@@ -123,7 +146,11 @@ ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_
   GlorotUniform(logical, sizes, rng, fit.params.data());
 
   static const decltype(&BatchUpdateV_scalar) kBatchUpdate[3] = SBI_MULTIVERSION_TABLE(BatchUpdateV);
+  static const decltype(&SparseForwardV_scalar) kForward[3] = SBI_MULTIVERSION_TABLE(SparseForwardV);
+  static const decltype(&SparseBackwardV_scalar) kBackward[3] = SBI_MULTIVERSION_TABLE(SparseBackwardV);
   const auto batch_update = kBatchUpdate[static_cast<int>(ActiveIsa())];
+  const auto forward = kForward[static_cast<int>(ActiveIsa())];
+  const auto backward = kBackward[static_cast<int>(ActiveIsa())];
   sbi::nn::AdamConfig adam;
   adam.lr = c.lr;
   adam.beta1 = c.beta1;
@@ -144,10 +171,12 @@ ClassifierFit TrainBinaryClassifier(const ClassifierConfig& c, int64_t n, int64_
         for (int64_t j = 0; j < dim; ++j) xb[r * in_pad + j] = x[i * dim + j];  // a few values: no memmove call
         tb[r] = static_cast<float>(labels[i]);
       }
-      const float* logits = MlpForward(Activation::ReLU, layers, sizes.data(), nb, xb.data(), fit.params.data(), saved.data());
+      const float* logits = nullptr;
+      forward({layers, sizes.data(), logical.data(), nb, xb.data(), fit.params.data(), nullptr, saved.data(), nullptr,
+               scratch.data(), lists.data(), &logits}, 0, 1);
       double loss = sbi::nn::bce_with_logits(nb, int64_t{1}, logits, tb.data(), dlogit.data());
-      MlpBackward(Activation::ReLU, layers, sizes.data(), nb, xb.data(), fit.params.data(), saved.data(), dlogit.data(),
-                  grads.data(), scratch.data());
+      backward({layers, sizes.data(), logical.data(), nb, xb.data(), fit.params.data(), dlogit.data(), saved.data(),
+                grads.data(), scratch.data(), lists.data(), nullptr}, 0, 1);
       // sklearn's L2 term on the batch-mean loss: + (alpha / 2 nb) ‖W‖², gradient (alpha / nb) W,
       // weights only (adam.h's weight_decay would also decay the biases). The loss takes ‖W‖²
       // before the step, as sklearn's does.

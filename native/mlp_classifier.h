@@ -1,6 +1,7 @@
 // Binary MLP classifier trained like scikit-learn's MLPClassifier with its defaults (the
 // classifier sbibm's C2ST uses), and k-fold cross-validated accuracy. Plain C++ on the kernels
-// of kernels/nn/ (mlp.h, loss.h, adam.h); no N-API here (native/classifier.cc is the boundary).
+// of kernels/nn/ (relu_sparse.h for training, mlp.h for scoring, loss.h, adam.h); no N-API
+// here (native/classifier.cc is the boundary).
 // Training runs in float. Randomness: Philox keyed by `seed`; the fold assignment uses stream 0,
 // fold f's initialisation and epoch shuffles stream f + 1, so results do not depend on threads.
 #pragma once

@@ -255,6 +255,14 @@ export interface NativeAddon {
     onProgress: ProgressCallback | undefined, cancelFlag: Int32Array | undefined,
   ): Promise<NativeCrossValidateResult>;
   /**
+   * The classifier's network kernels (kernels/nn/relu_sparse.h: a ReLU MLP that skips ReLU's
+   * zeros), for tests: forward into out [n, sizes[L]], then the gradients for dout into grads
+   * (mlp.h's layout; padding entries left as given). sizes: storage widths, widths: logical ones.
+   */
+  nnReluMlpSparse<A extends NnArray>(
+    sizes: Int32Array, widths: Int32Array, n: number, x: A, params: A, dout: A, out: A, grads: A,
+  ): void;
+  /**
    * Conditional MAF / autoregressive spline flow (kernels/flows/maf.h, native/maf.cc), in the
    * precision of `params`. arch = [dim, contextDim, hidden, hiddenLayers, layers, activation]
    * (activation 0 identity, 1 relu, 2 tanh, 3 elu, 4 silu); transform and hyper as flowTransform.

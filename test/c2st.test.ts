@@ -134,6 +134,86 @@ describe('MLP backward (kernels/nn/mlp.h)', () => {
   });
 });
 
+describe('zero-skipping ReLU MLP of the classifier (kernels/nn/relu_sparse.h)', () => {
+  // Storage widths padded as the classifier pads them (and further), logical widths inside; x and
+  // params 0 in the padding. Two outputs, so the output layer's general path runs too.
+  const sizes = Int32Array.of(16, 32, 48, 2);
+  const widths = Int32Array.of(10, 20, 33, 2);
+  const paramCount = 32 * 17 + 48 * 33 + 2 * 49;
+  function padded(n: number, seed: number) {
+    const draw = sample({ kind: 'normal', loc: 0, scale: 0.6 }, paramCount + n * 16 + n * 2, { seed });
+    const params = new Float64Array(paramCount);
+    let off = 0, d = 0;
+    for (let l = 0; l < 3; l++) {
+      const fi = sizes[l]!, fo = sizes[l + 1]!;
+      for (let o = 0; o < widths[l + 1]!; o++) {
+        for (let i = 0; i < widths[l]!; i++) params[off + o * fi + i] = draw[d++]!;
+        params[off + fo * fi + o] = draw[d++]!;
+      }
+      off += fo * (fi + 1);
+    }
+    const x = new Float64Array(n * 16);
+    for (let r = 0; r < n; r++) for (let i = 0; i < 10; i++) x[r * 16 + i] = draw[d++]!;
+    x[3] = 0; // exact zeros in the input are skipped too, of either sign
+    x[16 + 5] = -0;
+    const dout = Float64Array.from({ length: n * 2 }, () => draw[d++]!);
+    dout[1] = 0;
+    return { params, x, dout };
+  }
+
+  it('gives the bits of mlp.h\'s ReLU forward and backward, in float and double', () => {
+    const n = 37;
+    const p = padded(n, 21);
+    for (const Arr of [Float64Array, Float32Array]) {
+      const [params, x, dout] = [Arr.from(p.params), Arr.from(p.x), Arr.from(p.dout)];
+      const saved = new Arr(n * (32 + 48 + 2));
+      const denseOut = new Arr(n * 2), denseGrads = new Arr(paramCount);
+      native.nnMlpForward('relu', sizes, n, x, params, saved, denseOut);
+      native.nnMlpBackward('relu', sizes, n, x, params, saved, dout, denseGrads);
+      const out = new Arr(n * 2), grads = new Arr(paramCount);
+      native.nnReluMlpSparse(sizes, widths, n, x, params, dout, out, grads);
+      expect(Array.from(out)).toEqual(Array.from(denseOut));
+      expect(Array.from(grads)).toEqual(Array.from(denseGrads));
+      // about half of the hidden units are 0 on these inputs: the skipping is exercised
+      const zeros = Array.from(saved.subarray(0, n * 32)).filter((v, i) => i % 32 < 20 && v === 0).length;
+      expect(zeros / (n * 20)).toBeGreaterThan(0.3);
+    }
+  });
+
+  it('matches central differences of its forward in double', () => {
+    const n = 5;
+    const { params, x, dout } = padded(n, 22);
+    const out = new Float64Array(n * 2), grads = new Float64Array(paramCount), scratchGrads = new Float64Array(paramCount);
+    const loss = (q: Float64Array) => {
+      native.nnReluMlpSparse(sizes, widths, n, x, q, dout, out, scratchGrads);
+      return out.reduce((s, v, i) => s + v * dout[i]!, 0);
+    };
+    native.nnReluMlpSparse(sizes, widths, n, x, params, dout, out, grads);
+    // Fixed seeds: no pre-activation lies within h of ReLU's kink (deterministic, cannot turn flaky).
+    const h = 1e-6;
+    let checked = 0;
+    for (let k = 0; k < paramCount; k++) {
+      if (params[k] === 0) continue; // padding: not a parameter of the logical network
+      const q = Float64Array.from(params);
+      q[k] += h;
+      const up = loss(q);
+      q[k] -= 2 * h;
+      const fd = (up - loss(q)) / (2 * h);
+      expect(Math.abs(grads[k]! - fd), `param ${k}`).toBeLessThanOrEqual(1e-6 * Math.max(Math.abs(grads[k]!), Math.abs(fd), 1e-2));
+      checked++;
+    }
+    expect(checked).toBe(20 * 11 + 33 * 21 + 2 * 34);
+  });
+
+  it('throws RangeError for logical widths the storage cannot hold', () => {
+    const { params, x, dout } = padded(2, 23);
+    const run = (w: Int32Array) => native.nnReluMlpSparse(sizes, w, 2, x, params, dout, new Float64Array(4), new Float64Array(paramCount));
+    expect(() => run(Int32Array.of(10, 33, 33, 2))).toThrow(/widths\[1\]/);
+    expect(() => run(Int32Array.of(10, 20, 33, 1))).toThrow(/widths\[3\].*equal to sizes\[3\]/);
+    expect(() => run(Int32Array.of(0, 20, 33, 2))).toThrow(RangeError);
+  });
+});
+
 describe('mmd', () => {
   it('is near 0 for one distribution and clearly positive for shifted ones', () => {
     const same = mmd(gaussian(200, 2, 0, 1), gaussian(200, 2, 0, 2), 2);
