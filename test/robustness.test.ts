@@ -109,6 +109,8 @@ function validCalls(): Record<string, unknown[]> {
     nnLoss: ['cross_entropy', 2, 3, new Float32Array(6), Int32Array.of(0, 2), new Float32Array(6)],
     nnMlpForward: ['silu', Int32Array.of(2, 3, 1), 2, f64(4), f64(13), f64(14), f64(2)],
     nnMlpBackward: ['silu', Int32Array.of(2, 3, 1), 2, f64(4), f64(13), f64(14), f64(2), f64(13)],
+    // storage widths padded to 16 (as the classifier pads them), logical widths 2, 3, 1
+    nnReluMlpSparse: [Int32Array.of(16, 16, 1), Int32Array.of(2, 3, 1), 2, f64(32), f64(289), f64(2), f64(2), f64(289)],
     // 8 rows, 1 column, 2 folds, 2 epochs: fast enough to fuzz every argument
     classifierCrossValidate: [f64(8), Uint8Array.of(0, 1, 0, 1, 0, 1, 0, 1), 8, 1, { seed: 1, folds: 2, maxEpochs: 2 }],
     classifierCrossValidateAsync: [
@@ -155,6 +157,7 @@ function validCalls(): Record<string, unknown[]> {
       undefined, new Int32Array(1)],
     // a torus flow on T² (2 coupling layers, 4 bins, one hidden layer of 4: 154 parameters)
     manifoldFlowInfo: [manifoldSpec],
+    manifoldFlowLayout: [manifoldSpec],
     manifoldFlowInit: [manifoldSpec, 1, new Float64Array(154)],
     manifoldFlowSample: [manifoldSpec, new Float64Array(154).fill(0.01), 3, 1, 0, new Float64Array(6), new Float64Array(3), 1],
     manifoldFlowLogProb: [manifoldSpec, new Float64Array(154).fill(0.01), Float64Array.of(0.1, 0.2, 1, 2, 3, 4), new Float64Array(3), 1],
