@@ -18,8 +18,10 @@ try {
 const TWO_PI = 2 * Math.PI;
 const f32 = Math.fround;
 
+type F32 = Float32Array<ArrayBuffer>;
+
 /** `expr` (WGSL, of the f32 inputs a, b and c, giving an f32 or a vec2f) at every (a[i], b[i], c[i]), as [value.x, value.y] pairs. */
-async function evaluate(expr: string, a: Float32Array, b = new Float32Array(a.length), c = new Float32Array(a.length)): Promise<Float32Array> {
+async function evaluate(expr: string, a: F32, b: F32 = new Float32Array(a.length), c: F32 = new Float32Array(a.length)): Promise<Float32Array> {
   const { device } = ctx!;
   const code = `${wgslSource('manifold/circle.wgsl')}
 @group(0) @binding(0) var<storage, read> in_a: array<f32>;
@@ -36,7 +38,7 @@ fn eval_main(@builtin(global_invocation_id) gid: vec3u) {
   out[i] = vec2f(${expr});
 }`;
   const n = a.length;
-  const input = (v: Float32Array) => {
+  const input = (v: F32) => {
     const buf = device.createBuffer({ size: v.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(buf, 0, v);
     return buf;
@@ -75,7 +77,7 @@ function uniforms(seed: number): () => number {
 }
 
 /** f32 angles in [−range, range]: a quarter of them within a few ulp of a multiple of 2π, a quarter near multiples of π/2. */
-function angles(n: number, range: number, seed: number): Float32Array {
+function angles(n: number, range: number, seed: number): F32 {
   const u = uniforms(seed);
   const a = new Float32Array(n);
   const bits = new Int32Array(a.buffer);
