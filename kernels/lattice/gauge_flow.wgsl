@@ -4,9 +4,10 @@
 //   gf_net_input (plaquettes; cos P, sin P of the frozen ones) → conv2d_circular.wgsl × (depth + 1)
 //   (LeakyReLU, …, none: the NCP mixture's 2K + 1 parameters per plaquette) → gf_couple
 // and the sample as gf_base, the layers in order, gf_log_q. The NCP mixture with its rotation is
-// kernels/manifold/circle.h's (circle_mixture_forward with NcpComponent), in f32 with angle.wgsl's
-// functions. −log f'(P) is kept per site and summed at the end: log q = −2V log 2π − Σ_l Σ log f'.
-// #include "angle.wgsl"
+// kernels/manifold/circle.h's (circle_mixture_forward with NcpComponent), in f32 with
+// manifold/circle.wgsl's component and common/angle.wgsl's sin, cos and wraps. −log f'(P) is kept
+// per site and summed at the end: log q = −2V log 2π − Σ_l Σ log f'.
+// #include "../manifold/circle.wgsl"
 // #include "config_sum.wgsl"
 
 override workgroup_size: u32 = 64u;
@@ -75,14 +76,6 @@ fn gf_net_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   gf_in[2u * V * b + V + i] = select(0.0, sc.x, frozen);
 }
 
-// The half-angle map's lift T̃_α(u) (circle.h's half_angle_lift) for u in [0, 2π).
-fn half_angle_lift_f32(alpha: f32, u: f32) -> f32 {
-  let n = floor((u + 3.141592653589793) / TWO_PI);
-  let v = u - TWO_PI * n;
-  let sc = sincos_angle(0.5 * v);
-  return 2.0 * atan2_right(alpha * sc.x, sc.y) + TWO_PI * n;
-}
-
 // The active plaquettes (stripe 0): P' = wrap(f(P) + φ) by the site's NCP mixture, the active link
 // θ_μ(x) ← wrap(θ_μ(x) + σ_μ (P' − P)), σ_0 = +1, σ_1 = −1, and ld −= log f'(P) (gauge_flow_forward).
 @compute @workgroup_size(workgroup_size)
@@ -97,24 +90,23 @@ fn gf_couple(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let K = gp.components;
   let c = (2u * K + 1u) * V * b + i;  // channel j of this site: c + j·V
   let p = gf_plaq[idx];
-  let theta = wrap_2pi(p);
+  let theta = wrap_angle(p);
   var max_u = gf_out[c];
   for (var k = 1u; k < K; k++) { max_u = max(max_u, gf_out[c + k * V]); }
   var sum_e = 0.0;
   for (var k = 0u; k < K; k++) { sum_e += exp(gf_out[c + k * V] - max_u); }
-  let sc = sincos_angle(0.5 * theta);
   var f = 0.0;
   var df = 0.0;
   for (var k = 0u; k < K; k++) {
     let rho = exp(gf_out[c + k * V] - max_u) / sum_e;
-    let alpha = MIN_ALPHA + softplus_f32(gf_out[c + (K + k) * V]);
-    f += rho * half_angle_lift_f32(alpha, theta);
-    df += rho * alpha / (sc.y * sc.y + alpha * alpha * sc.x * sc.x);
+    let ncp = ncp_component(gf_out[c + (K + k) * V], MIN_ALPHA);
+    f += rho * circle_component_value(ncp, theta);
+    df += rho * circle_component_slope(ncp, theta);
   }
-  let pn = wrap_2pi(f + gf_out[c + 2u * K * V]);
+  let pn = wrap_angle(f + gf_out[c + 2u * K * V]);
   let a = 2u * V * b + (gp.layer & 1u) * V + i;
   let sign = select(-1.0, 1.0, (gp.layer & 1u) == 0u);
-  gf_x[a] = wrap_2pi(gf_x[a] + sign * (pn - p));
+  gf_x[a] = wrap_angle(gf_x[a] + sign * (pn - p));
   gf_ld[idx] = gf_ld[idx] - log_positive(df);
 }
 

@@ -4,9 +4,9 @@
 //   S = −β Σ_x cos P(x),  ∂S/∂θ₀(x) = β [sin P(x) − sin P(x − ê₁)],
 //                         ∂S/∂θ₁(x) = β [sin P(x − ê₀) − sin P(x)]                (u1_action_grad)
 //   Q = round((1/2π) Σ_x wrap(P(x))), wrap into [−π, π)                          (u1_topological_charge)
-// In f32, with angle.wgsl's sin and cos (not WGSL's built-ins, guaranteed only to 2^-11).
+// In f32, with common/angle.wgsl's sin, cos and wrap (not WGSL's built-ins, guaranteed only to 2^-11).
 // Sums over x are trees of f32 partial sums (config_sum.wgsl).
-// #include "angle.wgsl"
+// #include "../common/angle.wgsl"
 // #include "config_sum.wgsl"
 
 struct U1Params {

@@ -15,9 +15,9 @@
 //   log q:    − log A(c) at the point, + Σ log|dx/dy| of each inverse layer, then at the end
 //             + base density + log A(c₀).
 // The built-in sin/cos (2⁻¹¹ absolute) and atan2 (4096 ulp) are not accurate enough in WGSL's
-// guarantees; mf_sincos reduces by Cody–Waite into samplers.wgsl's quadrant series and
-// mf_atan2 uses its own series. Logs of positive values use samplers.wgsl's log_positive.
-// #include "../random/samplers.wgsl"
+// guarantees: sin, cos, atan2 and the wraps are common/angle.wgsl's, the mixtures' components
+// circle.wgsl's. Logs of positive values use samplers.wgsl's log_positive.
+// #include "circle.wgsl"
 
 override workgroup_size: u32 = 64u;
 
@@ -58,14 +58,6 @@ struct MfParams {
 @group(0) @binding(3) var<storage, read> mf_ep: array<f32>;           // element parameters
 @group(0) @binding(4) var<storage, read_write> mf_io: array<f32>;     // points [n, W] or features [n, F]
 
-const MF_PI: f32 = 3.141592653589793;
-const MF_HALF_PI: f32 = 1.5707963267948966;
-const MF_TWO_PI: f32 = 6.283185307179586;
-// 2π = MF_TWO_PI_HI + MF_TWO_PI_LO (MF_TWO_PI_HI has 8 significant bits: n · it is exact).
-const MF_TWO_PI_HI: f32 = 6.28125;
-const MF_TWO_PI_LO: f32 = 0.0019353071795864769;
-const MF_TWO_PI_BELOW: f32 = 6.283185005187988;  // the largest f32 below 2π
-const MF_MOEBIUS_RADIUS: f32 = 0.99;  // circle.h kMoebiusRadius
 const MF_EPSILON: f32 = 1.1920928955078125e-7;
 
 fn mf_nibble(v: vec2u, i: u32) -> u32 {
@@ -74,51 +66,6 @@ fn mf_nibble(v: vec2u, i: u32) -> u32 {
 }
 
 fn mf_is_angle(c: u32) -> bool { return ((mp.angle_mask >> c) & 1u) == 1u; }
-
-// wrap_angle: a modulo 2π in [0, 2π), with 2π in two parts so a wrap adds no error of 2π's rounding.
-// The f32 nearest 2π lies above it: anything past the largest f32 below 2π is the point 0.
-fn mf_wrap(a: f32) -> f32 {
-  let k = floor(a / MF_TWO_PI);
-  var w = (a - k * MF_TWO_PI_HI) - k * MF_TWO_PI_LO;
-  if (!(w <= MF_TWO_PI_BELOW)) { w = 0.0; }
-  return select(w, 0.0, w < 0.0);
-}
-
-// (sin a, cos a): k = round(a / (π/2)) quarter turns removed by Cody–Waite (π/2 in three parts,
-// the first two with few bits, so k · part is exact for |k| < 2¹⁰), then the quadrant series.
-fn mf_sincos(a: f32) -> vec2f {
-  let k = round(a * 0.6366197723675814);
-  let r = ((a - k * 1.5703125) - k * 4.837512969970703125e-4) - k * 7.54978995489188216e-8;
-  return sincos_quadrant(r, bitcast<u32>(i32(k)));
-}
-
-// atan t for t in [0, 1]: t > tan(π/8) is moved to (t − 1)/(t + 1) with π/4 added; |s| ≤ 0.4143,
-// series to s²¹ (truncation < 2e-9).
-fn mf_atan_unit(t: f32) -> f32 {
-  var s = t;
-  var off = 0.0;
-  if (t > 0.41421356) {
-    s = (t - 1.0) / (t + 1.0);
-    off = 0.7853981633974483;
-  }
-  let z = s * s;
-  let p = 1.0 + z * (-0.3333333333333333 + z * (0.2 + z * (-0.14285714285714285 + z * (0.1111111111111111 + z * (-0.09090909090909091
-    + z * (0.07692307692307693 + z * (-0.06666666666666667 + z * (0.058823529411764705 + z * (-0.05263157894736842 + z * 0.047619047619047616)))))))));
-  return off + s * p;
-}
-
-// atan2(y, x) in (−π, π], 0 at the origin (std::atan2(+0, +0)).
-fn mf_atan2(y: f32, x: f32) -> f32 {
-  let ax = abs(x);
-  let ay = abs(y);
-  if (ax == 0.0 && ay == 0.0) { return 0.0; }
-  var a: f32;
-  if (ay <= ax) { a = mf_atan_unit(ay / ax); } else { a = MF_HALF_PI - mf_atan_unit(ax / ay); }
-  if (x < 0.0) { a = MF_PI - a; }
-  return select(a, -a, y < 0.0);
-}
-
-fn mf_softplus(u: f32) -> f32 { return max(u, 0.0) + log_positive(1.0 + exp(-abs(u))); }
 
 // log(1 − z²), floored at 1e-30 (sphere_log_area_factor); 1 − z² as (1 − z)(1 + z), exact factors.
 fn mf_log_one_minus_sq(z: f32) -> f32 { return log_positive(max((1.0 - z) * (1.0 + z), 1e-30)); }
@@ -184,7 +131,7 @@ fn seg_bin(base: u32, half: f32, min_frac: f32, k: u32) -> vec2f {
 
 fn seg_derivative(p: u32, i: u32, periodic: bool) -> f32 {
   let index = select(i, 0u, periodic && i == mp.bins);
-  return mp.min_d + mf_softplus(mf_ep[p + 2u * mp.bins + index]);
+  return mp.min_d + softplus_f32(mf_ep[p + 2u * mp.bins + index]);
 }
 
 fn seg_find_bin(p: u32, half: f32, periodic: bool, v: f32, by_y: bool) -> SegBin {
@@ -253,62 +200,10 @@ fn seg_inverse(p: u32, center: f32, half: f32, periodic: bool, y: f32) -> vec2f 
 
 fn mix_width() -> u32 { return select(1u, 2u, mp.circle_kind == 1u); }
 
-// half_angle_lift: T̃_α(u) = 2 atan2(α sin(v/2), cos(v/2)) + 2πn, v = u − 2πn in [−π, π).
-fn half_angle_lift(alpha: f32, u: f32) -> f32 {
-  let n = floor((u + MF_PI) / MF_TWO_PI);
-  let v = (u - n * MF_TWO_PI_HI) - n * MF_TWO_PI_LO;
-  let sc = mf_sincos(0.5 * v);
-  return 2.0 * mf_atan2(alpha * sc.x, sc.y) + n * MF_TWO_PI;
-}
-
-// A component from its unconstrained parameters at mf_ep[q ..]: (α, ψ, ω_x, ω_y, 1 − |ω|²);
-// NCP: α = m_α + softplus(u), ψ = 0.
-struct MixComponent {
-  alpha: f32,
-  psi: f32,
-  wx: f32,
-  wy: f32,
-  one_m_r2: f32,
-}
-
-fn mix_component(q: u32) -> MixComponent {
-  var c: MixComponent;
-  if (mp.circle_kind == 2u) {
-    c.alpha = mp.min_alpha + mf_softplus(mf_ep[q]);
-    return c;
-  }
-  let ux = mf_ep[q];
-  let uy = mf_ep[q + 1u];
-  let n = sqrt(ux * ux + uy * uy);
-  let scale = MF_MOEBIUS_RADIUS / (1.0 + n);
-  c.wx = scale * ux;
-  c.wy = scale * uy;
-  let r = scale * n;
-  c.one_m_r2 = (1.0 - r) * (1.0 + r);
-  c.alpha = (1.0 + r) / (1.0 - r);
-  c.psi = mf_atan2(c.wy, c.wx);
-  return c;
-}
-
-fn mix_value(c: MixComponent, theta: f32) -> f32 {
-  if (mp.circle_kind == 2u) { return half_angle_lift(c.alpha, theta); }
-  return half_angle_lift(c.alpha, theta - c.psi) - half_angle_lift(c.alpha, -c.psi);
-}
-
-fn mix_inverse_component(c: MixComponent, s: f32) -> f32 {
-  if (mp.circle_kind == 2u) { return half_angle_lift(1.0 / c.alpha, s); }
-  return c.psi + half_angle_lift(1.0 / c.alpha, s + half_angle_lift(c.alpha, -c.psi));
-}
-
-fn mix_slope(c: MixComponent, theta: f32) -> f32 {
-  if (mp.circle_kind == 2u) {
-    let sc = mf_sincos(0.5 * theta);
-    return c.alpha / (sc.y * sc.y + c.alpha * c.alpha * sc.x * sc.x);
-  }
-  let sc = mf_sincos(theta);
-  let ax = sc.y - c.wx;
-  let ay = sc.x - c.wy;
-  return c.one_m_r2 / (ax * ax + ay * ay);
+// Component k's parameters at mf_ep[q ..] (circle.wgsl).
+fn mix_component(q: u32) -> CircleComponent {
+  if (mp.circle_kind == 2u) { return ncp_component(mf_ep[q], mp.min_alpha); }
+  return moebius_component(mf_ep[q], mf_ep[q + 1u]);
 }
 
 // (max, Σ exp(u − max)) of the K mixture logits (MixtureWeights).
@@ -329,8 +224,8 @@ fn mix_eval(p: u32, theta: f32) -> vec2f {
   for (var k = 0u; k < mp.components; k++) {
     let c = mix_component(p + mp.components + k * w);
     let rho = exp(mf_ep[p + k] - st.x) / st.y;
-    f += rho * mix_value(c, theta);
-    df += rho * mix_slope(c, theta);
+    f += rho * circle_component_value(c, theta);
+    df += rho * circle_component_slope(c, theta);
   }
   return vec2f(f, df);
 }
@@ -338,26 +233,26 @@ fn mix_eval(p: u32, theta: f32) -> vec2f {
 fn mix_phi(p: u32) -> f32 { return mf_ep[p + mp.components * (1u + mix_width())]; }
 
 fn mix_forward(p: u32, x: f32) -> vec2f {
-  let e = mix_eval(p, mf_wrap(x));
-  return vec2f(mf_wrap(e.x + mix_phi(p)), log_positive(e.y));
+  let e = mix_eval(p, wrap_angle(x));
+  return vec2f(wrap_angle(e.x + mix_phi(p)), log_positive(e.y));
 }
 
 // circle_mixture_inverse: Newton on f(θ) = wrap(y − φ) from the ρ-weighted mean of the
 // components' inverses, safeguarded by the bracket [lo, hi] (a step leaving it bisects). The
 // stopping tolerance is 2ε·2π in f32, as the header's in its scalar type.
 fn mix_inverse(p: u32, y: f32) -> vec2f {
-  let goal = mf_wrap(y - mix_phi(p));
-  let tol = 2.0 * MF_EPSILON * MF_TWO_PI;
+  let goal = wrap_angle(y - mix_phi(p));
+  let tol = 2.0 * MF_EPSILON * TWO_PI;
   let st = mix_stats(p);
   let w = mix_width();
   var theta = 0.0;
   for (var k = 0u; k < mp.components; k++) {
     let rho = exp(mf_ep[p + k] - st.x) / st.y;
-    theta += rho * mix_inverse_component(mix_component(p + mp.components + k * w), goal);
+    theta += rho * circle_component_inverse(mix_component(p + mp.components + k * w), goal);
   }
-  if (!(theta > 0.0 && theta < MF_TWO_PI)) { theta = goal; }
+  if (!(theta > 0.0 && theta < TWO_PI)) { theta = goal; }
   var lo = 0.0;
-  var hi = MF_TWO_PI;
+  var hi: f32 = TWO_PI;
   for (var it = 0; it < 200; it++) {
     let e = mix_eval(p, theta);
     let r = e.x - goal;
@@ -369,7 +264,7 @@ fn mix_inverse(p: u32, y: f32) -> vec2f {
     theta = next;
     if (abs(step) <= tol || hi - lo <= tol) { break; }
   }
-  theta = mf_wrap(theta);
+  theta = wrap_angle(theta);
   return vec2f(theta, -log_positive(mix_eval(p, theta).y));
 }
 
@@ -378,15 +273,15 @@ fn mix_inverse(p: u32, y: f32) -> vec2f {
 fn elem_forward(p: u32, x: f32) -> vec2f {
   if (mp.interval == 1u) { return seg_forward(p, 0.0, 1.0, false, x); }
   if (mp.circle_kind != 0u) { return mix_forward(p, x); }
-  let f = seg_forward(p, MF_PI, MF_PI, true, mf_wrap(x));
-  return vec2f(mf_wrap(f.x + mf_ep[p + 3u * mp.bins]), f.y);
+  let f = seg_forward(p, PI, PI, true, wrap_angle(x));
+  return vec2f(wrap_angle(f.x + mf_ep[p + 3u * mp.bins]), f.y);
 }
 
 fn elem_inverse(p: u32, y: f32) -> vec2f {
   if (mp.interval == 1u) { return seg_inverse(p, 0.0, 1.0, false, y); }
   if (mp.circle_kind != 0u) { return mix_inverse(p, y); }
-  let t = seg_inverse(p, MF_PI, MF_PI, true, mf_wrap(y - mf_ep[p + 3u * mp.bins]));
-  return vec2f(mf_wrap(t.x), t.y);
+  let t = seg_inverse(p, PI, PI, true, wrap_angle(y - mf_ep[p + 3u * mp.bins]));
+  return vec2f(wrap_angle(t.x), t.y);
 }
 
 // ---- points and states ----
@@ -394,7 +289,7 @@ fn elem_inverse(p: u32, y: f32) -> vec2f {
 // flow_point_to_state: angles wrapped; on Sᴰ z_k = x_k / |(x_0..x_k)| and φ = atan2(x_1, x_0).
 fn mf_point_to_state(x: array<f32, 17>, o: u32) {
   if (mp.space == 0u) {
-    for (var d = 0u; d < mp.dim; d++) { mf_state[o + d] = mf_wrap(x[d]); }
+    for (var d = 0u; d < mp.dim; d++) { mf_state[o + d] = wrap_angle(x[d]); }
     return;
   }
   var n2 = x[0] * x[0] + x[1] * x[1];
@@ -403,7 +298,7 @@ fn mf_point_to_state(x: array<f32, 17>, o: u32) {
     let z = select(0.0, x[k] / sqrt(n2), n2 > 0.0);
     mf_state[o + mp.dim - k] = clamp(z, -1.0, 1.0);
   }
-  mf_state[o + mp.dim - 1u] = mf_wrap(mf_atan2(x[1], x[0]));
+  mf_state[o + mp.dim - 1u] = wrap_angle(atan2_f32(x[1], x[0]));
 }
 
 // flow_base_draw: row r's state from Philox blocks (first_row + r)·C on of (key, stream):
@@ -423,7 +318,7 @@ fn mf_base(@builtin(global_invocation_id) gid: vec3u) {
     for (var c = 0u; c < mp.coords; c++) {
       let w = stream_uniform_words(&rng);
       let u = u64_to_open01_f32(w.x, w.y);
-      mf_state[o + c] = select(2.0 * u - 1.0, MF_TWO_PI * u, mf_is_angle(c));
+      mf_state[o + c] = select(2.0 * u - 1.0, TWO_PI * u, mf_is_angle(c));
     }
   }
   mf_acc[r] = mf_log_area(o);
@@ -451,7 +346,7 @@ fn mf_features(@builtin(global_invocation_id) gid: vec3u) {
     let c = mf_nibble(mp.cond, k);
     let v = mf_state[r * mp.coords + c];
     if (mf_is_angle(c)) {
-      let sc = mf_sincos(v);
+      let sc = sincos_angle(v);
       mf_io[j] = sc.y;
       mf_io[j + 1u] = sc.x;
       j += 2u;
@@ -515,7 +410,7 @@ fn mf_finish(@builtin(global_invocation_id) gid: vec3u) {
     mf_io[out + k] = prod * z;
     prod *= sqrt(max((1.0 - z) * (1.0 + z), 0.0));
   }
-  let sc = mf_sincos(mf_state[o + mp.dim - 1u]);
+  let sc = sincos_angle(mf_state[o + mp.dim - 1u]);
   mf_io[out] = prod * sc.y;
   mf_io[out + 1u] = prod * sc.x;
 }

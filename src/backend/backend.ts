@@ -154,9 +154,9 @@ const LATTICE_U1_ACTION: Tolerance = { atol: 1e-4, rtol: 1e-6, rowRtol: 2e-6 };
 const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
 // U(1) flow draws (θ' compared on the circle as cos θ', sin θ': a link within f32 rounding of 0
 // may wrap to the other end of [0, 2π); log q, S, Q): uniform links rounded to f32, then per
-// layer the plaquettes, the CNN and the NCP mixtures (angle.wgsl's sin, cos, atan2, log).
-// Measured on the trained L = 8 flow (bench/results/lattice_u1_flow.bin, 1024 draws): θ' 4.4e-5
-// on the circle, log q 1.0e-4 (|log q| ≤ 222), S 1.4e-4 (|S| ≤ 104), Q identical.
+// layer the plaquettes, the CNN and the NCP mixtures (common/angle.wgsl's sin, cos, atan2, samplers.wgsl's log).
+// Measured on the trained L = 8 flow (bench/results/lattice_u1_flow.bin, 1024 draws): θ' 4.2e-5
+// on the circle, log q 7.2e-5 (|log q| ≤ 222), S 1.3e-4 (|S| ≤ 104), Q identical.
 const LATTICE_U1_FLOW: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
 
 /**
