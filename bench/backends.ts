@@ -1,7 +1,6 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
- * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF densities and samples/s, manifold-flow densities and samples/s), with the ratio to the CPU backend measured in the same run. A
- * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF and MDN densities, samples and training rows/s), with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF and MDN densities, samples and training rows/s, NRE log-ratios and training rows/s, manifold-flow densities and samples/s, lattice actions and flow draws/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
