@@ -20,9 +20,9 @@
  *   update     g ← g ⊙ mask, g ← g · min(1, c / ‖g‖), Adam (kernels/nn/adam.h, torch's ε)
  */
 import type { MAF } from '../flows/maf.js';
-import type { NativeEpochLosses, NativeMafTrainResult } from '../native.js';
+import type { NativeMafTrainResult } from '../native.js';
 import { PhiloxStream, shuffle } from '../random/philox.js';
-import { abortError } from '../simulators/call.js';
+import { checkFiniteRows, epochOptions, splitRows, trainEpochsOnDevice, zScoring, type DeviceTrainingOptions } from './device_training.js';
 import { madeSpec, mafKey, mafUniforms } from './flow_webgpu.js';
 import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordAdamStep, recordElementwise, recordMlpBackward, recordMlpForward, storage, upload,
@@ -43,38 +43,13 @@ export interface MafStepOptions {
   clipMaxNorm?: number;
 }
 
-export interface MafTrainWebGpuOptions extends MafStepOptions {
-  seed: number | bigint;
-  maxEpochs?: number;
-  batchSize?: number;
-  validationFraction?: number;
-  stopAfterEpochs?: number;
-  onEpoch?: (losses: NativeEpochLosses) => void;
-  signal?: AbortSignal;
-}
+export interface MafTrainWebGpuOptions extends MafStepOptions, DeviceTrainingOptions {}
 
 const MIN_STD = 1e-14; // sbi's floor for z-scoring (flow_trainer.cc kMinStd)
 
 function checkPositive(v: number, name: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`Expected a positive finite number for \`${name}\` but received ${String(v)}`);
   return v;
-}
-
-export function checkCount(v: number, name: string, max = 2 ** 31 - 1): number {
-  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`Expected an integer in [1, ${max}] for \`${name}\` but received ${String(v)}`);
-  return v;
-}
-
-function checkRowsOf(a: unknown, name: string, width: number, n?: number): number {
-  if (!(a instanceof Float32Array)) throw new TypeError(`Expected a Float32Array for \`${name}\` but received ${Object.prototype.toString.call(a)}`);
-  const rows = width === 0 ? (n ?? 0) : a.length / width;
-  if (!Number.isSafeInteger(rows) || rows < 1 || (n !== undefined && rows !== n) || (width === 0 && a.length !== 0)) {
-    throw new RangeError(`Expected \`${name}\` to hold ${n ?? 'whole'} rows of ${width} values but received ${a.length} values`);
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!)) throw new RangeError(`Expected finite values in \`${name}\` but index ${i} is ${a[i]}`);
-  }
-  return rows;
 }
 
 /**
@@ -174,6 +149,14 @@ class MafTrainState {
       this.grads, this.params, this.moments);
   }
 
+  /** One training step on rows order[first .. first + n) of `data`: gather, forward, backward, update; log q_z stays in logQ. */
+  recordStep(rec: PassRecorder, data: DeviceRows, first: number, n: number, lr: number, clip: number): void {
+    this.recordGather(rec, data, first, n);
+    this.recordForward(rec, n);
+    this.recordBackward(rec, n);
+    this.recordUpdate(rec, lr, clip);
+  }
+
   release(): void {
     bufferPool(this.gpu.device).release(
       this.params, this.grads, this.moments, this.mask, this.sumSq, this.logQ, ...this.ins, ...this.layers.flat(), this.z, this.gZ, this.gOut, this.gIn,
@@ -210,8 +193,8 @@ export function checkMafBatches(maf: MAF, batches: readonly MafBatch[]): number[
   if (!Array.isArray(batches) || batches.length === 0) throw new RangeError('Expected a non-empty array of batches for `batches`');
   return batches.map((b, i) => {
     if (typeof b !== 'object' || b === null) throw new TypeError(`Expected { theta, x } for \`batches[${i}]\` but received ${String(b)}`);
-    const n = checkRowsOf(b.theta, `batches[${i}].theta`, maf.dim);
-    checkRowsOf(b.x, `batches[${i}].x`, maf.contextDim, n);
+    const n = checkFiniteRows(b.theta, `batches[${i}].theta`, maf.dim, undefined, 'Float32Array', true);
+    checkFiniteRows(b.x, `batches[${i}].x`, maf.contextDim, n, 'Float32Array', true);
     checkRows(n);
     return n;
   });
@@ -252,10 +235,7 @@ export async function mafTrainStepsWebGpu(
       rowsOf.forEach((n, i) => {
         const rec = new PassRecorder(gpu);
         recorders.push(rec);
-        state.recordGather(rec, data, first, n);
-        state.recordForward(rec, n);
-        state.recordBackward(rec, n);
-        state.recordUpdate(rec, lr, clip);
+        state.recordStep(rec, data, first, n, lr, clip);
         rec.copyAfterPass(state.logQ, 0, staging, 4 * first, 4 * n);
         if (i + 1 === rowsOf.length) rec.copyAfterPass(state.params, 0, staging, 4 * total, 4 * maf.paramCount);
         rec.submit();
@@ -318,20 +298,14 @@ export async function trainMafWebGpu(
   if (typeof options !== 'object' || options === null) throw new TypeError('Expected an options object with `seed`');
   const { lr, clip } = stepOptions(options);
   const D = maf.dim, C = maf.contextDim;
-  const n = checkRowsOf(theta, 'theta', D);
-  checkRowsOf(x, 'x', C, n);
-  const batchSize = checkCount(options.batchSize ?? 200, 'batchSize', 1 << 20);
-  const maxEpochs = checkCount(options.maxEpochs ?? 2 ** 31 - 1, 'maxEpochs');
-  const patience = checkCount(options.stopAfterEpochs ?? 20, 'stopAfterEpochs');
-  const fraction = options.validationFraction ?? 0.1;
-  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`Expected a number in [0, 1] for \`validationFraction\` but received ${fraction}`);
+  const n = checkFiniteRows(theta, 'theta', D, undefined, 'Float32Array', true);
+  checkFiniteRows(x, 'x', C, n, 'Float32Array', true);
+  const { batchSize, maxEpochs, patience, fraction } = epochOptions(options);
   const nVal = Math.floor(fraction * n), nTrain = n - nVal;
   if (nVal < 1 || nTrain < 2) {
     throw new RangeError(`Expected enough rows for a validation split (at least 1 validation and 2 training rows) but ${n} rows with validationFraction ${fraction} give ${nVal} validation rows`);
   }
-  const perm = Int32Array.from({ length: n }, (_, i) => i);
-  shuffle(new PhiloxStream(options.seed, 0), perm);
-  const trainRows = perm.subarray(0, nTrain), valRows = perm.subarray(nTrain);
+  const { trainRows, valRows } = splitRows(options.seed, n, nTrain);
   const thetaStats = fitColumns(theta, D, trainRows), xStats = fitColumns(x, C, trainRows);
   let logStdSum = 0; // z-scoring θ's Jacobian: log q(θ | x) = log q_z − Σ log std
   for (let d = 0; d < D; d++) logStdSum += Math.log(thetaStats.std[d]!);
@@ -344,77 +318,41 @@ export async function trainMafWebGpu(
   const state = new MafTrainState(gpu, maf, init, evalRows);
   const train = new DeviceRows(gpu, zScore(theta, D, trainRows, thetaStats), zScore(x, C, trainRows, xStats), nTrain);
   const val = new DeviceRows(gpu, zScore(theta, D, valRows, thetaStats), zScore(x, C, valRows, xStats), nVal);
-  const best = pool.acquire(4 * maf.paramCount, storage());
-  upload(device.queue, best, init);
-  const staging = pool.acquire(4 * Math.max(nTrain + nVal, maf.paramCount), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const shuffleRng = new PhiloxStream(options.seed, 1);
   const order = Int32Array.from({ length: nTrain }, (_, i) => i);
-  const trainLoss: number[] = [], validationLoss: number[] = [];
-  let bestEpoch = 0, bestLoss = Infinity, sinceBest = 0;
   try {
-    for (let epoch = 1; epoch <= maxEpochs; epoch++) {
-      if (options.signal?.aborted) throw abortError();
+    const summary = await trainEpochsOnDevice(gpu, {
+      params: state.params, init, paramCount: maf.paramCount, stagingFloats: nTrain + nVal, maxEpochs, patience, signal: options.signal, onEpoch: options.onEpoch,
+    }, async (_epoch, recorders, staging) => {
       shuffle(shuffleRng, order);
       train.setOrder(order);
-      const recorders: PassRecorder[] = [];
-      try {
-        await submitChecked(device, 'MAF training', () => {
-          for (let start = 0; start < nTrain; start += batch) {
-            const nb = Math.min(batch, nTrain - start);
-            const rec = new PassRecorder(gpu);
-            recorders.push(rec);
-            state.recordGather(rec, train, start, nb);
-            state.recordForward(rec, nb);
-            state.recordBackward(rec, nb);
-            state.recordUpdate(rec, lr, clip);
-            rec.copyAfterPass(state.logQ, 0, staging, 4 * start, 4 * nb);
-            rec.submit();
-          }
-          for (let start = 0; start < nVal; start += evalRows) {
-            const nv = Math.min(evalRows, nVal - start);
-            const rec = new PassRecorder(gpu);
-            recorders.push(rec);
-            state.recordGather(rec, val, start, nv);
-            state.recordForward(rec, nv);
-            rec.copyAfterPass(state.logQ, 0, staging, 4 * (nTrain + start), 4 * nv);
-            rec.submit();
-          }
-        });
-        const logQ = await readStaging(staging, nTrain + nVal);
-        let trainSum = 0, valSum = 0;
-        for (let i = 0; i < nTrain; i++) trainSum -= logQ[i]!;
-        for (let i = nTrain; i < nTrain + nVal; i++) valSum -= logQ[i]!;
-        const losses = { epoch, trainLoss: trainSum / nTrain + logStdSum, validationLoss: valSum / nVal + logStdSum };
-        trainLoss.push(losses.trainLoss);
-        validationLoss.push(losses.validationLoss);
-        // A NaN validation loss never counts as an improvement.
-        if (losses.validationLoss < bestLoss) {
-          bestLoss = losses.validationLoss;
-          bestEpoch = epoch;
-          sinceBest = 0;
-          const enc = device.createCommandEncoder();
-          enc.copyBufferToBuffer(state.params, 0, best, 0, 4 * maf.paramCount);
-          device.queue.submit([enc.finish()]);
-        } else {
-          sinceBest++;
+      await submitChecked(device, 'MAF training', () => {
+        for (let start = 0; start < nTrain; start += batch) {
+          const nb = Math.min(batch, nTrain - start);
+          const rec = new PassRecorder(gpu);
+          recorders.push(rec);
+          state.recordStep(rec, train, start, nb, lr, clip);
+          rec.copyAfterPass(state.logQ, 0, staging, 4 * start, 4 * nb);
+          rec.submit();
         }
-        options.onEpoch?.(losses);
-        if (sinceBest >= patience) break;
-      } finally {
-        for (const r of recorders) r.release();
-      }
-    }
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(best, 0, staging, 0, 4 * maf.paramCount);
-    device.queue.submit([enc.finish()]);
-    const params = await readStaging(staging, maf.paramCount);
-    return {
-      params, epochs: trainLoss.length, bestEpoch, bestValidationLoss: bestLoss,
-      trainLoss: Float64Array.from(trainLoss), validationLoss: Float64Array.from(validationLoss),
-      thetaMean: thetaStats.mean, thetaStd: thetaStats.std, xMean: xStats.mean, xStd: xStats.std,
-    };
+        for (let start = 0; start < nVal; start += evalRows) {
+          const nv = Math.min(evalRows, nVal - start);
+          const rec = new PassRecorder(gpu);
+          recorders.push(rec);
+          state.recordGather(rec, val, start, nv);
+          state.recordForward(rec, nv);
+          rec.copyAfterPass(state.logQ, 0, staging, 4 * (nTrain + start), 4 * nv);
+          rec.submit();
+        }
+      });
+      const logQ = await readStaging(staging, nTrain + nVal);
+      let trainSum = 0, valSum = 0;
+      for (let i = 0; i < nTrain; i++) trainSum -= logQ[i]!;
+      for (let i = nTrain; i < nTrain + nVal; i++) valSum -= logQ[i]!;
+      return { trainLoss: trainSum / nTrain + logStdSum, validationLoss: valSum / nVal + logStdSum };
+    });
+    return { ...summary, ...zScoring(thetaStats, xStats) };
   } finally {
-    pool.release(staging, best);
     train.release();
     val.release();
     state.release();

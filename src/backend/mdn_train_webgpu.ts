@@ -17,9 +17,9 @@
 import type { MDN } from '../flows/mdn.js';
 import type { NativeMafTrainResult } from '../native.js';
 import { PhiloxStream, shuffle } from '../random/philox.js';
-import { abortError } from '../simulators/call.js';
+import { checkFiniteRows, epochOptions, splitRows, trainEpochsOnDevice, zScoring } from './device_training.js';
 import { mdnConditionerSpec, mdnUniforms } from './mdn_webgpu.js';
-import { checkCount, fitColumns, stepOptions, zScore, type MafStepOptions, type MafTrainWebGpuOptions } from './flow_train_webgpu.js';
+import { fitColumns, stepOptions, zScore, type MafStepOptions, type MafTrainWebGpuOptions } from './flow_train_webgpu.js';
 import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordAdamStep, recordElementwise, recordMlpBackward, recordMlpForward, storage, upload,
   type MlpSpec,
@@ -32,29 +32,13 @@ export interface MdnBatch {
   context: Float32Array;
 }
 
-/** Rows of a finite [rows, width] array `name` (exactly `n` when given): a Float32Array, or with `double` a Float64Array. */
-function finiteRows(value: unknown, name: string, width: number, n?: number, double = false): number {
-  if (!(double ? value instanceof Float64Array : value instanceof Float32Array)) {
-    throw new TypeError(`Expected a ${double ? 'Float64Array' : 'Float32Array'} for \`${name}\` but received ${Object.prototype.toString.call(value)}`);
-  }
-  const a = value as Float32Array | Float64Array;
-  const rows = a.length / width;
-  if (!Number.isSafeInteger(rows) || rows < 1 || (n !== undefined && rows !== n)) {
-    throw new RangeError(`Expected \`${name}\` to hold ${n ?? 'whole'} rows of ${width} values but received ${a.length} values`);
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!)) throw new RangeError(`Expected finite values in \`${name}\` but index ${i} is ${a[i]}`);
-  }
-  return rows;
-}
-
 /** Checks the batches of op flow.mdn_train (finite rows of y and context, by name); returns their row counts. */
 export function checkMdnBatches(mdn: MDN, batches: readonly MdnBatch[]): number[] {
   if (!Array.isArray(batches) || batches.length === 0) throw new RangeError('Expected a non-empty array of batches for `batches`');
   return batches.map((b, i) => {
     if (typeof b !== 'object' || b === null) throw new TypeError(`Expected { y, context } for \`batches[${i}]\` but received ${String(b)}`);
-    const n = finiteRows(b.y, `batches[${i}].y`, mdn.dim);
-    finiteRows(b.context, `batches[${i}].context`, mdn.contextDim, n);
+    const n = checkFiniteRows(b.y, `batches[${i}].y`, mdn.dim, undefined, 'Float32Array');
+    checkFiniteRows(b.context, `batches[${i}].context`, mdn.contextDim, n, 'Float32Array');
     checkRows(n);
     return n;
   });
@@ -238,20 +222,14 @@ export async function trainMdnWebGpu(
   if (typeof options !== 'object' || options === null) throw new TypeError('Expected an options object with `seed`');
   const { lr, clip } = stepOptions(options);
   const D = mdn.dim, C = mdn.contextDim;
-  const n = finiteRows(y, 'y', D, undefined, true);
-  finiteRows(context, 'context', C, n, true);
-  const batchSize = checkCount(options.batchSize ?? 200, 'batchSize', 1 << 20);
-  const maxEpochs = checkCount(options.maxEpochs ?? 2 ** 31 - 1, 'maxEpochs');
-  const patience = checkCount(options.stopAfterEpochs ?? 20, 'stopAfterEpochs');
-  const fraction = options.validationFraction ?? 0.1;
-  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`Expected a number in [0, 1] for \`validationFraction\` but received ${fraction}`);
+  const n = checkFiniteRows(y, 'y', D, undefined, 'Float64Array');
+  checkFiniteRows(context, 'context', C, n, 'Float64Array');
+  const { batchSize, maxEpochs, patience, fraction } = epochOptions(options);
   const nVal = Math.floor(fraction * n), nTrain = n - nVal;
   if (nVal < 1 || nTrain < 1) {
     throw new RangeError(`Expected at least one validation and one training row but ${n} rows with validationFraction ${fraction} give ${nVal} validation rows`);
   }
-  const perm = Int32Array.from({ length: n }, (_, i) => i);
-  shuffle(new PhiloxStream(options.seed, 0), perm);
-  const trainRows = perm.subarray(0, nTrain), valRows = perm.subarray(nTrain);
+  const { trainRows, valRows } = splitRows(options.seed, n, nTrain);
   const yStats = fitColumns(y, D, trainRows), cStats = fitColumns(context, C, trainRows);
   let logStdSum = 0; // z-scoring y's Jacobian: log q(y | c) = log q_z − Σ log std
   for (let d = 0; d < D; d++) logStdSum += Math.log(yStats.std[d]!);
@@ -273,17 +251,13 @@ export async function trainMdnWebGpu(
     const first = k * evalRows, nv = Math.min(evalRows, nVal - first);
     return { ...deviceRows(gpu, valC.subarray(first * C, (first + nv) * C), valY.subarray(first * D, (first + nv) * D)), first, nv };
   });
-  const best = pool.acquire(4 * mdn.paramCount, storage());
-  upload(device.queue, best, init);
-  const staging = pool.acquire(4 * Math.max(nTrain + nVal, mdn.paramCount), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const shuffleRng = new PhiloxStream(options.seed, 1);
   const order = Int32Array.from({ length: nTrain }, (_, i) => i);
   const bc = new Float32Array(batch * C), by = new Float32Array(batch * D);
-  const trainLoss: number[] = [], validationLoss: number[] = [];
-  let bestEpoch = 0, bestLoss = Infinity, sinceBest = 0;
   try {
-    for (let epoch = 1; epoch <= maxEpochs; epoch++) {
-      if (options.signal?.aborted) throw abortError();
+    const summary = await trainEpochsOnDevice(gpu, {
+      params: state.params, init, paramCount: mdn.paramCount, stagingFloats: nTrain + nVal, maxEpochs, patience, signal: options.signal, onEpoch: options.onEpoch,
+    }, async (_epoch, recorders, staging) => {
       shuffle(shuffleRng, order);
       batchBuffers.forEach((b, k) => {
         for (let i = 0; i < b.nb; i++) {
@@ -294,58 +268,28 @@ export async function trainMdnWebGpu(
         device.queue.writeBuffer(b.c, 0, bc, 0, b.nb * C);
         device.queue.writeBuffer(b.y, 0, by, 0, b.nb * D);
       });
-      const recorders: PassRecorder[] = [];
-      try {
-        await submitChecked(device, 'MDN training', () => {
-          batchBuffers.forEach((b, k) => {
-            const rec = new PassRecorder(gpu);
-            recorders.push(rec);
-            state.recordStep(rec, b.c, b.y, b.nb, lr, clip);
-            rec.copyAfterPass(state.logQ, 0, staging, 4 * k * batch, 4 * b.nb);
-            rec.submit();
-          });
-          for (const v of valChunks) {
-            const rec = new PassRecorder(gpu);
-            recorders.push(rec);
-            state.recordLogProb(rec, v.c, v.y, v.nv);
-            rec.copyAfterPass(state.logQ, 0, staging, 4 * (nTrain + v.first), 4 * v.nv);
-            rec.submit();
-          }
+      await submitChecked(device, 'MDN training', () => {
+        batchBuffers.forEach((b, k) => {
+          const rec = new PassRecorder(gpu);
+          recorders.push(rec);
+          state.recordStep(rec, b.c, b.y, b.nb, lr, clip);
+          rec.copyAfterPass(state.logQ, 0, staging, 4 * k * batch, 4 * b.nb);
+          rec.submit();
         });
-        const logQ = await readStaging(staging, nTrain + nVal);
-        const losses = {
-          epoch, trainLoss: negSum(logQ, 0, nTrain) / nTrain + logStdSum, validationLoss: negSum(logQ, nTrain, nVal) / nVal + logStdSum,
-        };
-        trainLoss.push(losses.trainLoss);
-        validationLoss.push(losses.validationLoss);
-        // A NaN validation loss never counts as an improvement.
-        if (losses.validationLoss < bestLoss) {
-          bestLoss = losses.validationLoss;
-          bestEpoch = epoch;
-          sinceBest = 0;
-          const enc = device.createCommandEncoder();
-          enc.copyBufferToBuffer(state.params, 0, best, 0, 4 * mdn.paramCount);
-          device.queue.submit([enc.finish()]);
-        } else {
-          sinceBest++;
+        for (const v of valChunks) {
+          const rec = new PassRecorder(gpu);
+          recorders.push(rec);
+          state.recordLogProb(rec, v.c, v.y, v.nv);
+          rec.copyAfterPass(state.logQ, 0, staging, 4 * (nTrain + v.first), 4 * v.nv);
+          rec.submit();
         }
-        options.onEpoch?.(losses);
-        if (sinceBest >= patience) break;
-      } finally {
-        for (const r of recorders) r.release();
-      }
-    }
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(best, 0, staging, 0, 4 * mdn.paramCount);
-    device.queue.submit([enc.finish()]);
-    const params = await readStaging(staging, mdn.paramCount);
-    return {
-      params, epochs: trainLoss.length, bestEpoch, bestValidationLoss: bestLoss,
-      trainLoss: Float64Array.from(trainLoss), validationLoss: Float64Array.from(validationLoss),
-      thetaMean: yStats.mean, thetaStd: yStats.std, xMean: cStats.mean, xStd: cStats.std,
-    };
+      });
+      const logQ = await readStaging(staging, nTrain + nVal);
+      return { trainLoss: negSum(logQ, 0, nTrain) / nTrain + logStdSum, validationLoss: negSum(logQ, nTrain, nVal) / nVal + logStdSum };
+    });
+    return { ...summary, ...zScoring(yStats, cStats) };
   } finally {
-    pool.release(staging, best, ...batchBuffers.flatMap((b) => [b.c, b.y]), ...valChunks.flatMap((v) => [v.c, v.y]));
+    pool.release(...batchBuffers.flatMap((b) => [b.c, b.y]), ...valChunks.flatMap((v) => [v.c, v.y]));
     state.release();
   }
 }
