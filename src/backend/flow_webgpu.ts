@@ -15,7 +15,8 @@ import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordMlpForward, storage, upload, words, type MlpSpec,
 } from './nn_webgpu.js';
 import { inputLength, writeInput, type ArrayInput } from './device_array.js';
-import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
+import { submitAndRead } from './read_back.js';
+import { bufferPool, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
 const ELEMENT = { affine: 0, rqSpline: 1 } as const;
@@ -119,19 +120,9 @@ class MafDeviceState {
     return this.layers[this.layers.length - 1]!;
   }
 
-  async read(rec: PassRecorder, reads: Array<[GPUBuffer, number]>): Promise<Float32Array[]> {
-    const staging = reads.map(([, floats]) => this.pool.acquire(4 * floats, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-    try {
-      reads.forEach(([b, floats], i) => rec.copyAfterPass(b, 0, staging[i]!, 0, 4 * floats));
-      await submitChecked(this.gpu.device, 'MAF', () => rec.submit());
-      const out: Float32Array[] = [];
-      // one mapping at a time: concurrent mapAsync calls crashed Dawn's GL backend (src/trellis/webgpu.ts)
-      for (let i = 0; i < reads.length; i++) out.push(await readStaging(staging[i]!, reads[i]![1]));
-      return out;
-    } finally {
-      rec.release();
-      this.pool.release(...staging);
-    }
+  /** Submits `rec` with copies of the first `floats` of each buffer, and reads them back. */
+  read(rec: PassRecorder, reads: Array<[GPUBuffer, number]>): Promise<Float32Array[]> {
+    return submitAndRead(this.gpu, 'MAF', rec, reads);
   }
 
   release(): void {

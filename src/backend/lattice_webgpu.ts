@@ -14,7 +14,8 @@ import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
 import { checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
 import { PassRecorder, storage, upload, words } from './nn_webgpu.js';
-import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext, type WgslFile } from './webgpu.js';
+import { submitAndRead } from './read_back.js';
+import { bufferPool, u64Words, type PipelineKey, type WebGpuContext, type WgslFile } from './webgpu.js';
 
 const WG = 64;
 const MAX_GROUPS = 65535;
@@ -34,23 +35,6 @@ function groups2d(count: number): [number, number] {
 function chunkSize(ctx: WebGpuContext, floatsPerConfig: number, largestBinding: number): number {
   const binding = Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * largestBinding));
   return Math.max(1, Math.min(MAX_GROUPS, Math.floor(CHUNK_BYTES / (4 * floatsPerConfig)), binding));
-}
-
-/** Records work into `rec` (from `pool` buffers), submits it with copies of `reads`, and returns their values. */
-async function submitAndRead(ctx: WebGpuContext, what: string, rec: PassRecorder, reads: Array<[GPUBuffer, number]>): Promise<Float32Array[]> {
-  const pool = bufferPool(ctx.device);
-  const staging = reads.map(([, floats]) => pool.acquire(4 * floats, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-  try {
-    reads.forEach(([b, floats], i) => rec.copyAfterPass(b, 0, staging[i]!, 0, 4 * floats));
-    await submitChecked(ctx.device, what, () => rec.submit());
-    const out: Float32Array[] = [];
-    // one mapping at a time (concurrent mapAsync calls crashed Dawn's GL backend)
-    for (let i = 0; i < reads.length; i++) out.push(await readStaging(staging[i]!, reads[i]![1]));
-    return out;
-  } finally {
-    rec.release();
-    pool.release(...staging);
-  }
 }
 
 /** Runs a per-configuration kernel over [n, width] inputs in chunks: outputs of `outWidths` floats per configuration. */

@@ -16,7 +16,8 @@ import type { ManifoldFlow, ManifoldFlowLayerLayout, ManifoldFlowLayout } from '
 import { SbiError } from '../errors.js';
 import { checkSeed, describe } from '../validate.js';
 import { PassRecorder, acquireMlpLayers, groups1d, recordMlpForward, storage, upload, words, type MlpSpec } from './nn_webgpu.js';
-import { bufferPool, readStaging, submitChecked, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
+import { submitAndRead } from './read_back.js';
+import { bufferPool, u64Words, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
 /** Rows per command buffer (default): bounds the MLP activations (rows × hidden floats) and one dispatch. */
@@ -138,19 +139,8 @@ class ManifoldDeviceState {
   }
 
   /** Submits `rec` with copies of the first `floats` of each buffer, and reads them back. */
-  async read(rec: PassRecorder, reads: Array<[GPUBuffer, number]>): Promise<Float32Array[]> {
-    const staging = reads.map(([, floats]) => this.pool.acquire(4 * floats, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST));
-    try {
-      reads.forEach(([b, floats], i) => rec.copyAfterPass(b, 0, staging[i]!, 0, 4 * floats));
-      await submitChecked(this.gpu.device, 'manifold flow', () => rec.submit());
-      const out: Float32Array[] = [];
-      // one mapping at a time: concurrent mapAsync calls crashed Dawn's GL backend (src/trellis/webgpu.ts)
-      for (let i = 0; i < reads.length; i++) out.push(await readStaging(staging[i]!, reads[i]![1]));
-      return out;
-    } finally {
-      rec.release();
-      this.pool.release(...staging);
-    }
+  read(rec: PassRecorder, reads: Array<[GPUBuffer, number]>): Promise<Float32Array[]> {
+    return submitAndRead(this.gpu, 'manifold flow', rec, reads);
   }
 
   release(): void {
