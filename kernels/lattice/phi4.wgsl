@@ -20,6 +20,12 @@ struct Phi4Params {
 @group(0) @binding(3) var<storage, read_write> phi4_grad: array<f32>;   // [n, V]
 @group(0) @binding(4) var<storage, read_write> phi4_m: array<f32>;      // [n]
 
+// Site x's term of S: (4 + m²) φ² + λ φ⁴ − 2 φ Σ_μ φ(x + μ̂), with `forward` = Σ_μ φ(x + μ̂).
+fn phi4_site_action(f: f32, forward: f32, diag: f32) -> f32 {
+  let f2 = f * f;
+  return diag * f2 + pp.lambda * f2 * f2 - 2.0 * f * forward;
+}
+
 // S and ∂S/∂φ of every configuration (phi4_action_grad).
 @compute @workgroup_size(CONFIG_WG)
 fn phi4_action_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -40,7 +46,7 @@ fn phi4_action_grad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
     let f2 = f * f;
     let up = phi4_phi[base + x0n * L + x1] + phi4_phi[base + x0 * L + x1n];
     let down = phi4_phi[base + x0p * L + x1] + phi4_phi[base + x0 * L + x1p];
-    s += diag * f2 + pp.lambda * f2 * f2 - 2.0 * f * up;
+    s += phi4_site_action(f, up, diag);
     phi4_grad[base + i] = 2.0 * diag * f + 4.0 * pp.lambda * f2 * f - 2.0 * (up + down);
   }
   let total = config_sum(lid.x, s);
@@ -63,8 +69,7 @@ fn phi4_observables(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
     let x0n = select(x0 + 1u, 0u, x0 + 1u == L);
     let x1n = select(x1 + 1u, 0u, x1 + 1u == L);
     let f = phi4_phi[base + i];
-    let f2 = f * f;
-    s += diag * f2 + pp.lambda * f2 * f2 - 2.0 * f * (phi4_phi[base + x0n * L + x1] + phi4_phi[base + x0 * L + x1n]);
+    s += phi4_site_action(f, phi4_phi[base + x0n * L + x1] + phi4_phi[base + x0 * L + x1n], diag);
     m += f;
   }
   let total_s = config_sum(lid.x, s);

@@ -30,6 +30,16 @@ fn u1_plaquette(base: u32, L: u32, x0: u32, x1: u32) -> f32 {
   return u1_theta[base + x0 * L + x1] + u1_theta[base + V + x0n * L + x1] - u1_theta[base + x0 * L + x1n] - u1_theta[base + V + x0 * L + x1];
 }
 
+// Reduces the invocations' −Σ cos P and Σ wrap(P) and stores configuration b's S and Q.
+fn u1_store_action_charge(b: u32, lid: u32, cos_sum: f32, wrap_sum: f32) {
+  let s = config_sum(lid, cos_sum);
+  let w = config_sum(lid, wrap_sum);
+  if (lid == 0u) {
+    u1_s[b] = up.beta * s;
+    u1_q[b] = round(w / TWO_PI);  // may be −0: the host adds +0 (a +0.0 here can be folded away)
+  }
+}
+
 // S, ∂S/∂θ and Q of every configuration.
 @compute @workgroup_size(CONFIG_WG)
 fn u1_action_grad_charge(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -51,12 +61,7 @@ fn u1_action_grad_charge(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     u1_grad[base + i] = up.beta * (here.x - sincos_angle(u1_plaquette(base, L, x0, x1p)).x);
     u1_grad[base + V + i] = up.beta * (sincos_angle(u1_plaquette(base, L, x0p, x1)).x - here.x);
   }
-  let s = config_sum(lid.x, cos_sum);
-  let w = config_sum(lid.x, wrap_sum);
-  if (lid.x == 0u) {
-    u1_s[b] = up.beta * s;
-    u1_q[b] = round(w / TWO_PI);  // may be −0: the host adds +0 (a +0.0 here can be folded away)
-  }
+  u1_store_action_charge(b, lid.x, cos_sum, wrap_sum);
 }
 
 // S and Q of every configuration (no gradient): what the flow sampler records.
@@ -73,10 +78,5 @@ fn u1_observables(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id
     cos_sum -= sincos_angle(p).y;
     wrap_sum += wrap_pi(p);
   }
-  let s = config_sum(lid.x, cos_sum);
-  let w = config_sum(lid.x, wrap_sum);
-  if (lid.x == 0u) {
-    u1_s[b] = up.beta * s;
-    u1_q[b] = round(w / TWO_PI);  // may be −0: the host adds +0 (a +0.0 here can be folded away)
-  }
+  u1_store_action_charge(b, lid.x, cos_sum, wrap_sum);
 }
