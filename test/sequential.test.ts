@@ -85,10 +85,10 @@ describe('SNPE (truncated proposals)', () => {
     expect(spread(s)).toBeLessThan(0.3);
   });
 
-  it('sampleTruncatedPrior fails with LOW_ACCEPTANCE when nothing is accepted', () => {
+  it('sampleTruncatedPrior fails with LOW_ACCEPTANCE when nothing is accepted', async () => {
     const p = prior();
-    expect(() => sampleTruncatedPrior(p, (t) => new Float64Array(t.length / 2).fill(-Infinity), 0, 10, 1n, 1e-3, 5000))
-      .toThrow(expect.objectContaining({ code: 'LOW_ACCEPTANCE', message: expect.stringMatching(/accepted only 0 of/) }));
+    await expect(sampleTruncatedPrior(p, (t) => new Float64Array(t.length / 2).fill(-Infinity), 0, 10, 1n, 1e-3, 5000))
+      .rejects.toThrow(expect.objectContaining({ code: 'LOW_ACCEPTANCE', message: expect.stringMatching(/accepted only 0 of/) }));
   });
 
   it('validates its options', async () => {

@@ -6,8 +6,15 @@
  * posterior samples, as sbi's `get_density_thresholder`). Within that region the proposal is
  * proportional to the prior, so q(θ | x) trained with the plain NPE loss on every round's data
  * stays the posterior there: no atomic / importance correction is needed. Details: docs/npe.md.
+ *
+ * On a device (docs/backends.md): `train.backend` trains every round's flow or MDN there (op
+ * flow.maf_train / flow.mdn_train, NPE's device trainer), and `backend` runs the truncation's
+ * flow evaluations there: the threshold's posterior draws (flow.maf_sample / flow.mdn_sample) and
+ * log q of the prior draws (flow.maf_log_prob / flow.mdn_log_prob). The rejection bookkeeping,
+ * seeds and Philox streams are the CPU's.
  */
 import { SbiError } from '../errors.js';
+import type { BackendRequest } from '../backend/backend.js';
 import type { Prior } from '../priors.js';
 import { deriveSeed } from '../seeds.js';
 import { checkNumberArray, checkPositiveInteger, checkProbability, describe } from '../validate.js';
@@ -33,8 +40,17 @@ export interface SNPERunOptions {
   /** Simulations of every round, or one count per round. */
   simulationsPerRound: number | readonly number[];
   seed: number | bigint;
-  /** Training settings of every round (seed excluded: each round derives its own). */
+  /**
+   * Training settings of every round (seed excluded: each round derives its own); `backend`
+   * trains on a device (NPE.train's option).
+   */
   train?: Omit<NPETrainOptions, 'seed' | 'signal'>;
+  /**
+   * Where the truncation evaluates the previous round's posterior (default 'cpu'): its draws for
+   * the threshold and log q of the prior draws; 'webgpu' runs them in f32 (ops flow.maf_sample /
+   * flow.mdn_sample and flow.maf_log_prob / flow.mdn_log_prob), 'auto' where they run, else the cpu.
+   */
+  backend?: BackendRequest;
   /** ε: posterior mass left outside the truncation region (default 1e-4, as sbi). */
   quantile?: number;
   /** Posterior samples that estimate the threshold (default 10 000, as sbi). */
@@ -68,6 +84,7 @@ export class SNPE {
     const supportSamples = checkPositiveInteger(options.supportSamples ?? 10_000, 'supportSamples', 1 << 26);
     const minAcceptance = checkProbability(options.minAcceptance ?? 1e-5, 'minAcceptance');
     const minProposals = checkPositiveInteger(options.minProposals ?? 1_000_000, 'minProposals');
+    const backend = options.backend ?? 'cpu';
     const truncations = new Map<number, Truncation>();
     const onRound = options.onRound;
     return runRounds<NPEPosterior>({
@@ -76,9 +93,10 @@ export class SNPE {
       rounds: options.rounds,
       simulationsPerRound: options.simulationsPerRound,
       seed: options.seed,
-      proposal: (round, n, seed, previous) => {
-        const logProbThreshold = densityThreshold(previous, x, quantile, supportSamples, deriveSeed(seed, 1));
-        const r = sampleTruncatedPrior(this.npe.prior, (t) => previous.logProb(t, { x }), logProbThreshold, n, deriveSeed(seed, 2), minAcceptance, minProposals);
+      proposal: async (round, n, seed, previous) => {
+        const logProbThreshold = await densityThreshold(previous, x, quantile, supportSamples, deriveSeed(seed, 1), backend);
+        const r = await sampleTruncatedPrior(
+          this.npe.prior, (t) => previous.logProbAsync(t, { x, backend }), logProbThreshold, n, deriveSeed(seed, 2), minAcceptance, minProposals);
         truncations.set(round, { logProbThreshold, acceptance: r.acceptance });
         return r.theta;
       },
@@ -93,11 +111,14 @@ export class SNPE {
 
 /**
  * The ε-quantile of log q(θ | x_o) over `samples` draws of q(·| x_o): the level set above it holds
- * mass ≈ 1 − ε of q (sbi takes the sorted value at index ⌊ε · samples⌋, so do we).
+ * mass ≈ 1 − ε of q (sbi takes the sorted value at index ⌊ε · samples⌋, so do we). The draws and
+ * log q run on `backend` (default 'cpu'; NPEPosterior.sampleAsync / logProbAsync).
  */
-export function densityThreshold(posterior: NPEPosterior, x: ArrayLike<number>, quantile: number, samples: number, seed: bigint): number {
-  const theta = posterior.sample(samples, { x, seed });
-  const lp = posterior.logProb(theta, { x }).sort();
+export async function densityThreshold(
+  posterior: NPEPosterior, x: ArrayLike<number>, quantile: number, samples: number, seed: bigint, backend: BackendRequest = 'cpu',
+): Promise<number> {
+  const theta = await posterior.sampleAsync(samples, { x, seed, backend });
+  const lp = (await posterior.logProbAsync(theta, { x, backend })).sort();
   return lp[Math.min(Math.floor(quantile * samples), samples - 1)]!;
 }
 
@@ -106,10 +127,10 @@ export function densityThreshold(posterior: NPEPosterior, x: ArrayLike<number>, 
  * prior (batch b uses Philox streams from b · 2^32 of `seed`, so the draws depend on the seed only).
  * SbiError LOW_ACCEPTANCE when the accepted fraction stays below `minAcceptance`.
  */
-export function sampleTruncatedPrior(
-  prior: Prior, logDensity: (theta: Float64Array) => Float64Array, threshold: number, n: number, seed: bigint,
+export async function sampleTruncatedPrior(
+  prior: Prior, logDensity: (theta: Float64Array) => Float64Array | Promise<Float64Array>, threshold: number, n: number, seed: bigint,
   minAcceptance: number, minProposals: number,
-): { theta: Float64Array; acceptance: number } {
+): Promise<{ theta: Float64Array; acceptance: number }> {
   const D = prior.dim;
   const out = new Float64Array(n * D);
   let accepted = 0;
@@ -119,7 +140,7 @@ export function sampleTruncatedPrior(
     const rate = proposed === 0 ? 1 : Math.max(inside / proposed, minAcceptance);
     const m = Math.min(Math.max(Math.ceil((1.2 * (n - accepted)) / rate), 1024), 1 << 20);
     const theta = prior.sample(m, { seed, streamOffset: BigInt(batch) * 2n ** 32n });
-    const lp = logDensity(theta);
+    const lp = await logDensity(theta);
     for (let i = 0; i < m; i++) {
       if (!(lp[i]! >= threshold)) continue;
       inside++;
