@@ -475,10 +475,13 @@ export interface SNRERunOptions {
   /** The observation x_o [xDim] the later rounds focus on. */
   x: ArrayLike<number>;
   seed: number | bigint;
-  /** Training settings of every round (seed and signal excepted). */
+  /** Training settings of every round (seed and signal excepted); `backend` trains on a device (op nre.train). */
   train?: Omit<NRETrainOptions, 'seed' | 'signal'>;
-  /** MCMC settings for drawing the proposals of rounds 2, 3, ... */
-  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin' | 'init' | 'onProgress'>;
+  /**
+   * MCMC settings for drawing the proposals of rounds 2, 3, ...; `backend` evaluates their
+   * potential log r(θ, x_o) there (op nre.log_ratio), and the returned posterior's too.
+   */
+  mcmc?: Pick<MCMCSampleOptions, 'chains' | 'warmup' | 'thin' | 'init' | 'onProgress' | 'backend'>;
   /** Called after each round with its summary. */
   onRound?: (round: SNRERoundSummary) => void;
   signal?: AbortSignal;
@@ -496,7 +499,10 @@ export interface SNRERoundSummary {
  * > 1 θ ~ the current posterior at x_o (MCMC); every round retrains from scratch on all
  * simulations so far. As sbi's SNRE, the posterior keeps the prior: p(θ | x_o) ∝ r(θ, x_o) p(θ).
  * Why that stays correct with proposals: docs/nre.md. The rounds (and their seeds) are
- * `runRounds`'s (src/inference/sequential.ts), as SNPE's and SNLE's.
+ * `runRounds`'s (src/inference/sequential.ts), as SNPE's and SNLE's. On a device, `train.backend`
+ * trains each round's classifier there (nre.train) and `mcmc.backend` evaluates the proposals'
+ * and the final posterior's potential there (nre.log_ratio); the slice sampler's chains and seeds
+ * are the CPU's (docs/backends.md).
  */
 export class SNRE {
   readonly nre: NRE;
@@ -527,7 +533,7 @@ export class SNRE {
       train: async (_round, seed) => {
         training = await this.nre.train({ ...options.train, seed, ...signal });
       },
-      build: () => this.nre.buildPosterior(),
+      build: () => this.nre.buildPosterior(options.mcmc?.backend !== undefined ? { backend: options.mcmc.backend } : {}),
       onRound: (info) => {
         const summary = { round: info.round, simulations: info.added, excludedSimulations: info.excluded, training: training! };
         summaries.push(summary);
