@@ -103,13 +103,12 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
     expect((await embedded.train({ seed: 9, maxEpochs: 1, backend: 'auto' })).epochs).toBe(1);
   });
 
-  it('stageBackends: npe with a flow or an mdn trains on webgpu; embeddings and other methods train on the cpu with a note', async () => {
+  it('stageBackends: npe with a flow or an mdn trains on webgpu; embeddings train on the cpu with a note', async () => {
     const task = getTask('gaussian_linear');
     expect(await stageBackends(task, 'npe', 'webgpu', 'maf')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     for (const kind of ['maf-coupling', 'nsf', 'nsf-coupling'] as const) expect((await stageBackends(task, 'npe', 'webgpu', kind)).train, kind).toBe('webgpu');
     expect(await stageBackends(task, 'npe', 'webgpu', 'mdn')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     expect((await stageBackends(task, 'npe', 'webgpu', 'maf', true)).notes).toContain('training runs on the cpu: embedding networks train on the cpu only');
-    expect((await stageBackends(task, 'snpe', 'webgpu', 'maf')).notes).toContain("training runs on the cpu: snpe's training loop has no kernels on other backends yet");
     expect((await stageBackends(task, 'npe', 'cpu', 'maf')).train).toBe('cpu');
   });
 

@@ -50,11 +50,12 @@ export interface RunMethodOptions {
   signal?: AbortSignal;
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
-   * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample / flow.mdn_sample), NPE's and
-   * NLE's training when the estimator is a flow without an embedding or an MDN (flow.maf_train /
-   * flow.mdn_train) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob); the amortised
-   * NRE methods' training (nre.train) and their MCMC potential (nre.log_ratio), without an
-   * embedding. Other training and MCMC potentials have CPU kernels only and run there;
+   * (op simulate.<simulator>), NPE's and SNPE's posterior draws (flow.maf_sample / flow.mdn_sample),
+   * NPE's, SNPE's, NLE's and SNLE's training when the estimator is a flow without an embedding or an
+   * MDN (flow.maf_train / flow.mdn_train), SNPE's truncation (flow.maf_sample / flow.maf_log_prob,
+   * or the MDN's ops) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob); the NRE
+   * methods' training (nre.train) and their MCMC potential (nre.log_ratio), SNRE's rounds included,
+   * without an embedding. Other training (embeddings) runs on the CPU;
    * `stageBackends` says which stage ran where. A backend named explicitly that cannot simulate
    * the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
@@ -223,10 +224,12 @@ interface SequentialRun {
   rounds: number;
   simulationsPerRound: number[];
   seed: number | bigint;
-  /** Every round's training settings; `backend` where the estimator trains on a device (SNLE's flow or MDN). */
+  /** Every round's training settings; `backend` where the estimator trains on a device (SNPE's / SNLE's flow or MDN, SNRE's classifier). */
   train: Omit<ReturnType<typeof trainOptions>, 'seed' | 'signal'> & { backend?: BackendName };
-  /** The proposals' MCMC (SNLE, SNRE); `backend` where the potential runs on a device (SNLE). */
+  /** The proposals' MCMC (SNLE, SNRE); `backend` where the potential runs on a device. */
   mcmc: { onProgress?: (done: number, total: number) => void; backend?: BackendName };
+  /** Where SNPE's truncation evaluates the previous posterior (its draws and log q). */
+  truncation: BackendRequest;
   onRound: (epochs: number) => void;
   signal?: AbortSignal;
 }
@@ -268,7 +271,9 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     const { seed: _seed, signal: _signal, onEpoch: _onEpoch, ...train } = trainOptions(o, 1, rounds);
     const request = o.backend ?? 'cpu';
     const trainOn = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
-    const mcmcOn = await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf');
+    const mcmcOn = o.method === 'snre' ? await potentialBackend(request, o.embedding !== undefined)
+      : await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf');
+    const flowSampling = request === 'cuda' ? 'cpu' : request; // cuda has no flow kernels yet (stageBackends notes it)
     let epochs = 0;
     const t0 = performance.now();
     const posterior = await method.run({
@@ -282,12 +287,13 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
         ...(report ? { onProgress: (done: number, total: number) => report({ phase: 'sample', round: round + 1, rounds, done, total }) } : {}),
         ...(mcmcOn !== 'cpu' ? { backend: mcmcOn } : {}),
       },
+      truncation: flowSampling,
       onRound: (e) => { epochs += e; },
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const estimator = method.estimator;
     return {
-      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? mcmcOn : request === 'cuda' ? 'cpu' : request), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
+      method: o.method, posterior: methodPosterior(posterior, posterior instanceof MCMCPosterior ? mcmcOn : flowSampling), amortised: false, simulateSeconds, trainSeconds: seconds(t0) - simulateSeconds,
       epochs, rounds, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations, save: (path) => estimator.save(path),
     };
   };
@@ -304,16 +310,19 @@ const TRAINERS: Record<MethodName, Trainer> = {
   bnre: nreTrainer('bnre'),
   snpe: sequentialTrainer((task, o, simulator) => {
     const snpe = new SNPE({ ...npeOptions(task, o), simulator });
-    return { estimator: snpe.npe, run: ({ onRound, mcmc: _, ...r }) => snpe.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
+    return {
+      estimator: snpe.npe,
+      run: ({ onRound, mcmc: _, truncation, ...r }) => snpe.run({ ...r, backend: truncation, onRound: (i) => onRound(i.posterior.summary.epochs) }),
+    };
   }),
   snle: sequentialTrainer((task, o, simulator) => {
     const snle = new SNLE({ ...flowOptions(task, o), simulator });
-    return { estimator: snle.nle, run: ({ onRound, ...r }) => snle.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
+    return { estimator: snle.nle, run: ({ onRound, truncation: _, ...r }) => snle.run({ ...r, onRound: (i) => onRound(i.posterior.summary.epochs) }) };
   }),
   // sbi's SNRE is NRE-B.
   snre: sequentialTrainer((task, o, simulator) => {
     const snre = new SNRE({ prior: task.prior, variant: 'b', ...embeddingOption(o), simulator });
-    return { estimator: snre.nre, run: async ({ onRound, ...r }) => (await snre.run({ ...r, onRound: (i) => onRound(i.training.epochs) })).posterior };
+    return { estimator: snre.nre, run: async ({ onRound, truncation: _, ...r }) => (await snre.run({ ...r, onRound: (i) => onRound(i.training.epochs) })).posterior };
   }),
 };
 
@@ -354,8 +363,8 @@ export async function trainMethod(task: Task, options: Omit<RunMethodOptions, 's
 }
 
 const NPE_METHODS: readonly MethodName[] = ['npe', 'snpe'];
-/** The amortised NRE methods: their training (nre.train) and MCMC potential (nre.log_ratio) have device kernels. */
-const NRE_METHODS: readonly MethodName[] = ['nre-a', 'nre-b', 'nre-c', 'bnre'];
+/** The NRE methods (SNRE's rounds included): their training (nre.train) and MCMC potential (nre.log_ratio) have device kernels. */
+const NRE_METHODS: readonly MethodName[] = ['nre-a', 'nre-b', 'nre-c', 'bnre', 'snre'];
 
 /** Where an NRE run's MCMC potential (op nre.log_ratio) goes for `request`, as its training: 'webgpu' or the cpu. */
 async function potentialBackend(request: BackendRequest, embedding: boolean): Promise<BackendName> {
@@ -364,16 +373,16 @@ async function potentialBackend(request: BackendRequest, embedding: boolean): Pr
 }
 
 /**
- * Where `method` trains for `request`: NPE's, NLE's and SNLE's flows (no embedding) and MDNs on a backend
- * that runs flow.maf_train / flow.mdn_train (webgpu), everything else on the cpu (cuda has no
- * training kernels: its runs train on the cpu).
+ * Where `method` trains for `request`: NPE's, SNPE's, NLE's and SNLE's flows (no embedding) and MDNs
+ * on a backend that runs flow.maf_train / flow.mdn_train (webgpu), the NRE methods' classifier (no
+ * embedding) on one that runs nre.train; the rest on the cpu (cuda has no training kernels: its
+ * runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cuda' || request === 'cpu') return 'cpu';
   if (NRE_METHODS.includes(method)) {
     return (await ratioBackend(request === 'webgpu' ? request : 'auto', 'nre.train', embedding).catch(() => ({ name: 'cpu' as const }))).name;
   }
-  if (method !== 'npe' && method !== 'nle' && method !== 'snle') return 'cpu';
   return flowTrainingBackend(request === 'webgpu' ? request : 'auto', densityEstimator, embedding).catch(() => 'cpu' as const);
 }
 
@@ -401,10 +410,9 @@ export async function stageBackends(
   const train = request === 'cpu' ? 'cpu' : await trainingBackend(method, request, densityEstimator, embedding);
   if (request !== 'cpu') {
     if (train === 'cpu') {
+      // every method trains a flow / MDN (flow.maf_train / flow.mdn_train) or NRE's classifier (nre.train)
       const nre = NRE_METHODS.includes(method);
-      const flowTrained = method === 'npe' || method === 'nle' || method === 'snle';
-      const why = !flowTrained && !nre ? `${method}'s training loop has no kernels on other backends yet`
-        : request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
+      const why = request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
           : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
@@ -415,10 +423,10 @@ export async function stageBackends(
         notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : embedding ? 'embedding networks run on the cpu only' : `no ${request} backend here runs nre.log_ratio`}`);
       }
     } else if (!NPE_METHODS.includes(method)) {
+      // NLE and SNLE: the flow's likelihood is the potential
       sample = await mcmcSamplingBackend(method, request, densityEstimator);
       if (sample === 'cpu') {
-        const why = method !== 'nle' && method !== 'snle' ? `${method}'s MCMC potential has cpu kernels only`
-          : request === 'cuda' ? `cuda has no kernels for ${method}'s likelihood yet` : `no ${request} backend here evaluates ${method}'s likelihood`;
+        const why = request === 'cuda' ? `cuda has no kernels for ${method}'s likelihood yet` : `no ${request} backend here evaluates ${method}'s likelihood`;
         notes.push(`sampling runs on the cpu: ${why}`);
       }
     } else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
