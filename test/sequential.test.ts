@@ -94,6 +94,7 @@ describe('SNPE (truncated proposals)', () => {
   it('validates its options', async () => {
     const snpe = new SNPE({ prior: prior(), simulator });
     await expect(snpe.run({ x: xo, rounds: 1, simulationsPerRound: 10, seed: 1, quantile: 2 })).rejects.toThrow(/`quantile`/);
+    await expect(snpe.run({ x: xo, rounds: 1, simulationsPerRound: 10, seed: 1, backend: 'gpu' as never })).rejects.toThrow(/`backend` but received "gpu"/);
     await expect(snpe.run({ x: [1], rounds: 1, simulationsPerRound: 10, seed: 1, train: { maxEpochs: 1 } })).rejects.toThrow(/rows of 1 values|xDim/);
     expect(() => new SNPE({ prior: prior(), simulator: 3 as never })).toThrow(/`simulator`/);
   });

@@ -14,7 +14,7 @@
  * seeds and Philox streams are the CPU's.
  */
 import { SbiError } from '../errors.js';
-import type { BackendRequest } from '../backend/backend.js';
+import { backendForOp, type BackendRequest } from '../backend/backend.js';
 import type { Prior } from '../priors.js';
 import { deriveSeed } from '../seeds.js';
 import { checkNumberArray, checkPositiveInteger, checkProbability, describe } from '../validate.js';
@@ -85,6 +85,8 @@ export class SNPE {
     const minAcceptance = checkProbability(options.minAcceptance ?? 1e-5, 'minAcceptance');
     const minProposals = checkPositiveInteger(options.minProposals ?? 1_000_000, 'minProposals');
     const backend = options.backend ?? 'cpu';
+    // an unknown name, an unavailable backend or one without the flow's ops fails here, before round 1
+    await backendForOp(backend, this.npe.densityEstimator === 'mdn' ? 'flow.mdn_log_prob' : 'flow.maf_log_prob');
     const truncations = new Map<number, Truncation>();
     const onRound = options.onRound;
     return runRounds<NPEPosterior>({
@@ -112,12 +114,14 @@ export class SNPE {
 /**
  * The ε-quantile of log q(θ | x_o) over `samples` draws of q(·| x_o): the level set above it holds
  * mass ≈ 1 − ε of q (sbi takes the sorted value at index ⌊ε · samples⌋, so do we). The draws and
- * log q run on `backend` (default 'cpu'; NPEPosterior.sampleAsync / logProbAsync).
+ * log q run on `backend` (default 'cpu'; NPEPosterior.sampleAsync / logProbAsync). No wall-clock
+ * limit (the draws' minAcceptance still guards against leakage): whether a run succeeds must not
+ * depend on the speed of the device (10 000 draws take about a minute on llvmpipe).
  */
 export async function densityThreshold(
   posterior: NPEPosterior, x: ArrayLike<number>, quantile: number, samples: number, seed: bigint, backend: BackendRequest = 'cpu',
 ): Promise<number> {
-  const theta = await posterior.sampleAsync(samples, { x, seed, backend });
+  const theta = await posterior.sampleAsync(samples, { x, seed, backend, timeLimitMs: Infinity });
   const lp = (await posterior.logProbAsync(theta, { x, backend })).sort();
   return lp[Math.min(Math.floor(quantile * samples), samples - 1)]!;
 }
