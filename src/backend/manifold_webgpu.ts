@@ -5,7 +5,7 @@
  * (op manifold.flow_sample), mirroring kernels/manifold/flow.h in f32
  * (kernels/manifold/manifold_flow.wgsl for the elementwise steps, kernels/nn/dense.wgsl for the
  * conditioners' tanh MLPs). The layers come from the native shape (`ManifoldFlow.layout()`), so
- * the layout is defined once, in flow.h. Training stays on the CPU.
+ * the layout is defined once, in flow.h. Training: manifold_train_webgpu.ts.
  *
  * One command buffer per chunk of up to 65 536 rows: the parameters, the state and every layer's
  * MLP activations stay on the device; only the points and log q come back. Row i of a draw takes
