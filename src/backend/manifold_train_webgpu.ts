@@ -73,12 +73,12 @@ const manifoldName = (space: string, dim: number) => `${space === 'sphere' ? 'S'
 /** Checks op manifold.flow_train's options against `flow`, as native/manifold_flow.cc does. */
 export function checkManifoldTrainOptions(flow: ManifoldFlow, o: ManifoldTrainStepOptions): CheckedTrainOptions {
   if (typeof o !== 'object' || o === null) throw new TypeError(`Expected an options object with \`target\` and \`steps\` but received ${describe(o)}`);
-  const t = TARGETS[o.target as ManifoldTarget];
   if (typeof o.target !== 'string' || !Object.hasOwn(TARGETS, o.target)) {
     throw new RangeError(`Expected one of ${Object.keys(TARGETS).map((k) => JSON.stringify(k)).join(', ')} for \`target\` but received ${describe(o.target)}`);
   }
-  if (t!.space !== flow.spec.space || t!.dim !== flow.spec.dim) {
-    throw new RangeError(`Expected a target on the flow's manifold (${manifoldName(flow.spec.space, flow.spec.dim)}) but \`target\` ${o.target} lives on ${manifoldName(t!.space, t!.dim)}`);
+  const t = TARGETS[o.target];
+  if (t.space !== flow.spec.space || t.dim !== flow.spec.dim) {
+    throw new RangeError(`Expected a target on the flow's manifold (${manifoldName(flow.spec.space, flow.spec.dim)}) but \`target\` ${o.target} lives on ${manifoldName(t.space, t.dim)}`);
   }
   const steps = o.steps;
   if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`Expected a positive integer for \`steps\` but received ${describe(steps)}`);
@@ -89,7 +89,7 @@ export function checkManifoldTrainOptions(flow: ManifoldFlow, o: ManifoldTrainSt
   const clip = o.clipMaxNorm ?? Infinity;
   if (typeof clip !== 'number' || !(clip > 0)) throw new RangeError(`Expected a positive number for \`clipMaxNorm\` but received ${describe(clip)}`);
   const seed = BigInt(checkSeed(o.seed ?? 0, 'seed'));
-  return { target: o.target, kind: t!.kind, steps, batch, lr, clip, seed };
+  return { target: o.target, kind: t.kind, steps, batch, lr, clip, seed };
 }
 
 const key = (file: 'manifold/manifold_flow.wgsl' | 'manifold/manifold_flow_train.wgsl', entryPoint: string): PipelineKey =>
@@ -121,8 +121,7 @@ export class ManifoldTrainSession {
   private readonly feat: (GPUBuffer | null)[];
   private readonly mlp: GPUBuffer[][];
   private readonly scratch: [GPUBuffer, GPUBuffer] | null;
-  /** Steps taken so far: the next step's stream and Adam's step − 1. */
-  step = 0;
+  private taken = 0;
   private released = false;
 
   constructor(private readonly gpu: WebGpuContext, flow: ManifoldFlow, readonly o: CheckedTrainOptions) {
@@ -153,6 +152,11 @@ export class ManifoldTrainSession {
     this.mlp = layers.map((f) => (f.sizes.length > 0 ? acquireMlpLayers(device, this.spec(f.sizes), n) : []));
     const widest = Math.max(0, ...layers.flatMap((f) => f.sizes));
     this.scratch = widest > 0 ? [this.pool.acquire(4 * n * widest, storage()), this.pool.acquire(4 * n * widest, storage())] : null;
+  }
+
+  /** Steps taken so far: the next step's Philox stream, and Adam's step count. */
+  get step(): number {
+    return this.taken;
   }
 
   private spec(sizes: number[]): MlpSpec {
@@ -207,13 +211,13 @@ export class ManifoldTrainSession {
     }
   }
 
-  /** Clip at the global norm (when given) and Adam step `this.step + 1`. */
-  private recordUpdate(rec: PassRecorder): void {
+  /** Clip at the global norm (when given) and Adam step `adamStep` (1 for the first). */
+  private recordUpdate(rec: PassRecorder, adamStep: number): void {
     if (Number.isFinite(this.o.clip)) {
       recordElementwise(rec, 'sum_squares', { count: this.P }, this.grads, this.sumSq);
       recordElementwise(rec, 'clip_by_norm', { count: this.P, scale: this.o.clip }, this.sumSq, this.grads);
     }
-    recordAdamStep(rec, { count: this.P, step: this.step + 1, lr: this.o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
+    recordAdamStep(rec, { count: this.P, step: adamStep, lr: this.o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
       this.grads, this.paramsBuf, this.moments);
   }
 
@@ -244,7 +248,7 @@ export class ManifoldTrainSession {
       const k = Math.min(STEPS_PER_SUBMIT, count - done);
       const staging = this.pool.acquire(8 * n * k, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
       const recorders: PassRecorder[] = [];
-      const first = this.step;
+      const first = this.taken;
       try {
         await submitChecked(device, 'manifold flow training', () => {
           for (let s = 0; s < k; s++) {
@@ -252,14 +256,13 @@ export class ManifoldTrainSession {
             recorders.push(rec);
             this.recordForward(rec, n, BigInt(first + s), 0);
             this.recordTarget(rec, n, 1 / n);
-            this.step = first + s;
             this.recordBackward(rec, n);
-            this.recordUpdate(rec);
+            this.recordUpdate(rec, first + s + 1);
             rec.copyAfterPass(this.terms, 0, staging, 8 * n * s, 8 * n);
             rec.submit();
           }
         });
-        this.step = first + k;
+        this.taken = first + k;
         const losses = ManifoldTrainSession.losses(await readStaging(staging, 2 * n * k), n, k);
         const bad = losses.findIndex((v) => !Number.isFinite(v));
         if (bad >= 0) throw new SbiError(`The loss or its gradient became non-finite at step ${first + bad} (lower the learning rate)`, 'TRAINING_DIVERGED');
