@@ -146,6 +146,12 @@ gpu('manifold flow training on the WebGPU device', () => {
     expect(r.steps).toBe(2);
   });
 
+  it('throws RangeError for a bad reportEvery or evalSize on the device, naming the option', async () => {
+    const flow = new ManifoldFlow({ space: 'torus', dim: 2, layers: 1, hidden: 4 }, 1);
+    await expect(flow.train({ target: 'torus-unimodal', steps: 2, backend: 'webgpu', reportEvery: 0 })).rejects.toThrow(/`reportEvery` but received 0/);
+    await expect(flow.train({ target: 'torus-unimodal', steps: 2, backend: 'webgpu', evalSize: 1 })).rejects.toThrow(/\[2, \d+\] for `evalSize` but received 1/);
+  });
+
   it('an aborted signal rejects with ABORTED, before training or between reports', async () => {
     const flow = new ManifoldFlow({ space: 'torus', dim: 2, layers: 1, hidden: 4 }, 1);
     const before = flow.params.slice();

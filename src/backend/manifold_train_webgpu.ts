@@ -418,7 +418,8 @@ export async function trainManifoldFlowWebGpu(
   const reportEvery = options.reportEvery ?? Math.max(1, Math.floor(o.steps / 100));
   if (!Number.isSafeInteger(reportEvery) || reportEvery < 1) throw new RangeError(`Expected a positive integer for \`reportEvery\` but received ${describe(options.reportEvery)}`);
   const evalSize = options.evalSize ?? 4096;
-  if (!Number.isSafeInteger(evalSize) || evalSize < 2 || evalSize > 2 ** 30) throw new RangeError(`Expected an integer in [2, 2^30] for \`evalSize\` but received ${describe(options.evalSize)}`);
+  const maxEval = Math.min(2 ** 30, Math.floor((2 ** 32 - 1) / flow.coords)); // Philox blocks are 32-bit on the device
+  if (!Number.isSafeInteger(evalSize) || evalSize < 2 || evalSize > maxEval) throw new RangeError(`Expected an integer in [2, ${maxEval}] for \`evalSize\` but received ${describe(options.evalSize)}`);
   const abort = () => new SbiError('The operation was aborted', 'ABORTED');
   if (options.signal?.aborted) throw abort();
   const session = new ManifoldTrainSession(gpu, flow, o);
