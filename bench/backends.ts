@@ -140,6 +140,11 @@ function caseOf(op: OpName): Case {
     // the CLI's S² flow (sphere-vmf4's architecture: 4 circle layers of 16 bins, 2 × 32 tanh), at its initialisation
     const flow = new ManifoldFlow(TARGETS['sphere-vmf4']!.spec, 1);
     const n = quick ? 1 << 12 : 1 << 15;
+    if (op === 'manifold.flow_train') {
+      // reverse-KL steps of 256 draws to sphere-vmf4 (the CLI's batch)
+      const steps = quick ? 8 : 32;
+      return { unit: 'training draws/s', items: steps * 256, run: (b) => b.manifoldFlowTrain(flow, { target: 'sphere-vmf4', steps, batchSize: 256, seed: 1 }) };
+    }
     if (op === 'manifold.flow_sample') return { unit: 'samples/s', items: n, run: (b) => b.manifoldFlowSample(flow, n, 5) };
     const points = flow.sample(n, 6).x;
     return { unit: 'densities/s', items: n, run: (b) => b.manifoldFlowLogProb(flow, points) };
@@ -214,7 +219,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold; manifold.flow_train: ${quick ? 8 : 32} reverse-KL steps of 256 draws to sphere-vmf4), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -25,7 +25,7 @@ import { PhiloxStream } from '../src/random/philox.js';
 import { mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
-import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
+import { ManifoldFlow, type ManifoldFlowOptions, type ManifoldTarget } from '../src/manifold/flow.js';
 import { MDN } from '../src/flows/mdn.js';
 import { Phi4Flow } from '../src/lattice/flow.js';
 import { U1Flow } from '../src/lattice/u1_flow.js';
@@ -42,6 +42,18 @@ const MANIFOLD_CASES: Array<[string, ManifoldFlowOptions]> = [
   ['S² spline', { space: 'sphere', dim: 2, bins: 16 }],
   ['S² NCP ×4', { space: 'sphere', dim: 2, circleTransform: 'ncp' }],
   ['S³ spline', { space: 'sphere', dim: 3, layers: 2 }],
+];
+
+/** Flows trained by op manifold.flow_train: every circle transform and conditioner on a native target (T², S², S³). */
+const MANIFOLD_TRAIN_CASES: Array<[string, ManifoldFlowOptions, ManifoldTarget, number?]> = [
+  ['T² spline coupling', { space: 'torus', dim: 2 }, 'torus-multimodal'],
+  ['T² spline autoregressive', { space: 'torus', dim: 2, layers: 2, conditioner: 'autoregressive' }, 'torus-correlated'],
+  ['T² Möbius ×3, clip 0.5', { space: 'torus', dim: 2, circleTransform: 'moebius', components: 3 }, 'torus-unimodal', 0.5],
+  ['T² NCP ×4', { space: 'torus', dim: 2, circleTransform: 'ncp' }, 'torus-unimodal'],
+  ['S² spline', { space: 'sphere', dim: 2, bins: 16 }, 'sphere-vmf4'],
+  ['S² NCP ×4, clip 0.5', { space: 'sphere', dim: 2, circleTransform: 'ncp' }, 'sphere-vmf4', 0.5],
+  ['S² Möbius ×4', { space: 'sphere', dim: 2, circleTransform: 'moebius' }, 'sphere-vmf4'],
+  ['S³ spline', { space: 'sphere', dim: 3, layers: 2 }, 'sphere3-vmf4'],
 ];
 
 /** A flow of `spec` moved far from its near-identity initialisation (log q up to ~7), the same on every backend. */
@@ -256,6 +268,16 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
         for (let d = 0; d < W; d++) x[i * W + d] = g[d]! / norm;
       }
       out.push({ label: `${label} log q`, values: await b.manifoldFlowLogProb(flow, x) });
+    }
+    return out;
+  }
+  if (op === 'manifold.flow_train') {
+    // 6 reverse-KL steps of 67 draws (not a whole number of workgroups) from the moved flows, lr 1e-3; the
+    // final parameters and every step's loss
+    const out = [];
+    for (const [label, spec, target, clipMaxNorm] of MANIFOLD_TRAIN_CASES) {
+      const t = await b.manifoldFlowTrain(manifoldCaseFlow(spec), { target, steps: 6, batchSize: 67, seed: SEED, ...(clipMaxNorm ? { clipMaxNorm } : {}) });
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
     }
     return out;
   }

@@ -33,7 +33,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, period?: number): n
   return m;
 }
 
-/** A flow of a CLI target trained briefly on the CPU by reverse KL (training stays on the CPU). */
+/** A flow of a CLI target trained briefly by reverse KL on the CPU (the default backend). */
 async function trained(target: string, steps: number): Promise<ManifoldFlow> {
   const entry = TARGETS[target]!;
   const flow = new ManifoldFlow(entry.spec, 1);

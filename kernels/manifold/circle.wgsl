@@ -76,3 +76,56 @@ fn circle_component_slope(c: CircleComponent, theta: f32) -> f32 {
   let ay = sc.x - c.wy;
   return c.one_m_r2 / (ax * ax + ay * ay);
 }
+
+// vecmath.h's logistic 1 / (1 + e^{−u}) = softplus'(u), exp of a non-positive argument only.
+fn circle_logistic(u: f32) -> f32 {
+  let e = exp(-abs(u));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), u >= 0.0);
+}
+
+// The partials of a component (circle.h NcpComponent::partials, MoebiusComponent::partials) at θ
+// from its unconstrained parameters (ux; or ux, uy for Möbius): d g'/dθ, d g/du and d g'/du
+// (the second entry is 0 for NCP). Möbius gradients in Cartesian ω chained through
+// ∂ω_i/∂u_j = 0.99/(1 + |u|) (δ_ij − e_i e_j |u|/(1 + |u|)), e = u/|u|.
+struct ComponentPartials {
+  dslope_dtheta: f32,
+  dvalue_du: vec2f,
+  dslope_du: vec2f,
+}
+
+fn circle_component_partials(c: CircleComponent, ux: f32, uy: f32, theta: f32) -> ComponentPartials {
+  var r: ComponentPartials;
+  if (!c.moebius) {
+    let sc = sincos_angle(0.5 * theta);
+    let d = sc.y * sc.y + c.alpha * c.alpha * sc.x * sc.x;
+    let slope = c.alpha / d;
+    let dalpha_du = circle_logistic(ux);
+    r.dslope_dtheta = -slope * (c.alpha * c.alpha - 1.0) * sc.x * sc.y / d;
+    r.dvalue_du = vec2f(2.0 * sc.x * sc.y / d * dalpha_du, 0.0);
+    r.dslope_du = vec2f((1.0 / d - 2.0 * c.alpha * c.alpha * sc.x * sc.x / (d * d)) * dalpha_du, 0.0);
+    return r;
+  }
+  let n = sqrt(ux * ux + uy * uy);
+  let scale = MOEBIUS_RADIUS / (1.0 + n);
+  let ex = select(0.0, ux / n, n > 0.0);
+  let ey = select(0.0, uy / n, n > 0.0);
+  let t = n / (1.0 + n);
+  let j00 = scale * (1.0 - ex * ex * t);
+  let j01 = -scale * ex * ey * t;
+  let j11 = scale * (1.0 - ey * ey * t);
+  let z = sincos_angle(theta);  // (sin θ, cos θ)
+  let ax = z.y - c.wx;
+  let ay = z.x - c.wy;
+  let n2 = ax * ax + ay * ay;
+  let bx = 1.0 - c.wx;
+  let n20 = bx * bx + c.wy * c.wy;  // |1 − ω|², at θ = 0
+  let slope = c.one_m_r2 / n2;
+  r.dslope_dtheta = slope * 2.0 * (c.wy * z.y - c.wx * z.x) / n2;
+  let dv_dwx = 2.0 * ay / n2 + 2.0 * c.wy / n20;
+  let dv_dwy = -2.0 * ax / n2 + 2.0 * bx / n20;
+  let ds_dwx = slope * (-2.0 * c.wx / c.one_m_r2 + 2.0 * ax / n2);
+  let ds_dwy = slope * (-2.0 * c.wy / c.one_m_r2 + 2.0 * ay / n2);
+  r.dvalue_du = vec2f(dv_dwx * j00 + dv_dwy * j01, dv_dwx * j01 + dv_dwy * j11);
+  r.dslope_du = vec2f(ds_dwx * j00 + ds_dwy * j01, ds_dwx * j01 + ds_dwy * j11);
+  return r;
+}

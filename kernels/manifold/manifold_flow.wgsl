@@ -49,7 +49,11 @@ struct MfParams {
   first_row: u32,   // sampling: row r draws from blocks (first_row + r)·coords on
   base_log_density: f32,
   out_width: u32,   // W: D angles, or D + 1 on Sᴰ
-  _pad: u32,
+  target_kind: u32, // training (manifold_flow_train.wgsl): targets.h TargetKind
+  loss_scale: f32,  // training: the loss's weight of a row, 1 / batch
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> mp: MfParams;
@@ -83,6 +87,7 @@ fn mf_log_area(o: u32) -> f32 {
 // [widths (K) | heights (K) | derivatives (K, periodic: d_0 = d_K; or K + 1)].
 
 struct SegBin {
+  k: u32,  // the bin's index
   x0: f32,
   w: f32,
   y0: f32,
@@ -154,6 +159,7 @@ fn seg_find_bin(p: u32, half: f32, periodic: bool, v: f32, by_y: bool) -> SegBin
     b.y0 = yb.x;
     b.h = yb.y;
   }
+  b.k = k;
   b.d0 = seg_derivative(p, k, periodic);
   b.d1 = seg_derivative(p, k + 1u, periodic);
   return b;

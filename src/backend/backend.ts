@@ -31,6 +31,8 @@ import { cpuMafTrainSteps } from './flow_train_cpu.js';
 import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
 import type { ManifoldFlow } from '../manifold/flow.js';
 import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
+import { manifoldFlowTrainWebGpu, type ManifoldTrainStepOptions } from './manifold_train_webgpu.js';
+import { cpuManifoldFlowTrainSteps } from './manifold_train_cpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
 import type { Phi4Flow } from '../lattice/flow.js';
 import type { U1Flow } from '../lattice/u1_flow.js';
@@ -124,6 +126,14 @@ const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // the worst draw measured. The harness compares angles on the circle.
 const MANIFOLD_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 0 };
 const MANIFOLD_SAMPLE: Tolerance = { atol: 1e-2, rtol: 0 };
+// Reverse-KL training steps (manifold_flow_train.wgsl, f32, against the CPU's double): each
+// step's loss is a batch mean of log q − log p̃ (f32 draws and layers, as MANIFOLD_SAMPLE's log q
+// at a moved point), and Adam turns gradient components near 0 into steps of up to ~lr whose sign
+// f32 rounding can flip. Set from the measured maxima in docs/backends.md.
+// Measured after 6 steps of 67 draws from the harness's moved flows (every circle transform and
+// conditioner, T², S², S³): parameters within 1.2e-5, losses within 3.3e-6; set ~8× wider. Longer
+// runs drift further (after 30 steps: S² spline losses 1.9e-3, parameters 1.1e-4).
+const MANIFOLD_TRAIN: Tolerance = { atol: 1e-4, rtol: 0 };
 // MDN head (kernels/flows/mdn.wgsl): the conditioner's f32 products in tile order, then one
 // log-sum-exp over K components of D-term quadratic forms; measured 9.5e-7 relative (3e-3 at
 // log q ≈ −26 000 from random weights). Draws: a uniform() against the cumulative π in f32 (the
@@ -211,6 +221,7 @@ export const OPS = {
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
   'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
   'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
+  'manifold.flow_train': { description: 'reverse-KL training steps of a flow on Tᴰ / Sᴰ to a native target: Philox base draws, forward, target log density, backward, clip, Adam', tolerance: MANIFOLD_TRAIN },
   'flow.mdn_log_prob': { description: 'mixture density network log q(y | c): ReLU conditioner, mixture weights, means, precision factors, log-sum-exp', tolerance: MDN_LOG_PROB },
   'flow.mdn_train': { description: 'mixture density network training steps: conditioner forward, mdn_row_backward, conditioner backward, clip at global norm, Adam', tolerance: MDN_TRAIN },
   'flow.mdn_sample': { description: 'mixture density network draws y ~ q(y | c): component by one uniform(), back substitution of D normals (Philox stream i)', tolerance: MDN_SAMPLE },
@@ -285,6 +296,12 @@ export interface Backend {
   manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array>;
   /** n draws [n, W] and their log q; row i from Philox blocks i·coords on of (seed, stream) (op manifold.flow_sample). */
   manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream?: number | bigint): Promise<{ x: Float64Array; logProb: Float64Array }>;
+  /**
+   * `steps` reverse-KL training steps from flow.params (not modified), step t on Philox stream t
+   * of the seed, then clipping and Adam (op manifold.flow_train): the final parameters and each
+   * step's loss.
+   */
+  manifoldFlowTrain(flow: ManifoldFlow, options: ManifoldTrainStepOptions): Promise<{ params: Float64Array; losses: Float64Array }>;
   /**
    * The trained NRE classifier's log r(θ_i, x_i) for θ [n, thetaDim]; x one row per θ row or one
    * observation [xDim] for all (op nre.log_ratio).
@@ -509,6 +526,10 @@ class CpuBackend implements Backend {
     return flow.sample(n, seed, { stream });
   }
 
+  async manifoldFlowTrain(flow: ManifoldFlow, options: ManifoldTrainStepOptions) {
+    return cpuManifoldFlowTrainSteps(flow, options);
+  }
+
   async mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
     return mdn.logProb(hostInput(y, 'y'), hostInput(context, 'context'));
   }
@@ -646,6 +667,10 @@ class WebGpuBackend implements Backend {
     return manifoldFlowSampleWebGpu(this.ctx, flow, n, seed, stream);
   }
 
+  manifoldFlowTrain(flow: ManifoldFlow, options: ManifoldTrainStepOptions) {
+    return manifoldFlowTrainWebGpu(this.ctx, flow, options);
+  }
+
   mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
     return mdnLogProbWebGpu(this.ctx, mdn, y, context);
   }
@@ -768,7 +793,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
-    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return { reason: 'no CUDA launcher for the manifold flows yet' };
+    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample' || op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows yet' };
     if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for the lattice kernels yet (kernels/lattice/ has no .cu file)' };
     return { reason: 'no CUDA launcher yet' };
   }
@@ -856,6 +881,10 @@ class CudaBackendImpl implements Backend {
 
   async manifoldFlowSample(): Promise<{ x: Float64Array; logProb: Float64Array }> {
     this.refuse('manifold.flow_sample');
+  }
+
+  async manifoldFlowTrain(): Promise<{ params: Float64Array; losses: Float64Array }> {
+    this.refuse('manifold.flow_train');
   }
 
   async mdnLogProb(): Promise<Float32Array> {

@@ -5,7 +5,7 @@
  * (op manifold.flow_sample), mirroring kernels/manifold/flow.h in f32
  * (kernels/manifold/manifold_flow.wgsl for the elementwise steps, kernels/nn/dense.wgsl for the
  * conditioners' tanh MLPs). The layers come from the native shape (`ManifoldFlow.layout()`), so
- * the layout is defined once, in flow.h. Training stays on the CPU.
+ * the layout is defined once, in flow.h. Training: manifold_train_webgpu.ts.
  *
  * One command buffer per chunk of up to 65 536 rows: the parameters, the state and every layer's
  * MLP activations stay on the device; only the points and log q come back. Row i of a draw takes
@@ -60,7 +60,7 @@ function nibbles(indices: readonly number[]): [number, number] {
   return [w[0]! >>> 0, w[1]! >>> 0];
 }
 
-interface MfUniforms {
+export interface MfUniforms {
   n: number;
   layer?: ManifoldFlowLayerLayout;
   epBase?: number;
@@ -69,10 +69,13 @@ interface MfUniforms {
   seed?: bigint;
   stream?: bigint;
   firstRow?: number;
+  /** Training (manifold_train_webgpu.ts): the target's TargetKind and a row's loss weight. */
+  target?: number;
+  lossScale?: number;
 }
 
 /** MfParams of manifold_flow.wgsl. */
-function mfUniforms(L: ManifoldFlowLayout, width: number, u: MfUniforms): Uint32Array<ArrayBuffer> {
+export function mfUniforms(L: ManifoldFlowLayout, width: number, u: MfUniforms): Uint32Array<ArrayBuffer> {
   const f = u.layer;
   const featWidth = f ? f.cond.reduce((s, c) => s + (L.isAngle[c] ? 2 : 1), 0) : 0;
   const angleMask = L.isAngle.reduce((m, a, i) => (a ? m | (1 << i) : m), 0);
@@ -88,8 +91,9 @@ function mfUniforms(L: ManifoldFlowLayout, width: number, u: MfUniforms): Uint32
     f?.perElement ?? 0, u.epBase ?? 0, u.epStride ?? 0, u.mode ?? 0,
     L.minBinWidth, L.minBinHeight, L.minDerivative, L.minAlpha,
     k0!, k1!, s0!, s1!,
-    u.firstRow ?? 0, L.baseLogDensity, width, 0,
-  ], new Set([20, 21, 22, 23, 29]));
+    u.firstRow ?? 0, L.baseLogDensity, width, u.target ?? 0,
+    u.lossScale ?? 0, 0, 0, 0,
+  ], new Set([20, 21, 22, 23, 29, 32]));
 }
 
 /** The buffers of one flow call over chunks of up to `rows` rows; released together. */

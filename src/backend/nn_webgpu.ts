@@ -282,9 +282,9 @@ export function recordAdamStep(rec: PassRecorder, a: AdamStepArgs, grads: GPUBuf
   rec.dispatch(eltKey('adam'), u, { 1: grads, 2: params, 3: moments }, groups1d(a.count));
 }
 
-/** Records elementwise `entryPoint` of dense.wgsl (mask_multiply, clip_by_norm, sum_squares…) over `count` elements. */
+/** Records elementwise `entryPoint` of dense.wgsl (mask_multiply, clip_by_norm, sum_squares, column_sums over `rows`…) over `count` elements. */
 export function recordElementwise(
-  rec: PassRecorder, entryPoint: string, args: { count: number; scale?: number; yOff?: number; outOff?: number }, a: GPUBuffer, out: GPUBuffer,
+  rec: PassRecorder, entryPoint: string, args: { count: number; rows?: number; scale?: number; yOff?: number; outOff?: number }, a: GPUBuffer, out: GPUBuffer,
 ): void {
   const single = entryPoint === 'sum_squares'; // one workgroup reduces everything
   rec.dispatch(eltKey(entryPoint), eltWords(args), { 1: a, 3: out }, single ? [1, 1] : groups1d(args.count));

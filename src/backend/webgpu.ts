@@ -109,6 +109,7 @@ export type WgslFile =
   | 'flows/maf.wgsl'
   | 'flows/mdn.wgsl'
   | 'manifold/manifold_flow.wgsl'
+  | 'manifold/manifold_flow_train.wgsl'
   | 'lattice/phi4.wgsl'
   | 'lattice/u1.wgsl'
   | 'lattice/checkerboard_flow.wgsl'

@@ -65,7 +65,7 @@ function choice<V extends string>(cmd: Command, value: string | undefined, name:
 interface TrainOpts {
   target: string; steps: string; batch?: string; seed: string; out: string; lr: string;
   threads?: string; layers?: string; bins?: string; hidden?: string; evalSize: string; quiet?: boolean;
-  circleTransform?: string; components?: string; conditioner?: string;
+  circleTransform?: string; components?: string; conditioner?: string; backend: string;
   lattice?: string; m2?: string; lambda?: string; beta?: string;
 }
 
@@ -123,8 +123,12 @@ async function trainLatticeTarget(cmd: Command, o: TrainOpts, entry: LatticeTarg
 }
 
 async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
+  const backend = choice(this, o.backend, 'backend', BACKENDS)!;
   const lattice = LATTICE_TARGETS[o.target];
-  if (lattice) return trainLatticeTarget(this, o, lattice);
+  if (lattice) {
+    if (backend !== 'cpu') usage(this, `--backend: the lattice targets (${Object.keys(LATTICE_TARGETS).join(', ')}) train on the cpu only, but received "${backend}"`);
+    return trainLatticeTarget(this, o, lattice);
+  }
   const entry = TARGETS[o.target];
   if (!entry) usage(this, `--target: unknown target "${o.target}"; known targets: ${[...Object.keys(TARGETS), ...Object.keys(LATTICE_TARGETS)].join(', ')}`);
   const steps = integer(this, o.steps, 'steps', 1, 1e9)!;
@@ -146,7 +150,7 @@ async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
   const started = performance.now();
   let lastLine = 0;
   const result = await flow.train({
-    target: entry.nativeTarget, steps, batchSize, learningRate, seed, evalSize,
+    target: entry.nativeTarget, steps, batchSize, learningRate, seed, evalSize, backend,
     ...(threads ? { threads } : {}),
     onProgress: o.quiet ? undefined : (p) => {
       const now = performance.now();
@@ -159,24 +163,24 @@ async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
   const ev = result.evaluation!;
   saveModelFile(o.out, flow.toModelFile({
     target: o.target,
-    training: { steps: result.steps, batchSize, learningRate, seed: seed.toString(), seconds },
+    training: { steps: result.steps, batchSize, learningRate, seed: seed.toString(), seconds, backend },
     evaluation: ev,
   }));
   process.stdout.write(
-    `target ${o.target}  steps ${result.steps}  batch ${batchSize}  ${(1000 * seconds / result.steps).toFixed(3)} ms/step\n` +
+    `target ${o.target}  steps ${result.steps}  batch ${batchSize}  backend ${backend}  ${(1000 * seconds / result.steps).toFixed(3)} ms/step\n` +
     `KL E[log q - log p~] ${ev.kl.toFixed(4)}  log Z ${ev.logZ.toFixed(4)}  KL(q||p) ${ev.klNormalised.toFixed(4)}  ESS ${ev.ess.toFixed(1)} %  (${ev.samples} draws)\n`,
   );
 }
 
 interface SampleOpts { model: string; n: string; seed: string; out: string; threads?: string; backend: string }
 
-const SAMPLE_BACKENDS = ['cpu', 'webgpu', 'cuda', 'auto'] as const satisfies readonly BackendRequest[];
+const BACKENDS = ['cpu', 'webgpu', 'cuda', 'auto'] as const satisfies readonly BackendRequest[];
 
 async function commandSample(this: Command, o: SampleOpts): Promise<void> {
   const n = integer(this, o.n, 'n', 1, 1e8)!;
   const threads = integer(this, o.threads, 'threads', 1, 1024);
   const seed = seedOf(this, o.seed);
-  const backend = choice(this, o.backend, 'backend', SAMPLE_BACKENDS)!;
+  const backend = choice(this, o.backend, 'backend', BACKENDS)!;
   const flow = ManifoldFlow.fromModelFile(loadModelFile(o.model, { expectedKind: MODEL_KIND }), `manifold flow (${o.model})`);
   const { x, logProb } = await flow.sampleAsync(n, seed, { ...(threads ? { threads } : {}), backend });
   const W = flow.outputWidth;
@@ -213,6 +217,7 @@ export function addFlowCommands(program: Command): void {
     .option('--components <int>', 'mixture components of moebius / ncp (default 4)')
     .option('--conditioner <kind>', `torus layers: ${CONDITIONERS.join(', ')} (default coupling)`)
     .option('--eval-size <int>', 'flow draws for the final KL / ESS', '4096')
+    .option('--backend <name>', 'torus / sphere targets: cpu (double), webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto; lattice targets: cpu', 'cpu')
     .option('--lattice <L>', 'phi4, u1: lattice extent (u1: a multiple of 4)')
     .option('--m2 <x>', 'phi4: mass term m²')
     .option('--lambda <x>', 'phi4: quartic coupling λ')
@@ -227,6 +232,6 @@ export function addFlowCommands(program: Command): void {
     .requiredOption('--out <samples.csv>', 'output file, - for stdout')
     .option('--seed <int>', 'random seed (non-negative integer)', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
-    .option('--backend <name>', 'cpu, webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto; training stays on the cpu', 'cpu')
+    .option('--backend <name>', 'cpu, webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto', 'cpu')
     .action(commandSample);
 }

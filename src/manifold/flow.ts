@@ -21,6 +21,8 @@ import { native } from '../native.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import { backendForOp, type BackendRequest } from '../backend/backend.js';
 import { manifoldFlowWebGpuSupport } from '../backend/manifold_webgpu.js';
+import { trainManifoldFlowWebGpu } from '../backend/manifold_train_webgpu.js';
+import { openWebGpu } from '../backend/webgpu.js';
 
 export type ManifoldSpace = 'torus' | 'sphere';
 export type ManifoldTarget = 'torus-unimodal' | 'torus-multimodal' | 'torus-correlated' | 'sphere-vmf4' | 'sphere3-vmf4';
@@ -77,6 +79,12 @@ export interface FlowTrainOptions {
   threads?: number;
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
   signal?: AbortSignal;
+  /**
+   * Where to train (op manifold.flow_train): 'cpu' (the default, double precision); 'webgpu'
+   * (f32 on the device; reverse KL to a native `target` only); 'auto' (the device when it is a
+   * GPU and the training is a native target's, else the CPU).
+   */
+  backend?: BackendRequest;
 }
 
 export interface FlowEvaluation {
@@ -205,7 +213,7 @@ export class ManifoldFlow {
    * `sample` on a backend (op manifold.flow_sample): 'cpu' (the default) is `sample`; 'webgpu'
    * runs kernels/manifold/manifold_flow.wgsl in f32 from the same Philox words, so the points
    * agree with the CPU's within the op's tolerance (angles modulo 2π); 'auto' takes the CPU where
-   * the device cannot run the flow. Training stays on the CPU.
+   * the device cannot run the flow. `train` takes a `backend` too.
    */
   async sampleAsync(n: number, seed: number | bigint, options: { stream?: number | bigint; threads?: number; backend?: BackendRequest } = {}): Promise<{ x: Float64Array; logProb: Float64Array }> {
     const backend = await this.backendFor(options.backend, 'manifold.flow_sample');
@@ -270,8 +278,13 @@ export class ManifoldFlow {
    * parameters. A TypeScript target (a function) trains by `trainToFunction`.
    */
   async train(options: FlowTrainOptions): Promise<FlowTrainResult> {
+    if (await this.trainsOnDevice(options)) {
+      const { params, ...result } = await trainManifoldFlowWebGpu(await openWebGpu(), this, options);
+      this.params = params;
+      return result;
+    }
     if (typeof options?.target === 'function') return this.trainToFunction(options.target, options);
-    const { onProgress, signal, ...rest } = options;
+    const { onProgress, signal, backend: _backend, ...rest } = options;
     checkPositiveInteger(options.steps, 'steps');
     const cancel = new Int32Array(1);
     if (signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
@@ -285,6 +298,24 @@ export class ManifoldFlow {
     } finally {
       signal?.removeEventListener('abort', abort);
     }
+  }
+
+  /**
+   * Whether `train` runs on the WebGPU device: `backend` 'webgpu', or 'auto' with a GPU adapter,
+   * for reverse KL to a native target (a TypeScript target or the NLL with 'webgpu' is a
+   * RangeError; 'auto' takes the CPU for them). 'cuda' is refused (UNSUPPORTED_OP).
+   */
+  private async trainsOnDevice(options: FlowTrainOptions): Promise<boolean> {
+    const request = options?.backend ?? 'cpu';
+    if (request === 'cpu') return false;
+    const backend = await backendForOp(request, 'manifold.flow_train');
+    if (backend.name === 'cpu') return false;
+    const nativeTarget = typeof options.target === 'string' && (options.loss ?? 'reverseKl') === 'reverseKl';
+    if (request === 'auto') return nativeTarget && manifoldFlowWebGpuSupport(this) === true;
+    if (!nativeTarget) {
+      throw new RangeError(`Training on the ${backend.name} backend is by reverse KL to a native \`target\` ("torus-unimodal", …); a TypeScript target function or \`loss\` "nll" trains on the cpu backend`);
+    }
+    return true;
   }
 
   /**
