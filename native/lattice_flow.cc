@@ -43,6 +43,7 @@
 #include "../kernels/nn/adam.h"
 #include "batch.h"
 #include "finite_checks.h"
+#include "lattice_spec.h"
 #include "napi_util.h"
 #include "runtime.h"
 #include "train_worker.h"
@@ -54,19 +55,6 @@ namespace {
 constexpr int64_t kChunk = 8;                                // configurations per gradient chunk
 constexpr uint64_t kInitStream = ~uint64_t{0};               // above every training stream
 constexpr int64_t kMaxTrainSteps = (int64_t{1} << 32) - 1;   // so t·2³² + b < kInitStream
-
-// Checks shape[i] in [lo[i], hi[i]] for an Int32Array of names.size() entries.
-template <size_t N>
-View<int32_t> GetShapeArray(const Napi::Value& v, const char* const (&names)[N], const int (&lo)[N], const int (&hi)[N]) {
-  const View<int32_t> a = GetInt32Array(v, "shape", N);
-  for (size_t i = 0; i < N; ++i)
-    if (a.data[i] < lo[i] || a.data[i] > hi[i])
-      ThrowRangeError(v.Env(), std::string("Expected shape[") + std::to_string(i) + "] (" + names[i] + ") in [" +
-                                   std::to_string(lo[i]) + ", " + std::to_string(hi[i]) + "] but received " +
-                                   std::to_string(a.data[i]));
-  if (a.data[4] % 2 == 0) ThrowRangeError(v.Env(), "Expected an odd kernel extent K but received " + std::to_string(a.data[4]));
-  return a;
-}
 
 // torch's Conv2d default U(±1/√fan_in) for the convs of `layers` nets of shape `net`.
 void InitConvNets(uint64_t seed, int layers, const sbi::ConvNetShape& net, double* p) {
@@ -80,122 +68,33 @@ void InitConvNets(uint64_t seed, int layers, const sbi::ConvNetShape& net, doubl
     }
 }
 
-// A lattice flow and its target as the shared trainer and sampler see them: D values per
-// configuration (prior draw z and output x alike); the tape ends with x.
-struct Phi4FlowModel {
+// A lattice flow and its target as the shared trainer and sampler see them: the kernels'
+// models (kernels/lattice/flow_sampler.h) with their N-API parsing and initialisation.
+struct Phi4FlowModel : sbi::Phi4FlowKernel {
   static constexpr const char* kIn = "z";    // names of the prior draw and the output in errors
   static constexpr const char* kOut = "phi";
-  sbi::CheckerboardFlowShape s{};
-  sbi::Phi4Params<double> p{};
 
-  static sbi::CheckerboardFlowShape GetShape(const Napi::Value& v) {
-    static const char* const names[5] = {"L", "layers", "hidden", "depth", "K"};
-    const View<int32_t> a = GetShapeArray(v, names, {2, 1, 1, 0, 1}, {1024, 1024, 1024, sbi::kConvNetMaxDepth - 1, 15});
-    return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4]};
-  }
   static Phi4FlowModel Get(const Napi::Value& shape, const Napi::Value* coupling) {
     Phi4FlowModel m;
-    m.s = GetShape(shape);
-    if (coupling == nullptr) return m;
-    const View<double> c = GetFloat64Array(*coupling, "coupling", 2);
-    if (!std::isfinite(c.data[0]) || !std::isfinite(c.data[1]) || c.data[1] < 0 || (c.data[1] == 0 && c.data[0] <= 0))
-      ThrowRangeError(shape.Env(), "Expected finite [m2, lambda] with lambda > 0, or lambda = 0 and m2 > 0 (a normalisable e^-S), "
-                                   "but received [" + std::to_string(c.data[0]) + ", " + std::to_string(c.data[1]) + "]");
-    m.p = {m.s.L, c.data[0], c.data[1]};
+    m.s = GetPhi4FlowShape(shape);
+    if (coupling != nullptr) m.p = GetPhi4FlowCoupling(*coupling, m.s.L);
     return m;
   }
-  int size() const { return sbi::cbf_sites(s); }
-  int64_t param_count() const { return sbi::cbf_param_count(s); }
-  int64_t tape_size() const { return sbi::cbf_tape_size(s); }
-  int64_t scratch_size() const { return sbi::cbf_scratch_size(s) + 1; }  // + 1: the draw's spare normal
-  void Init(uint64_t seed, double* params) const {
-    InitConvNets(seed, s.layers, sbi::cbf_net_shape(s), params);
-  }
-  // z [D] of one draw from `stream` (sample_std_normal_fill needs an even count: z has D + 1 room).
-  void Draw(uint64_t seed, uint64_t stream, double* z) const {
-    sbi::PhiloxStream rng(seed, stream);
-    sbi::sample_std_normal_fill(rng, z, size() + (size() & 1));
-  }
-  double Forward(const double* params, const double* z, double* tape, double* scratch) const {
-    return sbi::checkerboard_flow_forward(s, params, z, tape, scratch);
-  }
-  double Inverse(const double* params, const double* x, double* z, double* scratch) const {
-    return sbi::checkerboard_flow_inverse(s, params, x, z, scratch);
-  }
-  void Backward(const double* params, const double* tape, const double* g_x, double g_logq, double* grad, double* g_z,
-                double* scratch) const {
-    sbi::checkerboard_flow_backward(s, params, tape, g_x, g_logq, grad, g_z, scratch);
-  }
-  double Action(const double* x, double* /*scratch*/) const { return sbi::phi4_action(p, x); }
-  double ActionGrad(const double* x, double* g, double* /*scratch*/) const { return sbi::phi4_action_grad(p, x, g); }
-  double Observable(const double* x, double* /*scratch*/) const { return sbi::phi4_magnetization(s.L, x); }
-  // The action's Z2 symmetry φ → −φ (for the symmetrised proposal).
-  static constexpr bool kReflectable = true;
-  void Reflect(const double* x, double* out) const {
-    for (int i = 0; i < size(); ++i) out[i] = -x[i];
-  }
+  void Init(uint64_t seed, double* params) const { InitConvNets(seed, s.layers, sbi::cbf_net_shape(s), params); }
 };
 
-struct U1FlowModel {
+struct U1FlowModel : sbi::U1FlowKernel {
   static constexpr const char* kIn = "z";
   static constexpr const char* kOut = "theta";
-  sbi::GaugeFlowShape s{};
-  sbi::U1Params<double> p{};
 
-  static sbi::GaugeFlowShape GetShape(const Napi::Value& v) {
-    static const char* const names[6] = {"L", "layers", "hidden", "depth", "K", "components"};
-    const View<int32_t> a = GetShapeArray(v, names, {4, 1, 1, 0, 1, 1},
-                                          {1024, 1024, 1024, sbi::kConvNetMaxDepth - 1, 15, sbi::kGaugeFlowMaxComponents});
-    if (a.data[0] % 4 != 0)
-      ThrowRangeError(v.Env(), "Expected shape[0] (L) a multiple of 4 (the plaquette stripes repeat every 4 sites) but received " +
-                                   std::to_string(a.data[0]));
-    return {a.data[0], a.data[1], a.data[2], a.data[3], a.data[4], a.data[5]};
-  }
   static U1FlowModel Get(const Napi::Value& shape, const Napi::Value* coupling) {
     U1FlowModel m;
-    m.s = GetShape(shape);
-    if (coupling == nullptr) return m;
-    const View<double> c = GetFloat64Array(*coupling, "coupling", 1);
-    if (!std::isfinite(c.data[0]))
-      ThrowRangeError(shape.Env(), "Expected a finite [beta] for `coupling` but received [" + std::to_string(c.data[0]) + "]");
-    m.p = {m.s.L, c.data[0]};
+    m.s = GetU1FlowShape(shape);
+    if (coupling != nullptr) m.p = GetU1FlowCoupling(*coupling, m.s.L);
     return m;
   }
-  int size() const { return sbi::gf_links(s); }
-  int64_t param_count() const { return sbi::gf_param_count(s); }
-  int64_t tape_size() const { return sbi::gf_tape_size(s); }
-  int64_t scratch_size() const { return sbi::gf_scratch_size(s); }
-  void Init(uint64_t seed, double* params) const {
-    InitConvNets(seed, s.layers, sbi::gf_net_shape(s), params);
-  }
-  // Haar-uniform links in [0, 2π).
-  void Draw(uint64_t seed, uint64_t stream, double* z) const {
-    sbi::PhiloxStream rng(seed, stream);
-    for (int i = 0; i < size(); ++i) z[i] = sbi::kTwoPi * rng.uniform();
-  }
-  double Forward(const double* params, const double* z, double* tape, double* /*scratch*/) const {
-    return sbi::gauge_flow_forward(s, params, z, tape);
-  }
-  double Inverse(const double* params, const double* x, double* z, double* scratch) const {
-    return sbi::gauge_flow_inverse(s, params, x, z, scratch);
-  }
-  void Backward(const double* params, const double* tape, const double* g_x, double g_logq, double* grad, double* g_z,
-                double* scratch) const {
-    sbi::gauge_flow_backward(s, params, tape, g_x, g_logq, grad, g_z, scratch);
-  }
-  double Action(const double* x, double* scratch) const { return sbi::u1_action_grad(p, x, static_cast<double*>(nullptr), scratch); }
-  double ActionGrad(const double* x, double* g, double* scratch) const { return sbi::u1_action_grad(p, x, g, scratch); }
-  double Observable(const double* x, double* scratch) const { return sbi::u1_topological_charge(s.L, x, scratch); }
-  static constexpr bool kReflectable = false;
-  void Reflect(const double* /*x*/, double* /*out*/) const {}
+  void Init(uint64_t seed, double* params) const { InitConvNets(seed, s.layers, sbi::gf_net_shape(s), params); }
 };
-
-template <class Model>
-View<double> GetParams(const Napi::Value& v, const Model& m) {
-  const View<double> p = GetFloat64Array(v, "params", m.param_count());
-  CheckFiniteArray(v.Env(), p, "params");
-  return p;
-}
 
 // Whole configurations of D values: the count n.
 View<double> GetConfigs(const Napi::Value& v, const char* name, int D) {
@@ -220,7 +119,7 @@ template <class Model, bool kInverse>
 Napi::Value FlowTransform(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Model m = Model::Get(info[0], nullptr);
-  const View<double> params = GetParams(info[1], m);
+  const View<double> params = GetLatticeFlowParams(info[1], m);
   const int D = m.size();
   const char* in_name = kInverse ? Model::kOut : Model::kIn;
   const char* out_name = kInverse ? Model::kIn : Model::kOut;
@@ -327,7 +226,7 @@ Napi::Value FlowLossGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Napi::Value coupling = info[1];
   const Model m = Model::Get(info[0], &coupling);
-  const View<double> params = GetParams(info[2], m);
+  const View<double> params = GetLatticeFlowParams(info[2], m);
   const View<double> z = GetConfigs(info[3], Model::kIn, m.size());
   const int64_t n = static_cast<int64_t>(z.length) / m.size();
   double* grad = GetFloat64Array(info[4], "grad", m.param_count()).data;
@@ -380,7 +279,7 @@ Napi::Value FlowTrain(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<TrainJob<Model>>();
   const Napi::Value coupling = info[1];
   job->m = Model::Get(info[0], &coupling);
-  const View<double> params = GetParams(info[2], job->m);
+  const View<double> params = GetLatticeFlowParams(info[2], job->m);
   job->params.assign(params.data, params.data + params.length);
   if (!info[3].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[3]));
   const Napi::Object o = info[3].As<Napi::Object>();
@@ -397,33 +296,18 @@ template <class Model>
 struct SampleRun {
   Model m{};
   const double* params = nullptr;
-  uint64_t seed = 0, offset = 0;
-  bool symmetric = false;
+  LatticeSampleOptions o{};
   double *observable = nullptr, *action = nullptr, *logq = nullptr, *x = nullptr;
 };
 
-constexpr uint64_t kFlipBlock = uint64_t{1} << 63;  // the draw stream's block of the sign flip
-
 template <class Model>
 PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   auto run = std::make_shared<SampleRun<Model>>();
   const Napi::Value coupling = info[1];
   run->m = Model::Get(info[0], &coupling);
-  run->params = GetParams(info[2], run->m).data;
-  if (!info[3].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[3]));
-  const Napi::Object o = info[3].As<Napi::Object>();
-  run->seed = GetSeed(o.Get("seed"), "seed");
-  const int64_t n = GetInteger(o.Get("n"), "n", 1, int64_t{1} << 40);
-  const Napi::Value offset = o.Get("offset");
-  run->offset = IsAbsent(offset) ? 0 : static_cast<uint64_t>(GetInteger(offset, "offset", 0, int64_t{1} << 52));
-  const Napi::Value symmetric = o.Get("symmetric");
-  if (!IsAbsent(symmetric)) {
-    if (!symmetric.IsBoolean()) ThrowTypeError(env, "Expected a boolean for `symmetric` but received " + Describe(symmetric));
-    run->symmetric = symmetric.As<Napi::Boolean>().Value();
-    if (run->symmetric && !Model::kReflectable)
-      ThrowRangeError(env, "Expected `symmetric` false: this flow's target has no φ → −φ symmetry to symmetrise over");
-  }
+  run->params = GetLatticeFlowParams(info[2], run->m).data;
+  run->o = GetLatticeSampleOptions(info[3], Model::kReflectable);
+  const int64_t n = run->o.n;
   const int D = run->m.size();
   run->observable = GetFloat64Array(info[4], "observable", n).data;
   run->action = GetFloat64Array(info[5], "action", n).data;
@@ -432,25 +316,13 @@ PreparedBatch PrepareSample(const Napi::CallbackInfo& info) {
   PreparedBatch prepared;
   prepared.job.n = n;
   prepared.job.grain = 16;
-  prepared.job.threads = GetThreads(o.Get("threads"));
+  prepared.job.threads = GetThreads(info[3].As<Napi::Object>().Get("threads"));
   prepared.job.range = [run, D](int64_t b, int64_t e) {
-    const Model& m = run->m;
-    std::vector<double> tape(m.tape_size()), scratch(std::max<int64_t>(m.scratch_size(), D + 1));
-    std::vector<double> reflected(run->symmetric ? D : 0), z(run->symmetric ? D : 0);
-    double* x = tape.data() + m.tape_size() - D;
+    std::vector<double> work(sbi::lattice_flow_draw_size(run->m, run->o.symmetric));
     for (int64_t i = b; i < e; ++i) {
-      const uint64_t stream = run->offset + static_cast<uint64_t>(i);
-      m.Draw(run->seed, stream, scratch.data());
-      std::copy(scratch.begin(), scratch.begin() + D, tape.begin());
-      run->logq[i] = m.Forward(run->params, tape.data(), tape.data(), scratch.data());
-      if (run->symmetric) {
-        m.Reflect(x, reflected.data());
-        const double a = run->logq[i], r = m.Inverse(run->params, reflected.data(), z.data(), scratch.data());
-        run->logq[i] = std::max(a, r) + std::log1p(std::exp(-std::fabs(a - r))) - std::log(2.0);
-        if (sbi::PhiloxStream(run->seed, stream, kFlipBlock).uniform() < 0.5) std::copy(reflected.begin(), reflected.end(), x);
-      }
-      run->action[i] = m.Action(x, scratch.data());
-      run->observable[i] = m.Observable(x, scratch.data());
+      const double* x = sbi::lattice_flow_draw(run->m, run->params, run->o.seed, run->o.offset + static_cast<uint64_t>(i),
+                                               run->o.symmetric, work.data(), &run->logq[i], &run->action[i],
+                                               &run->observable[i]);
       if (run->x != nullptr) std::copy(x, x + D, run->x + i * D);
     }
   };

@@ -15,11 +15,11 @@
 #include "../kernels/lattice/hmc.h"
 #include "batch.h"
 #include "finite_checks.h"
+#include "lattice_spec.h"
 #include "napi_util.h"
 
 namespace sbi_native {
 
-constexpr int64_t kLatticeMaxL = 4096;
 constexpr int64_t kHmcMaxSteps = int64_t{1} << 32;
 
 // `make_model(extra)` builds a chain's Model (kernels/lattice/hmc.h) over D = `size` doubles,

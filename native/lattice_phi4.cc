@@ -26,18 +26,7 @@
 namespace sbi_native {
 namespace {
 
-struct Coupling {
-  double m2, lambda;
-};
-
-Coupling GetCoupling(const Napi::Value& v) {
-  const View<double> c = GetFloat64Array(v, "coupling", 2);
-  for (int i = 0; i < 2; ++i)
-    if (!std::isfinite(c.data[i]))
-      ThrowRangeError(v.Env(), std::string("Expected finite [m2, lambda] in `coupling` but ") + (i == 0 ? "m2" : "lambda") +
-                                   " is " + std::to_string(c.data[i]));
-  return {c.data[0], c.data[1]};
-}
+using Coupling = Phi4ActionCoupling;
 
 template <class T>
 void ActionT(Napi::Env env, int L, const Coupling& c, const Napi::CallbackInfo& info) {
@@ -65,7 +54,7 @@ void ActionT(Napi::Env env, int L, const Coupling& c, const Napi::CallbackInfo& 
 Napi::Value Phi4Action(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int L = static_cast<int>(GetInteger(info[0], "L", 1, kLatticeMaxL));
-  const Coupling c = GetCoupling(info[1]);
+  const Coupling c = GetPhi4ActionCoupling(info[1]);
   if (IsSinglePrecision(env, info[2], "phi")) ActionT<float>(env, L, c, info);
   else ActionT<double>(env, L, c, info);
   return env.Undefined();
@@ -74,7 +63,7 @@ Napi::Value Phi4Action(const Napi::CallbackInfo& info) {
 PreparedBatch PrepareHmc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int L = static_cast<int>(GetInteger(info[0], "L", 1, kLatticeMaxL));
-  const Coupling c = GetCoupling(info[1]);
+  const Coupling c = GetPhi4ActionCoupling(info[1]);
   if (c.lambda < 0 || (c.lambda == 0 && c.m2 <= 0))
     ThrowRangeError(env, "Expected lambda > 0, or lambda = 0 with m2 > 0 (a normalisable e^-S), but received m2 = " +
                              std::to_string(c.m2) + ", lambda = " + std::to_string(c.lambda));

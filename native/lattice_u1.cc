@@ -20,12 +20,6 @@
 namespace sbi_native {
 namespace {
 
-double GetBeta(const Napi::Value& v) {
-  const double beta = GetNumber(v, "beta");
-  if (!std::isfinite(beta)) ThrowRangeError(v.Env(), "Expected a finite `beta` but received " + Describe(v));
-  return beta;
-}
-
 template <class T>
 void ActionT(Napi::Env env, int L, double beta, const Napi::CallbackInfo& info) {
   const int64_t V = int64_t{L} * L, D = 2 * V;
@@ -56,7 +50,7 @@ void ActionT(Napi::Env env, int L, double beta, const Napi::CallbackInfo& info) 
 Napi::Value U1Action(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int L = static_cast<int>(GetInteger(info[0], "L", 1, kLatticeMaxL));
-  const double beta = GetBeta(info[1]);
+  const double beta = GetU1Beta(info[1]);
   if (IsSinglePrecision(env, info[2], "theta")) ActionT<float>(env, L, beta, info);
   else ActionT<double>(env, L, beta, info);
   return env.Undefined();
@@ -64,7 +58,7 @@ Napi::Value U1Action(const Napi::CallbackInfo& info) {
 
 PreparedBatch PrepareHmc(const Napi::CallbackInfo& info) {
   const int L = static_cast<int>(GetInteger(info[0], "L", 1, kLatticeMaxL));
-  const double beta = GetBeta(info[1]);
+  const double beta = GetU1Beta(info[1]);
   const sbi::U1Params<double> p{L, beta};
   return PrepareHmcChains(info, 2 * int64_t{L} * L, "theta", L * L,
                           [p](double* plaq) { return sbi::U1Model{p, plaq}; });

@@ -17,6 +17,14 @@ import {
   CUDA_ADDON_PATH, cudaDenseForward, cudaDeviceCount, cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSample,
   cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend, type CudaBackend,
 } from '../src/backend/cuda.js';
+import {
+  cudaManifoldFlowLogProb, cudaManifoldFlowSample, cudaPhi4Action, cudaPhi4FlowSample, cudaU1Action, cudaU1FlowSample,
+} from '../src/backend/cuda.js';
+import { CudaBackendImpl } from '../src/backend/backend.js';
+import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
+import { Phi4Flow } from '../src/lattice/flow.js';
+import { U1Flow } from '../src/lattice/u1_flow.js';
+import { PhiloxStream } from '../src/random/philox.js';
 import { runTrellis } from '../src/trellis/trellis.js';
 import { cpuMlpForward, cpuMlpGradients } from '../src/backend/mlp_cpu.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
@@ -152,6 +160,87 @@ describe.skipIf(!built || hasDevice)(
       expect(() => cudaTrellis(Float64Array.of(1, 2, 3, NaN), gaussian)).toThrow(/finite values in `leaves`/);
       // the native side re-checks what the wrapper passes on (Adam's options)
       expect(() => cudaMlpTrain(mlp, f(32), [mlpBatch], { loss: 'mse', adam: { lr: -1 } })).toThrow(/`lr`/);
+    });
+  },
+);
+
+// The lattice and manifold-flow ops (kernels/lattice/*.cu, kernels/manifold/flow.cu): small flows
+// moved away from their initialisation by 0.1·N(0, 1), the same on every backend.
+function perturbed<F extends { params: Float64Array }>(flow: F, stream: bigint): F {
+  const r = new PhiloxStream(2024, stream);
+  for (let i = 0; i < flow.params.length; i++) flow.params[i]! += 0.1 * r.normal();
+  return flow;
+}
+const phi4Flow = (L: number, architecture: Partial<Phi4Flow['architecture']>) => perturbed(Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3), 31n);
+const u1Flow = (L: number, architecture: Partial<U1Flow['architecture']>) => perturbed(U1Flow.init({ L, beta: 2 }, architecture, 3), 32n);
+const manifoldFlow = (spec: ManifoldFlowOptions) => perturbed(new ManifoldFlow(spec, 3), 33n);
+const LATTICE_OPS = ['lattice.phi4_action', 'lattice.u1_action', 'lattice.phi4_flow_sample', 'lattice.u1_flow_sample'] as const;
+const MANIFOLD_OPS = ['manifold.flow_log_prob', 'manifold.flow_sample'] as const;
+
+describe.skipIf(!built || hasDevice)(
+  `CUDA lattice and manifold-flow ops without a device${!built ? ` — skipped: ${noBuildReason}` : hasDevice ? ' — skipped: this machine has a CUDA device' : ''}`,
+  () => {
+    const noDevice = /^no CUDA device: /;
+    const smallPhi4 = () => phi4Flow(4, { layers: 2, hidden: 2, depth: 1 });
+    const smallU1 = () => u1Flow(4, { layers: 2, hidden: 2, depth: 1, components: 2 });
+    const torus = () => manifoldFlow({ space: 'torus', dim: 2, layers: 2, hidden: 4 });
+    const sphere = () => manifoldFlow({ space: 'sphere', dim: 2, layers: 2, hidden: 4 });
+
+    it('the CUDA backend claims the six ops; the flow ops of other launchers keep their reason', () => {
+      const cuda = new CudaBackendImpl(backend!);
+      for (const op of [...LATTICE_OPS, ...MANIFOLD_OPS]) expect(cuda.supportsOp(op), op).toBe(true);
+      expect(cuda.supportsOp('flow.maf_sample')).toEqual({ reason: expect.stringMatching(/no CUDA launcher/) });
+    });
+
+    it('every op reaches the addon through the Backend interface and fails with NO_CUDA_DEVICE, not UNSUPPORTED_OP', async () => {
+      const cuda = new CudaBackendImpl(backend!);
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['phi4Action', () => cuda.phi4Action({ L: 4, m2: -4, lambda: 8 }, new Float64Array(32))],
+        ['u1Action', () => cuda.u1Action({ L: 4, beta: 2 }, new Float64Array(64))],
+        ['phi4FlowSample', () => cuda.phi4FlowSample(smallPhi4(), { n: 3, seed: 1 })],
+        ['phi4FlowSample symmetric', () => cuda.phi4FlowSample(smallPhi4(), { n: 3, seed: 1, offset: 7, symmetric: true, keepPhi: false })],
+        ['u1FlowSample', () => cuda.u1FlowSample(smallU1(), { n: 3, seed: 1 })],
+        ['manifoldFlowSample', () => cuda.manifoldFlowSample(torus(), 5, 1, 2n ** 62n)],
+        ['manifoldFlowLogProb', () => cuda.manifoldFlowLogProb(sphere(), Float64Array.of(0, 0, 1, 1, 0, 0))],
+      ];
+      for (const [name, call] of calls) {
+        const err = await call().then(() => undefined, (e: unknown) => e);
+        expect(err, name).toBeInstanceOf(SbiError);
+        expect((err as SbiError).code, name).toBe('NO_CUDA_DEVICE');
+        expect((err as SbiError).message, name).toMatch(noDevice);
+      }
+    });
+
+    it('checks arguments before the device, naming them (TypeScript first, the addon again)', () => {
+      const phi4 = { L: 4, m2: -4, lambda: 8 };
+      expect(() => cudaPhi4Action(phi4, new Float64Array(15))).toThrow(/`phi`/);
+      expect(() => cudaPhi4Action(phi4, new Float32Array(16) as unknown as Float64Array)).toThrow(/Float64Array for `phi`/);
+      expect(() => cudaPhi4Action({ ...phi4, m2: NaN }, new Float64Array(16))).toThrow(/m2/);
+      expect(() => cudaU1Action({ L: 4, beta: 2 }, new Float64Array(33))).toThrow(/`theta`/);
+      // TypeScript does not scan the values: the addon rejects a non-finite one, naming it
+      expect(() => cudaPhi4Action(phi4, new Float64Array(16).fill(NaN, 3, 4))).toThrow(/finite values in `phi` but `phi\[3\]` is -?nan/);
+      expect(() => cudaU1Action({ L: 4, beta: 2 }, new Float64Array(32).fill(Infinity, 31))).toThrow(/finite values in `theta`/);
+      expect(() => cudaPhi4FlowSample(smallPhi4(), { n: 0, seed: 1 })).toThrow(/`n`/);
+      expect(() => cudaPhi4FlowSample(smallPhi4(), { n: 2, seed: -1 })).toThrow(/seed/);
+      expect(() => cudaPhi4FlowSample({} as Phi4Flow, { n: 2, seed: 1 })).toThrow(/Phi4Flow for `flow`/);
+      expect(() => cudaU1FlowSample(smallU1(), { n: 2, seed: 1, symmetric: true })).toThrow(/`symmetric`/);
+      expect(() => cudaU1FlowSample(smallPhi4() as unknown as U1Flow, { n: 2, seed: 1 })).toThrow(/U1Flow for `flow`/);
+      // parameters changed after construction: the addon re-checks them
+      const badPhi4 = smallPhi4();
+      badPhi4.params[5] = NaN;
+      expect(() => cudaPhi4FlowSample(badPhi4, { n: 2, seed: 1 })).toThrow(/finite values in `params` but `params\[5\]`/);
+      const badU1 = smallU1();
+      badU1.params[0] = Infinity;
+      expect(() => cudaU1FlowSample(badU1, { n: 2, seed: 1 })).toThrow(/finite values in `params`/);
+      expect(() => cudaManifoldFlowSample(torus(), 0, 1)).toThrow(/`n`/);
+      expect(() => cudaManifoldFlowSample(torus(), 3, 1, -1)).toThrow(/`stream`/);
+      expect(() => cudaManifoldFlowLogProb(torus(), new Float64Array(3))).toThrow(/rows of 2 values/);
+      expect(() => cudaManifoldFlowLogProb(torus(), Float64Array.of(0, NaN))).toThrow(/finite values in `x`/);
+      expect(() => cudaManifoldFlowLogProb(sphere(), Float64Array.of(0, 0, 3))).toThrow(/unit vectors in `x` but row 0 has norm 3/);
+      expect(() => cudaManifoldFlowLogProb(torus(), [0, 1] as unknown as Float64Array)).toThrow(/Float64Array for `x`/);
+      const badTorus = torus();
+      badTorus.params[2] = NaN;
+      expect(() => cudaManifoldFlowSample(badTorus, 3, 1)).toThrow(/finite values in `params`/);
     });
   },
 );
@@ -294,6 +383,71 @@ describe.skipIf(!hasDevice)(
           expect(maxRelativeError(y, yc), `${act} ${T.name}`).toBeLessThan(tol);
           expect(maxRelativeError(pre, prec), `${act} ${T.name}`).toBeLessThan(tol);
         }
+      }
+    });
+
+    it('the lattice actions agree with the CPU (double: the CPU\'s functions, one thread per configuration)', async () => {
+      for (const [L, n] of [[8, 33], [5, 7], [12, 5]] as const) {
+        const r = new PhiloxStream(2024, 40n);
+        const phi = Float64Array.from({ length: n * L * L }, () => 1.5 * r.normal());
+        for (const c of [{ L, m2: -4, lambda: 8 }, { L, m2: 0.5, lambda: 0.1 }]) {
+          const gpu = cudaPhi4Action(c, phi), cpu = await cpuBackend.phi4Action(c, phi);
+          // the same IEEE operations in the same order, without contractions on either side
+          expect(maxRelativeError(gpu.action, cpu.action), `phi4 L ${L} S`).toBeLessThan(1e-13);
+          expect(maxRelativeError(gpu.grad, cpu.grad), `phi4 L ${L} dS/dphi`).toBeLessThan(1e-13);
+        }
+        const theta = Float64Array.from({ length: n * 2 * L * L }, () => 3 * Math.PI * (2 * r.uniform() - 1));
+        const gpu = cudaU1Action({ L, beta: 0.7 }, theta), cpu = await cpuBackend.u1Action({ L, beta: 0.7 }, theta);
+        // CUDA's cos / sin may differ from glibc's by an ulp
+        expect(maxRelativeError(gpu.action, cpu.action), `u1 L ${L} S`).toBeLessThan(1e-12);
+        expect(maxRelativeError(gpu.grad, cpu.grad), `u1 L ${L} dS/dtheta`).toBeLessThan(1e-12);
+        expect(Array.from(gpu.charge), `u1 L ${L} Q`).toEqual(Array.from(cpu.charge));
+      }
+    });
+
+    it('the lattice flows\' draws agree with the CPU sampler (double, the same Philox words; φ⁴ symmetrised too)', async () => {
+      const phi4Cases = [
+        [phi4Flow(8, {}), false], [phi4Flow(7, { layers: 4, hidden: 4, depth: 1, kernel: 5 }), false],
+        [phi4Flow(8, {}), true], [phi4Flow(6, { layers: 3, hidden: 2, depth: 0 }), true],
+      ] as const;
+      for (const [flow, symmetric] of phi4Cases) {
+        const options = { n: 67, seed: 2024, offset: 5, symmetric };
+        const gpu = cudaPhi4FlowSample(flow, options), cpu = await cpuBackend.phi4FlowSample(flow, options);
+        const label = `L ${flow.coupling.L}, ${JSON.stringify(flow.architecture)}${symmetric ? ', symmetric' : ''}`;
+        // CUDA's exp / tanh / log1p may differ from glibc's by an ulp, which the coupling layers carry along
+        for (const k of ['phi', 'logq', 'action', 'magnetization'] as const) expect(maxRelativeError(gpu[k]!, cpu[k]!), `${label} ${k}`).toBeLessThan(1e-9);
+      }
+      for (const flow of [u1Flow(8, {}), u1Flow(4, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 })]) {
+        const options = { n: 41, seed: 2024, offset: 5 };
+        const gpu = cudaU1FlowSample(flow, options), cpu = await cpuBackend.u1FlowSample(flow, options);
+        const label = `L ${flow.coupling.L}, ${JSON.stringify(flow.architecture)}`;
+        // links in [0, 2π): compared on the circle
+        expect(maxRelativeError(gpu.theta!.map(Math.cos), cpu.theta!.map(Math.cos)), `${label} cos theta'`).toBeLessThan(1e-9);
+        expect(maxRelativeError(gpu.theta!.map(Math.sin), cpu.theta!.map(Math.sin)), `${label} sin theta'`).toBeLessThan(1e-9);
+        expect(maxRelativeError(gpu.logq, cpu.logq), `${label} log q`).toBeLessThan(1e-9);
+        expect(maxRelativeError(gpu.action, cpu.action), `${label} S`).toBeLessThan(1e-9);
+        expect(Array.from(gpu.charge), `${label} Q`).toEqual(Array.from(cpu.charge));
+      }
+    });
+
+    it('the manifold flows\' draws and log q agree with the CPU (double: one thread per row, the CPU\'s functions)', async () => {
+      const specs: ManifoldFlowOptions[] = [
+        { space: 'torus', dim: 2 }, { space: 'torus', dim: 3, layers: 2, conditioner: 'autoregressive' },
+        { space: 'torus', dim: 2, circleTransform: 'moebius', components: 3 }, { space: 'torus', dim: 3, circleTransform: 'ncp' },
+        { space: 'sphere', dim: 2, bins: 16 }, { space: 'sphere', dim: 3, layers: 2, circleTransform: 'ncp' },
+      ];
+      // more rows than one CPU chunk (32) and not a multiple of it; a stream above 2^32
+      const n = 1031, stream = (1n << 33n) + 5n;
+      for (const spec of specs) {
+        const flow = manifoldFlow(spec);
+        const label = JSON.stringify(spec);
+        const gpu = cudaManifoldFlowSample(flow, n, 2024, stream), cpu = await cpuBackend.manifoldFlowSample(flow, n, 2024, stream);
+        // angles compared on the circle; CUDA's sin / cos / atan2 / exp / log may differ from glibc's by an ulp
+        const circle = spec.space === 'torus' ? [Math.cos, Math.sin] : [(v: number) => v];
+        for (const f of circle) expect(maxRelativeError(gpu.x.map(f), cpu.x.map(f)), `${label} points`).toBeLessThan(1e-9);
+        expect(maxRelativeError(gpu.logProb, cpu.logProb), `${label} log q of the draws`).toBeLessThan(1e-9);
+        // log q of given points (the CPU's draws), through the inverse pass
+        expect(maxRelativeError(cudaManifoldFlowLogProb(flow, cpu.x), await cpuBackend.manifoldFlowLogProb(flow, cpu.x)), `${label} log q`).toBeLessThan(1e-9);
       }
     });
   },

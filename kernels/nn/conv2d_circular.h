@@ -28,8 +28,15 @@ SBI_HD int wrap_index(int i, int L) { return i < 0 ? i + L : (i >= L ? i - L : i
 // lattices up to 64×64), so every multiply-add runs over one contiguous tile: for each input
 // channel and kernel offset (a, d) the shifted input x[c, i + a, j + d] of the tile's rows is
 // gathered once (two copies per row) and then serves every output channel. Rows of more than
-// kConv2dTile sites are not supported (callers check L1 <= kConv2dTile).
+// kConv2dTile sites are not supported (callers check L1 <= kConv2dTile). The tile only groups
+// the work: every output's terms are added in the same order for any tile, so the device's
+// smaller tile (per-thread local memory on CUDA, where one thread runs one configuration; it still
+// holds a row of every lattice the flows accept, L <= 1024) gives the same results.
+#if defined(__CUDA_ARCH__)
+constexpr int kConv2dTile = 1024;
+#else
 constexpr int kConv2dTile = 4096;
+#endif
 
 SBI_HD int conv2d_tile_rows(const Conv2dShape& s) { return kConv2dTile / s.L1 < s.L0 ? kConv2dTile / s.L1 : s.L0; }
 

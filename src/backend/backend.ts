@@ -19,6 +19,9 @@ import {
   cudaMlpForward, cudaMlpGradients, cudaMlpTrain, cudaPhiloxBlocks, cudaSamplerFill, cudaSimulate, cudaTrellis, loadCudaBackend,
   type CudaBackend,
 } from './cuda.js';
+import {
+  cudaManifoldFlowLogProb, cudaManifoldFlowSample, cudaPhi4Action, cudaPhi4FlowSample, cudaU1Action, cudaU1FlowSample,
+} from './cuda.js';
 import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
@@ -776,8 +779,10 @@ class WebGpuBackend implements Backend {
 /**
  * The CUDA backend: the optional addon's kernels (src/backend/cuda.ts), the CPU's headers compiled
  * by nvcc. Its calls are synchronous on the device today (the event loop waits for a batch).
+ * Exported for the tests, which construct it without a device (its ops then throw NO_CUDA_DEVICE);
+ * use selectBackend('cuda').
  */
-class CudaBackendImpl implements Backend {
+export class CudaBackendImpl implements Backend {
   readonly name = 'cuda' as const;
   readonly device: string;
   private readonly simulators: ReadonlySet<string>;
@@ -793,8 +798,10 @@ class CudaBackendImpl implements Backend {
     if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
-    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample' || op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows yet' };
-    if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for the lattice kernels yet (kernels/lattice/ has no .cu file)' };
+    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return true;
+    if (op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows\' training yet' };
+    if (op === 'lattice.phi4_action' || op === 'lattice.u1_action' || op === 'lattice.phi4_flow_sample' || op === 'lattice.u1_flow_sample') return true;
+    if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for this lattice op yet' };
     return { reason: 'no CUDA launcher yet' };
   }
 
@@ -875,12 +882,12 @@ class CudaBackendImpl implements Backend {
     this.refuse('nre.train');
   }
 
-  async manifoldFlowLogProb(): Promise<Float64Array> {
-    this.refuse('manifold.flow_log_prob');
+  async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
+    return cudaManifoldFlowLogProb(flow, x);
   }
 
-  async manifoldFlowSample(): Promise<{ x: Float64Array; logProb: Float64Array }> {
-    this.refuse('manifold.flow_sample');
+  async manifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0) {
+    return cudaManifoldFlowSample(flow, n, seed, stream);
   }
 
   async manifoldFlowTrain(): Promise<{ params: Float64Array; losses: Float64Array }> {
@@ -899,20 +906,20 @@ class CudaBackendImpl implements Backend {
     this.refuse('flow.mdn_train');
   }
 
-  async phi4Action(): Promise<{ action: Float64Array; grad: Float64Array }> {
-    this.refuse('lattice.phi4_action');
+  async phi4Action(coupling: Phi4Coupling, phi: Float64Array) {
+    return cudaPhi4Action(coupling, phi);
   }
 
-  async u1Action(): Promise<U1ActionValues> {
-    this.refuse('lattice.u1_action');
+  async u1Action(coupling: U1Coupling, theta: Float64Array) {
+    return cudaU1Action(coupling, theta);
   }
 
-  async phi4FlowSample(): Promise<Phi4FlowDraws> {
-    this.refuse('lattice.phi4_flow_sample');
+  async phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions) {
+    return cudaPhi4FlowSample(flow, options);
   }
 
-  async u1FlowSample(): Promise<U1FlowDraws> {
-    this.refuse('lattice.u1_flow_sample');
+  async u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
+    return cudaU1FlowSample(flow, options);
   }
 
   async upload(): Promise<DeviceArray> {

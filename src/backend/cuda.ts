@@ -20,6 +20,16 @@ import { mlpParamCount } from '../inference/embedding.js';
 import type { MlpBatch, MlpLoss, MlpSpec } from './nn_webgpu.js';
 import { checkSize, energyArgs, leavesToArray, type Leaves, type TrellisModel } from '../trellis/trellis.js';
 import { splitsToTree, type NestedTree } from '../trellis/hierarchy.js';
+import type { ManifoldFlow, ManifoldFlowSpec } from '../manifold/flow.js';
+import type { Phi4Flow } from '../lattice/flow.js';
+import type { U1Flow } from '../lattice/u1_flow.js';
+import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
+import { U1Action, type U1Coupling } from '../lattice/u1.js';
+import { checkPositiveInteger, describe } from '../validate.js';
+import {
+  checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow,
+  type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
+} from './lattice_cpu.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where `npm run build:cuda` writes the addon. */
@@ -331,4 +341,98 @@ export function cudaTrellis(leaves: Leaves, model: TrellisModel, options: { marg
   const [energy, params] = energyArgs(model);
   const r = loadAddon().trellis(x, energy, params, options.marginals === true);
   return { logZ: r.logZ, mapLogLH: r.mapLogLH, mapTree: r.mapSplits ? splitsToTree(r.mapSplits, n) : null, ...(r.marginals ? { marginals: r.marginals } : {}) };
+}
+
+// ---- The lattice and manifold-flow ops (kernels/lattice/*.cu, kernels/manifold/flow.cu; native/cuda/lattice_ops.cc,
+// native/cuda/manifold_ops.cc). In double, as the CPU's kernels: one thread per configuration / draw / row
+// running the CPU's portable functions (phi4.h, u1.h, flow_sampler.h, flow.h).
+
+/** The addon's lattice and manifold-flow entry points (merged into the CudaAddon declaration above). */
+interface CudaAddon {
+  phi4Action(L: number, coupling: Float64Array, phi: Float64Array, action: Float64Array, grad?: Float64Array): void;
+  u1Action(L: number, beta: number, theta: Float64Array, action: Float64Array, grad?: Float64Array, charge?: Float64Array): void;
+  phi4FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array, options: CudaLatticeSampleOptions,
+    magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi?: Float64Array): void;
+  u1FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array, options: CudaLatticeSampleOptions,
+    charge: Float64Array, action: Float64Array, logq: Float64Array, theta?: Float64Array): void;
+  manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: bigint, stream: bigint, x: Float64Array, logq: Float64Array): void;
+  manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array): void;
+}
+
+interface CudaLatticeSampleOptions {
+  seed: bigint;
+  n: number;
+  offset: number;
+  symmetric?: boolean;
+}
+
+/** S(φ) [n] and ∂S/∂φ [n, L·L] of φ⁴ configurations φ [n, L·L] (op lattice.phi4_action), as cpuPhi4Action. */
+export function cudaPhi4Action(coupling: Phi4Coupling, phi: Float64Array): { action: Float64Array; grad: Float64Array } {
+  const target = new Phi4Action(coupling);
+  checkConfigs(phi, target.sites, 'phi', `${target.sites} sites`);
+  const action = new Float64Array(phi.length / target.sites), grad = new Float64Array(phi.length);
+  loadAddon().phi4Action(target.L, Float64Array.of(target.m2, target.lambda), phi, action, grad);
+  return { action, grad };
+}
+
+/** S(θ) [n], ∂S/∂θ [n, 2·L·L] and Q [n] of U(1) configurations θ [n, 2·L·L] (op lattice.u1_action), as cpuU1Action. */
+export function cudaU1Action(coupling: U1Coupling, theta: Float64Array): U1ActionValues {
+  const target = new U1Action(coupling);
+  checkConfigs(theta, target.links, 'theta', `2·L·L = ${target.links} link angles`);
+  const n = theta.length / target.links;
+  const action = new Float64Array(n), grad = new Float64Array(theta.length), charge = new Float64Array(n);
+  loadAddon().u1Action(target.L, target.beta, theta, action, grad, charge);
+  return { action, grad, charge };
+}
+
+function abortIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+}
+
+/**
+ * n draws of the φ⁴ flow (op lattice.phi4_flow_sample), draw i from Philox stream offset + i of
+ * seed, as the CPU sampler (`symmetric` included). One call: `onProgress` reports once, at the end.
+ */
+export function cudaPhi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Phi4FlowDraws {
+  checkPhi4Flow(flow);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  abortIfAborted(options.signal);
+  const out: Phi4FlowDraws = {
+    logq: new Float64Array(n), action: new Float64Array(n), magnetization: new Float64Array(n), ...(keepPhi ? { phi: new Float64Array(n * flow.sites) } : {}),
+  };
+  loadAddon().phi4FlowSample(flow.nativeShape, flow.nativeCoupling, flow.params, { seed, n, offset, symmetric: options.symmetric === true },
+    out.magnetization, out.action, out.logq, out.phi);
+  options.onProgress?.(n, n);
+  return out;
+}
+
+/** n draws of the U(1) flow (op lattice.u1_flow_sample), draw i from Philox stream offset + i of seed, as the CPU sampler. */
+export function cudaU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): U1FlowDraws {
+  checkU1Flow(flow);
+  checkNotSymmetric(options);
+  const { n, seed, offset, keepPhi } = checkFlowSampleOptions(options);
+  abortIfAborted(options.signal);
+  const D = 2 * flow.coupling.L * flow.coupling.L;
+  const out: U1FlowDraws = {
+    logq: new Float64Array(n), action: new Float64Array(n), charge: new Float64Array(n), ...(keepPhi ? { theta: new Float64Array(n * D) } : {}),
+  };
+  loadAddon().u1FlowSample(flow.nativeShape, flow.nativeCoupling, flow.params, { seed, n, offset }, out.charge, out.action, out.logq, out.theta);
+  options.onProgress?.(n, n);
+  return out;
+}
+
+/** n draws [n, outputWidth] of a flow on Tᴰ / Sᴰ and their log q (op manifold.flow_sample), as ManifoldFlow.sample. */
+export function cudaManifoldFlowSample(flow: ManifoldFlow, n: number, seed: number | bigint, stream: number | bigint = 0): { x: Float64Array; logProb: Float64Array } {
+  checkPositiveInteger(n, 'n', 2 ** 40);
+  const x = new Float64Array(n * flow.outputWidth), logProb = new Float64Array(n);
+  loadAddon().manifoldFlowSample(flow.spec, flow.params, n, toU64(seed, 'seed'), toU64(stream, 'stream'), x, logProb);
+  return { x, logProb };
+}
+
+/** log q [N] of points x [N, outputWidth] under a flow on Tᴰ / Sᴰ (op manifold.flow_log_prob), as ManifoldFlow.logProb. */
+export function cudaManifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Float64Array {
+  if (!(x instanceof Float64Array)) throw new TypeError(`Expected a Float64Array for \`x\` but received ${describe(x)}`);
+  const logProb = new Float64Array(Math.floor(x.length / flow.outputWidth));
+  loadAddon().manifoldFlowLogProb(flow.spec, flow.params, x, logProb);
+  return logProb;
 }

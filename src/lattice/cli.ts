@@ -22,8 +22,8 @@ async function commandFlowMcmc(this: Command, o: FlowMcmcCliOptions): Promise<vo
   const burnIn = integer(this, o.burnIn, 'burn-in', 0, n - 2) ?? 0;
   const threads = integer(this, o.threads, 'threads', 1, 1024);
   const seed = seedOf(this, o.seed);
-  if (!['cpu', 'webgpu', 'auto'].includes(o.backend)) usage(this, `--backend must be cpu, webgpu or auto for flow-mcmc but received ${o.backend}`);
-  const backend = o.backend as 'cpu' | 'webgpu' | 'auto';
+  if (!['cpu', 'webgpu', 'cuda', 'auto'].includes(o.backend)) usage(this, `--backend must be cpu, webgpu, cuda or auto for flow-mcmc but received ${o.backend}`);
+  const backend = o.backend as 'cpu' | 'webgpu' | 'cuda' | 'auto';
   if (!fs.existsSync(o.model)) throw new SbiError(`Cannot read --model ${o.model}: no such file`, 'FILE_NOT_FOUND');
   const file = loadModelFile(o.model);
   const options = { n, seed, burnIn, backend, ...(threads !== undefined ? { threads } : {}) };
@@ -88,7 +88,7 @@ export function addLatticeCommands(program: Command): void {
     .option('--burn-in <int>', 'chain steps dropped from the start', '0')
     .option('--threads <int>', 'worker threads (default: all cores)')
     .option('--symmetric', 'φ⁴: propose from the Z2-symmetrised flow ½(q(φ) + q(−φ))')
-    .option('--backend <cpu|webgpu|auto>', 'where the flow draws its proposals (webgpu: in f32)', 'cpu')
+    .option('--backend <cpu|webgpu|cuda|auto>', 'where the flow draws its proposals (webgpu: in f32; cuda: in double)', 'cpu')
     .option('--json', 'print one JSON object instead of lines')
     .action(commandFlowMcmc);
 }

@@ -152,8 +152,9 @@ export class Phi4Flow {
    * q_s is a normalised density with q_s(φ) = q_s(−φ), so independence Metropolis stays exact.
    * `backend` (default 'cpu', the native sampler in double): 'webgpu' draws on the device (op
    * lattice.phi4_flow_sample: the same Philox base normals, the flow in f32, within the op's
-   * tolerance of the CPU's draws, `symmetric` included; `threads` does not apply), 'auto' picks as
-   * selectBackend does.
+   * tolerance of the CPU's draws, `symmetric` included; `threads` does not apply), 'cuda' runs the
+   * CPU sampler's per-draw function in double, one thread per draw (kernels/lattice/checkerboard_flow.cu),
+   * 'auto' picks as selectBackend does.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepPhi?: boolean;
     symmetric?: boolean; backend?: BackendRequest; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<FlowSamples> {

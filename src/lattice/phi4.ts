@@ -68,8 +68,8 @@ export class Phi4Action {
   /**
    * S(φ) [n] and ∂S/∂φ [n, V] of φ [n, V] on a backend (op lattice.phi4_action): 'cpu' (the
    * default: the native kernels, in double), 'webgpu' (kernels/lattice/phi4.wgsl, f32: φ, m² and λ
-   * rounded to f32, the results within the op's tolerance of the CPU's), or 'auto'. A backend
-   * named explicitly that lacks the op (cuda) is SbiError UNSUPPORTED_OP.
+   * rounded to f32, the results within the op's tolerance of the CPU's), 'cuda' (kernels/lattice/phi4.cu:
+   * the CPU's function in double, one thread per configuration), or 'auto'.
    */
   async evaluateAsync(phi: Float64Array, options: { backend?: BackendRequest } = {}): Promise<{ action: Float64Array; grad: Float64Array }> {
     const { backendForOp } = await import('../backend/backend.js');

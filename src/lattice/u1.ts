@@ -63,8 +63,8 @@ export class U1Action {
   /**
    * S(θ) [n], ∂S/∂θ [n, 2V] and Q [n] of θ [n, 2V] on a backend (op lattice.u1_action): 'cpu' (the
    * default: the native kernels, in double), 'webgpu' (kernels/lattice/u1.wgsl, f32: θ and β rounded
-   * to f32, the results within the op's tolerance of the CPU's), or 'auto'. A backend named
-   * explicitly that lacks the op (cuda) is SbiError UNSUPPORTED_OP.
+   * to f32, the results within the op's tolerance of the CPU's), 'cuda' (kernels/lattice/u1.cu: the
+   * CPU's functions in double, one thread per configuration), or 'auto'.
    */
   async evaluateAsync(theta: Float64Array, options: { backend?: BackendRequest } = {}): Promise<{ action: Float64Array; grad: Float64Array; charge: Float64Array }> {
     const { backendForOp } = await import('../backend/backend.js');

@@ -159,7 +159,9 @@ export class U1Flow {
    * their charge Q, action S(θ) and log q(θ); `keepTheta` also returns the links.
    * `backend` (default 'cpu', the native sampler in double): 'webgpu' draws on the device (op
    * lattice.u1_flow_sample: the same Philox links, the flow in f32, within the op's tolerance of
-   * the CPU's draws, the links on the circle; `threads` does not apply), 'auto' as selectBackend.
+   * the CPU's draws, the links on the circle; `threads` does not apply), 'cuda' runs the CPU
+   * sampler's per-draw function in double, one thread per draw (kernels/lattice/gauge_flow.cu),
+   * 'auto' as selectBackend.
    */
   async sample(options: { n: number; seed: number | bigint; offset?: number; threads?: number; keepTheta?: boolean;
     backend?: BackendRequest; onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<U1FlowSamples> {
