@@ -22,7 +22,7 @@ import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
-import { mlpParamCount } from '../src/inference/embedding.js';
+import { EmbeddingNet, mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
@@ -186,6 +186,29 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       const t = await b.mafTrain(maf, batches, { learningRate: 1e-3 });
       const label = `${kind}, ${activation}, ${passes} passes`;
       out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'flow.maf_embedding_train') {
+    // 8 Adam steps of a MAF / NSF whose context is an embedding of a 20- or 12-dim x (NPE's
+    // embedding net: ReLU MLP, identity output), from EmbeddingNet's initialisation; two hidden
+    // layers, and a single linear layer. The wide θ of the second case makes the gradient norm
+    // exceed the clip (5), so the clip scales the flow's and the embedding's gradients together.
+    const out = [];
+    const cases = [['affine', 'tanh', 3, 1, [20, 30, 30, 4]], ['affine', 'relu', 2, 4, [20, 16, 4]], ['rqSpline', 'relu', 3, 2, [12, 4]]] as const;
+    for (const [kind, activation, passes, spread, sizes] of cases) {
+      const transform = kind === 'affine' ? { kind } : { kind, bins: 6, bound: 3 };
+      const maf = new MAF({ dim: 3, contextDim: 4, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes, transform }, { seed: 2, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 27n);
+      for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
+      const embedding = EmbeddingNet.init([...sizes], SEED);
+      const X = sizes[0];
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const batches = Array.from({ length: 8 }, (_, i) => ({ theta: f32(3 * (50 + i), spread), x: f32(X * (50 + i)) }));
+      const t = await b.mafEmbeddingTrain(maf, embedding, batches, { learningRate: 1e-3 });
+      const label = `${kind}, ${activation}, ${passes} passes, embedding [${sizes.join(', ')}]`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} embedding params`, values: t.embeddingParams },
+        { label: `${label} losses`, values: t.losses });
     }
     return out;
   }

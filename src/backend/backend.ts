@@ -27,8 +27,8 @@ import { mdnLogProbWebGpu, mdnSampleWebGpu } from './mdn_webgpu.js';
 import { cpuMdnTrainSteps } from './mdn_train_cpu.js';
 import { mdnTrainStepsWebGpu, type MdnBatch } from './mdn_train_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
-import { cpuMafTrainSteps } from './flow_train_cpu.js';
-import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
+import { cpuMafEmbeddingTrainSteps, cpuMafTrainSteps } from './flow_train_cpu.js';
+import { mafEmbeddingTrainStepsWebGpu, mafTrainStepsWebGpu, type MafBatch, type MafEmbedding, type MafStepOptions } from './flow_train_webgpu.js';
 import type { ManifoldFlow } from '../manifold/flow.js';
 import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
 import { WebGpuMlp, type MlpBatch, type MlpLoss, type MlpSpec } from './nn_webgpu.js';
@@ -107,6 +107,14 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// MAF / NSF with an embedding network, trained jointly: the MAF's steps plus the embedding's
+// tiled f32 products (forward, and the context gradient summed over the layers through its
+// backward). Measured over the harness's 3 cases at lr 1e-3: after 8 steps the flow's parameters
+// within 1.8e-7, the embedding's within 7.5e-8, losses within 2.3e-5 at ~44 (4.8e-7 relative);
+// after 30 steps 4.5e-7, 1.1e-7 and 5.7e-7 relative. Set as flow.maf_train's. As there, a
+// gradient component below Adam's ε (1e-8) turns its rounding into the step: a 60-dim x through
+// [50, 50] into a SiLU NSF had one flow weight with |g| = 3.4e-9 end 2.7e-5 apart after one step.
+const MAF_EMBEDDING_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // NRE's residual classifier: f32 tiled sums against the CPU's float kernels. The log-ratio was
 // bit-identical to the CPU's in every case measured (2 × 50 hidden, 2 blocks, logits up to ~10);
 // 1e-5 allows a few ulp of reordered sums. Training steps: measured after 6–8 steps at lr 1e-3,
@@ -207,6 +215,7 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
+  'flow.maf_embedding_train': { description: "conditional MAF / NSF training steps with an embedding network of x as the context (NPE's): embedding forward, maf_embedded_nll_backward, clip, Adam over both", tolerance: MAF_EMBEDDING_TRAIN },
   'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
   'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
@@ -281,6 +290,11 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /**
+   * As mafTrain with an embedding network (ReLU MLP, mlp.h layout) between each batch's x
+   * [nb, embedding.sizes[0]] and the flow's context, trained jointly (op flow.maf_embedding_train).
+   */
+  mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }>;
   /** log q [N] of points x [N, W] (angles, or unit vectors in ℝ^{D+1}) under a torus / sphere flow (op manifold.flow_log_prob). */
   manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array>;
   /** n draws [n, W] and their log q; row i from Philox blocks i·coords on of (seed, stream) (op manifold.flow_sample). */
@@ -493,6 +507,10 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  async mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions) {
+    return cpuMafEmbeddingTrainSteps(maf, embedding, batches, options);
+  }
+
   async nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
     return cpuNreLogRatio(net, theta, x);
   }
@@ -628,6 +646,10 @@ class WebGpuBackend implements Backend {
 
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions) {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
+  }
+
+  mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions) {
+    return mafEmbeddingTrainStepsWebGpu(this.ctx, maf, embedding, batches, options);
   }
 
   nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
@@ -840,6 +862,10 @@ class CudaBackendImpl implements Backend {
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('flow.maf_train');
+  }
+
+  async mafEmbeddingTrain(): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
+    this.refuse('flow.maf_embedding_train');
   }
 
   async nreLogRatio(): Promise<Float64Array> {

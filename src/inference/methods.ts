@@ -364,9 +364,9 @@ async function potentialBackend(request: BackendRequest, embedding: boolean): Pr
 }
 
 /**
- * Where `method` trains for `request`: NPE's, NLE's and SNLE's flows (no embedding) and MDNs on a backend
- * that runs flow.maf_train / flow.mdn_train (webgpu), everything else on the cpu (cuda has no
- * training kernels: its runs train on the cpu).
+ * Where `method` trains for `request`: NPE's, NLE's and SNLE's flows and MDNs on a backend that
+ * runs flow.maf_train / flow.maf_embedding_train (NPE with an embedding network) / flow.mdn_train
+ * (webgpu), everything else on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cuda' || request === 'cpu') return 'cpu';
@@ -405,7 +405,7 @@ export async function stageBackends(
       const flowTrained = method === 'npe' || method === 'nle' || method === 'snle';
       const why = !flowTrained && !nre ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
-          : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+          : nre && embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
     if (NRE_METHODS.includes(method)) {
