@@ -41,9 +41,9 @@ import {
 } from './lattice_cpu.js';
 import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
 import {
-  cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
+  cpuNreEmbeddingTrainSteps, cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
 } from './ratio_ops.js';
-import { nreLogRatioWebGpu, nreTrainStepsWebGpu } from './resnet_webgpu.js';
+import { nreEmbeddingTrainStepsWebGpu, nreLogRatioWebGpu, nreTrainStepsWebGpu } from './resnet_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -122,6 +122,13 @@ const MAF_EMBEDDING_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // set ~10× wider, as for flow.maf_train.
 const NRE_LOG_RATIO: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// NRE's classifier with an embedding network of x trained jointly: nre.train's steps plus the
+// embedding's f32 tiled products and the features' gradient (A pairs per x row). Measured over
+// the harness's 4 losses at lr 1e-3 (classifier moved from its initialisation; test/backend_ops):
+// after 8 steps the classifier's parameters within 6e-8, the embedding's within 3e-8, losses
+// within 1.4e-5 at ~8.6 (BNRE's λ = 100; others ≤ 2.2e-7); after 30 steps 2.1e-7, 1.2e-7 and
+// 4.3e-6. Set as nre.train's. nre.log_ratio with an embedding was bit-identical to the CPU's.
+const NRE_EMBEDDING_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32).
 // log q of given points sums a log-slope per layer and coordinate over 4–8 layers of f32 splines
 // or mixtures: measured ≤ 4.1e-5 over 2·10⁴ points of trained S² / S³ flows (docs/backends.md),
@@ -216,8 +223,9 @@ export const OPS = {
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
   'flow.maf_embedding_train': { description: "conditional MAF / NSF training steps with an embedding network of x as the context (NPE's): embedding forward, maf_embedded_nll_backward, clip, Adam over both", tolerance: MAF_EMBEDDING_TRAIN },
-  'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
+  'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs, with or without an embedding network of x (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
+  'nre.embedding_train': { description: "NRE training steps with an embedding network of x: embed the batch's x rows, gather the pairs on their features, forward, loss, backward through the blocks and the embedding, clip, Adam over both", tolerance: NRE_EMBEDDING_TRAIN },
   'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
   'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
   'flow.mdn_log_prob': { description: 'mixture density network log q(y | c): ReLU conditioner, mixture weights, means, precision factors, log-sum-exp', tolerance: MDN_LOG_PROB },
@@ -310,6 +318,11 @@ export interface Backend {
    * parameters and each step's loss.
    */
   nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /**
+   * As nreTrain with the embedding network of shape.embeddingSizes (its parameters
+   * `embeddingParams`) trained jointly (op nre.embedding_train); both final vectors and each step's loss.
+   */
+  nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }>;
   /** log q(y | c) [n] of an MDN at z-scored y [n, dim], context [contextDim] (all rows) or [n, contextDim] (op flow.mdn_log_prob), f32. */
   mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array>;
   /** n draws y ~ q(y | c) [n, dim] of an MDN; row i from Philox stream i of seed (op flow.mdn_sample). */
@@ -519,6 +532,10 @@ class CpuBackend implements Backend {
     return cpuNreTrainSteps(shape, params, loss, batches, options);
   }
 
+  async nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return cpuNreEmbeddingTrainSteps(shape, params, embeddingParams, loss, batches, options);
+  }
+
   async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
     return flow.logProb(x);
   }
@@ -660,6 +677,10 @@ class WebGpuBackend implements Backend {
     return nreTrainStepsWebGpu(this.ctx, shape, params, loss, batches, options);
   }
 
+  nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return nreEmbeddingTrainStepsWebGpu(this.ctx, shape, params, embeddingParams, loss, batches, options);
+  }
+
   manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
     return manifoldFlowLogProbWebGpu(this.ctx, flow, x);
   }
@@ -787,7 +808,7 @@ class CudaBackendImpl implements Backend {
     if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
     if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
-    if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
+    if (op === 'nre.log_ratio' || op === 'nre.train' || op === 'nre.embedding_train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
     if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return { reason: 'no CUDA launcher for the manifold flows yet' };
@@ -874,6 +895,10 @@ class CudaBackendImpl implements Backend {
 
   async nreTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('nre.train');
+  }
+
+  async nreEmbeddingTrain(): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
+    this.refuse('nre.embedding_train');
   }
 
   async manifoldFlowLogProb(): Promise<Float64Array> {

@@ -51,10 +51,10 @@ export interface RunMethodOptions {
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
    * (op simulate.<simulator>), NPE's posterior draws (flow.maf_sample / flow.mdn_sample), NPE's and
-   * NLE's training when the estimator is a flow without an embedding or an MDN (flow.maf_train /
-   * flow.mdn_train) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob); the amortised
-   * NRE methods' training (nre.train) and their MCMC potential (nre.log_ratio), without an
-   * embedding. Other training and MCMC potentials have CPU kernels only and run there;
+   * NLE's training when the estimator is a flow or an MDN (flow.maf_train, flow.maf_embedding_train
+   * with an embedding network, flow.mdn_train) and NLE's MCMC potential (flow.maf_log_prob /
+   * flow.mdn_log_prob); the amortised NRE methods' training (nre.train, nre.embedding_train) and
+   * their MCMC potential (nre.log_ratio). Other training and MCMC potentials have CPU kernels only and run there;
    * `stageBackends` says which stage ran where. A backend named explicitly that cannot simulate
    * the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
@@ -405,14 +405,14 @@ export async function stageBackends(
       const flowTrained = method === 'npe' || method === 'nle' || method === 'snle';
       const why = !flowTrained && !nre ? `${method}'s training loop has no kernels on other backends yet`
         : request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
-          : nre && embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+          : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
     if (NRE_METHODS.includes(method)) {
       // the slice sampler's bookkeeping stays in TypeScript; its one batched potential call per step runs here
       sample = await potentialBackend(request, embedding);
       if (sample === 'cpu') {
-        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : embedding ? 'embedding networks run on the cpu only' : `no ${request} backend here runs nre.log_ratio`}`);
+        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : `no ${request} backend here runs nre.log_ratio`}`);
       }
     } else if (!NPE_METHODS.includes(method)) {
       sample = await mcmcSamplingBackend(method, request, densityEstimator);
