@@ -6,7 +6,11 @@
 // CPU's embedding gradient has its finite-difference check in test/npe_embedding.test.ts; the
 // device's steps are compared with the CPU's in the agreement harness (test/backend_ops.test.ts).
 // Runs on llvmpipe where there is no GPU; skipped where WebGPU cannot start.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseCsv } from '../src/csv.js';
 import { openWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
 import { trainMafWebGpu } from '../src/backend/flow_train_webgpu.js';
 import { MAF } from '../src/flows/maf.js';
@@ -110,6 +114,18 @@ gpu(`NPE embedding networks on WebGPU${typeof ctx === 'string' ? ` (unavailable:
       .toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     expect((await stageBackends(getTask('slcp_distractors'), 'npe', 'webgpu', 'nsf', true)).train).toBe('webgpu');
   });
+
+  it('sbi-engine infer --method npe --embedding … --backend webgpu trains and samples on webgpu, with no note that it trains on the cpu', () => {
+    const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'infer', '--task', 'slcp_distractors', '--method', 'npe', '--embedding', '16,4', '--budget', '200',
+      '--max-epochs', '1', '--samples', '20', '--observation', '1', '--seed', '2', '--backend', 'webgpu', '--out', '-'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/infer --backend webgpu: simulate on webgpu, train on webgpu, sample on webgpu\n/);
+    expect(r.stderr).not.toMatch(/runs on the cpu/);
+    const t = parseCsv(r.stdout);
+    expect(t.rows).toBe(20);
+    expect(t.data.every(Number.isFinite)).toBe(true);
+  }, 120_000);
 
   it('rejects a bad embedding by name', async () => {
     const { theta, x } = toy(60, 3, 22n);
