@@ -81,6 +81,19 @@ export function embeddingSpec(maf: MAF, e: MafEmbedding, name = 'embedding'): Ml
 
 const embeddingKey = (entryPoint: string): PipelineKey => ({ file: 'flows/maf_embedding.wgsl', entryPoint, constants: { workgroup_size: 64 } });
 
+/** EmbedParams of kernels/flows/maf_embedding.wgsl. */
+function embedWords(u: { n: number; dim?: number; context?: number; xWidth: number; firstRow: number; accumulate?: boolean }): Uint32Array<ArrayBuffer> {
+  return words([u.n, u.dim ?? 0, u.context ?? 0, u.xWidth, u.firstRow, u.accumulate ? 1 : 0, 0, 0]);
+}
+
+/**
+ * Records maf_embedding.wgsl's embedding_gather: dst [n, xWidth] = rows rows[first .. first + n)
+ * of x [*, xWidth] — the input of an embedding network (NPE's, and NRE's in resnet_webgpu.ts).
+ */
+export function recordEmbeddingGather(rec: PassRecorder, x: GPUBuffer, rows: GPUBuffer, dst: GPUBuffer, first: number, n: number, xWidth: number): void {
+  rec.dispatch(embeddingKey('embedding_gather'), embedWords({ n, xWidth, firstRow: first }), { 1: x, 3: dst, 5: rows }, groups1d(n * xWidth));
+}
+
 const MIN_STD = 1e-14; // sbi's floor for z-scoring (flow_trainer.cc kMinStd)
 
 function checkPositive(v: number, name: string): number {
@@ -163,7 +176,7 @@ class MafTrainState {
     const em = this.embed;
     if (em) {
       const X = em.spec.sizes[0]!;
-      rec.dispatch(embeddingKey('embedding_gather'), this.embedUniforms(n, first), { 1: data.x, 3: em.input, 5: data.order }, groups1d(n * X));
+      recordEmbeddingGather(rec, data.x, data.order, em.input, first, n, X);
       recordMlpForward(rec, em.spec, this.params, this.flowP, em.input, em.layers, n);
       rec.dispatch(embeddingKey('embedding_rows'), this.embedUniforms(n, first),
         { 1: data.theta, 2: em.layers[em.layers.length - 1]!, 3: this.ins[0]!, 4: this.logQ, 5: data.order }, groups1d(n));
@@ -173,9 +186,9 @@ class MafTrainState {
       { 1: data.theta, 2: data.x, 3: this.ins[0]!, 4: this.logQ, 7: data.order }, groups1d(n));
   }
 
-  /** EmbedParams of maf_embedding.wgsl. */
+  /** EmbedParams of maf_embedding.wgsl for this flow. */
   private embedUniforms(n: number, firstRow: number, accumulate = false): Uint32Array<ArrayBuffer> {
-    return words([n, this.maf.dim, this.maf.contextDim, this.embed!.spec.sizes[0]!, firstRow, accumulate ? 1 : 0, 0, 0]);
+    return embedWords({ n, dim: this.maf.dim, context: this.maf.contextDim, xWidth: this.embed!.spec.sizes[0]!, firstRow, accumulate });
   }
 
   /** maf_log_prob on the gathered rows: log q_z into logQ, every layer's activations kept. */

@@ -20,6 +20,7 @@ import {
   checkRatioBatches, checkRatioClassifier, checkRatioEmbeddingStep, checkRatioLoss, checkRatioPairs, checkRatioShape, ratioInputRows, ratioLogitsPerRow, ratioLossCode,
   ratioNetSize, ratioStepOptions, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
 } from './ratio_ops.js';
+import { recordEmbeddingGather } from './flow_train_webgpu.js';
 import { bufferPool, readStaging, submitChecked, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 const ELT = 64;
@@ -135,8 +136,7 @@ export class ResNetDevice {
   recordEmbed(rec: PassRecorder, x: GPUBuffer, xRows: GPUBuffer, first: number, nx: number): GPUBuffer {
     const em = this.embedding();
     const X = em.spec.sizes[0]!;
-    rec.dispatch({ file: 'flows/maf_embedding.wgsl', entryPoint: 'embedding_gather', constants: { workgroup_size: ELT } },
-      words([nx, 0, 0, X, first, 0, 0, 0]), { 1: x, 3: em.input, 5: xRows }, groups1d(nx * X));
+    recordEmbeddingGather(rec, x, xRows, em.input, first, nx, X);
     recordMlpForward(rec, em.spec, this.params, this.netParams, em.input, em.layers, nx);
     return em.layers[em.layers.length - 1]!;
   }
