@@ -293,8 +293,8 @@ function zScoredRows(a: Float64Array, dim: number, mean: Float64Array, std: Floa
 
 /**
  * nre.log_ratio with an embedding network (RatioLogits with embed_sizes): z(θ) and z(x) on the
- * host in double, rounded once; e_φ(z(x)) on the device (once for a broadcast observation), the
- * pairs [z(θ)_q, e_φ(z(x))_q] gathered there, then the classifier.
+ * host in double, rounded once; e_φ(z(x)) on the device (a broadcast observation: its one row,
+ * once per chunk of pairs), the pairs [z(θ)_q, e_φ(z(x))_q] gathered there, then the classifier.
  */
 async function embeddedLogRatio(gpu: WebGpuContext, net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
   const rows = checkRatioPairs(net, theta, x);
@@ -458,6 +458,7 @@ export async function nreLossGradientWebGpu(
   gpu: WebGpuContext, s: RatioShape, params: Float32Array, loss: RatioLossSpec, batch: RatioBatch,
 ): Promise<{ loss: number; grads: Float32Array }> {
   checkRatioShape(s);
+  if (s.embeddingSizes) throw new TypeError('Expected no `embeddingSizes`: nreLossGradientWebGpu takes the classifier alone');
   checkRatioLoss(loss);
   const [nb] = checkRatioBatches(s, loss, [batch]) as [number];
   const { paramCount } = ratioNetSize(s);
