@@ -16,7 +16,7 @@ import { closeWebGpu } from '../src/backend/webgpu.js';
 import { runtimeInfo } from '../src/runtime.js';
 import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
-import { mlpParamCount } from '../src/inference/embedding.js';
+import { EmbeddingNet, mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { PhiloxStream } from '../src/random/philox.js';
 import { drawBatchPairs, initialRatioParams, type RatioLossSpec } from '../src/backend/ratio_ops.js';
@@ -90,6 +90,18 @@ function caseOf(op: OpName): Case {
     const y = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i));
     return { unit: 'densities/s', items: n, run: (b) => b.mdnLogProb(mdn, y, c) };
   }
+  if (op === 'flow.maf_embedding_train') {
+    // NPE with an embedding network for slcp_distractors' 100-dim x: [100, 64, 64, 10] into a MAF
+    // of 5 layers (2 × 50 tanh) on θ 5-D; training steps on batches of 200 rows
+    const maf = new MAF({ dim: 5, contextDim: 10, hidden: 50, hiddenLayers: 2, layers: 5, activation: 'tanh' }, { seed: 1, precision: 'float32' });
+    const embedding = EmbeddingNet.init([100, 64, 64, 10], 1n);
+    const rows = quick ? 1 << 10 : 1 << 12;
+    const batches = Array.from({ length: rows / 200 | 0 }, (_, k) => ({
+      theta: Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i + 1000 * k)),
+      x: Float32Array.from({ length: 20_000 }, (_, i) => Math.cos(i + 20_000 * k)),
+    }));
+    return { unit: 'training samples/s', items: batches.length * 200, run: (b) => b.mafEmbeddingTrain(maf, embedding, batches) };
+  }
   if (op.startsWith('flow.')) {
     // sbi's default MAF for two_moons: θ 2-D, x 2-D, 5 layers of MADEs with 2 hidden layers of 50
     const maf = new MAF({ dim: 2, contextDim: 2, hidden: 50, hiddenLayers: 2, layers: 5, activation: 'tanh' }, { seed: 1, precision: 'float32' });
@@ -134,6 +146,12 @@ function caseOf(op: OpName): Case {
         pairTheta: Int32Array.from({ length: 2000 }, (_, p) => pairs[2 * p]!),
       };
     });
+    if (op === 'nre.embedding_train') {
+      // the same steps with an embedding network [10, 64, 10] of x trained jointly
+      const eShape = { ...shape, embeddingSizes: [10, 64, 10] };
+      const eParams = EmbeddingNet.init(eShape.embeddingSizes, 3n).params;
+      return { unit: 'training rows/s', items: rows, run: (b) => b.nreEmbeddingTrain(eShape, initialRatioParams(eShape, 2), eParams, loss, batches) };
+    }
     return { unit: 'training rows/s', items: rows, run: (b) => b.nreTrain(shape, initialRatioParams(shape, 2), loss, batches) };
   }
   if (op.startsWith('manifold.')) {
@@ -219,7 +237,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold; manifold.flow_train: ${quick ? 8 : 32} reverse-KL steps of 256 draws to sphere-vmf4), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), NPE with an embedding [100, 64, 64, 10] of a 100-D x into a 5-layer MAF on 5-D θ (flow.maf_embedding_train: ${quick ? 1000 : 4000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step; nre.embedding_train: with an embedding [10, 64, 10] of x), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold; manifold.flow_train: ${quick ? 8 : 32} reverse-KL steps of 256 draws to sphere-vmf4), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -22,7 +22,7 @@ import { getTask, listTasks } from '../src/tasks/index.js';
 import { GINKGO_PRESETS, simulateGinkgo } from '../src/trellis/ginkgo.js';
 import type { Leaves, TrellisModel } from '../src/trellis/trellis.js';
 import { PhiloxStream } from '../src/random/philox.js';
-import { mlpParamCount } from '../src/inference/embedding.js';
+import { EmbeddingNet, mlpParamCount } from '../src/inference/embedding.js';
 import { MAF } from '../src/flows/maf.js';
 import { drawBatchPairs, initialRatioParams, ratioLogitsPerRow, ratioNetSize, type RatioLossSpec } from '../src/backend/ratio_ops.js';
 import { ManifoldFlow, type ManifoldFlowOptions, type ManifoldTarget } from '../src/manifold/flow.js';
@@ -201,6 +201,29 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'flow.maf_embedding_train') {
+    // 8 Adam steps of a MAF / NSF whose context is an embedding of a 20- or 12-dim x (NPE's
+    // embedding net: ReLU MLP, identity output), from EmbeddingNet's initialisation; two hidden
+    // layers, and a single linear layer. The wide θ of the second case makes the gradient norm
+    // exceed the clip (5), so the clip scales the flow's and the embedding's gradients together.
+    const out = [];
+    const cases = [['affine', 'tanh', 3, 1, [20, 30, 30, 4]], ['affine', 'relu', 2, 4, [20, 16, 4]], ['rqSpline', 'relu', 3, 2, [12, 4]]] as const;
+    for (const [kind, activation, passes, spread, sizes] of cases) {
+      const transform = kind === 'affine' ? { kind } : { kind, bins: 6, bound: 3 };
+      const maf = new MAF({ dim: 3, contextDim: 4, hidden: 20, hiddenLayers: 2, layers: 3, activation, passes, transform }, { seed: 2, precision: 'float32' });
+      const r = new PhiloxStream(SEED, 27n);
+      for (let j = 0; j < maf.params.length; j++) if (maf.mask[j]) maf.params[j] = 0.3 * r.normal(); // far from the identity
+      const embedding = EmbeddingNet.init([...sizes], SEED);
+      const X = sizes[0];
+      const f32 = (k: number, scale = 1) => Float32Array.from({ length: k }, () => scale * r.normal());
+      const batches = Array.from({ length: 8 }, (_, i) => ({ theta: f32(3 * (50 + i), spread), x: f32(X * (50 + i)) }));
+      const t = await b.mafEmbeddingTrain(maf, embedding, batches, { learningRate: 1e-3 });
+      const label = `${kind}, ${activation}, ${passes} passes, embedding [${sizes.join(', ')}]`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} embedding params`, values: t.embeddingParams },
+        { label: `${label} losses`, values: t.losses });
+    }
+    return out;
+  }
   if (op === 'nre.log_ratio') {
     // sbi's classifier (50 hidden, 2 blocks) with weights far from their initialisation; x per row and one x for all rows
     const shape = { thetaDim: 3, xDim: 5, hidden: 50, blocks: 2 };
@@ -209,9 +232,15 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     const params = Float32Array.from({ length: ratioNetSize(shape).paramCount }, () => 0.25 * r.normal());
     const net = { ...shape, params, thetaMean: f64(3), thetaStd: f64(3, 0.2, 1), xMean: f64(5), xStd: f64(5, 0.2, 1) };
     const theta = f64(3 * 1025, 2);
+    // with an embedding network [5, 16, 4] of z(x) (the classifier then takes 3 + 4 inputs)
+    const eShape = { ...shape, embeddingSizes: [5, 16, 4] };
+    const eParams = Float32Array.from({ length: ratioNetSize(eShape).paramCount }, () => 0.25 * r.normal());
+    const eNet = { ...net, ...eShape, params: eParams, embeddingParams: Float32Array.from({ length: mlpParamCount([5, 16, 4]) }, () => 0.4 * r.normal()) };
     return [
       { label: 'per-row x', values: await b.nreLogRatio(net, theta, f64(5 * 1025, 2)) },
       { label: 'one x', values: await b.nreLogRatio(net, theta, f64(5, 2)) },
+      { label: 'embedded, per-row x', values: await b.nreLogRatio(eNet, theta, f64(5 * 1025, 2)) },
+      { label: 'embedded, one x', values: await b.nreLogRatio(eNet, theta, f64(5, 2)) },
     ];
   }
   if (op === 'nre.train') {
@@ -239,6 +268,38 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
       const H = shape.hidden, b2 = H * (inDim + 1) + (2 * shape.blocks - 1) * H * (H + 1) + H * H;
       const params = variant === 'b' ? Float32Array.from([...t.params.subarray(0, b2), ...t.params.subarray(b2 + H, t.params.length - 1)]) : t.params;
       out.push({ label: `${variant} params${variant === 'b' ? ' (shift-invariant b2, b_out apart)' : ''}`, values: params }, { label: `${variant} losses`, values: t.losses });
+    }
+    return out;
+  }
+  if (op === 'nre.embedding_train') {
+    // 8 steps of every loss with an embedding network [12, 16, 5] of a 12-dim x, batches of 40–47
+    // rows. The embedding starts from EmbeddingNet's initialisation, the classifier from the CPU
+    // trainer's moved by 0.2·N(0, 1): at the initialisation itself the blocks' second layers are
+    // U(±1e-3), the logit is nearly linear in the features, and NRE-B's shift invariance leaves the
+    // features' weights a gradient of ~1e-9, below Adam's ε, where Adam turns rounding into steps
+    // (measured: W_in[14, 6] at |g| = 9.6e-10 ended 6.1e-5 apart after one step).
+    const out = [];
+    const shape = { thetaDim: 3, xDim: 12, hidden: 20, blocks: 2, embeddingSizes: [12, 16, 5] };
+    for (const variant of ['a', 'b', 'c', 'bnre'] as const) {
+      const loss: RatioLossSpec = { variant, classes: variant === 'b' ? 5 : variant === 'c' ? 3 : 2, gamma: 1.5, lambda: 100 };
+      const A = ratioLogitsPerRow(loss);
+      const r = new PhiloxStream(SEED, 28n);
+      const batches = Array.from({ length: 8 }, (_, i) => {
+        const nb = 40 + i;
+        const pairs = new Int32Array(2 * nb * A);
+        drawBatchPairs(r, loss, Int32Array.from({ length: nb }, (_, k) => k), pairs, 0);
+        const f32 = (k: number) => Float32Array.from({ length: k }, () => r.normal());
+        return { theta: f32(3 * nb), x: f32(12 * nb), pairTheta: Int32Array.from({ length: nb * A }, (_, p) => pairs[2 * p]!) };
+      });
+      const init = initialRatioParams(shape, SEED);
+      for (let j = 0; j < init.length; j++) init[j]! += 0.2 * r.normal();
+      const t = await b.nreEmbeddingTrain(shape, init, EmbeddingNet.init(shape.embeddingSizes, SEED).params, loss, batches, { learningRate: 1e-3 });
+      // NRE-B's shift-invariant b2 (last block) and b_out are left out, as for nre.train
+      const { inDim } = ratioNetSize(shape);
+      const H = shape.hidden, b2 = H * (inDim + 1) + (2 * shape.blocks - 1) * H * (H + 1) + H * H;
+      const params = variant === 'b' ? Float32Array.from([...t.params.subarray(0, b2), ...t.params.subarray(b2 + H, t.params.length - 1)]) : t.params;
+      out.push({ label: `${variant} params${variant === 'b' ? ' (shift-invariant b2, b_out apart)' : ''}`, values: params },
+        { label: `${variant} embedding params`, values: t.embeddingParams }, { label: `${variant} losses`, values: t.losses });
     }
     return out;
   }

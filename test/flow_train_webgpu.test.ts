@@ -84,7 +84,7 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
     expect(Math.abs(loss - g.bestValidationLoss)).toBeLessThan(1e-4);
   });
 
-  it('NPE.train({ backend: "webgpu" }) trains maf and nsf on the device like the CPU; embeddings are UNSUPPORTED_OP there and train on the cpu with "auto"', async () => {
+  it('NPE.train({ backend: "webgpu" }) trains maf and nsf on the device like the CPU (with an embedding: test/npe_embedding_webgpu.test.ts)', async () => {
     const { theta, x } = toy(300, 13n);
     const prior = createPrior({ kind: 'normal', loc: [1, 1], scale: [2, 2] });
     const theta64 = Float64Array.from(theta), x64 = Float64Array.from(x);
@@ -95,20 +95,14 @@ gpu(`MAF training on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` 
       expect(g.epochs).toBe(3);
       for (let e = 0; e < 3; e++) expect(Math.abs(g.validationLoss[e]! - cpu.validationLoss[e]!), `${densityEstimator}, epoch ${e + 1}`).toBeLessThan(LOSS_TOL);
     }
-    const embedded = new NPE({ prior, hidden: 8, layers: 1, embedding: { hidden: [8], outputDim: 2 } }).appendSimulations(theta64, x64);
-    const err = await embedded.train({ seed: 9, maxEpochs: 1, backend: 'webgpu' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SbiError);
-    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as SbiError).message).toMatch(/flow\.maf_train is not supported on the webgpu backend: embedding networks train on the cpu only/);
-    expect((await embedded.train({ seed: 9, maxEpochs: 1, backend: 'auto' })).epochs).toBe(1);
   });
 
-  it('stageBackends: npe with a flow or an mdn trains on webgpu; embeddings train on the cpu with a note', async () => {
+  it('stageBackends: npe with a flow (with or without an embedding) or an mdn trains on webgpu', async () => {
     const task = getTask('gaussian_linear');
     expect(await stageBackends(task, 'npe', 'webgpu', 'maf')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     for (const kind of ['maf-coupling', 'nsf', 'nsf-coupling'] as const) expect((await stageBackends(task, 'npe', 'webgpu', kind)).train, kind).toBe('webgpu');
     expect(await stageBackends(task, 'npe', 'webgpu', 'mdn')).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
-    expect((await stageBackends(task, 'npe', 'webgpu', 'maf', true)).notes).toContain('training runs on the cpu: embedding networks train on the cpu only');
+    expect(await stageBackends(task, 'npe', 'webgpu', 'maf', true)).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     expect((await stageBackends(task, 'npe', 'cpu', 'maf')).train).toBe('cpu');
   });
 

@@ -11,7 +11,6 @@ import {
 import { nreLossGradientWebGpu } from '../src/backend/resnet_webgpu.js';
 import { trainRatioWebGpu } from '../src/backend/ratio_train_webgpu.js';
 import { openWebGpu, type WebGpuContext } from '../src/backend/webgpu.js';
-import { SbiError } from '../src/errors.js';
 import { stageBackends, trainMethod } from '../src/inference/methods.js';
 import { NRE } from '../src/inference/nre.js';
 import { native } from '../src/native.js';
@@ -120,27 +119,12 @@ gpu(`NRE on WebGPU${typeof ctx === 'string' ? ` (unavailable: ${ctx})` : ''}`, (
     for (let i = 0; i < 10; i++) expect(Math.abs(lpGpu[i]! - lpCpu[i]!)).toBeLessThan(1e-4);
   }, 60_000);
 
-  it('throws UNSUPPORTED_OP for an embedding network on webgpu; auto trains it on the cpu', async () => {
-    const task = getTask('gaussian_linear');
-    const sims = await simulateFromPrior(task, 120, { seed: 1 });
-    const nre = new NRE({ prior: task.prior, variant: 'a', hidden: 8, embedding: { hidden: [8], outputDim: 4 } });
-    nre.appendSimulations(sims.theta, sims.x);
-    const err = await nre.train({ seed: 1, maxEpochs: 1, backend: 'webgpu' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SbiError);
-    expect((err as SbiError).code).toBe('UNSUPPORTED_OP');
-    expect((err as Error).message).toMatch(/nre\.train is not supported on the webgpu backend: embedding networks run on the cpu only/);
-    const summary = await nre.train({ seed: 1, maxEpochs: 1, backend: 'auto' });
-    expect(summary.epochs).toBe(1);
-  });
-
-  it('stageBackends: the NRE methods train and sample (the MCMC potential) on webgpu; embeddings stay on the cpu with a note', async () => {
+  it('stageBackends: the NRE methods train and sample (the MCMC potential) on webgpu, with or without an embedding', async () => {
     const task = getTask('gaussian_linear');
     for (const method of ['nre-a', 'nre-b', 'nre-c', 'bnre', 'snre'] as const) {
       expect(await stageBackends(task, method, 'webgpu'), method).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     }
-    expect((await stageBackends(task, 'nre-b', 'webgpu', 'maf', true)).notes).toEqual([
-      'training runs on the cpu: embedding networks train on the cpu only', 'sampling runs on the cpu: embedding networks run on the cpu only',
-    ]);
+    expect(await stageBackends(task, 'nre-b', 'webgpu', 'maf', true)).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
     expect(await stageBackends(task, 'nre-b', 'cpu')).toMatchObject({ train: 'cpu', sample: 'cpu' });
   });
 

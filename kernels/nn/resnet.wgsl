@@ -1,6 +1,6 @@
 // The residual classifier of neural ratio estimation in WGSL, mirroring kernels/nn/resnet.h and
 // kernels/nn/residual.h (ReLU, the NRE classifier's activation: native/ratio_trainer.cc ResNetOf),
-// kernels/nn/ratio_embedding.h's ratio_gather_pairs and kernels/nn/ratio_loss.h (ratio_loss and
+// kernels/nn/ratio_embedding.h's ratio_gather_pairs and ratio_scatter_feature_grad, and kernels/nn/ratio_loss.h (ratio_loss and
 // its gradient, every variant) in f32. The dense layers are kernels/nn/dense.wgsl's tiled
 // products (src/backend/resnet_webgpu.ts records them): block b's two layers are the MLP
 // [H, H, H] of dense.wgsl on its parameters W1, b1, W2, b2 (mlp.h's layout); this file holds the
@@ -8,7 +8,8 @@
 //   residual_act            A0 = relu(X)                                 (residual_forward)
 //   residual_add            Y = X + T, T = Y1 · W2ᵀ + b2                  (residual_forward)
 //   residual_input_backward dX = dY + dA0 ⊙ relu'(X)                      (residual_backward)
-//   ratio_gather            input row p = [z(θ)[pair θ row], z(x)[pair x row]]
+//   ratio_gather            input row p = [z(θ)[pair θ row], z(x)[pair x row]] (or e_φ(z(x)) rows)
+//   ratio_scatter_features  d_feat[i] = Σ_{p : pair x row = i} dI_p[D ..] (an embedding's output gradient)
 //   ratio_loss_rows         per batch row: the loss term and ∂loss/∂logits (ratio_loss)
 //   ratio_balance           BNRE: the balance penalty's gradient (one workgroup, a batch sum)
 
@@ -18,7 +19,7 @@ struct ResParams {
   count: u32,      // elements (act, add, input backward); pairs (gather); batch rows (loss)
   in_dim: u32,     // gather: D + C
   theta_dim: u32,  // gather: D
-  first: u32,      // gather: the first pair of this batch in `res_pairs`
+  first: u32,      // gather: the first pair of this batch in `res_pairs`; scatter: A, pairs per x row
   kind: u32,       // loss: 0 NRE-A, 1 NRE-B, 2 NRE-C, 3 BNRE (ratio_loss.h RatioLoss)
   classes: u32,    // loss: K
   log_gamma: f32,  // NRE-C: log γ
@@ -79,6 +80,21 @@ fn ratio_gather(@builtin(global_invocation_id) gid: vec3u) {
   } else {
     res_out[e] = res_b[res_pairs[q + 1u] * C + (j - D)];
   }
+}
+
+// ratio_scatter_feature_grad in ratio_loss's layout (pair p scores x row ⌊p / A⌋): d_feat [n, E]
+// (res_out, count = n · E) from the classifier's input gradient res_a [n · A, D + E]; row i sums
+// its A pairs in pair order, as the CPU's loop over p adds them to a zeroed d_feat.
+@compute @workgroup_size(workgroup_size)
+fn ratio_scatter_features(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= rp.count) { return; }
+  let E = rp.in_dim - rp.theta_dim;
+  let i = e / E;
+  let j = e % E;
+  var s = 0.0;
+  for (var a = 0u; a < rp.first; a++) { s += res_a[(i * rp.first + a) * rp.in_dim + rp.theta_dim + j]; }
+  res_out[e] = s;
 }
 
 fn logistic(z: f32) -> f32 {

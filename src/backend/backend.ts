@@ -30,8 +30,8 @@ import { mdnLogProbWebGpu, mdnSampleWebGpu } from './mdn_webgpu.js';
 import { cpuMdnTrainSteps } from './mdn_train_cpu.js';
 import { mdnTrainStepsWebGpu, type MdnBatch } from './mdn_train_webgpu.js';
 import { mafLogProbWebGpu, mafSampleWebGpu } from './flow_webgpu.js';
-import { cpuMafTrainSteps } from './flow_train_cpu.js';
-import { mafTrainStepsWebGpu, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
+import { cpuMafEmbeddingTrainSteps, cpuMafTrainSteps } from './flow_train_cpu.js';
+import { mafEmbeddingTrainStepsWebGpu, mafTrainStepsWebGpu, type MafBatch, type MafEmbedding, type MafStepOptions } from './flow_train_webgpu.js';
 import type { ManifoldFlow } from '../manifold/flow.js';
 import { manifoldFlowLogProbWebGpu, manifoldFlowSampleWebGpu } from './manifold_webgpu.js';
 import { manifoldFlowTrainWebGpu, type ManifoldTrainStepOptions } from './manifold_train_webgpu.js';
@@ -46,9 +46,9 @@ import {
 } from './lattice_cpu.js';
 import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
 import {
-  cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
+  cpuNreEmbeddingTrainSteps, cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
 } from './ratio_ops.js';
-import { nreLogRatioWebGpu, nreTrainStepsWebGpu } from './resnet_webgpu.js';
+import { nreEmbeddingTrainStepsWebGpu, nreLogRatioWebGpu, nreTrainStepsWebGpu } from './resnet_webgpu.js';
 import {
   MAX_BLOCKS,
   WORKGROUP,
@@ -112,6 +112,14 @@ const MAF_SAMPLE: Tolerance = { atol: 2e-3, rtol: 1e-4 };
 // into the step (up to ~lr). Measured after 8 steps at lr 1e-3: parameters within 8.6e-7 (affine)
 // and 5.4e-7 (spline), losses within 1e-5 at ~30 (docs/backends.md); set ~20× wider.
 const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// MAF / NSF with an embedding network, trained jointly: the MAF's steps plus the embedding's
+// tiled f32 products (forward, and the context gradient summed over the layers through its
+// backward). Measured over the harness's 3 cases at lr 1e-3: after 8 steps the flow's parameters
+// within 1.8e-7, the embedding's within 7.5e-8, losses within 2.3e-5 at ~44 (4.8e-7 relative);
+// after 30 steps 4.5e-7, 1.1e-7 and 5.7e-7 relative. Set as flow.maf_train's. As there, a
+// gradient component below Adam's ε (1e-8) turns its rounding into the step: a 60-dim x through
+// [50, 50] into a SiLU NSF had one flow weight with |g| = 3.4e-9 end 2.7e-5 apart after one step.
+const MAF_EMBEDDING_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // NRE's residual classifier: f32 tiled sums against the CPU's float kernels. The log-ratio was
 // bit-identical to the CPU's in every case measured (2 × 50 hidden, 2 blocks, logits up to ~10);
 // 1e-5 allows a few ulp of reordered sums. Training steps: measured after 6–8 steps at lr 1e-3,
@@ -119,6 +127,13 @@ const MAF_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // set ~10× wider, as for flow.maf_train.
 const NRE_LOG_RATIO: Tolerance = { atol: 1e-5, rtol: 1e-5 };
 const NRE_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
+// NRE's classifier with an embedding network of x trained jointly: nre.train's steps plus the
+// embedding's f32 tiled products and the features' gradient (A pairs per x row). Measured over
+// the harness's 4 losses at lr 1e-3 (classifier moved from its initialisation; test/backend_ops):
+// after 8 steps the classifier's parameters within 6e-8, the embedding's within 3e-8, losses
+// within 1.4e-5 at ~8.6 (BNRE's λ = 100; others ≤ 2.2e-7); after 30 steps 2.1e-7, 1.2e-7 and
+// 4.3e-6. Set as nre.train's. nre.log_ratio with an embedding was bit-identical to the CPU's.
+const NRE_EMBEDDING_TRAIN: Tolerance = { atol: 2e-5, rtol: 1e-5 };
 // Flows on Tᴰ / Sᴰ (kernels/manifold/flow.h in double on the CPU, manifold_flow.wgsl in f32).
 // log q of given points sums a log-slope per layer and coordinate over 4–8 layers of f32 splines
 // or mixtures: measured ≤ 4.1e-5 over 2·10⁴ points of trained S² / S³ flows (docs/backends.md),
@@ -220,8 +235,10 @@ export const OPS = {
   'flow.maf_log_prob': { description: 'conditional MAF / NSF log q(θ | x) (affine or rational-quadratic spline element; MADEs as dense stacks)', tolerance: MAF_LOG_PROB },
   'flow.maf_sample': { description: 'conditional MAF / NSF samples θ ~ q(θ | x) and their log q (base normals from Philox)', tolerance: MAF_SAMPLE },
   'flow.maf_train': { description: 'conditional MAF / NSF training steps: forward, maf_nll_backward, mask, clip at global norm, Adam', tolerance: MAF_TRAIN },
-  'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
+  'flow.maf_embedding_train': { description: "conditional MAF / NSF training steps with an embedding network of x as the context (NPE's): embedding forward, maf_embedded_nll_backward, clip, Adam over both", tolerance: MAF_EMBEDDING_TRAIN },
+  'nre.log_ratio': { description: "NRE's residual classifier: log r(θ, x) for a batch of pairs, with or without an embedding network of x (the MCMC potential of NRE's posterior)", tolerance: NRE_LOG_RATIO },
   'nre.train': { description: "NRE training steps: gather the pairs, forward, the NRE loss (A, B, C, BNRE), backward through the residual blocks, clip, Adam", tolerance: NRE_TRAIN },
+  'nre.embedding_train': { description: "NRE training steps with an embedding network of x: embed the batch's x rows, gather the pairs on their features, forward, loss, backward through the blocks and the embedding, clip, Adam over both", tolerance: NRE_EMBEDDING_TRAIN },
   'manifold.flow_log_prob': { description: 'log q of points under a flow on a torus Tᴰ or a sphere Sᴰ (circular splines, Möbius / NCP mixtures, interval splines; tanh MLP conditioners)', tolerance: MANIFOLD_LOG_PROB },
   'manifold.flow_sample': { description: 'draws from a flow on Tᴰ / Sᴰ and their log q (base draws from Philox blocks i·coords of the stream)', tolerance: MANIFOLD_SAMPLE },
   'manifold.flow_train': { description: 'reverse-KL training steps of a flow on Tᴰ / Sᴰ to a native target: Philox base draws, forward, target log density, backward, clip, Adam', tolerance: MANIFOLD_TRAIN },
@@ -295,6 +312,11 @@ export interface Backend {
    * and each step's loss.
    */
   mafTrain(maf: MAF, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /**
+   * As mafTrain with an embedding network (ReLU MLP, mlp.h layout) between each batch's x
+   * [nb, embedding.sizes[0]] and the flow's context, trained jointly (op flow.maf_embedding_train).
+   */
+  mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }>;
   /** log q [N] of points x [N, W] (angles, or unit vectors in ℝ^{D+1}) under a torus / sphere flow (op manifold.flow_log_prob). */
   manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array>;
   /** n draws [n, W] and their log q; row i from Philox blocks i·coords on of (seed, stream) (op manifold.flow_sample). */
@@ -316,6 +338,11 @@ export interface Backend {
    * parameters and each step's loss.
    */
   nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; losses: Float64Array }>;
+  /**
+   * As nreTrain with the embedding network of shape.embeddingSizes (its parameters
+   * `embeddingParams`) trained jointly (op nre.embedding_train); both final vectors and each step's loss.
+   */
+  nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }>;
   /** log q(y | c) [n] of an MDN at z-scored y [n, dim], context [contextDim] (all rows) or [n, contextDim] (op flow.mdn_log_prob), f32. */
   mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array>;
   /** n draws y ~ q(y | c) [n, dim] of an MDN; row i from Philox stream i of seed (op flow.mdn_sample). */
@@ -513,12 +540,20 @@ class CpuBackend implements Backend {
     return cpuMafTrainSteps(maf, batches, options);
   }
 
+  async mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions) {
+    return cpuMafEmbeddingTrainSteps(maf, embedding, batches, options);
+  }
+
   async nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
     return cpuNreLogRatio(net, theta, x);
   }
 
   async nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
     return cpuNreTrainSteps(shape, params, loss, batches, options);
+  }
+
+  async nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return cpuNreEmbeddingTrainSteps(shape, params, embeddingParams, loss, batches, options);
   }
 
   async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
@@ -654,12 +689,20 @@ class WebGpuBackend implements Backend {
     return mafTrainStepsWebGpu(this.ctx, maf, batches, options);
   }
 
+  mafEmbeddingTrain(maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options?: MafStepOptions) {
+    return mafEmbeddingTrainStepsWebGpu(this.ctx, maf, embedding, batches, options);
+  }
+
   nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
     return nreLogRatioWebGpu(this.ctx, net, theta, x);
   }
 
   nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
     return nreTrainStepsWebGpu(this.ctx, shape, params, loss, batches, options);
+  }
+
+  nreEmbeddingTrain(shape: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return nreEmbeddingTrainStepsWebGpu(this.ctx, shape, params, embeddingParams, loss, batches, options);
   }
 
   manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {
@@ -795,7 +838,7 @@ export class CudaBackendImpl implements Backend {
     if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
     if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
     if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
-    if (op === 'nre.log_ratio' || op === 'nre.train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
+    if (op === 'nre.log_ratio' || op === 'nre.train' || op === 'nre.embedding_train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
     const sim = (OPS[op] as OpSpec).simulator;
     if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
     if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return true;
@@ -874,12 +917,20 @@ export class CudaBackendImpl implements Backend {
     this.refuse('flow.maf_train');
   }
 
+  async mafEmbeddingTrain(): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
+    this.refuse('flow.maf_embedding_train');
+  }
+
   async nreLogRatio(): Promise<Float64Array> {
     this.refuse('nre.log_ratio');
   }
 
   async nreTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
     this.refuse('nre.train');
+  }
+
+  async nreEmbeddingTrain(): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
+    this.refuse('nre.embedding_train');
   }
 
   async manifoldFlowLogProb(flow: ManifoldFlow, x: Float64Array): Promise<Float64Array> {

@@ -6,7 +6,7 @@
  */
 import type { MAF } from '../flows/maf.js';
 import { native } from '../native.js';
-import { checkMafBatches, stepOptions, type MafBatch, type MafStepOptions } from './flow_train_webgpu.js';
+import { checkMafBatches, embeddingSpec, stepOptions, type MafBatch, type MafEmbedding, type MafStepOptions } from './flow_train_webgpu.js';
 
 /** One step per batch from maf.params (not modified): the final parameters and each step's batch-mean −log q. */
 export function cpuMafTrainSteps(maf: MAF, batches: readonly MafBatch[], options: MafStepOptions = {}): { params: Float32Array; losses: Float64Array } {
@@ -21,4 +21,31 @@ export function cpuMafTrainSteps(maf: MAF, batches: readonly MafBatch[], options
     return loss;
   });
   return { params, losses };
+}
+
+/**
+ * The CPU side of op flow.maf_embedding_train: kernels/flows/maf_embedding.h's
+ * maf_embedded_nll_backward (float), then one clip and one Adam step over the flow's and the
+ * embedding's parameters as one vector, as native/flow_trainer.cc steps them.
+ */
+export function cpuMafEmbeddingTrainSteps(
+  maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options: MafStepOptions = {},
+): { params: Float32Array; embeddingParams: Float32Array; losses: Float64Array } {
+  const { lr, clip } = stepOptions(options);
+  const spec = embeddingSpec(maf, embedding);
+  checkMafBatches(maf, batches, spec.sizes[0]);
+  const P = maf.paramCount, Q = embedding.params.length;
+  const all = new Float32Array(P + Q);
+  all.set(maf.params);
+  all.set(embedding.params, P);
+  const grads = new Float32Array(P + Q), m = new Float32Array(P + Q), v = new Float32Array(P + Q);
+  const sizes = Int32Array.from(spec.sizes);
+  const losses = Float64Array.from(batches, (b, i) => {
+    const loss = native.mafEmbeddedLogProbBackward(maf.arch, maf.transform.kind, maf.hyper, all.subarray(0, P), sizes, all.subarray(P),
+      b.theta, b.x, grads.subarray(0, P), grads.subarray(P));
+    native.nnClipGradNorm(grads, clip);
+    native.nnAdamStep(all, grads, m, v, i + 1, { lr });
+    return loss;
+  });
+  return { params: all.slice(0, P), embeddingParams: all.slice(P), losses };
 }

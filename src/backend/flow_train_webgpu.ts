@@ -20,15 +20,16 @@
  *   update     g ← g ⊙ mask, g ← g · min(1, c / ‖g‖), Adam (kernels/nn/adam.h, torch's ε)
  */
 import type { MAF } from '../flows/maf.js';
+import { mlpParamCount } from '../inference/embedding.js';
 import type { NativeMafTrainResult } from '../native.js';
 import { PhiloxStream, shuffle } from '../random/philox.js';
 import { checkFiniteRows, epochOptions, splitRows, trainEpochsOnDevice, zScoring, type DeviceTrainingOptions } from './device_training.js';
 import { madeSpec, mafKey, mafUniforms } from './flow_webgpu.js';
 import {
   PassRecorder, acquireMlpLayers, checkRows, groups1d, recordAdamStep, recordElementwise, recordMlpBackward, recordMlpForward, storage, upload,
-  type MlpSpec,
+  words, type MlpSpec,
 } from './nn_webgpu.js';
-import { bufferPool, readStaging, submitChecked, type WebGpuContext } from './webgpu.js';
+import { bufferPool, readStaging, submitChecked, type PipelineKey, type WebGpuContext } from './webgpu.js';
 
 /** A batch of z-scored rows: θ [nb, dim], x [nb, contextDim]. */
 export interface MafBatch {
@@ -43,7 +44,55 @@ export interface MafStepOptions {
   clipMaxNorm?: number;
 }
 
-export interface MafTrainWebGpuOptions extends MafStepOptions, DeviceTrainingOptions {}
+export interface MafTrainWebGpuOptions extends MafStepOptions, DeviceTrainingOptions {
+  /** An embedding network between z-scored x and the flow's context, trained jointly (its parameters are the initial ones). */
+  embedding?: MafEmbedding;
+}
+
+/**
+ * An embedding network e_φ of x feeding the MAF's context (kernels/flows/maf_embedding.h): a ReLU
+ * MLP with widths `sizes` [L + 1] (sizes[0] = x's width, sizes[L] = the flow's contextDim) and
+ * f32 parameters in mlp.h's layout. src/inference/embedding.ts's EmbeddingNet is one.
+ */
+export interface MafEmbedding {
+  sizes: ArrayLike<number>;
+  params: Float32Array;
+}
+
+/** The embedding's MLP (ReLU hidden layers, identity output); checks its widths against `maf` and its parameters. */
+export function embeddingSpec(maf: MAF, e: MafEmbedding, name = 'embedding'): MlpSpec {
+  if (typeof e !== 'object' || e === null) throw new TypeError(`Expected { sizes, params } for \`${name}\` but received ${String(e)}`);
+  const sizes = Array.from(e.sizes ?? []);
+  if (sizes.length < 2 || sizes.length > 65 || !sizes.every((s) => Number.isSafeInteger(s) && s >= 1 && s <= 1 << 16)) {
+    throw new RangeError(`Expected 2 to 65 widths in [1, 65536] for \`${name}.sizes\` but received [${sizes.join(', ')}]`);
+  }
+  if (sizes[sizes.length - 1] !== maf.contextDim) {
+    throw new RangeError(`Expected the last of \`${name}.sizes\` to be the flow's contextDim = ${maf.contextDim} but received ${sizes[sizes.length - 1]}`);
+  }
+  const q = mlpParamCount(sizes);
+  if (!(e.params instanceof Float32Array) || e.params.length !== q) {
+    throw new RangeError(`Expected a Float32Array of ${q} values for \`${name}.params\` (widths [${sizes.join(', ')}]) but received ${e.params instanceof Float32Array ? e.params.length + ' values' : Object.prototype.toString.call(e.params)}`);
+  }
+  for (let i = 0; i < q; i++) {
+    if (!Number.isFinite(e.params[i]!)) throw new RangeError(`Expected finite values in \`${name}.params\` but index ${i} is ${e.params[i]}`);
+  }
+  return { sizes, activation: 'relu' };
+}
+
+const embeddingKey = (entryPoint: string): PipelineKey => ({ file: 'flows/maf_embedding.wgsl', entryPoint, constants: { workgroup_size: 64 } });
+
+/** EmbedParams of kernels/flows/maf_embedding.wgsl. */
+function embedWords(u: { n: number; dim?: number; context?: number; xWidth: number; firstRow: number; accumulate?: boolean }): Uint32Array<ArrayBuffer> {
+  return words([u.n, u.dim ?? 0, u.context ?? 0, u.xWidth, u.firstRow, u.accumulate ? 1 : 0, 0, 0]);
+}
+
+/**
+ * Records maf_embedding.wgsl's embedding_gather: dst [n, xWidth] = rows rows[first .. first + n)
+ * of x [*, xWidth] — the input of an embedding network (NPE's, and NRE's in resnet_webgpu.ts).
+ */
+export function recordEmbeddingGather(rec: PassRecorder, x: GPUBuffer, rows: GPUBuffer, dst: GPUBuffer, first: number, n: number, xWidth: number): void {
+  rec.dispatch(embeddingKey('embedding_gather'), embedWords({ n, xWidth, firstRow: first }), { 1: x, 3: dst, 5: rows }, groups1d(n * xWidth));
+}
 
 const MIN_STD = 1e-14; // sbi's floor for z-scoring (flow_trainer.cc kMinStd)
 
@@ -54,10 +103,15 @@ function checkPositive(v: number, name: string): number {
 
 /**
  * The device state of MAF training for batches of up to `rows` rows: parameters, gradients,
- * Adam's moments and the MADE mask, and per layer its input rows and MADE activations.
+ * Adam's moments and the MADE mask, and per layer its input rows and MADE activations. With an
+ * embedding network (its MLP spec), the parameters are the flow's then the embedding's
+ * (flow_trainer.cc's layout: one vector, one clip, one Adam), and the state adds the embedding's
+ * input rows, activations and context gradient.
  */
 class MafTrainState {
   readonly P: number;
+  private readonly flowP: number;
+  private readonly embed: { spec: MlpSpec; input: GPUBuffer; layers: GPUBuffer[]; gCtx: GPUBuffer } | null;
   readonly params: GPUBuffer;
   private readonly grads: GPUBuffer;
   private readonly moments: GPUBuffer;
@@ -75,12 +129,13 @@ class MafTrainState {
   private readonly madeCount: number;
   private adamStep = 0;
 
-  constructor(private readonly gpu: WebGpuContext, private readonly maf: MAF, params: Float32Array, readonly rows: number) {
+  constructor(private readonly gpu: WebGpuContext, private readonly maf: MAF, params: Float32Array, readonly rows: number, embedding: MlpSpec | null = null) {
     const { device } = gpu;
     const pool = bufferPool(device);
     const D = maf.dim, W = maf.dim + maf.contextDim;
     this.spec = madeSpec(maf);
-    this.P = maf.paramCount;
+    this.flowP = maf.paramCount;
+    this.P = maf.paramCount + (embedding ? mlpParamCount(embedding.sizes) : 0);
     this.madeCount = maf.paramCount / maf.layers;
     this.params = pool.acquire(4 * this.P, storage());
     upload(device.queue, this.params, params);
@@ -88,7 +143,15 @@ class MafTrainState {
     this.moments = pool.acquire(8 * this.P, storage());
     device.queue.writeBuffer(this.moments, 0, new Float32Array(2 * this.P));
     this.mask = pool.acquire(4 * this.P, storage());
-    upload(device.queue, this.mask, Float32Array.from(maf.mask));
+    const mask = new Float32Array(this.P).fill(1); // the embedding's parameters are all free
+    mask.set(maf.mask);
+    upload(device.queue, this.mask, mask);
+    this.embed = embedding && {
+      spec: embedding,
+      input: pool.acquire(4 * rows * embedding.sizes[0]!, storage()),
+      layers: acquireMlpLayers(device, embedding, rows),
+      gCtx: pool.acquire(4 * rows * maf.contextDim, storage()),
+    };
     this.sumSq = pool.acquire(4, storage());
     this.logQ = pool.acquire(4 * rows, storage());
     this.ins = Array.from({ length: maf.layers }, () => pool.acquire(4 * rows * W, storage()));
@@ -97,7 +160,7 @@ class MafTrainState {
     this.gZ = pool.acquire(4 * rows * D, storage());
     this.gOut = pool.acquire(4 * rows * D * maf.paramsPerDim, storage());
     this.gIn = pool.acquire(4 * rows * W, storage());
-    const maxWidth = Math.max(...this.spec.sizes);
+    const maxWidth = Math.max(...this.spec.sizes, ...(embedding ? embedding.sizes : []));
     this.scratch = [pool.acquire(4 * rows * maxWidth, storage()), pool.acquire(4 * rows * maxWidth, storage())];
   }
 
@@ -105,10 +168,27 @@ class MafTrainState {
     return mafUniforms(this.maf, this.maf.contextDim, { n, gradScale: 1 / n, ...u });
   }
 
-  /** Layer 0's input rows: rows order[first .. first + n) of the device data (θ [*, D], x [*, C]); log q = 0. */
+  /**
+   * Layer 0's input rows: rows order[first .. first + n) of the device data (θ [*, D], x [*, C]);
+   * log q = 0. With an embedding, x [*, X] is gathered, embedded (maf_embed) and becomes the context.
+   */
   recordGather(rec: PassRecorder, data: DeviceRows, first: number, n: number): void {
+    const em = this.embed;
+    if (em) {
+      const X = em.spec.sizes[0]!;
+      recordEmbeddingGather(rec, data.x, data.order, em.input, first, n, X);
+      recordMlpForward(rec, em.spec, this.params, this.flowP, em.input, em.layers, n);
+      rec.dispatch(embeddingKey('embedding_rows'), this.embedUniforms(n, first),
+        { 1: data.theta, 2: em.layers[em.layers.length - 1]!, 3: this.ins[0]!, 4: this.logQ, 5: data.order }, groups1d(n));
+      return;
+    }
     rec.dispatch(mafKey(this.maf, 'maf_gather'), this.uniforms(n, { firstRow: first }),
       { 1: data.theta, 2: data.x, 3: this.ins[0]!, 4: this.logQ, 7: data.order }, groups1d(n));
+  }
+
+  /** EmbedParams of maf_embedding.wgsl for this flow. */
+  private embedUniforms(n: number, firstRow: number, accumulate = false): Uint32Array<ArrayBuffer> {
+    return embedWords({ n, dim: this.maf.dim, context: this.maf.contextDim, xWidth: this.embed!.spec.sizes[0]!, firstRow, accumulate });
   }
 
   /** maf_log_prob on the gathered rows: log q_z into logQ, every layer's activations kept. */
@@ -123,19 +203,33 @@ class MafTrainState {
     }
   }
 
-  /** maf_nll_backward after recordForward: the parameter gradients of the batch-mean −log q_z. */
+  /**
+   * maf_nll_backward after recordForward: the parameter gradients of the batch-mean −log q_z; with
+   * an embedding, maf_embedded_nll_backward: the context gradient summed over the layers, then
+   * the embedding's backward (its gradients after the flow's).
+   */
   recordBackward(rec: PassRecorder, n: number): void {
-    const D = this.maf.dim;
+    const D = this.maf.dim, K = this.maf.layers, em = this.embed;
     rec.dispatch(mafKey(this.maf, 'maf_base_backward'), this.uniforms(n), { 1: this.z, 5: this.gZ }, groups1d(n * D));
-    for (let k = this.maf.layers - 1; k >= 0; k--) {
+    for (let k = K - 1; k >= 0; k--) {
       const made = this.layers[k]![this.layers[k]!.length - 1]!;
       rec.dispatch(mafKey(this.maf, 'maf_backward'), this.uniforms(n), { 1: this.ins[k]!, 2: made, 3: this.gOut, 5: this.gZ }, groups1d(n * D));
-      // layer 0's input is θ itself: no gradient needed there
+      // layer 0's input is θ itself: no gradient needed there, unless its context is an embedding
       recordMlpBackward(rec, this.spec, {
         params: this.params, paramOffset: k * this.madeCount, input: this.ins[k]!, layers: this.layers[k]!, dOut: this.gOut, grads: this.grads,
-        scratch: this.scratch, dInput: k > 0 ? this.gIn : null,
+        scratch: this.scratch, dInput: k > 0 || em ? this.gIn : null,
       }, n);
+      if (em) {
+        rec.dispatch(embeddingKey('embedding_context_backward'), this.embedUniforms(n, 0, k < K - 1), { 1: this.gIn, 3: em.gCtx },
+          groups1d(n * this.maf.contextDim));
+      }
       if (k > 0) rec.dispatch(mafKey(this.maf, 'maf_input_backward'), this.uniforms(n, { d0: 1 }), { 5: this.gZ, 6: this.gIn }, groups1d(n));
+    }
+    if (em) {
+      recordMlpBackward(rec, em.spec, {
+        params: this.params, paramOffset: this.flowP, input: em.input, layers: em.layers, dOut: em.gCtx, grads: this.grads,
+        scratch: this.scratch, dInput: null,
+      }, n);
     }
   }
 
@@ -160,7 +254,7 @@ class MafTrainState {
   release(): void {
     bufferPool(this.gpu.device).release(
       this.params, this.grads, this.moments, this.mask, this.sumSq, this.logQ, ...this.ins, ...this.layers.flat(), this.z, this.gZ, this.gOut, this.gIn,
-      ...this.scratch,
+      ...this.scratch, ...(this.embed ? [this.embed.input, ...this.embed.layers, this.embed.gCtx] : []),
     );
   }
 }
@@ -188,13 +282,16 @@ class DeviceRows {
 }
 
 
-/** Checks the batches of op flow.maf_train (finite rows of θ and x); returns their row counts. */
-export function checkMafBatches(maf: MAF, batches: readonly MafBatch[]): number[] {
+/**
+ * Checks the batches of op flow.maf_train (finite rows of θ and x, x of width `xWidth`: the
+ * context's, or the embedding's input width); returns their row counts.
+ */
+export function checkMafBatches(maf: MAF, batches: readonly MafBatch[], xWidth = maf.contextDim): number[] {
   if (!Array.isArray(batches) || batches.length === 0) throw new RangeError('Expected a non-empty array of batches for `batches`');
   return batches.map((b, i) => {
     if (typeof b !== 'object' || b === null) throw new TypeError(`Expected { theta, x } for \`batches[${i}]\` but received ${String(b)}`);
     const n = checkFiniteRows(b.theta, `batches[${i}].theta`, maf.dim, undefined, 'Float32Array', true);
-    checkFiniteRows(b.x, `batches[${i}].x`, maf.contextDim, n, 'Float32Array', true);
+    checkFiniteRows(b.x, `batches[${i}].x`, xWidth, n, 'Float32Array', true);
     checkRows(n);
     return n;
   });
@@ -212,22 +309,44 @@ export function stepOptions(o: MafStepOptions): { lr: number; clip: number } {
 export async function mafTrainStepsWebGpu(
   gpu: WebGpuContext, maf: MAF, batches: readonly MafBatch[], options: MafStepOptions = {},
 ): Promise<{ params: Float32Array; losses: Float64Array }> {
+  return trainSteps(gpu, maf, null, batches, options);
+}
+
+/**
+ * As mafTrainStepsWebGpu with an embedding network between each batch's x [nb, sizes[0]] and the
+ * flow's context, trained jointly (op flow.maf_embedding_train: maf_embedded_nll_backward, one
+ * clip and one Adam step over the flow's and the embedding's parameters). Returns both final
+ * parameter vectors and each step's batch-mean −log q.
+ */
+export async function mafEmbeddingTrainStepsWebGpu(
+  gpu: WebGpuContext, maf: MAF, embedding: MafEmbedding, batches: readonly MafBatch[], options: MafStepOptions = {},
+): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
+  const t = await trainSteps(gpu, maf, embedding, batches, options);
+  return { params: t.params.slice(0, maf.paramCount), embeddingParams: t.params.slice(maf.paramCount), losses: t.losses };
+}
+
+/** The steps of both ops; the returned parameters are the flow's then the embedding's. */
+async function trainSteps(
+  gpu: WebGpuContext, maf: MAF, embedding: MafEmbedding | null, batches: readonly MafBatch[], options: MafStepOptions,
+): Promise<{ params: Float32Array; losses: Float64Array }> {
   const { lr, clip } = stepOptions(options);
-  const rowsOf = checkMafBatches(maf, batches);
+  const espec = embedding ? embeddingSpec(maf, embedding) : null;
+  const X = espec ? espec.sizes[0]! : maf.contextDim;
+  const rowsOf = checkMafBatches(maf, batches, X);
   const total = rowsOf.reduce((s, n) => s + n, 0);
-  const theta = new Float32Array(total * maf.dim), x = new Float32Array(total * maf.contextDim);
+  const theta = new Float32Array(total * maf.dim), x = new Float32Array(total * X);
   let off = 0;
   batches.forEach((b, i) => {
     theta.set(b.theta, off * maf.dim);
-    x.set(b.x, off * maf.contextDim);
+    x.set(b.x, off * X);
     off += rowsOf[i]!;
   });
-  const params = maf.params instanceof Float32Array ? maf.params : Float32Array.from(maf.params);
+  const params = initialParams(maf, embedding);
   const { device } = gpu;
   const pool = bufferPool(device);
-  const state = new MafTrainState(gpu, maf, params, Math.max(...rowsOf));
+  const state = new MafTrainState(gpu, maf, params, Math.max(...rowsOf), espec);
   const data = new DeviceRows(gpu, theta, x, total);
-  const staging = pool.acquire(4 * (total + maf.paramCount), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const staging = pool.acquire(4 * (total + state.P), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const recorders: PassRecorder[] = [];
   try {
     await submitChecked(device, 'MAF training', () => {
@@ -237,12 +356,12 @@ export async function mafTrainStepsWebGpu(
         recorders.push(rec);
         state.recordStep(rec, data, first, n, lr, clip);
         rec.copyAfterPass(state.logQ, 0, staging, 4 * first, 4 * n);
-        if (i + 1 === rowsOf.length) rec.copyAfterPass(state.params, 0, staging, 4 * total, 4 * maf.paramCount);
+        if (i + 1 === rowsOf.length) rec.copyAfterPass(state.params, 0, staging, 4 * total, 4 * state.P);
         rec.submit();
         first += n;
       });
     });
-    const out = await readStaging(staging, total + maf.paramCount);
+    const out = await readStaging(staging, total + state.P);
     let first = 0;
     const losses = Float64Array.from(rowsOf, (n) => {
       let s = 0;
@@ -257,6 +376,16 @@ export async function mafTrainStepsWebGpu(
     data.release();
     state.release();
   }
+}
+
+/** The flow's parameters, then the embedding's when there is one, as one f32 vector (flow_trainer.cc's layout). */
+function initialParams(maf: MAF, embedding: MafEmbedding | null): Float32Array {
+  const flow = maf.params instanceof Float32Array ? maf.params : Float32Array.from(maf.params);
+  if (!embedding) return flow;
+  const all = new Float32Array(flow.length + embedding.params.length);
+  all.set(flow);
+  all.set(embedding.params, flow.length);
+  return all;
 }
 
 /** Column mean and std (n − 1, floored) of rows `rows` of a [*, dim] matrix, in double (standardize_fit). */
@@ -290,6 +419,8 @@ export function zScore(a: Float32Array | Float64Array, dim: number, rows: Int32A
  * Trains `maf` (initial parameters in maf.params, not modified) on θ [n, dim] and
  * x [n, contextDim] with native/flow_trainer.h's algorithm and randomness; resolves like
  * native.mafTrain (the best epoch's parameters, per-epoch losses of the original θ, z-scoring).
+ * With `options.embedding`, x is [n, embedding.sizes[0]] and the embedding trains jointly, as
+ * flow_trainer.cc trains it (its best parameters come back as `embeddingParams`).
  * A set `signal` rejects with SbiError ABORTED before the next epoch.
  */
 export async function trainMafWebGpu(
@@ -297,7 +428,8 @@ export async function trainMafWebGpu(
 ): Promise<NativeMafTrainResult> {
   if (typeof options !== 'object' || options === null) throw new TypeError('Expected an options object with `seed`');
   const { lr, clip } = stepOptions(options);
-  const D = maf.dim, C = maf.contextDim;
+  const espec = options.embedding !== undefined ? embeddingSpec(maf, options.embedding, 'options.embedding') : null;
+  const D = maf.dim, C = espec ? espec.sizes[0]! : maf.contextDim; // x's width
   const n = checkFiniteRows(theta, 'theta', D, undefined, 'Float32Array', true);
   checkFiniteRows(x, 'x', C, n, 'Float32Array', true);
   const { batchSize, maxEpochs, patience, fraction } = epochOptions(options);
@@ -314,15 +446,15 @@ export async function trainMafWebGpu(
   const evalRows = Math.max(batch, Math.min(nVal, 4096));
   const { device } = gpu;
   const pool = bufferPool(device);
-  const init = maf.params instanceof Float32Array ? maf.params : Float32Array.from(maf.params);
-  const state = new MafTrainState(gpu, maf, init, evalRows);
+  const init = initialParams(maf, options.embedding ?? null);
+  const state = new MafTrainState(gpu, maf, init, evalRows, espec);
   const train = new DeviceRows(gpu, zScore(theta, D, trainRows, thetaStats), zScore(x, C, trainRows, xStats), nTrain);
   const val = new DeviceRows(gpu, zScore(theta, D, valRows, thetaStats), zScore(x, C, valRows, xStats), nVal);
   const shuffleRng = new PhiloxStream(options.seed, 1);
   const order = Int32Array.from({ length: nTrain }, (_, i) => i);
   try {
     const summary = await trainEpochsOnDevice(gpu, {
-      params: state.params, init, paramCount: maf.paramCount, stagingFloats: nTrain + nVal, maxEpochs, patience, signal: options.signal, onEpoch: options.onEpoch,
+      params: state.params, init, paramCount: state.P, stagingFloats: nTrain + nVal, maxEpochs, patience, signal: options.signal, onEpoch: options.onEpoch,
     }, async (_epoch, recorders, staging) => {
       shuffle(shuffleRng, order);
       train.setOrder(order);
@@ -351,7 +483,8 @@ export async function trainMafWebGpu(
       for (let i = nTrain; i < nTrain + nVal; i++) valSum -= logQ[i]!;
       return { trainLoss: trainSum / nTrain + logStdSum, validationLoss: valSum / nVal + logStdSum };
     });
-    return { ...summary, ...zScoring(thetaStats, xStats) };
+    const fit = { ...summary, ...zScoring(thetaStats, xStats) };
+    return espec ? { ...fit, params: summary.params.slice(0, maf.paramCount), embeddingParams: summary.params.slice(maf.paramCount) } : fit;
   } finally {
     train.release();
     val.release();

@@ -7,21 +7,29 @@
  * with), and the CPU trainer's randomness mirrored in TypeScript (native/ratio_trainer.cc:
  * initialisation and contrasting pairs), so that a device trainer takes the CPU's steps.
  */
+import { mlpParamCount } from '../inference/embedding.js';
 import { native } from '../native.js';
 import type { NativeRatioLoss } from '../native.js';
 import { PhiloxStream } from '../random/philox.js';
 
-/** The classifier's shape: a ReLU residual network on [z(θ), z(x)] (native/ratio_trainer.h ResNetOf). */
+/**
+ * The classifier's shape: a ReLU residual network on [z(θ), z(x)] (native/ratio_trainer.h ResNetOf),
+ * or on [z(θ), e_φ(z(x))] with an embedding network (kernels/nn/ratio_embedding.h): a ReLU MLP
+ * with widths embeddingSizes [xDim, …, E], identity output.
+ */
 export interface RatioShape {
   thetaDim: number;
   xDim: number;
   hidden: number;
   blocks: number;
+  embeddingSizes?: readonly number[];
 }
 
 /** A trained classifier: resnet.h parameters and the z-scoring of θ and x (NativeRatioTrainResult's). */
 export interface RatioClassifier extends RatioShape {
   params: Float32Array;
+  /** With embeddingSizes: the embedding's parameters (mlp.h layout). */
+  embeddingParams?: Float32Array;
   thetaMean: Float64Array;
   thetaStd: Float64Array;
   xMean: Float64Array;
@@ -66,10 +74,14 @@ export function ratioMinBatchRows(loss: RatioLossSpec): number {
   return (loss.variant === 'b' ? loss.classes - 1 : loss.variant === 'c' ? loss.classes : 1) + 1;
 }
 
-/** The classifier's input width D + C and parameter count (resnet_param_count with one output). */
-export function ratioNetSize(s: RatioShape): { inDim: number; paramCount: number } {
-  const inDim = s.thetaDim + s.xDim, H = s.hidden;
-  return { inDim, paramCount: H * (inDim + 1) + s.blocks * 2 * H * (H + 1) + H + 1 };
+/**
+ * The classifier's input width D + C (D + E with an embedding) and parameter count
+ * (resnet_param_count with one output); embeddingParamCount: the embedding's (0 without).
+ */
+export function ratioNetSize(s: RatioShape): { inDim: number; paramCount: number; embeddingParamCount: number } {
+  const e = s.embeddingSizes;
+  const inDim = s.thetaDim + (e ? e[e.length - 1]! : s.xDim), H = s.hidden;
+  return { inDim, paramCount: H * (inDim + 1) + s.blocks * 2 * H * (H + 1) + H + 1, embeddingParamCount: e ? mlpParamCount(e) : 0 };
 }
 
 function checkInteger(v: unknown, name: string, lo: number, hi: number): number {
@@ -93,11 +105,19 @@ export function checkRatioShape(s: RatioShape): void {
   checkInteger(s.xDim, 'xDim', 1, 1 << 16);
   checkInteger(s.hidden, 'hidden', 1, 4096);
   checkInteger(s.blocks, 'blocks', 0, 64);
+  const e = s.embeddingSizes;
+  if (e === undefined) return;
+  if (!Array.isArray(e) && !ArrayBuffer.isView(e)) throw new TypeError(`Expected an array of widths for \`embeddingSizes\` but received ${String(e)}`);
+  if (e.length < 2 || e.length > 65) throw new RangeError(`Expected 2 to 65 widths in \`embeddingSizes\` but received ${e.length}`);
+  for (let l = 0; l < e.length; l++) checkInteger(e[l], `embeddingSizes[${l}]`, 1, 1 << 16);
+  if (e[0] !== s.xDim) throw new RangeError(`Expected \`embeddingSizes[0]\` to be xDim = ${s.xDim} but received ${e[0]}`);
 }
 
 export function checkRatioClassifier(net: RatioClassifier): void {
   checkRatioShape(net);
-  checkFinite(net.params, 'params', ratioNetSize(net).paramCount, Float32Array);
+  const size = ratioNetSize(net);
+  checkFinite(net.params, 'params', size.paramCount, Float32Array);
+  if (net.embeddingSizes) checkFinite(net.embeddingParams, 'embeddingParams', size.embeddingParamCount, Float32Array);
   checkFinite(net.thetaMean, 'thetaMean', net.thetaDim, Float64Array);
   checkFinite(net.thetaStd, 'thetaStd', net.thetaDim, Float64Array);
   checkFinite(net.xMean, 'xMean', net.xDim, Float64Array);
@@ -178,7 +198,9 @@ export function cpuNreLogRatio(net: RatioClassifier, theta: Float64Array, x: Flo
   checkRatioClassifier(net);
   const rows = checkRatioPairs(net, theta, x);
   const out = new Float64Array(rows);
-  native.nreLogRatio(Int32Array.of(net.thetaDim, net.xDim, net.hidden, net.blocks), net.params, net.thetaMean, net.thetaStd, net.xMean, net.xStd, theta, x, out);
+  const e = net.embeddingSizes ? { sizes: Int32Array.from(net.embeddingSizes), params: net.embeddingParams! } : undefined;
+  native.nreLogRatio(Int32Array.of(net.thetaDim, net.xDim, net.hidden, net.blocks), net.params, net.thetaMean, net.thetaStd, net.xMean, net.xStd, theta, x, out,
+    undefined, e?.sizes, e?.params);
   return out;
 }
 
@@ -203,6 +225,7 @@ export function cpuNreTrainSteps(
   s: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options: RatioStepOptions = {},
 ): { params: Float32Array; losses: Float64Array } {
   checkRatioShape(s);
+  if (s.embeddingSizes) throw new TypeError('Expected no `embeddingSizes` for op nre.train (op nre.embedding_train trains an embedding network)');
   checkRatioLoss(loss);
   const { paramCount, inDim } = ratioNetSize(s);
   checkFinite(params, 'params', paramCount, Float32Array);
@@ -224,6 +247,45 @@ export function cpuNreTrainSteps(
     return value;
   });
   return { params: p, losses };
+}
+
+/**
+ * nre.embedding_train on the CPU: per batch, kernels/nn/ratio_embedding.h's
+ * ratio_embedded_loss_backward in float (the addon's nreEmbeddedLossBackward: embed the batch's x
+ * rows, gather the pairs, the classifier, the loss, both backwards), then one clip_grad_norm and
+ * one adam_step over the classifier's and the embedding's parameters as one vector, as
+ * native/ratio_trainer.cc steps them. From `params` / `embeddingParams` (not modified).
+ */
+export function cpuNreEmbeddingTrainSteps(
+  s: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options: RatioStepOptions = {},
+): { params: Float32Array; embeddingParams: Float32Array; losses: Float64Array } {
+  const { P, Q } = checkRatioEmbeddingStep(s, params, embeddingParams, loss);
+  const { lr, clip } = ratioStepOptions(options);
+  checkRatioBatches(s, loss, batches);
+  const all = new Float32Array(P + Q);
+  all.set(params);
+  all.set(embeddingParams, P);
+  const grads = new Float32Array(P + Q), m = new Float32Array(P + Q), v = new Float32Array(P + Q);
+  const arch = Int32Array.of(s.thetaDim, s.hidden, s.blocks), sizes = Int32Array.from(s.embeddingSizes!);
+  const losses = Float64Array.from(batches, (b, i) => {
+    const value = native.nreEmbeddedLossBackward(loss, arch, sizes, all.subarray(0, P), all.subarray(P), b.theta, b.x, b.pairTheta,
+      grads.subarray(0, P), grads.subarray(P));
+    native.nnClipGradNorm(grads, clip);
+    native.nnAdamStep(all, grads, m, v, i + 1, { lr });
+    return value;
+  });
+  return { params: all.slice(0, P), embeddingParams: all.slice(P), losses };
+}
+
+/** Checks nre.embedding_train's shape (with embeddingSizes), loss and parameters; returns the two parameter counts. */
+export function checkRatioEmbeddingStep(s: RatioShape, params: Float32Array, embeddingParams: Float32Array, loss: RatioLossSpec): { P: number; Q: number } {
+  checkRatioShape(s);
+  if (!s.embeddingSizes) throw new TypeError('Expected `embeddingSizes` in the classifier shape (op nre.embedding_train trains an embedding network)');
+  checkRatioLoss(loss);
+  const { paramCount: P, embeddingParamCount: Q } = ratioNetSize(s);
+  checkFinite(params, 'params', P, Float32Array);
+  checkFinite(embeddingParams, 'embeddingParams', Q, Float32Array);
+  return { P, Q };
 }
 
 /** DrawContrasts (native/ratio_trainer.cc): `count` distinct batch positions in [0, nb) other than `self`. */

@@ -29,33 +29,58 @@ import { bufferPool, readStaging, submitChecked, type WebGpuContext } from './we
 export interface RatioTrainWebGpuOptions extends RatioStepOptions, DeviceTrainingOptions {
   /** The training seed (NRE.train derives it from the user's seed, as for the CPU trainer). */
   seed: number | bigint;
+  /**
+   * With shape.embeddingSizes: the embedding network's initial parameters (mlp.h layout; NRE.train
+   * draws them with EmbeddingNet.init, as for the CPU trainer). It trains jointly with the classifier.
+   */
+  embeddingParams?: Float32Array;
 }
 
-/** z-scored rows and their pairs on the device. */
+/**
+ * z-scored rows and their pairs on the device. With an embedding, also the x rows of every batch
+ * (the embedding's input, in batch order) and the pairs' x rows are positions within their batch
+ * (rows of the batch's features), as ratio_trainer.cc's pair_x.
+ */
 class DeviceSet {
   readonly theta: GPUBuffer;
   readonly x: GPUBuffer;
   readonly pairs: GPUBuffer;
-  constructor(private readonly gpu: WebGpuContext, theta: Float32Array, x: Float32Array, pairs: number) {
+  readonly xRows: GPUBuffer;
+  constructor(private readonly gpu: WebGpuContext, theta: Float32Array, x: Float32Array, pairs: number, private readonly A: number, private readonly embedded: boolean) {
     const pool = bufferPool(gpu.device);
     this.theta = pool.acquire(4 * theta.length, storage());
     upload(gpu.device.queue, this.theta, theta);
     this.x = pool.acquire(4 * x.length, storage());
     upload(gpu.device.queue, this.x, x);
     this.pairs = pool.acquire(8 * Math.max(1, pairs), storage());
+    this.xRows = pool.acquire(4 * Math.max(1, pairs / A), storage());
   }
-  setPairs(pairs: Uint32Array): void {
+  /** The pairs of batches [start, start + nb) ([θ data row, x data row] per pair, drawBatchPairs's layout). */
+  setPairs(pairs: Uint32Array, batches: readonly [number, number][]): void {
+    if (this.embedded) {
+      const A = this.A;
+      const xRows = new Uint32Array(pairs.length / (2 * A));
+      for (const [start, nb] of batches) {
+        for (let r = 0; r < nb; r++) {
+          xRows[start + r] = pairs[2 * (start + r) * A + 1]!;
+          for (let a = 0; a < A; a++) pairs[2 * ((start + r) * A + a) + 1] = r;
+        }
+      }
+      this.gpu.device.queue.writeBuffer(this.xRows, 0, xRows);
+    }
     this.gpu.device.queue.writeBuffer(this.pairs, 0, pairs as Uint32Array<ArrayBuffer>);
   }
   release(): void {
-    bufferPool(this.gpu.device).release(this.theta, this.x, this.pairs);
+    bufferPool(this.gpu.device).release(this.theta, this.x, this.pairs, this.xRows);
   }
 }
 
 /**
  * Trains the classifier `shape` with `loss` on θ [n, thetaDim] and x [n, xDim] (double, finite)
  * with the CPU trainer's algorithm and randomness (native.nreTrain's result: the best epoch's
- * parameters, per-epoch losses, the z-scoring). A set `signal` rejects with SbiError ABORTED
+ * parameters, per-epoch losses, the z-scoring). With shape.embeddingSizes, the embedding network
+ * (initial parameters options.embeddingParams) trains jointly, as ratio_trainer.cc trains it; its
+ * best parameters come back as `embeddingParams`. A set `signal` rejects with SbiError ABORTED
  * before the next epoch.
  */
 export async function trainRatioWebGpu(
@@ -78,12 +103,18 @@ export async function trainRatioWebGpu(
     throw new RangeError(`Expected at least ${minRows} training and ${minRows} validation rows (the ${loss.variant} loss draws ${minRows - 1} distinct contrasts per row) but ${n} rows with validationFraction ${fraction} give ${nTrain} and ${nVal}`);
   }
   const A = ratioLogitsPerRow(loss);
-  const { paramCount } = ratioNetSize(shape);
+  const { paramCount: netParams, embeddingParamCount } = ratioNetSize(shape);
+  const embedded = shape.embeddingSizes !== undefined;
+  if (embedded) checkFiniteRows(options.embeddingParams, 'options.embeddingParams', embeddingParamCount, 1, 'Float32Array');
+  else if (options.embeddingParams !== undefined) throw new TypeError('Expected no `embeddingParams` without `embeddingSizes` in the classifier shape');
+  const paramCount = netParams + embeddingParamCount;
 
   // the split, the statistics and the z-scored rows, as Train and RatioModel::Prepare
   const { trainRows, valRows } = splitRows(options.seed, n, nTrain);
   const thetaStats = fitColumns(theta, D, trainRows), xStats = fitColumns(x, C, trainRows);
-  const init = initialRatioParams(shape, options.seed);
+  const init = new Float32Array(paramCount);
+  init.set(initialRatioParams(shape, options.seed));
+  if (embedded) init.set(options.embeddingParams!, netParams);
 
   // the validation batches and their pairs: stream 3, the same at every evaluation (ValidationLoss)
   const valBatch = Math.max(batchSize, minRows);
@@ -102,10 +133,10 @@ export async function trainRatioWebGpu(
   const maxRows = Math.max(batch, ...valBatches.map(([, nb]) => nb));
   const { device } = gpu;
   const pool = bufferPool(device);
-  const state = new ResNetDevice(gpu, shape, init, maxRows * A, true);
-  const train = new DeviceSet(gpu, zScore(theta, D, trainRows, thetaStats), zScore(x, C, trainRows, xStats), nTrain * A);
-  const val = new DeviceSet(gpu, zScore(theta, D, valRows, thetaStats), zScore(x, C, valRows, xStats), nVal * A);
-  val.setPairs(valPairs);
+  const state = new ResNetDevice(gpu, shape, init, maxRows * A, true, maxRows);
+  const train = new DeviceSet(gpu, zScore(theta, D, trainRows, thetaStats), zScore(x, C, trainRows, xStats), nTrain * A, A, embedded);
+  const val = new DeviceSet(gpu, zScore(theta, D, valRows, thetaStats), zScore(x, C, valRows, xStats), nVal * A, A, embedded);
+  val.setPairs(valPairs, valBatches);
   const shuffleRng = new PhiloxStream(options.seed, 1), batchRng = new PhiloxStream(options.seed, 2);
   const order = Int32Array.from({ length: nTrain }, (_, i) => i);
   const pairs = new Uint32Array(2 * nTrain * A);
@@ -121,15 +152,16 @@ export async function trainRatioWebGpu(
         drawBatchPairs(batchRng, loss, order.subarray(start, start + nb), pairs, start * A);
         steps.push([start, nb]);
       }
-      train.setPairs(pairs);
+      train.setPairs(pairs, steps);
       await submitChecked(device, 'NRE training', () => {
         for (const [start, nb] of steps) {
           const rec = new PassRecorder(gpu);
           recorders.push(rec);
-          state.recordGather(rec, train.theta, train.x, train.pairs, start * A, nb * A);
+          const features = embedded ? state.recordEmbed(rec, train.x, train.xRows, start, nb) : train.x;
+          state.recordGather(rec, train.theta, features, train.pairs, start * A, nb * A);
           state.recordForward(rec, nb * A);
           state.recordLoss(rec, loss, nb);
-          state.recordBackward(rec, nb * A);
+          state.recordBackward(rec, nb * A, nb);
           state.recordUpdate(rec, lr, clip);
           rec.copyAfterPass(state.terms, 0, staging, 8 * start, 8 * nb);
           rec.submit();
@@ -137,7 +169,8 @@ export async function trainRatioWebGpu(
         for (const [start, nb] of valBatches) {
           const rec = new PassRecorder(gpu);
           recorders.push(rec);
-          state.recordGather(rec, val.theta, val.x, val.pairs, start * A, nb * A);
+          const features = embedded ? state.recordEmbed(rec, val.x, val.xRows, start, nb) : val.x;
+          state.recordGather(rec, val.theta, features, val.pairs, start * A, nb * A);
           state.recordForward(rec, nb * A);
           state.recordLoss(rec, loss, nb);
           rec.copyAfterPass(state.terms, 0, staging, 8 * (nTrain + start), 8 * nb);
@@ -153,7 +186,8 @@ export async function trainRatioWebGpu(
       for (const [start, nb] of valBatches) valSum += ratioLossFromTerms(loss, terms, nTrain + start, nb) * nb;
       return { trainLoss: trainSum / rowsSeen, validationLoss: valSum / nVal };
     });
-    return { ...summary, ...zScoring(thetaStats, xStats) };
+    const fit = { ...summary, ...zScoring(thetaStats, xStats) };
+    return embedded ? { ...fit, params: summary.params.slice(0, netParams), embeddingParams: summary.params.slice(netParams) } : fit;
   } finally {
     train.release();
     val.release();

@@ -107,6 +107,7 @@ export type WgslFile =
   | 'nn/dense.wgsl'
   | 'nn/resnet.wgsl'
   | 'flows/maf.wgsl'
+  | 'flows/maf_embedding.wgsl'
   | 'flows/mdn.wgsl'
   | 'manifold/manifold_flow.wgsl'
   | 'manifold/manifold_flow_train.wgsl'

@@ -91,27 +91,24 @@ export interface FlowTrainOptions extends NativeMafTrainOptions {
   onEpoch?: (losses: NativeEpochLosses) => void;
   signal?: AbortSignal;
   /**
-   * Where training runs (op flow.maf_train, flow.mdn_train; default 'cpu'): 'webgpu' trains a flow
-   * (MAF / NSF, autoregressive or coupling) without an embedding network, or an MDN, on the WebGPU
-   * device, with the CPU trainer's algorithm and randomness (src/backend/flow_train_webgpu.ts,
-   * mdn_train_webgpu.ts); embeddings named there are UNSUPPORTED_OP errors. 'auto' uses the
-   * automatic backend where it can train, else the cpu.
+   * Where training runs (op flow.maf_train, flow.maf_embedding_train with an embedding network,
+   * flow.mdn_train; default 'cpu'): 'webgpu' trains a flow (MAF / NSF, autoregressive or coupling,
+   * with or without an embedding network), or an MDN, on the WebGPU device, with the CPU trainer's
+   * algorithm and randomness (src/backend/flow_train_webgpu.ts, mdn_train_webgpu.ts). 'auto' uses
+   * the automatic backend where it can train, else the cpu.
    */
   backend?: BackendRequest;
 }
 
 /**
- * The backend that trains `densityEstimator` for `request` (op flow.maf_train, or flow.mdn_train
- * for an MDN): UNSUPPORTED_OP when a backend named explicitly cannot, the cpu instead for 'auto'.
+ * The backend that trains `densityEstimator` for `request` (op flow.maf_train, flow.maf_embedding_train
+ * with an embedding network, or flow.mdn_train for an MDN): UNSUPPORTED_OP when a backend named
+ * explicitly cannot, the cpu instead for 'auto'.
  */
 export async function flowTrainingBackend(request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cpu') return 'cpu';
   if (densityEstimator === 'mdn') return (await backendForOp(request, 'flow.mdn_train')).name;
-  const why = embedding ? 'embedding networks train on the cpu only' : null;
-  if (why === null) return (await backendForOp(request, 'flow.maf_train')).name;
-  if (request === 'auto') return 'cpu';
-  await backendForOp(request, 'flow.maf_train'); // an unavailable backend says so first
-  throw new SbiError(`flow.maf_train is not supported on the ${request} backend: ${why}`, 'UNSUPPORTED_OP');
+  return (await backendForOp(request, embedding ? 'flow.maf_embedding_train' : 'flow.maf_train')).name;
 }
 
 export interface FlowTrainSummary {
@@ -266,8 +263,13 @@ export async function trainConditionalFlow(
     const { threads: _t, ...webgpuOptions } = nativeOptions;
     const fit = await trainMafWebGpu(await openWebGpu(), flow, v, c, {
       ...webgpuOptions, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      ...(embedding ? { embedding } : {}),
     });
     flow.params = fit.params;
+    if (embedding) {
+      embedding.params = fit.embeddingParams!;
+      return { flow, fit, embedding };
+    }
     return { flow, fit };
   }
   const cancel = new Int32Array(1);

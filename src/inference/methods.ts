@@ -51,11 +51,11 @@ export interface RunMethodOptions {
   /**
    * Where the stages with kernels for it run (default 'cpu'; docs/backends.md): the simulations
    * (op simulate.<simulator>), NPE's and SNPE's posterior draws (flow.maf_sample / flow.mdn_sample),
-   * NPE's, SNPE's, NLE's and SNLE's training when the estimator is a flow without an embedding or an
-   * MDN (flow.maf_train / flow.mdn_train), SNPE's truncation (flow.maf_sample / flow.maf_log_prob,
-   * or the MDN's ops) and NLE's MCMC potential (flow.maf_log_prob / flow.mdn_log_prob); the NRE
-   * methods' training (nre.train) and their MCMC potential (nre.log_ratio), SNRE's rounds included,
-   * without an embedding. Other training (embeddings) runs on the CPU;
+   * NPE's, SNPE's, NLE's and SNLE's training when the estimator is a flow (with or without NPE's embedding
+   * network: flow.maf_train, flow.maf_embedding_train) or an MDN (flow.mdn_train), SNPE's truncation
+   * (flow.maf_sample / flow.maf_log_prob, or the MDN's ops) and NLE's MCMC potential (flow.maf_log_prob /
+   * flow.mdn_log_prob); the NRE methods' training (nre.train, nre.embedding_train) and their MCMC potential
+   * (nre.log_ratio), SNRE's rounds included. Other work has CPU kernels only and runs there;
    * `stageBackends` says which stage ran where. A backend named explicitly that cannot simulate
    * the task is an UNSUPPORTED_OP error; 'auto' falls back.
    */
@@ -373,10 +373,10 @@ async function potentialBackend(request: BackendRequest, embedding: boolean): Pr
 }
 
 /**
- * Where `method` trains for `request`: NPE's, SNPE's, NLE's and SNLE's flows (no embedding) and MDNs
- * on a backend that runs flow.maf_train / flow.mdn_train (webgpu), the NRE methods' classifier (no
- * embedding) on one that runs nre.train; the rest on the cpu (cuda has no training kernels: its
- * runs train on the cpu).
+ * Where `method` trains for `request`: NPE's, SNPE's, NLE's and SNLE's flows (NPE's with or without an
+ * embedding network) and MDNs on a backend that runs flow.maf_train / flow.maf_embedding_train /
+ * flow.mdn_train (webgpu), the NRE methods' classifier on one that runs nre.train /
+ * nre.embedding_train; the rest on the cpu (cuda has no training kernels: its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cuda' || request === 'cpu') return 'cpu';
@@ -413,14 +413,14 @@ export async function stageBackends(
       // every method trains a flow / MDN (flow.maf_train / flow.mdn_train) or NRE's classifier (nre.train)
       const nre = NRE_METHODS.includes(method);
       const why = request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
-          : embedding ? 'embedding networks train on the cpu only' : `no ${request} backend here can train`;
+        : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
     if (NRE_METHODS.includes(method)) {
       // the slice sampler's bookkeeping stays in TypeScript; its one batched potential call per step runs here
       sample = await potentialBackend(request, embedding);
       if (sample === 'cpu') {
-        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : embedding ? 'embedding networks run on the cpu only' : `no ${request} backend here runs nre.log_ratio`}`);
+        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : `no ${request} backend here runs nre.log_ratio`}`);
       }
     } else if (!NPE_METHODS.includes(method)) {
       // NLE and SNLE: the flow's likelihood is the potential

@@ -175,13 +175,14 @@ export class NPEPosterior {
   /**
    * As `sample`, with the flow's draws on `backend` (default 'cpu'): 'webgpu' runs MAF and NSF
    * flows (op flow.maf_sample) and MDNs (op flow.mdn_sample) in WGSL, with the same seeds as the
-   * CPU, so the draws agree with `sample`'s within that op's float tolerance. A backend named
-   * explicitly that cannot run this estimator (cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
+   * CPU, so the draws agree with `sample`'s within that op's float tolerance. An embedding network
+   * embeds the observation there too (op nn.mlp_forward). A backend named explicitly that cannot
+   * run this estimator (cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
    */
   async sampleAsync(n: number, options: PosteriorSampleOptions & { backend?: BackendRequest }): Promise<Float64Array> {
     const rounds = this.rejectionRounds(n, options);
-    const context = this.context(options.x);
     const backend = await this.samplingBackend(options.backend ?? 'cpu');
+    const context = await this.contextOn(backend, options.x);
     for (let step = rounds.next(); ; ) {
       if (step.done) return step.value;
       const { m, seed } = step.value;
@@ -351,6 +352,13 @@ export class NPEPosterior {
   static fromModelFile(file: ModelFile): NPEPosterior {
     const m = readFlowModel(NPE_LAYOUT, file);
     return new NPEPosterior(m.prior, m.flow, m.fit, m.summary, m.embedding);
+  }
+
+  /** `context(x)` with the embedding network (if any) evaluated on `backend` (op nn.mlp_forward). */
+  private async contextOn(backend: Backend, x: unknown): Promise<Float32Array> {
+    if (!this.embedding || backend.name === 'cpu' || backend.supportsOp('nn.mlp_forward') !== true) return this.context(x);
+    const z = zScoredObservation(x, this.xDim, this.fit.xMean, this.fit.xStd);
+    return backend.mlpForward({ sizes: Array.from(this.embedding.sizes), activation: 'relu' }, this.embedding.params, z, 1);
   }
 
   /** The observation z-scored like the training x (and embedded, with an embedding network), as the flow's broadcast context. */

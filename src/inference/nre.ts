@@ -15,7 +15,7 @@
  *
  * On another backend (`train({ backend })`, `buildPosterior({ backend })`), the classifier
  * trains and evaluates on the device (ops nre.train and nre.log_ratio, docs/backends.md), with
- * the CPU trainer's randomness; embedding networks stay on the CPU.
+ * the CPU trainer's randomness, with or without an embedding network (op nre.embedding_train).
  *
  * Shapes: θ [n, prior.dim], x [n, xDim], row-major.
  */
@@ -73,24 +73,19 @@ export interface NRETrainOptions extends NativeMafTrainOptions {
   signal?: AbortSignal;
   /**
    * Where the classifier trains (default 'cpu'): 'webgpu' runs the CPU trainer's algorithm and
-   * randomness on the device (op nre.train); 'auto' uses it where it runs, else the CPU. Embedding
-   * networks train on the CPU only (UNSUPPORTED_OP when 'webgpu' is named).
+   * randomness on the device (op nre.train; nre.embedding_train with an embedding network); 'auto'
+   * uses it where it runs, else the CPU.
    */
   backend?: BackendRequest;
 }
 
 /**
- * The backend that runs NRE's `op` for `request`: backendForOp's choice, except that an
- * embedding network keeps NRE on the CPU ('auto'), or is UNSUPPORTED_OP for a backend named
- * explicitly (after that backend has said whether it is available at all).
+ * The backend that runs NRE's `op` for `request` (backendForOp's choice); training with an
+ * embedding network is op nre.embedding_train.
  */
 export async function ratioBackend(request: BackendRequest, op: 'nre.train' | 'nre.log_ratio', embedding: boolean): Promise<Backend> {
   if (request === 'cpu') return cpuBackend;
-  if (!embedding) return backendForOp(request, op);
-  if (request === 'auto') return cpuBackend;
-  const backend = await backendForOp(request, op);
-  if (backend.name === 'cpu') return backend;
-  throw new SbiError(`${op} is not supported on the ${request} backend: embedding networks run on the cpu only`, 'UNSUPPORTED_OP');
+  return backendForOp(request, op === 'nre.train' && embedding ? 'nre.embedding_train' : op);
 }
 
 export interface NRETrainSummary {
@@ -143,19 +138,20 @@ export class RatioEstimator {
     return out;
   }
 
-  /** The classifier as op nre.log_ratio takes it (no embedding network). */
+  /** The classifier as op nre.log_ratio takes it (with its embedding network, if any). */
   get classifier(): RatioClassifier {
     const f = this.fit;
+    const e = this.embedding;
     return {
       thetaDim: this.thetaDim, xDim: this.xDim, hidden: this.config.hidden, blocks: this.config.blocks,
       params: f.params, thetaMean: f.thetaMean, thetaStd: f.thetaStd, xMean: f.xMean, xStd: f.xStd,
+      ...(e ? { embeddingSizes: Array.from(e.sizes), embeddingParams: e.params } : {}),
     };
   }
 
   /** logRatio on `backend` (op nre.log_ratio); the CPU backend evaluates as logRatio does. */
   async logRatioOn(backend: Backend, theta: Float64Array, rows: number, x: Float64Array): Promise<Float64Array> {
     if (backend.name === 'cpu') return this.logRatio(theta, rows, x);
-    if (this.embedding) throw new SbiError(`nre.log_ratio is not supported on the ${backend.name} backend: embedding networks run on the cpu only`, 'UNSUPPORTED_OP');
     const t = theta.length === rows * this.thetaDim ? theta : theta.subarray(0, rows * this.thetaDim);
     return backend.nreLogRatio(this.classifier, t, x);
   }
@@ -277,8 +273,10 @@ export class NRE {
     if (options.signal?.aborted) throw abortError();
     let fit: NativeRatioTrainResult;
     if (backend.name === 'webgpu') {
-      const { threads: _t, ...webgpuOptions } = nativeOptions; // no embedding here (ratioBackend)
-      const shape = { thetaDim: this.prior.dim, xDim: data.xDim, hidden: c.hidden, blocks: c.blocks };
+      const { threads: _t, embeddingSizes: _s, ...webgpuOptions } = nativeOptions;
+      const shape = {
+        thetaDim: this.prior.dim, xDim: data.xDim, hidden: c.hidden, blocks: c.blocks, ...(embedding ? { embeddingSizes: Array.from(embedding.sizes) } : {}),
+      };
       fit = await trainRatioWebGpu(await openWebGpu(), shape, { variant: c.variant, classes: c.classes, gamma: c.gamma, lambda: c.lambda }, theta, x, {
         ...webgpuOptions, ...(options.onEpoch ? { onEpoch: options.onEpoch } : {}), ...(options.signal ? { signal: options.signal } : {}),
       });
