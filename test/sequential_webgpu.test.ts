@@ -149,16 +149,14 @@ gpu(`sequential methods on webgpu${reason === null ? '' : ` — skipped: ${reaso
     await expect(post.logProbAsync(query.subarray(1), { x: xo, backend: 'webgpu' })).rejects.toThrow(/`theta`/);
   }, 60_000);
 
-  it('stageBackends: snpe and snre train and sample on webgpu; embeddings stay on the cpu with a note', async () => {
+  it('stageBackends: snpe and snre train and sample on webgpu, with or without an embedding network', async () => {
     const task = getTask('two_moons');
     for (const method of ['snpe', 'snre'] as const) {
-      expect(await stageBackends(task, method, 'webgpu'), method).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+      for (const embedding of [false, true]) {
+        expect(await stageBackends(task, method, 'webgpu', 'maf', embedding), `${method} ${embedding}`).toMatchObject({ simulate: 'webgpu', train: 'webgpu', sample: 'webgpu', notes: [] });
+      }
     }
     expect(await stageBackends(task, 'snpe', 'webgpu', 'mdn')).toMatchObject({ train: 'webgpu', sample: 'webgpu', notes: [] });
-    expect((await stageBackends(task, 'snpe', 'webgpu', 'maf', true)).notes).toEqual(['training runs on the cpu: embedding networks train on the cpu only']);
-    expect((await stageBackends(task, 'snre', 'webgpu', 'maf', true)).notes).toEqual([
-      'training runs on the cpu: embedding networks train on the cpu only', 'sampling runs on the cpu: embedding networks run on the cpu only',
-    ]);
   });
 
   // One round each: a second round costs minutes on llvmpipe under load (SNPE's truncation draws
