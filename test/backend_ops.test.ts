@@ -406,6 +406,42 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'lattice.phi4_flow_log_prob') {
+    // the sampler's flows (torch's initialisation moved by 0.1·N(0, 1)); configurations: the flow's
+    // own draws f(z) (the CPU's forward pass of Philox normals) and 1.5·N(0, 1) fields, rounded to f32
+    const out = [];
+    const cases = [[8, 24, {}], [7, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5 }], [6, 10, { layers: 3, hidden: 2, depth: 0, kernel: 3 }]] as const;
+    for (const [L, n, architecture] of cases) {
+      const flow = Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 28n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const V = L * L;
+      const drawn = flow.forward(Float64Array.from({ length: n * V }, () => r.normal())).phi;
+      const phi = Float64Array.from(Float32Array.from([...drawn, ...Array.from({ length: n * V }, () => 1.5 * r.normal())]));
+      const d = await b.phi4FlowLogProb(flow, phi);
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} z`, values: d.z, rowWidth: V }, { label: `${label} log q`, values: d.logq, rowWidth: 1 });
+    }
+    return out;
+  }
+  if (op === 'lattice.u1_flow_log_prob') {
+    // the sampler's flows; configurations: the flow's own draws f(θ) (the CPU's forward pass of
+    // Philox uniform links) and uniform links in [0, 2π), rounded to f32. The base links are
+    // compared on the circle (period 2π).
+    const out = [];
+    const cases = [[8, 12, {}], [4, 9, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 }]] as const;
+    for (const [L, n, architecture] of cases) {
+      const flow = U1Flow.init({ L, beta: 2 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 29n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const links = () => Float64Array.from({ length: n * 2 * L * L }, () => 2 * Math.PI * r.uniform());
+      const theta = Float64Array.from(Float32Array.from([...flow.forward(links()).theta, ...links()]));
+      const d = await b.u1FlowLogProb(flow, theta);
+      const label = `L ${L}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} z`, values: d.z, rowWidth: 2 * L * L, period: 2 * Math.PI }, { label: `${label} log q`, values: d.logq, rowWidth: 1 });
+    }
+    return out;
+  }
   // simulate.*: θ from the prior of every task that uses the simulator (gaussian_linear serves two)
   const sim = spec.simulator!;
   const out = [];

@@ -1,5 +1,5 @@
 // The `backend` option of the lattice API (issue 6): Phi4Action / U1Action.evaluateAsync,
-// Phi4Flow.sample and flowMetropolis, and `flow-mcmc --backend`. cpu is the native path
+// Phi4Flow.sample, the flows' logProb and flowMetropolis, and `flow-mcmc --backend`. cpu is the native path
 // unchanged; webgpu agrees with it within the op's tolerance (the ops themselves are in the
 // agreement harness, test/backend_ops.test.ts); cuda and what has no kernel are refused by name.
 import { describe, expect, it } from 'vitest';
@@ -168,6 +168,26 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     expect((sym as Error).message).toMatch(/symmetric.*φ⁴/);
     const noCuda = cudaUnavailableReason();
     if (noCuda !== null) await expect(flow.sample({ n: 3, seed: 6, backend: 'cuda' })).rejects.toThrow(noCuda);
+  });
+
+  it('Phi4Flow.logProb and U1Flow.logProb({ backend: "webgpu" }) invert the cpu\'s draws within the ops\' tolerances; cpu is inverse() bit for bit', async () => {
+    const flow = Phi4Flow.init({ L: 6, m2: -4, lambda: 8 }, { layers: 4 }, 11);
+    const phi = Float64Array.from(Float32Array.from((await flow.sample({ n: 20, seed: 5, keepPhi: true })).phi!));
+    const tol = OPS['lattice.phi4_flow_log_prob'].tolerance;
+    const [g, c] = [await flow.logProb(phi, { backend: 'webgpu' }), flow.inverse(phi)];
+    expectWithin(g.z, c.z, tol, 36);
+    expectWithin(g.logq, c.logq, tol);
+    expect(await flow.logProb(phi)).toEqual(c);
+    await expect(flow.logProb(new Float64Array(35), { backend: 'webgpu' })).rejects.toThrow(/`phi`.*36 sites.*35/);
+    await expect(flow.logProb(phi, { backend: 'cuda' })).rejects.toThrow(/cuda/i);
+    const u1 = U1Flow.init({ L: 4, beta: 1.5 }, { layers: 4 }, 12);
+    const theta = Float64Array.from(Float32Array.from((await u1.sample({ n: 20, seed: 6, keepTheta: true })).theta!));
+    const tolU = OPS['lattice.u1_flow_log_prob'].tolerance;
+    const [gu, cu] = [await u1.logProb(theta, { backend: 'webgpu' }), u1.inverse(theta)];
+    expectWithin(gu.z.map(Math.cos), cu.z.map(Math.cos), tolU, 32);
+    expectWithin(gu.z.map(Math.sin), cu.z.map(Math.sin), tolU, 32);
+    expectWithin(gu.logq, cu.logq, tolU);
+    await expect(u1.logProb(new Float64Array(31), { backend: 'webgpu' })).rejects.toThrow(/`theta`.*32/);
   });
 
   it('flowMetropolis({ backend: "webgpu" }) runs the φ⁴ and U(1) chains from device draws', async () => {

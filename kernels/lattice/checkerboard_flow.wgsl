@@ -2,9 +2,10 @@
 // with the sampler's base draws (native/lattice_flow.cc, Phi4FlowModel::Draw), batched over
 // configurations [n, V]. src/backend/lattice_webgpu.ts records one layer as
 //   cbf_mask (the net input m·x) → conv2d_circular.wgsl × (depth + 1) (LeakyReLU, …, tanh) → cbf_couple
-// and the sample as cbf_base, the layers in order, cbf_log_q; the symmetrised proposal adds the
-// inverse pass of −φ (checkerboard_flow_inverse: cbf_reflect, the layers in reverse with
-// cbf_couple_inverse, cbf_inverse_log_q), cbf_symmetric_log_q and cbf_flip (end of this file).
+// and the sample as cbf_base, the layers in order, cbf_log_q. The inverse pass
+// (checkerboard_flow_inverse: cbf_inverse_start, the layers in reverse with cbf_couple_inverse,
+// cbf_inverse_log_q) serves op lattice.phi4_flow_log_prob (from given φ) and the symmetrised
+// proposal (from −φ, then cbf_symmetric_log_q and cbf_flip).
 // log q is kept per site until the end: ld[x] = log N(z_x; 0, 1) − Σ_l (1 − m_x) s_x^(l), summed
 // over x by cbf_log_q (a tree of f32 partial sums; the CPU adds in order in double).
 // #include "../random/samplers.wgsl"
@@ -16,7 +17,7 @@ struct CbfParams {
   n: u32,       // configurations in this launch
   L: u32,
   layer: u32,   // cbf_mask, cbf_couple: the coupling layer l
-  _pad: u32,
+  reflect: u32,  // cbf_inverse_start: 1 starts the inverse pass from −x, 0 from x
   key: vec2u,   // cbf_base: the seed
   stream: vec2u,  // cbf_base: configuration b draws from Philox stream `stream` + b
 }
@@ -102,18 +103,19 @@ fn cbf_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid
   if (lid.x == 0u) { cbf_log_q_out[b] = total; }
 }
 
-// The symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ)) (native/lattice_flow.cc, `symmetric`): the
-// inverse pass (checkerboard_flow_inverse) of −φ gives log q(−φ); the draw is flipped to −φ when
-// the uniform from block 2^63 of its stream is below ½.
+// The inverse pass z = f⁻¹(y) (checkerboard_flow_inverse) runs on cbf_y: y = x (log q of given
+// configurations) or y = −x (the symmetrised proposal q_s(φ) = ½(q(φ) + q(−φ)) of
+// native/lattice_flow.cc's `symmetric`: log q(−φ); the draw is flipped to −φ when the uniform
+// from block 2^63 of its stream is below ½).
 @group(0) @binding(6) var<storage, read> cbf_log_q_other: array<f32>;  // [n]: log q(−φ)
-@group(0) @binding(7) var<storage, read_write> cbf_y: array<f32>;      // [n, V]: −φ, then z = f⁻¹(−φ)
+@group(0) @binding(7) var<storage, read_write> cbf_y: array<f32>;      // [n, V]: ±x, then z = f⁻¹(±x)
 
-// y = −x; the inverse pass's ld starts at 0.
+// y = x, or −x with `reflect`; the inverse pass's ld starts at 0.
 @compute @workgroup_size(workgroup_size)
-fn cbf_reflect(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn cbf_inverse_start(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = flat_index(gid, nwg, workgroup_size);
   if (idx >= cf.n * cf.L * cf.L) { return; }
-  cbf_y[idx] = -cbf_x[idx];
+  cbf_y[idx] = select(cbf_x[idx], -cbf_x[idx], cf.reflect == 1u);
   cbf_ld[idx] = 0.0;
 }
 

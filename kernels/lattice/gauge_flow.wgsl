@@ -3,7 +3,9 @@
 // over configurations θ [n, 2V]. src/backend/lattice_webgpu.ts records one layer as
 //   gf_net_input (plaquettes; cos P, sin P of the frozen ones) → conv2d_circular.wgsl × (depth + 1)
 //   (LeakyReLU, …, none: the NCP mixture's 2K + 1 parameters per plaquette) → gf_couple
-// and the sample as gf_base, the layers in order, gf_log_q. The NCP mixture with its rotation is
+// and the sample as gf_base, the layers in order, gf_log_q. The inverse pass (gauge_flow_inverse, op
+// lattice.u1_flow_log_prob) runs the layers in reverse with gf_couple_inverse in place of gf_couple
+// (ld starts at 0: gf_inverse_start), then gf_log_q. The NCP mixture with its rotation is
 // kernels/manifold/circle.h's (circle_mixture_forward with NcpComponent), in f32 with
 // manifold/circle.wgsl's component and common/angle.wgsl's sin, cos and wraps. −log f'(P) is kept
 // per site and summed at the end: log q = −2V log 2π − Σ_l Σ log f'.
@@ -76,6 +78,28 @@ fn gf_net_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   gf_in[2u * V * b + V + i] = select(0.0, sc.x, frozen);
 }
 
+// The softmax of the site's K mixture logits (channels c, c + V, …): their max and Σ e^{u − max}.
+fn gf_mixture_stats(c: u32, K: u32, V: u32) -> vec2f {
+  var max_u = gf_out[c];
+  for (var k = 1u; k < K; k++) { max_u = max(max_u, gf_out[c + k * V]); }
+  var sum_e = 0.0;
+  for (var k = 0u; k < K; k++) { sum_e += exp(gf_out[c + k * V] - max_u); }
+  return vec2f(max_u, sum_e);
+}
+
+// f(θ) = Σ_k ρ_k g_k(θ) and f'(θ) of the site's NCP mixture before its rotation (circle_mixture_eval).
+fn gf_mixture_eval(c: u32, K: u32, V: u32, st: vec2f, theta: f32) -> vec2f {
+  var f = 0.0;
+  var df = 0.0;
+  for (var k = 0u; k < K; k++) {
+    let rho = exp(gf_out[c + k * V] - st.x) / st.y;
+    let ncp = ncp_component(gf_out[c + (K + k) * V], MIN_ALPHA);
+    f += rho * circle_component_value(ncp, theta);
+    df += rho * circle_component_slope(ncp, theta);
+  }
+  return vec2f(f, df);
+}
+
 // The active plaquettes (stripe 0): P' = wrap(f(P) + φ) by the site's NCP mixture, the active link
 // θ_μ(x) ← wrap(θ_μ(x) + σ_μ (P' − P)), σ_0 = +1, σ_1 = −1, and ld −= log f'(P) (gauge_flow_forward).
 @compute @workgroup_size(workgroup_size)
@@ -90,24 +114,68 @@ fn gf_couple(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let K = gp.components;
   let c = (2u * K + 1u) * V * b + i;  // channel j of this site: c + j·V
   let p = gf_plaq[idx];
-  let theta = wrap_angle(p);
-  var max_u = gf_out[c];
-  for (var k = 1u; k < K; k++) { max_u = max(max_u, gf_out[c + k * V]); }
-  var sum_e = 0.0;
-  for (var k = 0u; k < K; k++) { sum_e += exp(gf_out[c + k * V] - max_u); }
-  var f = 0.0;
-  var df = 0.0;
-  for (var k = 0u; k < K; k++) {
-    let rho = exp(gf_out[c + k * V] - max_u) / sum_e;
-    let ncp = ncp_component(gf_out[c + (K + k) * V], MIN_ALPHA);
-    f += rho * circle_component_value(ncp, theta);
-    df += rho * circle_component_slope(ncp, theta);
-  }
-  let pn = wrap_angle(f + gf_out[c + 2u * K * V]);
+  let e = gf_mixture_eval(c, K, V, gf_mixture_stats(c, K, V), wrap_angle(p));  // f(P), f'(P)
+  let pn = wrap_angle(e.x + gf_out[c + 2u * K * V]);
   let a = 2u * V * b + (gp.layer & 1u) * V + i;
   let sign = select(-1.0, 1.0, (gp.layer & 1u) == 0u);
   gf_x[a] = wrap_angle(gf_x[a] + sign * (pn - p));
-  gf_ld[idx] = gf_ld[idx] - log_positive(df);
+  gf_ld[idx] = gf_ld[idx] - log_positive(e.y);
+}
+
+// Starts the inverse pass of given links: ld = 0. One invocation per (configuration, plaquette).
+@compute @workgroup_size(workgroup_size)
+fn gf_inverse_start(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * gp.L * gp.L) { return; }
+  gf_ld[idx] = 0.0;
+}
+
+const GF_EPSILON: f32 = 1.1920928955078125e-7;  // f32's machine epsilon
+
+// One layer of gauge_flow_inverse at the active plaquettes: P = f⁻¹(wrap(P' − φ)) by
+// circle_mixture_inverse's safeguarded Newton (from the ρ-weighted mean of the components'
+// closed-form inverses, bracket [lo, hi], stopping at 2ε·2π in f32), the active link
+// θ_μ(x) ← wrap(θ_μ(x) − σ_μ (P' − P)), and ld += −log f'(P). gf_plaq holds P' (gf_net_input of
+// the layer's output: the frozen plaquettes, and so the net, are the same on both sides).
+@compute @workgroup_size(workgroup_size)
+fn gf_couple_inverse(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  if (gf_stripe(gp.layer, i / L, i % L) != 0u) { return; }
+  let K = gp.components;
+  let c = (2u * K + 1u) * V * b + i;
+  let pn = gf_plaq[idx];
+  let goal = wrap_angle(pn - gf_out[c + 2u * K * V]);
+  let tol = 2.0 * GF_EPSILON * TWO_PI;
+  let st = gf_mixture_stats(c, K, V);
+  var theta = 0.0;
+  for (var k = 0u; k < K; k++) {
+    let rho = exp(gf_out[c + k * V] - st.x) / st.y;
+    theta += rho * circle_component_inverse(ncp_component(gf_out[c + (K + k) * V], MIN_ALPHA), goal);
+  }
+  if (!(theta > 0.0 && theta < TWO_PI)) { theta = goal; }
+  var lo = 0.0;
+  var hi: f32 = TWO_PI;
+  for (var it = 0; it < 200; it++) {
+    let e = gf_mixture_eval(c, K, V, st, theta);
+    let r = e.x - goal;
+    if (r == 0.0) { break; }
+    if (r > 0.0) { hi = theta; } else { lo = theta; }
+    var next = theta - r / e.y;
+    if (!(next > lo && next < hi)) { next = 0.5 * (lo + hi); }
+    let step = next - theta;
+    theta = next;
+    if (abs(step) <= tol || hi - lo <= tol) { break; }
+  }
+  theta = wrap_angle(theta);
+  let a = 2u * V * b + (gp.layer & 1u) * V + i;
+  let sign = select(-1.0, 1.0, (gp.layer & 1u) == 0u);
+  gf_x[a] = wrap_angle(gf_x[a] - sign * (pn - theta));
+  gf_ld[idx] = gf_ld[idx] - log_positive(gf_mixture_eval(c, K, V, st, theta).y);
 }
 
 // log q = −2V log 2π + Σ_x ld[x]. One workgroup per configuration.

@@ -43,8 +43,10 @@ import type { Phi4Coupling } from '../lattice/phi4.js';
 import type { U1Coupling } from '../lattice/u1.js';
 import {
   cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, cpuU1FlowSample, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
+  cpuPhi4FlowLogProb, cpuU1FlowLogProb, type LatticeFlowInverse,
 } from './lattice_cpu.js';
 import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
+import { phi4FlowLogProbWebGpu, u1FlowLogProbWebGpu } from './lattice_webgpu.js';
 import {
   cpuNreEmbeddingTrainSteps, cpuNreLogRatio, cpuNreTrainSteps, type RatioBatch, type RatioClassifier, type RatioLossSpec, type RatioShape, type RatioStepOptions,
 } from './ratio_ops.js';
@@ -186,6 +188,14 @@ const LATTICE_PHI4_FLOW: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
 // Measured on the trained L = 8 flow (bench/results/lattice_u1_flow.bin, 1024 draws): θ' 4.2e-5
 // on the circle, log q 7.2e-5 (|log q| ≤ 222), S 1.3e-4 (|S| ≤ 104), Q identical.
 const LATTICE_U1_FLOW: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
+// The flows' inverse passes over given configurations (z = f⁻¹(x) and log q(x)), the same f32
+// layers as the samplers' in reverse, from x rounded to f32. φ⁴, measured: the trained L = 8 flow's
+// own 1024 draws z 4.5e-6, log q 5.3e-5 (|log q| ≤ 37); the harness's flows and 1.5·N(0, 1) fields
+// z 1.4e-5 (|z| ≤ 19), log q 3.2e-4 at |log q| ≈ 580 (6e-7 relative). U(1) (z on the circle; the
+// NCP mixtures inverted by Newton in f32, stopping at 2ε·2π): the trained L = 8 flow's draws z
+// 1.7e-5, log q 5.0e-5 (|log q| ≤ 223); the harness's flows z 7.1e-6, log q 2.2e-5. Set as the samplers'.
+const LATTICE_PHI4_FLOW_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
+const LATTICE_U1_FLOW_LOG_PROB: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -249,6 +259,8 @@ export const OPS = {
   'lattice.u1_action': { description: 'U(1) Wilson action S(θ), ∂S/∂θ and the topological charge Q of a batch of configurations (kernels/lattice/u1.h)', tolerance: LATTICE_U1_ACTION },
   'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M; optionally the Z2-symmetrised proposal (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
   'lattice.u1_flow_sample': { description: 'U(1) gauge-equivariant flow draws: Philox Haar links, circular CNN, NCP circle mixtures → θ\', log q, S, Q (kernels/lattice/gauge_flow.h)', tolerance: LATTICE_U1_FLOW },
+  'lattice.phi4_flow_log_prob': { description: 'φ⁴ checkerboard flow inverse pass of given configurations: z = f⁻¹(φ) and log q(φ) (checkerboard_flow_inverse)', tolerance: LATTICE_PHI4_FLOW_LOG_PROB },
+  'lattice.u1_flow_log_prob': { description: 'U(1) gauge-equivariant flow inverse pass of given links: θ = f⁻¹(θ\') by Newton on the NCP mixtures, log q(θ\') (gauge_flow_inverse)', tolerance: LATTICE_U1_FLOW_LOG_PROB },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -357,6 +369,10 @@ export interface Backend {
   phi4FlowSample(flow: Phi4Flow, options: LatticeFlowSampleOptions): Promise<Phi4FlowDraws>;
   /** n draws θ' ~ q of a U(1) flow with log q, S and Q; draw i from Philox stream offset + i of seed (op lattice.u1_flow_sample). */
   u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions): Promise<U1FlowDraws>;
+  /** z = f⁻¹(φ) and log q(φ) of φ⁴ configurations φ [n, L·L] (op lattice.phi4_flow_log_prob). */
+  phi4FlowLogProb(flow: Phi4Flow, phi: Float64Array): Promise<LatticeFlowInverse>;
+  /** θ = f⁻¹(θ') and log q(θ') of U(1) configurations θ' [n, 2·L·L] (op lattice.u1_flow_log_prob). */
+  u1FlowLogProb(flow: U1Flow, theta: Float64Array): Promise<LatticeFlowInverse>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -596,6 +612,14 @@ class CpuBackend implements Backend {
     return cpuU1FlowSample(flow, options);
   }
 
+  phi4FlowLogProb(flow: Phi4Flow, phi: Float64Array) {
+    return cpuPhi4FlowLogProb(flow, phi);
+  }
+
+  u1FlowLogProb(flow: U1Flow, theta: Float64Array) {
+    return cpuU1FlowLogProb(flow, theta);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -743,6 +767,14 @@ class WebGpuBackend implements Backend {
 
   u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
     return u1FlowSampleWebGpu(this.ctx, flow, options);
+  }
+
+  phi4FlowLogProb(flow: Phi4Flow, phi: Float64Array) {
+    return phi4FlowLogProbWebGpu(this.ctx, flow, phi);
+  }
+
+  u1FlowLogProb(flow: U1Flow, theta: Float64Array) {
+    return u1FlowLogProbWebGpu(this.ctx, flow, theta);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -971,6 +1003,14 @@ export class CudaBackendImpl implements Backend {
 
   async u1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions) {
     return cudaU1FlowSample(flow, options);
+  }
+
+  async phi4FlowLogProb(): Promise<LatticeFlowInverse> {
+    this.refuse('lattice.phi4_flow_log_prob');
+  }
+
+  async u1FlowLogProb(): Promise<LatticeFlowInverse> {
+    this.refuse('lattice.u1_flow_log_prob');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -1,6 +1,7 @@
 /**
  * The lattice ops on the CPU backend (the native addon, double precision): lattice.phi4_action,
- * lattice.u1_action and lattice.phi4_flow_sample, the reference of the agreement harness. The
+ * lattice.u1_action, the flows' samplers (lattice.*_flow_sample) and inverse passes
+ * (lattice.*_flow_log_prob), the reference of the agreement harness. The
  * WebGPU versions are in lattice_webgpu.ts.
  */
 import { Phi4Flow } from '../lattice/flow.js';
@@ -49,6 +50,14 @@ export interface U1FlowDraws {
   action: Float64Array;
   /** Q [n] */
   charge: Float64Array;
+}
+
+/** The inverse pass of a lattice flow over given configurations (ops lattice.phi4_flow_log_prob, lattice.u1_flow_log_prob). */
+export interface LatticeFlowInverse {
+  /** z = f⁻¹(x) [n, D]: the base point of each configuration (φ⁴: the normals; U(1): the prior's links) */
+  z: Float64Array;
+  /** log q(x) [n] */
+  logq: Float64Array;
 }
 
 export interface U1ActionValues {
@@ -125,4 +134,17 @@ export async function cpuU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOp
     n, seed, offset, keepTheta: keepPhi, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}),
   });
   return { logq: s.logq, action: s.action, charge: s.charge, ...(s.theta ? { theta: s.theta } : {}) };
+}
+
+export async function cpuPhi4FlowLogProb(flow: Phi4Flow, phi: Float64Array): Promise<LatticeFlowInverse> {
+  checkPhi4Flow(flow);
+  checkConfigs(phi, flow.sites, 'phi', `${flow.sites} sites`);
+  return flow.inverse(phi);
+}
+
+export async function cpuU1FlowLogProb(flow: U1Flow, theta: Float64Array): Promise<LatticeFlowInverse> {
+  checkU1Flow(flow);
+  const links = 2 * flow.coupling.L * flow.coupling.L;
+  checkConfigs(theta, links, 'theta', `2·L·L = ${links} link angles`);
+  return flow.inverse(theta);
 }

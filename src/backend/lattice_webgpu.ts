@@ -1,7 +1,8 @@
 /// <reference types="@webgpu/types" />
 /**
  * The lattice kernels on the WebGPU device, batched over configurations (ops lattice.phi4_action,
- * lattice.u1_action, lattice.phi4_flow_sample, lattice.u1_flow_sample): kernels/lattice/phi4.wgsl,
+ * lattice.u1_action, lattice.phi4_flow_sample, lattice.u1_flow_sample, lattice.phi4_flow_log_prob,
+ * lattice.u1_flow_log_prob): kernels/lattice/phi4.wgsl,
  * u1.wgsl, checkerboard_flow.wgsl and gauge_flow.wgsl with kernels/nn/conv2d_circular.wgsl,
  * mirroring phi4.h, u1.h, checkerboard_flow.h, gauge_flow.h (with circle.h's NCP mixture) and
  * conv2d_circular.h in f32. Each call runs in chunks of configurations, one command buffer per
@@ -12,7 +13,10 @@ import type { Phi4Flow } from '../lattice/flow.js';
 import type { U1Flow } from '../lattice/u1_flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
-import { checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues } from './lattice_cpu.js';
+import {
+  checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow, type LatticeFlowInverse, type U1FlowDraws, type LatticeFlowSampleOptions, type Phi4FlowDraws,
+  type U1ActionValues,
+} from './lattice_cpu.js';
 import { PassRecorder, storage, upload, words } from './nn_webgpu.js';
 import { submitAndRead } from './read_back.js';
 import { bufferPool, u64Words, type PipelineKey, type WebGpuContext, type WgslFile } from './webgpu.js';
@@ -136,6 +140,79 @@ function flowUniforms(rows: number, L: number, layer: number, extra: number, see
   return words([rows, L, layer, extra, k0!, k1!, s0!, s1!]);
 }
 
+/** The φ⁴ flow's working buffers of one chunk (checkerboard_flow.wgsl's bindings). */
+interface Phi4InverseBuffers {
+  /** [rows, V]: the configurations to invert (read) */
+  x: GPUBuffer;
+  /** [rows, V]: ±x, then z = f⁻¹(±x) */
+  y: GPUBuffer;
+  ld: GPUBuffer;
+  input: GPUBuffer;
+  hidden: [GPUBuffer, GPUBuffer];
+  st: GPUBuffer;
+  /** [rows]: log q(±x) */
+  logq: GPUBuffer;
+}
+
+/**
+ * Records checkerboard_flow_inverse over a chunk: from y = x (or −x with `reflect`), the layers in
+ * reverse (cbf_mask, the net, cbf_couple_inverse), then log q = log N(z; 0, 1) − Σ s.
+ */
+function recordPhi4Inverse(rec: PassRecorder, cbf: (layer: number, reflect?: number) => Uint32Array<ArrayBuffer>, layers: number, net: ConvNet,
+  params: GPUBuffer, rows: number, L: number, reflect: boolean, b: Phi4InverseBuffers): void {
+  const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
+  const V = L * L;
+  rec.dispatch(flowKey('cbf_inverse_start'), cbf(0, reflect ? 1 : 0), { 1: b.x, 2: b.ld, 7: b.y }, groups2d(rows * V));
+  for (let l = layers - 1; l >= 0; l--) {
+    rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: b.y, 3: b.input }, groups2d(rows * V));
+    recordConvNet(rec, net, params, l * net.params, rows, L, b.input, b.hidden, b.st);
+    rec.dispatch(flowKey('cbf_couple_inverse'), cbf(l), { 1: b.y, 2: b.ld, 4: b.st }, groups2d(rows * V));
+  }
+  rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_inverse_log_q'), cbf(0), { 1: b.y, 2: b.ld, 5: b.logq }, [rows, 1]);
+}
+
+/**
+ * z = f⁻¹(φ) and log q(φ) of given configurations φ [n, V] under the φ⁴ flow (op
+ * lattice.phi4_flow_log_prob): checkerboard_flow_inverse in f32, the parameters and φ rounded to
+ * f32 once per call.
+ */
+export async function phi4FlowLogProbWebGpu(ctx: WebGpuContext, flow: Phi4Flow, phi: Float64Array): Promise<LatticeFlowInverse> {
+  checkPhi4Flow(flow);
+  const { L } = flow.coupling;
+  const { layers, hidden: H, depth, kernel: K } = flow.architecture;
+  const V = L * L;
+  checkConfigs(phi, V, 'phi', `${V} sites`);
+  checkF32Finite(phi, 'phi');
+  const n = phi.length / V;
+  // x, y, ld, in [V] each, two hidden planes [H·V], s and t [2V]
+  const chunk = chunkSize(ctx, 6 * V + 2 * H * V, Math.max(2, H) * V);
+  const pool = bufferPool(ctx.device);
+  const params = pool.acquire(4 * flow.params.length, storage());
+  upload(ctx.device.queue, params, Float32Array.from(flow.params));
+  const net = convNet(1, H, depth, 2, K, ACT.tanh);
+  const out = { z: new Float64Array(n * V), logq: new Float64Array(n) };
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      const rows = Math.min(chunk, n - start);
+      const [x, y, ld, input, hidA, hidB, st, logq] = [V, V, V, V, H * V, H * V, 2 * V, 1].map((w) => pool.acquire(4 * rows * w, storage()));
+      try {
+        upload(ctx.device.queue, x!, new Float32Array(phi.subarray(start * V, (start + rows) * V)));
+        const rec = new PassRecorder(ctx);
+        const cbf = (layer: number, reflect = 0) => flowUniforms(rows, L, layer, reflect, 0n, 0n);
+        recordPhi4Inverse(rec, cbf, layers, net, params, rows, L, false, { x: x!, y: y!, ld: ld!, input: input!, hidden: [hidA!, hidB!], st: st!, logq: logq! });
+        const [z, q] = await submitAndRead(ctx, 'lattice.phi4_flow_log_prob', rec, [[y!, rows * V], [logq!, rows]]);
+        out.z.set(z!, start * V);
+        out.logq.set(q!, start);
+      } finally {
+        pool.release(x!, y!, ld!, input!, hidA!, hidB!, st!, logq!);
+      }
+    }
+  } finally {
+    pool.release(params);
+  }
+  return out;
+}
+
 /**
  * n draws of the trained φ⁴ flow (Phi4Flow): draw i takes its base normals z from Philox stream
  * offset + i of seed exactly as the CPU sampler does (sample_std_normal_fill), then φ = f(z)
@@ -169,7 +246,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         [V, V, V, H * V, H * V, 2 * V, 1, 1, 1, symmetric ? V : 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
       try {
         const rec = new PassRecorder(ctx);
-        const cbf = (layer: number) => flowUniforms(rows, L, layer, 0, seed, first + BigInt(start));
+        const cbf = (layer: number, reflect = 0) => flowUniforms(rows, L, layer, reflect, seed, first + BigInt(start));
         const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
         rec.dispatch(flowKey('cbf_base'), cbf(0), { 1: x!, 2: ld! }, groups2d(rows * Math.ceil(V / 8)));
         for (let l = 0; l < layers; l++) {
@@ -179,14 +256,8 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         }
         rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: ld!, 5: logq! }, [rows, 1]);
         if (symmetric) {
-          // log q(−φ) by the inverse pass of −φ (the layers in reverse), then log q_s and the flip
-          rec.dispatch(flowKey('cbf_reflect'), cbf(0), { 1: x!, 2: ld!, 7: y! }, groups2d(rows * V));
-          for (let l = layers - 1; l >= 0; l--) {
-            rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: y!, 3: input! }, groups2d(rows * V));
-            recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], st!);
-            rec.dispatch(flowKey('cbf_couple_inverse'), cbf(l), { 1: y!, 2: ld!, 4: st! }, groups2d(rows * V));
-          }
-          rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_inverse_log_q'), cbf(0), { 1: y!, 2: ld!, 5: logqOther! }, [rows, 1]);
+          // log q(−φ) by the inverse pass of −φ, then log q_s and the flip
+          recordPhi4Inverse(rec, cbf, layers, net, params, rows, L, true, { x: x!, y: y!, ld: ld!, input: input!, hidden: [hidA!, hidB!], st: st!, logq: logqOther! });
           rec.dispatch(flowKey('cbf_symmetric_log_q'), cbf(0), { 5: logq!, 6: logqOther! }, groups2d(rows));
           rec.dispatch(flowKey('cbf_flip'), cbf(0), { 1: x! }, groups2d(rows * V));
         }
@@ -262,6 +333,57 @@ export async function u1FlowSampleWebGpu(ctx: WebGpuContext, flow: U1Flow, optio
         options.onProgress?.(start + rows, n);
       } finally {
         pool.release(x!, ld!, plaq!, input!, hidA!, hidB!, netOut!, logq!, action!, charge!);
+      }
+    }
+  } finally {
+    pool.release(params);
+  }
+  return out;
+}
+
+/**
+ * θ = f⁻¹(θ') (the prior's links) and log q(θ') of given U(1) configurations θ' [n, 2V] under the
+ * gauge-equivariant flow (op lattice.u1_flow_log_prob): gauge_flow_inverse in f32 (per layer in
+ * reverse: the plaquettes and the net input, the CNN, gf_couple_inverse's Newton inversion of
+ * the NCP mixture), the parameters and θ' rounded to f32 once per call. The links come back in
+ * [0, 2π): compare them on the circle.
+ */
+export async function u1FlowLogProbWebGpu(ctx: WebGpuContext, flow: U1Flow, theta: Float64Array): Promise<LatticeFlowInverse> {
+  checkU1Flow(flow);
+  const { L } = flow.coupling;
+  const { layers, hidden: H, depth, kernel, components } = flow.architecture;
+  const V = L * L;
+  checkConfigs(theta, 2 * V, 'theta', `2·L·L = ${2 * V} link angles`);
+  checkF32Finite(theta, 'theta');
+  const n = theta.length / (2 * V);
+  const C = 2 * components + 1;
+  const chunk = chunkSize(ctx, 6 * V + 2 * H * V + C * V, Math.max(H, C, 2) * V);
+  const pool = bufferPool(ctx.device);
+  const params = pool.acquire(4 * flow.params.length, storage());
+  upload(ctx.device.queue, params, Float32Array.from(flow.params));
+  const net = convNet(2, H, depth, C, kernel, ACT.none);
+  const out = { z: new Float64Array(n * 2 * V), logq: new Float64Array(n) };
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      const rows = Math.min(chunk, n - start);
+      const [x, ld, plaq, input, hidA, hidB, netOut, logq] = [2 * V, V, V, 2 * V, H * V, H * V, C * V, 1].map((w) => pool.acquire(4 * rows * w, storage()));
+      try {
+        upload(ctx.device.queue, x!, new Float32Array(theta.subarray(start * 2 * V, (start + rows) * 2 * V)));
+        const rec = new PassRecorder(ctx);
+        const gf = (layer: number) => flowUniforms(rows, L, layer, components, 0n, 0n);
+        const flowKey = (e: string) => key('lattice/gauge_flow.wgsl', e);
+        rec.dispatch(flowKey('gf_inverse_start'), gf(0), { 2: ld! }, groups2d(rows * V));
+        for (let l = layers - 1; l >= 0; l--) {
+          rec.dispatch(flowKey('gf_net_input'), gf(l), { 1: x!, 3: plaq!, 4: input! }, groups2d(rows * V));
+          recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], netOut!);
+          rec.dispatch(flowKey('gf_couple_inverse'), gf(l), { 1: x!, 2: ld!, 3: plaq!, 5: netOut! }, groups2d(rows * V));
+        }
+        rec.dispatch(configKey('lattice/gauge_flow.wgsl', 'gf_log_q'), gf(0), { 2: ld!, 6: logq! }, [rows, 1]);
+        const [z, q] = await submitAndRead(ctx, 'lattice.u1_flow_log_prob', rec, [[x!, rows * 2 * V], [logq!, rows]]);
+        out.z.set(z!, start * 2 * V);
+        out.logq.set(q!, start);
+      } finally {
+        pool.release(x!, ld!, plaq!, input!, hidA!, hidB!, netOut!, logq!);
       }
     }
   } finally {

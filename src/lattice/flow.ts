@@ -134,6 +134,21 @@ export class Phi4Flow {
     return { z, logq };
   }
 
+  /**
+   * log q(φ) and z = f⁻¹(φ) of configurations φ [n, V] (`inverse` with a choice of backend):
+   * `backend` 'cpu' (default: the native inverse in double), 'webgpu' (op
+   * lattice.phi4_flow_log_prob: f32, within the op's tolerance of the CPU) or 'auto'.
+   */
+  async logProb(phi: Float64Array, options: { backend?: BackendRequest; threads?: number } = {}): Promise<{ z: Float64Array; logq: Float64Array }> {
+    checkConfigs(phi, this.sites, 'phi');
+    if (options.backend !== undefined && options.backend !== 'cpu') {
+      const { backendForOp } = await import('../backend/backend.js');
+      const b = await backendForOp(options.backend, 'lattice.phi4_flow_log_prob');
+      if (b.name !== 'cpu') return b.phi4FlowLogProb(this, phi);
+    }
+    return this.inverse(phi, options.threads);
+  }
+
   /** The reverse-KL loss mean(log q(f(z)) + S(f(z))) over base draws z [n, V], and its parameter gradient. */
   lossAndGrad(z: Float64Array): { loss: number; grad: Float64Array } {
     checkConfigs(z, this.sites, 'z');

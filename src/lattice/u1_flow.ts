@@ -144,6 +144,20 @@ export class U1Flow {
   }
 
   /**
+   * log q(θ) and z = f⁻¹(θ) of configurations θ [n, 2V] (`inverse` with a choice of backend): `backend` 'cpu' (default: the native inverse in double), 'webgpu' (op
+   * lattice.u1_flow_log_prob: f32, within the op's tolerance of the CPU, z on the circle) or 'auto'.
+   */
+  async logProb(theta: Float64Array, options: { backend?: BackendRequest; threads?: number } = {}): Promise<{ z: Float64Array; logq: Float64Array }> {
+    checkConfigs(theta, this.links, 'theta');
+    if (options.backend !== undefined && options.backend !== 'cpu') {
+      const { backendForOp } = await import('../backend/backend.js');
+      const b = await backendForOp(options.backend, 'lattice.u1_flow_log_prob');
+      if (b.name !== 'cpu') return b.u1FlowLogProb(this, theta);
+    }
+    return this.inverse(theta, options.threads);
+  }
+
+  /**
    * The reverse-KL loss mean(log q(f(z)) + S(f(z))) over prior draws z [n, 2V], its parameter
    * gradient and its gradient in z [n, 2V].
    */
