@@ -424,6 +424,25 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'lattice.phi4_flow_train') {
+    // 3–4 Adam steps (lr 1e-3) from the sampler's flows (torch's initialisation moved by
+    // 0.1·N(0, 1)): depth 1 and 0 nets, a 5×5 kernel, an odd L, the tutorial's architecture;
+    // the draws of the CPU trainer (stream t·2³² + b of the seed)
+    const out = [];
+    const cases = [
+      [6, 8, 3, { layers: 2, hidden: 4, depth: 1, kernel: 3 }], [7, 12, 4, { layers: 4, hidden: 4, depth: 1, kernel: 5 }],
+      [6, 9, 4, { layers: 3, hidden: 2, depth: 0, kernel: 3 }], [8, 16, 3, {}],
+    ] as const;
+    for (const [L, batch, steps, architecture] of cases) {
+      const flow = Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 30n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const t = await b.phi4FlowTrain(flow, { steps, batch, learningRate: 1e-3, seed: SEED });
+      const label = `L ${L}, batch ${batch}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.loss });
+    }
+    return out;
+  }
   if (op === 'lattice.u1_flow_log_prob') {
     // the sampler's flows; configurations: the flow's own draws f(θ) (the CPU's forward pass of
     // Philox uniform links) and uniform links in [0, 2π), rounded to f32. The base links are

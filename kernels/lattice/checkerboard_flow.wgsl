@@ -168,3 +168,58 @@ fn cbf_flip(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let w = philox4x32_10(vec4u(0u, 0x80000000u, stream.x, stream.y), cf.key);
   if (w.x < 0x80000000u) { cbf_x[idx] = -cbf_x[idx]; }
 }
+
+// ---- the reverse-KL training step (native/lattice_flow.cc's ReverseKl with checkerboard_flow_backward) ----
+// src/backend/lattice_train_webgpu.ts keeps every layer's input x_l (cbf_copy before cbf_couple
+// updates x_{l+1} in place), the nets' hidden outputs and s, t; then from gy = ∂S/∂φ and
+// ∂ℓ/∂ log q = 1 per configuration (the batch mean's 1/n is applied to the parameter gradient)
+// it runs the layers in reverse: cbf_couple_backward, cbf_mask (the net input m·x_l again), the
+// convs' backward (conv2d_circular.wgsl), cbf_add_frozen.
+
+@group(0) @binding(8) var<storage, read_write> cbf_gy: array<f32>;    // [n, V]: ∂ℓ/∂(layer output), then ∂ℓ/∂(layer input)
+@group(0) @binding(9) var<storage, read_write> cbf_gst: array<f32>;   // [n, 2, V]: ∂ℓ/∂(s, t) before tanh
+@group(0) @binding(10) var<storage, read> cbf_g_in: array<f32>;       // [n, V]: ∂ℓ/∂(net input)
+
+// y = x: the tape keeps the layer's input.
+@compute @workgroup_size(workgroup_size)
+fn cbf_copy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * cf.L * cf.L) { return; }
+  cbf_y[idx] = cbf_x[idx];
+}
+
+// Through y = m·x + (1 − m)(x e^s + t) and the tanh of the net's output (tanh' = 1 − out²), with
+// log q's −s at the active sites (∂ log q/∂s = −1): at an active site
+//   ∂ℓ/∂s = (gy·x·e^s − 1)(1 − s²),  ∂ℓ/∂t = gy (1 − t²),  gy ← gy·e^s;
+// frozen sites pass gy unchanged and give 0 to s and t. cbf_x holds the layer's input x_l.
+@compute @workgroup_size(workgroup_size)
+fn cbf_couple_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let V = cf.L * cf.L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * V) { return; }
+  let i = idx % V;
+  let b = idx / V;
+  let si = 2u * V * b + i;
+  if (cbf_frozen(cf.layer, i / cf.L, i % cf.L)) {
+    cbf_gst[si] = 0.0;
+    cbf_gst[si + V] = 0.0;
+    return;
+  }
+  let s = cbf_st[si];
+  let t = cbf_st[si + V];
+  let es = exp(s);
+  let gy = cbf_gy[idx];
+  cbf_gst[si] = (gy * cbf_x[idx] * es - 1.0) * (1.0 - s * s);
+  cbf_gst[si + V] = gy * (1.0 - t * t);
+  cbf_gy[idx] = gy * es;
+}
+
+// The net saw m·x: the frozen sites receive its input gradient.
+@compute @workgroup_size(workgroup_size)
+fn cbf_add_frozen(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let V = cf.L * cf.L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= cf.n * V) { return; }
+  let i = idx % V;
+  if (cbf_frozen(cf.layer, i / cf.L, i % cf.L)) { cbf_gy[idx] = cbf_gy[idx] + cbf_g_in[idx]; }
+}

@@ -43,8 +43,9 @@ import type { Phi4Coupling } from '../lattice/phi4.js';
 import type { U1Coupling } from '../lattice/u1.js';
 import {
   cpuPhi4Action, cpuPhi4FlowSample, cpuU1Action, cpuU1FlowSample, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
-  cpuPhi4FlowLogProb, cpuU1FlowLogProb, type LatticeFlowInverse,
+  cpuPhi4FlowLogProb, cpuU1FlowLogProb, type LatticeFlowInverse, cpuPhi4FlowTrain, type LatticeFlowTrainOptions, type LatticeFlowTrainResult,
 } from './lattice_cpu.js';
+import { phi4FlowTrainWebGpu } from './lattice_train_webgpu.js';
 import { phi4ActionWebGpu, phi4FlowSampleWebGpu, u1ActionWebGpu, u1FlowSampleWebGpu } from './lattice_webgpu.js';
 import { phi4FlowLogProbWebGpu, u1FlowLogProbWebGpu } from './lattice_webgpu.js';
 import {
@@ -196,6 +197,13 @@ const LATTICE_U1_FLOW: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
 // 1.7e-5, log q 5.0e-5 (|log q| ≤ 223); the harness's flows z 7.1e-6, log q 2.2e-5. Set as the samplers'.
 const LATTICE_PHI4_FLOW_LOG_PROB: Tolerance = { atol: 2e-4, rtol: 1e-5, rowRtol: 1e-5 };
 const LATTICE_U1_FLOW_LOG_PROB: Tolerance = { atol: 5e-4, rtol: 5e-6, rowRtol: 5e-6 };
+// φ⁴ flow training steps (lattice.phi4_flow_train): the CPU trains in double, the device in f32
+// (the same Philox draws; gradients as trees of f32 partial sums over the batch; Adam in f32).
+// Measured at lr 1e-3: the harness's flows (random parameters, losses up to 9e4: |φ| up to ~10)
+// after 3–4 steps, parameters within 1.6e-7 (moved by 3e-3), losses 2.4e-6 relative; the trained
+// L = 8 flow (bench/results/lattice_phi4_flow.bin, batch 64, 10 steps): parameters 8.1e-7 (moved
+// by 9.5e-3), losses 3.9e-5 at ≈ −8, ESS 3.4e-6. Set ~5× wider.
+const LATTICE_PHI4_FLOW_TRAIN: Tolerance = { atol: 5e-6, rtol: 2e-5 };
 
 /**
  * The op table. Tolerances of f32 ops: the words are the CPU's; the transforms lose f32 rounding
@@ -260,6 +268,7 @@ export const OPS = {
   'lattice.phi4_flow_sample': { description: 'φ⁴ checkerboard flow draws: Philox base normals, circular-CNN affine couplings → φ, log q, S, M; optionally the Z2-symmetrised proposal (kernels/lattice/checkerboard_flow.h)', tolerance: LATTICE_PHI4_FLOW },
   'lattice.u1_flow_sample': { description: 'U(1) gauge-equivariant flow draws: Philox Haar links, circular CNN, NCP circle mixtures → θ\', log q, S, Q (kernels/lattice/gauge_flow.h)', tolerance: LATTICE_U1_FLOW },
   'lattice.phi4_flow_log_prob': { description: 'φ⁴ checkerboard flow inverse pass of given configurations: z = f⁻¹(φ) and log q(φ) (checkerboard_flow_inverse)', tolerance: LATTICE_PHI4_FLOW_LOG_PROB },
+  'lattice.phi4_flow_train': { description: 'φ⁴ checkerboard flow reverse-KL training steps: Philox base normals, forward with its tape, log q + S, backward through the couplings and circular convs, Adam', tolerance: LATTICE_PHI4_FLOW_TRAIN },
   'lattice.u1_flow_log_prob': { description: 'U(1) gauge-equivariant flow inverse pass of given links: θ = f⁻¹(θ\') by Newton on the NCP mixtures, log q(θ\') (gauge_flow_inverse)', tolerance: LATTICE_U1_FLOW_LOG_PROB },
 } as const satisfies Record<string, OpSpec>;
 
@@ -373,6 +382,8 @@ export interface Backend {
   phi4FlowLogProb(flow: Phi4Flow, phi: Float64Array): Promise<LatticeFlowInverse>;
   /** θ = f⁻¹(θ') and log q(θ') of U(1) configurations θ' [n, 2·L·L] (op lattice.u1_flow_log_prob). */
   u1FlowLogProb(flow: U1Flow, theta: Float64Array): Promise<LatticeFlowInverse>;
+  /** Reverse-KL Adam steps of a φ⁴ flow from its parameters, the CPU trainer's draws (op lattice.phi4_flow_train). */
+  phi4FlowTrain(flow: Phi4Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult>;
   /**
    * Copies finite f32 values to this backend once (a DeviceArray: device memory on webgpu, a host
    * copy on cpu), for the ops that take ArrayInput — so repeated calls do not upload them again.
@@ -620,6 +631,10 @@ class CpuBackend implements Backend {
     return cpuU1FlowLogProb(flow, theta);
   }
 
+  phi4FlowTrain(flow: Phi4Flow, options: LatticeFlowTrainOptions) {
+    return cpuPhi4FlowTrain(flow, options);
+  }
+
   async upload(values: Float32Array): Promise<DeviceArray> {
     return new HostArray(values);
   }
@@ -775,6 +790,10 @@ class WebGpuBackend implements Backend {
 
   u1FlowLogProb(flow: U1Flow, theta: Float64Array) {
     return u1FlowLogProbWebGpu(this.ctx, flow, theta);
+  }
+
+  phi4FlowTrain(flow: Phi4Flow, options: LatticeFlowTrainOptions) {
+    return phi4FlowTrainWebGpu(this.ctx, flow, options);
   }
 
   async upload(values: Float32Array): Promise<DeviceArray> {
@@ -1011,6 +1030,10 @@ export class CudaBackendImpl implements Backend {
 
   async u1FlowLogProb(): Promise<LatticeFlowInverse> {
     this.refuse('lattice.u1_flow_log_prob');
+  }
+
+  async phi4FlowTrain(): Promise<LatticeFlowTrainResult> {
+    this.refuse('lattice.phi4_flow_train');
   }
 
   async upload(): Promise<DeviceArray> {

@@ -8,6 +8,8 @@ import { Phi4Flow } from '../lattice/flow.js';
 import { Phi4Action, type Phi4Coupling } from '../lattice/phi4.js';
 import { U1Action, type U1Coupling } from '../lattice/u1.js';
 import { U1Flow } from '../lattice/u1_flow.js';
+import { native, type NativeEpochLosses } from '../native.js';
+import { abortError, whileAbortable } from '../simulators/call.js';
 import { checkNonNegativeInteger, checkPositiveInteger, checkSeed, describe } from '../validate.js';
 
 export interface LatticeFlowSampleOptions {
@@ -147,4 +149,49 @@ export async function cpuU1FlowLogProb(flow: U1Flow, theta: Float64Array): Promi
   const links = 2 * flow.coupling.L * flow.coupling.L;
   checkConfigs(theta, links, 'theta', `2·L·L = ${links} link angles`);
   return flow.inverse(theta);
+}
+
+/** Options of a reverse-KL training call (op lattice.phi4_flow_train): native/lattice_flow.cc's trainer. */
+export interface LatticeFlowTrainOptions {
+  /** Adam steps; step t draws configuration b from Philox stream t·2³² + b of seed. */
+  steps: number;
+  /** Configurations per step. */
+  batch: number;
+  /** Adam's learning rate (β = 0.9, 0.999, ε = 1e-8; the moments start at 0). */
+  learningRate: number;
+  seed: number | bigint;
+  /** Called after every step with the batch's loss mean(log q + S) and the ESS fraction of its weights. */
+  onStep?: (p: { step: number; loss: number; ess: number }) => void;
+  /** Aborting rejects with SbiError ABORTED (checked between steps). */
+  signal?: AbortSignal;
+}
+
+/** The trained parameters and, per step, the batch loss and ESS fraction. */
+export interface LatticeFlowTrainResult {
+  params: Float64Array;
+  loss: Float64Array;
+  ess: Float64Array;
+}
+
+/** The checked options of a training call. */
+export function checkFlowTrainOptions(o: LatticeFlowTrainOptions): { steps: number; batch: number; learningRate: number; seed: number | bigint } {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`Expected an options object { steps, batch, learningRate, seed } but received ${describe(o)}`);
+  const steps = checkPositiveInteger(o.steps, 'steps', 2 ** 32 - 1);
+  const batch = checkPositiveInteger(o.batch, 'batch', 2 ** 20);
+  if (!(typeof o.learningRate === 'number' && o.learningRate > 0 && o.learningRate <= 1)) {
+    throw new RangeError(`Expected \`learningRate\` in (0, 1] but received ${describe(o.learningRate)}`);
+  }
+  if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError(`Expected a function for \`onStep\` but received ${describe(o.onStep)}`);
+  return { steps, batch, learningRate: o.learningRate, seed: checkSeed(o.seed) };
+}
+
+/** Reverse-KL training steps of the φ⁴ flow from its parameters, by the native trainer (double). */
+export async function cpuPhi4FlowTrain(flow: Phi4Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
+  checkPhi4Flow(flow);
+  const o = checkFlowTrainOptions(options);
+  if (options.signal?.aborted) throw abortError();
+  const cancel = new Int32Array(1);
+  const onStep = options.onStep ? (e: NativeEpochLosses) => options.onStep!({ step: e.epoch, loss: e.trainLoss, ess: e.validationLoss }) : undefined;
+  return whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+    native.phi4FlowTrain(flow.nativeShape, flow.nativeCoupling, flow.params, { seed: o.seed, steps: o.steps, batchSize: o.batch, learningRate: o.learningRate }, onStep, cancel));
 }

@@ -26,11 +26,11 @@ const MAX_GROUPS = 65535;
 /** Device memory one chunk of a call may take (the flow's working buffers), besides the parameters. */
 const CHUNK_BYTES = 64 * 1024 * 1024;
 
-const key = (file: WgslFile, entryPoint: string): PipelineKey => ({ file, entryPoint, constants: { workgroup_size: WG } });
-const configKey = (file: WgslFile, entryPoint: string): PipelineKey => ({ file, entryPoint, constants: {} });
+export const key = (file: WgslFile, entryPoint: string): PipelineKey => ({ file, entryPoint, constants: { workgroup_size: WG } });
+export const configKey = (file: WgslFile, entryPoint: string): PipelineKey => ({ file, entryPoint, constants: {} });
 
 /** Workgroups for `count` elements of WG invocations each, as a 2-D dispatch (rows of at most 65 535). */
-function groups2d(count: number): [number, number] {
+export function groups2d(count: number): [number, number] {
   const g = Math.ceil(count / WG);
   return g <= MAX_GROUPS ? [g, 1] : [MAX_GROUPS, Math.ceil(g / MAX_GROUPS)];
 }
@@ -71,7 +71,7 @@ async function runPerConfig(ctx: WebGpuContext, what: string, k: PipelineKey, va
 const F32_MAX = 3.4028234663852886e38;
 
 /** The kernels take f32: every value must be finite there (NaN and values beyond the f32 range are not). */
-function checkF32Finite(a: Float64Array, name: string): void {
+export function checkF32Finite(a: Float64Array, name: string): void {
   for (let i = 0; i < a.length; i++) {
     if (!(Math.abs(a[i]!) <= F32_MAX)) throw new RangeError(`Expected finite values within the f32 range in \`${name}\` but element ${i} is ${a[i]}`);
   }
@@ -103,29 +103,32 @@ export async function u1ActionWebGpu(ctx: WebGpuContext, coupling: U1Coupling, t
   return { action: action!, grad: grad!, charge: charge!.map((q) => q + 0) };  // −0 → +0, as the CPU's Q
 }
 
-const ACT = { none: 0, leakyRelu: 1, tanh: 2 } as const;
+export const ACT = { none: 0, leakyRelu: 1, tanh: 2 } as const;
 /** Output channels per invocation of conv2d_circular.wgsl (CONV_OUT_TILE). */
 const CONV_OUT_TILE = 4;
 
 /** A coupling net of conv_net_circular.h: its convs (channels, activation) and parameters per net. */
-interface ConvNet {
+export interface ConvNet {
   K: number;
   convs: Array<{ cIn: number; cOut: number; act: number }>;
   params: number;
 }
 
-function convNet(cIn: number, hidden: number, depth: number, cOut: number, K: number, outAct: number): ConvNet {
+export function convNet(cIn: number, hidden: number, depth: number, cOut: number, K: number, outAct: number): ConvNet {
   const convs = [];
   for (let k = 0; k <= depth; k++) convs.push({ cIn: k === 0 ? cIn : hidden, cOut: k === depth ? cOut : hidden, act: k === depth ? outAct : ACT.leakyRelu });
   return { K, convs, params: convs.reduce((a, c) => a + c.cOut * c.cIn * K * K + c.cOut, 0) };
 }
 
-/** Records one net (parameters from element `offset`): `input` → the two hidden planes in turn → `output`. */
-function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer, offset: number, rows: number, L: number,
-  input: GPUBuffer, hidden: [GPUBuffer, GPUBuffer], output: GPUBuffer): void {
+/**
+ * Records one net (parameters from element `offset`): `input` → the hidden planes → `output`. Hidden
+ * output k goes to hidden[k mod hidden.length]: two planes in turn, or one per hidden layer (a tape).
+ */
+export function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer, offset: number, rows: number, L: number,
+  input: GPUBuffer, hidden: readonly GPUBuffer[], output: GPUBuffer): void {
   let src = input, off = offset;
   net.convs.forEach((c, k) => {
-    const dst = k === net.convs.length - 1 ? output : hidden[k % 2]!;
+    const dst = k === net.convs.length - 1 ? output : hidden[k % hidden.length]!;
     rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular'), words([rows, L, c.cIn, c.cOut, net.K, c.act, off, 0]),
       { 1: params, 2: src, 3: dst }, groups2d(rows * Math.ceil(c.cOut / CONV_OUT_TILE) * L * L));
     off += c.cOut * c.cIn * net.K * net.K + c.cOut;
@@ -134,7 +137,7 @@ function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer, offse
 }
 
 /** The uniform block of checkerboard_flow.wgsl / gauge_flow.wgsl: n, L, layer, one more word, the seed and the first stream. */
-function flowUniforms(rows: number, L: number, layer: number, extra: number, seed: bigint, stream: bigint): Uint32Array<ArrayBuffer> {
+export function flowUniforms(rows: number, L: number, layer: number, extra: number, seed: bigint, stream: bigint): Uint32Array<ArrayBuffer> {
   const [k0, k1] = u64Words(seed);
   const [s0, s1] = u64Words(stream & ((1n << 64n) - 1n));
   return words([rows, L, layer, extra, k0!, k1!, s0!, s1!]);

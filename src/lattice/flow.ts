@@ -241,6 +241,8 @@ export interface FlowSamples {
 }
 
 export interface TrainPhi4FlowOptions extends Phi4Coupling, Partial<Phi4FlowArchitecture>, LatticeTrainOptions {
+  /** Where the steps run (default 'cpu'; 'webgpu': op lattice.phi4_flow_train, f32). */
+  backend?: BackendRequest;
   /**
    * Start from this flow's parameters instead of a fresh initialisation (same coupling and
    * architecture): continues a training run, e.g. at a lower learning rate (Adam's moments start
@@ -261,6 +263,9 @@ export interface TrainPhi4FlowResult {
  * Trains a flow by reverse KL: each step draws `batch` base configurations (configuration b of
  * step t from Philox stream t·2³² + b of seed), pushes them through the flow and takes an Adam
  * step on mean(log q(φ) + S(φ)). Off the event loop; identical for any thread count.
+ * `backend` (default 'cpu': the native trainer in double): 'webgpu' runs the steps on the device
+ * (op lattice.phi4_flow_train: the same draws, the forward and backward passes and Adam in f32;
+ * `threads` does not apply; a batch must fit one launch), 'auto' picks as selectBackend does.
  */
 export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<TrainPhi4FlowResult> {
   const coupling = checkCoupling({ L: options.L, m2: options.m2, lambda: options.lambda });
@@ -280,8 +285,18 @@ export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<Trai
     }
   }
   const init = options.init ?? Phi4Flow.init(coupling, arch, o.seed);
-  const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
-    native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
+  const backend = options.backend ?? 'cpu';
+  const device = backend === 'cpu' ? undefined : await (await import('../backend/backend.js')).backendForOp(backend, 'lattice.phi4_flow_train');
+  const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) => {
+    if (device === undefined || device.name === 'cpu') {
+      return native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel);
+    }
+    return device.phi4FlowTrain(init, {
+      steps: nativeOptions.steps, batch: nativeOptions.batchSize, learningRate: nativeOptions.learningRate, seed: nativeOptions.seed,
+      ...(onStep ? { onStep: (p: { step: number; loss: number; ess: number }) => onStep({ epoch: p.step, trainLoss: p.loss, validationLoss: p.ess }) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  });
   return { model: new Phi4Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
 }
 

@@ -1,0 +1,203 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Reverse-KL training of the φ⁴ flow on the WebGPU device (op lattice.phi4_flow_train), step for
+ * step native/lattice_flow.cc's trainer (ReverseKl + adam_step) in f32:
+ *   draw      z of configuration b of step t from Philox stream t·2³² + b (cbf_base: the CPU's normals)
+ *   forward   φ = f(z) keeping every layer's input, the nets' hidden outputs and s, t (the tape of
+ *             checkerboard_flow_forward), log q (cbf_log_q), S and ∂S/∂φ (phi4.wgsl's phi4_action_grad)
+ *   backward  checkerboard_flow_backward from ∂ℓ/∂φ = ∂S/∂φ and ∂ℓ/∂ log q = 1 per configuration:
+ *             cbf_couple_backward, the circular convs' input and parameter gradients
+ *             (conv2d_circular.wgsl's backward; each parameter a tree sum over the batch, times 1/n:
+ *             the gradient of the batch mean), cbf_add_frozen
+ *   update    Adam (dense.wgsl's adam: kernels/nn/adam.h, β = 0.9, 0.999, ε = 1e-8)
+ * The parameters and Adam's moments stay on the device across the call's steps; per step only the
+ * batch's log q and S come back, for the loss mean(log q + S) and the ESS (summed in double on the
+ * host, as the CPU does). The CPU trains in double: the two agree within the op's tolerance for a
+ * few steps, and drift apart as f32 rounding feeds back through the steps.
+ */
+import { SbiError } from '../errors.js';
+import type { Phi4Flow } from '../lattice/flow.js';
+import { checkFlowTrainOptions, checkPhi4Flow, type LatticeFlowTrainOptions, type LatticeFlowTrainResult } from './lattice_cpu.js';
+import { ACT, configKey, convNet, flowUniforms, groups2d, key, recordConvNet, type ConvNet } from './lattice_webgpu.js';
+import { checkNonNegativeInteger } from '../validate.js';
+import { PassRecorder, recordAdamStep, storage, upload, words } from './nn_webgpu.js';
+import { submitAndRead } from './read_back.js';
+import { bufferPool, type WebGpuContext } from './webgpu.js';
+
+const MAX_GROUPS = 65535;
+
+/** One workgroup per element, as a 2-D grid (rows of at most 65 535). */
+function perElementGroups(count: number): [number, number] {
+  return count <= MAX_GROUPS ? [count, 1] : [MAX_GROUPS, Math.ceil(count / MAX_GROUPS)];
+}
+
+/** The device buffers of a training call: parameters, Adam's moments, the gradient and one batch's tape. */
+class Phi4TrainState {
+  readonly P: number;
+  readonly B: number;
+  readonly params: GPUBuffer;
+  readonly moments: GPUBuffer;
+  readonly grad: GPUBuffer;
+  /** xs[l]: layer l's input [B, V] (xs[0] = z), xs[layers] = φ */
+  readonly xs: GPUBuffer[];
+  /** hid[l][k]: hidden output k of layer l's net [B, H, V] */
+  readonly hid: GPUBuffer[][];
+  /** st[l]: s and t of layer l [B, 2, V] */
+  readonly st: GPUBuffer[];
+  readonly ld: GPUBuffer;
+  readonly input: GPUBuffer;
+  readonly gy: GPUBuffer;
+  readonly gIn: GPUBuffer;
+  readonly logq: GPUBuffer;
+  readonly action: GPUBuffer;
+  readonly gst: GPUBuffer;
+  readonly planes: [GPUBuffer, GPUBuffer];
+  private readonly net: ConvNet;
+  private readonly convOffsets: number[] = [];
+
+  constructor(private readonly ctx: WebGpuContext, private readonly flow: Phi4Flow, batch: number) {
+    const { L } = flow.coupling;
+    const { layers, hidden: H, depth, kernel: K } = flow.architecture;
+    const V = L * L;
+    const maxBatch = Math.min(MAX_GROUPS, Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * Math.max(2, H) * V)));
+    if (batch > maxBatch) throw new RangeError(`Expected \`batch\` of at most ${maxBatch} configurations (one launch on this device) but received ${batch}`);
+    this.B = batch;
+    this.P = flow.params.length;
+    this.net = convNet(1, H, depth, 2, K, ACT.tanh);
+    this.net.convs.reduce((off, c) => (this.convOffsets.push(off), off + c.cOut * c.cIn * K * K + c.cOut), 0);
+    const pool = bufferPool(ctx.device);
+    const acquire = (floats: number) => pool.acquire(4 * floats, storage());
+    this.params = acquire(this.P);
+    this.moments = acquire(2 * this.P);
+    this.grad = acquire(this.P);
+    this.xs = Array.from({ length: layers + 1 }, () => acquire(batch * V));
+    this.hid = Array.from({ length: layers }, () => Array.from({ length: depth }, () => acquire(batch * H * V)));
+    this.st = Array.from({ length: layers }, () => acquire(batch * 2 * V));
+    [this.ld, this.input, this.gy, this.gIn] = [0, 1, 2, 3].map(() => acquire(batch * V)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    this.logq = acquire(batch);
+    this.action = acquire(batch);
+    this.gst = acquire(batch * 2 * V);
+    this.planes = [acquire(batch * H * V), acquire(batch * H * V)];
+    upload(ctx.device.queue, this.params, Float32Array.from(flow.params));
+    upload(ctx.device.queue, this.moments, new Float32Array(2 * this.P));
+  }
+
+  /**
+   * Records step t's draws (streams t·2³² + b of seed), the forward pass with its tape, log q, S and
+   * ∂S/∂φ, and the backward pass into `grad` (the gradient of the batch mean of log q + S).
+   */
+  recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void {
+    const { B, net, xs, hid, st } = this;
+    const { L, m2, lambda } = this.flow.coupling;
+    const { layers, depth, kernel: K } = this.flow.architecture;
+    const V = L * L;
+    const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
+    const cbf = (layer: number) => flowUniforms(B, L, layer, 0, seed, BigInt(t) << 32n);
+    const sites = groups2d(B * V);
+    rec.dispatch(flowKey('cbf_base'), cbf(0), { 1: xs[0]!, 2: this.ld }, groups2d(B * Math.ceil(V / 8)));
+    for (let l = 0; l < layers; l++) {
+      rec.dispatch(flowKey('cbf_copy'), cbf(l), { 1: xs[l]!, 7: xs[l + 1]! }, sites);
+      rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: xs[l]!, 3: this.input }, sites);
+      recordConvNet(rec, net, this.params, l * net.params, B, L, this.input, hid[l]!, st[l]!);
+      rec.dispatch(flowKey('cbf_couple'), cbf(l), { 1: xs[l + 1]!, 2: this.ld, 4: st[l]! }, sites);
+    }
+    rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: this.ld, 5: this.logq }, [B, 1]);
+    rec.dispatch(configKey('lattice/phi4.wgsl', 'phi4_action_grad'), words([B, L, m2, lambda], new Set([2, 3])),
+      { 1: xs[layers]!, 2: this.action, 3: this.gy }, [B, 1]);
+    for (let l = layers - 1; l >= 0; l--) {
+      rec.dispatch(flowKey('cbf_couple_backward'), cbf(l), { 1: xs[l]!, 4: st[l]!, 8: this.gy, 9: this.gst }, sites);
+      rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: xs[l]!, 3: this.input }, sites);
+      for (let k = depth; k >= 0; k--) {
+        const c = net.convs[k]!;
+        const xin = k > 0 ? hid[l]![k - 1]! : this.input;
+        const gOut = k === depth ? this.gst : this.planes[(k + 1) % 2]!;
+        const gx = k > 0 ? this.planes[k % 2]! : this.gIn;
+        const off = l * net.params + this.convOffsets[k]!;
+        const u = (act: number) => words([B, L, c.cIn, c.cOut, K, act, off, 1 / B], new Set([7]));
+        rec.dispatch(configKey('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_params'), u(0), { 2: xin, 4: gOut, 6: this.grad },
+          perElementGroups(c.cOut * c.cIn * K * K + c.cOut));
+        rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_input'), u(k > 0 ? ACT.leakyRelu : ACT.none),
+          { 1: this.params, 2: xin, 4: gOut, 5: gx }, groups2d(B * c.cIn * V));
+      }
+      rec.dispatch(flowKey('cbf_add_frozen'), cbf(l), { 8: this.gy, 10: this.gIn }, sites);
+    }
+  }
+
+  release(): void {
+    bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, ...this.xs, ...this.hid.flat(), ...this.st, this.ld, this.input, this.gy, this.gIn,
+      this.logq, this.action, this.gst, ...this.planes);
+  }
+}
+
+/** The batch loss mean(log q + S) and the ESS fraction of the weights e^{−S − log q}, in double as the CPU. */
+function lossAndEss(logq: Float32Array, action: Float32Array): { loss: number; ess: number } {
+  const B = logq.length;
+  let sum = 0, maxW = -Infinity;
+  const logW = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    sum += logq[b]! + action[b]!;
+    logW[b] = -action[b]! - logq[b]!;
+    maxW = Math.max(maxW, logW[b]!);
+  }
+  let s1 = 0, s2 = 0;
+  for (const w of logW) {
+    const e = Math.exp(w - maxW);
+    s1 += e;
+    s2 += e * e;
+  }
+  return { loss: sum / B, ess: (s1 * s1) / (s2 * B) };
+}
+
+/**
+ * `steps` Adam steps of the reverse-KL loss on batches of `batch` configurations from the flow's
+ * parameters (rounded to f32); returns the parameters after the last step and each step's loss and
+ * ESS fraction. A step's batch is one launch: its tape must fit the device's storage bindings.
+ */
+export async function phi4FlowTrainWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
+  checkPhi4Flow(flow);
+  const { steps, batch, learningRate, seed } = checkFlowTrainOptions(options);
+  const state = new Phi4TrainState(ctx, flow, batch);
+  const out: LatticeFlowTrainResult = { params: new Float64Array(state.P), loss: new Float64Array(steps), ess: new Float64Array(steps) };
+  try {
+    for (let t = 0; t < steps; t++) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+      const rec = new PassRecorder(ctx);
+      state.recordLossGrad(rec, BigInt(seed), t);
+      recordAdamStep(rec, { count: state.P, step: t + 1, lr: learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
+        state.grad, state.params, state.moments);
+      const [q, s] = await submitAndRead(ctx, 'lattice.phi4_flow_train', rec, [[state.logq, batch], [state.action, batch]]);
+      const { loss, ess } = lossAndEss(q!, s!);
+      if (!Number.isFinite(loss)) throw new SbiError(`lattice.phi4_flow_train: the loss of step ${t + 1} is ${loss} (f32 overflow: try a lower learningRate)`, 'NON_FINITE');
+      out.loss[t] = loss;
+      out.ess[t] = ess;
+      options.onStep?.({ step: t + 1, loss, ess });
+    }
+    const [p] = await submitAndRead(ctx, 'lattice.phi4_flow_train', new PassRecorder(ctx), [[state.params, state.P]]);
+    out.params.set(p!);
+  } finally {
+    state.release();
+  }
+  return out;
+}
+
+/**
+ * The device's reverse-KL loss and parameter gradient for the draws of training step `step` (no
+ * Adam step), with those draws z [batch, V]: what lattice.phi4_flow_train's steps are built on,
+ * for checking the device's gradient against the CPU's lossAndGrad(z) at the same z.
+ */
+export async function phi4FlowLossGradWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: { batch: number; seed: number | bigint; step: number }):
+Promise<{ z: Float64Array; loss: number; grad: Float64Array }> {
+  checkPhi4Flow(flow);
+  const { batch, seed } = checkFlowTrainOptions({ ...options, steps: 1, learningRate: 1 });
+  const step = checkNonNegativeInteger(options.step, 'step');
+  const state = new Phi4TrainState(ctx, flow, batch);
+  try {
+    const rec = new PassRecorder(ctx);
+    state.recordLossGrad(rec, BigInt(seed), step);
+    const [z, q, s, g] = await submitAndRead(ctx, 'lattice.phi4_flow_train', rec,
+      [[state.xs[0]!, batch * flow.sites], [state.logq, batch], [state.action, batch], [state.grad, state.P]]);
+    return { z: Float64Array.from(z!), loss: lossAndEss(q!, s!).loss, grad: Float64Array.from(g!) };
+  } finally {
+    state.release();
+  }
+}
