@@ -443,6 +443,24 @@ async function runOp(b: Backend, op: OpName): Promise<Array<{ label: string; val
     }
     return out;
   }
+  if (op === 'lattice.u1_flow_train') {
+    // 3–4 Adam steps (lr 1e-3) from moved initialisations: depth 1 and 0 nets, 5×5 kernels, 1–3
+    // NCP components, L = 4 and 8 (the tutorial's architecture); the CPU trainer's Haar draws
+    const out = [];
+    const cases = [
+      [4, 8, 4, { layers: 2, hidden: 4, depth: 1, kernel: 3, components: 2 }], [4, 6, 3, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 }],
+      [8, 5, 4, { layers: 3, hidden: 3, depth: 0, components: 1 }], [8, 8, 3, {}],
+    ] as const;
+    for (const [L, batch, steps, architecture] of cases) {
+      const flow = U1Flow.init({ L, beta: 2 }, architecture, 3);
+      const r = new PhiloxStream(SEED, 31n);
+      for (let j = 0; j < flow.params.length; j++) flow.params[j] += 0.1 * r.normal();
+      const t = await b.u1FlowTrain(flow, { steps, batch, learningRate: 1e-3, seed: SEED });
+      const label = `L ${L}, batch ${batch}, ${JSON.stringify(flow.architecture)}`;
+      out.push({ label: `${label} params`, values: t.params }, { label: `${label} losses`, values: t.loss });
+    }
+    return out;
+  }
   if (op === 'lattice.u1_flow_log_prob') {
     // the sampler's flows; configurations: the flow's own draws f(θ) (the CPU's forward pass of
     // Philox uniform links) and uniform links in [0, 2π), rounded to f32. The base links are

@@ -188,3 +188,101 @@ fn gf_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid:
   let total = config_sum(lid.x, s);
   if (lid.x == 0u) { gf_log_q_out[b] = total - f32(2u * V) * 1.8378770664093453; }  // log 2π
 }
+
+// ---- the reverse-KL training step (native/lattice_flow.cc's ReverseKl with gauge_flow_backward) ----
+// src/backend/lattice_train_webgpu.ts keeps every layer's input links (gf_copy before gf_couple
+// updates the next buffer in place), the nets' hidden outputs and outputs; then from gy = ∂S/∂θ'
+// and ∂ℓ/∂ log q = 1 per configuration (the batch mean's 1/n is applied to the parameter
+// gradient) it runs the layers in reverse: gf_net_input (the layer's plaquettes and net input
+// again), gf_couple_backward, the convs' backward (conv2d_circular.wgsl), gf_add_frozen, gf_scatter.
+
+@group(0) @binding(7) var<storage, read_write> gf_gy: array<f32>;    // [n, 2V]: ∂ℓ/∂(layer output links), then ∂ℓ/∂(input links)
+@group(0) @binding(8) var<storage, read_write> gf_gp: array<f32>;    // [n, V]: ∂ℓ/∂P of the layer's plaquettes
+@group(0) @binding(9) var<storage, read_write> gf_gnet: array<f32>;  // [n, 2K + 1, V]: ∂ℓ/∂(net output)
+@group(0) @binding(10) var<storage, read> gf_g_in: array<f32>;       // [n, 2, V]: ∂ℓ/∂(net input)
+@group(0) @binding(11) var<storage, read_write> gf_y: array<f32>;    // [n, 2V]: gf_copy's destination
+
+// y = x: the tape keeps the layer's input links. One invocation per link.
+@compute @workgroup_size(workgroup_size)
+fn gf_copy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= 2u * gp.n * gp.L * gp.L) { return; }
+  gf_y[idx] = gf_x[idx];
+}
+
+// At an active plaquette (circle_mixture_backward of the NCP mixture with g_y = σ·gy(active link),
+// g_l = ∂ℓ/∂ log f' = −1): with f = Σ ρ_k g_k, mean = g_y f + g_l,
+//   ∂ℓ/∂(logit k) = ρ_k (g_y g_k + g_l g_k'/f' − mean),  ∂ℓ/∂u_k = ρ_k (g_y ∂g_k/∂u + g_l ∂g_k'/∂u / f'),
+//   ∂ℓ/∂φ = g_y,  ∂ℓ/∂P = g_y f' + g_l f''/f' − g_y (the last term: θ' moves by σ(P' − P));
+// elsewhere the net output's gradient and ∂ℓ/∂P start at 0. The active link's gy passes unchanged.
+@compute @workgroup_size(workgroup_size)
+fn gf_couple_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  let K = gp.components;
+  let c = (2u * K + 1u) * V * b + i;
+  if (gf_stripe(gp.layer, i / L, i % L) != 0u) {
+    for (var j = 0u; j < 2u * K + 1u; j++) { gf_gnet[c + j * V] = 0.0; }
+    gf_gp[idx] = 0.0;
+    return;
+  }
+  let a = 2u * V * b + (gp.layer & 1u) * V + i;
+  let sign = select(-1.0, 1.0, (gp.layer & 1u) == 0u);
+  let g_y = sign * gf_gy[a];
+  let g_l = -1.0;
+  let theta = wrap_angle(gf_plaq[idx]);
+  let st = gf_mixture_stats(c, K, V);
+  let e = gf_mixture_eval(c, K, V, st, theta);
+  let mean = g_y * e.x + g_l;
+  var d2f = 0.0;
+  for (var k = 0u; k < K; k++) {
+    let rho = exp(gf_out[c + k * V] - st.x) / st.y;
+    let u = gf_out[c + (K + k) * V];
+    let ncp = ncp_component(u, MIN_ALPHA);
+    let d = circle_component_partials(ncp, u, 0.0, theta);
+    d2f += rho * d.dslope_dtheta;
+    gf_gnet[c + k * V] = rho * (g_y * circle_component_value(ncp, theta) + g_l * circle_component_slope(ncp, theta) / e.y - mean);
+    gf_gnet[c + (K + k) * V] = rho * (g_y * d.dvalue_du.x + g_l * d.dslope_du.x / e.y);
+  }
+  gf_gnet[c + 2u * K * V] = g_y;
+  gf_gp[idx] = g_y * e.y + g_l * d2f / e.y - g_y;
+}
+
+// The frozen plaquettes' net input (cos P, sin P) passes its gradient to P.
+@compute @workgroup_size(workgroup_size)
+fn gf_add_frozen(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  let d = gf_stripe(gp.layer, i / L, i % L);
+  if (d != 1u && d != 2u) { return; }
+  let t = 2u * V * b;
+  gf_gp[idx] = gf_gp[idx] + gf_g_in[t + V + i] * gf_in[t + i] - gf_g_in[t + i] * gf_in[t + V + i];
+}
+
+// P(x) = θ₀(x) + θ₁(x + ê₀) − θ₀(x + ê₁) − θ₁(x), so gy₀(x) += gP(x) − gP(x − ê₁) and
+// gy₁(x) += gP(x − ê₀) − gP(x). One invocation per (configuration, site): its two links.
+@compute @workgroup_size(workgroup_size)
+fn gf_scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let L = gp.L;
+  let V = L * L;
+  let idx = flat_index(gid, nwg, workgroup_size);
+  if (idx >= gp.n * V) { return; }
+  let b = idx / V;
+  let i = idx % V;
+  let x0 = i / L;
+  let x1 = i % L;
+  let x0p = select(x0 - 1u, L - 1u, x0 == 0u);
+  let x1p = select(x1 - 1u, L - 1u, x1 == 0u);
+  let g = gf_gp[idx];
+  let t = 2u * V * b;
+  gf_gy[t + i] = gf_gy[t + i] + (g - gf_gp[b * V + x0 * L + x1p]);
+  gf_gy[t + V + i] = gf_gy[t + V + i] + (gf_gp[b * V + x0p * L + x1] - g);
+}

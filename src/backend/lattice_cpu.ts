@@ -151,7 +151,7 @@ export async function cpuU1FlowLogProb(flow: U1Flow, theta: Float64Array): Promi
   return flow.inverse(theta);
 }
 
-/** Options of a reverse-KL training call (op lattice.phi4_flow_train): native/lattice_flow.cc's trainer. */
+/** Options of a reverse-KL training call (ops lattice.phi4_flow_train, lattice.u1_flow_train): native/lattice_flow.cc's trainer. */
 export interface LatticeFlowTrainOptions {
   /** Adam steps; step t draws configuration b from Philox stream t·2³² + b of seed. */
   steps: number;
@@ -194,4 +194,15 @@ export async function cpuPhi4FlowTrain(flow: Phi4Flow, options: LatticeFlowTrain
   const onStep = options.onStep ? (e: NativeEpochLosses) => options.onStep!({ step: e.epoch, loss: e.trainLoss, ess: e.validationLoss }) : undefined;
   return whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
     native.phi4FlowTrain(flow.nativeShape, flow.nativeCoupling, flow.params, { seed: o.seed, steps: o.steps, batchSize: o.batch, learningRate: o.learningRate }, onStep, cancel));
+}
+
+/** Reverse-KL training steps of the U(1) flow from its parameters, by the native trainer (double). */
+export async function cpuU1FlowTrain(flow: U1Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
+  checkU1Flow(flow);
+  const o = checkFlowTrainOptions(options);
+  if (options.signal?.aborted) throw abortError();
+  const cancel = new Int32Array(1);
+  const onStep = options.onStep ? (e: NativeEpochLosses) => options.onStep!({ step: e.epoch, loss: e.trainLoss, ess: e.validationLoss }) : undefined;
+  return whileAbortable(options.signal, () => Atomics.store(cancel, 0, 1), () =>
+    native.u1FlowTrain(flow.nativeShape, flow.nativeCoupling, flow.params, { seed: o.seed, steps: o.steps, batchSize: o.batch, learningRate: o.learningRate }, onStep, cancel));
 }

@@ -17,7 +17,8 @@
  */
 import { SbiError } from '../errors.js';
 import type { Phi4Flow } from '../lattice/flow.js';
-import { checkFlowTrainOptions, checkPhi4Flow, type LatticeFlowTrainOptions, type LatticeFlowTrainResult } from './lattice_cpu.js';
+import type { U1Flow } from '../lattice/u1_flow.js';
+import { checkFlowTrainOptions, checkPhi4Flow, checkU1Flow, type LatticeFlowTrainOptions, type LatticeFlowTrainResult } from './lattice_cpu.js';
 import { ACT, configKey, convNet, flowUniforms, groups2d, key, recordConvNet, type ConvNet } from './lattice_webgpu.js';
 import { checkNonNegativeInteger } from '../validate.js';
 import { PassRecorder, recordAdamStep, storage, upload, words } from './nn_webgpu.js';
@@ -32,7 +33,7 @@ function perElementGroups(count: number): [number, number] {
 }
 
 /** The device buffers of a training call: parameters, Adam's moments, the gradient and one batch's tape. */
-class Phi4TrainState {
+class Phi4TrainState implements TrainState {
   readonly P: number;
   readonly B: number;
   readonly params: GPUBuffer;
@@ -107,18 +108,7 @@ class Phi4TrainState {
     for (let l = layers - 1; l >= 0; l--) {
       rec.dispatch(flowKey('cbf_couple_backward'), cbf(l), { 1: xs[l]!, 4: st[l]!, 8: this.gy, 9: this.gst }, sites);
       rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: xs[l]!, 3: this.input }, sites);
-      for (let k = depth; k >= 0; k--) {
-        const c = net.convs[k]!;
-        const xin = k > 0 ? hid[l]![k - 1]! : this.input;
-        const gOut = k === depth ? this.gst : this.planes[(k + 1) % 2]!;
-        const gx = k > 0 ? this.planes[k % 2]! : this.gIn;
-        const off = l * net.params + this.convOffsets[k]!;
-        const u = (act: number) => words([B, L, c.cIn, c.cOut, K, act, off, 1 / B], new Set([7]));
-        rec.dispatch(configKey('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_params'), u(0), { 2: xin, 4: gOut, 6: this.grad },
-          perElementGroups(c.cOut * c.cIn * K * K + c.cOut));
-        rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_input'), u(k > 0 ? ACT.leakyRelu : ACT.none),
-          { 1: this.params, 2: xin, 4: gOut, 5: gx }, groups2d(B * c.cIn * V));
-      }
+      recordConvNetBackward(rec, net, this.convOffsets, this.params, l * net.params, B, L, this.input, hid[l]!, this.gst, this.planes, this.gIn, this.grad);
       rec.dispatch(flowKey('cbf_add_frozen'), cbf(l), { 8: this.gy, 10: this.gIn }, sites);
     }
   }
@@ -126,6 +116,126 @@ class Phi4TrainState {
   release(): void {
     bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, ...this.xs, ...this.hid.flat(), ...this.st, this.ld, this.input, this.gy, this.gIn,
       this.logq, this.action, this.gst, ...this.planes);
+  }
+}
+
+/** The device buffers of a U(1) training call: parameters, Adam's moments, the gradient and one batch's tape. */
+class U1TrainState implements TrainState {
+  readonly P: number;
+  readonly B: number;
+  readonly params: GPUBuffer;
+  readonly moments: GPUBuffer;
+  readonly grad: GPUBuffer;
+  /** xs[l]: layer l's input links [B, 2V] (xs[0] = the prior draw), xs[layers] = θ' */
+  readonly xs: GPUBuffer[];
+  readonly hid: GPUBuffer[][];
+  /** netOut[l]: layer l's net output [B, 2K + 1, V] */
+  readonly netOut: GPUBuffer[];
+  readonly ld: GPUBuffer;
+  readonly plaq: GPUBuffer;
+  readonly input: GPUBuffer;
+  readonly gy: GPUBuffer;
+  readonly gp: GPUBuffer;
+  readonly gnet: GPUBuffer;
+  readonly gIn: GPUBuffer;
+  readonly logq: GPUBuffer;
+  readonly action: GPUBuffer;
+  readonly charge: GPUBuffer;
+  readonly planes: [GPUBuffer, GPUBuffer];
+  private readonly net: ConvNet;
+  private readonly convOffsets: number[] = [];
+
+  constructor(private readonly ctx: WebGpuContext, private readonly flow: U1Flow, batch: number) {
+    const { L } = flow.coupling;
+    const { layers, hidden: H, depth, kernel: K, components } = flow.architecture;
+    const V = L * L;
+    const C = 2 * components + 1;
+    const maxBatch = Math.min(MAX_GROUPS, Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * Math.max(2, H, C) * V)));
+    if (batch > maxBatch) throw new RangeError(`Expected \`batch\` of at most ${maxBatch} configurations (one launch on this device) but received ${batch}`);
+    this.B = batch;
+    this.P = flow.params.length;
+    this.net = convNet(2, H, depth, C, K, ACT.none);
+    this.net.convs.reduce((off, c) => (this.convOffsets.push(off), off + c.cOut * c.cIn * K * K + c.cOut), 0);
+    const pool = bufferPool(ctx.device);
+    const acquire = (floats: number) => pool.acquire(4 * floats, storage());
+    this.params = acquire(this.P);
+    this.moments = acquire(2 * this.P);
+    this.grad = acquire(this.P);
+    this.xs = Array.from({ length: layers + 1 }, () => acquire(batch * 2 * V));
+    this.hid = Array.from({ length: layers }, () => Array.from({ length: depth }, () => acquire(batch * H * V)));
+    this.netOut = Array.from({ length: layers }, () => acquire(batch * C * V));
+    this.ld = acquire(batch * V);
+    this.plaq = acquire(batch * V);
+    this.input = acquire(batch * 2 * V);
+    this.gy = acquire(batch * 2 * V);
+    this.gp = acquire(batch * V);
+    this.gnet = acquire(batch * C * V);
+    this.gIn = acquire(batch * 2 * V);
+    this.logq = acquire(batch);
+    this.action = acquire(batch);
+    this.charge = acquire(batch);
+    this.planes = [acquire(batch * H * V), acquire(batch * H * V)];
+    upload(ctx.device.queue, this.params, Float32Array.from(flow.params));
+    upload(ctx.device.queue, this.moments, new Float32Array(2 * this.P));
+  }
+
+  /**
+   * Records step t's Haar links (streams t·2³² + b of seed), the forward pass with its tape, log q,
+   * S and ∂S/∂θ', and the backward pass into `grad` (the gradient of the batch mean of log q + S).
+   */
+  recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void {
+    const { B, net, xs, hid, netOut } = this;
+    const { L, beta } = this.flow.coupling;
+    const { layers, depth, kernel: K, components } = this.flow.architecture;
+    const V = L * L;
+    const flowKey = (e: string) => key('lattice/gauge_flow.wgsl', e);
+    const gf = (layer: number) => flowUniforms(B, L, layer, components, seed, BigInt(t) << 32n);
+    const sites = groups2d(B * V);
+    rec.dispatch(flowKey('gf_base'), gf(0), { 1: xs[0]!, 2: this.ld }, sites);
+    for (let l = 0; l < layers; l++) {
+      rec.dispatch(flowKey('gf_copy'), gf(l), { 1: xs[l]!, 11: xs[l + 1]! }, groups2d(B * 2 * V));
+      rec.dispatch(flowKey('gf_net_input'), gf(l), { 1: xs[l]!, 3: this.plaq, 4: this.input }, sites);
+      recordConvNet(rec, net, this.params, l * net.params, B, L, this.input, hid[l]!, netOut[l]!);
+      rec.dispatch(flowKey('gf_couple'), gf(l), { 1: xs[l + 1]!, 2: this.ld, 3: this.plaq, 5: netOut[l]! }, sites);
+    }
+    rec.dispatch(configKey('lattice/gauge_flow.wgsl', 'gf_log_q'), gf(0), { 2: this.ld, 6: this.logq }, [B, 1]);
+    rec.dispatch(configKey('lattice/u1.wgsl', 'u1_action_grad_charge'), words([B, L, beta, 0], new Set([2])),
+      { 1: xs[layers]!, 2: this.action, 3: this.gy, 4: this.charge }, [B, 1]);
+    for (let l = layers - 1; l >= 0; l--) {
+      rec.dispatch(flowKey('gf_net_input'), gf(l), { 1: xs[l]!, 3: this.plaq, 4: this.input }, sites);
+      rec.dispatch(flowKey('gf_couple_backward'), gf(l), { 3: this.plaq, 5: netOut[l]!, 7: this.gy, 8: this.gp, 9: this.gnet }, sites);
+      recordConvNetBackward(rec, net, this.convOffsets, this.params, l * net.params, B, L, this.input, hid[l]!, this.gnet, this.planes, this.gIn, this.grad);
+      rec.dispatch(flowKey('gf_add_frozen'), gf(l), { 4: this.input, 8: this.gp, 10: this.gIn }, sites);
+      rec.dispatch(flowKey('gf_scatter'), gf(l), { 7: this.gy, 8: this.gp }, sites);
+    }
+  }
+
+  release(): void {
+    bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, ...this.xs, ...this.hid.flat(), ...this.netOut, this.ld, this.plaq, this.input,
+      this.gy, this.gp, this.gnet, this.gIn, this.logq, this.action, this.charge, ...this.planes);
+  }
+}
+
+/**
+ * Records conv_net_backward of one net (parameters from element `offset`) over a batch: from
+ * gOut = ∂ℓ/∂(net output), per conv from the last, the parameter gradient (summed over the batch,
+ * times 1/B, written into `grad`) and the input gradient (LeakyReLU′ from the hidden outputs `hid`
+ * of the layer below; the two `planes` in turn), ending in gIn = ∂ℓ/∂(net input).
+ */
+function recordConvNetBackward(rec: PassRecorder, net: ConvNet, convOffsets: readonly number[], params: GPUBuffer, offset: number, B: number, L: number,
+  input: GPUBuffer, hid: readonly GPUBuffer[], gOutLast: GPUBuffer, planes: readonly [GPUBuffer, GPUBuffer], gIn: GPUBuffer, grad: GPUBuffer): void {
+  const depth = net.convs.length - 1;
+  const V = L * L;
+  for (let k = depth; k >= 0; k--) {
+    const c = net.convs[k]!;
+    const xin = k > 0 ? hid[k - 1]! : input;
+    const gOut = k === depth ? gOutLast : planes[(k + 1) % 2]!;
+    const gx = k > 0 ? planes[k % 2]! : gIn;
+    const u = (act: number) => words([B, L, c.cIn, c.cOut, net.K, act, offset + convOffsets[k]!, 1 / B], new Set([7]));
+    rec.dispatch(configKey('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_params'), u(0), { 2: xin, 4: gOut, 6: grad },
+      perElementGroups(c.cOut * c.cIn * net.K * net.K + c.cOut));
+    rec.dispatch(key('nn/conv2d_circular.wgsl', 'conv2d_circular_backward_input'), u(k > 0 ? ACT.leakyRelu : ACT.none),
+      { 1: params, 2: xin, 4: gOut, 5: gx }, groups2d(B * c.cIn * V));
   }
 }
 
@@ -148,36 +258,83 @@ function lossAndEss(logq: Float32Array, action: Float32Array): { loss: number; e
   return { loss: sum / B, ess: (s1 * s1) / (s2 * B) };
 }
 
+/** What the step loop needs of a flow's device state. */
+interface TrainState {
+  readonly P: number;
+  readonly B: number;
+  readonly params: GPUBuffer;
+  readonly moments: GPUBuffer;
+  readonly grad: GPUBuffer;
+  readonly logq: GPUBuffer;
+  readonly action: GPUBuffer;
+  recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void;
+  release(): void;
+}
+
 /**
- * `steps` Adam steps of the reverse-KL loss on batches of `batch` configurations from the flow's
- * parameters (rounded to f32); returns the parameters after the last step and each step's loss and
- * ESS fraction. A step's batch is one launch: its tape must fit the device's storage bindings.
+ * `steps` Adam steps of the reverse-KL loss from the state's parameters; returns the parameters
+ * after the last step and each step's loss and ESS fraction.
+ */
+async function runTrainSteps(ctx: WebGpuContext, state: TrainState, o: { steps: number; learningRate: number; seed: number | bigint },
+  options: LatticeFlowTrainOptions, label: string): Promise<LatticeFlowTrainResult> {
+  const out: LatticeFlowTrainResult = { params: new Float64Array(state.P), loss: new Float64Array(o.steps), ess: new Float64Array(o.steps) };
+  for (let t = 0; t < o.steps; t++) {
+    if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+    const rec = new PassRecorder(ctx);
+    state.recordLossGrad(rec, BigInt(o.seed), t);
+    recordAdamStep(rec, { count: state.P, step: t + 1, lr: o.learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
+      state.grad, state.params, state.moments);
+    const [q, s] = await submitAndRead(ctx, label, rec, [[state.logq, state.B], [state.action, state.B]]);
+    const { loss, ess } = lossAndEss(q!, s!);
+    if (!Number.isFinite(loss)) throw new SbiError(`${label}: the loss of step ${t + 1} is ${loss} (f32 overflow: try a lower learningRate)`, 'NON_FINITE');
+    out.loss[t] = loss;
+    out.ess[t] = ess;
+    options.onStep?.({ step: t + 1, loss, ess });
+  }
+  const [p] = await submitAndRead(ctx, label, new PassRecorder(ctx), [[state.params, state.P]]);
+  out.params.set(p!);
+  return out;
+}
+
+/**
+ * `steps` Adam steps of the reverse-KL loss on batches of `batch` configurations from the φ⁴ flow's
+ * parameters (rounded to f32) (op lattice.phi4_flow_train). A step's batch is one launch: its
+ * tape must fit the device's storage bindings.
  */
 export async function phi4FlowTrainWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
   checkPhi4Flow(flow);
-  const { steps, batch, learningRate, seed } = checkFlowTrainOptions(options);
-  const state = new Phi4TrainState(ctx, flow, batch);
-  const out: LatticeFlowTrainResult = { params: new Float64Array(state.P), loss: new Float64Array(steps), ess: new Float64Array(steps) };
+  const o = checkFlowTrainOptions(options);
+  const state = new Phi4TrainState(ctx, flow, o.batch);
   try {
-    for (let t = 0; t < steps; t++) {
-      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
-      const rec = new PassRecorder(ctx);
-      state.recordLossGrad(rec, BigInt(seed), t);
-      recordAdamStep(rec, { count: state.P, step: t + 1, lr: learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
-        state.grad, state.params, state.moments);
-      const [q, s] = await submitAndRead(ctx, 'lattice.phi4_flow_train', rec, [[state.logq, batch], [state.action, batch]]);
-      const { loss, ess } = lossAndEss(q!, s!);
-      if (!Number.isFinite(loss)) throw new SbiError(`lattice.phi4_flow_train: the loss of step ${t + 1} is ${loss} (f32 overflow: try a lower learningRate)`, 'NON_FINITE');
-      out.loss[t] = loss;
-      out.ess[t] = ess;
-      options.onStep?.({ step: t + 1, loss, ess });
-    }
-    const [p] = await submitAndRead(ctx, 'lattice.phi4_flow_train', new PassRecorder(ctx), [[state.params, state.P]]);
-    out.params.set(p!);
+    return await runTrainSteps(ctx, state, o, options, 'lattice.phi4_flow_train');
   } finally {
     state.release();
   }
-  return out;
+}
+
+/** The same for the U(1) flow (op lattice.u1_flow_train): Haar links from the CPU trainer's streams. */
+export async function u1FlowTrainWebGpu(ctx: WebGpuContext, flow: U1Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
+  checkU1Flow(flow);
+  const o = checkFlowTrainOptions(options);
+  const state = new U1TrainState(ctx, flow, o.batch);
+  try {
+    return await runTrainSteps(ctx, state, o, options, 'lattice.u1_flow_train');
+  } finally {
+    state.release();
+  }
+}
+
+/** One loss-and-gradient pass of `state` at step `step`'s draws: the draws (D values each), the loss and the gradient. */
+async function lossGrad(ctx: WebGpuContext, state: TrainState & { xs: GPUBuffer[] }, seed: number | bigint, step: number, D: number, label: string):
+Promise<{ z: Float64Array; loss: number; grad: Float64Array }> {
+  try {
+    const rec = new PassRecorder(ctx);
+    state.recordLossGrad(rec, BigInt(seed), checkNonNegativeInteger(step, 'step'));
+    const [z, q, s, g] = await submitAndRead(ctx, label, rec, [[state.xs[0]!, state.B * D], [state.logq, state.B], [state.action, state.B], [state.grad, state.P]]);
+    return { z: Float64Array.from(z!), loss: lossAndEss(q!, s!).loss, grad: Float64Array.from(g!) };
+  } finally {
+    state.release();
+  }
 }
 
 /**
@@ -189,15 +346,13 @@ export async function phi4FlowLossGradWebGpu(ctx: WebGpuContext, flow: Phi4Flow,
 Promise<{ z: Float64Array; loss: number; grad: Float64Array }> {
   checkPhi4Flow(flow);
   const { batch, seed } = checkFlowTrainOptions({ ...options, steps: 1, learningRate: 1 });
-  const step = checkNonNegativeInteger(options.step, 'step');
-  const state = new Phi4TrainState(ctx, flow, batch);
-  try {
-    const rec = new PassRecorder(ctx);
-    state.recordLossGrad(rec, BigInt(seed), step);
-    const [z, q, s, g] = await submitAndRead(ctx, 'lattice.phi4_flow_train', rec,
-      [[state.xs[0]!, batch * flow.sites], [state.logq, batch], [state.action, batch], [state.grad, state.P]]);
-    return { z: Float64Array.from(z!), loss: lossAndEss(q!, s!).loss, grad: Float64Array.from(g!) };
-  } finally {
-    state.release();
-  }
+  return lossGrad(ctx, new Phi4TrainState(ctx, flow, batch), seed, options.step, flow.sites, 'lattice.phi4_flow_train');
+}
+
+/** The same for the U(1) flow: the draws z [batch, 2V] of step `step` (Haar links), the loss and the gradient. */
+export async function u1FlowLossGradWebGpu(ctx: WebGpuContext, flow: U1Flow, options: { batch: number; seed: number | bigint; step: number }):
+Promise<{ z: Float64Array; loss: number; grad: Float64Array }> {
+  checkU1Flow(flow);
+  const { batch, seed } = checkFlowTrainOptions({ ...options, steps: 1, learningRate: 1 });
+  return lossGrad(ctx, new U1TrainState(ctx, flow, batch), seed, options.step, 2 * flow.coupling.L * flow.coupling.L, 'lattice.u1_flow_train');
 }

@@ -11,7 +11,7 @@ import { native } from '../native.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import { integratedAutocorrelation } from './autocorrelation.js';
 import {
-  checkChainOptions, checkTrainOptions, independenceChain, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
+  checkChainOptions, checkTrainOptions, independenceChain, latticeModelFile, latticeTrainer, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions,
   type LatticeCliSummary, type LatticeTrainingRecord, type LatticeTrainOptions,
 } from './flow_common.js';
 import { twoPointSusceptibility, type Phi4Coupling, type SusceptibilityEstimate } from './phi4.js';
@@ -285,18 +285,10 @@ export async function trainPhi4Flow(options: TrainPhi4FlowOptions): Promise<Trai
     }
   }
   const init = options.init ?? Phi4Flow.init(coupling, arch, o.seed);
-  const backend = options.backend ?? 'cpu';
-  const device = backend === 'cpu' ? undefined : await (await import('../backend/backend.js')).backendForOp(backend, 'lattice.phi4_flow_train');
-  const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) => {
-    if (device === undefined || device.name === 'cpu') {
-      return native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel);
-    }
-    return device.phi4FlowTrain(init, {
-      steps: nativeOptions.steps, batch: nativeOptions.batchSize, learningRate: nativeOptions.learningRate, seed: nativeOptions.seed,
-      ...(onStep ? { onStep: (p: { step: number; loss: number; ess: number }) => onStep({ epoch: p.step, trainLoss: p.loss, validationLoss: p.ess }) } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  });
+  const train = await latticeTrainer(options.backend, 'lattice.phi4_flow_train',
+    (nativeOptions, onStep, cancel) => native.phi4FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel),
+    (b, o) => b.phi4FlowTrain(init, o), options.signal);
+  const r = await runLatticeTraining(o, options, train);
   return { model: new Phi4Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
 }
 

@@ -3,6 +3,8 @@
  * checks and the run of a native reverse-KL training (native/lattice_flow.cc's shared trainer),
  * and the flow-based independence Metropolis chain over a flow's recorded draws.
  */
+import type { Backend, BackendRequest } from '../backend/backend.js';
+import type { LatticeFlowTrainOptions, LatticeFlowTrainResult } from '../backend/lattice_cpu.js';
 import { SbiError } from '../errors.js';
 import type { ModelFile } from '../io/model_file.js';
 import { ModelFileReader } from '../io/model_reader.js';
@@ -57,6 +59,23 @@ export function checkTrainOptions(options: LatticeTrainOptions): CheckedTrainOpt
 
 type NativeTrain = (options: { seed: number | bigint; steps: number; batchSize: number; learningRate: number; threads?: number },
   onStep: ((e: NativeEpochLosses) => void) | undefined, cancel: Int32Array) => Promise<{ params: Float64Array; loss: Float64Array; ess: Float64Array }>;
+
+/**
+ * The trainer of a run: the native one, or, when `backend` names another backend that runs `op`,
+ * that backend's training op (the same draws and steps; `threads` does not apply there).
+ */
+export async function latticeTrainer(backend: BackendRequest | undefined, op: 'lattice.phi4_flow_train' | 'lattice.u1_flow_train', nativeTrain: NativeTrain,
+  deviceTrain: (b: Backend, o: LatticeFlowTrainOptions) => Promise<LatticeFlowTrainResult>, signal?: AbortSignal): Promise<NativeTrain> {
+  if ((backend ?? 'cpu') === 'cpu') return nativeTrain;
+  const { backendForOp } = await import('../backend/backend.js');
+  const b = await backendForOp(backend!, op);
+  if (b.name === 'cpu') return nativeTrain;
+  return (o, onStep) => deviceTrain(b, {
+    steps: o.steps, batch: o.batchSize, learningRate: o.learningRate, seed: o.seed,
+    ...(onStep ? { onStep: (p: { step: number; loss: number; ess: number }) => onStep({ epoch: p.step, trainLoss: p.loss, validationLoss: p.ess }) } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}
 
 /**
  * Runs a native trainer off the event loop with progress and abort; returns its parameters, the

@@ -15,7 +15,7 @@ import { native } from '../native.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { checkFinite, checkNonNegativeInteger, checkPositiveInteger, checkSeed, checkThreads, describe } from '../validate.js';
 import {
-  checkTrainOptions, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
+  checkTrainOptions, latticeTrainer, latticeModelFile, latticeSampleOptions, readLatticeModelFile, runCancellable, runLatticeTraining, trainAndSaveFromCli, type LatticeCliOptions, type LatticeCliSummary, type LatticeTrainingRecord,
   type LatticeTrainOptions,
 } from './flow_common.js';
 import type { U1Coupling } from './u1.js';
@@ -234,7 +234,10 @@ function shapeOf(L: number, a: U1FlowArchitecture): Int32Array {
   return Int32Array.of(L, a.layers, a.hidden, a.depth, a.kernel, a.components);
 }
 
-export interface TrainU1FlowOptions extends U1Coupling, Partial<U1FlowArchitecture>, LatticeTrainOptions {}
+export interface TrainU1FlowOptions extends U1Coupling, Partial<U1FlowArchitecture>, LatticeTrainOptions {
+  /** Where the steps run (default 'cpu'; 'webgpu': op lattice.u1_flow_train, f32). */
+  backend?: BackendRequest;
+}
 
 export interface TrainU1FlowResult {
   model: U1Flow;
@@ -248,6 +251,9 @@ export interface TrainU1FlowResult {
  * Trains a flow by reverse KL: each step draws `batch` Haar configurations (configuration b of
  * step t from Philox stream t·2³² + b of seed), pushes them through the flow and takes an Adam
  * step on mean(log q(θ) + S(θ)). Off the event loop; identical for any thread count.
+ * `backend` (default 'cpu': the native trainer in double): 'webgpu' runs the steps on the device
+ * (op lattice.u1_flow_train: the same draws, the passes and Adam in f32; `threads` does not apply;
+ * a batch must fit one launch), 'auto' picks as selectBackend does.
  */
 export async function trainU1Flow(options: TrainU1FlowOptions): Promise<TrainU1FlowResult> {
   const coupling = checkCoupling({ L: options.L, beta: options.beta });
@@ -255,8 +261,10 @@ export async function trainU1Flow(options: TrainU1FlowOptions): Promise<TrainU1F
   const arch = checkArchitecture(Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]])));
   const o = checkTrainOptions(options);
   const init = U1Flow.init(coupling, arch, o.seed);
-  const r = await runLatticeTraining(o, options, (nativeOptions, onStep, cancel) =>
-    native.u1FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel));
+  const train = await latticeTrainer(options.backend, 'lattice.u1_flow_train',
+    (nativeOptions, onStep, cancel) => native.u1FlowTrain(init.nativeShape, init.nativeCoupling, init.params, nativeOptions, onStep, cancel),
+    (b, o) => b.u1FlowTrain(init, o), options.signal);
+  const r = await runLatticeTraining(o, options, train);
   return { model: new U1Flow(coupling, arch, r.params, r.record), loss: r.loss, ess: r.ess, seconds: r.seconds };
 }
 
