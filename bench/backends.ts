@@ -1,6 +1,6 @@
 /**
  * Throughput per op and backend (issue 6): Philox blocks/s, samples/s, simulations/s for every op
- * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF and MDN densities, samples and training rows/s, NRE log-ratios and training rows/s, manifold-flow densities and samples/s, lattice actions and flow draws/s), with the ratio to the CPU backend measured in the same run. A
+ * each available backend runs (simulators, trellis splits/s, MLP evaluation and training rows/s, MAF and MDN densities, samples and training rows/s, NRE log-ratios and training rows/s, manifold-flow densities and samples/s, lattice actions, flow draws, densities and training configurations/s), with the ratio to the CPU backend measured in the same run. A
  * WebGPU figure is end to end per call (θ upload, dispatch, read-back), like the API's use of it.
  * Prints a table, writes bench/results/backends.json and the table into bench/README.md.
  *
@@ -175,11 +175,23 @@ function caseOf(op: OpName): Case {
     if (op === 'lattice.phi4_action') return { unit: 'configurations/s', items: n, run: (b) => b.phi4Action({ L: 16, m2: -4, lambda: 8 }, field.subarray(0, n * 256)) };
     if (op === 'lattice.u1_action') return { unit: 'configurations/s', items: n, run: (b) => b.u1Action({ L: 16, beta: 2 }, field) };
     const draws = quick ? 128 : 512;
-    if (op === 'lattice.u1_flow_sample') {
+    // log q: the flow's own draws; training: 2 steps of 64 configurations
+    const train = { steps: 2, batch: 64, learningRate: 1e-3, seed: 2 };
+    if (op.startsWith('lattice.u1_flow')) {
       const u1 = U1Flow.init({ L: 8, beta: 2 }, {}, 1);
+      if (op === 'lattice.u1_flow_train') return { unit: 'training configurations/s', items: train.steps * train.batch, run: (b) => b.u1FlowTrain(u1, train) };
+      if (op === 'lattice.u1_flow_log_prob') {
+        const theta = u1.forward(Float64Array.from({ length: draws * 128 }, (_, i) => (2.3 * i) % (2 * Math.PI))).theta;
+        return { unit: 'densities/s', items: draws, run: (b) => b.u1FlowLogProb(u1, theta) };
+      }
       return { unit: 'draws/s', items: draws, run: (b) => b.u1FlowSample(u1, { n: draws, seed: 2, keepPhi: false }) };
     }
     const flow = Phi4Flow.init({ L: 8, m2: -4, lambda: 8 }, {}, 1);
+    if (op === 'lattice.phi4_flow_train') return { unit: 'training configurations/s', items: train.steps * train.batch, run: (b) => b.phi4FlowTrain(flow, train) };
+    if (op === 'lattice.phi4_flow_log_prob') {
+      const phi = flow.forward(Float64Array.from({ length: draws * 64 }, (_, i) => Math.sin(0.37 * i))).phi;
+      return { unit: 'densities/s', items: draws, run: (b) => b.phi4FlowLogProb(flow, phi) };
+    }
     return { unit: 'draws/s', items: draws, run: (b) => b.phi4FlowSample(flow, { n: draws, seed: 2, keepPhi: false }) };
   }
   const sim = (OPS[op] as OpSpec).simulator!;
@@ -237,7 +249,7 @@ for (const r of rows) {
   lines.push(`| ${r.op} | ${r.unit} | ${r.items} | ${fmt(r.rates.cpu as number)} | ${cells.join(' | ')} |`);
 }
 const devices = backends.map((b) => `${b.name}: ${b.device}`).join('; ');
-const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), NPE with an embedding [100, 64, 64, 10] of a 100-D x into a 5-layer MAF on 5-D θ (flow.maf_embedding_train: ${quick ? 1000 : 4000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step; nre.embedding_train: with an embedding [10, 64, 10] of x), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold; manifold.flow_train: ${quick ? 8 : 32} reverse-KL steps of 256 draws to sphere-vmf4), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample), best of ${REPEATS}; WebGPU end to end per call.`;
+const note = `Machine: ${machineDescription()}. Devices: ${devices}.${Object.keys(unavailable).length ? ` Unavailable: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join('; ')}.` : ''} Batch: rows per call (simulators: the costly ones 1/8; design tasks at their default design), a ${TRELLIS_LEAVES}-leaf W jet (trellis), the 10-D C2ST classifier 10 → 100 → 100 → 1 on ${quick ? 4096 : 32768} rows in batches of 200 (nn), sbi's two_moons MAF (5 layers, 2 × 50 tanh) and MDN (10 components, 2 × 50 ReLU) on ${quick ? 4096 : 32768} rows (flow; training: ${quick ? 2000 : 8000} rows in batches of 200), NPE with an embedding [100, 64, 64, 10] of a 100-D x into a 5-layer MAF on 5-D θ (flow.maf_embedding_train: ${quick ? 1000 : 4000} rows in batches of 200), sbi's NRE classifier for 10-D θ and x (50 hidden, 2 blocks) on ${quick ? 4096 : 32768} pairs (nre.log_ratio) and ${quick ? 1000 : 4000} NRE-B training rows in batches of 200 (10 atoms: 2 000 pairs a step; nre.embedding_train: with an embedding [10, 64, 10] of x), the CLI's S² flow on ${quick ? 4096 : 32768} rows (manifold; manifold.flow_train: ${quick ? 8 : 32} reverse-KL steps of 256 draws to sphere-vmf4), ${quick ? 1024 : 4096} L = 16 configurations (lattice actions), ${quick ? 128 : 512} draws and densities of the tutorials' φ⁴ and U(1) flows at L = 8 (lattice.*_flow_sample, lattice.*_flow_log_prob), 2 training steps of 64 configurations (lattice.*_flow_train), best of ${REPEATS}; WebGPU end to end per call.`;
 const table = `${lines.join('\n')}\n\n${note}`;
 console.log(table);
 if (onlyOp === undefined) writeResults('backends.json', { machine: machineDescription(), devices, unavailable, rows: ROWS, repeats: REPEATS, quick, results: rows });

@@ -7,7 +7,7 @@
  * of the trained U(1) flow's (lattice_u1_flow.bin): θ' on the circle, log q, S, Q.
  * Prints the table only (the figures are quoted in docs/backends.md).
  *
- *   npx tsx bench/lattice_backends.ts [--rounds 3] [--draws 512]
+ *   npx tsx bench/lattice_backends.ts [--rounds 3] [--draws 512] [--train-steps 3]
  */
 import { cpuBackend, selectBackend, type Backend } from '../src/backend/backend.js';
 import { closeWebGpu } from '../src/backend/webgpu.js';
@@ -27,11 +27,18 @@ const webgpu = await selectBackend('webgpu');
 const field = Float64Array.from({ length: 2 * configs * 256 }, (_, i) => Math.sin(0.37 * i));
 const trained = Phi4Flow.load(new URL('results/lattice_phi4_flow.bin', import.meta.url).pathname);
 const trainedU1 = U1Flow.load(new URL('results/lattice_u1_flow.bin', import.meta.url).pathname);
+const phiDraws = (await trained.sample({ n: draws, seed: 4, keepPhi: true })).phi!;
+const thetaDraws = (await trainedU1.sample({ n: draws, seed: 4, keepTheta: true })).theta!;
+const trainSteps = arg('--train-steps', 3);
 const cases: Array<{ op: string; what: string; items: number; run: (b: Backend) => Promise<unknown> }> = [
   { op: 'lattice.phi4_action', what: `${configs} configurations, L = 16`, items: configs, run: (b) => b.phi4Action({ L: 16, m2: -4, lambda: 8 }, field.subarray(0, configs * 256)) },
   { op: 'lattice.u1_action', what: `${configs} configurations, L = 16`, items: configs, run: (b) => b.u1Action({ L: 16, beta: 2 }, field) },
   { op: 'lattice.phi4_flow_sample', what: `${draws} draws, trained flow at L = 8 (16 layers, [8, 8])`, items: draws, run: (b) => b.phi4FlowSample(trained, { n: draws, seed: 2, keepPhi: false }) },
   { op: 'lattice.u1_flow_sample', what: `${draws} draws, trained flow at L = 8 (16 layers, [8, 8], 2 NCP components)`, items: draws, run: (b) => b.u1FlowSample(trainedU1, { n: draws, seed: 2, keepPhi: false }) },
+  { op: 'lattice.phi4_flow_log_prob', what: `${draws} of its draws, trained φ⁴ flow`, items: draws, run: (b) => b.phi4FlowLogProb(trained, phiDraws) },
+  { op: 'lattice.u1_flow_log_prob', what: `${draws} of its draws, trained U(1) flow`, items: draws, run: (b) => b.u1FlowLogProb(trainedU1, thetaDraws) },
+  { op: 'lattice.phi4_flow_train', what: `${trainSteps} steps of 64, from the trained φ⁴ flow`, items: trainSteps, run: (b) => b.phi4FlowTrain(trained, { steps: trainSteps, batch: 64, learningRate: 1e-3, seed: 2 }) },
+  { op: 'lattice.u1_flow_train', what: `${trainSteps} steps of 64, from the trained U(1) flow`, items: trainSteps, run: (b) => b.u1FlowTrain(trainedU1, { steps: trainSteps, batch: 64, learningRate: 1e-3, seed: 2 }) },
 ];
 
 const cpuSeconds = async (f: () => Promise<unknown>) => {

@@ -229,4 +229,25 @@ describe.skipIf(!webgpu)(`the lattice API on the webgpu backend${webgpu ? '' : `
     expect(JSON.parse(gs.stdout).symmetric).toBe(true);
     expect(Math.abs(JSON.parse(gs.stdout).acceptance - JSON.parse(cs.stdout).acceptance)).toBeLessThanOrEqual(2 / 399);
   });
+
+  it('flow-train --target phi4 / u1 --backend webgpu trains on the device (op tolerance of the cpu run); cuda and bad values are usage errors', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbi-lattice-train-'));
+    for (const [target, extra, tol, load] of [
+      ['phi4', ['--lattice', '4', '--m2', '-4', '--lambda', '8'], OPS['lattice.phi4_flow_train'].tolerance, (f: string) => Phi4Flow.load(f).params],
+      ['u1', ['--lattice', '4', '--beta', '1'], OPS['lattice.u1_flow_train'].tolerance, (f: string) => U1Flow.load(f).params],
+    ] as const) {
+      const args = ['flow-train', '--target', target, ...extra, '--steps', '2', '--batch', '4', '--seed', '5', '--quiet'];
+      const [gpuFile, cpuFile] = [path.join(dir, `${target}_gpu.bin`), path.join(dir, `${target}_cpu.bin`)];
+      const gpu = run([...args, '--backend', 'webgpu', '--out', gpuFile]);
+      expect(gpu.code, gpu.stderr).toBe(0);
+      const cpu = run([...args, '--out', cpuFile]);
+      expect(cpu.code, cpu.stderr).toBe(0);
+      const [g, c] = [load(gpuFile), load(cpuFile)];
+      g.forEach((v, i) => expect(Math.abs(v - c[i]!)).toBeLessThanOrEqual(tol.atol + tol.rtol * Math.abs(c[i]!)));
+      expect(run([...args, '--backend', 'metal', '--out', gpuFile]).code).toBe(2);
+    }
+    const cuda = run(['flow-train', '--target', 'u1', '--lattice', '4', '--beta', '1', '--steps', '1', '--backend', 'cuda', '--out', path.join(dir, 'c.bin')]);
+    expect(cuda.code).toBe(2);
+    expect(cuda.stderr).toMatch(/--backend: the lattice targets .* cpu, webgpu or auto/);
+  });
 });

@@ -163,6 +163,8 @@ export interface LatticeCliOptions {
   /** Adam's learning rate (default 1e-3, the tutorial's). */
   learningRate?: number;
   threads?: number;
+  /** Where the steps run (trainPhi4Flow / trainU1Flow's `backend`; default 'cpu'). */
+  backend?: BackendRequest;
   onProgress?: (p: { step: number; steps: number; loss: number; ess: number }) => void;
 }
 
@@ -177,13 +179,14 @@ export interface LatticeCliSummary {
 
 /** Trains with `train` (given the common options) and saves the model to `out`; returns the training summary. */
 export async function trainAndSaveFromCli(options: LatticeCliOptions,
-  train: (o: LatticeTrainOptions) => Promise<{ model: { save(path: string): void; readonly training?: LatticeTrainingRecord }; seconds: number }>):
+  train: (o: LatticeTrainOptions & { backend?: BackendRequest }) => Promise<{ model: { save(path: string): void; readonly training?: LatticeTrainingRecord }; seconds: number }>):
 Promise<LatticeCliSummary> {
   if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`Expected a path for \`out\` but received ${describe(options.out)}`);
   const r = await train({
     steps: options.steps, batch: options.batch, seed: options.seed,
     ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
   });
   r.model.save(options.out);
   return { steps: options.steps, seconds: r.seconds, loss: r.model.training!.finalLoss, ess: r.model.training!.finalEss, out: options.out };

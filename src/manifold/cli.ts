@@ -106,9 +106,10 @@ async function trainLatticeTarget(cmd: Command, o: TrainOpts, entry: LatticeTarg
   const steps = integer(cmd, o.steps, 'steps', 1, 1e9)!;
   const batch = integer(cmd, o.batch ?? '64', 'batch', 1, 1 << 20)!;
   const seed = seedOf(cmd, o.seed);
+  const backend = choice(cmd, o.backend, 'backend', ['cpu', 'webgpu', 'auto'] as const)!;
   let lastLine = 0;
   const { label, summary: r } = await entry.train(cmd, o, {
-    lattice, steps, batch, seed, out: o.out, learningRate: positive(cmd, o.lr, 'lr')!, ...(threads ? { threads } : {}),
+    lattice, steps, batch, seed, out: o.out, learningRate: positive(cmd, o.lr, 'lr')!, ...(threads ? { threads } : {}), backend,
     ...(o.quiet ? {} : {
       onProgress: (p: { step: number; steps: number; loss: number }) => {
         const now = performance.now();
@@ -126,7 +127,7 @@ async function commandTrain(this: Command, o: TrainOpts): Promise<void> {
   const backend = choice(this, o.backend, 'backend', BACKENDS)!;
   const lattice = LATTICE_TARGETS[o.target];
   if (lattice) {
-    if (backend !== 'cpu') usage(this, `--backend: the lattice targets (${Object.keys(LATTICE_TARGETS).join(', ')}) train on the cpu only, but received "${backend}"`);
+    if (backend === 'cuda') usage(this, `--backend: the lattice targets (${Object.keys(LATTICE_TARGETS).join(', ')}) train on cpu, webgpu or auto (no CUDA launcher for their training), but received "cuda"`);
     return trainLatticeTarget(this, o, lattice);
   }
   const entry = TARGETS[o.target];
@@ -217,7 +218,7 @@ export function addFlowCommands(program: Command): void {
     .option('--components <int>', 'mixture components of moebius / ncp (default 4)')
     .option('--conditioner <kind>', `torus layers: ${CONDITIONERS.join(', ')} (default coupling)`)
     .option('--eval-size <int>', 'flow draws for the final KL / ESS', '4096')
-    .option('--backend <name>', 'torus / sphere targets: cpu (double), webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto; lattice targets: cpu', 'cpu')
+    .option('--backend <name>', 'torus / sphere targets: cpu (double), webgpu (f32 WGSL kernels, the same Philox draws), cuda or auto; lattice targets: cpu, webgpu (f32) or auto', 'cpu')
     .option('--lattice <L>', 'phi4, u1: lattice extent (u1: a multiple of 4)')
     .option('--m2 <x>', 'phi4: mass term m²')
     .option('--lambda <x>', 'phi4: quartic coupling λ')
