@@ -3,8 +3,8 @@
 // configurations [n, V]. src/backend/lattice_webgpu.ts records one layer as
 //   cbf_mask (the net input m·x) → conv2d_circular.wgsl × (depth + 1) (LeakyReLU, …, tanh) → cbf_couple
 // and the sample as cbf_base, the layers in order, cbf_log_q. The inverse pass
-// (checkerboard_flow_inverse: cbf_inverse_start, the layers in reverse with cbf_couple_inverse,
-// cbf_inverse_log_q) serves op lattice.phi4_flow_log_prob (from given φ) and the symmetrised
+// (checkerboard_flow_inverse: cbf_inverse_start, the layers in reverse with cbf_couple and
+// cbf_log_q in their inverse mode) serves op lattice.phi4_flow_log_prob (from given φ) and the symmetrised
 // proposal (from −φ, then cbf_symmetric_log_q and cbf_flip).
 // log q is kept per site until the end: ld[x] = log N(z_x; 0, 1) − Σ_l (1 − m_x) s_x^(l), summed
 // over x by cbf_log_q (a tree of f32 partial sums; the CPU adds in order in double).
@@ -17,9 +17,11 @@ struct CbfParams {
   n: u32,       // configurations in this launch
   L: u32,
   layer: u32,   // cbf_mask, cbf_couple: the coupling layer l
-  reflect: u32,  // cbf_inverse_start: 1 starts the inverse pass from −x, 0 from x
+  inverse: u32,   // cbf_couple, cbf_log_q: 1 in the inverse pass
   key: vec2u,   // cbf_base: the seed
   stream: vec2u,  // cbf_base: configuration b draws from Philox stream `stream` + b
+  reflect: u32,   // cbf_inverse_start: 1 starts the inverse pass from −x, 0 from x
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> cf: CbfParams;
@@ -77,7 +79,8 @@ fn cbf_mask(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   cbf_in[idx] = select(0.0, cbf_x[idx], cbf_frozen(cf.layer, i / cf.L, i % cf.L));
 }
 
-// y = m·x + (1 − m)·(x·e^s + t) in place; ld −= s at the active sites (checkerboard_flow_forward).
+// One coupling layer in place at the active sites, ld −= s: y = x·e^s + t (checkerboard_flow_forward;
+// the frozen sites stay) or, in the inverse pass, x = (y − t)·e^{−s} (checkerboard_flow_inverse).
 @compute @workgroup_size(workgroup_size)
 fn cbf_couple(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let V = cf.L * cf.L;
@@ -88,17 +91,29 @@ fn cbf_couple(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let b = idx / V;
   let s = cbf_st[2u * V * b + i];
   let t = cbf_st[2u * V * b + V + i];
-  cbf_x[idx] = cbf_x[idx] * exp(s) + t;
+  if (cf.inverse == 1u) {
+    cbf_x[idx] = (cbf_x[idx] - t) * exp(-s);
+  } else {
+    cbf_x[idx] = cbf_x[idx] * exp(s) + t;
+  }
   cbf_ld[idx] = cbf_ld[idx] - s;
 }
 
-// log q of each configuration: Σ_x ld[x]. One workgroup per configuration.
+// log q of each configuration: Σ_x ld[x], which the forward pass started at log N(z_x; 0, 1); the
+// inverse pass adds log N(z_x; 0, 1) of its result z (cbf_x) here. One workgroup per configuration.
 @compute @workgroup_size(CONFIG_WG)
 fn cbf_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let b = wg.x;
   let V = cf.L * cf.L;
   var s = 0.0;
-  for (var i = lid.x; i < V; i += CONFIG_WG) { s += cbf_ld[b * V + i]; }
+  for (var i = lid.x; i < V; i += CONFIG_WG) {
+    if (cf.inverse == 1u) {
+      let z = cbf_x[b * V + i];
+      s += cbf_ld[b * V + i] - 0.5 * z * z - LOG_SQRT_TWO_PI;
+    } else {
+      s += cbf_ld[b * V + i];
+    }
+  }
   let total = config_sum(lid.x, s);
   if (lid.x == 0u) { cbf_log_q_out[b] = total; }
 }
@@ -117,34 +132,6 @@ fn cbf_inverse_start(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   if (idx >= cf.n * cf.L * cf.L) { return; }
   cbf_y[idx] = select(cbf_x[idx], -cbf_x[idx], cf.reflect == 1u);
   cbf_ld[idx] = 0.0;
-}
-
-// One layer of the inverse in place: x = (x − t)·e^{−s} at the active sites, ld −= s.
-@compute @workgroup_size(workgroup_size)
-fn cbf_couple_inverse(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let V = cf.L * cf.L;
-  let idx = flat_index(gid, nwg, workgroup_size);
-  if (idx >= cf.n * V) { return; }
-  let i = idx % V;
-  if (cbf_frozen(cf.layer, i / cf.L, i % cf.L)) { return; }
-  let b = idx / V;
-  let s = cbf_st[2u * V * b + i];
-  cbf_x[idx] = (cbf_x[idx] - cbf_st[2u * V * b + V + i]) * exp(-s);
-  cbf_ld[idx] = cbf_ld[idx] - s;
-}
-
-// log q of the inverse pass: Σ_x (log N(z_x; 0, 1) + ld[x]). One workgroup per configuration.
-@compute @workgroup_size(CONFIG_WG)
-fn cbf_inverse_log_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let b = wg.x;
-  let V = cf.L * cf.L;
-  var s = 0.0;
-  for (var i = lid.x; i < V; i += CONFIG_WG) {
-    let z = cbf_x[b * V + i];
-    s += cbf_ld[b * V + i] - 0.5 * z * z - LOG_SQRT_TWO_PI;
-  }
-  let total = config_sum(lid.x, s);
-  if (lid.x == 0u) { cbf_log_q_out[b] = total; }
 }
 
 // log q_s = log ½(e^a + e^r) = max(a, r) + log(1 + e^{−|a − r|}) − log 2, a = log q(φ), r = log q(−φ).

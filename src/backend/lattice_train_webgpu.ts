@@ -19,7 +19,7 @@ import { SbiError } from '../errors.js';
 import type { Phi4Flow } from '../lattice/flow.js';
 import type { U1Flow } from '../lattice/u1_flow.js';
 import { checkFlowTrainOptions, checkPhi4Flow, checkU1Flow, type LatticeFlowTrainOptions, type LatticeFlowTrainResult } from './lattice_cpu.js';
-import { ACT, configKey, convNet, flowUniforms, groups2d, key, recordConvNet, type ConvNet } from './lattice_webgpu.js';
+import { ACT, cbfUniforms, configKey, convNet, flowUniforms, groups2d, key, recordConvNet, type ConvNet } from './lattice_webgpu.js';
 import { checkNonNegativeInteger } from '../validate.js';
 import { PassRecorder, recordAdamStep, storage, upload, words } from './nn_webgpu.js';
 import { submitAndRead } from './read_back.js';
@@ -93,7 +93,7 @@ class Phi4TrainState implements TrainState {
     const { layers, depth, kernel: K } = this.flow.architecture;
     const V = L * L;
     const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
-    const cbf = (layer: number) => flowUniforms(B, L, layer, 0, seed, BigInt(t) << 32n);
+    const cbf = (layer: number) => cbfUniforms(B, L, layer, {}, seed, BigInt(t) << 32n);
     const sites = groups2d(B * V);
     rec.dispatch(flowKey('cbf_base'), cbf(0), { 1: xs[0]!, 2: this.ld }, groups2d(B * Math.ceil(V / 8)));
     for (let l = 0; l < layers; l++) {
@@ -102,7 +102,7 @@ class Phi4TrainState implements TrainState {
       recordConvNet(rec, net, this.params, l * net.params, B, L, this.input, hid[l]!, st[l]!);
       rec.dispatch(flowKey('cbf_couple'), cbf(l), { 1: xs[l + 1]!, 2: this.ld, 4: st[l]! }, sites);
     }
-    rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: this.ld, 5: this.logq }, [B, 1]);
+    rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 1: xs[layers]!, 2: this.ld, 5: this.logq }, [B, 1]);
     rec.dispatch(configKey('lattice/phi4.wgsl', 'phi4_action_grad'), words([B, L, m2, lambda], new Set([2, 3])),
       { 1: xs[layers]!, 2: this.action, 3: this.gy }, [B, 1]);
     for (let l = layers - 1; l >= 0; l--) {

@@ -136,12 +136,20 @@ export function recordConvNet(rec: PassRecorder, net: ConvNet, params: GPUBuffer
   });
 }
 
-/** The uniform block of checkerboard_flow.wgsl / gauge_flow.wgsl: n, L, layer, one more word, the seed and the first stream. */
+/** The uniform block of gauge_flow.wgsl (and the start of checkerboard_flow.wgsl's): n, L, layer, one more word, the seed and the first stream. */
 export function flowUniforms(rows: number, L: number, layer: number, extra: number, seed: bigint, stream: bigint): Uint32Array<ArrayBuffer> {
   const [k0, k1] = u64Words(seed);
   const [s0, s1] = u64Words(stream & ((1n << 64n) - 1n));
   return words([rows, L, layer, extra, k0!, k1!, s0!, s1!]);
 }
+
+/** checkerboard_flow.wgsl's uniform block: flowUniforms with the pass's direction, then `reflect` (cbf_inverse_start). */
+export function cbfUniforms(rows: number, L: number, layer: number, mode: { inverse?: boolean; reflect?: boolean }, seed: bigint, stream: bigint): Uint32Array<ArrayBuffer> {
+  return Uint32Array.from([...flowUniforms(rows, L, layer, mode.inverse ? 1 : 0, seed, stream), mode.reflect ? 1 : 0, 0]);
+}
+
+/** The uniforms of a checkerboard_flow.wgsl dispatch at layer l of a chunk, in one direction. */
+type CbfUniforms = (layer: number, mode?: { inverse?: boolean; reflect?: boolean }) => Uint32Array<ArrayBuffer>;
 
 /** The φ⁴ flow's working buffers of one chunk (checkerboard_flow.wgsl's bindings). */
 interface Phi4InverseBuffers {
@@ -159,19 +167,19 @@ interface Phi4InverseBuffers {
 
 /**
  * Records checkerboard_flow_inverse over a chunk: from y = x (or −x with `reflect`), the layers in
- * reverse (cbf_mask, the net, cbf_couple_inverse), then log q = log N(z; 0, 1) − Σ s.
+ * reverse (cbf_mask, the net, cbf_couple's inverse), then log q = log N(z; 0, 1) − Σ s.
  */
-function recordPhi4Inverse(rec: PassRecorder, cbf: (layer: number, reflect?: number) => Uint32Array<ArrayBuffer>, layers: number, net: ConvNet,
+function recordPhi4Inverse(rec: PassRecorder, cbf: CbfUniforms, layers: number, net: ConvNet,
   params: GPUBuffer, rows: number, L: number, reflect: boolean, b: Phi4InverseBuffers): void {
   const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
   const V = L * L;
-  rec.dispatch(flowKey('cbf_inverse_start'), cbf(0, reflect ? 1 : 0), { 1: b.x, 2: b.ld, 7: b.y }, groups2d(rows * V));
+  rec.dispatch(flowKey('cbf_inverse_start'), cbf(0, { reflect }), { 1: b.x, 2: b.ld, 7: b.y }, groups2d(rows * V));
   for (let l = layers - 1; l >= 0; l--) {
     rec.dispatch(flowKey('cbf_mask'), cbf(l), { 1: b.y, 3: b.input }, groups2d(rows * V));
     recordConvNet(rec, net, params, l * net.params, rows, L, b.input, b.hidden, b.st);
-    rec.dispatch(flowKey('cbf_couple_inverse'), cbf(l), { 1: b.y, 2: b.ld, 4: b.st }, groups2d(rows * V));
+    rec.dispatch(flowKey('cbf_couple'), cbf(l, { inverse: true }), { 1: b.y, 2: b.ld, 4: b.st }, groups2d(rows * V));
   }
-  rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_inverse_log_q'), cbf(0), { 1: b.y, 2: b.ld, 5: b.logq }, [rows, 1]);
+  rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0, { inverse: true }), { 1: b.y, 2: b.ld, 5: b.logq }, [rows, 1]);
 }
 
 /**
@@ -201,7 +209,7 @@ export async function phi4FlowLogProbWebGpu(ctx: WebGpuContext, flow: Phi4Flow, 
       try {
         upload(ctx.device.queue, x!, new Float32Array(phi.subarray(start * V, (start + rows) * V)));
         const rec = new PassRecorder(ctx);
-        const cbf = (layer: number, reflect = 0) => flowUniforms(rows, L, layer, reflect, 0n, 0n);
+        const cbf: CbfUniforms = (layer, mode = {}) => cbfUniforms(rows, L, layer, mode, 0n, 0n);
         recordPhi4Inverse(rec, cbf, layers, net, params, rows, L, false, { x: x!, y: y!, ld: ld!, input: input!, hidden: [hidA!, hidB!], st: st!, logq: logq! });
         const [z, q] = await submitAndRead(ctx, 'lattice.phi4_flow_log_prob', rec, [[y!, rows * V], [logq!, rows]]);
         out.z.set(z!, start * V);
@@ -249,7 +257,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
         [V, V, V, H * V, H * V, 2 * V, 1, 1, 1, symmetric ? V : 1, 1].map((w) => pool.acquire(4 * rows * w, storage()));
       try {
         const rec = new PassRecorder(ctx);
-        const cbf = (layer: number, reflect = 0) => flowUniforms(rows, L, layer, reflect, seed, first + BigInt(start));
+        const cbf: CbfUniforms = (layer, mode = {}) => cbfUniforms(rows, L, layer, mode, seed, first + BigInt(start));
         const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
         rec.dispatch(flowKey('cbf_base'), cbf(0), { 1: x!, 2: ld! }, groups2d(rows * Math.ceil(V / 8)));
         for (let l = 0; l < layers; l++) {
@@ -257,7 +265,7 @@ export async function phi4FlowSampleWebGpu(ctx: WebGpuContext, flow: Phi4Flow, o
           recordConvNet(rec, net, params, l * net.params, rows, L, input!, [hidA!, hidB!], st!);
           rec.dispatch(flowKey('cbf_couple'), cbf(l), { 1: x!, 2: ld!, 4: st! }, groups2d(rows * V));
         }
-        rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 2: ld!, 5: logq! }, [rows, 1]);
+        rec.dispatch(configKey('lattice/checkerboard_flow.wgsl', 'cbf_log_q'), cbf(0), { 1: x!, 2: ld!, 5: logq! }, [rows, 1]);
         if (symmetric) {
           // log q(−φ) by the inverse pass of −φ, then log q_s and the flip
           recordPhi4Inverse(rec, cbf, layers, net, params, rows, L, true, { x: x!, y: y!, ld: ld!, input: input!, hidden: [hidA!, hidB!], st: st!, logq: logqOther! });
