@@ -90,7 +90,7 @@ class Phi4TrainState implements TrainState {
   recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void {
     const { B, net, xs, hid, st } = this;
     const { L, m2, lambda } = this.flow.coupling;
-    const { layers, depth, kernel: K } = this.flow.architecture;
+    const { layers } = this.flow.architecture;
     const V = L * L;
     const flowKey = (e: string) => key('lattice/checkerboard_flow.wgsl', e);
     const cbf = (layer: number) => cbfUniforms(B, L, layer, {}, seed, BigInt(t) << 32n);
@@ -186,7 +186,7 @@ class U1TrainState implements TrainState {
   recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void {
     const { B, net, xs, hid, netOut } = this;
     const { L, beta } = this.flow.coupling;
-    const { layers, depth, kernel: K, components } = this.flow.architecture;
+    const { layers, components } = this.flow.architecture;
     const V = L * L;
     const flowKey = (e: string) => key('lattice/gauge_flow.wgsl', e);
     const gf = (layer: number) => flowUniforms(B, L, layer, components, seed, BigInt(t) << 32n);
