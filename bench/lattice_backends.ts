@@ -4,7 +4,8 @@
  * loaded machine disturbs less than wall time; the backends alternate A/B/A/B within the run, and
  * the table gives the median of the rounds for each. Also the agreement of the trained φ⁴ flow's
  * draws (bench/results/lattice_phi4_flow.bin) with the CPU's: max |webgpu − cpu| of φ, log q, S, M, and
- * of the trained U(1) flow's (lattice_u1_flow.bin): θ' on the circle, log q, S, Q.
+ * of the trained U(1) flow's (lattice_u1_flow.bin): θ' on the circle, log q, S, Q; the inverse passes
+ * (z, log q) on those draws; 10 training steps from each trained flow (parameters, losses).
  * Prints the table only (the figures are quoted in docs/backends.md).
  *
  *   npx tsx bench/lattice_backends.ts [--rounds 3] [--draws 512] [--train-steps 3]
@@ -78,7 +79,30 @@ for (let i = 0; i < cu.theta!.length; i++) {
   const d = Math.abs(gu.theta![i]! - cu.theta![i]!);
   circle = Math.max(circle, Math.min(d, 2 * Math.PI - d));
 }
+// the inverse passes on the flows' own 1024 draws (rounded to f32, as the device takes them)
+const phiF32 = Float64Array.from(Float32Array.from(c.phi!));
+const [gi, ci] = [await webgpu.phi4FlowLogProb(trained, phiF32), await cpuBackend.phi4FlowLogProb(trained, phiF32)];
+const thetaF32 = Float64Array.from(Float32Array.from(cu.theta!));
+const [giu, ciu] = [await webgpu.u1FlowLogProb(trainedU1, thetaF32), await cpuBackend.u1FlowLogProb(trainedU1, thetaF32)];
+let zCircle = 0;
+for (let i = 0; i < ciu.z.length; i++) {
+  const d = Math.abs(giu.z[i]! - ciu.z[i]!);
+  zCircle = Math.max(zCircle, Math.min(d, 2 * Math.PI - d));
+}
+// 10 training steps from the trained flows (lr 1e-3): parameters and losses against the CPU's
+const trainAgreement = async (run: (b: Backend) => Promise<{ params: Float64Array; loss: Float64Array }>, start: Float64Array) => {
+  const [tg, tc] = [await run(webgpu), await run(cpuBackend)];
+  let moved = 0;
+  for (let i = 0; i < start.length; i++) moved = Math.max(moved, Math.abs(tc.params[i]! - start[i]!));
+  return `parameters ${maxDiff(tg.params, tc.params)} (moved by up to ${moved.toExponential(1)}), losses ${maxDiff(tg.loss, tc.loss)}`;
+};
+const trainPhi4 = await trainAgreement((b) => b.phi4FlowTrain(trained, { steps: 10, batch: 64, learningRate: 1e-3, seed: 0x5eedn }), trained.params);
+const trainU1 = await trainAgreement((b) => b.u1FlowTrain(trainedU1, { steps: 10, batch: 32, learningRate: 1e-3, seed: 0x5eedn }), trainedU1.params);
 await closeWebGpu();
 process.stdout.write(`Machine: ${machineDescription()}; webgpu: ${webgpu.device}. Median of ${rounds} alternating rounds.\n${lines.join('\n')}\n` +
   `trained φ⁴ flow, 1024 draws: max |webgpu − cpu| φ ${maxDiff(g.phi!, c.phi!)}, log q ${maxDiff(g.logq, c.logq)}, S ${maxDiff(g.action, c.action)}, M ${maxDiff(g.magnetization, c.magnetization)}\n` +
-  `trained U(1) flow, 1024 draws: max |webgpu − cpu| θ' on the circle ${circle.toExponential(1)}, log q ${maxDiff(gu.logq, cu.logq)}, S ${maxDiff(gu.action, cu.action)}, Q ${maxDiff(gu.charge, cu.charge)}\n`);
+  `trained U(1) flow, 1024 draws: max |webgpu − cpu| θ' on the circle ${circle.toExponential(1)}, log q ${maxDiff(gu.logq, cu.logq)}, S ${maxDiff(gu.action, cu.action)}, Q ${maxDiff(gu.charge, cu.charge)}\n` +
+  `lattice.phi4_flow_log_prob, those φ⁴ draws: z ${maxDiff(gi.z, ci.z)}, log q ${maxDiff(gi.logq, ci.logq)}\n` +
+  `lattice.u1_flow_log_prob, those U(1) draws: z on the circle ${zCircle.toExponential(1)}, log q ${maxDiff(giu.logq, ciu.logq)}\n` +
+  `lattice.phi4_flow_train, 10 steps of 64 from the trained φ⁴ flow: ${trainPhi4}\n` +
+  `lattice.u1_flow_train, 10 steps of 32 from the trained U(1) flow: ${trainU1}\n`);
