@@ -31,42 +31,6 @@
 #include "flow_spec.h"
 
 namespace sbi_native {
-
-MafSpec GetMafSpec(Napi::Env env, const Napi::CallbackInfo& info) {
-  constexpr double kMaxParams = double(int64_t{1} << 28);
-  auto arch = GetInt32Array(info[0], "arch");
-  if (arch.length != 6 && arch.length != 7)
-    ThrowRangeError(env, "Expected `arch` = [dim, contextDim, hidden, hiddenLayers, layers, activation, passes?] (6 or 7 "
-                         "values) but it has " + std::to_string(arch.length));
-  const int32_t* a = arch.data;
-  auto check = [&](int i, const char* name, int32_t lo, int32_t hi) {
-    if (a[i] < lo || a[i] > hi)
-      ThrowRangeError(env, std::string("Expected `arch[") + std::to_string(i) + "]` (" + name + ") in [" +
-                               std::to_string(lo) + ", " + std::to_string(hi) + "] but received " +
-                               std::to_string(a[i]));
-  };
-  check(0, "dim", 1, 4096);
-  check(1, "contextDim", 0, 1 << 16);
-  check(2, "hidden", 1, 1 << 16);
-  check(3, "hiddenLayers", 1, 64);
-  check(4, "layers", 1, 256);
-  check(5, "activation", 0, 4);
-  if (arch.length == 7) check(6, "passes", 1, a[0]);
-  const int passes = arch.length == 7 ? a[6] : a[0];
-  MafSpec s{};
-  s.transform = GetTransformSpec(env, info[1], info[2]);
-  s.shape.made = {a[0], a[1], a[2], a[3], s.transform.params_per_element, static_cast<sbi::nn::Activation>(a[5]), passes};
-  s.shape.layers = a[4];
-  // The count in double first, so the bound is checked before any int64 product can overflow.
-  const double D = a[0], C = a[1], H = a[2], L = a[3], P = s.transform.params_per_element;
-  const double count = a[4] * (H * (D + C + 1) + (L - 1) * H * (H + 1) + D * P * (H + 1));
-  if (count > kMaxParams)
-    ThrowRangeError(env, "Expected an architecture with at most 2^28 parameters but `arch` gives " +
-                             std::to_string(count));
-  s.param_count = sbi::maf_param_count(s.shape);
-  return s;
-}
-
 namespace {
 
 constexpr int64_t kMaxRows = int64_t{1} << 31;

@@ -246,8 +246,7 @@ void RatioLogits(const RatioNetShape& shape, const float* params, const RatioSta
   // z(x) of m rows from x row `first` into zx, and their features (z(x) itself or its embedding).
   const auto features = [&](int64_t first, int64_t m) -> const float* {
     for (int64_t q = 0; q < m; ++q)
-      for (int j = 0; j < C; ++j)
-        zx[q * C + j] = static_cast<float>((x[(first + q) * C + j] - stats.x_mean[j]) / stats.x_std[j]);
+      sbi::nn::standardize_to_float(C, x + (first + q) * C, stats.x_mean.data(), stats.x_std.data(), &zx[q * C]);
     return embedded ? MlpForward(relu, layers, shape.embed_sizes.data(), m, zx.data(), eparams, esaved.data()) : zx.data();
   };
   const float* feat = x_broadcast ? features(0, 1) : nullptr;
@@ -258,7 +257,7 @@ void RatioLogits(const RatioNetShape& shape, const float* params, const RatioSta
       const double* t = theta + (r0 + q) * D;
       const float* f = x_broadcast ? feat : feat + q * F;
       float* row = &input[q * net.in];
-      for (int d = 0; d < D; ++d) row[d] = static_cast<float>((t[d] - stats.theta_mean[d]) / stats.theta_std[d]);
+      sbi::nn::standardize_to_float(D, t, stats.theta_mean.data(), stats.theta_std.data(), row);
       std::copy(f, f + F, row + D);
     }
     ResNetForward(net, m, params, input.data(), saved.data(), logits.data());

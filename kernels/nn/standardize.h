@@ -40,5 +40,12 @@ SBI_HD void standardize_backward(int64_t n, int64_t dim, const T* std_dev, const
     for (int64_t j = 0; j < dim; ++j) dx[r * dim + j] = dz[r * dim + j] / std_dev[j];
 }
 
+// out[j] = (v[j] − mean[j]) / std[j] in double, rounded once to float: the float network inputs
+// z-scored from double rows (the ratio classifier's θ and x: native/ratio_trainer.cc's RatioLogits
+// and the CUDA launcher kernels/nn/resnet.cu).
+SBI_HD void standardize_to_float(int64_t dim, const double* v, const double* mean, const double* std_dev, float* out) {
+  for (int64_t j = 0; j < dim; ++j) out[j] = static_cast<float>((v[j] - mean[j]) / std_dev[j]);
+}
+
 }  // namespace nn
 }  // namespace sbi
