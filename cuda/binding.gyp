@@ -7,7 +7,8 @@
     {
       "target_name": "sbi_engine_cuda",
       "sources": ["../native/cuda/addon.cc", "../native/cuda/ops.cc", "../native/napi_util.cc",
-                  "../native/cuda/lattice_ops.cc", "../native/cuda/manifold_ops.cc"],
+                  "../native/cuda/lattice_ops.cc", "../native/cuda/manifold_ops.cc",
+                  "../native/cuda/flow_ops.cc", "../native/flow_spec.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

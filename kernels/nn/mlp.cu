@@ -7,10 +7,8 @@
 #include <vector>
 
 #include "../common/cuda_util.cuh"
-#include "adam.h"
-#include "dense.cuh"
 #include "loss.h"
-#include "mlp.h"
+#include "mlp.cuh"
 
 namespace sbi {
 namespace cuda {
@@ -27,80 +25,11 @@ Status check_shape(int layers, const int64_t* sizes, int64_t n) {
   return s;
 }
 
-// mlp_forward's walk on device pointers: saved gets Y_0 .. Y_{L-1}, then (SiLU) the hidden Z.
-Status forward(Activation act, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
-               float* saved) {
-  const bool keep_pre = nn::activation_needs_preactivation(act);
-  float* pre = saved;
-  for (int l = 0; l < layers; ++l) pre += n * sizes[l + 1];
-  const float* in = x;
-  const float* w = params;
-  float* y = saved;
-  for (int l = 0; l < layers; ++l) {
-    const int64_t fan_in = sizes[l], fan_out = sizes[l + 1];
-    const bool hidden = l + 1 < layers;
-    dense_forward_kernel<float><<<grid_blocks(n * fan_out), kThreadsPerBlock>>>(
-        hidden ? act : Activation::Identity, n, fan_in, fan_out, in, w, w + fan_out * fan_in, y,
-        hidden && keep_pre ? pre : nullptr);
-    SBI_CUDA_TRY(finish_launch("dense_forward_kernel"));
-    if (hidden && keep_pre) pre += n * fan_out;
-    in = y;
-    y += n * fan_out;
-    w += fan_out * (fan_in + 1);
-  }
-  return Status{};
-}
-
-// mlp_backward's walk: grads (params' layout) from dout; dz [n, max width] and dx[2] [n, max width]
-// are scratch.
-Status backward(Activation act, int layers, const int64_t* sizes, int64_t n, const float* x, const float* params,
-                const float* saved, const float* dout, float* grads, float* dz, float* const dx[2]) {
-  const bool keep_pre = nn::activation_needs_preactivation(act);
-  int64_t y_off = 0, p_off = 0, pre_off = 0;
-  for (int l = 0; l < layers; ++l) {
-    y_off += n * sizes[l + 1];
-    p_off += sizes[l + 1] * (sizes[l] + 1);
-  }
-  for (int l = 0; l + 1 < layers; ++l) pre_off += n * sizes[l + 1];
-  const float* saved_pre = saved + y_off;
-  const float* dy = dout;
-  for (int l = layers - 1; l >= 0; --l) {
-    const int64_t fan_in = sizes[l], fan_out = sizes[l + 1];
-    const bool hidden = l + 1 < layers;
-    y_off -= n * fan_out;
-    p_off -= fan_out * (fan_in + 1);
-    if (hidden) pre_off -= n * fan_out;
-    const float* in = l > 0 ? saved + y_off - n * fan_in : x;
-    dense_dz_kernel<float><<<grid_blocks(n * fan_out), kThreadsPerBlock>>>(
-        hidden ? act : Activation::Identity, n * fan_out, hidden && keep_pre ? saved_pre + pre_off : nullptr,
-        saved + y_off, dy, dz);
-    SBI_CUDA_TRY(finish_launch("dense_dz_kernel"));
-    dense_dw_kernel<float><<<grid_blocks(fan_out * (fan_in + 1)), kThreadsPerBlock>>>(
-        n, fan_in, fan_out, in, dz, grads + p_off, grads + p_off + fan_out * fan_in);
-    SBI_CUDA_TRY(finish_launch("dense_dw_kernel"));
-    if (l > 0) {  // the input layer needs no input gradient
-      dense_dx_kernel<float><<<grid_blocks(n * fan_in), kThreadsPerBlock>>>(n, fan_in, fan_out, params + p_off, dz,
-                                                                             dx[l & 1]);
-      SBI_CUDA_TRY(finish_launch("dense_dx_kernel"));
-      dy = dx[l & 1];
-    }
-  }
-  return Status{};
-}
-
 // The batch-mean loss (loss.h) and its gradient; loss_kind 0: BCE with logits, 1: MSE.
 __global__ void loss_kernel(int loss_kind, int64_t n, int64_t dim, const float* pred, const float* target, float* grad,
                             float* loss) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   *loss = loss_kind == 0 ? nn::bce_with_logits(n, dim, pred, target, grad) : nn::mse(n, dim, pred, target, grad);
-}
-
-// adam_step on one parameter per thread (its update reads only that parameter's θ, g, m, v).
-__global__ void adam_kernel(nn::AdamConfig c, int64_t step, int64_t p, float* theta, const float* grad, float* m,
-                            float* v) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p; i += stride)
-    nn::adam_step(c, step, 1, theta + i, grad + i, m + i, v + i);
 }
 
 Status copy_to_device(float* dst, const float* src, int64_t count) {
@@ -141,7 +70,7 @@ Status mlp_forward(int activation, int layers, const int64_t* sizes, int64_t n, 
   SBI_CUDA_TRY(ws.allocate(act, layers, sizes, n, false));
   SBI_CUDA_TRY(ws.params.upload(params));
   SBI_CUDA_TRY(ws.x.upload(x));
-  SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+  SBI_CUDA_TRY(mlp_forward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
   return status_of(cudaMemcpy(out, ws.output(layers, sizes, n), static_cast<size_t>(n * sizes[layers]) * sizeof(float),
                               cudaMemcpyDeviceToHost),
                    "cudaMemcpy to host");
@@ -156,9 +85,9 @@ Status mlp_gradients(int activation, int layers, const int64_t* sizes, int64_t n
   SBI_CUDA_TRY(ws.params.upload(params));
   SBI_CUDA_TRY(ws.x.upload(x));
   SBI_CUDA_TRY(ws.dout.upload(dout));
-  SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+  SBI_CUDA_TRY(mlp_forward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
   float* const dx[2] = {ws.dx0.get(), ws.dx1.get()};
-  SBI_CUDA_TRY(backward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
+  SBI_CUDA_TRY(mlp_backward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
                         ws.grads.get(), ws.dz.get(), dx));
   return ws.grads.download(grads);
 }
@@ -196,13 +125,13 @@ Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, con
     SBI_CUDA_TRY(copy_to_device(d_target.get(), target + t_off, n * out_dim));
     x_off += n * sizes[0];
     t_off += n * out_dim;
-    SBI_CUDA_TRY(forward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
+    SBI_CUDA_TRY(mlp_forward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get()));
     loss_kernel<<<1, 1>>>(loss, n, out_dim, ws.output(layers, sizes, n), d_target.get(), ws.dout.get(),
                           d_losses.get() + b);
     SBI_CUDA_TRY(finish_launch("loss_kernel"));
-    SBI_CUDA_TRY(backward(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
+    SBI_CUDA_TRY(mlp_backward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
                           ws.grads.get(), ws.dz.get(), dx));
-    adam_kernel<<<grid_blocks(p), kThreadsPerBlock>>>(c, b + 1, p, ws.params.get(), ws.grads.get(), d_m.get(),
+    adam_kernel<float><<<grid_blocks(p), kThreadsPerBlock>>>(c, b + 1, p, ws.params.get(), ws.grads.get(), d_m.get(),
                                                        d_v.get());
     SBI_CUDA_TRY(finish_launch("adam_kernel"));
   }

@@ -22,6 +22,7 @@ import {
 import {
   cudaManifoldFlowLogProb, cudaManifoldFlowSample, cudaPhi4Action, cudaPhi4FlowSample, cudaU1Action, cudaU1FlowSample,
 } from './cuda.js';
+import { cudaMafLogProb, cudaMafSample, cudaMdnLogProb, cudaMdnSample, cudaMdnTrainSteps, cudaNreLogRatio, cudaNreTrainSteps } from './cuda_flows.js';
 import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
 import { cpuMlpForward, cpuMlpGradients, cpuMlpTrain } from './mlp_cpu.js';
 import type { MAF } from '../flows/maf.js';
@@ -890,6 +891,31 @@ class WebGpuBackend implements Backend {
   }
 }
 
+/** The CUDA launchers of the density estimators' ops (src/backend/cuda_flows.ts). */
+const CUDA_FLOW_OPS: ReadonlySet<OpName> = new Set<OpName>([
+  'flow.maf_log_prob', 'flow.maf_sample', 'flow.mdn_log_prob', 'flow.mdn_sample', 'flow.mdn_train', 'nre.log_ratio', 'nre.train',
+]);
+
+/**
+ * Whether the CUDA backend runs `op` (the simulators: those the addon has launchers for), or why
+ * not: the CUDA backend's supportsOp, testable where no device exists.
+ */
+export function cudaOpSupport(op: OpName, simulators: ReadonlySet<string>): true | { reason: string } {
+  if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
+  if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
+  if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
+  if (CUDA_FLOW_OPS.has(op)) return true;
+  if (op === 'flow.maf_train') return { reason: "no CUDA launcher for MAF / NSF training yet (maf_nll_backward's per-layer MADE gradients)" };
+  if (op === 'flow.maf_embedding_train' || op === 'nre.embedding_train') return { reason: 'no CUDA launcher for the embedding networks yet' };
+  const sim = (OPS[op] as OpSpec).simulator;
+  if (sim !== undefined) return simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
+  if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return true;
+  if (op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows\' training yet' };
+  if (op === 'lattice.phi4_action' || op === 'lattice.u1_action' || op === 'lattice.phi4_flow_sample' || op === 'lattice.u1_flow_sample') return true;
+  if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for this lattice op yet' };
+  return { reason: 'no CUDA launcher yet' };
+}
+
 /**
  * The CUDA backend: the optional addon's kernels (src/backend/cuda.ts), the CPU's headers compiled
  * by nvcc. Its calls are synchronous on the device today (the event loop waits for a batch).
@@ -906,17 +932,7 @@ export class CudaBackendImpl implements Backend {
   }
 
   supportsOp(op: OpName): true | { reason: string } {
-    if (op === 'philox.blocks' || op === 'sampler.uniform' || op === 'sampler.normal') return true;
-    if (op === 'nn.mlp_forward' || op === 'nn.mlp_gradients' || op === 'nn.mlp_train') return true;
-    if (op === 'trellis.inside' || op === 'trellis.marginals') return true;
-    if (op === 'nre.log_ratio' || op === 'nre.train' || op === 'nre.embedding_train') return { reason: "no CUDA launcher for NRE's residual classifier yet (resnet.h, ratio_loss.h)" };
-    const sim = (OPS[op] as OpSpec).simulator;
-    if (sim !== undefined) return this.simulators.has(sim) ? true : { reason: `no CUDA launcher for ${sim} yet (kernels/simulators/simulators.cu)` };
-    if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return true;
-    if (op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows\' training yet' };
-    if (op === 'lattice.phi4_action' || op === 'lattice.u1_action' || op === 'lattice.phi4_flow_sample' || op === 'lattice.u1_flow_sample') return true;
-    if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for this lattice op yet' };
-    return { reason: 'no CUDA launcher yet' };
+    return cudaOpSupport(op, this.simulators);
   }
 
   async philoxBlocks(seed: number | bigint, stream: number | bigint, firstBlock: bigint, blocks: number): Promise<Uint32Array> {
@@ -976,12 +992,12 @@ export class CudaBackendImpl implements Backend {
     return cudaMlpTrain(spec, params, batches, options);
   }
 
-  async mafLogProb(): Promise<Float32Array> {
-    this.refuse('flow.maf_log_prob');
+  async mafLogProb(maf: MAF, theta: ArrayInput, x: ArrayInput | null): Promise<Float32Array> {
+    return cudaMafLogProb(maf, this.hostArray(theta, 'theta'), x === null ? null : this.hostArray(x, 'x'));
   }
 
-  async mafSample(): Promise<{ theta: Float32Array; logProb: Float32Array }> {
-    this.refuse('flow.maf_sample');
+  async mafSample(maf: MAF, x: ArrayInput | null, n: number, seed: number | bigint) {
+    return cudaMafSample(maf, x === null ? null : this.hostArray(x, 'x'), n, seed);
   }
 
   async mafTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
@@ -992,12 +1008,12 @@ export class CudaBackendImpl implements Backend {
     this.refuse('flow.maf_embedding_train');
   }
 
-  async nreLogRatio(): Promise<Float64Array> {
-    this.refuse('nre.log_ratio');
+  async nreLogRatio(net: RatioClassifier, theta: Float64Array, x: Float64Array): Promise<Float64Array> {
+    return cudaNreLogRatio(net, theta, x);
   }
 
-  async nreTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
-    this.refuse('nre.train');
+  async nreTrain(shape: RatioShape, params: Float32Array, loss: RatioLossSpec, batches: readonly RatioBatch[], options?: RatioStepOptions) {
+    return cudaNreTrainSteps(shape, params, loss, batches, options);
   }
 
   async nreEmbeddingTrain(): Promise<{ params: Float32Array; embeddingParams: Float32Array; losses: Float64Array }> {
@@ -1016,16 +1032,16 @@ export class CudaBackendImpl implements Backend {
     this.refuse('manifold.flow_train');
   }
 
-  async mdnLogProb(): Promise<Float32Array> {
-    this.refuse('flow.mdn_log_prob');
+  async mdnLogProb(mdn: MDN, y: ArrayInput, context: ArrayInput): Promise<Float32Array> {
+    return cudaMdnLogProb(mdn, this.hostArray(y, 'y'), this.hostArray(context, 'context'));
   }
 
-  async mdnSample(): Promise<Float32Array> {
-    this.refuse('flow.mdn_sample');
+  async mdnSample(mdn: MDN, context: ArrayInput, n: number, seed: number | bigint): Promise<Float32Array> {
+    return cudaMdnSample(mdn, this.hostArray(context, 'context'), n, seed);
   }
 
-  async mdnTrain(): Promise<{ params: Float32Array; losses: Float64Array }> {
-    this.refuse('flow.mdn_train');
+  async mdnTrain(mdn: MDN, batches: readonly MdnBatch[], options?: MafStepOptions) {
+    return cudaMdnTrainSteps(mdn, batches, options);
   }
 
   async phi4Action(coupling: Phi4Coupling, phi: Float64Array) {

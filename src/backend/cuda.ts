@@ -119,6 +119,14 @@ function loadAddon(): CudaAddon {
 }
 
 /**
+ * The loaded addon's exports as `T`, for the CUDA ops defined in other modules (cuda_flows.ts).
+ * Throws BACKEND_UNAVAILABLE, naming `npm run build:cuda`, when the addon was not built.
+ */
+export function cudaAddonExports<T>(): T {
+  return loadAddon() as unknown as T;
+}
+
+/**
  * Loads the CUDA addon (once) and reports its devices. Throws SbiError BACKEND_UNAVAILABLE,
  * naming `npm run build:cuda`, when the addon was not built. A missing driver or GPU is not an
  * error here: deviceCount is 0, `device.error` says why, and every op throws NO_CUDA_DEVICE.

@@ -209,7 +209,7 @@ function amortisedTrainer(make: (task: Task, o: TrainOptions) => Estimator): Tra
     const potential = nre ? await potentialBackend(request, o.embedding !== undefined) : 'cpu';
     const posterior = estimator.buildPosterior(potential !== 'cpu' ? { backend: potential } : {});
     const sampleOn = nre ? 'cpu' : posterior instanceof MCMCPosterior ? await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf')
-      : request === 'cuda' ? 'cpu' : request; // cuda has no flow kernels yet (stageBackends notes it)
+      : request === 'cuda' ? 'cpu' : request; // not routed to cuda's flow launchers yet (stageBackends notes it)
     return {
       method: o.method, posterior: methodPosterior(posterior, sampleOn), amortised: true, simulateSeconds, trainSeconds: seconds(t0),
       epochs: summary.epochs, rounds: 1, simulations: estimator.simulations, excludedSimulations: estimator.excludedSimulations,
@@ -273,7 +273,7 @@ function sequentialTrainer(make: (task: Task, o: TrainOptions, simulator: Simula
     const trainOn = await trainingBackend(o.method, request, o.densityEstimator ?? 'maf', o.embedding !== undefined);
     const mcmcOn = o.method === 'snre' ? await potentialBackend(request, o.embedding !== undefined)
       : await mcmcSamplingBackend(o.method, request, o.densityEstimator ?? 'maf');
-    const flowSampling = request === 'cuda' ? 'cpu' : request; // cuda has no flow kernels yet (stageBackends notes it)
+    const flowSampling = request === 'cuda' ? 'cpu' : request; // not routed to cuda's flow launchers yet (stageBackends notes it)
     let epochs = 0;
     const t0 = performance.now();
     const posterior = await method.run({
@@ -376,7 +376,8 @@ async function potentialBackend(request: BackendRequest, embedding: boolean): Pr
  * Where `method` trains for `request`: NPE's, SNPE's, NLE's and SNLE's flows (NPE's with or without an
  * embedding network) and MDNs on a backend that runs flow.maf_train / flow.maf_embedding_train /
  * flow.mdn_train (webgpu), the NRE methods' classifier on one that runs nre.train /
- * nre.embedding_train; the rest on the cpu (cuda has no training kernels: its runs train on the cpu).
+ * nre.embedding_train; the rest on the cpu (infer does not route to cuda's training launchers yet:
+ * its runs train on the cpu).
  */
 async function trainingBackend(method: MethodName, request: BackendRequest, densityEstimator: DensityEstimatorKind, embedding: boolean): Promise<BackendName> {
   if (request === 'cuda' || request === 'cpu') return 'cpu';
@@ -412,7 +413,7 @@ export async function stageBackends(
     if (train === 'cpu') {
       // every method trains a flow / MDN (flow.maf_train / flow.mdn_train) or NRE's classifier (nre.train)
       const nre = NRE_METHODS.includes(method);
-      const why = request === 'cuda' ? (nre ? "cuda has no kernels for NRE's classifier yet" : 'cuda has no training kernels yet')
+      const why = request === 'cuda' ? 'infer does not route training to the cuda launchers yet (none has run on a device)'
         : `no ${request} backend here can train`;
       notes.push(`training runs on the cpu: ${why}`);
     }
@@ -420,16 +421,16 @@ export async function stageBackends(
       // the slice sampler's bookkeeping stays in TypeScript; its one batched potential call per step runs here
       sample = await potentialBackend(request, embedding);
       if (sample === 'cpu') {
-        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? "cuda has no kernels for NRE's classifier yet" : `no ${request} backend here runs nre.log_ratio`}`);
+        notes.push(`sampling runs on the cpu: ${request === 'cuda' ? 'infer does not route sampling to the cuda launchers yet (none has run on a device)' : `no ${request} backend here runs nre.log_ratio`}`);
       }
     } else if (!NPE_METHODS.includes(method)) {
       // NLE and SNLE: the flow's likelihood is the potential
       sample = await mcmcSamplingBackend(method, request, densityEstimator);
       if (sample === 'cpu') {
-        const why = request === 'cuda' ? `cuda has no kernels for ${method}'s likelihood yet` : `no ${request} backend here evaluates ${method}'s likelihood`;
+        const why = request === 'cuda' ? 'infer does not route the likelihood to the cuda launchers yet (none has run on a device)' : `no ${request} backend here evaluates ${method}'s likelihood`;
         notes.push(`sampling runs on the cpu: ${why}`);
       }
-    } else if (request === 'cuda') notes.push('sampling runs on the cpu: cuda has no flow kernels yet');
+    } else if (request === 'cuda') notes.push('sampling runs on the cpu: infer does not route sampling to the cuda launchers yet (none has run on a device)');
     else sample = (await backendForOp(request, densityEstimator === 'mdn' ? 'flow.mdn_sample' : 'flow.maf_sample')).name;
   }
   return { simulate, train, sample, notes };

@@ -177,7 +177,8 @@ export class NPEPosterior {
    * flows (op flow.maf_sample) and MDNs (op flow.mdn_sample) in WGSL, with the same seeds as the
    * CPU, so the draws agree with `sample`'s within that op's float tolerance. An embedding network
    * embeds the observation there too (op nn.mlp_forward). A backend named explicitly that cannot
-   * run this estimator (cuda) is an UNSUPPORTED_OP error; 'auto' falls back to the CPU.
+   * run this estimator is an UNSUPPORTED_OP error; 'auto' falls back to the CPU. 'cuda' runs both
+   * ops through its launchers (kernels/flows/maf.cu, mdn.cu; not yet run on a device).
    */
   async sampleAsync(n: number, options: PosteriorSampleOptions & { backend?: BackendRequest }): Promise<Float64Array> {
     const rounds = this.rejectionRounds(n, options);
@@ -293,7 +294,7 @@ export class NPEPosterior {
    * NSF flows (op flow.maf_log_prob) and MDNs (op flow.mdn_log_prob) in f32, so the values agree
    * with `logProb`'s within that op's tolerance. An embedding network embeds x once on the CPU (as
    * `sampleAsync`); the rows go to the device in chunks of 2^16. A backend named explicitly that
-   * cannot run this estimator (cuda) is UNSUPPORTED_OP; 'auto' falls back to the CPU.
+   * cannot run this estimator is UNSUPPORTED_OP; 'auto' falls back to the CPU.
    */
   async logProbAsync(theta: Float64Array, options: { x: ArrayLike<number>; backend?: BackendRequest }): Promise<Float64Array> {
     const n = checkMatrix(theta, this.dim, 'theta');
