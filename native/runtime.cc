@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace sbi_native {
@@ -41,7 +42,29 @@ bool SetActiveIsa(Isa isa) {
   return true;
 }
 
-ThreadPool::ThreadPool(int threads) {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls done() for up to `micros` microseconds; true once it holds.
+template <class Done>
+bool SpinUntil(int micros, Done&& done) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+    CpuRelax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > limit) return done();
+  }
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int threads)
+    : runs_(new Run[std::max(1, threads)]), spin_(std::max(1, threads) <= HardwareThreads()) {
   const int extra = std::max(0, threads - 1);
   for (int i = 0; i < extra; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -50,31 +73,38 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(m_);
     stop_ = true;
+    generation_.fetch_add(1);  // ends the spinners' wait too
   }
   wake_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::Drain() {
-  for (;;) {
-    const int64_t b = next_.fetch_add(grain_);
-    if (b >= n_) return;
-    (*job_)(b, std::min(n_, b + grain_));
+void ThreadPool::Drain(int participant) {
+  for (int k = 0; k < participants_; ++k) {
+    Run& run = runs_[(participant + k) % participants_];
+    for (;;) {
+      const int64_t c = run.next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= run.end) break;
+      const int64_t b = c * grain_;
+      (*job_)(b, std::min(n_, b + grain_));
+    }
   }
 }
 
 void ThreadPool::WorkerLoop(int id) {
   uint64_t seen = 0;
   for (;;) {
-    std::unique_lock<std::mutex> lk(m_);
-    wake_cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    if (id >= wanted_) continue;
-    lk.unlock();
-    Drain();
-    lk.lock();
-    if (--working_ == 0) done_cv_.notify_all();
+    if (spin_) SpinUntil(kSpinMicros, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      wake_cv_.wait(lk, [&] { return stop_ || generation_.load() != seen; });
+      if (stop_) return;
+      seen = generation_.load();
+      if (id + 1 >= participants_) continue;
+    }
+    Drain(id + 1);
+    std::lock_guard<std::mutex> lk(m_);
+    if (working_.fetch_sub(1) == 1) done_cv_.notify_all();
   }
 }
 
@@ -93,17 +123,21 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, int threads,
   {
     std::lock_guard<std::mutex> lk(m_);
     job_ = &fn;
-    next_.store(0);
     n_ = n;
     grain_ = grain;
-    wanted_ = helpers;
-    working_ = helpers;
-    ++generation_;
+    participants_ = helpers + 1;
+    for (int i = 0; i < participants_; ++i) {
+      runs_[i].next.store(chunks * i / participants_, std::memory_order_relaxed);
+      runs_[i].end = chunks * (i + 1) / participants_;
+    }
+    working_.store(helpers);
+    generation_.fetch_add(1);
   }
   wake_cv_.notify_all();
-  Drain();
+  Drain(0);
+  if (spin_) SpinUntil(kSpinMicros, [&] { return working_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lk(m_);
-  done_cv_.wait(lk, [&] { return working_ == 0; });
+  done_cv_.wait(lk, [&] { return working_.load() == 0; });
   job_ = nullptr;
 }
 
