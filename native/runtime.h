@@ -29,13 +29,14 @@ bool SetActiveIsa(Isa isa);   // false if the CPU lacks it
 // (affinity: a MAF training chunk's activations are ~200 KB), and a late or descheduled
 // thread still leaves no chunk waiting for it. Which thread ran a chunk never changes a result:
 // callers combine chunk results in chunk order.
-// Hand-offs spin for up to kSpinMicros before sleeping on a condition variable (a futex wake on
-// a VM takes tens of microseconds, as long as the serial step between a trainer's batches),
-// only while the pool has no more threads than the machine has hardware threads.
+// Hand-offs spin for up to 50 us (runtime.cc kSpinMicros; yielding the core every ~2 us) before
+// sleeping on a condition variable (a futex wake on a VM takes tens of microseconds, as long as
+// the serial step between a trainer's batches), only while the pool has no more threads than
+// the machine has hardware threads. The caller waits only for the workers that joined the job before every
+// chunk was claimed: a worker that wakes later (descheduled on a loaded machine) holds no one up.
 // One ParallelFor runs at a time.
 class ThreadPool {
  public:
-  static constexpr int kSpinMicros = 100;
   explicit ThreadPool(int threads);
   ~ThreadPool();
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
