@@ -32,8 +32,9 @@ bool SetActiveIsa(Isa isa);   // false if the CPU lacks it
 // Hand-offs spin for up to 50 us (runtime.cc kSpinMicros; yielding the core every ~2 us) before
 // sleeping on a condition variable (a futex wake on a VM takes tens of microseconds, as long as
 // the serial step between a trainer's batches), only while the pool has no more threads than
-// the machine has hardware threads. The caller waits only for the workers that joined the job before every
-// chunk was claimed: a worker that wakes later (descheduled on a loaded machine) holds no one up.
+// the machine has hardware threads. The caller waits only for the workers that joined the job
+// before every chunk was claimed: a worker that wakes later (descheduled on a loaded machine)
+// holds no one up.
 // One ParallelFor runs at a time.
 class ThreadPool {
  public:
