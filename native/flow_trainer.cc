@@ -8,6 +8,7 @@
 #include "../kernels/nn/standardize.h"
 #include "../kernels/random/samplers.h"
 #include "flow_spec.h"
+#include "optimizer_step.h"
 #include "runtime.h"
 
 namespace sbi_native {
@@ -105,20 +106,6 @@ inline void EvalChunkRange(const ChunkArgs<E>& a, int64_t b, int64_t e) {
   }
 }
 
-// The optimizer step after each batch (clip the summed gradient, then Adam), on the same
-// instruction-set path as the chunks: compiled for baseline SSE2 it took 4 lanes per vector.
-struct StepArgs {
-  const sbi::nn::AdamConfig* adam;
-  int64_t step, p;
-  double clip_max_norm;
-  float *params, *grad, *m, *v;
-};
-inline void StepBody(const StepArgs& a, int64_t, int64_t) {
-  sbi::nn::clip_grad_norm(a.p, a.grad, a.clip_max_norm);
-  sbi::nn::adam_step(*a.adam, a.step, a.p, a.params, a.grad, a.m, a.v);
-}
-SBI_MULTIVERSION(OptimizerStep, StepArgs, StepBody)
-
 using AffineArgs = ChunkArgs<sbi::AffineElement<float>>;
 using SplineArgs = ChunkArgs<sbi::RqSplineElement<float>>;
 SBI_MULTIVERSION(AffineGrad, AffineArgs, GradChunkRange)
@@ -165,6 +152,7 @@ class Trainer {
     const int64_t batch = c.batch_size;
     const int64_t chunks = (batch + kTrainChunkRows - 1) / kTrainChunkRows;
     grads_.assign(chunks, std::vector<float>(P_));
+    for (const auto& g : grads_) grad_ptrs_.push_back(g.data());
     work_.assign(std::max<int64_t>(chunks, 1),
                  std::vector<float>(sbi::maf_workspace_size(s, std::max(kTrainChunkRows, kEvalChunkRows))));
     log_prob_.assign(work_.size(), std::vector<float>(std::max(kTrainChunkRows, kEvalChunkRows)));
@@ -176,9 +164,11 @@ class Trainer {
 
   int64_t param_count() const { return P_; }
 
-  // Batch-mean NLL of z-scored rows theta [nb, D], x [nb, C]; its gradient into `grad`.
-  double LossAndGrad(int64_t nb, const float* theta, const float* x, float* grad) {
-    const int64_t chunks = (nb + kTrainChunkRows - 1) / kTrainChunkRows;
+  // Batch-mean NLL of z-scored rows theta [nb, D], x [nb, C]; the gradient of chunk k (rows
+  // [k kTrainChunkRows, ...)) into chunk_grads()[k] for k < chunks(nb), summed in chunk order by
+  // the optimizer step (optimizer_step.h).
+  double LossAndChunkGrads(int64_t nb, const float* theta, const float* x) {
+    const int64_t chunks = Trainer::chunks(nb);
     const float scale = 1.0f / static_cast<float>(nb);
     const ChunkArgs<E> args{&s_, &e_, params_.data(), mask_, theta, x, nb, kTrainChunkRows, 0, scale,
                             &grads_, &work_, &log_prob_, losses_.data(), nullptr,
@@ -186,14 +176,11 @@ class Trainer {
     const auto kernel = ChunkKernels<E>::grad();
     ParallelFor(chunks, 1, c_.threads, [&](int64_t b, int64_t e) { kernel(args, b, e); });
     double loss = 0.0;
-    std::copy(grads_[0].begin(), grads_[0].end(), grad);
-    loss += losses_[0];
-    for (int64_t k = 1; k < chunks; ++k) {
-      loss += losses_[k];
-      for (int64_t j = 0; j < P_; ++j) grad[j] += grads_[k][j];
-    }
+    for (int64_t k = 0; k < chunks; ++k) loss += losses_[k];
     return loss;
   }
+  static int64_t chunks(int64_t nb) { return (nb + kTrainChunkRows - 1) / kTrainChunkRows; }
+  const float* const* chunk_grads() const { return grad_ptrs_.data(); }
 
   // Mean NLL of z-scored rows (fixed chunks, summed in order).
   double MeanNll(int64_t n, const float* theta, const float* x) {
@@ -227,6 +214,7 @@ class Trainer {
   const int64_t P_;  // the flow's and the embedding's
   const int64_t x_stride_;
   std::vector<std::vector<float>> grads_, work_, log_prob_, ework_;
+  std::vector<const float*> grad_ptrs_;  // grads_[k].data()
   std::vector<float> losses_;
 };
 
@@ -265,8 +253,6 @@ FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, c
   sbi::PhiloxStream shuffle_rng(seed, 1);
   sbi::nn::AdamConfig adam;
   adam.lr = c.learning_rate;
-  static const decltype(&OptimizerStep_scalar) kOptimizerStep[3] = SBI_MULTIVERSION_TABLE(OptimizerStep);
-  const auto optimizer_step = kOptimizerStep[static_cast<int>(ActiveIsa())];
   result.best_validation_loss = std::numeric_limits<double>::infinity();
   int64_t since_best = 0, step = 0;
   for (int64_t epoch = 1; epoch <= c.max_epochs; ++epoch) {
@@ -283,9 +269,9 @@ FlowTrainResult Train(const sbi::MafShape& s, const E& e, const uint8_t* mask, c
         std::copy(&train_theta[i * D], &train_theta[i * D] + D, &batch_theta[r * D]);
         if (C > 0) std::copy(&train_x[i * C], &train_x[i * C] + C, &batch_x[r * C]);
       }
-      loss_sum += trainer.LossAndGrad(nb, batch_theta.data(), batch_x.data(), grad.data()) * static_cast<double>(nb);
-      optimizer_step(StepArgs{&adam, ++step, P, c.clip_max_norm, trainer.params_.data(), grad.data(), m.data(), v.data()},
-                     0, 1);
+      loss_sum += trainer.LossAndChunkGrads(nb, batch_theta.data(), batch_x.data()) * static_cast<double>(nb);
+      training::OptimizerStep(adam, ++step, P, trainer.chunk_grads(), Trainer<E>::chunks(nb), c.clip_max_norm,
+                              trainer.params_.data(), grad.data(), m.data(), v.data(), c.threads);
     }
     const EpochLosses losses{epoch, loss_sum / static_cast<double>(n_train) + log_std_sum,
                              trainer.MeanNll(n_val, val_theta.data(), val_x.data()) + log_std_sum};

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,8 +21,21 @@ Isa DetectedIsa();            // best path this CPU supports
 Isa ActiveIsa();              // path in use (detected unless overridden)
 bool SetActiveIsa(Isa isa);   // false if the CPU lacks it
 
-// A fixed set of worker threads plus the calling thread. ParallelFor splits [0, n) into
-// chunks of `grain` handed out by an atomic counter; one ParallelFor runs at a time.
+// A fixed set of worker threads plus the calling thread (participant 0; worker i is participant
+// i + 1). ParallelFor splits [0, n) into chunks of `grain`; participant i owns the i-th of
+// `participants` equal runs of consecutive chunks and claims its own chunks first, then steals
+// what is left of the others' runs. So a caller that keeps per-chunk state (a workspace, a
+// saved activation) finds chunk k on the same core call after call unless a thread fell behind
+// (affinity: a MAF training chunk's activations are ~200 KB), and a late or descheduled
+// thread still leaves no chunk waiting for it. Which thread ran a chunk never changes a result:
+// callers combine chunk results in chunk order.
+// Hand-offs spin for up to 50 us (runtime.cc kSpinMicros; yielding the core every ~2 us) before
+// sleeping on a condition variable (a futex wake on a VM takes tens of microseconds, as long as
+// the serial step between a trainer's batches), only while the pool has no more threads than
+// the machine has hardware threads. The caller waits only for the workers that joined the job
+// before every chunk was claimed: a worker that wakes later (descheduled on a loaded machine)
+// holds no one up.
+// One ParallelFor runs at a time.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -30,18 +44,24 @@ class ThreadPool {
   void ParallelFor(int64_t n, int64_t grain, int threads, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
+  struct alignas(64) Run {  // one participant's chunks [next, end), claimed by fetch_add
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
   void WorkerLoop(int id);
-  void Drain();
+  void Drain(int participant);
   std::vector<std::thread> workers_;
+  std::unique_ptr<Run[]> runs_;
+  bool spin_;
   std::mutex run_mutex_;
   std::mutex m_;
   std::condition_variable wake_cv_, done_cv_;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
   bool stop_ = false;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
-  std::atomic<int64_t> next_{0};
   int64_t n_ = 0, grain_ = 1;
-  int wanted_ = 0, working_ = 0;
+  int participants_ = 0;
+  std::atomic<int> working_{0};
 };
 
 int HardwareThreads();

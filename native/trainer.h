@@ -7,7 +7,7 @@
 //   (stream 1) and cut into batches of `batch_size` (a trailing batch smaller than the model's
 //   MinBatchRows() is skipped for that epoch: contrastive losses need partners in the batch).
 // - Adam (kernels/nn/adam.h) on the batch-mean loss, gradient clipped at global norm
-//   `clip_max_norm` first.
+//   `clip_max_norm` first (optimizer_step.h: the norm on the calling thread, clip and Adam on the pool).
 // - Stops after `stop_after_epochs` epochs without a lower validation loss (or `max_epochs`) and
 //   returns the parameters of the best epoch.
 // - `cancel` (may be null; nonzero = stop) is polled before every batch.
@@ -38,6 +38,7 @@
 #include "../kernels/nn/adam.h"
 #include "../kernels/nn/standardize.h"
 #include "../kernels/random/samplers.h"
+#include "optimizer_step.h"
 #include "runtime.h"
 
 namespace sbi_native {
@@ -131,8 +132,8 @@ Result Train(Model& model, const Config& c, int64_t n, uint64_t seed, const int3
       loss_sum += model.LossAndGrad(params.data(), order.data() + start, nb, batch_rng, grad.data()) *
                   static_cast<double>(nb);
       rows_seen += nb;
-      sbi::nn::clip_grad_norm(p, grad.data(), c.clip_max_norm);
-      sbi::nn::adam_step(adam, ++step, p, params.data(), grad.data(), m.data(), v.data());
+      OptimizerStep(adam, ++step, p, nullptr, 0, c.clip_max_norm, params.data(), grad.data(), m.data(), v.data(),
+                    c.threads);
     }
     const Epoch losses{epoch, loss_sum / static_cast<double>(rows_seen), model.ValidationLoss(params.data())};
     result.train_loss.push_back(losses.train_loss);

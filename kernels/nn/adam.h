@@ -39,16 +39,29 @@ SBI_HD void adam_step(const AdamConfig& c, int64_t step, int64_t p, T* theta, co
   }
 }
 
+// Σᵢ g_i² in double, in index order, added to `sq`: clip_grad_norm's sum (a caller may run it
+// block by block, passing each block's result on, for the same bits).
+template <class T>
+SBI_HD double grad_sq_sum(int64_t p, const T* grad, double sq) {
+  for (int64_t i = 0; i < p; ++i) sq += double(grad[i]) * double(grad[i]);
+  return sq;
+}
+
+// The factor clip_grad_norm scales a gradient of norm `norm` by: max_norm / norm when
+// norm > max_norm, else 1 (nothing to scale; a NaN norm scales nothing either).
+template <class T>
+SBI_HD T clip_scale(double norm, double max_norm) {
+  return norm > max_norm ? T(max_norm / norm) : T(1);
+}
+
 // Scales g by max_norm / ‖g‖₂ when ‖g‖₂ > max_norm (sbi clips at 5.0); returns ‖g‖₂ before
 // clipping. The squares are summed in double so float gradients neither overflow nor lose the
 // small components.
 template <class T>
 SBI_HD double clip_grad_norm(int64_t p, T* grad, double max_norm) {
-  double sq = 0.0;
-  for (int64_t i = 0; i < p; ++i) sq += double(grad[i]) * double(grad[i]);
-  const double norm = std::sqrt(sq);
+  const double norm = std::sqrt(grad_sq_sum(p, grad, 0.0));
   if (norm > max_norm) {
-    const T scale = T(max_norm / norm);
+    const T scale = clip_scale<T>(norm, max_norm);
     for (int64_t i = 0; i < p; ++i) grad[i] *= scale;
   }
   return norm;
