@@ -19,6 +19,7 @@ import {
 } from '../src/backend/cuda.js';
 import {
   cudaManifoldFlowLogProb, cudaManifoldFlowSample, cudaPhi4Action, cudaPhi4FlowSample, cudaU1Action, cudaU1FlowSample,
+  cudaPhi4FlowLogProb, cudaU1FlowLogProb,
 } from '../src/backend/cuda.js';
 import { CudaBackendImpl } from '../src/backend/backend.js';
 import { ManifoldFlow, type ManifoldFlowOptions } from '../src/manifold/flow.js';
@@ -174,7 +175,9 @@ function perturbed<F extends { params: Float64Array }>(flow: F, stream: bigint):
 const phi4Flow = (L: number, architecture: Partial<Phi4Flow['architecture']>) => perturbed(Phi4Flow.init({ L, m2: -4, lambda: 8 }, architecture, 3), 31n);
 const u1Flow = (L: number, architecture: Partial<U1Flow['architecture']>) => perturbed(U1Flow.init({ L, beta: 2 }, architecture, 3), 32n);
 const manifoldFlow = (spec: ManifoldFlowOptions) => perturbed(new ManifoldFlow(spec, 3), 33n);
-const LATTICE_OPS = ['lattice.phi4_action', 'lattice.u1_action', 'lattice.phi4_flow_sample', 'lattice.u1_flow_sample'] as const;
+const LATTICE_OPS = [
+  'lattice.phi4_action', 'lattice.u1_action', 'lattice.phi4_flow_sample', 'lattice.u1_flow_sample', 'lattice.phi4_flow_log_prob', 'lattice.u1_flow_log_prob',
+] as const;
 const MANIFOLD_OPS = ['manifold.flow_log_prob', 'manifold.flow_sample'] as const;
 
 describe.skipIf(!built || hasDevice)(
@@ -186,10 +189,11 @@ describe.skipIf(!built || hasDevice)(
     const torus = () => manifoldFlow({ space: 'torus', dim: 2, layers: 2, hidden: 4 });
     const sphere = () => manifoldFlow({ space: 'sphere', dim: 2, layers: 2, hidden: 4 });
 
-    it('the CUDA backend claims the six ops; the flow ops of other launchers keep their reason', () => {
+    it('the CUDA backend claims the eight ops; the flow ops of other launchers keep their reason', () => {
       const cuda = new CudaBackendImpl(backend!);
       for (const op of [...LATTICE_OPS, ...MANIFOLD_OPS]) expect(cuda.supportsOp(op), op).toBe(true);
       expect(cuda.supportsOp('flow.maf_train')).toEqual({ reason: expect.stringMatching(/no CUDA launcher/) });
+      expect(cuda.supportsOp('lattice.phi4_flow_train')).toEqual({ reason: expect.stringMatching(/no CUDA launcher/) });
     });
 
     it('every op reaches the addon through the Backend interface and fails with NO_CUDA_DEVICE, not UNSUPPORTED_OP', async () => {
@@ -200,6 +204,8 @@ describe.skipIf(!built || hasDevice)(
         ['phi4FlowSample', () => cuda.phi4FlowSample(smallPhi4(), { n: 3, seed: 1 })],
         ['phi4FlowSample symmetric', () => cuda.phi4FlowSample(smallPhi4(), { n: 3, seed: 1, offset: 7, symmetric: true, keepPhi: false })],
         ['u1FlowSample', () => cuda.u1FlowSample(smallU1(), { n: 3, seed: 1 })],
+        ['phi4FlowLogProb', () => cuda.phi4FlowLogProb(smallPhi4(), new Float64Array(2 * 16).fill(0.5))],
+        ['u1FlowLogProb', () => cuda.u1FlowLogProb(smallU1(), new Float64Array(3 * 32).fill(1))],
         ['manifoldFlowSample', () => cuda.manifoldFlowSample(torus(), 5, 1, 2n ** 62n)],
         ['manifoldFlowLogProb', () => cuda.manifoldFlowLogProb(sphere(), Float64Array.of(0, 0, 1, 1, 0, 0))],
       ];
@@ -232,6 +238,17 @@ describe.skipIf(!built || hasDevice)(
       const badU1 = smallU1();
       badU1.params[0] = Infinity;
       expect(() => cudaU1FlowSample(badU1, { n: 2, seed: 1 })).toThrow(/finite values in `params`/);
+      // the inverse passes (lattice.phi4_flow_log_prob, lattice.u1_flow_log_prob)
+      expect(() => cudaPhi4FlowLogProb(smallPhi4(), new Float64Array(17))).toThrow(/`phi` to hold one or more configurations of 16 sites but it has 17/);
+      expect(() => cudaPhi4FlowLogProb(smallPhi4(), new Float64Array(0))).toThrow(/`phi`/);
+      expect(() => cudaPhi4FlowLogProb(smallPhi4(), [0, 1] as unknown as Float64Array)).toThrow(/Float64Array for `phi`/);
+      expect(() => cudaPhi4FlowLogProb(smallU1() as unknown as Phi4Flow, new Float64Array(16))).toThrow(/Phi4Flow for `flow`/);
+      expect(() => cudaPhi4FlowLogProb(smallPhi4(), new Float64Array(32).fill(NaN, 20, 21))).toThrow(/finite values in `phi` but `phi\[20\]`/);
+      expect(() => cudaPhi4FlowLogProb(badPhi4, new Float64Array(16))).toThrow(/finite values in `params` but `params\[5\]`/);
+      expect(() => cudaU1FlowLogProb(smallU1(), new Float64Array(33))).toThrow(/`theta` to hold one or more configurations of 2·L·L = 32 link angles but it has 33/);
+      expect(() => cudaU1FlowLogProb(smallPhi4() as unknown as U1Flow, new Float64Array(32))).toThrow(/U1Flow for `flow`/);
+      expect(() => cudaU1FlowLogProb(smallU1(), new Float64Array(32).fill(-Infinity, 7, 8))).toThrow(/finite values in `theta` but `theta\[7\]`/);
+      expect(() => cudaU1FlowLogProb(badU1, new Float64Array(32))).toThrow(/finite values in `params`/);
       expect(() => cudaManifoldFlowSample(torus(), 0, 1)).toThrow(/`n`/);
       expect(() => cudaManifoldFlowSample(torus(), 3, 1, -1)).toThrow(/`stream`/);
       expect(() => cudaManifoldFlowLogProb(torus(), new Float64Array(3))).toThrow(/rows of 2 values/);
@@ -428,6 +445,36 @@ describe.skipIf(!hasDevice)(
         expect(maxRelativeError(gpu.logq, cpu.logq), `${label} log q`).toBeLessThan(1e-9);
         expect(maxRelativeError(gpu.action, cpu.action), `${label} S`).toBeLessThan(1e-9);
         expect(Array.from(gpu.charge), `${label} Q`).toEqual(Array.from(cpu.charge));
+      }
+    });
+
+    it('the lattice flows\' inverse passes agree with the CPU (double: one thread per configuration, the CPU\'s functions)', async () => {
+      // given configurations: the CPU sampler's draws (then z ≈ the draws' base points) and, for φ⁴, wide normals
+      for (const flow of [phi4Flow(8, {}), phi4Flow(7, { layers: 4, hidden: 4, depth: 1, kernel: 5 }), phi4Flow(6, { layers: 3, hidden: 2, depth: 0 })]) {
+        const drawn = (await cpuBackend.phi4FlowSample(flow, { n: 67, seed: 2024, offset: 5 })).phi!;
+        const r = new PhiloxStream(2024, 41n);
+        const wide = Float64Array.from({ length: 13 * flow.sites }, () => 2 * r.normal());
+        for (const [what, phi] of [['draws', drawn], ['normals', wide]] as const) {
+          const gpu = cudaPhi4FlowLogProb(flow, phi), cpu = await cpuBackend.phi4FlowLogProb(flow, phi);
+          const label = `L ${flow.coupling.L}, ${JSON.stringify(flow.architecture)}, ${what}`;
+          // CUDA's exp / tanh may differ from glibc's by an ulp, which the coupling layers carry along
+          expect(maxRelativeError(gpu.z, cpu.z), `${label} z`).toBeLessThan(1e-9);
+          expect(maxRelativeError(gpu.logq, cpu.logq), `${label} log q`).toBeLessThan(1e-9);
+        }
+      }
+      for (const flow of [u1Flow(8, {}), u1Flow(4, { layers: 4, hidden: 4, depth: 1, kernel: 5, components: 3 })]) {
+        const drawn = (await cpuBackend.u1FlowSample(flow, { n: 41, seed: 2024, offset: 5 })).theta!;
+        const r = new PhiloxStream(2024, 42n);
+        const links = 2 * flow.coupling.L * flow.coupling.L;
+        const haar = Float64Array.from({ length: 9 * links }, () => 2 * Math.PI * r.uniform());
+        for (const [what, theta] of [['draws', drawn], ['Haar links', haar]] as const) {
+          const gpu = cudaU1FlowLogProb(flow, theta), cpu = await cpuBackend.u1FlowLogProb(flow, theta);
+          const label = `L ${flow.coupling.L}, ${JSON.stringify(flow.architecture)}, ${what}`;
+          // z on the circle (Newton's iterates may round differently with CUDA's sin / cos / atan2)
+          expect(maxRelativeError(gpu.z.map(Math.cos), cpu.z.map(Math.cos)), `${label} cos z`).toBeLessThan(1e-9);
+          expect(maxRelativeError(gpu.z.map(Math.sin), cpu.z.map(Math.sin)), `${label} sin z`).toBeLessThan(1e-9);
+          expect(maxRelativeError(gpu.logq, cpu.logq), `${label} log q`).toBeLessThan(1e-9);
+        }
       }
     });
 

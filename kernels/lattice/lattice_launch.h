@@ -1,8 +1,9 @@
-// Host entry points of the lattice launchers (kernels/lattice/phi4.cu, u1.cu,
-// checkerboard_flow.cu, gauge_flow.cu), in double as the CPU's kernels. Plain C++ (the kernel
-// headers and cuda_launch.h's Status), so the CUDA addon's N-API boundary needs no CUDA headers.
-// Each copies its inputs to the device, runs one thread per configuration (per draw) over the
-// portable functions the CPU runs, copies the outputs back and frees what it allocated.
+// Host entry points of the lattice launchers (kernels/lattice/phi4.cu, u1.cu, and the flows'
+// samplers and inverse passes in checkerboard_flow.cu, gauge_flow.cu), in double as the CPU's
+// kernels. Plain C++ (the kernel headers and cuda_launch.h's Status), so the CUDA addon's N-API
+// boundary needs no CUDA headers. Each copies its inputs to the device, runs one thread per
+// configuration (per draw) over the portable functions the CPU runs, copies the outputs back and
+// frees what it allocated.
 #pragma once
 #include <cstdint>
 
@@ -33,6 +34,18 @@ Status phi4_flow_sample(const Phi4FlowKernel& m, const double* params, uint64_t 
                         bool symmetric, const LatticeFlowDraws& out);
 Status u1_flow_sample(const U1FlowKernel& m, const double* params, uint64_t seed, uint64_t offset, int64_t n,
                       const LatticeFlowDraws& out);
+
+// The inverse pass of a lattice flow over n given configurations x [n·D] (Model::Inverse:
+// checkerboard_flow_inverse, gauge_flow_inverse), as native/lattice_flow.cc's xxxFlowInverse:
+// z = f⁻¹(x) [n·D] and log q(x) [n].
+struct LatticeFlowInverse {
+  double* z;
+  double* logq;
+};
+Status phi4_flow_inverse(const Phi4FlowKernel& m, const double* params, int64_t n, const double* phi,
+                         const LatticeFlowInverse& out);
+Status u1_flow_inverse(const U1FlowKernel& m, const double* params, int64_t n, const double* theta,
+                       const LatticeFlowInverse& out);
 
 }  // namespace cuda
 }  // namespace sbi

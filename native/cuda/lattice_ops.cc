@@ -1,11 +1,13 @@
 // The CUDA addon's lattice ops, argument for argument like the CPU addon's (native/lattice_phi4.cc,
-// native/lattice_u1.cc, native/lattice_flow.cc's xxxFlowSample) with the same checks
+// native/lattice_u1.cc, native/lattice_flow.cc's xxxFlowSample and xxxFlowInverse) with the same checks
 // (native/lattice_spec.h), in double only: arguments first, then the device, then the launcher
 // (kernels/lattice/*.cu) runs synchronously.
 //   phi4Action(L, coupling [m², λ], phi [n·V], action [n], grad? [n·V])
 //   u1Action(L, beta, theta [n·2V], action [n], grad? [n·2V], charge? [n])
 //   phi4FlowSample(shape, coupling, params, { seed, n, offset?, symmetric? }, magnetization [n], action [n], logq [n], phi? [n·V])
 //   u1FlowSample(shape, coupling, params, { seed, n, offset? }, charge [n], action [n], logq [n], theta? [n·2V])
+//   phi4FlowInverse(shape, params, phi [n·V], z [n·V], logq [n])       z = f⁻¹(φ), log q(φ)
+//   u1FlowInverse(shape, params, theta [n·2V], z [n·2V], logq [n])     z = f⁻¹(θ), log q(θ)
 #include <string>
 
 #include "../../kernels/lattice/lattice_launch.h"
@@ -90,11 +92,44 @@ Napi::Value U1FlowSample(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The inverse pass of a flow over given configurations, as the CPU's FlowTransform<Model, true>:
+// shape, params, x [n·D] (named `x_name`), z [n·D], logq [n].
+template <class Model>
+Napi::Value FlowInverse(const Napi::CallbackInfo& info, Model m, const char* x_name,
+                        sbi::cuda::Status (*launch)(const Model&, const double*, int64_t, const double*,
+                                                    const sbi::cuda::LatticeFlowInverse&)) {
+  Napi::Env env = info.Env();
+  const double* params = GetLatticeFlowParams(info[1], m).data;
+  const int64_t D = m.size();
+  const View<double> x = GetFloat64Array(info[2], x_name, -1);
+  const int64_t n = GetConfigurations(env, x, D, x_name, std::to_string(D) + " values");
+  sbi::cuda::LatticeFlowInverse out{};
+  out.z = GetFloat64Array(info[3], "z", n * D).data;
+  out.logq = GetFloat64Array(info[4], "logq", n).data;
+  RequireDevice(env);
+  CheckCuda(env, launch(m, params, n, x.data, out));
+  return env.Undefined();
+}
+
+Napi::Value Phi4FlowInverse(const Napi::CallbackInfo& info) {
+  sbi::Phi4FlowKernel m;
+  m.s = GetPhi4FlowShape(info[0]);
+  return FlowInverse(info, m, "phi", sbi::cuda::phi4_flow_inverse);
+}
+
+Napi::Value U1FlowInverse(const Napi::CallbackInfo& info) {
+  sbi::U1FlowKernel m;
+  m.s = GetU1FlowShape(info[0]);
+  return FlowInverse(info, m, "theta", sbi::cuda::u1_flow_inverse);
+}
+
 void InitCudaLatticeOps(Napi::Env env, Napi::Object exports) {
   ExportFunction(env, exports, "phi4Action", Phi4Action);
   ExportFunction(env, exports, "u1Action", U1Action);
   ExportFunction(env, exports, "phi4FlowSample", Phi4FlowSample);
   ExportFunction(env, exports, "u1FlowSample", U1FlowSample);
+  ExportFunction(env, exports, "phi4FlowInverse", Phi4FlowInverse);
+  ExportFunction(env, exports, "u1FlowInverse", U1FlowInverse);
 }
 
 }  // namespace

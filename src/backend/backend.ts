@@ -21,6 +21,7 @@ import {
 } from './cuda.js';
 import {
   cudaManifoldFlowLogProb, cudaManifoldFlowSample, cudaPhi4Action, cudaPhi4FlowSample, cudaU1Action, cudaU1FlowSample,
+  cudaPhi4FlowLogProb, cudaU1FlowLogProb,
 } from './cuda.js';
 import { cudaMafLogProb, cudaMafSample, cudaMdnLogProb, cudaMdnSample, cudaMdnTrainSteps, cudaNreLogRatio, cudaNreTrainSteps } from './cuda_flows.js';
 import { GpuArray, HostArray, hostInput, inputLength, type ArrayInput, type DeviceArray } from './device_array.js';
@@ -912,6 +913,7 @@ export function cudaOpSupport(op: OpName, simulators: ReadonlySet<string>): true
   if (op === 'manifold.flow_log_prob' || op === 'manifold.flow_sample') return true;
   if (op === 'manifold.flow_train') return { reason: 'no CUDA launcher for the manifold flows\' training yet' };
   if (op === 'lattice.phi4_action' || op === 'lattice.u1_action' || op === 'lattice.phi4_flow_sample' || op === 'lattice.u1_flow_sample') return true;
+  if (op === 'lattice.phi4_flow_log_prob' || op === 'lattice.u1_flow_log_prob') return true;
   if (op.startsWith('lattice.')) return { reason: 'no CUDA launcher for this lattice op yet' };
   return { reason: 'no CUDA launcher yet' };
 }
@@ -1060,12 +1062,12 @@ export class CudaBackendImpl implements Backend {
     return cudaU1FlowSample(flow, options);
   }
 
-  async phi4FlowLogProb(): Promise<LatticeFlowInverse> {
-    this.refuse('lattice.phi4_flow_log_prob');
+  async phi4FlowLogProb(flow: Phi4Flow, phi: Float64Array) {
+    return cudaPhi4FlowLogProb(flow, phi);
   }
 
-  async u1FlowLogProb(): Promise<LatticeFlowInverse> {
-    this.refuse('lattice.u1_flow_log_prob');
+  async u1FlowLogProb(flow: U1Flow, theta: Float64Array) {
+    return cudaU1FlowLogProb(flow, theta);
   }
 
   async phi4FlowTrain(): Promise<LatticeFlowTrainResult> {

@@ -28,7 +28,7 @@ import { U1Action, type U1Coupling } from '../lattice/u1.js';
 import { checkPositiveInteger, describe } from '../validate.js';
 import {
   checkConfigs, checkFlowSampleOptions, checkNotSymmetric, checkPhi4Flow, checkU1Flow,
-  type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
+  type LatticeFlowInverse, type LatticeFlowSampleOptions, type Phi4FlowDraws, type U1ActionValues, type U1FlowDraws,
 } from './lattice_cpu.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -353,7 +353,8 @@ export function cudaTrellis(leaves: Leaves, model: TrellisModel, options: { marg
 
 // ---- The lattice and manifold-flow ops (kernels/lattice/*.cu, kernels/manifold/flow.cu; native/cuda/lattice_ops.cc,
 // native/cuda/manifold_ops.cc). In double, as the CPU's kernels: one thread per configuration / draw / row
-// running the CPU's portable functions (phi4.h, u1.h, flow_sampler.h, flow.h).
+// running the CPU's portable functions (phi4.h, u1.h, flow_sampler.h, checkerboard_flow.h / gauge_flow.h's
+// inverse passes, flow.h).
 
 /** The addon's lattice and manifold-flow entry points (merged into the CudaAddon declaration above). */
 interface CudaAddon {
@@ -363,6 +364,8 @@ interface CudaAddon {
     magnetization: Float64Array, action: Float64Array, logq: Float64Array, phi?: Float64Array): void;
   u1FlowSample(shape: Int32Array, coupling: Float64Array, params: Float64Array, options: CudaLatticeSampleOptions,
     charge: Float64Array, action: Float64Array, logq: Float64Array, theta?: Float64Array): void;
+  phi4FlowInverse(shape: Int32Array, params: Float64Array, phi: Float64Array, z: Float64Array, logq: Float64Array): void;
+  u1FlowInverse(shape: Int32Array, params: Float64Array, theta: Float64Array, z: Float64Array, logq: Float64Array): void;
   manifoldFlowSample(spec: ManifoldFlowSpec, params: Float64Array, n: number, seed: bigint, stream: bigint, x: Float64Array, logq: Float64Array): void;
   manifoldFlowLogProb(spec: ManifoldFlowSpec, params: Float64Array, x: Float64Array, logq: Float64Array): void;
 }
@@ -427,6 +430,25 @@ export function cudaU1FlowSample(flow: U1Flow, options: LatticeFlowSampleOptions
   loadAddon().u1FlowSample(flow.nativeShape, flow.nativeCoupling, flow.params, { seed, n, offset }, out.charge, out.action, out.logq, out.theta);
   options.onProgress?.(n, n);
   return out;
+}
+
+/** z = f⁻¹(φ) [n, L·L] and log q(φ) [n] of φ⁴ configurations φ [n, L·L] (op lattice.phi4_flow_log_prob), as cpuPhi4FlowLogProb. */
+export function cudaPhi4FlowLogProb(flow: Phi4Flow, phi: Float64Array): LatticeFlowInverse {
+  checkPhi4Flow(flow);
+  checkConfigs(phi, flow.sites, 'phi', `${flow.sites} sites`);
+  const z = new Float64Array(phi.length), logq = new Float64Array(phi.length / flow.sites);
+  loadAddon().phi4FlowInverse(flow.nativeShape, flow.params, phi, z, logq);
+  return { z, logq };
+}
+
+/** z = f⁻¹(θ') [n, 2·L·L] and log q(θ') [n] of U(1) configurations θ' [n, 2·L·L] (op lattice.u1_flow_log_prob), as cpuU1FlowLogProb. */
+export function cudaU1FlowLogProb(flow: U1Flow, theta: Float64Array): LatticeFlowInverse {
+  checkU1Flow(flow);
+  const links = 2 * flow.coupling.L * flow.coupling.L;
+  checkConfigs(theta, links, 'theta', `2·L·L = ${links} link angles`);
+  const z = new Float64Array(theta.length), logq = new Float64Array(theta.length / links);
+  loadAddon().u1FlowInverse(flow.nativeShape, flow.params, theta, z, logq);
+  return { z, logq };
 }
 
 /** n draws [n, outputWidth] of a flow on Tᴰ / Sᴰ and their log q (op manifold.flow_sample), as ManifoldFlow.sample. */

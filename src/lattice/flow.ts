@@ -137,7 +137,8 @@ export class Phi4Flow {
   /**
    * log q(φ) and z = f⁻¹(φ) of configurations φ [n, V] (`inverse` with a choice of backend):
    * `backend` 'cpu' (default: the native inverse in double), 'webgpu' (op
-   * lattice.phi4_flow_log_prob: f32, within the op's tolerance of the CPU) or 'auto'.
+   * lattice.phi4_flow_log_prob: f32, within the op's tolerance of the CPU), 'cuda' (the same
+   * inverse in double, one thread per configuration) or 'auto'.
    */
   async logProb(phi: Float64Array, options: { backend?: BackendRequest; threads?: number } = {}): Promise<{ z: Float64Array; logq: Float64Array }> {
     checkConfigs(phi, this.sites, 'phi');

@@ -145,7 +145,7 @@ export class U1Flow {
 
   /**
    * log q(θ) and z = f⁻¹(θ) of configurations θ [n, 2V] (`inverse` with a choice of backend): `backend` 'cpu' (default: the native inverse in double), 'webgpu' (op
-   * lattice.u1_flow_log_prob: f32, within the op's tolerance of the CPU, z on the circle) or 'auto'.
+   * lattice.u1_flow_log_prob: f32, within the op's tolerance of the CPU, z on the circle), 'cuda' (the same inverse in double) or 'auto'.
    */
   async logProb(theta: Float64Array, options: { backend?: BackendRequest; threads?: number } = {}): Promise<{ z: Float64Array; logq: Float64Array }> {
     checkConfigs(theta, this.links, 'theta');
