@@ -20,6 +20,14 @@ inline Status status_of(cudaError_t e, const char* what) {
   return s;
 }
 
+// The Status of an argument a launcher rejects before any CUDA call (cudaErrorInvalidValue).
+inline Status invalid_value(const char* message) {
+  Status s;
+  s.code = static_cast<int>(cudaErrorInvalidValue);
+  s.message = message;
+  return s;
+}
+
 #define SBI_CUDA_TRY(expr)                 \
   do {                                     \
     ::sbi::cuda::Status s_ = (expr);       \

@@ -9,6 +9,7 @@
 // mirror maf_nll_backward's elementwise steps (affine_backward, rq_spline_backward); the MADE
 // backward is kernels/nn/dense.wgsl's.
 // #include "../random/samplers.wgsl"
+// #include "../common/logistic.wgsl"
 
 override workgroup_size: u32 = 64u;
 override ELEMENT: u32 = 0u;  // 0 affine, 1 rational-quadratic spline
@@ -316,11 +317,6 @@ fn maf_base_backward(@builtin(global_invocation_id) gid: vec3u) {
   let e = gid.x;
   if (e >= mp.n * mp.dim) { return; }
   maf_grad_z[e] = mp.grad_scale * maf_src[e];
-}
-
-fn logistic_f32(u: f32) -> f32 {
-  let e = exp(-abs(u));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), u >= 0.0);
 }
 
 // rq_spline_backward (rq_spline.h): dL/dx returned, dL/dparams (3K − 1) into maf_dst[q ..], from

@@ -58,26 +58,19 @@ __global__ void mdn_sample_kernel(MdnShape s, int64_t first, int64_t rows, const
   }
 }
 
-Status invalid(const char* message) {
-  Status s;
-  s.code = static_cast<int>(cudaErrorInvalidValue);
-  s.message = message;
-  return s;
-}
-
 // Runs head(first, rows, out, out_stride) over launches of rows, with the conditioner's output
 // rows of those rows (or the single broadcast row, out_stride 0) on the device.
 template <class Head>
 Status for_outputs(const MdnShape& head_shape, int layers, const int64_t* sizes, const float* params, int64_t n,
                    const float* ctx, int64_t ctx_rows, Head head) {
-  if (n < 1 || (ctx_rows != 1 && ctx_rows != n)) return invalid("mdn: expected n >= 1 and 1 or n context rows");
-  if (layers < 1 || layers > kMdnMaxLayers) return invalid("mdn: expected 1 to kMdnMaxLayers conditioner layers");
-  if (mdn_work_size(head_shape) > kMdnMaxWork) return invalid("mdn: components + dim exceeds kMdnMaxWork");
+  if (n < 1 || (ctx_rows != 1 && ctx_rows != n)) return invalid_value("mdn: expected n >= 1 and 1 or n context rows");
+  if (layers < 1 || layers > kMdnMaxLayers) return invalid_value("mdn: expected 1 to kMdnMaxLayers conditioner layers");
+  if (mdn_work_size(head_shape) > kMdnMaxWork) return invalid_value("mdn: components + dim exceeds kMdnMaxWork");
   MlpWidths w{};
   w.layers = layers;
   for (int l = 0; l <= layers; ++l) w.sizes[l] = sizes[l];
   const int64_t width = sizes[layers];
-  if (width != mdn_output_width(head_shape)) return invalid("mdn: the conditioner's output width is not K · W");
+  if (width != mdn_output_width(head_shape)) return invalid_value("mdn: the conditioner's output width is not K · W");
   const int64_t saved_per_row = nn::mlp_saved_size(nn::Activation::ReLU, layers, sizes, 1);
   const bool broadcast = ctx_rows == 1;
   const int64_t chunk = broadcast ? rows_per_launch(n, 1) : rows_per_launch(n, saved_per_row + width);
@@ -134,7 +127,7 @@ __global__ void mdn_clip_and_loss_kernel(int64_t p, float* grads, double max_nor
 
 Status mdn_log_prob(const MdnShape& head, int layers, const int64_t* sizes, const float* params, int64_t n,
                     const float* y, const float* ctx, int64_t ctx_rows, float* log_prob) {
-  if (n < 1) return invalid("mdn: expected at least one row");
+  if (n < 1) return invalid_value("mdn: expected at least one row");
   DeviceBuffer<float> d_y, d_log_prob;
   SBI_CUDA_TRY(upload_copy(d_y, y, n * head.dim, "y"));
   SBI_CUDA_TRY(d_log_prob.allocate(static_cast<size_t>(n), "logProb"));
@@ -149,7 +142,7 @@ Status mdn_log_prob(const MdnShape& head, int layers, const int64_t* sizes, cons
 
 Status mdn_sample(const MdnShape& head, int layers, const int64_t* sizes, const float* params, int64_t n,
                   const float* ctx, int64_t ctx_rows, uint64_t seed, float* y) {
-  if (n < 1) return invalid("mdn: expected at least one row");
+  if (n < 1) return invalid_value("mdn: expected at least one row");
   DeviceBuffer<float> d_y;
   SBI_CUDA_TRY(d_y.allocate(static_cast<size_t>(n * head.dim), "y"));
   SBI_CUDA_TRY(for_outputs(head, layers, sizes, params, n, ctx, ctx_rows,
@@ -163,26 +156,24 @@ Status mdn_sample(const MdnShape& head, int layers, const int64_t* sizes, const 
 
 Status mdn_train(const MdnShape& head, int layers, const int64_t* sizes, double learning_rate, double clip_max_norm,
                  int batches, const int64_t* rows, const float* y, const float* ctx, float* params, double* losses) {
-  if (batches < 1) return invalid("mdn: expected at least one batch");
+  if (batches < 1) return invalid_value("mdn: expected at least one batch");
   if (layers < 1 || sizes[layers] != mdn_output_width(head))
-    return invalid("mdn: the conditioner's output width is not K · W");
-  if (mdn_work_size(head) > kMdnMaxWork) return invalid("mdn: components + dim exceeds kMdnMaxWork");
+    return invalid_value("mdn: the conditioner's output width is not K · W");
+  if (mdn_work_size(head) > kMdnMaxWork) return invalid_value("mdn: components + dim exceeds kMdnMaxWork");
   int64_t max_rows = 0;
   for (int b = 0; b < batches; ++b) {
-    if (rows[b] < 1) return invalid("mdn: every batch needs at least one row");
+    if (rows[b] < 1) return invalid_value("mdn: every batch needs at least one row");
     max_rows = rows[b] > max_rows ? rows[b] : max_rows;
   }
   const nn::Activation relu = nn::Activation::ReLU;
   const int64_t P = nn::mlp_param_count(layers, sizes), W = sizes[layers], C = sizes[0], D = head.dim;
   const int64_t width = nn::mlp_max_width(layers, sizes);
-  DeviceBuffer<float> d_params, d_grads, d_m, d_v, d_ctx, d_y, d_saved, d_dout, d_log_q, d_dz, d_dx0, d_dx1;
+  DeviceBuffer<float> d_params, d_grads, d_ctx, d_y, d_saved, d_dout, d_log_q, d_dz, d_dx0, d_dx1;
   DeviceBuffer<double> d_losses;
   SBI_CUDA_TRY(upload_copy(d_params, params, P, "params"));
   SBI_CUDA_TRY(d_grads.allocate(static_cast<size_t>(P), "grads"));
-  SBI_CUDA_TRY(d_m.allocate(static_cast<size_t>(P), "m"));
-  SBI_CUDA_TRY(d_v.allocate(static_cast<size_t>(P), "v"));
-  SBI_CUDA_CALL(cudaMemset(d_m.get(), 0, static_cast<size_t>(P) * sizeof(float)));  // Adam's m, v start at 0
-  SBI_CUDA_CALL(cudaMemset(d_v.get(), 0, static_cast<size_t>(P) * sizeof(float)));
+  AdamMoments moments;
+  SBI_CUDA_TRY(moments.allocate(P));
   SBI_CUDA_TRY(d_ctx.allocate(static_cast<size_t>(max_rows * C), "context"));
   SBI_CUDA_TRY(d_y.allocate(static_cast<size_t>(max_rows * D), "y"));
   SBI_CUDA_TRY(d_saved.allocate(static_cast<size_t>(nn::mlp_saved_size(relu, layers, sizes, max_rows)), "saved"));
@@ -215,9 +206,7 @@ Status mdn_train(const MdnShape& head, int layers, const int64_t* sizes, double 
     SBI_CUDA_TRY(finish_launch("mdn_mean_scale_kernel"));
     mdn_clip_and_loss_kernel<<<1, 1>>>(P, d_grads.get(), clip_max_norm, n, d_log_q.get(), d_losses.get() + b);
     SBI_CUDA_TRY(finish_launch("mdn_clip_and_loss_kernel"));
-    adam_kernel<float><<<grid_blocks(P), kThreadsPerBlock>>>(adam, b + 1, P, d_params.get(), d_grads.get(), d_m.get(),
-                                                              d_v.get());
-    SBI_CUDA_TRY(finish_launch("adam_kernel"));
+    SBI_CUDA_TRY(moments.step(adam, b + 1, d_params.get(), d_grads.get()));
   }
   SBI_CUDA_TRY(d_params.download(params));
   return d_losses.download(losses);

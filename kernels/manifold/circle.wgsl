@@ -8,6 +8,7 @@
 //                     α = (1 + r)/(1 − r), g'(θ) = (1 − |ω|²)/|e^{iθ} − ω|².
 // Rezende et al., arXiv:2002.02428; Kanwar et al., arXiv:2003.06413.
 // #include "../common/angle.wgsl"
+// #include "../common/logistic.wgsl"
 
 const MOEBIUS_RADIUS: f32 = 0.99;  // circle.h kMoebiusRadius
 
@@ -77,12 +78,6 @@ fn circle_component_slope(c: CircleComponent, theta: f32) -> f32 {
   return c.one_m_r2 / (ax * ax + ay * ay);
 }
 
-// vecmath.h's logistic 1 / (1 + e^{−u}) = softplus'(u), exp of a non-positive argument only.
-fn circle_logistic(u: f32) -> f32 {
-  let e = exp(-abs(u));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), u >= 0.0);
-}
-
 // The partials of a component (circle.h NcpComponent::partials, MoebiusComponent::partials) at θ
 // from its unconstrained parameters (ux; or ux, uy for Möbius): d g'/dθ, d g/du and d g'/du
 // (the second entry is 0 for NCP). Möbius gradients in Cartesian ω chained through
@@ -99,7 +94,7 @@ fn circle_component_partials(c: CircleComponent, ux: f32, uy: f32, theta: f32) -
     let sc = sincos_angle(0.5 * theta);
     let d = sc.y * sc.y + c.alpha * c.alpha * sc.x * sc.x;
     let slope = c.alpha / d;
-    let dalpha_du = circle_logistic(ux);
+    let dalpha_du = logistic_f32(ux);
     r.dslope_dtheta = -slope * (c.alpha * c.alpha - 1.0) * sc.x * sc.y / d;
     r.dvalue_du = vec2f(2.0 * sc.x * sc.y / d * dalpha_du, 0.0);
     r.dslope_du = vec2f((1.0 / d - 2.0 * c.alpha * c.alpha * sc.x * sc.x / (d * d)) * dalpha_du, 0.0);

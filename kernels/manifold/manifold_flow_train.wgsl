@@ -229,8 +229,8 @@ fn seg_backward(p: u32, q: u32, center: f32, half: f32, periodic: bool, x: f32, 
   }
   let i0 = 2u * K + b.k;
   let i1 = 2u * K + select(b.k + 1u, 0u, periodic && b.k + 1u == K);
-  mf_dp[q + i0] += (g_y * y_d0 + g_l * l_d0) * circle_logistic(mf_ep[p + i0]);
-  mf_dp[q + i1] += (g_y * y_d1 + g_l * l_d1) * circle_logistic(mf_ep[p + i1]);
+  mf_dp[q + i0] += (g_y * y_d0 + g_l * l_d0) * logistic_f32(mf_ep[p + i0]);
+  mf_dp[q + i1] += (g_y * y_d1 + g_l * l_d1) * logistic_f32(mf_ep[p + i1]);
   return g_xi / b.w;
 }
 

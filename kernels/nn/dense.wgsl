@@ -11,6 +11,7 @@
 //             dW = dZᵀ · X         M = out,  N = in,  K = rows, TRANS_A
 // Tiled through workgroup memory (TILE × TILE threads, each one element of C); the K-sum runs in
 // tile order, not the CPU's, so results agree with the CPU to f32 rounding of a K-term sum.
+// #include "../common/logistic.wgsl"
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -33,12 +34,6 @@ struct GemmParams {
 fn expm1_f32(z: f32) -> f32 {
   if (abs(z) < 1e-3) { return z * (1.0 + z * (0.5 + z * (1.0 / 6.0))); }
   return exp(z) - 1.0;
-}
-
-fn logistic_f32(z: f32) -> f32 {
-  // exp of a non-positive argument only, so neither branch overflows
-  let e = exp(-abs(z));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), z >= 0.0);
 }
 
 // tanh from exp(−2|z|) ≤ 1: the builtin may overflow through exp(2z) on some drivers.

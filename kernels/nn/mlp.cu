@@ -108,14 +108,12 @@ Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, con
   c.weight_decay = adam.weight_decay;
   c.decoupled = adam.decoupled;
   MlpWorkspace ws;
-  DeviceBuffer<float> d_target, d_m, d_v, d_losses;
+  DeviceBuffer<float> d_target, d_losses;
+  AdamMoments moments;
   SBI_CUDA_TRY(ws.allocate(act, layers, sizes, max_rows, true));
   SBI_CUDA_TRY(d_target.allocate(static_cast<size_t>(max_rows * out_dim), "target"));
-  SBI_CUDA_TRY(d_m.allocate(static_cast<size_t>(p), "m"));
-  SBI_CUDA_TRY(d_v.allocate(static_cast<size_t>(p), "v"));
+  SBI_CUDA_TRY(moments.allocate(p));
   SBI_CUDA_TRY(d_losses.allocate(static_cast<size_t>(batches), "losses"));
-  SBI_CUDA_CALL(cudaMemset(d_m.get(), 0, static_cast<size_t>(p) * sizeof(float)));  // Adam's m, v start at 0
-  SBI_CUDA_CALL(cudaMemset(d_v.get(), 0, static_cast<size_t>(p) * sizeof(float)));
   SBI_CUDA_TRY(ws.params.upload(params));
   float* const dx[2] = {ws.dx0.get(), ws.dx1.get()};
   int64_t x_off = 0, t_off = 0;
@@ -131,9 +129,7 @@ Status mlp_train(int activation, int layers, const int64_t* sizes, int loss, con
     SBI_CUDA_TRY(finish_launch("loss_kernel"));
     SBI_CUDA_TRY(mlp_backward_device(act, layers, sizes, n, ws.x.get(), ws.params.get(), ws.saved.get(), ws.dout.get(),
                           ws.grads.get(), ws.dz.get(), dx));
-    adam_kernel<float><<<grid_blocks(p), kThreadsPerBlock>>>(c, b + 1, p, ws.params.get(), ws.grads.get(), d_m.get(),
-                                                       d_v.get());
-    SBI_CUDA_TRY(finish_launch("adam_kernel"));
+    SBI_CUDA_TRY(moments.step(c, b + 1, ws.params.get(), ws.grads.get()));
   }
   SBI_CUDA_TRY(ws.params.download(params));
   std::vector<float> step_losses(static_cast<size_t>(batches));

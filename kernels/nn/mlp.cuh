@@ -1,7 +1,7 @@
 // The MLP's device walks, shared by the CUDA launchers that train or run an MLP (mlp.cu's MLP ops,
 // mdn.cu's MDN training steps): mlp.h's mlp_forward / mlp_backward layer walks (same saved-buffer
 // and parameter layout) with each dense layer as dense.cuh's one-thread-per-output kernels, whose
-// sums run in the CPU's order, and adam.h's adam_step one parameter per thread.
+// sums run in the CPU's order, and adam.h's adam_step one parameter per thread (AdamMoments: the moments and the step).
 #pragma once
 #include "../common/cuda_util.cuh"
 #include "adam.h"
@@ -80,6 +80,30 @@ __global__ void adam_kernel(nn::AdamConfig c, int64_t step, int64_t p, T* theta,
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p; i += stride)
     nn::adam_step(c, step, 1, theta + i, grad + i, m + i, v + i);
 }
+
+// Adam's moments m and v of p float parameters on the device (both start at 0) and its step,
+// adam_kernel over them: the optimizer state of the CUDA training loops (mlp.cu, mdn.cu, resnet.cu).
+class AdamMoments {
+ public:
+  Status allocate(int64_t p) {
+    p_ = p;
+    SBI_CUDA_TRY(m_.allocate(static_cast<size_t>(p), "m"));
+    SBI_CUDA_TRY(v_.allocate(static_cast<size_t>(p), "v"));
+    SBI_CUDA_CALL(cudaMemset(m_.get(), 0, static_cast<size_t>(p) * sizeof(float)));
+    SBI_CUDA_CALL(cudaMemset(v_.get(), 0, static_cast<size_t>(p) * sizeof(float)));
+    return Status{};
+  }
+
+  // Step t (from 1) of Adam on params from grads (both [p] on the device).
+  Status step(const nn::AdamConfig& c, int64_t t, float* params, const float* grads) {
+    adam_kernel<float><<<grid_blocks(p_), kThreadsPerBlock>>>(c, t, p_, params, grads, m_.get(), v_.get());
+    return finish_launch("adam_kernel");
+  }
+
+ private:
+  DeviceBuffer<float> m_, v_;
+  int64_t p_ = 0;
+};
 
 }  // namespace cuda
 }  // namespace sbi

@@ -166,26 +166,19 @@ __global__ void clip_kernel(int64_t p, float* grads, double max_norm) {
   nn::clip_grad_norm(p, grads, max_norm);
 }
 
-Status invalid(const char* message) {
-  Status s;
-  s.code = static_cast<int>(cudaErrorInvalidValue);
-  s.message = message;
-  return s;
-}
-
 }  // namespace
 
 Status nre_log_ratio(const nn::ResNetShape& net, int theta_dim, int x_dim, const float* params, const double* stats,
                      int64_t n, const double* theta, const double* x, bool x_broadcast, double* out,
                      int embed_layers, const int64_t* embed_sizes, const float* embed_params) {
-  if (n < 1) return invalid("nre: expected at least one row");
-  if (embed_layers < 0 || embed_layers + 1 > kNreMaxEmbedWidths) return invalid("nre: too many embedding layers");
+  if (n < 1) return invalid_value("nre: expected at least one row");
+  if (embed_layers < 0 || embed_layers + 1 > kNreMaxEmbedWidths) return invalid_value("nre: too many embedding layers");
   EmbeddingWidths emb{};
   emb.layers = embed_layers;
   for (int l = 0; embed_layers > 0 && l <= embed_layers; ++l) emb.sizes[l] = embed_sizes[l];
   const int64_t features = embed_layers > 0 ? emb.sizes[embed_layers] : x_dim;
   if (net.in != int64_t{theta_dim} + features || net.out != 1 || (embed_layers > 0 && emb.sizes[0] != x_dim))
-    return invalid("nre: expected a network on [θ, x] (or [θ, e(x)]) with one output");
+    return invalid_value("nre: expected a network on [θ, x] (or [θ, e(x)]) with one output");
   const nn::Activation relu = nn::Activation::ReLU;
   const int64_t embed_work = embed_layers > 0 ? x_dim + nn::mlp_saved_size(relu, embed_layers, emb.sizes, 1) : 0;
   const int64_t per_row = net.in + nn::resnet_saved_size(net, 1) + embed_work;
@@ -215,24 +208,22 @@ Status nre_log_ratio(const nn::ResNetShape& net, int theta_dim, int x_dim, const
 Status nre_train(const nn::ResNetShape& net, const nn::RatioLossConfig& loss, double learning_rate,
                  double clip_max_norm, int batches, const int64_t* rows, const float* input, float* params,
                  double* losses) {
-  if (batches < 1) return invalid("nre: expected at least one batch");
-  if (net.out != 1) return invalid("nre: expected a classifier with one output");
+  if (batches < 1) return invalid_value("nre: expected at least one batch");
+  if (net.out != 1) return invalid_value("nre: expected a classifier with one output");
   const int64_t A = nn::ratio_logits_per_row(loss);
   int64_t max_pairs = 0;
   for (int b = 0; b < batches; ++b) {
-    if (rows[b] < 1) return invalid("nre: every batch needs at least one row");
+    if (rows[b] < 1) return invalid_value("nre: every batch needs at least one row");
     max_pairs = rows[b] * A > max_pairs ? rows[b] * A : max_pairs;
   }
   const int64_t P = nn::resnet_param_count(net), H = net.hidden;
   const int64_t width = max_pairs * (H > net.out ? H : net.out);
-  DeviceBuffer<float> d_params, d_grads, d_m, d_v, d_input, d_saved, d_logits, d_dlogits, d_scratch;
+  DeviceBuffer<float> d_params, d_grads, d_input, d_saved, d_logits, d_dlogits, d_scratch;
   DeviceBuffer<double> d_losses;
   SBI_CUDA_TRY(upload_copy(d_params, params, P, "params"));
   SBI_CUDA_TRY(d_grads.allocate(static_cast<size_t>(P), "grads"));
-  SBI_CUDA_TRY(d_m.allocate(static_cast<size_t>(P), "m"));
-  SBI_CUDA_TRY(d_v.allocate(static_cast<size_t>(P), "v"));
-  SBI_CUDA_CALL(cudaMemset(d_m.get(), 0, static_cast<size_t>(P) * sizeof(float)));  // Adam's m, v start at 0
-  SBI_CUDA_CALL(cudaMemset(d_v.get(), 0, static_cast<size_t>(P) * sizeof(float)));
+  AdamMoments moments;
+  SBI_CUDA_TRY(moments.allocate(P));
   SBI_CUDA_TRY(d_input.allocate(static_cast<size_t>(max_pairs * net.in), "input"));
   SBI_CUDA_TRY(d_saved.allocate(static_cast<size_t>(nn::resnet_saved_size(net, max_pairs)), "saved"));
   SBI_CUDA_TRY(d_logits.allocate(static_cast<size_t>(max_pairs), "logits"));
@@ -254,9 +245,7 @@ Status nre_train(const nn::ResNetShape& net, const nn::RatioLossConfig& loss, do
                                         d_grads.get(), d_scratch.get()));
     clip_kernel<<<1, 1>>>(P, d_grads.get(), clip_max_norm);
     SBI_CUDA_TRY(finish_launch("clip_kernel"));
-    adam_kernel<float><<<grid_blocks(P), kThreadsPerBlock>>>(adam, b + 1, P, d_params.get(), d_grads.get(), d_m.get(),
-                                                              d_v.get());
-    SBI_CUDA_TRY(finish_launch("adam_kernel"));
+    SBI_CUDA_TRY(moments.step(adam, b + 1, d_params.get(), d_grads.get()));
   }
   SBI_CUDA_TRY(d_params.download(params));
   return d_losses.download(losses);

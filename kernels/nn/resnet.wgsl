@@ -12,6 +12,7 @@
 //   ratio_scatter_features  d_feat[i] = Σ_{p : pair x row = i} dI_p[D ..] (an embedding's output gradient)
 //   ratio_loss_rows         per batch row: the loss term and ∂loss/∂logits (ratio_loss)
 //   ratio_balance           BNRE: the balance penalty's gradient (one workgroup, a batch sum)
+// #include "../common/logistic.wgsl"
 
 override workgroup_size: u32 = 64u;
 
@@ -97,11 +98,6 @@ fn ratio_scatter_features(@builtin(global_invocation_id) gid: vec3u) {
   res_out[e] = s;
 }
 
-fn logistic(z: f32) -> f32 {
-  let e = exp(-abs(z));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), z >= 0.0);
-}
-
 // log(1 + e) to full relative accuracy for small e (WGSL has no log1p): log(u) · e / (u − 1).
 fn log1p_f32(e: f32) -> f32 {
   let u = 1.0 + e;
@@ -137,9 +133,9 @@ fn ratio_loss_rows(@builtin(global_invocation_id) gid: vec3u) {
     let zj = res_a[2u * i];
     let zm = res_a[2u * i + 1u];
     res_terms[2u * i] = softplus(-zj) + softplus(zm);
-    res_terms[2u * i + 1u] = logistic(zj) + logistic(zm);
-    res_out[2u * i] = (logistic(zj) - 1.0) * inv_n / 2.0;
-    res_out[2u * i + 1u] = logistic(zm) * inv_n / 2.0;
+    res_terms[2u * i + 1u] = logistic_f32(zj) + logistic_f32(zm);
+    res_out[2u * i] = (logistic_f32(zj) - 1.0) * inv_n / 2.0;
+    res_out[2u * i + 1u] = logistic_f32(zm) * inv_n / 2.0;
     return;
   }
   let K = rp.classes;
@@ -184,7 +180,7 @@ fn ratio_balance(@builtin(local_invocation_id) lid: vec3u) {
   let inv_n = 1.0 / f32(rp.count);
   let b = partial[0] * inv_n - 1.0;
   for (var k = lid.x; k < 2u * rp.count; k += 64u) {
-    let sk = logistic(res_a[k]);
+    let sk = logistic_f32(res_a[k]);
     res_out[k] += rp.lambda * 2.0 * b * sk * (1.0 - sk) * inv_n;
   }
 }

@@ -177,6 +177,34 @@ Napi::Value MdnSample(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Finite values of a Float32Array of `length` (its own data, writable).
+float* GetFiniteF32(const Napi::Value& v, const char* name, int64_t length) {
+  const View<float> a = GetFloat32Array(v, name, length);
+  for (size_t i = 0; i < a.length; ++i)
+    if (!std::isfinite(a.data[i]))
+      ThrowRangeError(v.Env(), std::string("Expected finite values in `") + name + "` but index " + std::to_string(i) +
+                                   " is " + std::to_string(a.data[i]));
+  return a.data;
+}
+
+// The training steps' options { learningRate (default 5e-4), clipMaxNorm (default 5) }, both positive.
+struct TrainStepOptions {
+  double learning_rate;
+  double clip_max_norm;
+};
+
+TrainStepOptions GetTrainStepOptions(const Napi::Value& v) {
+  const Napi::Env env = v.Env();
+  if (!v.IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(v));
+  const Napi::Object o = v.As<Napi::Object>();
+  const double lr = GetNumberOption(o, "learningRate", 5e-4, 0, 1e300, false);
+  const double clip = GetNumberOption(o, "clipMaxNorm", 5, 0, 1e300, false);
+  if (!(lr > 0) || !(clip > 0))
+    ThrowRangeError(env, "Expected a positive `learningRate` and `clipMaxNorm` but received " + std::to_string(lr) + " and " +
+                             std::to_string(clip));
+  return TrainStepOptions{lr, clip};
+}
+
 // mdnTrainSteps(arch, params (updated in place), rows: Int32Array [batches], y [Σ rows · D],
 // context [Σ rows · C] (the batches' rows concatenated; finite), { learningRate, clipMaxNorm },
 // losses: Float64Array [batches]).
@@ -195,28 +223,13 @@ Napi::Value MdnTrainSteps(const Napi::CallbackInfo& info) {
     batch_rows[b] = rows.data[b];
     total += rows.data[b];
   }
-  const float* arrays[2];
-  const char* names[2] = {"y", "context"};
-  const int64_t widths[2] = {m.head.dim, m.sizes[0]};
-  for (int k = 0; k < 2; ++k) {
-    const View<float> a = GetFloat32Array(info[3 + k], names[k], total * widths[k]);
-    for (size_t i = 0; i < a.length; ++i)
-      if (!std::isfinite(a.data[i]))
-        ThrowRangeError(env, std::string("Expected finite values in `") + names[k] + "` but index " + std::to_string(i) +
-                                 " is " + std::to_string(a.data[i]));
-    arrays[k] = a.data;
-  }
-  if (!info[5].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[5]));
-  const Napi::Object o = info[5].As<Napi::Object>();
-  const double lr = GetNumberOption(o, "learningRate", 5e-4, 0, 1e300, false);
-  const double clip = GetNumberOption(o, "clipMaxNorm", 5, 0, 1e300, false);
-  if (!(lr > 0) || !(clip > 0))
-    ThrowRangeError(env, "Expected a positive `learningRate` and `clipMaxNorm` but received " + std::to_string(lr) + " and " +
-                             std::to_string(clip));
+  const float* y = GetFiniteF32(info[3], "y", total * m.head.dim);
+  const float* context = GetFiniteF32(info[4], "context", total * m.sizes[0]);
+  const TrainStepOptions o = GetTrainStepOptions(info[5]);
   double* losses = GetFloat64Array(info[6], "losses", static_cast<int64_t>(rows.length)).data;
   RequireDevice(env);
-  CheckCuda(env, sbi::cuda::mdn_train(m.head, m.layers, m.sizes.data(), lr, clip, static_cast<int>(rows.length),
-                                      batch_rows.data(), arrays[0], arrays[1], params, losses));
+  CheckCuda(env, sbi::cuda::mdn_train(m.head, m.layers, m.sizes.data(), o.learning_rate, o.clip_max_norm,
+                                      static_cast<int>(rows.length), batch_rows.data(), y, context, params, losses));
   return env.Undefined();
 }
 
@@ -335,11 +348,7 @@ Napi::Value NreTrainSteps(const Napi::CallbackInfo& info) {
   const sbi::nn::ResNetShape net{a.data[0], a.data[1], 1, a.data[2], sbi::nn::Activation::ReLU};
   const sbi::nn::RatioLossConfig loss = GetRatioLoss(info[1]);
   const int64_t P = sbi::nn::resnet_param_count(net);
-  const View<float> params = GetFloat32Array(info[2], "params", P);
-  for (int64_t j = 0; j < P; ++j)
-    if (!std::isfinite(params.data[j]))
-      ThrowRangeError(env, "Expected finite values in `params` but index " + std::to_string(j) + " is " +
-                               std::to_string(params.data[j]));
+  float* params = GetFiniteF32(info[2], "params", P);  // updated in place
   const View<int32_t> rows = GetInt32Array(info[3], "rows");
   if (rows.length < 1 || rows.length > (size_t{1} << 20))
     ThrowRangeError(env, "Expected 1 to 2^20 batches in `rows` but received " + std::to_string(rows.length));
@@ -354,22 +363,12 @@ Napi::Value NreTrainSteps(const Napi::CallbackInfo& info) {
     batch_rows[b] = rows.data[b];
     pairs += rows.data[b] * A;
   }
-  const View<float> input = GetFloat32Array(info[4], "input", pairs * net.in);
-  for (size_t i = 0; i < input.length; ++i)
-    if (!std::isfinite(input.data[i]))
-      ThrowRangeError(env, "Expected finite values in `input` but index " + std::to_string(i) + " is " +
-                               std::to_string(input.data[i]));
-  if (!info[5].IsObject()) ThrowTypeError(env, "Expected an options object for `options` but received " + Describe(info[5]));
-  const Napi::Object o = info[5].As<Napi::Object>();
-  const double lr = GetNumberOption(o, "learningRate", 5e-4, 0, 1e300, false);
-  const double clip = GetNumberOption(o, "clipMaxNorm", 5, 0, 1e300, false);
-  if (!(lr > 0) || !(clip > 0))
-    ThrowRangeError(env, "Expected a positive `learningRate` and `clipMaxNorm` but received " + std::to_string(lr) + " and " +
-                             std::to_string(clip));
+  const float* input = GetFiniteF32(info[4], "input", pairs * net.in);
+  const TrainStepOptions o = GetTrainStepOptions(info[5]);
   double* losses = GetFloat64Array(info[6], "losses", static_cast<int64_t>(rows.length)).data;
   RequireDevice(env);
-  CheckCuda(env, sbi::cuda::nre_train(net, loss, lr, clip, static_cast<int>(rows.length), batch_rows.data(), input.data,
-                                      params.data, losses));
+  CheckCuda(env, sbi::cuda::nre_train(net, loss, o.learning_rate, o.clip_max_norm, static_cast<int>(rows.length),
+                                      batch_rows.data(), input, params, losses));
   return env.Undefined();
 }
 

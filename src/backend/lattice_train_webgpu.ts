@@ -32,13 +32,62 @@ function perElementGroups(count: number): [number, number] {
   return count <= MAX_GROUPS ? [count, 1] : [MAX_GROUPS, Math.ceil(count / MAX_GROUPS)];
 }
 
-/** The device buffers of a training call: parameters, Adam's moments, the gradient and one batch's tape. */
-class Phi4TrainState implements TrainState {
+/**
+ * What the φ⁴ and U(1) training states share: the batch bound, the conditioner nets (`net`, with
+ * each conv's parameter offset) and the device buffers every step uses — the parameters (from the
+ * flow's), Adam's moments (zero), the gradient, per-configuration log q and S, and the two planes
+ * of the nets' backward pass. `widest`: the most channels of one net's planes.
+ */
+abstract class ConvFlowTrainState {
   readonly P: number;
   readonly B: number;
   readonly params: GPUBuffer;
   readonly moments: GPUBuffer;
   readonly grad: GPUBuffer;
+  readonly logq: GPUBuffer;
+  readonly action: GPUBuffer;
+  readonly planes: [GPUBuffer, GPUBuffer];
+  protected readonly convOffsets: number[] = [];
+  /** A pooled storage buffer of `floats` f32 values. */
+  protected readonly acquire: (floats: number) => GPUBuffer;
+
+  constructor(protected readonly ctx: WebGpuContext, flowParams: Float64Array, batch: number, V: number, H: number, widest: number,
+    protected readonly net: ConvNet) {
+    const maxBatch = Math.min(MAX_GROUPS, Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * widest * V)));
+    if (batch > maxBatch) throw new RangeError(`Expected \`batch\` of at most ${maxBatch} configurations (one launch on this device) but received ${batch}`);
+    this.B = batch;
+    this.P = flowParams.length;
+    const K = net.K;
+    net.convs.reduce((off, c) => (this.convOffsets.push(off), off + c.cOut * c.cIn * K * K + c.cOut), 0);
+    const pool = bufferPool(ctx.device);
+    this.acquire = (floats: number) => pool.acquire(4 * floats, storage());
+    this.params = this.acquire(this.P);
+    this.moments = this.acquire(2 * this.P);
+    this.grad = this.acquire(this.P);
+    this.logq = this.acquire(batch);
+    this.action = this.acquire(batch);
+    this.planes = [this.acquire(batch * H * V), this.acquire(batch * H * V)];
+    upload(ctx.device.queue, this.params, Float32Array.from(flowParams));
+    upload(ctx.device.queue, this.moments, new Float32Array(2 * this.P));
+  }
+
+  /**
+   * Records step t's draws, the forward pass with its tape, log q and S, and the backward pass
+   * into `grad` (the gradient of the batch mean of log q + S).
+   */
+  abstract recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void;
+
+  /** Gives the state's buffers back to the pool. */
+  abstract release(): void;
+
+  /** Gives the shared buffers and a subclass's `own` back to the pool. */
+  protected releaseWith(...own: GPUBuffer[]): void {
+    bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, this.logq, this.action, ...this.planes, ...own);
+  }
+}
+
+/** The device buffers of a training call: parameters, Adam's moments, the gradient and one batch's tape. */
+class Phi4TrainState extends ConvFlowTrainState {
   /** xs[l]: layer l's input [B, V] (xs[0] = z), xs[layers] = φ */
   readonly xs: GPUBuffer[];
   /** hid[l][k]: hidden output k of layer l's net [B, H, V] */
@@ -49,38 +98,19 @@ class Phi4TrainState implements TrainState {
   readonly input: GPUBuffer;
   readonly gy: GPUBuffer;
   readonly gIn: GPUBuffer;
-  readonly logq: GPUBuffer;
-  readonly action: GPUBuffer;
   readonly gst: GPUBuffer;
-  readonly planes: [GPUBuffer, GPUBuffer];
-  private readonly net: ConvNet;
-  private readonly convOffsets: number[] = [];
 
-  constructor(private readonly ctx: WebGpuContext, private readonly flow: Phi4Flow, batch: number) {
+  constructor(ctx: WebGpuContext, private readonly flow: Phi4Flow, batch: number) {
     const { L } = flow.coupling;
     const { layers, hidden: H, depth, kernel: K } = flow.architecture;
     const V = L * L;
-    const maxBatch = Math.min(MAX_GROUPS, Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * Math.max(2, H) * V)));
-    if (batch > maxBatch) throw new RangeError(`Expected \`batch\` of at most ${maxBatch} configurations (one launch on this device) but received ${batch}`);
-    this.B = batch;
-    this.P = flow.params.length;
-    this.net = convNet(1, H, depth, 2, K, ACT.tanh);
-    this.net.convs.reduce((off, c) => (this.convOffsets.push(off), off + c.cOut * c.cIn * K * K + c.cOut), 0);
-    const pool = bufferPool(ctx.device);
-    const acquire = (floats: number) => pool.acquire(4 * floats, storage());
-    this.params = acquire(this.P);
-    this.moments = acquire(2 * this.P);
-    this.grad = acquire(this.P);
+    super(ctx, flow.params, batch, V, H, Math.max(2, H), convNet(1, H, depth, 2, K, ACT.tanh));
+    const acquire = this.acquire;
     this.xs = Array.from({ length: layers + 1 }, () => acquire(batch * V));
     this.hid = Array.from({ length: layers }, () => Array.from({ length: depth }, () => acquire(batch * H * V)));
     this.st = Array.from({ length: layers }, () => acquire(batch * 2 * V));
     [this.ld, this.input, this.gy, this.gIn] = [0, 1, 2, 3].map(() => acquire(batch * V)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-    this.logq = acquire(batch);
-    this.action = acquire(batch);
     this.gst = acquire(batch * 2 * V);
-    this.planes = [acquire(batch * H * V), acquire(batch * H * V)];
-    upload(ctx.device.queue, this.params, Float32Array.from(flow.params));
-    upload(ctx.device.queue, this.moments, new Float32Array(2 * this.P));
   }
 
   /**
@@ -114,18 +144,12 @@ class Phi4TrainState implements TrainState {
   }
 
   release(): void {
-    bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, ...this.xs, ...this.hid.flat(), ...this.st, this.ld, this.input, this.gy, this.gIn,
-      this.logq, this.action, this.gst, ...this.planes);
+    this.releaseWith(...this.xs, ...this.hid.flat(), ...this.st, this.ld, this.input, this.gy, this.gIn, this.gst);
   }
 }
 
 /** The device buffers of a U(1) training call: parameters, Adam's moments, the gradient and one batch's tape. */
-class U1TrainState implements TrainState {
-  readonly P: number;
-  readonly B: number;
-  readonly params: GPUBuffer;
-  readonly moments: GPUBuffer;
-  readonly grad: GPUBuffer;
+class U1TrainState extends ConvFlowTrainState {
   /** xs[l]: layer l's input links [B, 2V] (xs[0] = the prior draw), xs[layers] = θ' */
   readonly xs: GPUBuffer[];
   readonly hid: GPUBuffer[][];
@@ -138,29 +162,15 @@ class U1TrainState implements TrainState {
   readonly gp: GPUBuffer;
   readonly gnet: GPUBuffer;
   readonly gIn: GPUBuffer;
-  readonly logq: GPUBuffer;
-  readonly action: GPUBuffer;
   readonly charge: GPUBuffer;
-  readonly planes: [GPUBuffer, GPUBuffer];
-  private readonly net: ConvNet;
-  private readonly convOffsets: number[] = [];
 
-  constructor(private readonly ctx: WebGpuContext, private readonly flow: U1Flow, batch: number) {
+  constructor(ctx: WebGpuContext, private readonly flow: U1Flow, batch: number) {
     const { L } = flow.coupling;
     const { layers, hidden: H, depth, kernel: K, components } = flow.architecture;
     const V = L * L;
     const C = 2 * components + 1;
-    const maxBatch = Math.min(MAX_GROUPS, Math.floor(ctx.device.limits.maxStorageBufferBindingSize / (4 * Math.max(2, H, C) * V)));
-    if (batch > maxBatch) throw new RangeError(`Expected \`batch\` of at most ${maxBatch} configurations (one launch on this device) but received ${batch}`);
-    this.B = batch;
-    this.P = flow.params.length;
-    this.net = convNet(2, H, depth, C, K, ACT.none);
-    this.net.convs.reduce((off, c) => (this.convOffsets.push(off), off + c.cOut * c.cIn * K * K + c.cOut), 0);
-    const pool = bufferPool(ctx.device);
-    const acquire = (floats: number) => pool.acquire(4 * floats, storage());
-    this.params = acquire(this.P);
-    this.moments = acquire(2 * this.P);
-    this.grad = acquire(this.P);
+    super(ctx, flow.params, batch, V, H, Math.max(2, H, C), convNet(2, H, depth, C, K, ACT.none));
+    const acquire = this.acquire;
     this.xs = Array.from({ length: layers + 1 }, () => acquire(batch * 2 * V));
     this.hid = Array.from({ length: layers }, () => Array.from({ length: depth }, () => acquire(batch * H * V)));
     this.netOut = Array.from({ length: layers }, () => acquire(batch * C * V));
@@ -171,12 +181,7 @@ class U1TrainState implements TrainState {
     this.gp = acquire(batch * V);
     this.gnet = acquire(batch * C * V);
     this.gIn = acquire(batch * 2 * V);
-    this.logq = acquire(batch);
-    this.action = acquire(batch);
     this.charge = acquire(batch);
-    this.planes = [acquire(batch * H * V), acquire(batch * H * V)];
-    upload(ctx.device.queue, this.params, Float32Array.from(flow.params));
-    upload(ctx.device.queue, this.moments, new Float32Array(2 * this.P));
   }
 
   /**
@@ -211,8 +216,7 @@ class U1TrainState implements TrainState {
   }
 
   release(): void {
-    bufferPool(this.ctx.device).release(this.params, this.moments, this.grad, ...this.xs, ...this.hid.flat(), ...this.netOut, this.ld, this.plaq, this.input,
-      this.gy, this.gp, this.gnet, this.gIn, this.logq, this.action, this.charge, ...this.planes);
+    this.releaseWith(...this.xs, ...this.hid.flat(), ...this.netOut, this.ld, this.plaq, this.input, this.gy, this.gp, this.gnet, this.gIn, this.charge);
   }
 }
 
@@ -258,42 +262,33 @@ function lossAndEss(logq: Float32Array, action: Float32Array): { loss: number; e
   return { loss: sum / B, ess: (s1 * s1) / (s2 * B) };
 }
 
-/** What the step loop needs of a flow's device state. */
-interface TrainState {
-  readonly P: number;
-  readonly B: number;
-  readonly params: GPUBuffer;
-  readonly moments: GPUBuffer;
-  readonly grad: GPUBuffer;
-  readonly logq: GPUBuffer;
-  readonly action: GPUBuffer;
-  recordLossGrad(rec: PassRecorder, seed: bigint, t: number): void;
-  release(): void;
-}
-
 /**
  * `steps` Adam steps of the reverse-KL loss from the state's parameters; returns the parameters
- * after the last step and each step's loss and ESS fraction.
+ * after the last step and each step's loss and ESS fraction. Releases the state's buffers.
  */
-async function runTrainSteps(ctx: WebGpuContext, state: TrainState, o: { steps: number; learningRate: number; seed: number | bigint },
+async function runTrainSteps(ctx: WebGpuContext, state: ConvFlowTrainState, o: { steps: number; learningRate: number; seed: number | bigint },
   options: LatticeFlowTrainOptions, label: string): Promise<LatticeFlowTrainResult> {
-  const out: LatticeFlowTrainResult = { params: new Float64Array(state.P), loss: new Float64Array(o.steps), ess: new Float64Array(o.steps) };
-  for (let t = 0; t < o.steps; t++) {
-    if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
-    const rec = new PassRecorder(ctx);
-    state.recordLossGrad(rec, BigInt(o.seed), t);
-    recordAdamStep(rec, { count: state.P, step: t + 1, lr: o.learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
-      state.grad, state.params, state.moments);
-    const [q, s] = await submitAndRead(ctx, label, rec, [[state.logq, state.B], [state.action, state.B]]);
-    const { loss, ess } = lossAndEss(q!, s!);
-    if (!Number.isFinite(loss)) throw new SbiError(`${label}: the loss of step ${t + 1} is ${loss} (f32 overflow: try a lower learningRate)`, 'NON_FINITE');
-    out.loss[t] = loss;
-    out.ess[t] = ess;
-    options.onStep?.({ step: t + 1, loss, ess });
+  try {
+    const out: LatticeFlowTrainResult = { params: new Float64Array(state.P), loss: new Float64Array(o.steps), ess: new Float64Array(o.steps) };
+    for (let t = 0; t < o.steps; t++) {
+      if (options.signal?.aborted) throw new SbiError('The operation was aborted', 'ABORTED');
+      const rec = new PassRecorder(ctx);
+      state.recordLossGrad(rec, BigInt(o.seed), t);
+      recordAdamStep(rec, { count: state.P, step: t + 1, lr: o.learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },
+        state.grad, state.params, state.moments);
+      const [q, s] = await submitAndRead(ctx, label, rec, [[state.logq, state.B], [state.action, state.B]]);
+      const { loss, ess } = lossAndEss(q!, s!);
+      if (!Number.isFinite(loss)) throw new SbiError(`${label}: the loss of step ${t + 1} is ${loss} (f32 overflow: try a lower learningRate)`, 'NON_FINITE');
+      out.loss[t] = loss;
+      out.ess[t] = ess;
+      options.onStep?.({ step: t + 1, loss, ess });
+    }
+    const [p] = await submitAndRead(ctx, label, new PassRecorder(ctx), [[state.params, state.P]]);
+    out.params.set(p!);
+    return out;
+  } finally {
+    state.release();
   }
-  const [p] = await submitAndRead(ctx, label, new PassRecorder(ctx), [[state.params, state.P]]);
-  out.params.set(p!);
-  return out;
 }
 
 /**
@@ -304,28 +299,18 @@ async function runTrainSteps(ctx: WebGpuContext, state: TrainState, o: { steps: 
 export async function phi4FlowTrainWebGpu(ctx: WebGpuContext, flow: Phi4Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
   checkPhi4Flow(flow);
   const o = checkFlowTrainOptions(options);
-  const state = new Phi4TrainState(ctx, flow, o.batch);
-  try {
-    return await runTrainSteps(ctx, state, o, options, 'lattice.phi4_flow_train');
-  } finally {
-    state.release();
-  }
+  return runTrainSteps(ctx, new Phi4TrainState(ctx, flow, o.batch), o, options, 'lattice.phi4_flow_train');
 }
 
 /** The same for the U(1) flow (op lattice.u1_flow_train): Haar links from the CPU trainer's streams. */
 export async function u1FlowTrainWebGpu(ctx: WebGpuContext, flow: U1Flow, options: LatticeFlowTrainOptions): Promise<LatticeFlowTrainResult> {
   checkU1Flow(flow);
   const o = checkFlowTrainOptions(options);
-  const state = new U1TrainState(ctx, flow, o.batch);
-  try {
-    return await runTrainSteps(ctx, state, o, options, 'lattice.u1_flow_train');
-  } finally {
-    state.release();
-  }
+  return runTrainSteps(ctx, new U1TrainState(ctx, flow, o.batch), o, options, 'lattice.u1_flow_train');
 }
 
 /** One loss-and-gradient pass of `state` at step `step`'s draws: the draws (D values each), the loss and the gradient. */
-async function lossGrad(ctx: WebGpuContext, state: TrainState & { xs: GPUBuffer[] }, seed: number | bigint, step: number, D: number, label: string):
+async function lossGrad(ctx: WebGpuContext, state: ConvFlowTrainState & { xs: GPUBuffer[] }, seed: number | bigint, step: number, D: number, label: string):
 Promise<{ z: Float64Array; loss: number; grad: Float64Array }> {
   try {
     const rec = new PassRecorder(ctx);
