@@ -153,26 +153,27 @@ export async function trainRatioWebGpu(
         steps.push([start, nb]);
       }
       train.setPairs(pairs, steps);
+      // A batch's pairs through the embedding (if any), the gather, the forward pass and the loss:
+      // the common start of a training step and of a validation pass.
+      const recordBatchLoss = (set: DeviceSet, start: number, nb: number): PassRecorder => {
+        const rec = new PassRecorder(gpu);
+        recorders.push(rec);
+        const features = embedded ? state.recordEmbed(rec, set.x, set.xRows, start, nb) : set.x;
+        state.recordGather(rec, set.theta, features, set.pairs, start * A, nb * A);
+        state.recordForward(rec, nb * A);
+        state.recordLoss(rec, loss, nb);
+        return rec;
+      };
       await submitChecked(device, 'NRE training', () => {
         for (const [start, nb] of steps) {
-          const rec = new PassRecorder(gpu);
-          recorders.push(rec);
-          const features = embedded ? state.recordEmbed(rec, train.x, train.xRows, start, nb) : train.x;
-          state.recordGather(rec, train.theta, features, train.pairs, start * A, nb * A);
-          state.recordForward(rec, nb * A);
-          state.recordLoss(rec, loss, nb);
+          const rec = recordBatchLoss(train, start, nb);
           state.recordBackward(rec, nb * A, nb);
           state.recordUpdate(rec, lr, clip);
           rec.copyAfterPass(state.terms, 0, staging, 8 * start, 8 * nb);
           rec.submit();
         }
         for (const [start, nb] of valBatches) {
-          const rec = new PassRecorder(gpu);
-          recorders.push(rec);
-          const features = embedded ? state.recordEmbed(rec, val.x, val.xRows, start, nb) : val.x;
-          state.recordGather(rec, val.theta, features, val.pairs, start * A, nb * A);
-          state.recordForward(rec, nb * A);
-          state.recordLoss(rec, loss, nb);
+          const rec = recordBatchLoss(val, start, nb);
           rec.copyAfterPass(state.terms, 0, staging, 8 * (nTrain + start), 8 * nb);
           rec.submit();
         }
